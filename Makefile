@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+#   make            build .output/portlife
+#   make deps       install the build and test dependencies (Debian/Ubuntu, root)
+#   make test       unit tests, then live tests (root)
+#   make V=1        show full commands
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
+INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
+LDLIBS := -lbpf -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
+# everything but main.c is linked into the unit tests too
+LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+LIVE_BINS := $(OUTPUT)/tests/livetest $(OUTPUT)/tests/hostile
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean test unit live deps
+
+all: $(OUTPUT)/portlife
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+# Every user object may include the skeleton; -MMD tracks the rest.
+$(OUTPUT)/%.o: user/%.c $(OUTPUT)/portlife.skel.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -DPORTLIFE_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+$(OUTPUT)/portlife: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/live/%.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP $< -o $@
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run_unit.sh $(UNIT_BINS)
+
+live: $(OUTPUT)/portlife $(LIVE_BINS)
+	$(Q)tests/run_live.sh
+
+# The one command that runs every test; prints "N passed, N failed" last.
+test: $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS)
+	$(Q)tests/run_all.sh $(UNIT_BINS)
+
+# Debian 12 / Ubuntu package names. Idempotent; needs root.
+DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
+	gcc make pkg-config iproute2 jq
+deps:
+	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then echo "  DEPS     all installed"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $(DEPS); fi
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)

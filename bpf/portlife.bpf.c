@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * portlife: the life of every local port.
+ *
+ * Tracepoint mode (the mode that works where fentry/kprobes do not):
+ *   - tp_btf sock:inet_sock_set_state  TCP state changes, connect() start,
+ *                                      failed port search, release at close
+ *   - sockops TCP_CONNECT_CB           the moment connect() got its port
+ *   - syscalls bind enter/exit         bind() allocations and EADDRINUSE
+ *   - tp_btf tcp:tcp_destroy_sock      release of explicitly bound ports
+ *   - iter/tcp                         TIME_WAIT snapshots (the state
+ *                                      tracepoint never shows TIME_WAIT)
+ *
+ * The hook bodies are the static handle_*() functions; the SEC() wrappers
+ * only adapt the attach flavour's arguments, so other attach modes can reuse
+ * the bodies unchanged.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "portlife.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define SOCK_BINDPORT_LOCK 8	/* include/net/sock.h */
+#define EADDRNOTAVAIL	99
+
+/* lease_val.flags */
+#define LF_CONNECTING	0x1	/* SYN_SENT seen, port not assigned yet */
+#define LF_CLOSED	0x2	/* CLOSE seen, explicitly bound: port held until destroy */
+#define LF_CLOSED_TW	0x4	/* CLOSE via tcp_time_wait(): a TIME_WAIT socket holds the port */
+
+/* Knobs: rodata, set by the loader between open and load. */
+const volatile __u32 targ_tgid = 0;
+const volatile __u16 targ_family = 0;
+const volatile bool filter_cgroup = false;
+/* Wake the reader only when this much is waiting; otherwise it polls on a timer. */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* Lease ids: a counter, never a pointer. */
+__u64 next_lease = 0;
+
+struct lease_val {
+	__u64 lease;
+	__u64 cookie;
+	__u64 start_ns;		/* SYN_SENT time while LF_CONNECTING */
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 netns;
+	__u32 flags;
+	char comm[PL_COMM_LEN];
+};
+
+struct bind_arg {
+	__u64 ts;
+	__s32 fd;
+	__u16 port;
+	__u16 family;
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Failed bpf_ringbuf_reserve() calls, per event type. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PL_EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Tracked sockets by cookie. LRU: a missed release cannot leak an entry forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct lease_val);
+} leases SEC(".maps");
+
+/*
+ * Sockets allocated by bind() whose cookie is not known yet. A tracepoint
+ * program cannot create a socket cookie, so they are keyed by the socket's
+ * address, which stays inside this map and is never sent to user space. The
+ * first tp_btf event on the socket moves the entry to leases.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct lease_val);
+} bound SEC(".maps");
+
+/* bind() arguments between syscall entry and exit, by thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct bind_arg);
+} bind_args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_map SEC(".maps");
+
+static __always_inline bool task_filtered(__u32 tgid)
+{
+	if (targ_tgid && tgid != targ_tgid)
+		return true;
+	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_map, 0))
+		return true;
+	return false;
+}
+
+static __always_inline struct pl_event *ev_reserve(__u8 type)
+{
+	struct pl_event *e;
+	__u32 key = type;
+	__u64 *cnt;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		cnt = bpf_map_lookup_elem(&drops, &key);
+		if (cnt)
+			*cnt += 1;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->proto = IPPROTO_TCP;
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+/*
+ * A wakeup per event is what makes per-event tracers slow: wake the reader
+ * only when the buffer fills up, and let it poll on a short timer otherwise.
+ */
+static __always_inline void ev_submit(struct pl_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void ev_owner(struct pl_event *e, const struct lease_val *l)
+{
+	e->lease = l->lease;
+	e->cookie = l->cookie;
+	e->pid = l->pid;
+	e->tid = l->tid;
+	e->netns = l->netns;
+	e->cgroup_id = l->cgroup_id;
+	__builtin_memcpy(e->comm, l->comm, sizeof(e->comm));
+}
+
+static __always_inline void ev_tuple(struct pl_event *e, const struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
+{
+	l->lease = __sync_fetch_and_add(&next_lease, 1) + 1;
+	l->pid = tgid_pid >> 32;
+	l->tid = (__u32)tgid_pid;
+	l->cgroup_id = bpf_get_current_cgroup_id();
+	l->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	bpf_get_current_comm(l->comm, sizeof(l->comm));
+}
+
+static __always_inline void emit_alloc(const struct sock *sk, const struct lease_val *l,
+				       __u8 kind, __s32 err, __u64 dur)
+{
+	struct pl_event *e = ev_reserve(PL_EV_ALLOC);
+
+	if (!e)
+		return;
+	ev_owner(e, l);
+	ev_tuple(e, sk);
+	e->kind = kind;
+	e->err = err;
+	e->dur_ns = dur;
+	ev_submit(e);
+}
+
+static __always_inline void emit_release(const struct sock *sk, const struct lease_val *l,
+					 __u8 reason)
+{
+	struct pl_event *e = ev_reserve(PL_EV_RELEASE);
+
+	if (!e)
+		return;
+	ev_owner(e, l);
+	ev_tuple(e, sk);
+	e->kind = reason;
+	ev_submit(e);
+}
+
+/* The tracked state of sk: by cookie, or (bound, cookie unknown) by address. */
+static __always_inline struct lease_val *lease_find(const struct sock *sk, __u64 cookie)
+{
+	struct lease_val *l;
+	__u64 skp = (__u64)sk;
+
+	l = bpf_map_lookup_elem(&leases, &cookie);
+	if (l)
+		return l;
+	l = bpf_map_lookup_elem(&bound, &skp);
+	if (!l)
+		return NULL;
+	l->cookie = cookie;
+	if (bpf_map_update_elem(&leases, &cookie, l, BPF_ANY))
+		return NULL;
+	bpf_map_delete_elem(&bound, &skp);
+	return bpf_map_lookup_elem(&leases, &cookie);
+}
+
+static __always_inline int handle_set_state(const struct sock *sk, int oldstate, int newstate)
+{
+	struct lease_val *l, nl = {};
+	struct pl_event *e;
+	__u64 cookie, now;
+	__u16 family, lport;
+	__u8 userlocks;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (targ_family && family != targ_family)
+		return 0;
+
+	cookie = bpf_get_socket_cookie((void *)sk);
+	l = lease_find(sk, cookie);
+	if (!l) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		/*
+		 * tcp_v4_connect()/tcp_v6_connect() enter SYN_SENT before
+		 * inet_hash_connect() picks the port, in the connecting task.
+		 */
+		if (oldstate != TCP_CLOSE || newstate != TCP_SYN_SENT)
+			return 0;
+		if (task_filtered(id >> 32))
+			return 0;
+		lease_init(&nl, sk, id);
+		nl.cookie = cookie;
+		nl.flags = LF_CONNECTING;
+		nl.start_ns = bpf_ktime_get_ns();
+		bpf_map_update_elem(&leases, &cookie, &nl, BPF_ANY);
+		return 0;
+	}
+
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (l->flags & LF_CONNECTING) {
+		now = bpf_ktime_get_ns();
+		if (newstate == TCP_CLOSE && lport == 0) {
+			/*
+			 * inet_hash_connect() found no port: connect() returns
+			 * EADDRNOTAVAIL. SYN_SENT -> CLOSE spans the search.
+			 */
+			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
+			bpf_map_delete_elem(&leases, &cookie);
+			return 0;
+		}
+		if (lport) {
+			/* No sockops program saw the port assigned: bound by this state. */
+			emit_alloc(sk, l, PL_ALLOC_CONNECT, 0, now - l->start_ns);
+			l->flags &= ~LF_CONNECTING;
+		}
+	}
+
+	e = ev_reserve(PL_EV_STATE);
+	if (e) {
+		ev_owner(e, l);
+		ev_tuple(e, sk);
+		e->old_state = oldstate;
+		e->new_state = newstate;
+	}
+
+	if (newstate != TCP_CLOSE) {
+		l->flags &= ~LF_CLOSED;
+		if (e)
+			ev_submit(e);
+		return 0;
+	}
+
+	userlocks = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
+	if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) {
+		/*
+		 * Only tcp_time_wait() closes from these states (or an RST,
+		 * which user space tells apart by the TIME_WAIT snapshot). The
+		 * port now belongs to the timewait socket, if one was made.
+		 */
+		l->flags |= LF_CLOSED_TW;
+		if (e)
+			e->kind = PL_STATE_TW_EXPECTED;
+	} else if (userlocks & SOCK_BINDPORT_LOCK) {
+		/* tcp_set_state(CLOSE) keeps an explicitly bound port until destroy. */
+		l->flags |= LF_CLOSED;
+		if (e)
+			e->kind = PL_STATE_BINDLOCK;
+	}
+	if (e)
+		ev_submit(e);
+
+	if (!(l->flags & (LF_CLOSED | LF_CLOSED_TW))) {
+		/* tcp_set_state(CLOSE) -> inet_put_port(): the port is free now. */
+		emit_release(sk, l, PL_END_CLOSE);
+		bpf_map_delete_elem(&leases, &cookie);
+	}
+	return 0;
+}
+
+static __always_inline int handle_destroy(const struct sock *sk)
+{
+	struct lease_val *l;
+	__u64 cookie, skp = (__u64)sk;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	cookie = bpf_get_socket_cookie((void *)sk);
+	l = bpf_map_lookup_elem(&leases, &cookie);
+	if (!l)
+		l = bpf_map_lookup_elem(&bound, &skp);
+	if (!l)
+		return 0;
+	/* tcp_v4_destroy_sock() -> inet_put_port(): a timewait socket may still hold it. */
+	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING))) {
+		l->cookie = cookie;
+		emit_release(sk, l, PL_END_CLOSE);
+	}
+	bpf_map_delete_elem(&leases, &cookie);
+	bpf_map_delete_elem(&bound, &skp);
+	return 0;
+}
+
+/* connect(): the port was just assigned; tcp_connect() is about to send the SYN. */
+static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
+{
+	struct lease_val *l;
+	struct pl_event *e;
+	__u64 cookie;
+
+	cookie = bpf_get_socket_cookie(skops);
+	l = bpf_map_lookup_elem(&leases, &cookie);
+	if (!l || !(l->flags & LF_CONNECTING))
+		return 0;
+	l->flags &= ~LF_CONNECTING;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return 0;
+	ev_owner(e, l);
+	e->kind = PL_ALLOC_CONNECT;
+	e->dur_ns = e->ts_ns - l->start_ns;
+	e->family = skops->family;
+	e->lport = skops->local_port;
+	/* sock_ops stores remote_port in network order in the upper half. */
+	e->rport = bpf_ntohl(skops->remote_port);
+	if (e->family == AF_INET6) {
+		__u32 *la = (__u32 *)e->laddr, *ra = (__u32 *)e->raddr;
+
+		la[0] = skops->local_ip6[0];
+		la[1] = skops->local_ip6[1];
+		la[2] = skops->local_ip6[2];
+		la[3] = skops->local_ip6[3];
+		ra[0] = skops->remote_ip6[0];
+		ra[1] = skops->remote_ip6[1];
+		ra[2] = skops->remote_ip6[2];
+		ra[3] = skops->remote_ip6[3];
+	} else {
+		*(__u32 *)e->laddr = skops->local_ip4;
+		*(__u32 *)e->raddr = skops->remote_ip4;
+	}
+	ev_submit(e);
+	return 0;
+}
+
+static __always_inline void handle_bind_enter(int fd, const void *uaddr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct bind_arg a = {};
+
+	if (task_filtered(id >> 32))
+		return;
+	if (bpf_probe_read_user(&a.family, sizeof(a.family), uaddr))
+		return;
+	if (a.family == AF_INET) {
+		struct sockaddr_in sin;
+
+		if (bpf_probe_read_user(&sin, sizeof(sin), uaddr))
+			return;
+		a.port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(a.addr, &sin.sin_addr, 4);
+	} else if (a.family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+
+		if (bpf_probe_read_user(&sin6, sizeof(sin6), uaddr))
+			return;
+		a.port = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(a.addr, &sin6.sin6_addr, 16);
+	} else {
+		return;
+	}
+	if (targ_family && a.family != targ_family)
+		return;
+	a.fd = fd;
+	a.ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&bind_args, &tid, &a, BPF_ANY);
+}
+
+/* The socket behind fd in the current task, or NULL. */
+static __always_inline struct sock *sock_from_fd(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fds, *f = NULL;
+	struct socket *sock;
+	unsigned int max;
+
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	/* Only a socket's private_data points back at its file. */
+	if (!sock || BPF_CORE_READ(sock, file) != f)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline void handle_bind_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id;
+	struct bind_arg *ap, a;
+	struct lease_val nl = {};
+	struct pl_event *e;
+	struct sock *sk;
+	__u64 skp, cookie;
+
+	ap = bpf_map_lookup_elem(&bind_args, &tid);
+	if (!ap)
+		return;
+	a = *ap;
+	bpf_map_delete_elem(&bind_args, &tid);
+
+	sk = sock_from_fd(a.fd);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	lease_init(&nl, sk, id);
+
+	if (ret) {
+		/* EADDRINUSE: held by someone else, or no free port for bind(0). */
+		e = ev_reserve(PL_EV_ALLOC);
+		if (!e)
+			return;
+		ev_owner(e, &nl);
+		e->kind = a.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
+		e->err = -ret;
+		e->dur_ns = now - a.ts;
+		e->family = a.family;
+		e->lport = a.port;
+		__builtin_memcpy(e->laddr, a.addr, sizeof(e->laddr));
+		ev_submit(e);
+		return;
+	}
+
+	/* A cookie exists only if somebody asked for it already. */
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	nl.cookie = cookie;
+	if (cookie) {
+		bpf_map_update_elem(&leases, &cookie, &nl, BPF_ANY);
+	} else {
+		skp = (__u64)sk;
+		bpf_map_update_elem(&bound, &skp, &nl, BPF_ANY);
+	}
+	emit_alloc(sk, &nl, a.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, 0,
+		   now - a.ts);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(pl_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return handle_set_state(sk, oldstate, newstate);
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(pl_destroy, struct sock *sk)
+{
+	return handle_destroy(sk);
+}
+
+SEC("sockops")
+int pl_connect_cb(struct bpf_sock_ops *skops)
+{
+	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB)
+		handle_connect_cb(skops);
+	/* sock_ops: 1 means "allowed"; reply stays 0 so TCP keeps its defaults. */
+	return 1;
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int pl_bind_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	handle_bind_enter((int)ctx->args[0], (const void *)ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int pl_bind_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_bind_exit(ctx->ret);
+	return 0;
+}
+
+/*
+ * TIME_WAIT snapshot of the iterating task's network namespace: one record
+ * per timewait socket, with the time left on its timer.
+ */
+SEC("iter/tcp")
+int pl_iter_tw(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_timewait_sock *ttw;
+	struct inet_timewait_sock *tw;
+	struct pl_tw_rec r = {};
+	__u64 hz = CONFIG_HZ ? CONFIG_HZ : 250;	/* 250: Debian's and most distros' HZ */
+	__s64 left;
+
+	if (!skc || skc->skc_state != TCP_TIME_WAIT)
+		return 0;
+	ttw = bpf_skc_to_tcp_timewait_sock(skc);
+	if (!ttw)
+		return 0;
+	tw = &ttw->tw_sk;
+	r.family = tw->__tw_common.skc_family;
+	if (targ_family && r.family != targ_family)
+		return 0;
+	r.cookie = tw->__tw_common.skc_cookie.counter;
+	r.substate = tw->tw_substate;
+	r.lport = tw->__tw_common.skc_num;
+	r.rport = bpf_ntohs(tw->__tw_common.skc_dport);
+	r.netns = BPF_CORE_READ(tw, __tw_common.skc_net.net, ns.inum);
+	left = (__s64)(tw->tw_timer.expires - bpf_jiffies64());
+	r.expires_ns = left > 0 ? left * (1000000000ULL / hz) : 0;
+	if (r.family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r.laddr, tw, __tw_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&r.raddr, tw, __tw_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		*(__u32 *)r.laddr = tw->__tw_common.skc_rcv_saddr;
+		*(__u32 *)r.raddr = tw->__tw_common.skc_daddr;
+	}
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records shared by the BPF programs and the portlife binary.
+ *
+ * No includes, fixed-width fields only: this header is compiled both with
+ * vmlinux.h (BPF side) and with <linux/types.h> (user side). Every record
+ * starts with its type tag. No kernel pointer is ever stored here: leases are
+ * named by a counter (lease) and by the socket cookie, never by address.
+ */
+#ifndef PORTLIFE_H
+#define PORTLIFE_H
+
+#define PL_COMM_LEN 16
+
+enum pl_event_type {
+	PL_EV_ALLOC = 1,	/* a port was handed to a socket (or the search failed) */
+	PL_EV_STATE = 2,	/* TCP state transition of a tracked socket */
+	PL_EV_TW_ENTER = 3,	/* the port is now held by a TIME_WAIT socket */
+	PL_EV_TW_EXIT = 4,	/* that TIME_WAIT socket is gone */
+	PL_EV_RELEASE = 5,	/* the port went back to the pool */
+	PL_EV_MAX = 6,
+};
+
+/* How the port was obtained (ALLOC.kind). */
+enum pl_alloc_kind {
+	PL_ALLOC_CONNECT = 1,	/* connect() autobind: inet_hash_connect */
+	PL_ALLOC_BIND_EPHEMERAL = 2,	/* bind() with port 0 */
+	PL_ALLOC_BIND_EXPLICIT = 3,	/* bind() to a given port */
+};
+
+/* Why the lease ended (TW_EXIT.kind, RELEASE.kind). */
+enum pl_end_reason {
+	PL_END_CLOSE = 1,	/* full close without TIME_WAIT (passive close, RST, abort) */
+	PL_END_TW_EXPIRED = 2,	/* TIME_WAIT ran its course */
+	PL_END_TW_KILLED = 3,	/* TIME_WAIT ended early: reused by connect(), RST, ss -K */
+	PL_END_TW_OVERFLOW = 4,	/* close made no TIME_WAIT: tcp_max_tw_buckets was full */
+	PL_END_TW_UNSEEN = 5,	/* TIME_WAIT expected but shorter than the snapshot interval */
+	PL_END_EVICTED = 6,	/* user side only: dropped from a full lease table */
+};
+
+/* STATE.kind flags */
+#define PL_STATE_TW_EXPECTED	0x1	/* FIN_WAIT2/CLOSING -> CLOSE: tcp_time_wait() ran */
+#define PL_STATE_BINDLOCK	0x2	/* port bound explicitly: released at destroy */
+
+struct pl_event {
+	__u8 type;		/* enum pl_event_type */
+	__u8 family;		/* 2 (AF_INET) or 10 (AF_INET6) */
+	__u8 proto;		/* 6 (TCP) or 17 (UDP) */
+	__u8 kind;		/* pl_alloc_kind, pl_end_reason or PL_STATE_* flags */
+	__u8 old_state;		/* TCP_* numbering of the kernel (STATE) */
+	__u8 new_state;
+	__u16 lport;		/* host byte order */
+	__u16 rport;		/* host byte order */
+	__u16 pad;
+	__s32 err;		/* ALLOC: positive errno when the allocation failed */
+	__u32 pid;		/* tgid of the allocating process (0: softirq, unknown) */
+	__u32 tid;
+	__u32 netns;		/* network namespace inode number */
+	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 lease;		/* lease id, unique for this run of portlife */
+	__u64 cookie;		/* socket cookie (0 if not known yet) */
+	__u64 cgroup_id;	/* cgroup v2 id of the allocating task */
+	__u64 dur_ns;		/* ALLOC: search latency; TW_ENTER: time to expiry */
+	__u8 laddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	char comm[PL_COMM_LEN];
+};
+
+/* bpf_iter tcp record: one per TIME_WAIT socket of the iterated netns. */
+struct pl_tw_rec {
+	__u64 cookie;
+	__u64 expires_ns;	/* time left until the TIME_WAIT timer fires */
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 substate;		/* TIME_WAIT, or FIN_WAIT2 for an orphaned FIN_WAIT2 */
+	__u8 pad[6];
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+#endif /* PORTLIFE_H */

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agg.h"
+
+struct agg {
+	struct proc_stats **buckets;
+	size_t nbuckets, n, max;
+	struct proc_stats other;	/* everyone past max */
+	__u64 overflowed;
+};
+
+struct agg *agg__new(size_t max_procs)
+{
+	struct agg *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->nbuckets = 1024;
+	a->max = max_procs;
+	a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
+	if (!a->buckets) {
+		free(a);
+		errno = ENOMEM;
+		return NULL;
+	}
+	strcpy(a->other.comm, "[other]");
+	return a;
+}
+
+void agg__free(struct agg *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nbuckets; i++) {
+		struct proc_stats *p = a->buckets[i], *next;
+
+		for (; p; p = next) {
+			next = p->next;
+			free(p);
+		}
+	}
+	free(a->buckets);
+	free(a);
+}
+
+__u64 agg__overflowed(const struct agg *a)
+{
+	return a->overflowed;
+}
+
+static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, __u64 cgid)
+{
+	size_t b = (pid * 2654435761u) % a->nbuckets;
+	struct proc_stats *p;
+
+	for (p = a->buckets[b]; p; p = p->next)
+		if (p->pid == pid && !strncmp(p->comm, comm, PL_COMM_LEN))
+			return p;
+	if (a->n >= a->max || !(p = calloc(1, sizeof(*p)))) {
+		a->overflowed++;
+		return &a->other;
+	}
+	p->pid = pid;
+	memcpy(p->comm, comm, PL_COMM_LEN);
+	p->comm[PL_COMM_LEN - 1] = '\0';
+	p->cgroup_id = cgid;
+	p->next = a->buckets[b];
+	a->buckets[b] = p;
+	a->n++;
+	return p;
+}
+
+static void count_failures(struct proc_stats *p, int err, __u64 n)
+{
+	p->failures += n;
+	for (int i = 0; i < AGG_ERRNOS; i++) {
+		if (p->fail[i].err == err || !p->fail[i].n) {
+			p->fail[i].err = err;
+			p->fail[i].n += n;
+			return;
+		}
+	}
+	p->fail_other += n;
+}
+
+static void lease_ended(struct proc_stats *p, const struct lease *l)
+{
+	p->releases++;
+	if (l->end_reason < AGG_REASONS)
+		p->end_reason[l->end_reason]++;
+	if (!(l->flags & L_ALLOCATED))
+		return;	/* began before we looked: no honest durations */
+	p->held--;
+	if (l->end_ts >= l->alloc_ts)
+		hist__add(&p->hold, l->end_ts - l->alloc_ts);
+	if (l->close_ts && l->close_ts >= l->alloc_ts)
+		hist__add(&p->lifetime, l->close_ts - l->alloc_ts);
+	if (l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts)
+		hist__add(&p->tw_time, l->tw_exit_ts - l->tw_enter_ts);
+}
+
+void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_result *r)
+{
+	const struct lease *l = r->lease;
+	struct proc_stats *p;
+
+	if (r->what == LW_NONE)
+		return;
+	if (r->what == LW_ALLOC && e->err) {
+		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
+		count_failures(p, e->err, 1);
+		hist__add(&p->alloc_lat, e->dur_ns);
+		return;
+	}
+	if (!l)
+		return;
+	p = proc_get(a, l->pid, l->comm, l->cgroup_id);
+	switch (r->what) {
+	case LW_ALLOC:
+		p->allocs++;
+		p->held++;
+		if (p->held > p->peak_held)
+			p->peak_held = p->held;
+		hist__add(&p->alloc_lat, l->alloc_lat);
+		if (r->ended_too)
+			lease_ended(p, l);
+		break;
+	case LW_TW_ENTER:
+		p->tw_entered++;
+		break;
+	case LW_END:
+		lease_ended(p, l);
+		break;
+	default:
+		break;
+	}
+}
+
+static int by_allocs(const void *x, const void *y)
+{
+	const struct proc_stats *a = *(const struct proc_stats * const *)x;
+	const struct proc_stats *b = *(const struct proc_stats * const *)y;
+	__u64 ta = a->allocs + a->failures, tb = b->allocs + b->failures;
+
+	if (ta != tb)
+		return ta < tb ? 1 : -1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+struct proc_stats **agg__sorted(struct agg *a, size_t *n)
+{
+	struct proc_stats **v = calloc(a->n + 1, sizeof(*v));
+	size_t k = 0;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < a->nbuckets; i++)
+		for (struct proc_stats *p = a->buckets[i]; p; p = p->next)
+			v[k++] = p;
+	if (a->overflowed)
+		v[k++] = &a->other;
+	qsort(v, k, sizeof(*v), by_allocs);
+	*n = k;
+	return v;
+}
+
+void agg__total(struct agg *a, struct proc_stats *out)
+{
+	size_t n;
+	struct proc_stats **v = agg__sorted(a, &n);
+
+	memset(out, 0, sizeof(*out));
+	strcpy(out->comm, "[all]");
+	for (size_t i = 0; v && i < n; i++) {
+		const struct proc_stats *p = v[i];
+
+		out->allocs += p->allocs;
+		for (int k = 0; k < AGG_ERRNOS && p->fail[k].n; k++)
+			count_failures(out, p->fail[k].err, p->fail[k].n);
+		out->fail_other += p->fail_other;
+		out->failures += p->fail_other;
+		out->tw_entered += p->tw_entered;
+		out->releases += p->releases;
+		for (int k = 0; k < AGG_REASONS; k++)
+			out->end_reason[k] += p->end_reason[k];
+		out->held += p->held;
+		out->peak_held += p->peak_held;
+		hist__merge(&out->alloc_lat, &p->alloc_lat);
+		hist__merge(&out->hold, &p->hold);
+		hist__merge(&out->tw_time, &p->tw_time);
+		hist__merge(&out->lifetime, &p->lifetime);
+	}
+	free(v);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Per-process aggregation of leases: counts and lifecycle histograms. */
+#ifndef PORTLIFE_AGG_H
+#define PORTLIFE_AGG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "hist.h"
+#include "lease.h"
+
+#define AGG_ERRNOS 6
+#define AGG_REASONS 7	/* indexed by enum pl_end_reason */
+
+struct proc_stats {
+	__u32 pid;
+	char comm[PL_COMM_LEN];
+	__u64 cgroup_id;
+	__u64 allocs;
+	__u64 failures;
+	struct { int err; __u64 n; } fail[AGG_ERRNOS];	/* by errno; the rest in fail_other */
+	__u64 fail_other;
+	__u64 tw_entered;
+	__u64 releases;
+	__u64 end_reason[AGG_REASONS];
+	__s64 held;		/* ports held now */
+	__s64 peak_held;
+	struct hist alloc_lat;	/* successful and failed searches */
+	struct hist hold;	/* alloc -> release */
+	struct hist tw_time;	/* TIME_WAIT enter -> exit */
+	struct hist lifetime;	/* alloc -> CLOSE: the socket's own life */
+	struct proc_stats *next;
+};
+
+struct agg;
+
+struct agg *agg__new(size_t max_procs);
+void agg__free(struct agg *a);
+/* Fold one applied event in (e: the event, r: what the lease table made of it). */
+void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_result *r);
+/* All processes, most allocations first; *n set. The array is the caller's to free. */
+struct proc_stats **agg__sorted(struct agg *a, size_t *n);
+/* Sum over every process (pid 0, comm "[all]"). */
+void agg__total(struct agg *a, struct proc_stats *out);
+/* Processes folded into "[other]" because the table was full. */
+__u64 agg__overflowed(const struct agg *a);
+
+#endif

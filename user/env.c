@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "env.h"
+#include "util.h"
+
+#ifndef PORTLIFE_VERSION
+#define PORTLIFE_VERSION "unknown"
+#endif
+
+const char *argp_program_version = "portlife " PORTLIFE_VERSION;
+const char *argp_program_bug_address = "the portlife issue tracker";
+
+static const char doc[] =
+"portlife: trace the life of every local port: which process got it, for\n"
+"which destination, how long the search took, how long it was held, its time\n"
+"in TIME_WAIT, and why it was released. Prints one line per lifecycle event\n"
+"and per-process histograms at exit (Ctrl-C) or every -i seconds.\n"
+"\n"
+"USAGE: portlife [OPTIONS]\n"
+"\n"
+"EXAMPLES:\n"
+"    portlife                   # trace until Ctrl-C, then summarise per process\n"
+"    portlife -s -d 60          # one minute, summary only\n"
+"    portlife -p 4242 -i 10     # one process, a summary every 10 seconds\n"
+"    portlife -c nginx -4       # IPv4 ports of processes named nginx\n"
+"    portlife --cgroup /sys/fs/cgroup/system.slice/app.service\n"
+"    portlife --json | jq 'select(.error)'   # failed allocations as JSON\n"
+"\n"
+"EVENTS: alloc (port obtained, or the search failed: EADDRNOTAVAIL for\n"
+"connect, EADDRINUSE for bind), state (TCP state change), tw_enter, tw_exit,\n"
+"release (the port is back in the pool). Needs root (CAP_BPF, CAP_PERFMON,\n"
+"CAP_NET_ADMIN) and a kernel with BTF.\n"
+"\n"
+"OPTIONS:";
+
+enum {
+	OPT_CGROUP = 0x100,
+	OPT_MODE,
+	OPT_JSON,
+	OPT_TW_INTERVAL,
+	OPT_MAX_LEASES,
+	OPT_RINGBUF,
+};
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Only ports allocated by this process (tgid)", 0 },
+	{ "comm", 'c', "COMM", 0, "Only processes with this name (exact, at most 15 chars)", 0 },
+	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
+	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only processes in this cgroup v2 directory or below it", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until Ctrl-C)", 0 },
+	{ "interval", 'i', "SECONDS", 0, "Also print the summary every SECONDS", 0 },
+	{ "summary", 's', NULL, 0, "No per-event lines, only the summary", 0 },
+	{ "json", OPT_JSON, NULL, 0, "JSON lines: one object per event and per process summary", 0 },
+	{ "mode", OPT_MODE, "MODE", 0, "Attach mode: auto (default) or tracepoint", 0 },
+	{ "tw-interval", OPT_TW_INTERVAL, "SECONDS", 0,
+	  "TIME_WAIT snapshot period in tracepoint mode (default 1, 0.1 to 10)", 0 },
+	{ "max-leases", OPT_MAX_LEASES, "N", 0, "Leases tracked at once (default 1048576)", 0 },
+	{ "ringbuf", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (default 4096)", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
+	{},
+};
+
+static int bad(struct argp_state *state, const char *opt, const char *arg, const char *want)
+{
+	fprintf(stderr, "portlife: invalid %s '%s': %s\n", opt, arg, want);
+	(void)state;
+	return -EINVAL;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct env *env = state->input;
+	unsigned long v;
+
+	switch (key) {
+	case 'p':
+		if (parse_ulong(arg, 1, 4194304, &v))
+			return bad(state, "pid", arg, "expected a process id from 1 to 4194304");
+		env->pid = v;
+		break;
+	case 'c':
+		if (!*arg || strlen(arg) > 15)
+			return bad(state, "comm", arg, "expected 1 to 15 characters (the kernel keeps 15)");
+		strncpy(env->comm, arg, sizeof(env->comm) - 1);
+		env->has_comm = true;
+		break;
+	case '4':
+	case '6':
+		if (env->family && env->family != (key == '4' ? 2 : 10)) {
+			fprintf(stderr, "portlife: -4 and -6 together mean both: leave both out\n");
+			return -EINVAL;
+		}
+		env->family = key == '4' ? 2 : 10;
+		break;
+	case OPT_CGROUP:
+		env->cgroup = arg;
+		break;
+	case 'd':
+		if (parse_seconds(arg, 0.001, 31536000, &env->duration))
+			return bad(state, "duration", arg, "expected seconds, from 0.001 to 31536000");
+		break;
+	case 'i':
+		if (parse_seconds(arg, 0.1, 31536000, &env->interval))
+			return bad(state, "interval", arg, "expected seconds, from 0.1 to 31536000");
+		break;
+	case 's':
+		env->summary_only = true;
+		break;
+	case OPT_JSON:
+		env->json = true;
+		break;
+	case OPT_MODE:
+		if (!strcmp(arg, "auto"))
+			env->mode = MODE_AUTO;
+		else if (!strcmp(arg, "tracepoint"))
+			env->mode = MODE_TRACEPOINT;
+		else
+			return bad(state, "mode", arg, "expected auto or tracepoint");
+		break;
+	case OPT_TW_INTERVAL:
+		if (parse_seconds(arg, 0.1, 10, &env->tw_interval))
+			return bad(state, "tw-interval", arg, "expected seconds, from 0.1 to 10");
+		break;
+	case OPT_MAX_LEASES:
+		if (parse_ulong(arg, 1024, 1UL << 26, &v))
+			return bad(state, "max-leases", arg, "expected 1024 to 67108864");
+		env->max_leases = v;
+		break;
+	case OPT_RINGBUF:
+		if (parse_ulong(arg, 64, 1UL << 20, &v) || (v & (v - 1)))
+			return bad(state, "ringbuf", arg, "expected a power of two from 64 to 1048576 KiB");
+		env->ringbuf_kib = v;
+		break;
+	case 'v':
+		env->verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		fprintf(stderr, "portlife: unexpected argument '%s' (see --help)\n", arg);
+		return -EINVAL;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int env_parse(int argc, char **argv, struct env *env)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	int err;
+
+	memset(env, 0, sizeof(*env));
+	env->tw_interval = 1.0;
+	env->max_leases = 1UL << 20;
+	env->ringbuf_kib = 4096;
+	err = argp_parse(&argp, argc, argv, 0, NULL, env);
+	return err ? -EINVAL : 0;
+}

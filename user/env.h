@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Options of the portlife command line, parsed in env.c. */
+#ifndef PORTLIFE_ENV_H
+#define PORTLIFE_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum pl_mode { MODE_AUTO = 0, MODE_TRACEPOINT };
+
+struct env {
+	pid_t pid;		/* -p: only this process (tgid) */
+	char comm[16];		/* -c: only this process name */
+	bool has_comm;
+	int family;		/* 0, 2 or 10 */
+	const char *cgroup;	/* --cgroup PATH: this cgroup and below */
+	double duration;	/* -d seconds, 0 = until Ctrl-C */
+	double interval;	/* -i seconds, 0 = summary only at exit */
+	double tw_interval;	/* --tw-interval seconds */
+	enum pl_mode mode;
+	bool json;
+	bool summary_only;	/* -s: no per-event lines */
+	bool verbose;
+	unsigned long max_leases;
+	unsigned long ringbuf_kib;
+};
+
+/* Parses argv into env; on a bad value prints one line and returns -EINVAL. */
+int env_parse(int argc, char **argv, struct env *env);
+
+#endif

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lease.h"
+
+struct lease_table {
+	struct lease **by_id, **by_cookie;
+	size_t nbuckets, max;
+	struct lease *pool, *free;
+	struct lease lru;		/* sentinel: lru.lru_next is the oldest */
+	struct lease *tw;		/* leases waiting for or in TIME_WAIT */
+	struct lease ended;		/* the last ended lease, handed out by LW_END */
+	struct lease_stats st;
+};
+
+static size_t hash64(__u64 v, size_t n)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	return v & (n - 1);
+}
+
+struct lease_table *lease_table__new(size_t max)
+{
+	struct lease_table *t;
+	size_t nb = 1;
+
+	if (!max) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (nb < max)
+		nb <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->by_id = calloc(nb, sizeof(*t->by_id));
+	t->by_cookie = calloc(nb, sizeof(*t->by_cookie));
+	/* Lazily touched pages: a large max costs nothing until used. */
+	t->pool = calloc(max, sizeof(*t->pool));
+	if (!t->by_id || !t->by_cookie || !t->pool) {
+		lease_table__free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->nbuckets = nb;
+	t->max = max;
+	for (size_t i = max; i-- > 0;) {
+		t->pool[i].id_next = t->free;
+		t->free = &t->pool[i];
+	}
+	t->lru.lru_next = t->lru.lru_prev = &t->lru;
+	return t;
+}
+
+void lease_table__free(struct lease_table *t)
+{
+	if (!t)
+		return;
+	free(t->by_id);
+	free(t->by_cookie);
+	free(t->pool);
+	free(t);
+}
+
+const struct lease_stats *lease_table__stats(const struct lease_table *t)
+{
+	return &t->st;
+}
+
+struct lease *lease_table__find(struct lease_table *t, __u64 id)
+{
+	struct lease *l = t->by_id[hash64(id, t->nbuckets)];
+
+	while (l && l->id != id)
+		l = l->id_next;
+	return l;
+}
+
+struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie)
+{
+	struct lease *l;
+
+	if (!cookie)
+		return NULL;
+	l = t->by_cookie[hash64(cookie, t->nbuckets)];
+	while (l && l->cookie != cookie)
+		l = l->ck_next;
+	return l;
+}
+
+static void unlink_chain(struct lease **head, struct lease *l, int by_cookie)
+{
+	struct lease **pp = head;
+
+	while (*pp && *pp != l)
+		pp = by_cookie ? &(*pp)->ck_next : &(*pp)->id_next;
+	if (*pp)
+		*pp = by_cookie ? l->ck_next : l->id_next;
+}
+
+static void set_cookie(struct lease_table *t, struct lease *l, __u64 cookie)
+{
+	size_t b;
+
+	if (!cookie || l->cookie == cookie)
+		return;
+	if (l->cookie)
+		unlink_chain(&t->by_cookie[hash64(l->cookie, t->nbuckets)], l, 1);
+	l->cookie = cookie;
+	b = hash64(cookie, t->nbuckets);
+	l->ck_next = t->by_cookie[b];
+	t->by_cookie[b] = l;
+}
+
+static void lru_unlink(struct lease *l)
+{
+	l->lru_prev->lru_next = l->lru_next;
+	l->lru_next->lru_prev = l->lru_prev;
+}
+
+static void lru_touch(struct lease_table *t, struct lease *l, __u64 ts)
+{
+	lru_unlink(l);
+	l->lru_prev = t->lru.lru_prev;
+	l->lru_next = &t->lru;
+	t->lru.lru_prev->lru_next = l;
+	t->lru.lru_prev = l;
+	if (ts > l->touch_ts)
+		l->touch_ts = ts;
+}
+
+#define L_TW_LISTED 0x80000000u
+
+static void tw_link(struct lease_table *t, struct lease *l)
+{
+	if (l->flags & L_TW_LISTED)
+		return;
+	l->flags |= L_TW_LISTED;
+	l->tw_prev = NULL;
+	l->tw_next = t->tw;
+	if (t->tw)
+		t->tw->tw_prev = l;
+	t->tw = l;
+}
+
+static void tw_unlink(struct lease_table *t, struct lease *l)
+{
+	if (!(l->flags & L_TW_LISTED))
+		return;
+	l->flags &= ~L_TW_LISTED;
+	if (l->tw_prev)
+		l->tw_prev->tw_next = l->tw_next;
+	else
+		t->tw = l->tw_next;
+	if (l->tw_next)
+		l->tw_next->tw_prev = l->tw_prev;
+	l->tw_next = l->tw_prev = NULL;
+}
+
+struct lease *lease_table__tw_first(struct lease_table *t)
+{
+	return t->tw;
+}
+
+static void remove_lease(struct lease_table *t, struct lease *l)
+{
+	unlink_chain(&t->by_id[hash64(l->id, t->nbuckets)], l, 0);
+	if (l->cookie)
+		unlink_chain(&t->by_cookie[hash64(l->cookie, t->nbuckets)], l, 1);
+	lru_unlink(l);
+	tw_unlink(t, l);
+	l->id_next = t->free;
+	t->free = l;
+	t->st.live--;
+}
+
+static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
+{
+	struct lease *l;
+	size_t b;
+
+	if (!t->free) {
+		/* Full: the least recently touched lease makes room. */
+		remove_lease(t, t->lru.lru_next);
+		t->st.evicted++;
+	}
+	l = t->free;
+	t->free = l->id_next;
+	memset(l, 0, sizeof(*l));
+	l->id = id;
+	b = hash64(id, t->nbuckets);
+	l->id_next = t->by_id[b];
+	t->by_id[b] = l;
+	l->lru_prev = l->lru_next = l;
+	lru_touch(t, l, ts);
+	t->st.live++;
+	t->st.created++;
+	return l;
+}
+
+static void copy_tuple(struct lease *l, const struct pl_event *e)
+{
+	l->family = e->family;
+	l->proto = e->proto;
+	l->lport = e->lport;
+	l->rport = e->rport;
+	memcpy(l->laddr, e->laddr, sizeof(l->laddr));
+	memcpy(l->raddr, e->raddr, sizeof(l->raddr));
+}
+
+static void copy_owner(struct lease *l, const struct pl_event *e)
+{
+	l->pid = e->pid;
+	l->tid = e->tid;
+	l->netns = e->netns;
+	l->cgroup_id = e->cgroup_id;
+	memcpy(l->comm, e->comm, sizeof(l->comm));
+}
+
+/* Hand the lease out as ended: a copy survives until the next call. */
+static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts, __u8 reason)
+{
+	l->end_ts = ts;
+	l->end_reason = reason;
+	t->ended = *l;
+	t->ended.id_next = t->ended.ck_next = NULL;
+	t->ended.lru_prev = t->ended.lru_next = NULL;
+	t->ended.tw_prev = t->ended.tw_next = NULL;
+	t->ended.flags &= ~L_TW_LISTED;
+	if (!(l->flags & L_ALLOCATED))
+		t->st.no_alloc++;
+	remove_lease(t, l);
+	t->st.ended++;
+	return &t->ended;
+}
+
+void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r)
+{
+	struct lease *l;
+
+	memset(r, 0, sizeof(*r));
+	if (e->type == PL_EV_ALLOC && e->err) {
+		/* A failed allocation holds no port: aggregate it, track nothing. */
+		r->what = LW_ALLOC;
+		return;
+	}
+	l = lease_table__find(t, e->lease);
+	if (l && e->ts_ns < l->touch_ts)
+		t->st.out_of_order++;
+
+	switch (e->type) {
+	case PL_EV_ALLOC:
+		if (l && (l->flags & L_ALLOCATED)) {
+			t->st.duplicates++;
+			return;
+		}
+		if (!l) {
+			l = new_lease(t, e->lease, e->ts_ns);
+		} else {
+			/* Events of this lease came before its ALLOC. */
+			lru_touch(t, l, e->ts_ns);
+		}
+		copy_tuple(l, e);
+		copy_owner(l, e);
+		set_cookie(t, l, e->cookie);
+		l->kind = e->kind;
+		l->flags |= L_ALLOCATED;
+		l->alloc_ts = e->ts_ns;
+		l->alloc_lat = e->dur_ns;
+		r->what = LW_ALLOC;
+		r->lease = l;
+		if (l->flags & L_RELEASED) {
+			r->ended_too = true;
+			r->lease = end_lease(t, l, l->end_ts, l->end_reason);
+		}
+		return;
+
+	case PL_EV_STATE:
+		if (!l) {
+			/* ALLOC missed (or still to come): keep what we learn. */
+			l = new_lease(t, e->lease, e->ts_ns);
+			copy_tuple(l, e);
+			copy_owner(l, e);
+		}
+		lru_touch(t, l, e->ts_ns);
+		set_cookie(t, l, e->cookie);
+		if (e->lport && !l->lport)
+			copy_tuple(l, e);
+		if (e->ts_ns >= l->state_ts) {
+			l->state = e->new_state;
+			l->state_ts = e->ts_ns;
+		}
+		if (e->new_state == 1 /* ESTABLISHED */ && !l->estab_ts)
+			l->estab_ts = e->ts_ns;
+		if (e->new_state == 7 /* CLOSE */) {
+			l->flags |= L_CLOSED;
+			if (!l->close_ts || e->ts_ns < l->close_ts)
+				l->close_ts = e->ts_ns;
+			if ((e->kind & PL_STATE_TW_EXPECTED) && !(l->flags & L_IN_TW)) {
+				l->flags |= L_TW_EXPECTED;
+				tw_link(t, l);
+			}
+		}
+		r->what = LW_STATE;
+		r->lease = l;
+		return;
+
+	case PL_EV_TW_ENTER:
+		if (!l) {
+			t->st.orphans++;
+			return;
+		}
+		if (l->flags & L_IN_TW) {
+			t->st.duplicates++;
+			return;
+		}
+		lru_touch(t, l, e->ts_ns);
+		l->flags = (l->flags & ~L_TW_EXPECTED) | L_IN_TW;
+		l->tw_enter_ts = e->ts_ns;
+		l->tw_expire_ts = e->ts_ns + e->dur_ns;
+		tw_link(t, l);
+		r->what = LW_TW_ENTER;
+		r->lease = l;
+		return;
+
+	case PL_EV_TW_EXIT:
+		if (!l || !(l->flags & L_IN_TW)) {
+			if (l)
+				t->st.duplicates++;
+			else
+				t->st.orphans++;
+			return;
+		}
+		lru_touch(t, l, e->ts_ns);
+		l->flags &= ~L_IN_TW;
+		l->tw_exit_ts = e->ts_ns;
+		tw_unlink(t, l);
+		r->what = LW_TW_EXIT;
+		r->lease = l;
+		return;
+
+	case PL_EV_RELEASE:
+		if (!l) {
+			/* Either the ALLOC is still to come, or we never saw it. */
+			l = new_lease(t, e->lease, e->ts_ns);
+			copy_tuple(l, e);
+			copy_owner(l, e);
+			l->flags |= L_RELEASED;
+			l->end_ts = e->ts_ns;
+			l->end_reason = e->kind;
+			return;
+		}
+		if (l->flags & L_RELEASED) {
+			t->st.duplicates++;
+			return;
+		}
+		r->what = LW_END;
+		r->lease = end_lease(t, l, e->ts_ns, e->kind);
+		return;
+	}
+}
+
+void lease_table__age(struct lease_table *t, __u64 before_ns)
+{
+	struct lease *l = t->lru.lru_next, *next;
+
+	while (l != &t->lru && l->touch_ts < before_ns) {
+		next = l->lru_next;
+		if (l->flags & L_RELEASED) {
+			remove_lease(t, l);
+			t->st.orphans++;
+		}
+		l = next;
+	}
+}

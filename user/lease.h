@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The lease table: turns the event stream into port leases (alloc -> ... ->
+ * release). Bounded; tolerates missing, duplicate and out-of-order events and
+ * counts each kind of anomaly instead of guessing silently.
+ */
+#ifndef PORTLIFE_LEASE_H
+#define PORTLIFE_LEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "portlife.h"
+
+/* lease.flags */
+#define L_ALLOCATED	0x01	/* the ALLOC was seen */
+#define L_TW_EXPECTED	0x02	/* closed through tcp_time_wait(): wait for TIME_WAIT */
+#define L_IN_TW		0x04	/* a TIME_WAIT socket holds the port */
+#define L_RELEASED	0x08	/* RELEASE seen before ALLOC (out of order): tombstone */
+#define L_CLOSED	0x10	/* reached CLOSE */
+
+struct lease {
+	__u64 id;
+	__u64 cookie;
+	__u64 cgroup_id;
+	__u32 pid, tid, netns;
+	char comm[PL_COMM_LEN];
+	__u8 family, proto, kind, state;
+	__u16 lport, rport;
+	__u32 flags;
+	__u8 laddr[16], raddr[16];
+	__u64 alloc_ts;		/* 0 when the ALLOC was missed */
+	__u64 alloc_lat;
+	__u64 estab_ts;
+	__u64 close_ts;		/* the socket reached CLOSE */
+	__u64 tw_enter_ts, tw_expire_ts, tw_exit_ts;
+	__u64 end_ts;		/* released */
+	__u64 state_ts;		/* ts of the event that set .state */
+	__u64 touch_ts;		/* last event, for LRU eviction and ageing */
+	__u8 end_reason;
+	/* table links */
+	struct lease *id_next, *ck_next;
+	struct lease *lru_prev, *lru_next;
+	struct lease *tw_prev, *tw_next;
+};
+
+struct lease_stats {
+	__u64 live;		/* leases in the table */
+	__u64 created;
+	__u64 ended;
+	__u64 no_alloc;		/* ended without its ALLOC seen (older than portlife, or lost) */
+	__u64 orphans;		/* TW events, RELEASEs for a lease never seen: dropped */
+	__u64 duplicates;	/* an ALLOC, TW_ENTER, TW_EXIT or RELEASE seen twice */
+	__u64 out_of_order;	/* an event older than one already applied to its lease */
+	__u64 evicted;		/* pushed out of a full table (least recently used first) */
+};
+
+/* What applying one event did. */
+enum lease_what {
+	LW_NONE = 0,		/* nothing to aggregate (duplicate, orphan, failure) */
+	LW_ALLOC,		/* a new lease (or a failed allocation: e->err) */
+	LW_STATE,
+	LW_TW_ENTER,
+	LW_TW_EXIT,
+	LW_END,			/* the lease ended; *lease valid until the next call */
+};
+
+struct lease_result {
+	enum lease_what what;
+	struct lease *lease;	/* NULL for failed allocations */
+	bool ended_too;		/* LW_ALLOC of a lease whose RELEASE came first */
+};
+
+struct lease_table;
+
+struct lease_table *lease_table__new(size_t max_leases);
+void lease_table__free(struct lease_table *t);
+/* Apply one event; see enum lease_what. */
+void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r);
+struct lease *lease_table__find(struct lease_table *t, __u64 id);
+struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie);
+/*
+ * A RELEASE that arrives before its ALLOC is kept as a tombstone so the ALLOC
+ * can still complete it; drop those untouched since before 'before_ns'.
+ */
+void lease_table__age(struct lease_table *t, __u64 before_ns);
+const struct lease_stats *lease_table__stats(const struct lease_table *t);
+/* Leases waiting for or in TIME_WAIT, for the snapshot code. */
+struct lease *lease_table__tw_first(struct lease_table *t);
+static inline struct lease *lease_table__tw_next(struct lease *l) { return l->tw_next; }
+
+#endif

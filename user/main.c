@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * portlife: live tracing of port leases.
+ * Lifecycle: open -> configure rodata/maps -> load -> attach -> poll -> destroy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "portlife.skel.h"
+#include "agg.h"
+#include "cgpath.h"
+#include "env.h"
+#include "lease.h"
+#include "output.h"
+#include "twsnap.h"
+#include "util.h"
+
+static volatile sig_atomic_t exiting;
+static struct env env;
+
+static void on_signal(int sig)
+{
+	/* A second Ctrl-C means now. */
+	if (exiting)
+		_exit(128 + sig);
+	exiting = 1;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (!env.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+struct tracer {
+	struct portlife *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *sockops_link;
+	struct lease_table *leases;
+	struct agg *agg;
+	struct twsnap *tw;
+	struct out out;
+	int cg_filter_fd;
+	int ncpus;
+	const char *precision;
+};
+
+/* The one path every event takes, from the ring buffer or from a snapshot. */
+static void handle_event(void *ctx, const struct pl_event *e)
+{
+	struct tracer *tr = ctx;
+	struct lease_result r;
+
+	if (e->type == PL_EV_ALLOC && !e->err)
+		twsnap__note_netns(tr->tw, e->netns, e->pid);
+	lease_table__apply(tr->leases, e, &r);
+	agg__apply(tr->agg, e, &r);
+	if (env.has_comm && strncmp(e->comm, env.comm, sizeof(env.comm)))
+		return;
+	if (r.what == LW_NONE && e->type != PL_EV_ALLOC)
+		return;
+	if (r.lease && e->type != PL_EV_ALLOC && (r.lease->flags & L_ALLOCATED)) {
+		/* At CLOSE the kernel has already zeroed the port: show the lease's. */
+		struct pl_event shown = *e;
+
+		shown.lport = r.lease->lport;
+		shown.rport = r.lease->rport;
+		memcpy(shown.laddr, r.lease->laddr, sizeof(shown.laddr));
+		memcpy(shown.raddr, r.lease->raddr, sizeof(shown.raddr));
+		out__event(&tr->out, &shown, &r);
+		return;
+	}
+	out__event(&tr->out, e, &r);
+}
+
+static int handle_rb(void *ctx, void *data, size_t len)
+{
+	struct pl_event e;
+
+	if (len < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	handle_event(ctx, &e);
+	return 0;
+}
+
+static void read_drops(struct tracer *tr, __u64 out[PL_EV_MAX])
+{
+	__u64 vals[tr->ncpus];
+
+	for (__u32 k = 0; k < PL_EV_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(tr->skel->maps.drops), &k, vals))
+			continue;
+		for (int c = 0; c < tr->ncpus; c++)
+			out[k] += vals[c];
+	}
+}
+
+static __u64 read_recursion_misses(struct tracer *tr)
+{
+	struct bpf_program *prog;
+	__u64 sum = 0;
+
+	bpf_object__for_each_program(prog, tr->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
+static void fill_run_info(struct tracer *tr, struct run_info *ri, __u64 start)
+{
+	const struct twsnap_stats *ts = twsnap__stats(tr->tw);
+
+	memset(ri, 0, sizeof(*ri));
+	ri->mode = "tracepoint";
+	ri->precision = tr->precision;
+	read_drops(tr, ri->drops);
+	ri->recursion_misses = read_recursion_misses(tr);
+	ri->tw_overflow = ts->tw_overflow;
+	ri->tw_unseen = ts->tw_unseen;
+	ri->snapshots = ts->snapshots;
+	ri->elapsed_ns = mono_ns() - start;
+	ri->leases = lease_table__stats(tr->leases);
+	ri->procs_overflowed = agg__overflowed(tr->agg);
+}
+
+/* libbpf finds syscall tracepoints through tracefs; mount it where it is missing. */
+static int ensure_tracefs(void)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	if (env.verbose)
+		fprintf(stderr, "portlife: mounted tracefs on /sys/kernel/tracing\n");
+	return 0;
+}
+
+static bool has_cap(int cap)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return eff & (1ULL << cap);
+}
+
+static int preflight(void)
+{
+	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
+	if (!has_cap(21) && !(has_cap(38) && has_cap(39))) {
+		fprintf(stderr, "portlife: not enough privilege to load BPF programs: "
+				"run it as root (or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)\n");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "portlife: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)\n");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int configure(struct tracer *tr)
+{
+	struct portlife *s = tr->skel;
+	int err;
+
+	s->rodata->targ_tgid = env.pid;
+	s->rodata->targ_family = env.family;
+	s->rodata->filter_cgroup = env.cgroup != NULL;
+	s->rodata->wakeup_bytes = env.ringbuf_kib * 1024 / 4;
+	err = bpf_map__set_max_entries(s->maps.events, env.ringbuf_kib * 1024);
+	if (err)
+		return err;
+	return bpf_map__set_max_entries(s->maps.leases, env.max_leases / 4 > 262144 ?
+					env.max_leases / 4 : 262144);
+}
+
+static int attach(struct tracer *tr)
+{
+	struct bpf_program *prog;
+	char cgroot[PATH_MAX];
+	int err, cgfd;
+
+	err = ensure_tracefs();
+	if (err) {
+		fprintf(stderr, "portlife: tracefs is not mounted and mounting it failed (%s): "
+				"mount -t tracefs nodev /sys/kernel/tracing\n", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_program(prog, tr->skel->obj) {
+		struct bpf_link *link;
+
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS)
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot attach %s (%s): the kernel lacks this hook; "
+					"run with -v for libbpf's log\n",
+				bpf_program__section_name(prog), strerror(-err));
+			return err;
+		}
+		/* The skeleton's destroy detaches what we attach here. */
+		if (!strcmp(bpf_program__name(prog), "pl_iter_tw"))
+			tr->skel->links.pl_iter_tw = link;
+		else if (!strcmp(bpf_program__name(prog), "pl_set_state"))
+			tr->skel->links.pl_set_state = link;
+		else if (!strcmp(bpf_program__name(prog), "pl_destroy"))
+			tr->skel->links.pl_destroy = link;
+		else if (!strcmp(bpf_program__name(prog), "pl_bind_enter"))
+			tr->skel->links.pl_bind_enter = link;
+		else if (!strcmp(bpf_program__name(prog), "pl_bind_exit"))
+			tr->skel->links.pl_bind_exit = link;
+		else
+			bpf_link__destroy(link);
+	}
+
+	/*
+	 * The exact moment connect() got its port: a sock_ops program on the
+	 * cgroup v2 root sees TCP_CONNECT_CB for every TCP socket. Without it
+	 * the port is seen at the next state change (the SYN-ACK, or CLOSE).
+	 */
+	tr->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), "
+			"bind syscall duration; TIME_WAIT exit: within --tw-interval";
+	if (cgroup2_mount(cgroot, sizeof(cgroot)) ||
+	    (cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		tr->precision = "alloc latency: connect SYN_SENT -> next state (no cgroup v2 for "
+				"sock_ops), bind syscall duration; TIME_WAIT exit: within --tw-interval";
+		return 0;
+	}
+	tr->sockops_link = bpf_program__attach_cgroup(tr->skel->progs.pl_connect_cb, cgfd);
+	close(cgfd);
+	if (!tr->sockops_link) {
+		if (env.verbose)
+			fprintf(stderr, "portlife: sock_ops on %s failed (%s): alloc latency less exact\n",
+				cgroot, strerror(errno));
+		tr->precision = "alloc latency: connect SYN_SENT -> next state (sock_ops refused), "
+				"bind syscall duration; TIME_WAIT exit: within --tw-interval";
+	}
+	return 0;
+}
+
+static void report_losses(struct tracer *tr, __u64 *last_drops, __u64 *last_miss)
+{
+	__u64 d[PL_EV_MAX], total = 0, miss = read_recursion_misses(tr);
+
+	read_drops(tr, d);
+	for (int i = 1; i < PL_EV_MAX; i++)
+		total += d[i];
+	if (total > *last_drops || miss > *last_miss)
+		fprintf(stderr, "portlife: LOST %llu events (ring buffer full) and %llu "
+				"(recursion misses) in the last second; try --ringbuf or -s\n",
+			(unsigned long long)(total - *last_drops),
+			(unsigned long long)(miss - *last_miss));
+	*last_drops = total;
+	*last_miss = miss;
+}
+
+static int run(void)
+{
+	struct tracer tr = { .cg_filter_fd = -1 };
+	__u64 start, next_snap, next_sum = 0, next_loss, end = 0, last_drops = 0, last_miss = 0;
+	struct run_info ri;
+	int err;
+
+	err = preflight();
+	if (err)
+		return 1;
+	if (env.cgroup) {
+		tr.cg_filter_fd = open(env.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tr.cg_filter_fd < 0) {
+			fprintf(stderr, "portlife: cannot open cgroup '%s': %s: give a cgroup v2 "
+					"directory, e.g. /sys/fs/cgroup/system.slice\n",
+				env.cgroup, strerror(errno));
+			return 1;
+		}
+	}
+
+	tr.ncpus = libbpf_num_possible_cpus();
+	tr.leases = lease_table__new(env.max_leases);
+	tr.agg = agg__new(65536);
+	if (tr.ncpus <= 0 || !tr.leases || !tr.agg) {
+		fprintf(stderr, "portlife: out of memory for %lu leases: lower --max-leases\n",
+			env.max_leases);
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	tr.out.f = stdout;
+	tr.out.json = env.json;
+	tr.out.events = !env.summary_only;
+	tr.out.wall_off = mono_to_wall_offset();
+
+	tr.skel = portlife__open();
+	if (!tr.skel) {
+		err = -errno;
+		fprintf(stderr, "portlife: cannot open the BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = configure(&tr);
+	if (err) {
+		fprintf(stderr, "portlife: cannot size the BPF maps: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = portlife__load(tr.skel);
+	if (err) {
+		fprintf(stderr, "portlife: the kernel refused the BPF programs (%s)%s; "
+				"run with -v for the verifier log\n", strerror(-err),
+			err == -EPERM ? ": run as root" : "");
+		goto cleanup;
+	}
+	if (tr.cg_filter_fd >= 0) {
+		__u32 k = 0;
+
+		err = bpf_map_update_elem(bpf_map__fd(tr.skel->maps.cgroup_map), &k,
+					  &tr.cg_filter_fd, BPF_ANY);
+		if (err) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot filter on cgroup '%s' (%s): is it a "
+					"cgroup v2 directory?\n", env.cgroup, strerror(-err));
+			goto cleanup;
+		}
+	}
+	err = attach(&tr);
+	if (err)
+		goto cleanup;
+	tr.tw = twsnap__new(tr.skel->links.pl_iter_tw, tr.leases);
+	tr.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.events), handle_rb, &tr, NULL);
+	if (!tr.tw || !tr.rb) {
+		err = -errno;
+		fprintf(stderr, "portlife: cannot set up the event reader: %s\n", strerror(-err));
+		goto cleanup;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	fprintf(stderr, "portlife: mode tracepoint (%s). Tracing port leases%s... "
+			"Ctrl-C to stop.\n", tr.precision, env.duration ? " for a while" : "");
+	if (env.json) {
+		printf("{\"event\":\"start\",\"mode\":\"tracepoint\",\"precision\":\"%s\","
+		       "\"pid\":%d}\n", tr.precision, (int)getpid());
+		fflush(stdout);
+	}
+
+	start = mono_ns();
+	next_snap = start + (__u64)(env.tw_interval * 1e9);
+	next_loss = start + 1000000000ULL;
+	if (env.interval)
+		next_sum = start + (__u64)(env.interval * 1e9);
+	if (env.duration)
+		end = start + (__u64)(env.duration * 1e9);
+
+	while (!exiting) {
+		__u64 now;
+
+		/* Wakeups are batched in the kernel: poll on a timer, then drain. */
+		err = ring_buffer__poll(tr.rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "portlife: reading events failed: %s\n", strerror(-err));
+			break;
+		}
+		ring_buffer__consume(tr.rb);
+		err = 0;
+		now = mono_ns();
+		if (now >= next_snap) {
+			twsnap__run(tr.tw, handle_event, &tr);
+			lease_table__age(tr.leases, now - 10000000000ULL);
+			next_snap = now + (__u64)(env.tw_interval * 1e9);
+		}
+		if (now >= next_loss) {
+			report_losses(&tr, &last_drops, &last_miss);
+			next_loss = now + 1000000000ULL;
+		}
+		if (next_sum && now >= next_sum) {
+			fill_run_info(&tr, &ri, start);
+			out__summary(&tr.out, tr.agg, &ri);
+			next_sum = now + (__u64)(env.interval * 1e9);
+		}
+		if (end && now >= end)
+			break;
+		fflush(stdout);
+	}
+
+	/* Whatever is still in the buffer belongs in the summary. */
+	ring_buffer__consume(tr.rb);
+	twsnap__run(tr.tw, handle_event, &tr);
+	fill_run_info(&tr, &ri, start);
+	out__summary(&tr.out, tr.agg, &ri);
+	err = 0;
+
+cleanup:
+	ring_buffer__free(tr.rb);
+	bpf_link__destroy(tr.sockops_link);
+	portlife__destroy(tr.skel);
+	twsnap__free(tr.tw);
+	agg__free(tr.agg);
+	lease_table__free(tr.leases);
+	if (tr.cg_filter_fd >= 0)
+		close(tr.cg_filter_fd);
+	return err ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (env_parse(argc, argv, &env))
+		return 2;
+	libbpf_set_print(libbpf_print);
+	return run();
+}

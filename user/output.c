@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
+#include <string.h>
+#include "cgpath.h"
+#include "json.h"
+#include "output.h"
+#include "util.h"
+
+const char *event_name(int type)
+{
+	static const char *n[] = { "?", "alloc", "state", "tw_enter", "tw_exit", "release" };
+
+	return type > 0 && type < PL_EV_MAX ? n[type] : "?";
+}
+
+const char *alloc_kind_name(int kind)
+{
+	static const char *n[] = { "?", "connect", "bind_ephemeral", "bind" };
+
+	return kind > 0 && kind <= PL_ALLOC_BIND_EXPLICIT ? n[kind] : "?";
+}
+
+const char *end_reason_name(int reason)
+{
+	static const char *n[] = { "?", "close", "tw_expired", "tw_killed",
+				   "tw_overflow", "tw_unseen", "evicted" };
+
+	return reason > 0 && reason <= PL_END_EVICTED ? n[reason] : "?";
+}
+
+static const char *proto_str(const struct pl_event *e)
+{
+	if (e->proto == 17)
+		return e->family == 10 ? "udp6" : "udp4";
+	return e->family == 10 ? "tcp6" : "tcp4";
+}
+
+static void human_detail(const struct pl_event *e, const struct lease *l, char *buf, size_t len)
+{
+	char a[24], b[24], c[24], en[16];
+
+	switch (e->type) {
+	case PL_EV_ALLOC:
+		if (e->err)
+			snprintf(buf, len, "%s FAILED %s after %s", alloc_kind_name(e->kind),
+				 errno_name(e->err, en, sizeof(en)), dur_str(e->dur_ns, a, sizeof(a)));
+		else
+			snprintf(buf, len, "%s in %s", alloc_kind_name(e->kind),
+				 dur_str(e->dur_ns, a, sizeof(a)));
+		break;
+	case PL_EV_STATE:
+		snprintf(buf, len, "%s -> %s%s", tcp_state_name(e->old_state),
+			 tcp_state_name(e->new_state),
+			 (e->kind & PL_STATE_TW_EXPECTED) ? " (to TIME_WAIT)" :
+			 (e->kind & PL_STATE_BINDLOCK) ? " (bound: held until destroy)" : "");
+		break;
+	case PL_EV_TW_ENTER:
+		snprintf(buf, len, "expires in %s", dur_str(e->dur_ns, a, sizeof(a)));
+		break;
+	case PL_EV_TW_EXIT:
+		snprintf(buf, len, "%s after %s", end_reason_name(e->kind),
+			 l && l->tw_enter_ts && e->ts_ns >= l->tw_enter_ts ?
+			 dur_str(e->ts_ns - l->tw_enter_ts, a, sizeof(a)) : "?");
+		break;
+	case PL_EV_RELEASE:
+		if (l && (l->flags & L_ALLOCATED))
+			snprintf(buf, len, "%s held %s life %s tw %s", end_reason_name(e->kind),
+				 dur_str(l->end_ts - l->alloc_ts, a, sizeof(a)),
+				 l->close_ts >= l->alloc_ts && l->close_ts ?
+				 dur_str(l->close_ts - l->alloc_ts, b, sizeof(b)) : "-",
+				 l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts ?
+				 dur_str(l->tw_exit_ts - l->tw_enter_ts, c, sizeof(c)) : "-");
+		else
+			snprintf(buf, len, "%s (allocated before tracing)", end_reason_name(e->kind));
+		break;
+	default:
+		buf[0] = '\0';
+	}
+}
+
+static void json_event(struct out *o, const struct pl_event *e, const struct lease *l)
+{
+	char ts[40], la[48], ra[48], en[16];
+	FILE *f = o->f;
+
+	fprintf(f, "{\"event\":\"%s\",\"time\":\"%s\",\"ts_ns\":%llu,\"lease\":%llu,"
+		   "\"pid\":%u,\"tid\":%u,\"comm\":",
+		event_name(e->type), wall_str(e->ts_ns + o->wall_off, 1, ts, sizeof(ts)),
+		(unsigned long long)e->ts_ns, (unsigned long long)e->lease, e->pid, e->tid);
+	json_str(f, e->comm, sizeof(e->comm));
+	fprintf(f, ",\"cgroup_id\":%llu,\"netns\":%u,\"proto\":\"%s\",\"family\":%u,"
+		   "\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\",\"rport\":%u",
+		(unsigned long long)e->cgroup_id, e->netns, e->proto == 17 ? "udp" : "tcp",
+		e->family == 10 ? 6 : 4, addr_str(e->family, e->laddr, la, sizeof(la)), e->lport,
+		addr_str(e->family, e->raddr, ra, sizeof(ra)), e->rport);
+	switch (e->type) {
+	case PL_EV_ALLOC:
+		fprintf(f, ",\"kind\":\"%s\",\"latency_ns\":%llu", alloc_kind_name(e->kind),
+			(unsigned long long)e->dur_ns);
+		if (e->err)
+			fprintf(f, ",\"error\":\"%s\",\"errno\":%d",
+				errno_name(e->err, en, sizeof(en)), e->err);
+		break;
+	case PL_EV_STATE:
+		fprintf(f, ",\"old\":\"%s\",\"new\":\"%s\",\"tw_expected\":%s",
+			tcp_state_name(e->old_state), tcp_state_name(e->new_state),
+			(e->kind & PL_STATE_TW_EXPECTED) ? "true" : "false");
+		break;
+	case PL_EV_TW_ENTER:
+		fprintf(f, ",\"expires_ns\":%llu", (unsigned long long)e->dur_ns);
+		break;
+	case PL_EV_TW_EXIT:
+	case PL_EV_RELEASE:
+		fprintf(f, ",\"reason\":\"%s\"", end_reason_name(e->kind));
+		if (l && (l->flags & L_ALLOCATED) && e->type == PL_EV_RELEASE) {
+			fprintf(f, ",\"hold_ns\":%llu", (unsigned long long)(l->end_ts - l->alloc_ts));
+			if (l->close_ts >= l->alloc_ts && l->close_ts)
+				fprintf(f, ",\"lifetime_ns\":%llu",
+					(unsigned long long)(l->close_ts - l->alloc_ts));
+		}
+		if (l && l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts)
+			fprintf(f, ",\"tw_ns\":%llu",
+				(unsigned long long)(l->tw_exit_ts - l->tw_enter_ts));
+		break;
+	}
+	fprintf(f, "}\n");
+}
+
+void out__event(struct out *o, const struct pl_event *e, const struct lease_result *r)
+{
+	char ts[32], comm[PL_COMM_LEN], lep[64], rep[64], detail[160];
+	const struct lease *l = r->lease;
+
+	if (!o->events)
+		return;
+	if (o->json) {
+		json_event(o, e, l);
+		return;
+	}
+	if (!o->header_done) {
+		fprintf(o->f, "%-12s %-7s %-16s %-8s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
+			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
+		o->header_done = true;
+	}
+	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+	human_detail(e, l, detail, sizeof(detail));
+	fprintf(o->f, "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n",
+		wall_str(e->ts_ns + o->wall_off, 0, ts, sizeof(ts)), e->pid, comm,
+		event_name(e->type), proto_str(e),
+		endpoint_str(e->family, e->laddr, e->lport, lep, sizeof(lep)),
+		endpoint_str(e->family, e->raddr, e->rport, rep, sizeof(rep)), detail);
+}
+
+static void human_proc(FILE *f, const struct proc_stats *p)
+{
+	char comm[PL_COMM_LEN], en[16];
+	const char *cg = p->pid ? cgpath_lookup(p->cgroup_id) : NULL;
+
+	comm_sanitize(p->comm, sizeof(p->comm), comm, sizeof(comm));
+	fprintf(f, "\nPID %u %s", p->pid, comm);
+	if (cg)
+		fprintf(f, "  cgroup %s", cg);
+	fprintf(f, "\n  allocations %llu  failures %llu  TIME_WAIT %llu  released %llu"
+		   "  held now %lld  peak held %lld\n",
+		(unsigned long long)p->allocs, (unsigned long long)p->failures,
+		(unsigned long long)p->tw_entered, (unsigned long long)p->releases,
+		(long long)p->held, (long long)p->peak_held);
+	if (p->failures) {
+		fprintf(f, "  failed:");
+		for (int i = 0; i < AGG_ERRNOS && p->fail[i].n; i++)
+			fprintf(f, " %s %llu", errno_name(p->fail[i].err, en, sizeof(en)),
+				(unsigned long long)p->fail[i].n);
+		if (p->fail_other)
+			fprintf(f, " other %llu", (unsigned long long)p->fail_other);
+		fprintf(f, "\n");
+	}
+	if (p->releases) {
+		fprintf(f, "  ended:");
+		for (int i = 1; i < AGG_REASONS; i++)
+			if (p->end_reason[i])
+				fprintf(f, " %s %llu", end_reason_name(i),
+					(unsigned long long)p->end_reason[i]);
+		fprintf(f, "\n");
+	}
+	hist__print(f, &p->alloc_lat, "allocation latency");
+	hist__print(f, &p->hold, "hold time (alloc -> release)");
+	hist__print(f, &p->tw_time, "time in TIME_WAIT");
+	hist__print(f, &p->lifetime, "connection lifetime (alloc -> close)");
+}
+
+static void json_proc(FILE *f, const struct proc_stats *p)
+{
+	const char *cg = p->pid ? cgpath_lookup(p->cgroup_id) : NULL;
+	char en[16];
+
+	fprintf(f, "{\"event\":\"summary\",\"pid\":%u,\"comm\":", p->pid);
+	json_str(f, p->comm, sizeof(p->comm));
+	fprintf(f, ",\"cgroup_id\":%llu,\"cgroup\":", (unsigned long long)p->cgroup_id);
+	if (cg)
+		json_str(f, cg, strlen(cg));
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"allocs\":%llu,\"failures\":%llu,\"failures_by_errno\":{",
+		(unsigned long long)p->allocs, (unsigned long long)p->failures);
+	for (int i = 0; i < AGG_ERRNOS && p->fail[i].n; i++)
+		fprintf(f, "%s\"%s\":%llu", i ? "," : "", errno_name(p->fail[i].err, en, sizeof(en)),
+			(unsigned long long)p->fail[i].n);
+	if (p->fail_other)
+		fprintf(f, "%s\"other\":%llu", p->fail[0].n ? "," : "",
+			(unsigned long long)p->fail_other);
+	fprintf(f, "},\"tw_entered\":%llu,\"releases\":%llu,\"released_by\":{",
+		(unsigned long long)p->tw_entered, (unsigned long long)p->releases);
+	for (int i = 1, first = 1; i < AGG_REASONS; i++) {
+		if (!p->end_reason[i])
+			continue;
+		fprintf(f, "%s\"%s\":%llu", first ? "" : ",", end_reason_name(i),
+			(unsigned long long)p->end_reason[i]);
+		first = 0;
+	}
+	fprintf(f, "},\"held\":%lld,\"peak_held\":%lld,\"alloc_latency_ns\":", (long long)p->held,
+		(long long)p->peak_held);
+	hist__json(f, &p->alloc_lat);
+	fprintf(f, ",\"hold_ns\":");
+	hist__json(f, &p->hold);
+	fprintf(f, ",\"time_wait_ns\":");
+	hist__json(f, &p->tw_time);
+	fprintf(f, ",\"lifetime_ns\":");
+	hist__json(f, &p->lifetime);
+	fprintf(f, "}\n");
+}
+
+void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
+{
+	const struct lease_stats *ls = ri->leases;
+	struct proc_stats **v;
+	__u64 drops = 0;
+	size_t n;
+
+	cgpath_invalidate();
+	v = agg__sorted(a, &n);
+	for (int i = 1; i < PL_EV_MAX; i++)
+		drops += ri->drops[i];
+
+	if (o->json) {
+		for (size_t i = 0; v && i < n; i++)
+			json_proc(o->f, v[i]);
+		fprintf(o->f, "{\"event\":\"totals\",\"mode\":\"%s\",\"elapsed_ns\":%llu,"
+			      "\"processes\":%zu,\"drops\":{",
+			ri->mode, (unsigned long long)ri->elapsed_ns, n);
+		for (int i = 1; i < PL_EV_MAX; i++)
+			fprintf(o->f, "%s\"%s\":%llu", i > 1 ? "," : "", event_name(i),
+				(unsigned long long)ri->drops[i]);
+		fprintf(o->f, "},\"recursion_misses\":%llu,\"tw_overflow\":%llu,\"tw_unseen\":%llu,"
+			      "\"snapshots\":%llu,\"leases\":{\"live\":%llu,\"ended\":%llu,"
+			      "\"no_alloc\":%llu,\"orphans\":%llu,\"duplicates\":%llu,"
+			      "\"out_of_order\":%llu,\"evicted\":%llu}}\n",
+			(unsigned long long)ri->recursion_misses, (unsigned long long)ri->tw_overflow,
+			(unsigned long long)ri->tw_unseen, (unsigned long long)ri->snapshots,
+			(unsigned long long)ls->live, (unsigned long long)ls->ended,
+			(unsigned long long)ls->no_alloc, (unsigned long long)ls->orphans,
+			(unsigned long long)ls->duplicates, (unsigned long long)ls->out_of_order,
+			(unsigned long long)ls->evicted);
+		fflush(o->f);
+		free(v);
+		return;
+	}
+
+	fprintf(o->f, "\n=== portlife summary: %zu process%s, %.1fs, mode %s ===\n", n,
+		n == 1 ? "" : "es", ri->elapsed_ns / 1e9, ri->mode);
+	for (size_t i = 0; v && i < n; i++)
+		human_proc(o->f, v[i]);
+	fprintf(o->f, "\nleases: %llu live, %llu ended (%llu began before tracing), "
+		      "%llu orphan events, %llu duplicates, %llu out of order, %llu evicted\n",
+		(unsigned long long)ls->live, (unsigned long long)ls->ended,
+		(unsigned long long)ls->no_alloc, (unsigned long long)ls->orphans,
+		(unsigned long long)ls->duplicates, (unsigned long long)ls->out_of_order,
+		(unsigned long long)ls->evicted);
+	fprintf(o->f, "lost: %llu ring buffer drops", (unsigned long long)drops);
+	if (drops) {
+		fprintf(o->f, " (");
+		for (int i = 1, first = 1; i < PL_EV_MAX; i++) {
+			if (!ri->drops[i])
+				continue;
+			fprintf(o->f, "%s%s %llu", first ? "" : ", ", event_name(i),
+				(unsigned long long)ri->drops[i]);
+			first = 0;
+		}
+		fprintf(o->f, ")");
+	}
+	fprintf(o->f, ", %llu recursion misses (programs skipped by the kernel)\n",
+		(unsigned long long)ri->recursion_misses);
+	if (ri->tw_overflow)
+		fprintf(o->f, "TIME_WAIT overflow: %llu closes made no TIME_WAIT socket "
+			      "(net.ipv4.tcp_max_tw_buckets is full); their ports were freed at once\n",
+			(unsigned long long)ri->tw_overflow);
+	if (ri->tw_unseen)
+		fprintf(o->f, "TIME_WAIT unseen: %llu ended before the next snapshot "
+			      "(see --tw-interval)\n", (unsigned long long)ri->tw_unseen);
+	if (ri->procs_overflowed)
+		fprintf(o->f, "processes past the table size were summed as [other]\n");
+	fflush(o->f);
+	free(v);
+}

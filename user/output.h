@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Human lines and JSON lines: one per event, one per process summary. */
+#ifndef PORTLIFE_OUTPUT_H
+#define PORTLIFE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "agg.h"
+#include "lease.h"
+
+struct run_info {
+	const char *mode;		/* "tracepoint" */
+	const char *precision;		/* what the mode can and cannot time exactly */
+	__u64 drops[PL_EV_MAX];		/* ring buffer reserve failures by type */
+	__u64 recursion_misses;		/* programs the kernel skipped on a busy CPU */
+	__u64 tw_overflow;		/* closes that made no TIME_WAIT: buckets full */
+	__u64 tw_unseen;		/* TIME_WAIT shorter than the snapshot interval */
+	__u64 snapshots;
+	__u64 elapsed_ns;
+	const struct lease_stats *leases;
+	__u64 procs_overflowed;
+};
+
+struct out {
+	FILE *f;
+	bool json;
+	bool events;		/* print one line per event */
+	bool header_done;
+	__u64 wall_off;		/* add to a monotonic stamp for wall-clock time */
+};
+
+const char *event_name(int type);
+const char *alloc_kind_name(int kind);
+const char *end_reason_name(int reason);
+
+void out__event(struct out *o, const struct pl_event *e, const struct lease_result *r);
+void out__summary(struct out *o, struct agg *a, const struct run_info *ri);
+
+#endif

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "twsnap.h"
+#include "util.h"
+
+/* A lease gives up waiting for a snapshot of an unreachable netns after this. */
+#define TW_GIVE_UP_NS (70ULL * 1000000000ULL)
+
+struct ns_ent {
+	__u32 inum;
+	int fd;			/* -1 until we could open it */
+	__u32 pid;		/* a process last seen in it */
+	__u64 overflow;		/* TcpExtTCPTimeWaitOverflow at the last look */
+	int have_overflow;
+};
+
+struct twsnap {
+	struct bpf_link *link;
+	struct lease_table *t;
+	struct ns_ent *ns;
+	size_t nns, capns;
+	int self_fd;
+	__u32 self_inum;
+	struct pl_tw_rec *recs;
+	size_t nrecs, caprecs;
+	struct twsnap_stats st;
+};
+
+static __u32 fd_inum(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (__u32)st.st_ino;
+}
+
+struct twsnap *twsnap__new(struct bpf_link *link, struct lease_table *t)
+{
+	struct twsnap *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->link = link;
+	s->t = t;
+	s->self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (s->self_fd < 0) {
+		int err = errno;
+
+		free(s);
+		errno = err;
+		return NULL;
+	}
+	s->self_inum = fd_inum(s->self_fd);
+	return s;
+}
+
+void twsnap__free(struct twsnap *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nns; i++)
+		if (s->ns[i].fd >= 0 && s->ns[i].fd != s->self_fd)
+			close(s->ns[i].fd);
+	close(s->self_fd);
+	free(s->ns);
+	free(s->recs);
+	free(s);
+}
+
+const struct twsnap_stats *twsnap__stats(const struct twsnap *s)
+{
+	return &s->st;
+}
+
+static struct ns_ent *ns_find(struct twsnap *s, __u32 inum)
+{
+	for (size_t i = 0; i < s->nns; i++)
+		if (s->ns[i].inum == inum)
+			return &s->ns[i];
+	return NULL;
+}
+
+/* Read TcpExtTCPTimeWaitOverflow of the current thread's netns. */
+static int read_tw_overflow(__u64 *out)
+{
+	char hdr[4096], val[4096], *hs, *vs, *ht, *vt;
+	FILE *f = fopen("/proc/thread-self/net/netstat", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
+		if (strncmp(hdr, "TcpExt:", 7))
+			continue;
+		ht = strtok_r(hdr, " \n", &hs);
+		vt = strtok_r(val, " \n", &vs);
+		while ((ht = strtok_r(NULL, " \n", &hs)) && (vt = strtok_r(NULL, " \n", &vs))) {
+			if (!strcmp(ht, "TCPTimeWaitOverflow")) {
+				*out = strtoull(vt, NULL, 10);
+				err = 0;
+				break;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+static int ns_enter(struct twsnap *s, struct ns_ent *n)
+{
+	if (n->fd == s->self_fd)
+		return 0;
+	return setns(n->fd, CLONE_NEWNET) ? -errno : 0;
+}
+
+static void ns_leave(struct twsnap *s, struct ns_ent *n)
+{
+	if (n->fd != s->self_fd && setns(s->self_fd, CLONE_NEWNET))
+		fprintf(stderr, "portlife: cannot return to our own network namespace: %s\n",
+			strerror(errno));
+}
+
+static void ns_open(struct twsnap *s, struct ns_ent *n)
+{
+	char path[64];
+	int fd;
+
+	if (n->fd >= 0 || !n->pid)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", n->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fd_inum(fd) != n->inum) {
+		close(fd);	/* the process moved or the pid was reused */
+		return;
+	}
+	n->fd = fd;
+	/* Baseline the overflow counter now, before this netns closes anything we track. */
+	if (!ns_enter(s, n)) {
+		n->have_overflow = !read_tw_overflow(&n->overflow);
+		ns_leave(s, n);
+	}
+}
+
+void twsnap__note_netns(struct twsnap *s, __u32 inum, __u32 pid)
+{
+	struct ns_ent *n = ns_find(s, inum), *nn;
+
+	if (!n) {
+		if (s->nns == s->capns) {
+			s->capns = s->capns ? s->capns * 2 : 8;
+			nn = realloc(s->ns, s->capns * sizeof(*s->ns));
+			if (!nn)
+				return;
+			s->ns = nn;
+		}
+		n = &s->ns[s->nns++];
+		memset(n, 0, sizeof(*n));
+		n->inum = inum;
+		n->fd = inum == s->self_inum ? s->self_fd : -1;
+		if (n->fd == s->self_fd)
+			n->have_overflow = !read_tw_overflow(&n->overflow);
+	}
+	if (pid)
+		n->pid = pid;
+	ns_open(s, n);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct pl_tw_rec *x = a, *y = b;
+
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+/* Run the iterator inside n; fills s->recs. */
+static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta)
+{
+	char buf[sizeof(struct pl_tw_rec) * 256];
+	size_t have = 0;
+	ssize_t r;
+	int fd, err = 0;
+	__u64 ov;
+
+	s->nrecs = 0;
+	*overflow_delta = 0;
+	err = ns_enter(s, n);
+	if (err)
+		return err;
+	/* The iterator walks the netns of the task that creates it. */
+	fd = bpf_iter_create(bpf_link__fd(s->link));
+	if (fd < 0) {
+		err = -errno;
+		goto leave;
+	}
+	while ((r = read(fd, buf + have, sizeof(buf) - have)) > 0 || (r < 0 && errno == EINTR)) {
+		size_t off = 0;
+
+		if (r < 0)
+			continue;
+		have += r;
+		for (; have - off >= sizeof(struct pl_tw_rec); off += sizeof(struct pl_tw_rec)) {
+			if (s->nrecs == s->caprecs) {
+				size_t cap = s->caprecs ? s->caprecs * 2 : 1024;
+				struct pl_tw_rec *nr = realloc(s->recs, cap * sizeof(*nr));
+
+				if (!nr) {
+					err = -ENOMEM;
+					goto out;
+				}
+				s->recs = nr;
+				s->caprecs = cap;
+			}
+			memcpy(&s->recs[s->nrecs++], buf + off, sizeof(struct pl_tw_rec));
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	if (r < 0)
+		err = -errno;
+	if (!read_tw_overflow(&ov)) {
+		if (n->have_overflow && ov > n->overflow)
+			*overflow_delta = ov - n->overflow;
+		n->overflow = ov;
+		n->have_overflow = 1;
+	}
+out:
+	close(fd);
+leave:
+	ns_leave(s, n);
+	qsort(s->recs, s->nrecs, sizeof(*s->recs), rec_cmp);
+	return err;
+}
+
+static void ev_from_lease(struct pl_event *e, const struct lease *l, __u8 type, __u64 ts)
+{
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->family = l->family;
+	e->proto = l->proto;
+	e->lport = l->lport;
+	e->rport = l->rport;
+	e->pid = l->pid;
+	e->tid = l->tid;
+	e->netns = l->netns;
+	e->ts_ns = ts;
+	e->lease = l->id;
+	e->cookie = l->cookie;
+	e->cgroup_id = l->cgroup_id;
+	memcpy(e->laddr, l->laddr, 16);
+	memcpy(e->raddr, l->raddr, 16);
+	memcpy(e->comm, l->comm, PL_COMM_LEN);
+}
+
+/* Decide the fate of one waiting lease from what the snapshot showed. */
+static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64 start,
+		  __u64 end, __u64 *overflow_budget, int reachable, twsnap_emit_fn fn, void *ctx)
+{
+	struct lease *l = lease_table__find(s->t, id);
+	struct pl_event e;
+
+	if (!l)
+		return;
+	if (rec) {
+		if (l->flags & L_IN_TW)
+			return;
+		/* tcp_time_wait() made the timewait socket at the CLOSE we saw. */
+		ev_from_lease(&e, l, PL_EV_TW_ENTER, l->close_ts);
+		e.dur_ns = end + rec->expires_ns - l->close_ts;
+		fn(ctx, &e);
+		return;
+	}
+	if (l->flags & L_IN_TW) {
+		if (!reachable && end < l->tw_expire_ts + TW_GIVE_UP_NS / 7)
+			return;
+		/* A TIME_WAIT timer never fires early: gone before expiry means killed. */
+		ev_from_lease(&e, l, PL_EV_TW_EXIT, end);
+		e.kind = end >= l->tw_expire_ts ? PL_END_TW_EXPIRED : PL_END_TW_KILLED;
+		fn(ctx, &e);
+		if (!(l = lease_table__find(s->t, id)))
+			return;
+		ev_from_lease(&e, l, PL_EV_RELEASE, end);
+		e.kind = end >= l->tw_expire_ts ? PL_END_TW_EXPIRED : PL_END_TW_KILLED;
+		fn(ctx, &e);
+		return;
+	}
+	if (!(l->flags & L_TW_EXPECTED) || l->close_ts >= start)
+		return;	/* closed after this snapshot began: next time */
+	if (!reachable && end < l->close_ts + TW_GIVE_UP_NS)
+		return;
+	/* No timewait socket ever seen: the port was freed at the close. */
+	ev_from_lease(&e, l, PL_EV_RELEASE, l->close_ts);
+	if (*overflow_budget) {
+		(*overflow_budget)--;
+		e.kind = PL_END_TW_OVERFLOW;
+		s->st.tw_overflow++;
+	} else {
+		e.kind = PL_END_TW_UNSEEN;
+		s->st.tw_unseen++;
+	}
+	fn(ctx, &e);
+}
+
+int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
+{
+	struct waiting { __u64 id, cookie; __u32 netns; } *w = NULL;
+	size_t nw = 0, cap = 0;
+	__u64 t0 = mono_ns();
+	int err = 0;
+
+	/* Copy first: emitting events changes the list we walk. */
+	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l)) {
+		if (nw == cap) {
+			struct waiting *nwp;
+
+			cap = cap ? cap * 2 : 256;
+			nwp = realloc(w, cap * sizeof(*w));
+			if (!nwp) {
+				free(w);
+				return -ENOMEM;
+			}
+			w = nwp;
+		}
+		w[nw].id = l->id;
+		w[nw].cookie = l->cookie;
+		w[nw].netns = l->netns;
+		nw++;
+	}
+
+	for (size_t i = 0; i < s->nns; i++) {
+		struct ns_ent *n = &s->ns[i];
+		__u64 start, end, budget = 0;
+		int reachable, any = 0;
+
+		for (size_t k = 0; k < nw && !any; k++)
+			any = w[k].netns == n->inum;
+		if (!any)
+			continue;
+		ns_open(s, n);
+		start = mono_ns();
+		reachable = n->fd >= 0 && !snapshot_ns(s, n, &budget);
+		end = mono_ns();
+		if (!reachable) {
+			s->nrecs = 0;
+			s->st.netns_unreachable++;
+		}
+		for (size_t k = 0; k < nw; k++) {
+			struct pl_tw_rec key = { .cookie = w[k].cookie }, *rec;
+
+			if (w[k].netns != n->inum)
+				continue;
+			rec = reachable && key.cookie ?
+			      bsearch(&key, s->recs, s->nrecs, sizeof(key), rec_cmp) : NULL;
+			judge(s, w[k].id, rec, start, end, &budget, reachable, fn, ctx);
+		}
+	}
+	/* Leases in a netns we never learnt how to enter. */
+	for (size_t k = 0; k < nw; k++) {
+		__u64 budget = 0, now = mono_ns();
+
+		if (!ns_find(s, w[k].netns))
+			judge(s, w[k].id, NULL, now, now, &budget, 0, fn, ctx);
+	}
+	free(w);
+	s->st.snapshots++;
+	s->st.last_ns = mono_ns() - t0;
+	return err;
+}

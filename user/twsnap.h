@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * TIME_WAIT by snapshot (tracepoint mode). sock:inet_sock_set_state never
+ * shows TIME_WAIT, so every interval the bpf_iter tcp program lists the
+ * timewait sockets of each network namespace that has a lease waiting for or
+ * in TIME_WAIT, and the differences become TW_ENTER / TW_EXIT / RELEASE
+ * events, fed through the same path as the ring buffer's.
+ */
+#ifndef PORTLIFE_TWSNAP_H
+#define PORTLIFE_TWSNAP_H
+
+#include <bpf/libbpf.h>
+#include "lease.h"
+
+struct twsnap;
+typedef void (*twsnap_emit_fn)(void *ctx, const struct pl_event *e);
+
+struct twsnap_stats {
+	__u64 snapshots;
+	__u64 tw_overflow;	/* RELEASE with PL_END_TW_OVERFLOW emitted */
+	__u64 tw_unseen;
+	__u64 netns_unreachable;	/* namespaces we could not enter */
+	__u64 last_ns;		/* duration of the last snapshot round */
+};
+
+struct twsnap *twsnap__new(struct bpf_link *iter_link, struct lease_table *t);
+void twsnap__free(struct twsnap *s);
+/* A lease in netns was allocated by pid: remember how to enter that netns. */
+void twsnap__note_netns(struct twsnap *s, __u32 netns, __u32 pid);
+/* One snapshot round; emits through fn. Returns 0 or -errno. */
+int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx);
+const struct twsnap_stats *twsnap__stats(const struct twsnap *s);
+
+#endif

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "util.h"
+
+const char *errno_name(int err, char *buf, size_t len)
+{
+	/* The errnos a port allocation can end with, and a few neighbours. */
+	static const struct { int e; const char *n; } names[] = {
+		{ EADDRINUSE, "EADDRINUSE" }, { EADDRNOTAVAIL, "EADDRNOTAVAIL" },
+		{ EAGAIN, "EAGAIN" }, { EACCES, "EACCES" }, { EPERM, "EPERM" },
+		{ EINVAL, "EINVAL" }, { ENOMEM, "ENOMEM" }, { ENOBUFS, "ENOBUFS" },
+		{ ECONNREFUSED, "ECONNREFUSED" }, { ENETUNREACH, "ENETUNREACH" },
+		{ EHOSTUNREACH, "EHOSTUNREACH" }, { ETIMEDOUT, "ETIMEDOUT" },
+		{ EISCONN, "EISCONN" }, { EALREADY, "EALREADY" }, { EBADF, "EBADF" },
+		{ ENOTSOCK, "ENOTSOCK" }, { EAFNOSUPPORT, "EAFNOSUPPORT" },
+		{ EINPROGRESS, "EINPROGRESS" }, { EINTR, "EINTR" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].e == err)
+			return names[i].n;
+	snprintf(buf, len, "E%d", err);
+	return buf;
+}
+
+const char *tcp_state_name(int state)
+{
+	static const char *names[] = {
+		[1] = "ESTABLISHED", [2] = "SYN_SENT", [3] = "SYN_RECV",
+		[4] = "FIN_WAIT1", [5] = "FIN_WAIT2", [6] = "TIME_WAIT",
+		[7] = "CLOSE", [8] = "CLOSE_WAIT", [9] = "LAST_ACK",
+		[10] = "LISTEN", [11] = "CLOSING", [12] = "NEW_SYN_RECV",
+		[13] = "BOUND_INACTIVE",
+	};
+
+	if (state <= 0 || state >= (int)(sizeof(names) / sizeof(names[0])) || !names[state])
+		return "?";
+	return names[state];
+}
+
+const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == 10 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	addr_str(family, addr, a, sizeof(a));
+	if (family == 10)
+		snprintf(buf, len, "[%s]:%u", a, port);
+	else
+		snprintf(buf, len, "%s:%u", a, port);
+	return buf;
+}
+
+const char *dur_str(__u64 ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1fus", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2fms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.1fs", ns / 1e9);
+	return buf;
+}
+
+void comm_sanitize(const char *comm, size_t n, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < outlen && comm[i]; i++) {
+		unsigned char c = comm[i];
+
+		/* Terminal escapes in a process name must not reach the tty. */
+		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[i] = '\0';
+}
+
+__u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+__u64 mono_to_wall_offset(void)
+{
+	struct timespec rt, mt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	return ((__u64)rt.tv_sec * 1000000000ULL + rt.tv_nsec) -
+	       ((__u64)mt.tv_sec * 1000000000ULL + mt.tv_nsec);
+}
+
+const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len)
+{
+	time_t secs = wall_ns / 1000000000ULL;
+	struct tm tm;
+	char tmp[32];
+
+	if (iso) {
+		gmtime_r(&secs, &tm);
+		strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf, len, "%s.%06lluZ", tmp,
+			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000);
+	} else {
+		localtime_r(&secs, &tm);
+		strftime(tmp, sizeof(tmp), "%H:%M:%S", &tm);
+		snprintf(buf, len, "%s.%03llu", tmp,
+			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000000);
+	}
+	return buf;
+}
+
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_seconds(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || isnan(v))
+		return errno == ERANGE ? -ERANGE : -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Small formatting helpers shared by every output. */
+#ifndef PORTLIFE_UTIL_H
+#define PORTLIFE_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+/* "EADDRINUSE" for 98; "E123" for numbers it does not know. */
+const char *errno_name(int err, char *buf, size_t len);
+/* Kernel TCP state name ("ESTABLISHED"), "?" when out of range. */
+const char *tcp_state_name(int state);
+/* Printable address: "10.0.0.1" or "::1". */
+const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len);
+/* "10.0.0.1:80" or "[::1]:80". */
+const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf, size_t len);
+/* Human duration with a unit: "850ns", "12.3us", "4.00ms", "61.2s". */
+const char *dur_str(__u64 ns, char *buf, size_t len);
+/* Copy an untrusted 16-byte comm for a terminal: non-printables become '?'. */
+void comm_sanitize(const char *comm, size_t n, char *out, size_t outlen);
+/* CLOCK_MONOTONIC now, in ns (the clock bpf_ktime_get_ns() uses). */
+__u64 mono_ns(void);
+/* Offset to add to a monotonic ns stamp to get wall-clock ns. */
+__u64 mono_to_wall_offset(void);
+/* "12:01:02.345" local time, or ISO 8601 UTC with "iso". */
+const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len);
+
+/* Strict number parsing for options: 0 on success, -EINVAL/-ERANGE otherwise. */
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+/* Seconds with an optional fraction ("0.5", "2"): 0 on success. */
+int parse_seconds(const char *s, double min, double max, double *out);
+
+#endif
