@@ -2,7 +2,8 @@
 #
 #   make            build .output/portlife
 #   make deps       install the build and test dependencies (Debian/Ubuntu, root)
-#   make test       unit tests, then live tests (root)
+#   make run        install what is missing, build, trace until Ctrl-C (root)
+#   make test       install what is missing, build, unit + live tests (root)
 #   make V=1        show full commands
 OUTPUT ?= .output
 CLANG ?= clang
@@ -25,7 +26,7 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
-LIVE_BINS := $(OUTPUT)/tests/livetest $(OUTPUT)/tests/hostile
+LIVE_BINS := $(OUTPUT)/tests/livetest
 
 ifeq ($(V),1)
 	Q =
@@ -37,7 +38,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test unit live deps
+.PHONY: all clean test run deps
 
 all: $(OUTPUT)/portlife
 
@@ -70,23 +71,27 @@ $(OUTPUT)/tests/%: tests/live/%.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP $< -o $@
 
-unit: $(UNIT_BINS)
-	$(Q)tests/run_unit.sh $(UNIT_BINS)
-
-live: $(OUTPUT)/portlife $(LIVE_BINS)
-	$(Q)tests/run_live.sh
-
-# The one command that runs every test; prints "N passed, N failed" last.
-test: $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS)
+# The one command that runs every test (installing what is missing first);
+# prints "N passed, N failed, N skipped" last.
+test: deps
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS)
 	$(Q)tests/run_all.sh $(UNIT_BINS)
+
+# Install what is missing, build, and trace until Ctrl-C.
+run: deps
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife
+	$(Q)$(OUTPUT)/portlife $(ARGS)
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	gcc make pkg-config iproute2 jq
 deps:
-	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then echo "  DEPS     all installed"; \
-	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends $(DEPS); fi
+	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "  DEPS     not Debian/Ubuntu: install by hand: $(DEPS)"; \
+	else echo "  DEPS     installing: $(DEPS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $(DEPS) >/dev/null; fi
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -62,12 +62,13 @@ static void handle_event(void *ctx, const struct pl_event *e)
 	struct tracer *tr = ctx;
 	struct lease_result r;
 
+	/* Every event carries its lease owner's comm, so -c filters whole leases. */
+	if (env.has_comm && strncmp(e->comm, env.comm, sizeof(env.comm)))
+		return;
 	if (e->type == PL_EV_ALLOC && !e->err)
 		twsnap__note_netns(tr->tw, e->netns, e->pid);
 	lease_table__apply(tr->leases, e, &r);
 	agg__apply(tr->agg, e, &r);
-	if (env.has_comm && strncmp(e->comm, env.comm, sizeof(env.comm)))
-		return;
 	if (r.what == LW_NONE && e->type != PL_EV_ALLOC)
 		return;
 	if (r.lease && e->type != PL_EV_ALLOC && (r.lease->flags & L_ALLOCATED)) {

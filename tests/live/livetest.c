@@ -1,0 +1,958 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Live tests: run the real portlife against sockets this program opens, and
+ * check what portlife reported against what the kernel really did (ports
+ * from getsockname(), errnos from connect()/bind(), our own pids).
+ *
+ *   livetest PORTLIFE [SCENARIO...]
+ *
+ * Each scenario runs in a child process; the ones that touch sysctls first
+ * move it into a network namespace of its own. portlife traces with -p CHILD
+ * --json into a file. Needs root. Self-contained (no libbpf) so it can run in
+ * a minimal VM.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXP 1024
+
+static const char *portlife;
+static char tmpdir[] = "/tmp/portlife-live.XXXXXX";
+static int passed, failed;
+static char failmsg[512];
+
+/* ---- what the child did --------------------------------------------- */
+
+struct result {
+	int nports;
+	unsigned short ports[MAXP];	/* client ports from getsockname() */
+	unsigned short listen_port;
+	unsigned short bound_port;
+	int fail_errno;			/* the errno the scenario provoked */
+	int nsucc;
+};
+
+/* ---- small helpers --------------------------------------------------- */
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(failmsg, sizeof(failmsg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (int)strlen(s) ? 0 : -EIO;
+}
+
+/* New network namespace with lo up (IPv4 127.0.0.1 and IPv6 ::1). */
+static int own_netns(void)
+{
+	struct ifreq ifr = {};
+	int fd;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr))) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+static socklen_t mkaddr(struct sockaddr_storage *ss, int family, unsigned short port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		s6->sin6_port = htons(port);
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (void *)ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s4->sin_port = htons(port);
+	return sizeof(*s4);
+}
+
+static unsigned short sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (void *)&ss, &len))
+		return 0;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+						((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int listener(int family, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, family, port);
+	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&ss, len) || listen(fd, 1024)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int connect_to(int family, unsigned short port, int reuse, unsigned short bind_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (reuse)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind_port) {
+		len = mkaddr(&ss, family, bind_port);
+		if (bind(fd, (void *)&ss, len)) {
+			int e = errno;
+
+			close(fd);
+			return -e;
+		}
+	}
+	len = mkaddr(&ss, family, port);
+	if (connect(fd, (void *)&ss, len)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void rst_close(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* ---- scenarios (run in the child) ------------------------------------ */
+
+/* a/b: 200 connects; the server closes first so the client ports are freed at once. */
+static int sc_connects(struct result *r, int family)
+{
+	int lfd = listener(family, 0);
+
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 200; i++) {
+		int c = connect_to(family, r->listen_port, 0, 0), a;
+		char b;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(a);
+		/* wait for the server's FIN: the client closes passively (no TIME_WAIT) */
+		if (read(c, &b, 1) != 0)
+			return -EPROTO;
+		close(c);
+	}
+	close(lfd);
+	return 0;
+}
+
+static int sc_v4(struct result *r) { return sc_connects(r, AF_INET); }
+static int sc_v6(struct result *r) { return sc_connects(r, AF_INET6); }
+
+/*
+ * c: the client closes first: its ports go to TIME_WAIT. Then end TIME_WAIT
+ * early the way production does: tcp_tw_reuse lets a connect() with the same
+ * 4-tuple take the timewait socket over (needs a second of age).
+ */
+static int sc_timewait(struct result *r)
+{
+	int lfd, fds[20], err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "1")))
+		return err;
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 20; i++) {
+		int c = connect_to(AF_INET, r->listen_port, 1, 0), a;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(c);	/* active close: FIN_WAIT1 -> FIN_WAIT2 */
+		close(a);	/* peer's FIN: the client enters TIME_WAIT */
+	}
+	/* Let portlife's snapshots see them, and let tcp_tw_reuse's 1 s pass. */
+	sleep_ms(2500);
+	for (int i = 0; i < 20; i++) {
+		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->ports[i]);
+		if (fds[i] < 0)
+			return fds[i];
+	}
+	for (int i = 0; i < 20; i++) {
+		int a = accept(lfd, NULL, NULL);
+
+		if (a >= 0)
+			rst_close(a);
+		rst_close(fds[i]);	/* RST: no second TIME_WAIT */
+	}
+	close(lfd);
+	sleep_ms(2000);
+	return 0;
+}
+
+/* d: a 10-port range; the 11th connect() to one destination fails. */
+static int sc_exhaust(struct result *r)
+{
+	int lfd, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009")))
+		return err;
+	lfd = listener(AF_INET, 5000);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = 5000;
+	for (int i = 0; i < 30; i++) {
+		int c = connect_to(AF_INET, 5000, 0, 0);
+
+		if (c == -EADDRNOTAVAIL) {
+			r->fail_errno = EADDRNOTAVAIL;
+			return 0;
+		}
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		r->nsucc++;	/* kept open: the range fills up */
+	}
+	return -ENOSPC;	/* never failed: the range was not honoured */
+}
+
+/* e: a second bind() to a held port fails with EADDRINUSE. */
+static int sc_bind_conflict(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int a, b, err;
+
+	if ((err = own_netns()))
+		return err;
+	a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(a, (void *)&ss, len))
+		return -errno;
+	r->bound_port = sock_port(a);
+	if (listen(a, 16))
+		return -errno;
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->bound_port);
+	if (!bind(b, (void *)&ss, len))
+		return -EEXIST;	/* the kernel let both have it?! */
+	r->fail_errno = errno;
+	close(b);
+	close(a);
+	return 0;
+}
+
+/* f: a process name made to break JSON and terminals. */
+static const char hostile[] = "\"\\\n\x1b[31m\xff\xc3x";
+
+static int sc_hostile(struct result *r)
+{
+	int lfd, c;
+
+	prctl(PR_SET_NAME, hostile);
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	c = connect_to(AF_INET, r->listen_port, 0, 0);
+	if (c < 0)
+		return c;
+	r->ports[r->nports++] = sock_port(c);
+	rst_close(c);
+	close(lfd);
+	return 0;
+}
+
+/* g: traffic while portlife gets SIGTERM. */
+static int sc_sigterm(struct result *r)
+{
+	return sc_connects(r, AF_INET);
+}
+
+/* ---- running portlife and a child ------------------------------------ */
+
+struct run {
+	pid_t child, tracer;
+	int go[2], res[2];
+	char out[256], err[256];
+	struct result r;
+	int child_err;
+	int tracer_status;
+	char **lines;
+	int nlines;
+};
+
+static void read_lines(struct run *run)
+{
+	FILE *f = fopen(run->out, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	run->nlines = 0;
+	run->lines = NULL;
+	if (!f)
+		return;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		run->lines = realloc(run->lines, (run->nlines + 1) * sizeof(char *));
+		run->lines[run->nlines++] = strdup(line);
+	}
+	free(line);
+	fclose(f);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, needle) != NULL;
+}
+
+static int start(struct run *run, int (*fn)(struct result *), const char *name, char *const extra[])
+{
+	char pidbuf[16];
+	char *argv[32];
+	int i = 0;
+
+	memset(run, 0, sizeof(*run));
+	snprintf(run->out, sizeof(run->out), "%s/%s.out", tmpdir, name);
+	snprintf(run->err, sizeof(run->err), "%s/%s.err", tmpdir, name);
+	if (pipe(run->go) || pipe(run->res))
+		return fail("pipe: %s", strerror(errno));
+	run->child = fork();
+	if (run->child == 0) {
+		char c;
+
+		close(run->go[1]);
+		close(run->res[0]);
+		if (read(run->go[0], &c, 1) != 1)
+			_exit(1);
+		memset(&run->r, 0, sizeof(run->r));
+		run->child_err = fn(&run->r);
+		if (write(run->res[1], &run->child_err, sizeof(int)) < 0 ||
+		    write(run->res[1], &run->r, sizeof(run->r)) < 0)
+			_exit(1);
+		/* Stay alive (and keep our netns) until portlife has stopped. */
+		if (read(run->go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(run->go[0]);
+	close(run->res[1]);
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", run->child);
+	argv[i++] = (char *)portlife;
+	argv[i++] = "--json";
+	argv[i++] = "-p";
+	argv[i++] = pidbuf;
+	argv[i++] = "--tw-interval";
+	argv[i++] = "0.5";
+	for (int k = 0; extra && extra[k] && i < 30; k++)
+		argv[i++] = extra[k];
+	argv[i] = NULL;
+	run->tracer = fork();
+	if (run->tracer == 0) {
+		int o = open(run->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(run->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(portlife, argv);
+		_exit(127);
+	}
+	/* portlife prints its start line once every program is attached. */
+	for (int t = 0; t < 600; t++) {
+		int st;
+
+		if (file_has(run->out, "\"event\":\"start\""))
+			return 0;
+		if (waitpid(run->tracer, &st, WNOHANG) == run->tracer) {
+			run->tracer = 0;
+			return fail("portlife exited before starting (status %d); stderr in %s", st,
+				    run->err);
+		}
+		sleep_ms(50);
+	}
+	return fail("portlife did not start in 30 s; stderr in %s", run->err);
+}
+
+/* Let the child run its scenario; collect what it did. */
+static int drive(struct run *run)
+{
+	struct pollfd p = { .fd = run->res[0], .events = POLLIN };
+
+	if (write(run->go[1], "g", 1) != 1)
+		return fail("cannot start the child");
+	if (poll(&p, 1, 60000) != 1 || read(run->res[0], &run->child_err, sizeof(int)) != sizeof(int) ||
+	    read(run->res[0], &run->r, sizeof(run->r)) != sizeof(run->r))
+		return fail("the scenario did not report back");
+	if (run->child_err)
+		return fail("the scenario itself failed: %s", strerror(-run->child_err));
+	return 0;
+}
+
+static int stop(struct run *run, int settle_ms)
+{
+	int st = 0;
+
+	sleep_ms(settle_ms);	/* let the 100 ms poll and a snapshot pass */
+	if (run->tracer > 0) {
+		kill(run->tracer, SIGTERM);
+		for (int t = 0; t < 200 && waitpid(run->tracer, &st, WNOHANG) != run->tracer; t++)
+			sleep_ms(50);
+		if (waitpid(run->tracer, &st, WNOHANG) == 0) {
+			kill(run->tracer, SIGKILL);
+			waitpid(run->tracer, &st, 0);
+			run->tracer_status = -1;
+		} else {
+			run->tracer_status = st;
+		}
+	}
+	if (run->child > 0) {
+		if (write(run->go[1], "x", 1) < 0)
+			kill(run->child, SIGKILL);
+		waitpid(run->child, NULL, 0);
+	}
+	close(run->go[1]);
+	close(run->res[0]);
+	read_lines(run);
+	return 0;
+}
+
+static void cleanup(struct run *run)
+{
+	for (int i = 0; i < run->nlines; i++)
+		free(run->lines[i]);
+	free(run->lines);
+}
+
+/* ---- reading portlife's JSON lines (flat event objects) --------------- */
+
+static const char *jfind(const char *line, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	return p ? p + strlen(pat) : NULL;
+}
+
+static long long jnum(const char *line, const char *key)
+{
+	const char *p = jfind(line, key);
+
+	return p ? strtoll(p, NULL, 10) : -1;
+}
+
+static bool jstr_is(const char *line, const char *key, const char *want)
+{
+	const char *p = jfind(line, key);
+	size_t n = strlen(want);
+
+	return p && *p == '"' && !strncmp(p + 1, want, n) && p[1 + n] == '"';
+}
+
+static bool is_event(const char *line, const char *ev)
+{
+	return jstr_is(line, "event", ev);
+}
+
+/* Lines of event ev for lport, owned by pid. */
+static int count_ev(struct run *run, const char *ev, int pid, int lport, const char **last)
+{
+	int n = 0;
+
+	for (int i = 0; i < run->nlines; i++) {
+		const char *l = run->lines[i];
+
+		if (!is_event(l, ev) || jnum(l, "pid") != pid || (lport >= 0 && jnum(l, "lport") != lport))
+			continue;
+		n++;
+		if (last)
+			*last = l;
+	}
+	return n;
+}
+
+static int count_lease_ev(struct run *run, const char *ev, long long lease, const char **last)
+{
+	int n = 0;
+
+	for (int i = 0; i < run->nlines; i++) {
+		if (is_event(run->lines[i], ev) && jnum(run->lines[i], "lease") == lease) {
+			n++;
+			if (last)
+				*last = run->lines[i];
+		}
+	}
+	return n;
+}
+
+/* ---- the tests ------------------------------------------------------- */
+
+static int check_connects(struct run *run, int family, const char *raddr, bool want_release)
+{
+	for (int i = 0; i < run->r.nports; i++) {
+		const char *a = NULL, *rel = NULL;
+		int port = run->r.ports[i];
+		long long lease;
+
+		if (count_ev(run, "alloc", run->child, port, &a) != 1)
+			return fail("port %d: %d alloc events for pid %d, want exactly 1", port,
+				    count_ev(run, "alloc", run->child, port, NULL), run->child);
+		if (!jstr_is(a, "kind", "connect") || jnum(a, "rport") != run->r.listen_port ||
+		    !jstr_is(a, "raddr", raddr) || jnum(a, "family") != (family == AF_INET6 ? 6 : 4) ||
+		    jfind(a, "error"))
+			return fail("port %d: wrong alloc: %s", port, a);
+		if (jnum(a, "latency_ns") <= 0)
+			return fail("port %d: no allocation latency: %s", port, a);
+		lease = jnum(a, "lease");
+		if (want_release && count_lease_ev(run, "release", lease, &rel) != 1)
+			return fail("port %d: lease %lld released %d times, want 1", port, lease,
+				    count_lease_ev(run, "release", lease, NULL));
+		if (want_release && !jstr_is(rel, "reason", "close"))
+			return fail("port %d: release reason: %s", port, rel);
+	}
+	return 0;
+}
+
+static int t_connect(int family)
+{
+	struct run run;
+	int err;
+
+	err = start(&run, family == AF_INET6 ? sc_v6 : sc_v4, family == AF_INET6 ? "b_v6" : "a_v4", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.nports != 200)
+		err = fail("the scenario made %d connections, want 200", run.r.nports);
+	if (!err)
+		err = check_connects(&run, family, family == AF_INET6 ? "::1" : "127.0.0.1", true);
+	if (!err && count_ev(&run, "alloc", run.child, -1, NULL) != 201)
+		err = fail("%d alloc events for the child, want 201 (200 connects + the listener)",
+			   count_ev(&run, "alloc", run.child, -1, NULL));
+	cleanup(&run);
+	return err;
+}
+
+static int t_connect_v4(void) { return t_connect(AF_INET); }
+static int t_connect_v6(void) { return t_connect(AF_INET6); }
+
+static int t_timewait(void)
+{
+	struct run run;
+	int err, ntw;
+
+	err = start(&run, sc_timewait, "c_timewait", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1500);
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		const char *a = NULL, *tw = NULL, *rel = NULL, *ex = NULL;
+		int port = run.r.ports[i];
+		long long lease;
+
+		if (count_ev(&run, "alloc", run.child, port, NULL) < 1)
+			err = fail("port %d: no alloc", port);
+		/* the first lease on the port is the connect; the reuse is a bind lease */
+		for (int k = 0; !err && k < run.nlines; k++) {
+			const char *l = run.lines[k];
+
+			if (is_event(l, "alloc") && jnum(l, "lport") == port && jstr_is(l, "kind", "connect")) {
+				a = l;
+				break;
+			}
+		}
+		if (!err && !a)
+			err = fail("port %d: no connect alloc", port);
+		if (err)
+			break;
+		lease = jnum(a, "lease");
+		if (count_lease_ev(&run, "tw_enter", lease, &tw) != 1)
+			err = fail("port %d: lease %lld entered TIME_WAIT %d times, want 1", port, lease,
+				   count_lease_ev(&run, "tw_enter", lease, NULL));
+		else if (jnum(tw, "expires_ns") < 50000000000LL || jnum(tw, "expires_ns") > 61000000000LL)
+			err = fail("port %d: TIME_WAIT expiry not ~60 s: %s", port, tw);
+		else if (count_lease_ev(&run, "tw_exit", lease, &ex) != 1 || !jstr_is(ex, "reason", "tw_killed"))
+			err = fail("port %d: TIME_WAIT exit missing or not 'tw_killed': %s", port,
+				   ex ? ex : "(none)");
+		else if (count_lease_ev(&run, "release", lease, &rel) != 1 ||
+			 !jstr_is(rel, "reason", "tw_killed"))
+			err = fail("port %d: release missing or wrong: %s", port, rel ? rel : "(none)");
+	}
+	/* exactly those ports: nothing else of ours entered TIME_WAIT */
+	ntw = count_ev(&run, "tw_enter", run.child, -1, NULL);
+	if (!err && ntw != run.r.nports)
+		err = fail("%d tw_enter events, want %d", ntw, run.r.nports);
+	if (!err && run.r.nports != 20)
+		err = fail("%d connections, want 20", run.r.nports);
+	cleanup(&run);
+	return err;
+}
+
+static int t_exhaust(void)
+{
+	struct run run;
+	const char *a = NULL;
+	int err, nfail = 0;
+
+	err = start(&run, sc_exhaust, "d_exhaust", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRNOTAVAIL)
+		err = fail("connect() did not fail with EADDRNOTAVAIL");
+	if (!err && run.r.nsucc != 10)
+		err = fail("%d connects succeeded in a 10-port range", run.r.nsucc);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jstr_is(l, "error", "EADDRNOTAVAIL")) {
+			nfail++;
+			a = l;
+		}
+	}
+	if (!err && nfail != 1)
+		err = fail("%d EADDRNOTAVAIL allocs reported, want 1", nfail);
+	if (!err && (jnum(a, "pid") != run.child || jnum(a, "rport") != 5000 ||
+		     !jstr_is(a, "kind", "connect") || jnum(a, "errno") != EADDRNOTAVAIL))
+		err = fail("wrong failure event (child %d): %s", run.child, a);
+	if (!err)
+		err = check_connects(&run, AF_INET, "127.0.0.1", false);
+	cleanup(&run);
+	return err;
+}
+
+static int t_bind_conflict(void)
+{
+	struct run run;
+	const char *a = NULL, *ok = NULL;
+	int err;
+
+	err = start(&run, sc_bind_conflict, "e_bind", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("the second bind failed with %d, not EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jstr_is(l, "error", "EADDRINUSE"))
+			a = l;
+		else if (is_event(l, "alloc") && jnum(l, "lport") == run.r.bound_port)
+			ok = l;
+	}
+	if (!err && !a)
+		err = fail("no EADDRINUSE alloc event");
+	if (!err && (jnum(a, "pid") != run.child || jnum(a, "lport") != run.r.bound_port ||
+		     !jstr_is(a, "kind", "bind")))
+		err = fail("wrong EADDRINUSE event (child %d, port %d): %s", run.child,
+			   run.r.bound_port, a);
+	if (!err && (!ok || !jstr_is(ok, "kind", "bind_ephemeral") || jnum(ok, "pid") != run.child))
+		err = fail("the first bind(0) was not reported as bind_ephemeral: %s", ok ? ok : "(none)");
+	if (!err) {
+		long long lease = jnum(ok, "lease");
+		const char *rel = NULL;
+
+		if (count_lease_ev(&run, "release", lease, &rel) != 1)
+			err = fail("the listener's port was not released once");
+	}
+	cleanup(&run);
+	return err;
+}
+
+static int t_hostile_json(void)
+{
+	struct run run;
+	char cmd[1024], want[64] = "", got[256] = "";
+	FILE *f;
+	int err;
+
+	err = start(&run, sc_hostile, "f_hostile", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && check_connects(&run, AF_INET, "127.0.0.1", true))
+		err = -1;
+	if (err)
+		goto out;
+	/* A real parser must take every line; then read the name back. */
+	snprintf(cmd, sizeof(cmd), "jq -e -s 'length > 0' %s > /dev/null 2>&1", run.out);
+	if (system(cmd) != 0) {
+		err = fail("jq rejects portlife's JSON output (%s)", run.out);
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "jq -j 'select(.event==\"alloc\" and .pid==%d and .kind==\"connect\") | .comm' %s",
+		 run.child, run.out);
+	f = popen(cmd, "r");
+	if (f) {
+		size_t n = fread(got, 1, sizeof(got) - 1, f);
+
+		got[n] = '\0';
+		pclose(f);
+	}
+	/* The kernel keeps 15 bytes; bad UTF-8 comes back as U+FFFD. */
+	snprintf(want, sizeof(want), "\"\\\n\x1b[31m\xef\xbf\xbd\xef\xbf\xbdx");
+	if (strcmp(got, want))
+		err = fail("comm read back as '%s'", got);
+out:
+	cleanup(&run);
+	return err;
+}
+
+/* Every BPF program named pl_* that is loaded now; returns how many. */
+static int our_progs(void)
+{
+	union bpf_attr attr;
+	__u32 id = 0;
+	int n = 0;
+
+	for (;;) {
+		struct bpf_prog_info info = {};
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)))
+			break;
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_id = id;
+		fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr));
+		if (fd < 0)
+			continue;
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = fd;
+		attr.info.info_len = sizeof(info);
+		attr.info.info = (unsigned long)&info;
+		if (!syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) &&
+		    !strncmp(info.name, "pl_", 3))
+			n++;
+		close(fd);
+	}
+	return n;
+}
+
+static int t_sigterm(void)
+{
+	struct run run;
+	int err, before, loaded, after;
+
+	before = our_progs();
+	err = start(&run, sc_sigterm, "g_sigterm", NULL);
+	loaded = our_progs();
+	if (!err && write(run.go[1], "g", 1) != 1)
+		err = fail("cannot start the child");
+	sleep_ms(150);	/* mid-run: the child is still connecting */
+	if (!err && run.tracer > 0) {
+		int st;
+
+		kill(run.tracer, SIGTERM);
+		waitpid(run.tracer, &st, 0);
+		run.tracer_status = st;
+		run.tracer = 0;
+	}
+	stop(&run, 0);
+	after = our_progs();
+	if (!err && (!WIFEXITED(run.tracer_status) || WEXITSTATUS(run.tracer_status) != 0))
+		err = fail("portlife did not exit 0 on SIGTERM (status %#x)", run.tracer_status);
+	if (!err && (!run.nlines || !is_event(run.lines[run.nlines - 1], "totals")))
+		err = fail("no final summary after SIGTERM");
+	if (!err && loaded - before < 5)
+		err = fail("only %d of our programs seen while running", loaded - before);
+	if (!err && after != before)
+		err = fail("%d pl_* programs still loaded after exit (%d before)", after, before);
+	cleanup(&run);
+	return err;
+}
+
+/* Bad input: a one-line error naming the problem, non-zero exit. */
+static int expect_error(char *const argv[], const char *needle)
+{
+	char out[256];
+	int st, lines = 0;
+	pid_t p;
+	FILE *f;
+	char buf[1024];
+
+	snprintf(out, sizeof(out), "%s/err.txt", tmpdir);
+	p = fork();
+	if (p == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 2);
+		dup2(fd, 1);
+		if (!strcmp(argv[0], "nobody") && (setgid(65534) || setuid(65534)))
+			_exit(126);
+		execv(portlife, argv);
+		_exit(127);
+	}
+	waitpid(p, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) == 0)
+		return fail("'%s %s' exited %d, want non-zero", argv[0], argv[1] ? argv[1] : "", st);
+	f = fopen(out, "r");
+	while (f && fgets(buf, sizeof(buf), f))
+		lines++;
+	if (f)
+		fclose(f);
+	if (lines != 1 || !file_has(out, needle))
+		return fail("'%s %s': want one line mentioning '%s', got %d line(s)", argv[0],
+			    argv[1] ? argv[1] : "", needle, lines);
+	return 0;
+}
+
+static int t_bad_input(void)
+{
+	char *a1[] = { "portlife", "-p", "12x", NULL };
+	char *a2[] = { "portlife", "-i", "-3", NULL };
+	char *a3[] = { "portlife", "--mode", "warp", NULL };
+	char *a4[] = { "portlife", "--cgroup", "/nonexistent/cg", NULL };
+	char *a5[] = { "nobody", NULL };
+
+	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
+	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
+	    expect_error(a5, "root"))
+		return -1;
+	return 0;
+}
+
+static const struct test {
+	const char *name;
+	int (*fn)(void);
+} tests[] = {
+	{ "a_connect_v4", t_connect_v4 },
+	{ "b_connect_v6", t_connect_v6 },
+	{ "c_timewait", t_timewait },
+	{ "d_exhaustion", t_exhaust },
+	{ "e_bind_conflict", t_bind_conflict },
+	{ "f_hostile_json", t_hostile_json },
+	{ "g_sigterm", t_sigterm },
+	{ "h_bad_input", t_bad_input },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: livetest PORTLIFE [TEST...]\n");
+		return 2;
+	}
+	portlife = argv[1];
+	if (geteuid() != 0) {
+		printf("SKIP live tests: need root (they load BPF programs)\n");
+		printf("live: 0 passed, 0 failed, %zu skipped\n", sizeof(tests) / sizeof(tests[0]));
+		return 0;
+	}
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		bool want = argc == 2;
+
+		for (int k = 2; k < argc; k++)
+			want |= !strcmp(argv[k], tests[i].name);
+		if (!want)
+			continue;
+		failmsg[0] = '\0';
+		if (tests[i].fn() == 0) {
+			printf("PASS %s\n", tests[i].name);
+			passed++;
+		} else {
+			printf("FAIL %s: %s\n", tests[i].name, failmsg);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	printf("live: %d passed, %d failed (outputs in %s)\n", passed, failed, tmpdir);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the whole suite: the unit tests given as arguments (cmocka binaries),
+# then the live tests (root, real kernel). The last line is the total,
+# "N passed, N failed, N skipped". Exit status is non-zero if anything failed,
+# or, under CI, if the live tests were skipped: CI runs as root on a kernel
+# that supports them, so a skip there hides a broken set-up.
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0
+
+for t in "$@"; do
+	out=$("$t" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
+	pass=$((pass + ${p:-0}))
+	if [ -n "$f" ]; then
+		fail=$((fail + f))
+	elif [ "$rc" -ne 0 ]; then
+		echo "FAIL $t exited $rc"
+		fail=$((fail + 1))
+	fi
+done
+
+out=$(.output/tests/livetest .output/portlife 2>&1)
+rc=$?
+printf '%s\n' "$out"
+summary=$(grep -E '^live: [0-9]+ passed' <<<"$out" | tail -n 1)
+if [ -z "$summary" ]; then
+	echo "FAIL livetest printed no summary (exit $rc)"
+	fail=$((fail + 1))
+else
+	lp=$(sed -E 's/^live: ([0-9]+) passed.*/\1/' <<<"$summary")
+	lf=$(sed -E 's/^live: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")
+	ls=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$summary")
+	pass=$((pass + lp))
+	fail=$((fail + lf))
+	skip=$((skip + ${ls:-0}))
+	if [ "${CI:-}" = "true" ] && [ "${ls:-0}" -gt 0 ]; then
+		echo "FAIL live tests skipped under CI: run CI as root"
+		fail=$((fail + 1))
+	fi
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
