@@ -557,9 +557,8 @@ int pl_iter_tw(struct bpf_iter__tcp *ctx)
 	if (!ttw)
 		return 0;
 	tw = &ttw->tw_sk;
+	/* No family filter: user space counts every timewait socket of the netns. */
 	r.family = tw->__tw_common.skc_family;
-	if (targ_family && r.family != targ_family)
-		return 0;
 	r.cookie = tw->__tw_common.skc_cookie.counter;
 	r.substate = tw->tw_substate;
 	r.lport = tw->__tw_common.skc_num;

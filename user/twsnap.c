@@ -182,9 +182,29 @@ static int rec_cmp(const void *a, const void *b)
 	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
-/* Run the iterator inside n; fills s->recs. */
-static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta)
+/* net.ipv4.tcp_max_tw_buckets of the current thread's netns, 0 if unknown. */
+static __u64 read_max_tw(void)
 {
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_max_tw_buckets", "re");
+	unsigned long long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Run the iterator inside n; fills s->recs. *overflow_delta: closes that made
+ * no timewait socket since the last look; *full: the netns is at
+ * tcp_max_tw_buckets now (the counter's baseline may postdate a new netns's
+ * first closes, fullness does not).
+ */
+static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta, int *full)
+{
+	__u64 max_tw;
 	char buf[sizeof(struct pl_tw_rec) * 256];
 	size_t have = 0;
 	ssize_t r;
@@ -193,6 +213,7 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta
 
 	s->nrecs = 0;
 	*overflow_delta = 0;
+	*full = 0;
 	err = ns_enter(s, n);
 	if (err)
 		return err;
@@ -227,6 +248,8 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta
 	}
 	if (r < 0)
 		err = -errno;
+	max_tw = read_max_tw();
+	*full = max_tw && s->nrecs >= max_tw;
 	if (!read_tw_overflow(&ov)) {
 		if (n->have_overflow && ov > n->overflow)
 			*overflow_delta = ov - n->overflow;
@@ -263,7 +286,8 @@ static void ev_from_lease(struct pl_event *e, const struct lease *l, __u8 type, 
 
 /* Decide the fate of one waiting lease from what the snapshot showed. */
 static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64 start,
-		  __u64 end, __u64 *overflow_budget, int reachable, twsnap_emit_fn fn, void *ctx)
+		  __u64 end, __u64 *overflow_budget, int full, int reachable, twsnap_emit_fn fn,
+		  void *ctx)
 {
 	struct lease *l = lease_table__find(s->t, id);
 	struct pl_event e;
@@ -299,8 +323,9 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 		return;
 	/* No timewait socket ever seen: the port was freed at the close. */
 	ev_from_lease(&e, l, PL_EV_RELEASE, l->close_ts);
-	if (*overflow_budget) {
-		(*overflow_budget)--;
+	if (*overflow_budget || full) {
+		if (*overflow_budget)
+			(*overflow_budget)--;
 		e.kind = PL_END_TW_OVERFLOW;
 		s->st.tw_overflow++;
 	} else {
@@ -339,7 +364,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 	for (size_t i = 0; i < s->nns; i++) {
 		struct ns_ent *n = &s->ns[i];
 		__u64 start, end, budget = 0;
-		int reachable, any = 0;
+		int reachable, any = 0, full = 0;
 
 		for (size_t k = 0; k < nw && !any; k++)
 			any = w[k].netns == n->inum;
@@ -347,7 +372,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 			continue;
 		ns_open(s, n);
 		start = mono_ns();
-		reachable = n->fd >= 0 && !snapshot_ns(s, n, &budget);
+		reachable = n->fd >= 0 && !snapshot_ns(s, n, &budget, &full);
 		end = mono_ns();
 		if (!reachable) {
 			s->nrecs = 0;
@@ -360,7 +385,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 				continue;
 			rec = reachable && key.cookie ?
 			      bsearch(&key, s->recs, s->nrecs, sizeof(key), rec_cmp) : NULL;
-			judge(s, w[k].id, rec, start, end, &budget, reachable, fn, ctx);
+			judge(s, w[k].id, rec, start, end, &budget, full, reachable, fn, ctx);
 		}
 	}
 	/* Leases in a netns we never learnt how to enter. */
@@ -368,7 +393,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		__u64 budget = 0, now = mono_ns();
 
 		if (!ns_find(s, w[k].netns))
-			judge(s, w[k].id, NULL, now, now, &budget, 0, fn, ctx);
+			judge(s, w[k].id, NULL, now, now, &budget, 0, 0, fn, ctx);
 	}
 	free(w);
 	s->st.snapshots++;

@@ -266,6 +266,36 @@ static int sc_timewait(struct result *r)
 	return 0;
 }
 
+/* i: tcp_max_tw_buckets 5: of 15 active closes, 10 make no TIME_WAIT socket. */
+static int sc_tw_overflow(struct result *r)
+{
+	int lfd, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_max_tw_buckets", "5")))
+		return err;
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 15; i++) {
+		int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(c);
+		close(a);
+	}
+	close(lfd);
+	sleep_ms(1500);
+	return 0;
+}
+
 /* d: a 10-port range; the 11th connect() to one destination fails. */
 static int sc_exhaust(struct result *r)
 {
@@ -677,6 +707,36 @@ static int t_timewait(void)
 	return err;
 }
 
+static int t_tw_overflow(void)
+{
+	struct run run;
+	int err, ntw, nover = 0;
+	const char *tot = NULL;
+
+	err = start(&run, sc_tw_overflow, "i_tw_overflow", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	ntw = count_ev(&run, "tw_enter", run.child, -1, NULL);
+	for (int i = 0; i < run.nlines; i++) {
+		if (is_event(run.lines[i], "release") && jstr_is(run.lines[i], "reason", "tw_overflow") &&
+		    jnum(run.lines[i], "pid") == run.child)
+			nover++;
+		if (is_event(run.lines[i], "totals"))
+			tot = run.lines[i];
+	}
+	if (!err && run.r.nports != 15)
+		err = fail("%d connections, want 15", run.r.nports);
+	if (!err && ntw != 5)
+		err = fail("%d ports entered TIME_WAIT with tcp_max_tw_buckets=5, want 5", ntw);
+	if (!err && nover != 10)
+		err = fail("%d releases with reason tw_overflow, want 10", nover);
+	if (!err && (!tot || jnum(tot, "tw_overflow") != 10))
+		err = fail("totals do not count 10 overflows: %s", tot ? tot : "(none)");
+	cleanup(&run);
+	return err;
+}
+
 static int t_exhaust(void)
 {
 	struct run run;
@@ -917,6 +977,7 @@ static const struct test {
 	{ "f_hostile_json", t_hostile_json },
 	{ "g_sigterm", t_sigterm },
 	{ "h_bad_input", t_bad_input },
+	{ "i_tw_overflow", t_tw_overflow },
 };
 
 int main(int argc, char **argv)
