@@ -22,7 +22,7 @@ static const char doc[] =
 "USAGE: portlife [OPTIONS]\n"
 "\n"
 "EXAMPLES:\n"
-"    portlife                   # trace until Ctrl-C, then summarise per process\n"
+"    portlife                   # trace until Ctrl-C, then a summary\n"
 "    portlife -s -d 60          # one minute, summary only\n"
 "    portlife -p 4242 -i 10     # one process, a summary every 10 seconds\n"
 "    portlife -c nginx -4       # IPv4 ports of processes named nginx\n"

@@ -406,7 +406,17 @@ static int run(void)
 		}
 		if (end && now >= end)
 			break;
-		fflush(stdout);
+		if (fflush(stdout) || ferror(stdout)) {
+			/* A closed pipe (portlife | head) is a normal stop; a full disk is not. */
+			if (errno != EPIPE) {
+				fprintf(stderr, "portlife: writing the output failed: %s: free space "
+						"or write elsewhere\n", strerror(errno));
+				err = -errno;
+				goto cleanup;
+			}
+			err = 0;
+			goto cleanup;
+		}
 	}
 
 	/* Whatever is still in the buffer belongs in the summary. */
