@@ -16,6 +16,10 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
 LDLIBS := -lbpf -lelf -lz
+# STATIC=1: self-contained binaries for the VM tests (busybox initramfs).
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
@@ -61,7 +65,7 @@ $(OUTPUT)/%.o: user/%.c $(OUTPUT)/portlife.skel.h | $(OUTPUT)
 
 $(OUTPUT)/portlife: $(USER_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
@@ -69,7 +73,7 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 
 $(OUTPUT)/tests/%: tests/live/%.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(INCLUDES) -MMD -MP $< -o $@
 
 # The one command that runs every test (installing what is missing first);
 # prints "N passed, N failed, N skipped" last.

@@ -74,7 +74,8 @@ __u64 hist__percentile(const struct hist *h, double p)
 		 * The j-th of the m values in the slot is taken at lo + (hi-lo)*j/m:
 		 * an upper estimate, exact for the largest value (hi is clamped to max).
 		 */
-		v = lo + (__u64)((double)(hi - lo) * (double)(rank - seen) / (double)h->slot[i]);
+		/* 128-bit: (hi - lo) * j overflows 64 bits for durations past ~2^40 ns */
+		v = lo + (__u64)((unsigned __int128)(hi - lo) * (rank - seen) / h->slot[i]);
 		return v;
 	}
 	return h->max;

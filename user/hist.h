@@ -26,7 +26,7 @@ __u64 hist__slot_hi(int slot);
  * The p-th percentile (0 < p <= 100): the slot holding the rank-th smallest
  * value (rank = ceil(p% of count)), interpolated linearly inside the slot
  * (clamped to [min, max]) towards its upper end: never below the true value's
- * slot, exact for the maximum and when a slot holds one distinct value.
+ * slot, never above max, exact for the maximum.
  */
 __u64 hist__percentile(const struct hist *h, double p);
 /* Bars, one line per slot from the first to the last non-empty one. */

@@ -4,7 +4,16 @@
 #include <string.h>
 #include "lease.h"
 
+/*
+ * Lease ids come from one BPF counter, so they only grow. Remember which of
+ * the last ENDED_WINDOW ids ended, to tell a repeated ALLOC or RELEASE after
+ * the end (a duplicate) from one that merely arrived early.
+ */
+#define ENDED_WINDOW (1u << 20)
+
 struct lease_table {
+	__u64 *ended_bits;
+	__u64 max_id;
 	struct lease **by_id, **by_cookie;
 	size_t nbuckets, max;
 	struct lease *pool, *free;
@@ -40,7 +49,8 @@ struct lease_table *lease_table__new(size_t max)
 	t->by_cookie = calloc(nb, sizeof(*t->by_cookie));
 	/* Lazily touched pages: a large max costs nothing until used. */
 	t->pool = calloc(max, sizeof(*t->pool));
-	if (!t->by_id || !t->by_cookie || !t->pool) {
+	t->ended_bits = calloc(ENDED_WINDOW / 64, sizeof(__u64));
+	if (!t->by_id || !t->by_cookie || !t->pool || !t->ended_bits) {
 		lease_table__free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -62,7 +72,23 @@ void lease_table__free(struct lease_table *t)
 	free(t->by_id);
 	free(t->by_cookie);
 	free(t->pool);
+	free(t->ended_bits);
 	free(t);
+}
+
+static void ended_set(struct lease_table *t, __u64 id, bool ended)
+{
+	__u64 bit = 1ULL << (id % 64), *w = &t->ended_bits[(id % ENDED_WINDOW) / 64];
+
+	*w = ended ? (*w | bit) : (*w & ~bit);
+}
+
+/* Did lease id end already? Ids older than the window count as ended. */
+static bool ended_before(const struct lease_table *t, __u64 id)
+{
+	if (id + ENDED_WINDOW <= t->max_id)
+		return true;
+	return t->ended_bits[(id % ENDED_WINDOW) / 64] & (1ULL << (id % 64));
 }
 
 const struct lease_stats *lease_table__stats(const struct lease_table *t)
@@ -191,6 +217,12 @@ static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
 	t->free = l->id_next;
 	memset(l, 0, sizeof(*l));
 	l->id = id;
+	if (id > t->max_id) {
+		/* Slots this id skipped over belong to ids never seen: clear them too. */
+		for (__u64 k = t->max_id + 1; k <= id && k <= t->max_id + ENDED_WINDOW; k++)
+			ended_set(t, k, false);
+		t->max_id = id;
+	}
 	b = hash64(id, t->nbuckets);
 	l->id_next = t->by_id[b];
 	t->by_id[b] = l;
@@ -232,6 +264,7 @@ static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts,
 	t->ended.flags &= ~L_TW_LISTED;
 	if (!(l->flags & L_ALLOCATED))
 		t->st.no_alloc++;
+	ended_set(t, l->id, true);
 	remove_lease(t, l);
 	t->st.ended++;
 	return &t->ended;
@@ -250,6 +283,14 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 	l = lease_table__find(t, e->lease);
 	if (l && e->ts_ns < l->touch_ts)
 		t->st.out_of_order++;
+	if (!l && ended_before(t, e->lease)) {
+		/* Anything for a lease that already ended: repeated, or late. */
+		if (e->type == PL_EV_STATE)
+			t->st.out_of_order++;
+		else
+			t->st.duplicates++;
+		return;
+	}
 
 	switch (e->type) {
 	case PL_EV_ALLOC:

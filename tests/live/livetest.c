@@ -4,7 +4,7 @@
  * check what portlife reported against what the kernel really did (ports
  * from getsockname(), errnos from connect()/bind(), our own pids).
  *
- *   livetest PORTLIFE [SCENARIO...]
+ *   livetest [--mode MODE] PORTLIFE [SCENARIO...]
  *
  * Each scenario runs in a child process; the ones that touch sysctls first
  * move it into a network namespace of its own. portlife traces with -p CHILD
@@ -36,6 +36,7 @@
 #define MAXP 1024
 
 static const char *portlife;
+static const char *mode;	/* --mode for portlife, or NULL for its default */
 static char tmpdir[] = "/tmp/portlife-live.XXXXXX";
 static int passed, failed;
 static char failmsg[512];
@@ -462,6 +463,10 @@ static int start(struct run *run, int (*fn)(struct result *), const char *name, 
 	argv[i++] = pidbuf;
 	argv[i++] = "--tw-interval";
 	argv[i++] = "0.5";
+	if (mode) {
+		argv[i++] = "--mode";
+		argv[i++] = (char *)mode;
+	}
 	for (int k = 0; extra && extra[k] && i < 30; k++)
 		argv[i++] = extra[k];
 	argv[i] = NULL;
@@ -982,8 +987,13 @@ static const struct test {
 
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "--mode")) {
+		mode = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: livetest PORTLIFE [TEST...]\n");
+		fprintf(stderr, "usage: livetest [--mode MODE] PORTLIFE [TEST...]\n");
 		return 2;
 	}
 	portlife = argv[1];
@@ -1014,6 +1024,7 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	printf("live: %d passed, %d failed (outputs in %s)\n", passed, failed, tmpdir);
+	printf("live%s%s: %d passed, %d failed (outputs in %s)\n", mode ? " " : "", mode ? mode : "",
+	       passed, failed, tmpdir);
 	return failed ? 1 : 0;
 }
