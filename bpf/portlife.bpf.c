@@ -2,9 +2,20 @@
 /*
  * portlife: the life of every local port.
  *
- * Tracepoint mode (the mode that works where fentry/kprobes do not):
- *   - tp_btf sock:inet_sock_set_state  TCP state changes, connect() start,
- *                                      failed port search, release at close
+ * All modes: tp_btf sock:inet_sock_set_state for TCP state changes.
+ *
+ * Exact modes (fentry/fexit, or their kprobe/kretprobe twins; same bodies):
+ *   inet_hash_connect, inet6_hash_connect  connect() port search, latency, errno
+ *   inet_csk_get_port                      bind()/listen() autobind, EADDRINUSE
+ *   udp_lib_get_port (+ inet_autobind)     UDP bind and autobind, failures
+ *   tcp_time_wait, inet_twsk_hashdance[_schedule], __inet_twsk_schedule
+ *                                          TIME_WAIT enter (or overflow)
+ *   tcp_twsk_unique, inet_twsk_deschedule_put, inet_twsk_kill
+ *                                          TIME_WAIT exit: reused, killed, expired
+ *   inet_put_port, udp_lib_unhash          the port goes back to the pool
+ *
+ * Tracepoint mode (where neither fentry nor kprobes work):
+ *   - inet_sock_set_state also: connect() start, failed search, release at CLOSE
  *   - sockops TCP_CONNECT_CB           the moment connect() got its port
  *   - syscalls bind enter/exit         bind() allocations and EADDRINUSE
  *   - tp_btf tcp:tcp_destroy_sock      release of explicitly bound ports
@@ -12,8 +23,12 @@
  *                                      tracepoint never shows TIME_WAIT)
  *
  * The hook bodies are the static handle_*() functions; the SEC() wrappers
- * only adapt the attach flavour's arguments, so other attach modes can reuse
- * the bodies unchanged.
+ * only adapt the attach flavour's arguments. User space picks the flavour
+ * with bpf_program__set_autoload().
+ *
+ * Leases are keyed by the address of their socket (or timewait socket) in
+ * the leases map. That address never leaves the kernel: events carry a lease
+ * counter and the socket cookie.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +40,9 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
+#define EADDRINUSE	98
+#define EAGAIN		11
 #define SOCK_BINDPORT_LOCK 8	/* include/net/sock.h */
 #define EADDRNOTAVAIL	99
 
@@ -32,11 +50,19 @@
 #define LF_CONNECTING	0x1	/* SYN_SENT seen, port not assigned yet */
 #define LF_CLOSED	0x2	/* CLOSE seen, explicitly bound: port held until destroy */
 #define LF_CLOSED_TW	0x4	/* CLOSE via tcp_time_wait(): a TIME_WAIT socket holds the port */
+#define LF_IN_TIME_WAIT_CALL 0x8	/* exact modes: inside tcp_time_wait() */
+#define LF_TW		0x10	/* exact modes: keyed by the timewait socket */
+#define LF_TW_KILLED	0x20	/* inet_twsk_deschedule_put() */
+#define LF_TW_REUSED	0x40	/* tcp_twsk_unique() took it over */
 
 /* Knobs: rodata, set by the loader between open and load. */
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_family = 0;
 const volatile bool filter_cgroup = false;
+/* fentry/kprobe modes: allocation and release come from their own hooks. */
+const volatile bool exact_hooks = false;
+/* portlife itself: never traced, but its self-test calls are counted. */
+const volatile __u32 self_tgid = 0;
 /* Wake the reader only when this much is waiting; otherwise it polls on a timer. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -44,6 +70,11 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /* Lease ids: a counter, never a pointer. */
 __u64 next_lease = 0;
+/*
+ * Hook entries seen from portlife's own self-test: an fentry program can
+ * attach and still never run (ftrace locked down), so user space checks.
+ */
+__u64 calib_hits = 0;
 
 struct lease_val {
 	__u64 lease;
@@ -53,7 +84,9 @@ struct lease_val {
 	__u32 pid;
 	__u32 tid;
 	__u32 netns;
-	__u32 flags;
+	__u16 flags;
+	__u8 proto;
+	__u8 pad;
 	char comm[PL_COMM_LEN];
 };
 
@@ -78,7 +111,7 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* Tracked sockets by cookie. LRU: a missed release cannot leak an entry forever. */
+/* Tracked sockets by address. LRU: a missed release cannot leak an entry forever. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
@@ -86,18 +119,34 @@ struct {
 	__type(value, struct lease_val);
 } leases SEC(".maps");
 
-/*
- * Sockets allocated by bind() whose cookie is not known yet. A tracepoint
- * program cannot create a socket cookie, so they are keyed by the socket's
- * address, which stays inside this map and is never sent to user space. The
- * first tp_btf event on the socket moves the entry to leases.
- */
+/* Tracepoint mode: connecting sockets by cookie, for the sock_ops program. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct lease_val);
-} bound SEC(".maps");
+	__type(value, __u64);
+} connecting SEC(".maps");
+
+/* Exact modes: function entry state until its exit, by thread and function. */
+enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE };
+
+struct call_key {
+	__u32 tid;
+	__u32 fn;
+};
+
+struct call_val {
+	__u64 ts;
+	__u64 sk;
+	__u16 snum;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct call_key);
+	__type(value, struct call_val);
+} calls SEC(".maps");
 
 /* bind() arguments between syscall entry and exit, by thread. */
 struct {
@@ -116,6 +165,8 @@ struct {
 
 static __always_inline bool task_filtered(__u32 tgid)
 {
+	if (tgid == self_tgid)
+		return true;
 	if (targ_tgid && tgid != targ_tgid)
 		return true;
 	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_map, 0))
@@ -138,7 +189,7 @@ static __always_inline struct pl_event *ev_reserve(__u8 type)
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
-	e->proto = IPPROTO_TCP;
+	e->proto = IPPROTO_TCP;	/* ev_owner() sets the lease's own */
 	e->ts_ns = bpf_ktime_get_ns();
 	return e;
 }
@@ -162,9 +213,11 @@ static __always_inline void ev_owner(struct pl_event *e, const struct lease_val 
 	e->tid = l->tid;
 	e->netns = l->netns;
 	e->cgroup_id = l->cgroup_id;
+	e->proto = l->proto;
 	__builtin_memcpy(e->comm, l->comm, sizeof(e->comm));
 }
 
+/* Works on a timewait socket too: both start with struct sock_common. */
 static __always_inline void ev_tuple(struct pl_event *e, const struct sock *sk)
 {
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -185,6 +238,7 @@ static __always_inline void lease_init(struct lease_val *l, const struct sock *s
 	l->pid = tgid_pid >> 32;
 	l->tid = (__u32)tgid_pid;
 	l->cgroup_id = bpf_get_current_cgroup_id();
+	l->proto = BPF_CORE_READ(sk, sk_protocol);
 	l->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	bpf_get_current_comm(l->comm, sizeof(l->comm));
 }
@@ -217,30 +271,11 @@ static __always_inline void emit_release(const struct sock *sk, const struct lea
 	ev_submit(e);
 }
 
-/* The tracked state of sk: by cookie, or (bound, cookie unknown) by address. */
-static __always_inline struct lease_val *lease_find(const struct sock *sk, __u64 cookie)
-{
-	struct lease_val *l;
-	__u64 skp = (__u64)sk;
-
-	l = bpf_map_lookup_elem(&leases, &cookie);
-	if (l)
-		return l;
-	l = bpf_map_lookup_elem(&bound, &skp);
-	if (!l)
-		return NULL;
-	l->cookie = cookie;
-	if (bpf_map_update_elem(&leases, &cookie, l, BPF_ANY))
-		return NULL;
-	bpf_map_delete_elem(&bound, &skp);
-	return bpf_map_lookup_elem(&leases, &cookie);
-}
-
 static __always_inline int handle_set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	struct lease_val *l, nl = {};
 	struct pl_event *e;
-	__u64 cookie, now;
+	__u64 key = (__u64)sk, cookie, now;
 	__u16 family, lport;
 	__u8 userlocks;
 
@@ -250,11 +285,13 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	if (targ_family && family != targ_family)
 		return 0;
 
-	cookie = bpf_get_socket_cookie((void *)sk);
-	l = lease_find(sk, cookie);
+	l = bpf_map_lookup_elem(&leases, &key);
 	if (!l) {
 		__u64 id = bpf_get_current_pid_tgid();
 
+		/* Exact modes create leases in the allocation hooks. */
+		if (exact_hooks)
+			return 0;
 		/*
 		 * tcp_v4_connect()/tcp_v6_connect() enter SYN_SENT before
 		 * inet_hash_connect() picks the port, in the connecting task.
@@ -264,15 +301,20 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		if (task_filtered(id >> 32))
 			return 0;
 		lease_init(&nl, sk, id);
-		nl.cookie = cookie;
+		nl.cookie = bpf_get_socket_cookie((void *)sk);
 		nl.flags = LF_CONNECTING;
 		nl.start_ns = bpf_ktime_get_ns();
-		bpf_map_update_elem(&leases, &cookie, &nl, BPF_ANY);
+		bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
+		bpf_map_update_elem(&connecting, &nl.cookie, &key, BPF_ANY);
 		return 0;
 	}
+	/* Tracepoint mode matches TIME_WAIT snapshots by cookie: make sure there is one. */
+	if (!l->cookie)
+		l->cookie = bpf_get_socket_cookie((void *)sk);
+	cookie = l->cookie;
 
 	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (l->flags & LF_CONNECTING) {
+	if (!exact_hooks && (l->flags & LF_CONNECTING)) {
 		now = bpf_ktime_get_ns();
 		if (newstate == TCP_CLOSE && lport == 0) {
 			/*
@@ -280,13 +322,15 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 			 * EADDRNOTAVAIL. SYN_SENT -> CLOSE spans the search.
 			 */
 			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
-			bpf_map_delete_elem(&leases, &cookie);
+			bpf_map_delete_elem(&leases, &key);
+			bpf_map_delete_elem(&connecting, &cookie);
 			return 0;
 		}
 		if (lport) {
 			/* No sockops program saw the port assigned: bound by this state. */
 			emit_alloc(sk, l, PL_ALLOC_CONNECT, 0, now - l->start_ns);
 			l->flags &= ~LF_CONNECTING;
+			bpf_map_delete_elem(&connecting, &cookie);
 		}
 	}
 
@@ -298,7 +342,8 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		e->new_state = newstate;
 	}
 
-	if (newstate != TCP_CLOSE) {
+	if (newstate != TCP_CLOSE || exact_hooks) {
+		/* Exact modes learn about releases from inet_put_port(). */
 		l->flags &= ~LF_CLOSED;
 		if (e)
 			ev_submit(e);
@@ -327,31 +372,24 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	if (!(l->flags & (LF_CLOSED | LF_CLOSED_TW))) {
 		/* tcp_set_state(CLOSE) -> inet_put_port(): the port is free now. */
 		emit_release(sk, l, PL_END_CLOSE);
-		bpf_map_delete_elem(&leases, &cookie);
+		bpf_map_delete_elem(&leases, &key);
 	}
 	return 0;
 }
 
+/* Tracepoint mode: tcp_v4_destroy_sock() -> inet_put_port() for bound ports. */
 static __always_inline int handle_destroy(const struct sock *sk)
 {
+	__u64 key = (__u64)sk;
 	struct lease_val *l;
-	__u64 cookie, skp = (__u64)sk;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	cookie = bpf_get_socket_cookie((void *)sk);
-	l = bpf_map_lookup_elem(&leases, &cookie);
-	if (!l)
-		l = bpf_map_lookup_elem(&bound, &skp);
+	l = bpf_map_lookup_elem(&leases, &key);
 	if (!l)
 		return 0;
-	/* tcp_v4_destroy_sock() -> inet_put_port(): a timewait socket may still hold it. */
-	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING))) {
-		l->cookie = cookie;
+	/* A timewait socket may still hold the port: the snapshot follows it. */
+	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING)))
 		emit_release(sk, l, PL_END_CLOSE);
-	}
-	bpf_map_delete_elem(&leases, &cookie);
-	bpf_map_delete_elem(&bound, &skp);
+	bpf_map_delete_elem(&leases, &key);
 	return 0;
 }
 
@@ -360,10 +398,14 @@ static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 {
 	struct lease_val *l;
 	struct pl_event *e;
-	__u64 cookie;
+	__u64 cookie, *key;
 
 	cookie = bpf_get_socket_cookie(skops);
-	l = bpf_map_lookup_elem(&leases, &cookie);
+	key = bpf_map_lookup_elem(&connecting, &cookie);
+	if (!key)
+		return 0;
+	l = bpf_map_lookup_elem(&leases, key);
+	bpf_map_delete_elem(&connecting, &cookie);
 	if (!l || !(l->flags & LF_CONNECTING))
 		return 0;
 	l->flags &= ~LF_CONNECTING;
@@ -460,7 +502,7 @@ static __always_inline void handle_bind_exit(long ret)
 	struct lease_val nl = {};
 	struct pl_event *e;
 	struct sock *sk;
-	__u64 skp, cookie;
+	__u64 key;
 
 	ap = bpf_map_lookup_elem(&bind_args, &tid);
 	if (!ap)
@@ -489,18 +531,222 @@ static __always_inline void handle_bind_exit(long ret)
 		return;
 	}
 
-	/* A cookie exists only if somebody asked for it already. */
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	nl.cookie = cookie;
-	if (cookie) {
-		bpf_map_update_elem(&leases, &cookie, &nl, BPF_ANY);
-	} else {
-		skp = (__u64)sk;
-		bpf_map_update_elem(&bound, &skp, &nl, BPF_ANY);
-	}
+	/* A cookie exists only if somebody asked for it; the first state change will. */
+	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	key = (__u64)sk;
+	bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
 	emit_alloc(sk, &nl, a.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, 0,
 		   now - a.ts);
 }
+
+/* ---- exact modes: function entry/exit pairs ------------------------- */
+
+static __always_inline void call_enter(__u32 fn, const void *sk, __u16 snum)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct call_val v = { .ts = bpf_ktime_get_ns(), .sk = (__u64)sk, .snum = snum };
+
+	if ((id >> 32) == self_tgid) {
+		__sync_fetch_and_add(&calib_hits, 1);
+		return;
+	}
+	bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
+}
+
+/* The entry state of fn in this thread (consumed), or false. */
+static __always_inline bool call_exit(__u32 fn, struct call_val *out)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = fn };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (!v)
+		return false;
+	*out = *v;
+	bpf_map_delete_elem(&calls, &k);
+	return true;
+}
+
+static __always_inline bool in_call(__u32 fn)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = fn };
+
+	return bpf_map_lookup_elem(&calls, &k) != NULL;
+}
+
+/*
+ * A port search returned: ret 0 means sk has its port now. kind/err describe
+ * this allocation path; a socket that already holds a lease (connect() after
+ * bind(), listen() re-checking its bound port) is not a new allocation.
+ */
+static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum, long ret,
+					      __u64 start, __u8 kind, __s32 err)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk, now = bpf_ktime_get_ns();
+	struct lease_val nl = {};
+	struct pl_event *e;
+
+	if (task_filtered(id >> 32))
+		return;
+	if (targ_family && BPF_CORE_READ(sk, __sk_common.skc_family) != targ_family)
+		return;
+	if (!ret && bpf_map_lookup_elem(&leases, &key))
+		return;
+	lease_init(&nl, sk, id);
+	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (ret) {
+		e = ev_reserve(PL_EV_ALLOC);
+		if (!e)
+			return;
+		ev_owner(e, &nl);
+		ev_tuple(e, sk);
+		if (snum)
+			e->lport = snum;
+		e->kind = kind;
+		/* get_port returns 1, inet_hash_connect a -errno */
+		e->err = ret < 0 ? -ret : err;
+		e->dur_ns = now - start;
+		ev_submit(e);
+		return;
+	}
+	bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, &nl);
+	ev_tuple(e, sk);
+	e->kind = kind;
+	e->dur_ns = now - start;
+	ev_submit(e);
+}
+
+static __always_inline void handle_connect_exit(const struct sock *sk, long ret)
+{
+	struct call_val c;
+
+	if (call_exit(FN_CONNECT, &c))
+		handle_alloc_exit(sk, 0, ret, c.ts, PL_ALLOC_CONNECT, EADDRNOTAVAIL);
+}
+
+static __always_inline void handle_get_port_exit(const struct sock *sk, long ret)
+{
+	struct call_val c;
+
+	if (call_exit(FN_GET_PORT, &c))
+		handle_alloc_exit(sk, c.snum, ret, c.ts,
+				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,
+				  EADDRINUSE);
+}
+
+static __always_inline void handle_udp_get_port_exit(const struct sock *sk, long ret)
+{
+	struct call_val c;
+
+	if (!call_exit(FN_UDP_GET_PORT, &c))
+		return;
+	/* inet_autobind(): the first sendmsg()/connect(); it fails with EAGAIN. */
+	if (in_call(FN_AUTOBIND))
+		handle_alloc_exit(sk, 0, ret, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
+	else
+		handle_alloc_exit(sk, c.snum, ret, c.ts,
+				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,
+				  EADDRINUSE);
+}
+
+/* tcp_time_wait(): a timewait socket will take the port over, if one can be made. */
+static __always_inline void handle_time_wait(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
+
+	if (l)
+		l->flags |= LF_IN_TIME_WAIT_CALL;
+}
+
+/* inet_twsk_hashdance[_schedule](): from now on tw holds the port. */
+static __always_inline void handle_hashdance(const void *tw, const struct sock *sk)
+{
+	__u64 key = (__u64)sk, twkey = (__u64)tw;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key), nl;
+
+	if (!l)
+		return;
+	nl = *l;
+	nl.flags = (nl.flags & ~LF_IN_TIME_WAIT_CALL) | LF_TW;
+	bpf_map_update_elem(&leases, &twkey, &nl, BPF_ANY);
+	bpf_map_delete_elem(&leases, &key);
+}
+
+/* __inet_twsk_schedule(): the TIME_WAIT timer is armed (rearm: a FIN came again). */
+static __always_inline void handle_tw_schedule(const void *tw, int timeo, bool rearm)
+{
+	__u64 key = (__u64)tw, hz = CONFIG_HZ ? CONFIG_HZ : 250;
+	struct lease_val *l;
+	struct pl_event *e;
+
+	if (rearm)
+		return;
+	l = bpf_map_lookup_elem(&leases, &key);
+	if (!l)
+		return;
+	e = ev_reserve(PL_EV_TW_ENTER);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	ev_tuple(e, tw);
+	e->dur_ns = (__u64)timeo * (1000000000ULL / hz);
+	ev_submit(e);
+}
+
+/* inet_put_port(): a full socket gives its port back. */
+static __always_inline void handle_put_port(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
+
+	if (!l)
+		return;
+	/*
+	 * Still keyed by the full socket inside tcp_time_wait(): no timewait
+	 * socket was made, tcp_max_tw_buckets is full (TCPTimeWaitOverflow).
+	 */
+	emit_release(sk, l, (l->flags & LF_IN_TIME_WAIT_CALL) ? PL_END_TW_OVERFLOW : PL_END_CLOSE);
+	bpf_map_delete_elem(&leases, &key);
+}
+
+static __always_inline void handle_tw_flag(const void *tw, __u32 flag)
+{
+	__u64 key = (__u64)tw;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
+
+	if (l)
+		l->flags |= flag;
+}
+
+/* inet_twsk_kill(): the timewait socket unhashes and frees the port. */
+static __always_inline void handle_tw_kill(const void *tw)
+{
+	__u64 key = (__u64)tw;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
+	struct pl_event *e;
+	__u8 reason;
+
+	if (!l)
+		return;
+	reason = (l->flags & LF_TW_REUSED) ? PL_END_TW_REUSED :
+		 (l->flags & LF_TW_KILLED) ? PL_END_TW_KILLED : PL_END_TW_EXPIRED;
+	e = ev_reserve(PL_EV_TW_EXIT);
+	if (e) {
+		ev_owner(e, l);
+		ev_tuple(e, tw);
+		e->kind = reason;
+		ev_submit(e);
+	}
+	emit_release(tw, l, reason);
+	bpf_map_delete_elem(&leases, &key);
+}
+
+/* ---- attach flavours -------------------------------------------------- */
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(pl_set_state, const struct sock *sk, const int oldstate, const int newstate)
@@ -534,6 +780,310 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int pl_bind_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	handle_bind_exit(ctx->ret);
+	return 0;
+}
+
+/* fentry/fexit */
+
+SEC("fentry/inet_hash_connect")
+int BPF_PROG(pl_fe_connect, void *dr, struct sock *sk)
+{
+	call_enter(FN_CONNECT, sk, 0);
+	return 0;
+}
+
+SEC("fexit/inet_hash_connect")
+int BPF_PROG(pl_fx_connect, void *dr, struct sock *sk, int ret)
+{
+	handle_connect_exit(sk, ret);
+	return 0;
+}
+
+SEC("fentry/inet6_hash_connect")
+int BPF_PROG(pl_fe_connect6, void *dr, struct sock *sk)
+{
+	call_enter(FN_CONNECT, sk, 0);
+	return 0;
+}
+
+SEC("fexit/inet6_hash_connect")
+int BPF_PROG(pl_fx_connect6, void *dr, struct sock *sk, int ret)
+{
+	handle_connect_exit(sk, ret);
+	return 0;
+}
+
+SEC("fentry/inet_csk_get_port")
+int BPF_PROG(pl_fe_getport, struct sock *sk, unsigned short snum)
+{
+	call_enter(FN_GET_PORT, sk, snum);
+	return 0;
+}
+
+SEC("fexit/inet_csk_get_port")
+int BPF_PROG(pl_fx_getport, struct sock *sk, unsigned short snum, int ret)
+{
+	handle_get_port_exit(sk, ret);
+	return 0;
+}
+
+SEC("fentry/udp_lib_get_port")
+int BPF_PROG(pl_fe_udpport, struct sock *sk, unsigned short snum)
+{
+	call_enter(FN_UDP_GET_PORT, sk, snum);
+	return 0;
+}
+
+SEC("fexit/udp_lib_get_port")
+int BPF_PROG(pl_fx_udpport, struct sock *sk, unsigned short snum, unsigned int hash2, int ret)
+{
+	handle_udp_get_port_exit(sk, ret);
+	return 0;
+}
+
+SEC("fentry/inet_autobind")
+int BPF_PROG(pl_fe_autobind, struct sock *sk)
+{
+	call_enter(FN_AUTOBIND, sk, 0);
+	return 0;
+}
+
+SEC("fexit/inet_autobind")
+int BPF_PROG(pl_fx_autobind, struct sock *sk, int ret)
+{
+	struct call_val c;
+
+	call_exit(FN_AUTOBIND, &c);
+	return 0;
+}
+
+SEC("fentry/tcp_time_wait")
+int BPF_PROG(pl_fe_timewait, struct sock *sk)
+{
+	handle_time_wait(sk);
+	return 0;
+}
+
+/* 6.11+ (commit "tcp: Use refcount_inc_not_zero in inet_twsk_hashdance_schedule") */
+SEC("fentry/inet_twsk_hashdance_schedule")
+int BPF_PROG(pl_fe_hdsched, void *tw, struct sock *sk)
+{
+	handle_hashdance(tw, sk);
+	return 0;
+}
+
+/* up to 6.10 */
+SEC("fentry/inet_twsk_hashdance")
+int BPF_PROG(pl_fe_hashdance, void *tw, struct sock *sk)
+{
+	handle_hashdance(tw, sk);
+	return 0;
+}
+
+SEC("fentry/__inet_twsk_schedule")
+int BPF_PROG(pl_fe_twsched, void *tw, int timeo, bool rearm)
+{
+	handle_tw_schedule(tw, timeo, rearm);
+	return 0;
+}
+
+SEC("fentry/inet_put_port")
+int BPF_PROG(pl_fe_putport, struct sock *sk)
+{
+	handle_put_port(sk);
+	return 0;
+}
+
+SEC("fentry/udp_lib_unhash")
+int BPF_PROG(pl_fe_udpunhash, struct sock *sk)
+{
+	handle_put_port(sk);
+	return 0;
+}
+
+SEC("fexit/tcp_twsk_unique")
+int BPF_PROG(pl_fx_twunique, struct sock *sk, struct sock *sktw, void *twp, int ret)
+{
+	if (ret)
+		handle_tw_flag(sktw, LF_TW_REUSED);
+	return 0;
+}
+
+SEC("fentry/inet_twsk_deschedule_put")
+int BPF_PROG(pl_fe_desched, void *tw)
+{
+	handle_tw_flag(tw, LF_TW_KILLED);
+	return 0;
+}
+
+SEC("fentry/inet_twsk_kill")
+int BPF_PROG(pl_fe_twkill, void *tw)
+{
+	handle_tw_kill(tw);
+	return 0;
+}
+
+/* kprobe/kretprobe twins of the same bodies */
+
+SEC("kprobe/inet_hash_connect")
+int BPF_KPROBE(pl_kp_connect, void *dr, struct sock *sk)
+{
+	call_enter(FN_CONNECT, sk, 0);
+	return 0;
+}
+
+SEC("kretprobe/inet_hash_connect")
+int BPF_KRETPROBE(pl_kr_connect, int ret)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_CONNECT };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (v)
+		handle_connect_exit((const struct sock *)v->sk, ret);
+	return 0;
+}
+
+SEC("kprobe/inet6_hash_connect")
+int BPF_KPROBE(pl_kp_connect6, void *dr, struct sock *sk)
+{
+	call_enter(FN_CONNECT, sk, 0);
+	return 0;
+}
+
+SEC("kretprobe/inet6_hash_connect")
+int BPF_KRETPROBE(pl_kr_connect6, int ret)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_CONNECT };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (v)
+		handle_connect_exit((const struct sock *)v->sk, ret);
+	return 0;
+}
+
+SEC("kprobe/inet_csk_get_port")
+int BPF_KPROBE(pl_kp_getport, struct sock *sk, unsigned short snum)
+{
+	call_enter(FN_GET_PORT, sk, snum);
+	return 0;
+}
+
+SEC("kretprobe/inet_csk_get_port")
+int BPF_KRETPROBE(pl_kr_getport, int ret)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_GET_PORT };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (v)
+		handle_get_port_exit((const struct sock *)v->sk, ret);
+	return 0;
+}
+
+SEC("kprobe/udp_lib_get_port")
+int BPF_KPROBE(pl_kp_udpport, struct sock *sk, unsigned short snum)
+{
+	call_enter(FN_UDP_GET_PORT, sk, snum);
+	return 0;
+}
+
+SEC("kretprobe/udp_lib_get_port")
+int BPF_KRETPROBE(pl_kr_udpport, int ret)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_UDP_GET_PORT };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (v)
+		handle_udp_get_port_exit((const struct sock *)v->sk, ret);
+	return 0;
+}
+
+SEC("kprobe/inet_autobind")
+int BPF_KPROBE(pl_kp_autobind, struct sock *sk)
+{
+	call_enter(FN_AUTOBIND, sk, 0);
+	return 0;
+}
+
+SEC("kretprobe/inet_autobind")
+int BPF_KRETPROBE(pl_kr_autobind, int ret)
+{
+	struct call_val c;
+
+	call_exit(FN_AUTOBIND, &c);
+	return 0;
+}
+
+SEC("kprobe/tcp_time_wait")
+int BPF_KPROBE(pl_kp_timewait, struct sock *sk)
+{
+	handle_time_wait(sk);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_hashdance_schedule")
+int BPF_KPROBE(pl_kp_hdsched, void *tw, struct sock *sk)
+{
+	handle_hashdance(tw, sk);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_hashdance")
+int BPF_KPROBE(pl_kp_hashdance, void *tw, struct sock *sk)
+{
+	handle_hashdance(tw, sk);
+	return 0;
+}
+
+SEC("kprobe/__inet_twsk_schedule")
+int BPF_KPROBE(pl_kp_twsched, void *tw, int timeo, bool rearm)
+{
+	handle_tw_schedule(tw, timeo, rearm);
+	return 0;
+}
+
+SEC("kprobe/inet_put_port")
+int BPF_KPROBE(pl_kp_putport, struct sock *sk)
+{
+	handle_put_port(sk);
+	return 0;
+}
+
+SEC("kprobe/udp_lib_unhash")
+int BPF_KPROBE(pl_kp_udpunhash, struct sock *sk)
+{
+	handle_put_port(sk);
+	return 0;
+}
+
+/* kretprobe has no arguments: tcp_twsk_unique's sktw comes from its entry. */
+SEC("kprobe/tcp_twsk_unique")
+int BPF_KPROBE(pl_kp_twunique, struct sock *sk, struct sock *sktw)
+{
+	call_enter(FN_TW_UNIQUE, sktw, 0);
+	return 0;
+}
+
+SEC("kretprobe/tcp_twsk_unique")
+int BPF_KRETPROBE(pl_kr_twunique, int ret)
+{
+	struct call_val c;
+
+	if (call_exit(FN_TW_UNIQUE, &c) && ret)
+		handle_tw_flag((const void *)c.sk, LF_TW_REUSED);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_deschedule_put")
+int BPF_KPROBE(pl_kp_desched, void *tw)
+{
+	handle_tw_flag(tw, LF_TW_KILLED);
+	return 0;
+}
+
+SEC("kprobe/inet_twsk_kill")
+int BPF_KPROBE(pl_kp_twkill, void *tw)
+{
+	handle_tw_kill(tw);
 	return 0;
 }
 

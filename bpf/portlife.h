@@ -26,16 +26,20 @@ enum pl_alloc_kind {
 	PL_ALLOC_CONNECT = 1,	/* connect() autobind: inet_hash_connect */
 	PL_ALLOC_BIND_EPHEMERAL = 2,	/* bind() with port 0 */
 	PL_ALLOC_BIND_EXPLICIT = 3,	/* bind() to a given port */
+	PL_ALLOC_AUTOBIND = 4,	/* UDP: first sendmsg()/connect() on an unbound socket */
 };
 
 /* Why the lease ended (TW_EXIT.kind, RELEASE.kind). */
 enum pl_end_reason {
 	PL_END_CLOSE = 1,	/* full close without TIME_WAIT (passive close, RST, abort) */
 	PL_END_TW_EXPIRED = 2,	/* TIME_WAIT ran its course */
-	PL_END_TW_KILLED = 3,	/* TIME_WAIT ended early: reused by connect(), RST, ss -K */
+	PL_END_TW_KILLED = 3,	/* TIME_WAIT ended early: RST, ss -K, netns exit (or reuse,
+				 * in tracepoint mode, which cannot tell them apart) */
 	PL_END_TW_OVERFLOW = 4,	/* close made no TIME_WAIT: tcp_max_tw_buckets was full */
 	PL_END_TW_UNSEEN = 5,	/* TIME_WAIT expected but shorter than the snapshot interval */
 	PL_END_EVICTED = 6,	/* user side only: dropped from a full lease table */
+	PL_END_TW_REUSED = 7,	/* TIME_WAIT taken over by connect() (tcp_tw_reuse) */
+	PL_END_MAX = 8,
 };
 
 /* STATE.kind flags */

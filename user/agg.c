@@ -167,6 +167,14 @@ struct proc_stats **agg__sorted(struct agg *a, size_t *n)
 	return v;
 }
 
+__u64 agg__tw_overflow(struct agg *a)
+{
+	struct proc_stats t;
+
+	agg__total(a, &t);
+	return t.end_reason[PL_END_TW_OVERFLOW];
+}
+
 void agg__total(struct agg *a, struct proc_stats *out)
 {
 	size_t n;

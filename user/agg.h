@@ -9,7 +9,7 @@
 #include "lease.h"
 
 #define AGG_ERRNOS 6
-#define AGG_REASONS 7	/* indexed by enum pl_end_reason */
+#define AGG_REASONS PL_END_MAX	/* indexed by enum pl_end_reason */
 
 struct proc_stats {
 	__u32 pid;
@@ -41,6 +41,8 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 struct proc_stats **agg__sorted(struct agg *a, size_t *n);
 /* Sum over every process (pid 0, comm "[all]"). */
 void agg__total(struct agg *a, struct proc_stats *out);
+/* Releases because tcp_max_tw_buckets was full, over all processes. */
+__u64 agg__tw_overflow(struct agg *a);
 /* Processes folded into "[other]" because the table was full. */
 __u64 agg__overflowed(const struct agg *a);
 

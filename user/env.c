@@ -29,6 +29,11 @@ static const char doc[] =
 "    portlife --cgroup /sys/fs/cgroup/system.slice/app.service\n"
 "    portlife --json | jq 'select(.error)'   # failed allocations as JSON\n"
 "\n"
+"MODES: fentry/fexit (5.5+, exact search latency and TIME_WAIT), kprobe (the\n"
+"same where ftrace trampolines are unavailable), tracepoint (where neither\n"
+"works: connect latency from the state tracepoint and sock_ops, TIME_WAIT by\n"
+"snapshot every --tw-interval). The mode in use is printed at start.\n"
+"\n"
 "EVENTS: alloc (port obtained, or the search failed: EADDRNOTAVAIL for\n"
 "connect, EADDRINUSE for bind), state (TCP state change), tw_enter, tw_exit,\n"
 "release (the port is back in the pool). Needs root (CAP_BPF, CAP_PERFMON,\n"
@@ -55,7 +60,9 @@ static const struct argp_option opts[] = {
 	{ "interval", 'i', "SECONDS", 0, "Also print the summary every SECONDS", 0 },
 	{ "summary", 's', NULL, 0, "No per-event lines, only the summary", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON lines: one object per event and per process summary", 0 },
-	{ "mode", OPT_MODE, "MODE", 0, "Attach mode: auto (default) or tracepoint", 0 },
+	{ "mode", OPT_MODE, "MODE", 0,
+	  "Attach mode: auto (default: the first that works of fentry, kprobe, tracepoint), "
+	  "fentry, kprobe or tracepoint", 0 },
 	{ "tw-interval", OPT_TW_INTERVAL, "SECONDS", 0,
 	  "TIME_WAIT snapshot period in tracepoint mode (default 1, 0.1 to 10)", 0 },
 	{ "max-leases", OPT_MAX_LEASES, "N", 0, "Leases tracked at once (default 1048576)", 0 },
@@ -63,6 +70,13 @@ static const struct argp_option opts[] = {
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{},
 };
+
+const char *mode_name(enum pl_mode m)
+{
+	static const char *names[] = { "auto", "fentry", "kprobe", "tracepoint" };
+
+	return m <= MODE_TRACEPOINT ? names[m] : "?";
+}
 
 static int bad(struct argp_state *state, const char *opt, const char *arg, const char *want)
 {
@@ -114,12 +128,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env->json = true;
 		break;
 	case OPT_MODE:
-		if (!strcmp(arg, "auto"))
-			env->mode = MODE_AUTO;
-		else if (!strcmp(arg, "tracepoint"))
-			env->mode = MODE_TRACEPOINT;
-		else
-			return bad(state, "mode", arg, "expected auto or tracepoint");
+		for (env->mode = MODE_AUTO; env->mode <= MODE_TRACEPOINT; env->mode++)
+			if (!strcmp(arg, mode_name(env->mode)))
+				break;
+		if (env->mode > MODE_TRACEPOINT)
+			return bad(state, "mode", arg, "expected auto, fentry, kprobe or tracepoint");
 		break;
 	case OPT_TW_INTERVAL:
 		if (parse_seconds(arg, 0.1, 10, &env->tw_interval))

@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum pl_mode { MODE_AUTO = 0, MODE_TRACEPOINT };
+/* The attach-mode ladder, best first. */
+enum pl_mode { MODE_AUTO = 0, MODE_FENTRY, MODE_KPROBE, MODE_TRACEPOINT };
+
+const char *mode_name(enum pl_mode m);
 
 struct env {
 	pid_t pid;		/* -p: only this process (tgid) */

@@ -359,8 +359,11 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			return;
 		}
 		lru_touch(t, l, e->ts_ns);
-		l->flags = (l->flags & ~L_TW_EXPECTED) | L_IN_TW;
+		l->flags = (l->flags & ~L_TW_EXPECTED) | L_IN_TW | L_CLOSED;
 		l->tw_enter_ts = e->ts_ns;
+		/* tcp_time_wait() is the close: exact modes report no CLOSE state for it. */
+		if (!l->close_ts)
+			l->close_ts = e->ts_ns;
 		l->tw_expire_ts = e->ts_ns + e->dur_ns;
 		tw_link(t, l);
 		r->what = LW_TW_ENTER;

@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "portlife.skel.h"
 #include "agg.h"
@@ -43,10 +47,15 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+#define MAX_LINKS 64
+
 struct tracer {
 	struct portlife *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *sockops_link;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	struct bpf_link *iter_link;
+	enum pl_mode mode;
 	struct lease_table *leases;
 	struct agg *agg;
 	struct twsnap *tw;
@@ -65,7 +74,7 @@ static void handle_event(void *ctx, const struct pl_event *e)
 	/* Every event carries its lease owner's comm, so -c filters whole leases. */
 	if (env.has_comm && strncmp(e->comm, env.comm, sizeof(env.comm)))
 		return;
-	if (e->type == PL_EV_ALLOC && !e->err)
+	if (tr->tw && e->type == PL_EV_ALLOC && !e->err)
 		twsnap__note_netns(tr->tw, e->netns, e->pid);
 	lease_table__apply(tr->leases, e, &r);
 	agg__apply(tr->agg, e, &r);
@@ -127,16 +136,18 @@ static __u64 read_recursion_misses(struct tracer *tr)
 
 static void fill_run_info(struct tracer *tr, struct run_info *ri, __u64 start)
 {
-	const struct twsnap_stats *ts = twsnap__stats(tr->tw);
+	const struct twsnap_stats *ts = tr->tw ? twsnap__stats(tr->tw) : NULL;
 
 	memset(ri, 0, sizeof(*ri));
-	ri->mode = "tracepoint";
+	ri->mode = mode_name(tr->mode);
 	ri->precision = tr->precision;
 	read_drops(tr, ri->drops);
 	ri->recursion_misses = read_recursion_misses(tr);
-	ri->tw_overflow = ts->tw_overflow;
-	ri->tw_unseen = ts->tw_unseen;
-	ri->snapshots = ts->snapshots;
+	if (ts) {
+		ri->tw_unseen = ts->tw_unseen;
+		ri->snapshots = ts->snapshots;
+	}
+	ri->tw_overflow = agg__tw_overflow(tr->agg);
 	ri->elapsed_ns = mono_ns() - start;
 	ri->leases = lease_table__stats(tr->leases);
 	ri->procs_overflowed = agg__overflowed(tr->agg);
@@ -186,6 +197,8 @@ static int preflight(void)
 	return 0;
 }
 
+static int ensure_tracefs(void);
+
 static int configure(struct tracer *tr)
 {
 	struct portlife *s = tr->skel;
@@ -195,6 +208,8 @@ static int configure(struct tracer *tr)
 	s->rodata->targ_family = env.family;
 	s->rodata->filter_cgroup = env.cgroup != NULL;
 	s->rodata->wakeup_bytes = env.ringbuf_kib * 1024 / 4;
+	s->rodata->exact_hooks = tr->mode != MODE_TRACEPOINT;
+	s->rodata->self_tgid = getpid();
 	err = bpf_map__set_max_entries(s->maps.events, env.ringbuf_kib * 1024);
 	if (err)
 		return err;
@@ -202,69 +217,226 @@ static int configure(struct tracer *tr)
 					env.max_leases / 4 : 262144);
 }
 
-static int attach(struct tracer *tr)
+static bool btf_has_func(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+}
+
+/*
+ * Which programs a mode loads. pl_fe_/pl_fx_ are fentry/fexit, pl_kp_/pl_kr_
+ * their kprobe twins; the rest is the tracepoint mode's, but for the state
+ * tracepoint that every mode uses. Kernel differences are settled by probing
+ * the running kernel's BTF, never its version.
+ */
+static bool prog_wanted(struct bpf_program *prog, enum pl_mode mode, const struct btf *btf)
+{
+	const char *name = bpf_program__name(prog);
+	const char *sec = bpf_program__section_name(prog);
+	const char *fn = strchr(sec, '/');
+	bool exact = !strncmp(name, "pl_fe_", 6) || !strncmp(name, "pl_fx_", 6) ||
+		     !strncmp(name, "pl_kp_", 6) || !strncmp(name, "pl_kr_", 6);
+
+	if (!strcmp(name, "pl_set_state"))
+		return true;
+	if (!exact)
+		return mode == MODE_TRACEPOINT;
+	if ((mode == MODE_FENTRY) != (name[4] == 'f') || mode == MODE_TRACEPOINT)
+		return false;
+	/* TIME_WAIT entry moved from inet_twsk_hashdance() to _schedule() in 6.11. */
+	if (strstr(name, "_hdsched"))
+		return btf_has_func(btf, "inet_twsk_hashdance_schedule");
+	if (strstr(name, "_hashdance"))
+		return !btf_has_func(btf, "inet_twsk_hashdance_schedule");
+	/* IPv6 built as a module that is not loaded: no IPv6 connects to see. */
+	if (strstr(name, "_connect6"))
+		return btf_has_func(btf, "inet6_hash_connect") || !btf;
+	(void)fn;
+	return true;
+}
+
+static const char *attach_hint(enum pl_mode mode, int err)
+{
+	if (mode == MODE_FENTRY && (err == -EPERM || err == -EACCES))
+		return "ftrace is locked down or trampolines are unavailable; try --mode kprobe or --mode tracepoint";
+	if (mode == MODE_FENTRY)
+		return "this kernel cannot attach fentry here; try --mode kprobe or --mode tracepoint";
+	if (mode == MODE_KPROBE)
+		return "kprobes are not available (CONFIG_KPROBES off?); try --mode tracepoint";
+	return "the kernel lacks this hook; run with -v for libbpf's log";
+}
+
+static void detach_all(struct tracer *tr)
+{
+	while (tr->nlinks > 0)
+		bpf_link__destroy(tr->links[--tr->nlinks]);
+	tr->iter_link = NULL;
+	portlife__destroy(tr->skel);
+	tr->skel = NULL;
+}
+
+/* The cgroup v2 sock_ops program: the exact moment connect() got its port. */
+static void attach_sockops(struct tracer *tr)
+{
+	char cgroot[PATH_MAX];
+	struct bpf_link *link;
+	int cgfd;
+
+	tr->precision = "alloc latency: connect SYN_SENT -> next state (no cgroup v2 for "
+			"sock_ops), bind syscall duration; TIME_WAIT exit: within --tw-interval";
+	if (cgroup2_mount(cgroot, sizeof(cgroot)) ||
+	    (cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	link = bpf_program__attach_cgroup(tr->skel->progs.pl_connect_cb, cgfd);
+	close(cgfd);
+	if (!link) {
+		if (env.verbose)
+			fprintf(stderr, "portlife: sock_ops on %s failed (%s): alloc latency less exact\n",
+				cgroot, strerror(errno));
+		return;
+	}
+	tr->links[tr->nlinks++] = link;
+	tr->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), "
+			"bind syscall duration; TIME_WAIT exit: within --tw-interval";
+}
+
+/*
+ * An fentry program can attach and still never run (seen with ftrace locked
+ * down): bind a socket ourselves and check that inet_csk_get_port's entry
+ * hook saw it.
+ */
+static int self_test(struct tracer *tr)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return __atomic_load_n(&tr->skel->bss->calib_hits, __ATOMIC_RELAXED) ? 0 : -ENOSYS;
+}
+
+/*
+ * Open, configure, load and attach everything one mode needs. On failure
+ * nothing stays loaded and *why says what the kernel refused.
+ */
+static int try_mode(struct tracer *tr, enum pl_mode mode, const struct btf *btf, char *why,
+		    size_t whylen)
 {
 	struct bpf_program *prog;
-	char cgroot[PATH_MAX];
-	int err, cgfd;
+	int err;
 
-	err = ensure_tracefs();
-	if (err) {
-		fprintf(stderr, "portlife: tracefs is not mounted and mounting it failed (%s): "
-				"mount -t tracefs nodev /sys/kernel/tracing\n", strerror(-err));
+	tr->mode = mode;
+	tr->skel = portlife__open();
+	if (!tr->skel) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(-err));
 		return err;
+	}
+	err = configure(tr);
+	if (err) {
+		snprintf(why, whylen, "cannot size the BPF maps: %s", strerror(-err));
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, tr->skel->obj)
+		bpf_program__set_autoload(prog, prog_wanted(prog, mode, btf));
+	err = portlife__load(tr->skel);
+	if (err) {
+		if (mode == MODE_KPROBE)
+			snprintf(why, whylen, "the kernel refused kprobe programs (%s): kprobes "
+				 "are not built in; try --mode tracepoint", strerror(-err));
+		else
+			snprintf(why, whylen, "the kernel refused to load the programs (%s); "
+				 "run with -v for the verifier log", strerror(-err));
+		goto fail;
+	}
+	if (mode == MODE_TRACEPOINT) {
+		err = ensure_tracefs();
+		if (err) {
+			snprintf(why, whylen, "tracefs is not mounted and mounting it failed (%s): "
+				 "mount -t tracefs nodev /sys/kernel/tracing", strerror(-err));
+			goto fail;
+		}
 	}
 	bpf_object__for_each_program(prog, tr->skel->obj) {
 		struct bpf_link *link;
 
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS)
+		if (!bpf_program__autoload(prog) ||
+		    bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS)
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
 			err = -errno;
-			fprintf(stderr, "portlife: cannot attach %s (%s): the kernel lacks this hook; "
-					"run with -v for libbpf's log\n",
-				bpf_program__section_name(prog), strerror(-err));
-			return err;
+			snprintf(why, whylen, "cannot attach %s (%s): %s",
+				 bpf_program__section_name(prog), strerror(-err),
+				 attach_hint(mode, err));
+			goto fail;
 		}
-		/* The skeleton's destroy detaches what we attach here. */
-		if (!strcmp(bpf_program__name(prog), "pl_iter_tw"))
-			tr->skel->links.pl_iter_tw = link;
-		else if (!strcmp(bpf_program__name(prog), "pl_set_state"))
-			tr->skel->links.pl_set_state = link;
-		else if (!strcmp(bpf_program__name(prog), "pl_destroy"))
-			tr->skel->links.pl_destroy = link;
-		else if (!strcmp(bpf_program__name(prog), "pl_bind_enter"))
-			tr->skel->links.pl_bind_enter = link;
-		else if (!strcmp(bpf_program__name(prog), "pl_bind_exit"))
-			tr->skel->links.pl_bind_exit = link;
-		else
+		if (tr->nlinks == MAX_LINKS) {
 			bpf_link__destroy(link);
+			err = -E2BIG;
+			snprintf(why, whylen, "too many programs");
+			goto fail;
+		}
+		tr->links[tr->nlinks++] = link;
+		if (prog == tr->skel->progs.pl_iter_tw)
+			tr->iter_link = link;
 	}
-
-	/*
-	 * The exact moment connect() got its port: a sock_ops program on the
-	 * cgroup v2 root sees TCP_CONNECT_CB for every TCP socket. Without it
-	 * the port is seen at the next state change (the SYN-ACK, or CLOSE).
-	 */
-	tr->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), "
-			"bind syscall duration; TIME_WAIT exit: within --tw-interval";
-	if (cgroup2_mount(cgroot, sizeof(cgroot)) ||
-	    (cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		tr->precision = "alloc latency: connect SYN_SENT -> next state (no cgroup v2 for "
-				"sock_ops), bind syscall duration; TIME_WAIT exit: within --tw-interval";
-		return 0;
+	if (mode != MODE_TRACEPOINT && self_test(tr)) {
+		err = -ENOSYS;
+		snprintf(why, whylen, "the programs attached but never ran on a test bind() "
+			 "(ftrace or kprobes disabled at run time?); try --mode tracepoint");
+		goto fail;
 	}
-	tr->sockops_link = bpf_program__attach_cgroup(tr->skel->progs.pl_connect_cb, cgfd);
-	close(cgfd);
-	if (!tr->sockops_link) {
-		if (env.verbose)
-			fprintf(stderr, "portlife: sock_ops on %s failed (%s): alloc latency less exact\n",
-				cgroot, strerror(errno));
-		tr->precision = "alloc latency: connect SYN_SENT -> next state (sock_ops refused), "
-				"bind syscall duration; TIME_WAIT exit: within --tw-interval";
+	if (mode == MODE_TRACEPOINT) {
+		attach_sockops(tr);
+	} else {
+		tr->precision = mode == MODE_FENTRY ?
+			"alloc latency: exact search (fentry/fexit on inet_hash_connect, inet_csk_get_port, "
+			"udp_lib_get_port); TIME_WAIT enter and exit: exact" :
+			"alloc latency: exact search (kprobe/kretprobe on inet_hash_connect, "
+			"inet_csk_get_port, udp_lib_get_port); TIME_WAIT enter and exit: exact";
 	}
 	return 0;
+fail:
+	detach_all(tr);
+	return err;
+}
+
+/* Forced mode, or the ladder: the first mode that loads and attaches. */
+static int choose_mode(struct tracer *tr)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char why[512], skipped[1024] = "";
+	enum pl_mode m;
+	int err = -ENOENT;
+
+	for (m = MODE_FENTRY; m <= MODE_TRACEPOINT; m++) {
+		if (env.mode != MODE_AUTO && env.mode != m)
+			continue;
+		err = try_mode(tr, m, btf, why, sizeof(why));
+		if (!err)
+			break;
+		if (env.mode != MODE_AUTO) {
+			fprintf(stderr, "portlife: %s mode unavailable: %s\n", mode_name(m), why);
+			break;
+		}
+		snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%s: %s",
+			 *skipped ? "; " : "", mode_name(m), why);
+	}
+	btf__free(btf);
+	if (err && env.mode == MODE_AUTO)
+		fprintf(stderr, "portlife: no attach mode works here: %s\n", skipped);
+	else if (!err && *skipped && env.verbose)
+		fprintf(stderr, "portlife: skipped %s\n", skipped);
+	else if (!err && *skipped)
+		fprintf(stderr, "portlife: better modes unavailable here (-v says why)\n");
+	return err;
 }
 
 static void report_losses(struct tracer *tr, __u64 *last_drops, __u64 *last_miss)
@@ -317,24 +489,9 @@ static int run(void)
 	tr.out.events = !env.summary_only;
 	tr.out.wall_off = mono_to_wall_offset();
 
-	tr.skel = portlife__open();
-	if (!tr.skel) {
-		err = -errno;
-		fprintf(stderr, "portlife: cannot open the BPF object: %s\n", strerror(-err));
+	err = choose_mode(&tr);
+	if (err)
 		goto cleanup;
-	}
-	err = configure(&tr);
-	if (err) {
-		fprintf(stderr, "portlife: cannot size the BPF maps: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	err = portlife__load(tr.skel);
-	if (err) {
-		fprintf(stderr, "portlife: the kernel refused the BPF programs (%s)%s; "
-				"run with -v for the verifier log\n", strerror(-err),
-			err == -EPERM ? ": run as root" : "");
-		goto cleanup;
-	}
 	if (tr.cg_filter_fd >= 0) {
 		__u32 k = 0;
 
@@ -347,12 +504,11 @@ static int run(void)
 			goto cleanup;
 		}
 	}
-	err = attach(&tr);
-	if (err)
-		goto cleanup;
-	tr.tw = twsnap__new(tr.skel->links.pl_iter_tw, tr.leases);
+	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
+	if (tr.iter_link)
+		tr.tw = twsnap__new(tr.iter_link, tr.leases);
 	tr.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.events), handle_rb, &tr, NULL);
-	if (!tr.tw || !tr.rb) {
+	if ((tr.iter_link && !tr.tw) || !tr.rb) {
 		err = -errno;
 		fprintf(stderr, "portlife: cannot set up the event reader: %s\n", strerror(-err));
 		goto cleanup;
@@ -362,11 +518,12 @@ static int run(void)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	fprintf(stderr, "portlife: mode tracepoint (%s). Tracing port leases%s... "
-			"Ctrl-C to stop.\n", tr.precision, env.duration ? " for a while" : "");
+	fprintf(stderr, "portlife: mode %s (%s). Tracing port leases%s... "
+			"Ctrl-C to stop.\n", mode_name(tr.mode), tr.precision,
+		env.duration ? " for a while" : "");
 	if (env.json) {
-		printf("{\"event\":\"start\",\"mode\":\"tracepoint\",\"precision\":\"%s\","
-		       "\"pid\":%d}\n", tr.precision, (int)getpid());
+		printf("{\"event\":\"start\",\"mode\":\"%s\",\"precision\":\"%s\","
+		       "\"pid\":%d}\n", mode_name(tr.mode), tr.precision, (int)getpid());
 		fflush(stdout);
 	}
 
@@ -390,7 +547,7 @@ static int run(void)
 		ring_buffer__consume(tr.rb);
 		err = 0;
 		now = mono_ns();
-		if (now >= next_snap) {
+		if (tr.tw && now >= next_snap) {
 			twsnap__run(tr.tw, handle_event, &tr);
 			lease_table__age(tr.leases, now - 10000000000ULL);
 			next_snap = now + (__u64)(env.tw_interval * 1e9);
@@ -421,15 +578,15 @@ static int run(void)
 
 	/* Whatever is still in the buffer belongs in the summary. */
 	ring_buffer__consume(tr.rb);
-	twsnap__run(tr.tw, handle_event, &tr);
+	if (tr.tw)
+		twsnap__run(tr.tw, handle_event, &tr);
 	fill_run_info(&tr, &ri, start);
 	out__summary(&tr.out, tr.agg, &ri);
 	err = 0;
 
 cleanup:
 	ring_buffer__free(tr.rb);
-	bpf_link__destroy(tr.sockops_link);
-	portlife__destroy(tr.skel);
+	detach_all(&tr);
 	twsnap__free(tr.tw);
 	agg__free(tr.agg);
 	lease_table__free(tr.leases);

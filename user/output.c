@@ -15,17 +15,17 @@ const char *event_name(int type)
 
 const char *alloc_kind_name(int kind)
 {
-	static const char *n[] = { "?", "connect", "bind_ephemeral", "bind" };
+	static const char *n[] = { "?", "connect", "bind_ephemeral", "bind", "autobind" };
 
-	return kind > 0 && kind <= PL_ALLOC_BIND_EXPLICIT ? n[kind] : "?";
+	return kind > 0 && kind <= PL_ALLOC_AUTOBIND ? n[kind] : "?";
 }
 
 const char *end_reason_name(int reason)
 {
 	static const char *n[] = { "?", "close", "tw_expired", "tw_killed",
-				   "tw_overflow", "tw_unseen", "evicted" };
+				   "tw_overflow", "tw_unseen", "evicted", "tw_reused" };
 
-	return reason > 0 && reason <= PL_END_EVICTED ? n[reason] : "?";
+	return reason > 0 && reason < PL_END_MAX ? n[reason] : "?";
 }
 
 static const char *proto_str(const struct pl_event *e)
