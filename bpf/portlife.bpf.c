@@ -87,6 +87,8 @@ struct lease_val {
 	__u16 flags;
 	__u8 proto;
 	__u8 pad;
+	__u16 lport;		/* once allocated: lets iter/udp spot a reused address */
+	__u16 pad2[3];
 	char comm[PL_COMM_LEN];
 };
 
@@ -128,7 +130,7 @@ struct {
 } connecting SEC(".maps");
 
 /* Exact modes: function entry state until its exit, by thread and function. */
-enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE };
+enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_SEND };
 
 struct call_key {
 	__u32 tid;
@@ -286,6 +288,11 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		return 0;
 
 	l = bpf_map_lookup_elem(&leases, &key);
+	if (l && l->proto != IPPROTO_TCP) {
+		/* A UDP lease whose release tracepoint mode missed: the address is reused. */
+		bpf_map_delete_elem(&leases, &key);
+		l = NULL;
+	}
 	if (!l) {
 		__u64 id = bpf_get_current_pid_tgid();
 
@@ -511,7 +518,10 @@ static __always_inline void handle_bind_exit(long ret)
 	bpf_map_delete_elem(&bind_args, &tid);
 
 	sk = sock_from_fd(a.fd);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sk)
+		return;
+	nl.proto = BPF_CORE_READ(sk, sk_protocol);
+	if (nl.proto != IPPROTO_TCP && nl.proto != IPPROTO_UDP)
 		return;
 	lease_init(&nl, sk, id);
 
@@ -533,6 +543,7 @@ static __always_inline void handle_bind_exit(long ret)
 
 	/* A cookie exists only if somebody asked for it; the first state change will. */
 	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	nl.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	key = (__u64)sk;
 	bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
 	emit_alloc(sk, &nl, a.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, 0,
@@ -594,6 +605,7 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		return;
 	lease_init(&nl, sk, id);
 	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	nl.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (ret) {
 		e = ev_reserve(PL_EV_ALLOC);
 		if (!e)
@@ -651,6 +663,39 @@ static __always_inline void handle_udp_get_port_exit(const struct sock *sk, long
 		handle_alloc_exit(sk, c.snum, ret, c.ts,
 				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,
 				  EADDRINUSE);
+}
+
+/*
+ * Tracepoint mode, UDP autobind: connect()/sendto()/sendmsg() on an unbound
+ * UDP socket binds it (inet_autobind). Seen as the port appearing across the
+ * syscall; the latency is the syscall's.
+ */
+static __always_inline void handle_send_enter(int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sock *sk;
+
+	if (task_filtered(id >> 32))
+		return;
+	sk = sock_from_fd(fd);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP ||
+	    BPF_CORE_READ(sk, __sk_common.skc_num))
+		return;
+	call_enter(FN_SEND, sk, 0);
+}
+
+static __always_inline void handle_send_exit(long ret)
+{
+	const struct sock *sk;
+	struct call_val c;
+
+	if (!call_exit(FN_SEND, &c))
+		return;
+	sk = (const struct sock *)c.sk;
+	if (BPF_CORE_READ(sk, __sk_common.skc_num))
+		handle_alloc_exit(sk, 0, 0, c.ts, PL_ALLOC_AUTOBIND, 0);
+	else if (ret == -EAGAIN)
+		handle_alloc_exit(sk, 0, 1, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
 }
 
 /* tcp_time_wait(): a timewait socket will take the port over, if one can be made. */
@@ -780,6 +825,62 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int pl_bind_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	handle_bind_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int pl_conn_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	handle_send_enter((int)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int pl_conn_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_send_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int pl_sendto_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	handle_send_enter((int)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int pl_sendto_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_send_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int pl_sendmsg_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	handle_send_enter((int)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int pl_sendmsg_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_send_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int pl_sendmmsg_ent(struct trace_event_raw_sys_enter *ctx)
+{
+	handle_send_enter((int)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int pl_sendmmsg_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_send_exit(ctx->ret);
 	return 0;
 }
 
@@ -1128,3 +1229,26 @@ int pl_iter_tw(struct bpf_iter__tcp *ctx)
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * UDP snapshot (tracepoint mode, which has no hook on UDP release): the
+ * lease ids of the tracked UDP sockets still alive in the iterating task's
+ * network namespace.
+ */
+SEC("iter/udp")
+int pl_iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+	struct lease_val *l;
+	__u64 key;
+
+	if (!udp)
+		return 0;
+	key = (__u64)udp;
+	l = bpf_map_lookup_elem(&leases, &key);
+	if (!l || l->proto != IPPROTO_UDP ||
+	    l->lport != BPF_CORE_READ(udp, inet.sk.__sk_common.skc_num))
+		return 0;
+	bpf_seq_write(ctx->meta->seq, &l->lease, sizeof(l->lease));
+	return 0;
+}

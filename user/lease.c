@@ -311,6 +311,9 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		l->flags |= L_ALLOCATED;
 		l->alloc_ts = e->ts_ns;
 		l->alloc_lat = e->dur_ns;
+		/* Tracepoint mode learns of UDP releases by snapshot too. */
+		if (l->proto == 17)
+			tw_link(t, l);
 		r->what = LW_ALLOC;
 		r->lease = l;
 		if (l->flags & L_RELEASED) {

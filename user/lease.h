@@ -85,7 +85,7 @@ struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie);
  */
 void lease_table__age(struct lease_table *t, __u64 before_ns);
 const struct lease_stats *lease_table__stats(const struct lease_table *t);
-/* Leases waiting for or in TIME_WAIT, for the snapshot code. */
+/* Leases a snapshot must look for: waiting for or in TIME_WAIT, and UDP. */
 struct lease *lease_table__tw_first(struct lease_table *t);
 static inline struct lease *lease_table__tw_next(struct lease *l) { return l->tw_next; }
 

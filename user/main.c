@@ -55,6 +55,7 @@ struct tracer {
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
 	struct bpf_link *iter_link;
+	struct bpf_link *udp_iter_link;
 	enum pl_mode mode;
 	struct lease_table *leases;
 	struct agg *agg;
@@ -269,7 +270,7 @@ static void detach_all(struct tracer *tr)
 {
 	while (tr->nlinks > 0)
 		bpf_link__destroy(tr->links[--tr->nlinks]);
-	tr->iter_link = NULL;
+	tr->iter_link = tr->udp_iter_link = NULL;
 	portlife__destroy(tr->skel);
 	tr->skel = NULL;
 }
@@ -386,6 +387,8 @@ static int try_mode(struct tracer *tr, enum pl_mode mode, const struct btf *btf,
 		tr->links[tr->nlinks++] = link;
 		if (prog == tr->skel->progs.pl_iter_tw)
 			tr->iter_link = link;
+		if (prog == tr->skel->progs.pl_iter_udp)
+			tr->udp_iter_link = link;
 	}
 	if (mode != MODE_TRACEPOINT && self_test(tr)) {
 		err = -ENOSYS;
@@ -506,7 +509,7 @@ static int run(void)
 	}
 	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
 	if (tr.iter_link)
-		tr.tw = twsnap__new(tr.iter_link, tr.leases);
+		tr.tw = twsnap__new(tr.iter_link, tr.udp_iter_link, tr.leases);
 	tr.rb = ring_buffer__new(bpf_map__fd(tr.skel->maps.events), handle_rb, &tr, NULL);
 	if ((tr.iter_link && !tr.tw) || !tr.rb) {
 		err = -errno;

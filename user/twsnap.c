@@ -24,6 +24,9 @@ struct ns_ent {
 
 struct twsnap {
 	struct bpf_link *link;
+	struct bpf_link *udp_link;
+	__u64 *alive;		/* lease ids of tracked UDP sockets still there */
+	size_t nalive, capalive;
 	struct lease_table *t;
 	struct ns_ent *ns;
 	size_t nns, capns;
@@ -41,13 +44,15 @@ static __u32 fd_inum(int fd)
 	return fstat(fd, &st) ? 0 : (__u32)st.st_ino;
 }
 
-struct twsnap *twsnap__new(struct bpf_link *link, struct lease_table *t)
+struct twsnap *twsnap__new(struct bpf_link *link, struct bpf_link *udp_link,
+			   struct lease_table *t)
 {
 	struct twsnap *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->link = link;
+	s->udp_link = udp_link;
 	s->t = t;
 	s->self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (s->self_fd < 0) {
@@ -71,6 +76,7 @@ void twsnap__free(struct twsnap *s)
 	close(s->self_fd);
 	free(s->ns);
 	free(s->recs);
+	free(s->alive);
 	free(s);
 }
 
@@ -175,6 +181,48 @@ void twsnap__note_netns(struct twsnap *s, __u32 inum, __u32 pid)
 	ns_open(s, n);
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Lease ids from the udp iterator of the current netns into s->alive. */
+static int read_udp_alive(struct twsnap *s)
+{
+	__u64 ids[512];
+	ssize_t r;
+	int fd;
+
+	s->nalive = 0;
+	if (!s->udp_link)
+		return 0;
+	fd = bpf_iter_create(bpf_link__fd(s->udp_link));
+	if (fd < 0)
+		return -errno;
+	/* bpf_seq_write() hands out whole 8-byte records per read. */
+	while ((r = read(fd, ids, sizeof(ids))) > 0 || (r < 0 && errno == EINTR)) {
+		for (ssize_t i = 0; r > 0 && i < r / 8; i++) {
+			if (s->nalive == s->capalive) {
+				size_t cap = s->capalive ? s->capalive * 2 : 256;
+				__u64 *na = realloc(s->alive, cap * sizeof(*na));
+
+				if (!na) {
+					close(fd);
+					return -ENOMEM;
+				}
+				s->alive = na;
+				s->capalive = cap;
+			}
+			s->alive[s->nalive++] = ids[i];
+		}
+	}
+	close(fd);
+	qsort(s->alive, s->nalive, sizeof(*s->alive), id_cmp);
+	return r < 0 ? -errno : 0;
+}
+
 static int rec_cmp(const void *a, const void *b)
 {
 	const struct pl_tw_rec *x = a, *y = b;
@@ -248,6 +296,8 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta
 	}
 	if (r < 0)
 		err = -errno;
+	if (!err)
+		err = read_udp_alive(s);
 	max_tw = read_max_tw();
 	*full = max_tw && s->nrecs >= max_tw;
 	if (!read_tw_overflow(&ov)) {
@@ -294,6 +344,16 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 
 	if (!l)
 		return;
+	if (l->proto == 17) {
+		/* UDP: gone from the socket table means the port is free. */
+		if (!reachable || l->alloc_ts >= start ||
+		    bsearch(&id, s->alive, s->nalive, sizeof(id), id_cmp))
+			return;
+		ev_from_lease(&e, l, PL_EV_RELEASE, end);
+		e.kind = PL_END_CLOSE;
+		fn(ctx, &e);
+		return;
+	}
 	if (rec) {
 		if (l->flags & L_IN_TW)
 			return;

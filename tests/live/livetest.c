@@ -17,6 +17,8 @@
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,7 +52,23 @@ struct result {
 	unsigned short bound_port;
 	int fail_errno;			/* the errno the scenario provoked */
 	int nsucc;
+	/* j_workload / l_tw_reasons */
+	int nports6;
+	unsigned short ports6[64];	/* IPv6 client ports, passive close */
+	long long conn_ns[MAXP];	/* connect() syscall time of ports[i] */
+	long long conn6_ns[64];
+	unsigned short udp_bound, udp_auto;
+	int nreuse, nrst, nexpire;
+	unsigned short reuse[16], rst[16], expire[16];
 };
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -297,6 +315,204 @@ static int sc_tw_overflow(struct result *r)
 	return 0;
 }
 
+/*
+ * j: one workload for every mode: IPv4 connects closed actively (TIME_WAIT),
+ * IPv6 connects closed passively, bind(0)+listen, a UDP bind(0) and a UDP
+ * autobind. Each connect() is timed: the allocation latency portlife reports
+ * must fit inside it.
+ */
+static int sc_workload(struct result *r)
+{
+	int l4, l6, u1, u2, err;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if ((err = own_netns()))
+		return err;
+	l4 = listener(AF_INET, 0);
+	l6 = listener(AF_INET6, 0);
+	if (l4 < 0 || l6 < 0)
+		return -errno;
+	r->listen_port = sock_port(l4);
+	r->bound_port = sock_port(l6);	/* the v6 listener: a bind(0) + listen */
+	for (int i = 0; i < 5; i++) {
+		long long t0 = now_ns();
+		int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
+
+		r->conn_ns[r->nports] = now_ns() - t0;
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(l4, NULL, NULL);
+		close(c);	/* active close: TIME_WAIT */
+		close(a);
+	}
+	for (int i = 0; i < 5; i++) {
+		long long t0 = now_ns();
+		int c = connect_to(AF_INET6, r->bound_port, 0, 0), a;
+		char b;
+
+		r->conn6_ns[r->nports6] = now_ns() - t0;
+		if (c < 0)
+			return c;
+		r->ports6[r->nports6++] = sock_port(c);
+		a = accept(l6, NULL, NULL);
+		close(a);	/* the server closes first */
+		if (read(c, &b, 1) != 0)
+			return -EPROTO;
+		close(c);
+	}
+	u1 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(u1, (void *)&ss, len))
+		return -errno;
+	r->udp_bound = sock_port(u1);
+	u2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->udp_bound);
+	if (sendto(u2, "x", 1, 0, (void *)&ss, len) != 1)	/* autobind */
+		return -errno;
+	r->udp_auto = sock_port(u2);
+	close(u1);
+	close(u2);
+	close(l6);
+	close(l4);
+	sleep_ms(1200);	/* a TIME_WAIT snapshot or two, in tracepoint mode */
+	return 0;
+}
+
+/* Internet checksum over a pseudo header and the TCP header. */
+static unsigned short tcp_csum(unsigned saddr, unsigned daddr, const void *tcp, int len)
+{
+	const unsigned short *p = tcp;
+	unsigned long sum = 0;
+
+	sum += (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff);
+	sum += htons(IPPROTO_TCP) + htons(len);
+	for (int i = 0; i < len / 2; i++)
+		sum += p[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* An in-window RST from (sport) to (dport) on loopback: TIME_WAIT assassination. */
+static int send_rst(unsigned short sport, unsigned short dport, unsigned seq)
+{
+	struct { struct iphdr ip; struct tcphdr tcp; } pkt = {};
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW), n;
+
+	if (fd < 0)
+		return -errno;
+	pkt.ip.version = 4;
+	pkt.ip.ihl = 5;
+	pkt.ip.ttl = 64;
+	pkt.ip.protocol = IPPROTO_TCP;
+	pkt.ip.tot_len = htons(sizeof(pkt));
+	pkt.ip.saddr = htonl(INADDR_LOOPBACK);
+	pkt.ip.daddr = htonl(INADDR_LOOPBACK);
+	pkt.tcp.source = htons(sport);
+	pkt.tcp.dest = htons(dport);
+	pkt.tcp.seq = htonl(seq);
+	pkt.tcp.doff = 5;
+	pkt.tcp.rst = 1;
+	pkt.tcp.check = tcp_csum(pkt.ip.saddr, pkt.ip.daddr, &pkt.tcp, sizeof(pkt.tcp));
+	n = sendto(fd, &pkt, sizeof(pkt), 0, (void *)&dst, sizeof(dst));
+	close(fd);
+	return n == (int)sizeof(pkt) ? 0 : -EIO;
+}
+
+/* The sequence number of the next byte sk sends (its FIN, if it sends no data). */
+static int write_seq(int fd, unsigned *seq)
+{
+	int on = 1, off = 0, q = TCP_SEND_QUEUE;
+	socklen_t len = sizeof(*seq);
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &len) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)))
+		return -errno;
+	return 0;
+}
+
+/*
+ * l: three sets of TIME_WAIT sockets, ended three ways: taken over by a
+ * connect() with the same 4-tuple (tcp_tw_reuse), assassinated by an in-window
+ * RST, and left to expire (60 s).
+ */
+static int sc_tw_reasons(struct result *r)
+{
+	unsigned seqs[16];
+	int lfd, err, fds[16];
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "1")))
+		return err;
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 12; i++) {
+		int c = connect_to(AF_INET, r->listen_port, 1, 0), a;
+		unsigned short p;
+
+		if (c < 0)
+			return c;
+		p = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		if (i < 4) {
+			r->reuse[r->nreuse++] = p;
+		} else if (i < 8) {
+			if ((err = write_seq(a, &seqs[r->nrst])))
+				return err;
+			r->rst[r->nrst++] = p;
+		} else {
+			r->expire[r->nexpire++] = p;
+		}
+		close(c);
+		close(a);
+	}
+	sleep_ms(1500);	/* tcp_tw_reuse wants the timewait socket a second old */
+	for (int i = 0; i < r->nrst; i++)
+		if ((err = send_rst(r->listen_port, r->rst[i], seqs[i] + 1)))
+			return err;
+	for (int i = 0; i < r->nreuse; i++) {
+		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->reuse[i]);
+		if (fds[i] < 0)
+			return fds[i];
+	}
+	for (int i = 0; i < r->nreuse; i++) {
+		int a = accept(lfd, NULL, NULL);
+
+		if (a >= 0)
+			rst_close(a);
+		rst_close(fds[i]);
+	}
+	/* TCP_TIMEWAIT_LEN is 60 s; the timer wheel may add up to an eighth. */
+	for (int t = 0; t < 75; t++) {
+		sleep_ms(1000);
+		if (!access("/proc/net/tcp", R_OK)) {
+			char line[512];
+			int tw = 0;
+			FILE *f = fopen("/proc/net/tcp", "r");
+
+			while (f && fgets(line, sizeof(line), f))
+				tw += strstr(line, " 06 ") != NULL;	/* st 06: TIME_WAIT */
+			if (f)
+				fclose(f);
+			if (t > 58 && !tw)
+				break;
+		}
+	}
+	sleep_ms(1200);
+	close(lfd);
+	return 0;
+}
+
 /* d: a 10-port range; the 11th connect() to one destination fails. */
 static int sc_exhaust(struct result *r)
 {
@@ -503,7 +719,7 @@ static int drive(struct run *run)
 
 	if (write(run->go[1], "g", 1) != 1)
 		return fail("cannot start the child");
-	if (poll(&p, 1, 60000) != 1 || read(run->res[0], &run->child_err, sizeof(int)) != sizeof(int) ||
+	if (poll(&p, 1, 150000) != 1 || read(run->res[0], &run->child_err, sizeof(int)) != sizeof(int) ||
 	    read(run->res[0], &run->r, sizeof(run->r)) != sizeof(run->r))
 		return fail("the scenario did not report back");
 	if (run->child_err)
@@ -531,9 +747,11 @@ static int stop(struct run *run, int settle_ms)
 	if (run->child > 0) {
 		if (write(run->go[1], "x", 1) < 0)
 			kill(run->child, SIGKILL);
+		close(run->go[1]);	/* a child that has not run yet must not wait for us */
 		waitpid(run->child, NULL, 0);
+	} else {
+		close(run->go[1]);
 	}
-	close(run->go[1]);
 	close(run->res[0]);
 	read_lines(run);
 	return 0;
@@ -1109,7 +1327,9 @@ static int t_sigterm(void)
 		run.tracer = 0;
 	}
 	stop(&run, 0);
-	after = our_progs();
+	/* The kernel frees programs after an RCU grace period: give it a moment. */
+	for (int t = 0; t < 40 && (after = our_progs()) != before; t++)
+		sleep_ms(50);
 	if (!err && (!WIFEXITED(run.tracer_status) || WEXITSTATUS(run.tracer_status) != 0))
 		err = fail("portlife did not exit 0 on SIGTERM (status %#x)", run.tracer_status);
 	if (!err && (!run.nlines || !is_event(run.lines[run.nlines - 1], "totals")))
@@ -1157,6 +1377,155 @@ static int expect_error(char *const argv[], const char *needle)
 	return 0;
 }
 
+
+static int expect_error(char *const argv[], const char *needle);
+
+static const char *lease_of(struct run *run, int port, const char *kind)
+{
+	for (int k = 0; k < run->nlines; k++) {
+		const char *l = run->lines[k];
+
+		if (is_event(l, "alloc") && jnum(l, "lport") == port && jstr_is(l, "kind", kind) &&
+		    jnum(l, "pid") == run->child && !jfind(l, "error"))
+			return l;
+	}
+	return NULL;
+}
+
+static int expect_end(struct run *run, const char *a, const char *reason, bool tw)
+{
+	long long lease = jnum(a, "lease");
+	const char *rel = NULL, *te = NULL;
+
+	if (tw && count_lease_ev(run, "tw_enter", lease, NULL) != 1)
+		return fail("lease %lld (port %lld) entered TIME_WAIT %d times, want 1", lease,
+			    jnum(a, "lport"), count_lease_ev(run, "tw_enter", lease, NULL));
+	if (!tw && count_lease_ev(run, "tw_enter", lease, NULL))
+		return fail("lease %lld (port %lld) entered TIME_WAIT", lease, jnum(a, "lport"));
+	if (tw && reason && (count_lease_ev(run, "tw_exit", lease, &te) != 1 ||
+			     !jstr_is(te, "reason", reason)))
+		return fail("lease %lld (port %lld): tw_exit %s, want reason %s", lease,
+			    jnum(a, "lport"), te ? te : "missing", reason);
+	if (reason && (count_lease_ev(run, "release", lease, &rel) != 1 ||
+		       !jstr_is(rel, "reason", reason)))
+		return fail("lease %lld (port %lld): release %s, want reason %s", lease,
+			    jnum(a, "lport"), rel ? rel : "missing", reason);
+	return 0;
+}
+
+static int t_workload(void)
+{
+	struct run run;
+	const char *a;
+	int err;
+
+	err = start(&run, sc_workload, "j_workload", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1000);
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		a = lease_of(&run, run.r.ports[i], "connect");
+		if (!a)
+			err = fail("IPv4 port %d: no connect alloc", run.r.ports[i]);
+		else if (jnum(a, "latency_ns") <= 0 || jnum(a, "latency_ns") >= run.r.conn_ns[i])
+			err = fail("IPv4 port %d: allocation latency %lld ns not inside connect()'s %lld ns",
+				   run.r.ports[i], jnum(a, "latency_ns"), run.r.conn_ns[i]);
+		else if (jnum(a, "rport") != run.r.listen_port || !jstr_is(a, "proto", "tcp"))
+			err = fail("IPv4 port %d: wrong alloc %s", run.r.ports[i], a);
+		else
+			err = expect_end(&run, a, NULL, true);
+	}
+	for (int i = 0; !err && i < run.r.nports6; i++) {
+		a = lease_of(&run, run.r.ports6[i], "connect");
+		if (!a)
+			err = fail("IPv6 port %d: no connect alloc", run.r.ports6[i]);
+		else if (jnum(a, "latency_ns") <= 0 || jnum(a, "latency_ns") >= run.r.conn6_ns[i])
+			err = fail("IPv6 port %d: allocation latency %lld ns not inside connect()'s %lld ns",
+				   run.r.ports6[i], jnum(a, "latency_ns"), run.r.conn6_ns[i]);
+		else if (jnum(a, "family") != 6 || !jstr_is(a, "raddr", "::1"))
+			err = fail("IPv6 port %d: wrong alloc %s", run.r.ports6[i], a);
+		else
+			err = expect_end(&run, a, "close", false);
+	}
+	if (!err && !(a = lease_of(&run, run.r.bound_port, "bind_ephemeral")))
+		err = fail("the IPv6 bind(0) listener on %d was not reported", run.r.bound_port);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	if (!err && (!(a = lease_of(&run, run.r.udp_bound, "bind_ephemeral")) ||
+		     !jstr_is(a, "proto", "udp")))
+		err = fail("UDP bind(0) to %d not reported as a udp bind_ephemeral", run.r.udp_bound);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	if (!err && (!(a = lease_of(&run, run.r.udp_auto, "autobind")) || !jstr_is(a, "proto", "udp")))
+		err = fail("UDP autobind of %d not reported", run.r.udp_auto);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	cleanup(&run);
+	return err;
+}
+
+static int t_tw_reasons(void)
+{
+	bool exact = mode && (!strcmp(mode, "fentry") || !strcmp(mode, "kprobe"));
+	struct run run;
+	const char *a;
+	int err;
+
+	err = start(&run, sc_tw_reasons, "l_tw_reasons", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	/* Only the exact modes can tell a reuse from a kill. */
+	for (int i = 0; !err && i < run.r.nreuse; i++)
+		err = (a = lease_of(&run, run.r.reuse[i], "connect")) ?
+		      expect_end(&run, a, exact ? "tw_reused" : "tw_killed", true) :
+		      fail("port %d: no alloc", run.r.reuse[i]);
+	for (int i = 0; !err && i < run.r.nrst; i++)
+		err = (a = lease_of(&run, run.r.rst[i], "connect")) ?
+		      expect_end(&run, a, "tw_killed", true) :
+		      fail("port %d: no alloc", run.r.rst[i]);
+	for (int i = 0; !err && i < run.r.nexpire; i++)
+		err = (a = lease_of(&run, run.r.expire[i], "connect")) ?
+		      expect_end(&run, a, "tw_expired", true) :
+		      fail("port %d: no alloc", run.r.expire[i]);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * Whatever mode auto picks here, every better mode must have been refused:
+ * forcing one fails with one line naming the reason and a non-zero exit.
+ */
+static int t_forced_modes(void)
+{
+	static const char *ladder[] = { "fentry", "kprobe", "tracepoint" };
+	char *argv[] = { "portlife", "--mode", NULL, "-d", "0.2", NULL };
+	struct run run;
+	const char *got = NULL;
+	int err;
+
+	if (mode)
+		return 0;	/* only meaningful for the auto run */
+	err = start(&run, sc_hostile, "k_auto", NULL);
+	stop(&run, 0);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "start"))
+			got = jfind(run.lines[i], "mode");
+	if (!err && !got)
+		err = fail("no start line in auto mode");
+	for (int i = 0; !err && i < 3; i++) {
+		char want[64];
+
+		if (!strncmp(got + 1, ladder[i], strlen(ladder[i])))
+			break;
+		argv[2] = (char *)ladder[i];
+		snprintf(want, sizeof(want), "%s mode unavailable", ladder[i]);
+		err = expect_error(argv, want);
+	}
+	cleanup(&run);
+	return err;
+}
+
 static int t_bad_input(void)
 {
 	char *a1[] = { "portlife", "-p", "12x", NULL };
@@ -1185,6 +1554,9 @@ static const struct test {
 	{ "g_sigterm", t_sigterm },
 	{ "h_bad_input", t_bad_input },
 	{ "i_tw_overflow", t_tw_overflow },
+	{ "j_workload", t_workload },
+	{ "k_forced_modes", t_forced_modes },
+	{ "l_tw_reasons", t_tw_reasons },
 };
 
 int main(int argc, char **argv)
