@@ -130,7 +130,7 @@ struct {
 } connecting SEC(".maps");
 
 /* Exact modes: function entry state until its exit, by thread and function. */
-enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_SEND };
+enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_SEND, FN_TW_SCHED };
 
 struct call_key {
 	__u32 tid;
@@ -140,6 +140,7 @@ struct call_key {
 struct call_val {
 	__u64 ts;
 	__u64 sk;
+	__u32 arg;
 	__u16 snum;
 };
 
@@ -279,7 +280,8 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	struct pl_event *e;
 	__u64 key = (__u64)sk, cookie, now;
 	__u16 family, lport;
-	__u8 userlocks;
+	bool release = false;
+	__u8 kind = 0;
 
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -341,43 +343,40 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		}
 	}
 
-	e = ev_reserve(PL_EV_STATE);
-	if (e) {
-		ev_owner(e, l);
-		ev_tuple(e, sk);
-		e->old_state = oldstate;
-		e->new_state = newstate;
-	}
-
 	if (newstate != TCP_CLOSE || exact_hooks) {
 		/* Exact modes learn about releases from inet_put_port(). */
 		l->flags &= ~LF_CLOSED;
-		if (e)
-			ev_submit(e);
-		return 0;
-	}
-
-	userlocks = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
-	if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) {
+	} else if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) {
 		/*
 		 * Only tcp_time_wait() closes from these states (or an RST,
 		 * which user space tells apart by the TIME_WAIT snapshot). The
 		 * port now belongs to the timewait socket, if one was made.
 		 */
 		l->flags |= LF_CLOSED_TW;
-		if (e)
-			e->kind = PL_STATE_TW_EXPECTED;
-	} else if (userlocks & SOCK_BINDPORT_LOCK) {
+		kind = PL_STATE_TW_EXPECTED;
+	} else if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK) {
 		/* tcp_set_state(CLOSE) keeps an explicitly bound port until destroy. */
 		l->flags |= LF_CLOSED;
-		if (e)
-			e->kind = PL_STATE_BINDLOCK;
-	}
-	if (e)
-		ev_submit(e);
-
-	if (!(l->flags & (LF_CLOSED | LF_CLOSED_TW))) {
+		kind = PL_STATE_BINDLOCK;
+	} else {
 		/* tcp_set_state(CLOSE) -> inet_put_port(): the port is free now. */
+		release = true;
+	}
+
+	/*
+	 * One reserve, one submit, no second look at e: the 6.1 verifier does
+	 * not carry a ring buffer record's non-NULL state across branches.
+	 */
+	e = ev_reserve(PL_EV_STATE);
+	if (e) {
+		ev_owner(e, l);
+		ev_tuple(e, sk);
+		e->old_state = oldstate;
+		e->new_state = newstate;
+		e->kind = kind;
+		ev_submit(e);
+	}
+	if (release) {
 		emit_release(sk, l, PL_END_CLOSE);
 		bpf_map_delete_elem(&leases, &key);
 	}
@@ -708,32 +707,11 @@ static __always_inline void handle_time_wait(const struct sock *sk)
 		l->flags |= LF_IN_TIME_WAIT_CALL;
 }
 
-/* inet_twsk_hashdance[_schedule](): from now on tw holds the port. */
-static __always_inline void handle_hashdance(const void *tw, const struct sock *sk)
+static __always_inline void emit_tw_enter(const void *tw, const struct lease_val *l, __u32 timeo)
 {
-	__u64 key = (__u64)sk, twkey = (__u64)tw;
-	struct lease_val *l = bpf_map_lookup_elem(&leases, &key), nl;
-
-	if (!l)
-		return;
-	nl = *l;
-	nl.flags = (nl.flags & ~LF_IN_TIME_WAIT_CALL) | LF_TW;
-	bpf_map_update_elem(&leases, &twkey, &nl, BPF_ANY);
-	bpf_map_delete_elem(&leases, &key);
-}
-
-/* __inet_twsk_schedule(): the TIME_WAIT timer is armed (rearm: a FIN came again). */
-static __always_inline void handle_tw_schedule(const void *tw, int timeo, bool rearm)
-{
-	__u64 key = (__u64)tw, hz = CONFIG_HZ ? CONFIG_HZ : 250;
-	struct lease_val *l;
+	__u64 hz = CONFIG_HZ ? CONFIG_HZ : 250;
 	struct pl_event *e;
 
-	if (rearm)
-		return;
-	l = bpf_map_lookup_elem(&leases, &key);
-	if (!l)
-		return;
 	e = ev_reserve(PL_EV_TW_ENTER);
 	if (!e)
 		return;
@@ -741,6 +719,46 @@ static __always_inline void handle_tw_schedule(const void *tw, int timeo, bool r
 	ev_tuple(e, tw);
 	e->dur_ns = (__u64)timeo * (1000000000ULL / hz);
 	ev_submit(e);
+}
+
+/*
+ * The timer is armed before the hashdance up to 6.10 (tcp_time_wait() calls
+ * inet_twsk_schedule() first) and inside it from 6.11: TIME_WAIT is entered
+ * once both happened, whichever comes second emits it.
+ */
+
+/* inet_twsk_hashdance[_schedule](): from now on tw holds the port. */
+static __always_inline void handle_hashdance(const void *tw, const struct sock *sk)
+{
+	__u64 key = (__u64)sk, twkey = (__u64)tw;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key), nl;
+	struct call_val c;
+
+	if (!l)
+		return;
+	nl = *l;
+	nl.flags = (nl.flags & ~LF_IN_TIME_WAIT_CALL) | LF_TW;
+	bpf_map_update_elem(&leases, &twkey, &nl, BPF_ANY);
+	bpf_map_delete_elem(&leases, &key);
+	if (call_exit(FN_TW_SCHED, &c) && c.sk == twkey)
+		emit_tw_enter(tw, &nl, c.arg);
+}
+
+/* __inet_twsk_schedule(): the TIME_WAIT timer is armed (rearm: a FIN came again). */
+static __always_inline void handle_tw_schedule(const void *tw, int timeo, bool rearm)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_TW_SCHED };
+	struct call_val v = { .sk = (__u64)tw, .arg = timeo };
+	__u64 key = (__u64)tw;
+	struct lease_val *l;
+
+	if (rearm)
+		return;
+	l = bpf_map_lookup_elem(&leases, &key);
+	if (l)
+		emit_tw_enter(tw, l, timeo);
+	else
+		bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
 }
 
 /* inet_put_port(): a full socket gives its port back. */

@@ -241,7 +241,7 @@ static bool prog_wanted(struct bpf_program *prog, enum pl_mode mode, const struc
 		return true;
 	if (!exact)
 		return mode == MODE_TRACEPOINT;
-	if ((mode == MODE_FENTRY) != (name[4] == 'f') || mode == MODE_TRACEPOINT)
+	if ((mode == MODE_FENTRY) != (name[3] == 'f') || mode == MODE_TRACEPOINT)
 		return false;
 	/* TIME_WAIT entry moved from inet_twsk_hashdance() to _schedule() in 6.11. */
 	if (strstr(name, "_hdsched"))
@@ -332,8 +332,19 @@ static int try_mode(struct tracer *tr, enum pl_mode mode, const struct btf *btf,
 	struct bpf_program *prog;
 	int err;
 
+	char kconfig[64];
+	unsigned int hz = kernel_hz();
+
+	/*
+	 * libbpf fails the load when the kernel has no config file to read,
+	 * even for a __weak extern: hand it what we found ourselves. HZ 0 (not
+	 * found) makes the BPF side assume 250; it only scales TIME_WAIT expiry.
+	 */
+	snprintf(kconfig, sizeof(kconfig), "CONFIG_HZ=%u\n", hz);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .kconfig = kconfig);
+
 	tr->mode = mode;
-	tr->skel = portlife__open();
+	tr->skel = portlife__open_opts(&opts);
 	if (!tr->skel) {
 		err = -errno;
 		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(-err));
@@ -351,6 +362,10 @@ static int try_mode(struct tracer *tr, enum pl_mode mode, const struct btf *btf,
 		if (mode == MODE_KPROBE)
 			snprintf(why, whylen, "the kernel refused kprobe programs (%s): kprobes "
 				 "are not built in; try --mode tracepoint", strerror(-err));
+		else if (mode == MODE_FENTRY && err == -EPERM)
+			snprintf(why, whylen, "the kernel refused fentry programs (%s): ftrace is "
+				 "locked down or BPF trampolines are disabled; try --mode tracepoint",
+				 strerror(-err));
 		else
 			snprintf(why, whylen, "the kernel refused to load the programs (%s); "
 				 "run with -v for the verifier log", strerror(-err));

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/utsname.h>
+#include <zlib.h>
 #include "util.h"
 
 const char *errno_name(int err, char *buf, size_t len)
@@ -160,4 +162,27 @@ int parse_seconds(const char *s, double min, double max, double *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+unsigned int kernel_hz(void)
+{
+	char path[320], line[256];
+	struct utsname u;
+	unsigned int hz = 0;
+	gzFile f = NULL;
+
+	/* gzopen() reads plain files too. */
+	if (!uname(&u)) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		f = gzopen(path, "r");
+	}
+	if (!f)
+		f = gzopen("/proc/config.gz", "r");
+	if (!f)
+		return 0;
+	while (gzgets(f, line, sizeof(line)))
+		if (sscanf(line, "CONFIG_HZ=%u", &hz) == 1)
+			break;
+	gzclose(f);
+	return hz;
 }

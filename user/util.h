@@ -26,6 +26,12 @@ __u64 mono_to_wall_offset(void);
 /* "12:01:02.345" local time, or ISO 8601 UTC with "iso". */
 const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len);
 
+/*
+ * The running kernel's CONFIG_HZ from /boot/config-$(uname -r) or
+ * /proc/config.gz, or 0 if neither is there.
+ */
+unsigned int kernel_hz(void);
+
 /* Strict number parsing for options: 0 on success, -EINVAL/-ERANGE otherwise. */
 int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 /* Seconds with an optional fraction ("0.5", "2"): 0 on success. */
