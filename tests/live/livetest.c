@@ -238,6 +238,32 @@ static int sc_v4(struct result *r) { return sc_connects(r, AF_INET); }
 static int sc_v6(struct result *r) { return sc_connects(r, AF_INET6); }
 
 /*
+ * A loopback listener and n connections to it that the client closes first:
+ * their ports go to TIME_WAIT (recorded in r->ports). Returns the listener.
+ */
+static int tw_listener(struct result *r, int n, int reuse)
+{
+	int lfd = listener(AF_INET, 0);
+
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < n; i++) {
+		int c = connect_to(AF_INET, r->listen_port, reuse, 0), a;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(c);	/* active close: FIN_WAIT1 -> FIN_WAIT2 */
+		close(a);	/* peer's FIN: the client enters TIME_WAIT */
+	}
+	return lfd;
+}
+
+/*
  * c: the client closes first: its ports go to TIME_WAIT. Then end TIME_WAIT
  * early the way production does: tcp_tw_reuse lets a connect() with the same
  * 4-tuple take the timewait socket over (needs a second of age).
@@ -250,22 +276,8 @@ static int sc_timewait(struct result *r)
 		return err;
 	if ((err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "1")))
 		return err;
-	lfd = listener(AF_INET, 0);
-	if (lfd < 0)
-		return -errno;
-	r->listen_port = sock_port(lfd);
-	for (int i = 0; i < 20; i++) {
-		int c = connect_to(AF_INET, r->listen_port, 1, 0), a;
-
-		if (c < 0)
-			return c;
-		r->ports[r->nports++] = sock_port(c);
-		a = accept(lfd, NULL, NULL);
-		if (a < 0)
-			return -errno;
-		close(c);	/* active close: FIN_WAIT1 -> FIN_WAIT2 */
-		close(a);	/* peer's FIN: the client enters TIME_WAIT */
-	}
+	if ((lfd = tw_listener(r, 20, 1)) < 0)
+		return lfd;
 	/* Let portlife's snapshots see them, and let tcp_tw_reuse's 1 s pass. */
 	sleep_ms(2500);
 	for (int i = 0; i < 20; i++) {
@@ -294,22 +306,8 @@ static int sc_tw_overflow(struct result *r)
 		return err;
 	if ((err = write_file("/proc/sys/net/ipv4/tcp_max_tw_buckets", "5")))
 		return err;
-	lfd = listener(AF_INET, 0);
-	if (lfd < 0)
-		return -errno;
-	r->listen_port = sock_port(lfd);
-	for (int i = 0; i < 15; i++) {
-		int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
-
-		if (c < 0)
-			return c;
-		r->ports[r->nports++] = sock_port(c);
-		a = accept(lfd, NULL, NULL);
-		if (a < 0)
-			return -errno;
-		close(c);
-		close(a);
-	}
+	if ((lfd = tw_listener(r, 15, 0)) < 0)
+		return lfd;
 	close(lfd);
 	sleep_ms(1500);
 	return 0;
