@@ -1270,3 +1270,103 @@ int pl_iter_udp(struct bpf_iter__udp *ctx)
 	bpf_seq_write(ctx->meta->seq, &l->lease, sizeof(l->lease));
 	return 0;
 }
+
+static __always_inline void rec_addrs(struct pl_sock_rec *r, const struct sock_common *skc)
+{
+	r->family = BPF_CORE_READ(skc, skc_family);
+	r->lport = BPF_CORE_READ(skc, skc_num);
+	r->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	r->state = BPF_CORE_READ(skc, skc_state);
+	r->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	if (r->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r->laddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&r->raddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)r->laddr, skc, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)r->raddr, skc, skc_daddr);
+	}
+}
+
+/* The inode of the socket file: what /proc/PID/fd shows as socket:[N]. */
+static __always_inline __u64 sock_inode(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+}
+
+/* `portlife ports`: every TCP socket holding a port in this netns. */
+SEC("iter/tcp")
+int pl_ports_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct pl_sock_rec r = {};
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	rec_addrs(&r, skc);
+	r.proto = IPPROTO_TCP;
+	r.uid = ctx->uid;
+	if (r.state == TCP_NEW_SYN_RECV)
+		return 0;	/* a request socket: its listener holds the port */
+	if (r.state == TCP_TIME_WAIT) {
+		struct tcp_timewait_sock *ttw = bpf_skc_to_tcp_timewait_sock(skc);
+		__u64 hz = CONFIG_HZ ? CONFIG_HZ : 250;
+		__s64 left;
+
+		if (!ttw)
+			return 0;
+		left = (__s64)(ttw->tw_sk.tw_timer.expires - bpf_jiffies64());
+		r.expires_ns = left > 0 ? left * (1000000000ULL / hz) : 0;
+	} else {
+		tp = bpf_skc_to_tcp_sock(skc);
+		if (tp)
+			r.inode = sock_inode((struct sock *)tp);
+	}
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+/* `portlife ports`: every UDP socket holding a port in this netns. */
+SEC("iter/udp")
+int pl_ports_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+	struct pl_sock_rec r = {};
+
+	if (!udp)
+		return 0;
+	rec_addrs(&r, (struct sock_common *)udp);
+	r.proto = IPPROTO_UDP;
+	r.uid = ctx->uid;
+	r.inode = sock_inode((struct sock *)udp);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+/*
+ * Socket owners, seen from the kernel's side of every file table: unlike
+ * /proc/PID/fd, this also sees processes whose fd links we may not read.
+ */
+SEC("iter/task_file")
+int pl_ports_owner(struct bpf_iter__task_file *ctx)
+{
+	struct file *file = ctx->file;
+	struct task_struct *task = ctx->task;
+	struct pl_owner_rec r = {};
+	struct socket *sock;
+
+	if (!file || !task)
+		return 0;
+	/* Only a socket's private_data points back at its file. */
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, file) != file)
+		return 0;
+	/* one line per process, not per thread: threads share the table */
+	if (BPF_CORE_READ(task, tgid) != BPF_CORE_READ(task, pid))
+		return 0;
+	r.inode = BPF_CORE_READ(file, f_inode, i_ino);
+	r.tgid = BPF_CORE_READ(task, tgid);
+	BPF_CORE_READ_STR_INTO(&r.comm, task, comm);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}

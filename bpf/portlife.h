@@ -84,4 +84,28 @@ struct pl_tw_rec {
 	__u8 raddr[16];
 };
 
+/* bpf_iter tcp/udp record for `portlife ports`: every socket holding a port. */
+struct pl_sock_rec {
+	__u64 inode;		/* socket inode, to find the owner in /proc; 0 for TIME_WAIT */
+	__u64 expires_ns;	/* TIME_WAIT: time left */
+	__u32 netns;
+	__u32 uid;
+	__u16 lport;
+	__u16 rport;
+	__u8 family;
+	__u8 proto;
+	__u8 state;		/* kernel TCP_* numbering (UDP: CLOSE, or ESTABLISHED if connected) */
+	__u8 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* bpf_iter task_file record: a process holding a socket (by inode). */
+struct pl_owner_rec {
+	__u64 inode;
+	__u32 tgid;
+	__u32 pad;
+	char comm[PL_COMM_LEN];
+};
+
 #endif /* PORTLIFE_H */

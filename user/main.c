@@ -26,6 +26,7 @@
 #include "env.h"
 #include "lease.h"
 #include "output.h"
+#include "ports.h"
 #include "twsnap.h"
 #include "util.h"
 
@@ -237,7 +238,8 @@ static bool prog_wanted(struct bpf_program *prog, enum pl_mode mode, const struc
 	bool exact = !strncmp(name, "pl_fe_", 6) || !strncmp(name, "pl_fx_", 6) ||
 		     !strncmp(name, "pl_kp_", 6) || !strncmp(name, "pl_kr_", 6);
 
-	if (!strcmp(name, "pl_set_state"))
+	/* The state tracepoint, and the socket-table iterators of the diagnosis. */
+	if (!strcmp(name, "pl_set_state") || !strncmp(name, "pl_ports_", 9))
 		return true;
 	if (!exact)
 		return mode == MODE_TRACEPOINT;
@@ -615,6 +617,11 @@ cleanup:
 
 int main(int argc, char **argv)
 {
+	/* Subcommands; everything else is live tracing. */
+	if (argc > 1 && !strcmp(argv[1], "ports"))
+		return cmd_ports(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "who"))
+		return cmd_who(argc - 1, argv + 1);
 	if (env_parse(argc, argv, &env))
 		return 2;
 	libbpf_set_print(libbpf_print);

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Port headroom from a snapshot. connect() picks a local port per
+ * destination (RFC 6056 algorithm 4 in __inet_hash_connect): a port is usable
+ * for a destination unless that 4-tuple is taken, it is reserved, or bind()
+ * holds it. So exhaustion is per (netns, local address, remote address,
+ * remote port), and TIME_WAIT sockets count, since they hold their 4-tuple.
+ */
+#ifndef PORTLIFE_HEADROOM_H
+#define PORTLIFE_HEADROOM_H
+
+#include "snapshot.h"
+
+struct dest {
+	__u32 netns;
+	__u8 family;
+	__u8 laddr[16], raddr[16];
+	__u16 rport;
+	__u32 in_use;		/* ephemeral-range ports used to this destination */
+	__u32 time_wait;	/* of which in TIME_WAIT */
+	__u32 usable;		/* range - reserved - ports held by bind() */
+	__u32 free;
+	double used_pct;
+	double growth;		/* ports/s between two snapshots (0: one snapshot) */
+	double exhausted_in;	/* seconds at that growth; < 0: not growing */
+	/* top holders */
+	struct { __u32 pid; char comm[PL_COMM_LEN]; __u32 n, tw; } top[3];
+};
+
+/* bind(0) headroom of one netns: any port in the range nobody uses at all. */
+struct bind_room {
+	__u32 netns;
+	__u16 lo, hi;
+	__u32 reserved;
+	__u32 in_use;
+	__u32 free;
+};
+
+/*
+ * Destinations in s (sorted by used_pct, highest first) and bind(0) headroom
+ * per netns; prev (may be NULL) gives the growth rate. Arrays are the caller's.
+ */
+int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest **dv, size_t *nd,
+	     struct bind_room **bv, size_t *nb);
+/* The destination of (netns, family, laddr, raddr, rport) in dv, or NULL. */
+const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, int family,
+				 const __u8 *laddr, const __u8 *raddr, __u16 rport);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A snapshot of every socket holding a local port, in every network
+ * namespace, with its owner: the bpf_iter tcp/udp programs run inside each
+ * namespace (setns), owners from a bpf_iter task_file walk (socket inodes), and each
+ * namespace's ephemeral range and reserved ports from its own /proc/sys.
+ */
+#ifndef PORTLIFE_SNAPSHOT_H
+#define PORTLIFE_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/libbpf.h>
+#include "portlife.h"
+
+struct sock_ent {
+	struct pl_sock_rec r;
+	__u32 pid;		/* owner; 0 when unknown (TIME_WAIT, or gone) */
+	char comm[PL_COMM_LEN];
+};
+
+struct ns_info {
+	__u32 inum;
+	__u16 lo, hi;		/* net.ipv4.ip_local_port_range */
+	__u32 nreserved;	/* reserved ports inside the range */
+	__u8 reserved[65536 / 8];	/* net.ipv4.ip_local_reserved_ports, a bitmap */
+	__u64 tw_overflow;	/* TcpExtTCPTimeWaitOverflow */
+};
+
+struct snapshot {
+	struct sock_ent *v;
+	size_t n, cap;
+	struct ns_info *ns;
+	size_t nns;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC when taken */
+	size_t ns_unreachable;
+};
+
+struct snapshot_links {
+	struct bpf_link *tcp, *udp;	/* iter/tcp, iter/udp: pl_ports_tcp/udp */
+	struct bpf_link *owner;		/* iter/task_file: pl_ports_owner */
+};
+
+/* Take a snapshot: only_netns 0 for all namespaces. Returns 0 or -errno. */
+int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32 only_netns);
+void snapshot__free(struct snapshot *s);
+const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum);
+bool ns_reserved(const struct ns_info *ns, __u16 port);
+
+#endif
