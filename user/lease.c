@@ -410,6 +410,16 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 	}
 }
 
+struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport)
+{
+	/* Newest first: walk the LRU list backwards. Rare (diagnosis): O(n) is fine. */
+	for (struct lease *l = t->lru.lru_prev; l != &t->lru; l = l->lru_prev)
+		if (l->lport == lport && l->netns == netns && l->proto == proto &&
+		    (l->flags & L_ALLOCATED) && !(l->flags & L_RELEASED))
+			return l;
+	return NULL;
+}
+
 void lease_table__age(struct lease_table *t, __u64 before_ns)
 {
 	struct lease *l = t->lru.lru_next, *next;

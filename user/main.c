@@ -26,6 +26,9 @@
 #include "env.h"
 #include "lease.h"
 #include "output.h"
+#include "json.h"
+#include "snapshot.h"
+#include "headroom.h"
 #include "ports.h"
 #include "twsnap.h"
 #include "util.h"
@@ -57,6 +60,11 @@ struct tracer {
 	int nlinks;
 	struct bpf_link *iter_link;
 	struct bpf_link *udp_iter_link;
+	struct snapshot_links snap;	/* socket tables, for the diagnosis */
+	struct snapshot seed;		/* the ports in use when portlife started */
+	__u64 last_diag_ns;
+	__u64 diag_suppressed;
+	double warned_pct;
 	enum pl_mode mode;
 	struct lease_table *leases;
 	struct agg *agg;
@@ -66,6 +74,151 @@ struct tracer {
 	int ncpus;
 	const char *precision;
 };
+
+/*
+ * A failed allocation: look at the socket table of its namespace now and say
+ * who holds the port (EADDRINUSE) or how full the destination is
+ * (EADDRNOTAVAIL), with the likely remedy. At most one a second: an
+ * exhausted range fails thousands of times a second, and a snapshot costs.
+ */
+static void diagnose(struct tracer *tr, const struct pl_event *e)
+{
+	char ep[64], comm[PL_COMM_LEN], enbuf[16], buf[320], ts[32];
+	struct snapshot s;
+	__u64 now = mono_ns();
+	const char *en;
+	FILE *f = stdout;
+
+	if (!tr->snap.tcp || (e->err != EADDRINUSE && e->err != EADDRNOTAVAIL))
+		return;
+	if (now - tr->last_diag_ns < 1000000000ULL) {
+		tr->diag_suppressed++;
+		return;
+	}
+	tr->last_diag_ns = now;
+	if (snapshot__take(&s, &tr->snap, e->netns))
+		return;
+	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+	en = errno_name(e->err, enbuf, sizeof(enbuf));
+	wall_str(e->ts_ns + tr->out.wall_off, 0, ts, sizeof(ts));
+
+	if (e->err == EADDRINUSE) {
+		int n = 0;
+
+		if (env.json) {
+			fprintf(f, "{\"event\":\"diagnosis\",\"error\":\"%s\",\"pid\":%u,\"comm\":",
+				en, e->pid);
+			json_str(f, e->comm, sizeof(e->comm));
+			fprintf(f, ",\"netns\":%u,\"lport\":%u,\"holders\":[", e->netns, e->lport);
+		} else {
+			fprintf(f, "!! %s %s: pid %u (%s) could not bind %s\n", ts, en, e->pid, comm,
+				endpoint_str(e->family, e->laddr, e->lport, ep, sizeof(ep)));
+		}
+		/*
+		 * Holders now, then the ones that held it when portlife started
+		 * (seed), then the lease portlife saw: the holder may be gone by now.
+		 */
+		const struct snapshot *from[] = { &s, &tr->seed };
+
+		for (size_t k = 0; k < 2 && !n; k++)
+		for (size_t i = 0; i < from[k]->n; i++) {
+			const struct sock_ent *h = &from[k]->v[i];
+			char hc[PL_COMM_LEN], la[48];
+
+			if (h->r.lport != e->lport || h->r.proto != e->proto ||
+			    h->r.netns != e->netns || (k && !h->pid))
+				continue;
+			comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
+			if (env.json) {
+				fprintf(f, "%s{\"pid\":%u,\"comm\":", n ? "," : "", h->pid);
+				json_str(f, h->comm, sizeof(h->comm));
+				fprintf(f, ",\"state\":\"%s\",\"laddr\":\"%s\",\"rport\":%u}",
+					tcp_state_name(h->r.state),
+					addr_str(h->r.family, h->r.laddr, la, sizeof(la)), h->r.rport);
+			} else {
+				fprintf(f, "   held by pid %u (%s): %s %s remote port %u\n", h->pid,
+					h->pid ? hc : "unknown: no process holds the socket",
+					tcp_state_name(h->r.state),
+					endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)),
+					h->r.rport);
+			}
+			n++;
+		}
+		if (!n) {
+			struct lease *l = lease_table__find_port(tr->leases, e->netns, e->proto, e->lport);
+			char hc[PL_COMM_LEN];
+
+			if (l) {
+				comm_sanitize(l->comm, sizeof(l->comm), hc, sizeof(hc));
+				if (env.json) {
+					fprintf(f, "{\"pid\":%u,\"comm\":", l->pid);
+					json_str(f, l->comm, sizeof(l->comm));
+					fprintf(f, ",\"state\":\"%s\",\"seen_by\":\"trace\"}",
+						tcp_state_name(l->state));
+				} else {
+					fprintf(f, "   held by pid %u (%s), which portlife saw take it\n",
+						l->pid, hc);
+				}
+				n++;
+			}
+		}
+		snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
+				   "(SO_REUSEADDR only helps against TIME_WAIT holders)" :
+				   "the holder is already gone: retry");
+		if (env.json) {
+			fprintf(f, "],\"remedy\":");
+			json_str(f, buf, strlen(buf));
+			fprintf(f, "}\n");
+		} else {
+			fprintf(f, "   remedy: %s\n", buf);
+		}
+	} else {
+		struct dest *dv = NULL;
+		struct bind_room *bv = NULL;
+		const struct dest *d = NULL;
+		size_t nd, nb;
+
+		/* the failed socket had no port: match on everything else */
+		if (!headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
+			for (size_t i = 0; i < nd && !d; i++)
+				if (dv[i].netns == e->netns && dv[i].rport == e->rport &&
+				    !memcmp(dv[i].raddr, e->raddr, 16))
+					d = &dv[i];
+		}
+		if (env.json) {
+			fprintf(f, "{\"event\":\"diagnosis\",\"error\":\"%s\",\"pid\":%u,\"comm\":",
+				en, e->pid);
+			json_str(f, e->comm, sizeof(e->comm));
+			fprintf(f, ",\"netns\":%u,\"raddr\":\"%s\",\"rport\":%u", e->netns,
+				addr_str(e->family, e->raddr, ep, sizeof(ep)), e->rport);
+			if (d)
+				fprintf(f, ",\"in_use\":%u,\"time_wait\":%u,\"usable\":%u,\"free\":%u",
+					d->in_use, d->time_wait, d->usable, d->free);
+			fprintf(f, ",\"remedy\":");
+			if (d)
+				dest_remedy(d, buf, sizeof(buf));
+			else
+				snprintf(buf, sizeof(buf), "no free local port for this destination: "
+							   "widen net.ipv4.ip_local_port_range");
+			json_str(f, buf, strlen(buf));
+			fprintf(f, "}\n");
+		} else {
+			fprintf(f, "!! %s %s: pid %u (%s) found no local port for %s (netns %u)\n", ts,
+				en, e->pid, comm,
+				endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)), e->netns);
+			if (d) {
+				fprintf(f, "   %-11s %-16s %-26s %6s %9s %7s %6s %7s %9s %12s  %s\n",
+					"NETNS", "LOCAL", "REMOTE", "IN_USE", "TIME_WAIT", "USABLE", "FREE",
+					"USED", "GROWTH/s", "EXHAUSTED_IN", "TOP HOLDERS comm/pid:ports");
+				print_dest(f, d, "   ");
+				fprintf(f, "   remedy: %s\n", dest_remedy(d, buf, sizeof(buf)));
+			}
+		}
+		free(dv);
+		free(bv);
+	}
+	snapshot__free(&s);
+}
 
 /* The one path every event takes, from the ring buffer or from a snapshot. */
 static void handle_event(void *ctx, const struct pl_event *e)
@@ -80,6 +233,11 @@ static void handle_event(void *ctx, const struct pl_event *e)
 		twsnap__note_netns(tr->tw, e->netns, e->pid);
 	lease_table__apply(tr->leases, e, &r);
 	agg__apply(tr->agg, e, &r);
+	if (e->type == PL_EV_ALLOC && e->err) {
+		out__event(&tr->out, e, &r);
+		diagnose(tr, e);
+		return;
+	}
 	if (r.what == LW_NONE && e->type != PL_EV_ALLOC)
 		return;
 	if (r.lease && e->type != PL_EV_ALLOC && (r.lease->flags & L_ALLOCATED)) {
@@ -273,6 +431,7 @@ static void detach_all(struct tracer *tr)
 	while (tr->nlinks > 0)
 		bpf_link__destroy(tr->links[--tr->nlinks]);
 	tr->iter_link = tr->udp_iter_link = NULL;
+	memset(&tr->snap, 0, sizeof(tr->snap));
 	portlife__destroy(tr->skel);
 	tr->skel = NULL;
 }
@@ -406,6 +565,12 @@ static int try_mode(struct tracer *tr, enum pl_mode mode, const struct btf *btf,
 			tr->iter_link = link;
 		if (prog == tr->skel->progs.pl_iter_udp)
 			tr->udp_iter_link = link;
+		if (prog == tr->skel->progs.pl_ports_tcp)
+			tr->snap.tcp = link;
+		if (prog == tr->skel->progs.pl_ports_udp)
+			tr->snap.udp = link;
+		if (prog == tr->skel->progs.pl_ports_owner)
+			tr->snap.owner = link;
 	}
 	if (mode != MODE_TRACEPOINT && self_test(tr)) {
 		err = -ENOSYS;
@@ -524,6 +689,10 @@ static int run(void)
 			goto cleanup;
 		}
 	}
+	/* What already holds ports, so a conflict with an old holder is attributed. */
+	if (tr.snap.tcp && snapshot__take(&tr.seed, &tr.snap, 0) && env.verbose)
+		fprintf(stderr, "portlife: no start snapshot of the socket tables\n");
+
 	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
 	if (tr.iter_link)
 		tr.tw = twsnap__new(tr.iter_link, tr.udp_iter_link, tr.leases);
@@ -608,6 +777,7 @@ cleanup:
 	ring_buffer__free(tr.rb);
 	detach_all(&tr);
 	twsnap__free(tr.tw);
+	snapshot__free(&tr.seed);
 	agg__free(tr.agg);
 	lease_table__free(tr.leases);
 	if (tr.cg_filter_fd >= 0)

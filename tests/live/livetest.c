@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1554,6 +1555,389 @@ static int t_bad_input(void)
 	return 0;
 }
 
+/* ---- issue 4: who holds it, how full is it ----------------------------- */
+
+/* Run portlife with argv (argv[0] ignored) into out; its exit status. */
+static int run_capture(char *const argv[], const char *out)
+{
+	int st;
+	pid_t p = fork();
+
+	if (p == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		execv(portlife, argv);
+		_exit(127);
+	}
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static unsigned long netns_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/* A process that sits in its own netns (if range) until killed. */
+static pid_t park(const char *range, int holder_fd_out[2])
+{
+	int p[2];
+	pid_t pid;
+	char c = 0;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (range && (own_netns() ||
+			      write_file("/proc/sys/net/ipv4/ip_local_port_range", range)))
+			_exit(1);
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	(void)holder_fd_out;
+	return pid;
+}
+
+static unsigned short held_port;
+
+/* m: bind() to the port a process that predates portlife holds. */
+static int sc_conflict(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, held_port);
+	int b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	prctl(PR_SET_NAME, "pl-latecomer");
+	r->bound_port = held_port;
+	if (!bind(b, (void *)&ss, len))
+		return -EEXIST;
+	r->fail_errno = errno;
+	close(b);
+	sleep_ms(300);
+	return 0;
+}
+
+static int t_holder_before(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 0);
+	int p[2], err = 0, found = 0;
+	struct run run;
+	pid_t holder;
+	char c;
+
+	if (pipe(p))
+		return fail("pipe");
+	holder = fork();
+	if (holder == 0) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		unsigned short port;
+
+		prctl(PR_SET_NAME, "pl-holder");
+		if (bind(fd, (void *)&ss, len) || listen(fd, 4))
+			_exit(1);
+		port = sock_port(fd);
+		if (write(p[1], &port, sizeof(port)) != sizeof(port))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &held_port, sizeof(held_port)) != sizeof(held_port))
+		err = fail("the holder did not start");
+	close(p[0]);
+	sleep_ms(100);
+	if (!err)
+		err = start(&run, sc_conflict, "m_holder", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("the second bind failed with %d, not EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i], *h;
+
+		if (!is_event(l, "diagnosis") || !jstr_is(l, "error", "EADDRINUSE"))
+			continue;
+		if (jnum(l, "pid") != run.child || !jstr_is(l, "comm", "pl-latecomer") ||
+		    jnum(l, "lport") != held_port)
+			err = fail("diagnosis names the wrong failing process: %s", l);
+		h = strstr(l, "\"holders\":[");
+		if (!err && (!h || jnum(h, "pid") != holder || !jstr_is(h, "comm", "pl-holder") ||
+			     !jstr_is(h, "state", "LISTEN")))
+			err = fail("diagnosis does not name holder %d (pl-holder): %s", holder, l);
+		found++;
+	}
+	(void)c;
+	if (!err && found != 1)
+		err = fail("%d EADDRINUSE diagnoses, want 1", found);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * n: a 20-port range and one destination: connect and close first until
+ * connect() fails; every port of it sits in TIME_WAIT. A second destination
+ * of the same netns keeps its headroom.
+ */
+static int sc_tw_exhaust(struct result *r)
+{
+	int la, lb, cb, err;
+
+	if ((err = own_netns()) ||
+	    (err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40019")) ||
+	    (err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "0")))
+		return err;
+	la = listener(AF_INET, 5000);
+	lb = listener(AF_INET, 5001);
+	if (la < 0 || lb < 0)
+		return -errno;
+	r->listen_port = 5000;
+	cb = connect_to(AF_INET, 5001, 0, 0);	/* B keeps one connection */
+	if (cb < 0)
+		return cb;
+	for (int i = 0; i < 40; i++) {
+		int c = connect_to(AF_INET, 5000, 0, 0), a;
+
+		if (c == -EADDRNOTAVAIL) {
+			r->fail_errno = EADDRNOTAVAIL;
+			return 0;	/* stay, with TIME_WAIT held, for the checks */
+		}
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(la, NULL, NULL);
+		close(c);
+		close(a);
+	}
+	return -ENOSPC;
+}
+
+static const char *find_line(const char *path, const char *ev, const char *key, long long val)
+{
+	static char line[4096];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (is_event(line, ev) && (!key || jnum(line, key) == val)) {
+			fclose(f);
+			return line;
+		}
+	}
+	if (f)
+		fclose(f);
+	return NULL;
+}
+
+static int t_tw_exhaust(void)
+{
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--headroom", "--json", "--sample", "0", "--netns", ns,
+			 NULL };
+	const char *l, *diag = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_tw_exhaust, "n_tw_exhaust", NULL);
+	if (!err)
+		err = drive(&run);
+	/* the child still holds its netns: look at it before stopping */
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/n_headroom.json", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --headroom failed");
+	stop(&run, 1000);
+	if (!err && run.r.fail_errno != EADDRNOTAVAIL)
+		err = fail("connect() never failed with EADDRNOTAVAIL");
+	if (!err && !(l = find_line(out, "headroom", "rport", 5000)))
+		err = fail("no headroom for destination :5000 in %s", out);
+	else if (!err && (jnum(l, "free") != 0 || jnum(l, "in_use") != run.r.nports ||
+			  jnum(l, "time_wait") != run.r.nports || jnum(l, "usable") != 20))
+		err = fail("destination :5000 (%d ports used): %s", run.r.nports, l);
+	if (!err && !(l = find_line(out, "headroom", "rport", 5001)))
+		err = fail("no headroom for the second destination :5001 in %s", out);
+	else if (!err && (jnum(l, "free") != 19 || jnum(l, "in_use") != 1))
+		err = fail("second destination :5001 should have 19 free: %s", l);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "diagnosis") && jstr_is(run.lines[i], "error", "EADDRNOTAVAIL"))
+			diag = run.lines[i];
+	if (!err && (!diag || jnum(diag, "pid") != run.child || jnum(diag, "free") != 0 ||
+		     jnum(diag, "time_wait") != run.r.nports || jnum(diag, "rport") != 5000))
+		err = fail("EADDRNOTAVAIL not attributed with 0 free and %d TIME_WAIT: %s",
+			   run.r.nports, diag ? diag : "(no diagnosis)");
+	cleanup(&run);
+	return err;
+}
+
+/* o: two namespaces with different ranges are reported separately. */
+static int t_two_netns(void)
+{
+	char out[300];
+	char *argv[] = { "portlife", "ports", "--headroom", "--json", "--sample", "0", NULL };
+	pid_t a = park("41000 41009", NULL), b = park("42000 42099", NULL);
+	const char *la, *lb;
+	int err = 0;
+
+	snprintf(out, sizeof(out), "%s/o_headroom.json", tmpdir);
+	if (a < 0 || b < 0)
+		err = fail("could not make two namespaces");
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --headroom failed");
+	if (!err) {
+		la = find_line(out, "bind_headroom", "netns", netns_of(a));
+		if (!la || jnum(la, "range_lo") != 41000 || jnum(la, "range_hi") != 41009 ||
+		    jnum(la, "free") != 10)
+			err = fail("netns A (41000-41009) wrong or missing: %s", la ? la : "(none)");
+	}
+	if (!err) {
+		lb = find_line(out, "bind_headroom", "netns", netns_of(b));
+		if (!lb || jnum(lb, "range_lo") != 42000 || jnum(lb, "range_hi") != 42099 ||
+		    jnum(lb, "free") != 100)
+			err = fail("netns B (42000-42099) wrong or missing: %s", lb ? lb : "(none)");
+	}
+	if (a > 0)
+		kill(a, SIGKILL), waitpid(a, NULL, 0);
+	if (b > 0)
+		kill(b, SIGKILL), waitpid(b, NULL, 0);
+	return err;
+}
+
+/* p: `portlife ports --json` lists what the kernel's own tables list. */
+static int sc_mixed(struct result *r)
+{
+	int l, c, a, u, err;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if ((err = own_netns()))
+		return err;
+	l = listener(AF_INET, 0);
+	r->listen_port = sock_port(l);
+	c = connect_to(AF_INET, r->listen_port, 0, 0);
+	a = accept(l, NULL, NULL);
+	close(c);	/* TIME_WAIT */
+	close(a);
+	if (listener(AF_INET6, 0) < 0)	/* an IPv6 LISTEN */
+		return -errno;
+	c = connect_to(AF_INET, r->listen_port, 0, 0);	/* ESTABLISHED pair */
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (c < 0 || bind(u, (void *)&ss, len))
+		return -errno;
+	u = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET6, 0);
+	if (bind(u, (void *)&ss, len))
+		return -errno;
+	sleep_ms(200);
+	return 0;
+}
+
+struct tuple { int proto, lport, rport, state; };
+
+static int tuple_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct tuple));
+}
+
+/* /proc/PID/net/{tcp,tcp6,udp,udp6}: the kernel's own listing of a netns. */
+static int proc_tuples(pid_t pid, struct tuple *v, int max)
+{
+	static const char *files[] = { "tcp", "tcp6", "udp", "udp6" };
+	char path[64], line[512];
+	int n = 0;
+
+	for (int k = 0; k < 4; k++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[k]);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(line, sizeof(line), f)) {	/* header */
+			fclose(f);
+			continue;
+		}
+		while (n < max && fgets(line, sizeof(line), f)) {
+			unsigned lp, rp, st;
+
+			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x", &lp, &rp, &st) != 3)
+				continue;
+			v[n++] = (struct tuple){ k < 2 ? 6 : 17, lp, rp, k < 2 ? (int)st : 0 };
+		}
+		fclose(f);
+	}
+	qsort(v, n, sizeof(*v), tuple_cmp);
+	return n;
+}
+
+static int state_num(const char *l)
+{
+	static const char *names[] = { "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
+				       "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
+				       "LISTEN", "CLOSING" };
+
+	for (int i = 1; i < 12; i++)
+		if (jstr_is(l, "state", names[i]))
+			return i;
+	return -1;
+}
+
+static int t_ports_vs_kernel(void)
+{
+	static struct tuple want[256], got[256];
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--json", "--netns", ns, NULL };
+	int nw, ng = 0, err;
+	struct run run;
+	FILE *f;
+	char line[4096];
+
+	err = start(&run, sc_mixed, "p_ports", NULL);
+	if (!err)
+		err = drive(&run);
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/p_ports.json", tmpdir);
+	nw = proc_tuples(run.child, want, 256);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --json failed");
+	stop(&run, 0);
+	f = fopen(out, "r");
+	while (!err && f && fgets(line, sizeof(line), f) && ng < 256) {
+		bool udp = jstr_is(line, "proto", "udp");
+
+		if (!is_event(line, "socket"))
+			continue;
+		got[ng++] = (struct tuple){ udp ? 17 : 6, (int)jnum(line, "lport"),
+					    (int)jnum(line, "rport"), udp ? 0 : state_num(line) };
+	}
+	if (f)
+		fclose(f);
+	qsort(got, ng, sizeof(*got), tuple_cmp);
+	if (!err && nw < 5)
+		err = fail("the scenario made only %d sockets", nw);
+	if (!err && (nw != ng || memcmp(want, got, nw * sizeof(*want)))) {
+		err = fail("portlife lists %d sockets, /proc/net %d (or they differ): see %s", ng, nw,
+			   out);
+	}
+	cleanup(&run);
+	return err;
+}
+
 static const struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1570,6 +1954,10 @@ static const struct test {
 	{ "j_workload", t_workload },
 	{ "k_forced_modes", t_forced_modes },
 	{ "l_tw_reasons", t_tw_reasons },
+	{ "m_holder_before", t_holder_before },
+	{ "n_tw_exhaustion", t_tw_exhaust },
+	{ "o_two_netns", t_two_netns },
+	{ "p_ports_vs_kernel", t_ports_vs_kernel },
 };
 
 int main(int argc, char **argv)
