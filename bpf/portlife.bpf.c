@@ -1278,6 +1278,7 @@ static __always_inline void rec_addrs(struct pl_sock_rec *r, const struct sock_c
 	r->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
 	r->state = BPF_CORE_READ(skc, skc_state);
 	r->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	r->cookie = BPF_CORE_READ(skc, skc_cookie.counter);
 	if (r->family == AF_INET6) {
 		BPF_CORE_READ_INTO(&r->laddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&r->raddr, skc, skc_v6_daddr.in6_u.u6_addr8);

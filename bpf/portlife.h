@@ -86,7 +86,8 @@ struct pl_tw_rec {
 
 /* bpf_iter tcp/udp record for `portlife ports`: every socket holding a port. */
 struct pl_sock_rec {
-	__u64 inode;		/* socket inode, to find the owner in /proc; 0 for TIME_WAIT */
+	__u64 inode;		/* socket inode, to find the owner; 0 for TIME_WAIT */
+	__u64 cookie;		/* socket cookie (0 if never asked for): a traced lease's owner */
 	__u64 expires_ns;	/* TIME_WAIT: time left */
 	__u32 netns;
 	__u32 uid;

@@ -118,7 +118,15 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		return;
 	p = proc_get(a, l->pid, l->comm, l->cgroup_id);
 	switch (r->what) {
+	case LW_STATE:
+		/* bind(0) then connect(): the port was picked without the destination. */
+		if (l->kind == PL_ALLOC_BIND_EPHEMERAL && e->old_state == 7 && e->new_state == 2)
+			p->bind_then_connect++;
+		break;
 	case LW_ALLOC:
+		if (!p->first_ts)
+			p->first_ts = l->alloc_ts;
+		p->last_ts = l->alloc_ts;
 		p->allocs++;
 		p->held++;
 		if (p->held > p->peak_held)
@@ -136,6 +144,34 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	default:
 		break;
 	}
+}
+
+const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
+{
+	double secs = p->last_ts > p->first_ts ? (p->last_ts - p->first_ts) / 1e9 : 0;
+	double rate = secs >= 1 ? p->allocs / secs : 0;
+	__u64 life = p->lifetime.count ? hist__percentile(&p->lifetime, 50) : 0;
+
+	if (p->bind_then_connect)
+		snprintf(buf, len, "binds to port 0 before connecting (%llu times): set "
+				   "IP_BIND_ADDRESS_NO_PORT before bind() so connect() picks the port "
+				   "per destination",
+			 (unsigned long long)p->bind_then_connect);
+	else if (rate >= 10 && p->lifetime.count && life < 1000000000ULL)
+		snprintf(buf, len, "%.0f short connections a second (median life %.1f ms): reuse "
+				   "them (keep-alive, a connection pool)%s",
+			 rate, life / 1e6,
+			 p->tw_entered * 2 >= p->allocs ? "; they end in TIME_WAIT, so "
+							  "net.ipv4.tcp_tw_reuse=1 helps the client" : "");
+	else if (p->tw_entered && p->tw_entered * 2 >= p->allocs && p->allocs >= 100)
+		snprintf(buf, len, "most of its ports end in TIME_WAIT: reuse connections, or "
+				   "net.ipv4.tcp_tw_reuse=1 on the client");
+	else if (p->failures)
+		snprintf(buf, len, "allocations failed: see the diagnosis lines; widen "
+				   "net.ipv4.ip_local_port_range or set IP_LOCAL_PORT_RANGE per socket");
+	else
+		return NULL;
+	return buf;
 }
 
 static int by_allocs(const void *x, const void *y)
@@ -191,6 +227,7 @@ void agg__total(struct agg *a, struct proc_stats *out)
 		out->fail_other += p->fail_other;
 		out->failures += p->fail_other;
 		out->tw_entered += p->tw_entered;
+		out->bind_then_connect += p->bind_then_connect;
 		out->releases += p->releases;
 		for (int k = 0; k < AGG_REASONS; k++)
 			out->end_reason[k] += p->end_reason[k];

@@ -22,6 +22,8 @@ struct proc_stats {
 	__u64 tw_entered;
 	__u64 releases;
 	__u64 end_reason[AGG_REASONS];
+	__u64 bind_then_connect;	/* bind(0) then connect(): IP_BIND_ADDRESS_NO_PORT helps */
+	__u64 first_ts, last_ts;	/* first and last allocation */
 	__s64 held;		/* ports held now */
 	__s64 peak_held;
 	struct hist alloc_lat;	/* successful and failed searches */
@@ -43,6 +45,8 @@ struct proc_stats **agg__sorted(struct agg *a, size_t *n);
 void agg__total(struct agg *a, struct proc_stats *out);
 /* Releases because tcp_max_tw_buckets was full, over all processes. */
 __u64 agg__tw_overflow(struct agg *a);
+/* The likely remedy for what this process did, or NULL if nothing stands out. */
+const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len);
 /* Processes folded into "[other]" because the table was full. */
 __u64 agg__overflowed(const struct agg *a);
 

@@ -19,7 +19,9 @@ static const char doc[] =
 "in TIME_WAIT, and why it was released. Prints one line per lifecycle event\n"
 "and per-process histograms at exit (Ctrl-C) or every -i seconds.\n"
 "\n"
-"USAGE: portlife [OPTIONS]\n"
+"USAGE: portlife [OPTIONS]          trace live\n"
+"       portlife ports [OPTIONS]    the ports in use now (see portlife ports --help)\n"
+"       portlife who PORT           who holds PORT now\n"
 "\n"
 "EXAMPLES:\n"
 "    portlife                   # trace until Ctrl-C, then a summary\n"
@@ -28,6 +30,9 @@ static const char doc[] =
 "    portlife -c nginx -4       # IPv4 ports of processes named nginx\n"
 "    portlife --cgroup /sys/fs/cgroup/system.slice/app.service\n"
 "    portlife --json | jq 'select(.error)'   # failed allocations as JSON\n"
+"    portlife --warn 80          # say when a destination's ports are 80% used\n"
+"    portlife ports --headroom   # snapshot: how close each destination is\n"
+"    portlife who 8080           # who holds port 8080 now\n"
 "\n"
 "MODES: fentry/fexit (5.5+, exact search latency and TIME_WAIT), kprobe (the\n"
 "same where ftrace trampolines are unavailable), tracepoint (where neither\n"
@@ -48,6 +53,7 @@ enum {
 	OPT_TW_INTERVAL,
 	OPT_MAX_LEASES,
 	OPT_RINGBUF,
+	OPT_WARN,
 };
 
 static const struct argp_option opts[] = {
@@ -67,6 +73,9 @@ static const struct argp_option opts[] = {
 	  "TIME_WAIT snapshot period in tracepoint mode (default 1, 0.1 to 10)", 0 },
 	{ "max-leases", OPT_MAX_LEASES, "N", 0, "Leases tracked at once (default 1048576)", 0 },
 	{ "ringbuf", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (default 4096)", 0 },
+	{ "warn", OPT_WARN, "PERCENT", 0,
+	  "Warn when a destination uses more than PERCENT of its usable ephemeral ports "
+	  "(checked every second)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{},
 };
@@ -147,6 +156,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, 64, 1UL << 20, &v) || (v & (v - 1)))
 			return bad(state, "ringbuf", arg, "expected a power of two from 64 to 1048576 KiB");
 		env->ringbuf_kib = v;
+		break;
+	case OPT_WARN:
+		if (parse_seconds(arg, 1, 100, &env->warn_pct))
+			return bad(state, "warn", arg, "expected a percentage from 1 to 100");
 		break;
 	case 'v':
 		env->verbose = true;

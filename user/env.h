@@ -27,6 +27,7 @@ struct env {
 	bool verbose;
 	unsigned long max_leases;
 	unsigned long ringbuf_kib;
+	double warn_pct;	/* --warn: a destination's headroom crossed this, 0 = off */
 };
 
 /* Parses argv into env; on a bad value prints one line and returns -EINVAL. */

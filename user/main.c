@@ -52,6 +52,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 #define MAX_LINKS 64
+#define FAIL_RING 256
 
 struct tracer {
 	struct portlife *skel;
@@ -63,6 +64,9 @@ struct tracer {
 	struct snapshot_links snap;	/* socket tables, for the diagnosis */
 	struct snapshot seed;		/* the ports in use when portlife started */
 	__u64 last_diag_ns;
+	struct pl_event fails[FAIL_RING];	/* recent failed allocations, for `portlife who` */
+	unsigned int nfails;
+	bool fails_dirty;
 	__u64 diag_suppressed;
 	double warned_pct;
 	enum pl_mode mode;
@@ -74,6 +78,23 @@ struct tracer {
 	int ncpus;
 	const char *precision;
 };
+
+/*
+ * A TIME_WAIT socket has no process; a socket in the accept queue neither.
+ * Where portlife saw the lease allocated, its owner is known: fill it in.
+ */
+static void owners_from_leases(struct tracer *tr, struct snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_ent *e = &s->v[i];
+		struct lease *l;
+
+		if (e->pid || !e->r.cookie || !(l = lease_table__find_cookie(tr->leases, e->r.cookie)))
+			continue;
+		e->pid = l->pid;
+		memcpy(e->comm, l->comm, PL_COMM_LEN);
+	}
+}
 
 /*
  * A failed allocation: look at the socket table of its namespace now and say
@@ -98,6 +119,7 @@ static void diagnose(struct tracer *tr, const struct pl_event *e)
 	tr->last_diag_ns = now;
 	if (snapshot__take(&s, &tr->snap, e->netns))
 		return;
+	owners_from_leases(tr, &s);
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
 	en = errno_name(e->err, enbuf, sizeof(enbuf));
 	wall_str(e->ts_ns + tr->out.wall_off, 0, ts, sizeof(ts));
@@ -220,6 +242,75 @@ static void diagnose(struct tracer *tr, const struct pl_event *e)
 	snapshot__free(&s);
 }
 
+/*
+ * Headroom now: the fullest destinations in the summary, and --warn when one
+ * crosses the threshold (once a minute per destination at most).
+ */
+struct warned {
+	struct dest d;
+	__u64 ts;
+};
+
+static void headroom_now(struct tracer *tr, bool summary)
+{
+	static struct warned w[64];
+	struct dest *dv = NULL;
+	struct bind_room *bv = NULL;
+	struct snapshot s;
+	size_t nd = 0, nb = 0;
+	__u64 now = mono_ns();
+
+	if (!tr->snap.tcp || snapshot__take(&s, &tr->snap, 0))
+		return;
+	owners_from_leases(tr, &s);
+	if (headroom(&s, NULL, &dv, &nd, &bv, &nb))
+		goto out;
+	if (summary) {
+		if (!env.json)
+			printf("\n");
+		headroom_print(stdout, dv, nd, bv, 0, env.json, 0, 5);
+		goto out;
+	}
+	for (size_t i = 0; i < nd && dv[i].used_pct >= env.warn_pct; i++) {
+		const struct dest *d = &dv[i];
+		struct warned *slot = NULL;
+		char ep[64], buf[320];
+
+		for (size_t k = 0; k < 64 && !slot; k++)
+			if (w[k].ts && w[k].d.netns == d->netns && w[k].d.rport == d->rport &&
+			    !memcmp(w[k].d.raddr, d->raddr, 16) && !memcmp(w[k].d.laddr, d->laddr, 16))
+				slot = &w[k];
+		if (slot && now - slot->ts < 60000000000ULL)
+			continue;
+		for (size_t k = 0; k < 64 && !slot; k++)
+			if (!w[k].ts || now - w[k].ts >= 60000000000ULL)
+				slot = &w[k];
+		if (slot) {
+			slot->d = *d;
+			slot->ts = now;
+		}
+		if (env.json) {
+			printf("{\"event\":\"warn\",\"netns\":%u,\"raddr\":\"%s\",\"rport\":%u,"
+			       "\"used_pct\":%.1f,\"in_use\":%u,\"time_wait\":%u,\"free\":%u,\"remedy\":",
+			       d->netns, addr_str(d->family, d->raddr, ep, sizeof(ep)), d->rport,
+			       d->used_pct, d->in_use, d->time_wait, d->free);
+			dest_remedy(d, buf, sizeof(buf));
+			json_str(stdout, buf, strlen(buf));
+			printf("}\n");
+		} else {
+			printf("!! WARNING %s uses %.1f%% of its usable ports (%u of %u, %u in TIME_WAIT)\n",
+			       endpoint_str(d->family, d->raddr, d->rport, ep, sizeof(ep)), d->used_pct,
+			       d->in_use, d->usable, d->time_wait);
+			print_dest(stdout, d, "   ");
+			printf("   remedy: %s\n", dest_remedy(d, buf, sizeof(buf)));
+		}
+	}
+out:
+	free(dv);
+	free(bv);
+	snapshot__free(&s);
+}
+
 /* The one path every event takes, from the ring buffer or from a snapshot. */
 static void handle_event(void *ctx, const struct pl_event *e)
 {
@@ -234,6 +325,8 @@ static void handle_event(void *ctx, const struct pl_event *e)
 	lease_table__apply(tr->leases, e, &r);
 	agg__apply(tr->agg, e, &r);
 	if (e->type == PL_EV_ALLOC && e->err) {
+		tr->fails[tr->nfails++ % FAIL_RING] = *e;
+		tr->fails_dirty = true;
 		out__event(&tr->out, e, &r);
 		diagnose(tr, e);
 		return;
@@ -624,6 +717,38 @@ static int choose_mode(struct tracer *tr)
 	return err;
 }
 
+/*
+ * Publish the recent failures for `portlife who` (another process):
+ * written whole to a temporary file and renamed, so a reader never sees half.
+ */
+static void publish_failures(struct tracer *tr)
+{
+	char path[64], tmp[80];
+	unsigned int n = tr->nfails < FAIL_RING ? tr->nfails : FAIL_RING;
+	FILE *f;
+	int fd;
+
+	if (!tr->fails_dirty)
+		return;
+	tr->fails_dirty = false;
+	if (mkdir(FAILS_DIR, 0700) && errno != EEXIST)
+		return;
+	snprintf(path, sizeof(path), FAILS_DIR "/%d.failures", (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fwrite(FAILS_MAGIC, 1, sizeof(FAILS_MAGIC), f);
+	fwrite(&tr->out.wall_off, sizeof(tr->out.wall_off), 1, f);
+	for (unsigned int i = 0; i < n; i++)
+		fwrite(&tr->fails[(tr->nfails - n + i) % FAIL_RING], sizeof(struct pl_event), 1, f);
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
 static void report_losses(struct tracer *tr, __u64 *last_drops, __u64 *last_miss)
 {
 	__u64 d[PL_EV_MAX], total = 0, miss = read_recursion_misses(tr);
@@ -743,11 +868,15 @@ static int run(void)
 		}
 		if (now >= next_loss) {
 			report_losses(&tr, &last_drops, &last_miss);
+			publish_failures(&tr);
+			if (env.warn_pct)
+				headroom_now(&tr, false);
 			next_loss = now + 1000000000ULL;
 		}
 		if (next_sum && now >= next_sum) {
 			fill_run_info(&tr, &ri, start);
 			out__summary(&tr.out, tr.agg, &ri);
+			headroom_now(&tr, true);
 			next_sum = now + (__u64)(env.interval * 1e9);
 		}
 		if (end && now >= end)
@@ -771,6 +900,7 @@ static int run(void)
 		twsnap__run(tr.tw, handle_event, &tr);
 	fill_run_info(&tr, &ri, start);
 	out__summary(&tr.out, tr.agg, &ri);
+	headroom_now(&tr, true);
 	err = 0;
 
 cleanup:
@@ -778,6 +908,12 @@ cleanup:
 	detach_all(&tr);
 	twsnap__free(tr.tw);
 	snapshot__free(&tr.seed);
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), FAILS_DIR "/%d.failures", (int)getpid());
+		unlink(path);
+	}
 	agg__free(tr.agg);
 	lease_table__free(tr.leases);
 	if (tr.cg_filter_fd >= 0)

@@ -182,6 +182,12 @@ static void human_proc(FILE *f, const struct proc_stats *p)
 					(unsigned long long)p->end_reason[i]);
 		fprintf(f, "\n");
 	}
+	{
+		char rb[320];
+
+		if (agg__remedy(p, rb, sizeof(rb)))
+			fprintf(f, "  remedy: %s\n", rb);
+	}
 	hist__print(f, &p->alloc_lat, "allocation latency");
 	hist__print(f, &p->hold, "hold time (alloc -> release)");
 	hist__print(f, &p->tw_time, "time in TIME_WAIT");
@@ -217,7 +223,17 @@ static void json_proc(FILE *f, const struct proc_stats *p)
 			(unsigned long long)p->end_reason[i]);
 		first = 0;
 	}
-	fprintf(f, "},\"held\":%lld,\"peak_held\":%lld,\"alloc_latency_ns\":", (long long)p->held,
+	{
+		char rb[320];
+
+		fprintf(f, "},\"bind_then_connect\":%llu,\"remedy\":",
+			(unsigned long long)p->bind_then_connect);
+		if (agg__remedy(p, rb, sizeof(rb)))
+			json_str(f, rb, strlen(rb));
+		else
+			fprintf(f, "null");
+	}
+	fprintf(f, ",\"held\":%lld,\"peak_held\":%lld,\"alloc_latency_ns\":", (long long)p->held,
 		(long long)p->peak_held);
 	hist__json(f, &p->alloc_lat);
 	fprintf(f, ",\"hold_ns\":");

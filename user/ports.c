@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <argp.h>
+#include <dirent.h>
+#include <limits.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,16 +193,18 @@ void print_dest(FILE *f, const struct dest *d, const char *indent)
 	fprintf(f, "\n");
 }
 
-static void print_headroom(FILE *f, const struct dest *dv, size_t nd, const struct bind_room *bv,
-			   size_t nb)
+void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind_room *bv,
+		    size_t nb, bool json, __u32 netns, size_t max)
 {
 	char la[48], ra[48], buf[256];
 
-	if (penv.json) {
+	if (nd > max)
+		nd = max;
+	if (json) {
 		for (size_t i = 0; i < nd; i++) {
 			const struct dest *d = &dv[i];
 
-			if (penv.netns && d->netns != penv.netns)
+			if (netns && d->netns != netns)
 				continue;
 			fprintf(f, "{\"event\":\"headroom\",\"netns\":%u,\"family\":%d,\"laddr\":\"%s\","
 				   "\"raddr\":\"%s\",\"rport\":%u,\"in_use\":%u,\"time_wait\":%u,"
@@ -225,7 +230,7 @@ static void print_headroom(FILE *f, const struct dest *dv, size_t nd, const stru
 			fprintf(f, "}\n");
 		}
 		for (size_t i = 0; i < nb; i++) {
-			if (penv.netns && bv[i].netns != penv.netns)
+			if (netns && bv[i].netns != netns)
 				continue;
 			fprintf(f, "{\"event\":\"bind_headroom\",\"netns\":%u,\"range_lo\":%u,"
 				   "\"range_hi\":%u,\"reserved\":%u,\"in_use\":%u,\"free\":%u}\n",
@@ -238,7 +243,7 @@ static void print_headroom(FILE *f, const struct dest *dv, size_t nd, const stru
 		"REMOTE", "IN_USE", "TIME_WAIT", "USABLE", "FREE", "USED", "GROWTH/s", "EXHAUSTED_IN",
 		"TOP HOLDERS comm/pid:ports");
 	for (size_t i = 0; i < nd; i++)
-		if (!penv.netns || dv[i].netns == penv.netns)
+		if (!netns || dv[i].netns == netns)
 			print_dest(f, &dv[i], "");
 	if (!nd)
 		fprintf(f, "(no connections on ephemeral ports)\n");
@@ -246,10 +251,12 @@ static void print_headroom(FILE *f, const struct dest *dv, size_t nd, const stru
 		fprintf(f, "remedy for %s: %s\n",
 			endpoint_str(dv[0].family, dv[0].raddr, dv[0].rport, la, sizeof(la)),
 			dest_remedy(&dv[0], buf, sizeof(buf)));
+	if (!nb)
+		return;
 	fprintf(f, "\nbind(0) headroom per netns:\n%-11s %-13s %8s %7s %7s\n", "NETNS", "RANGE",
 		"RESERVED", "IN_USE", "FREE");
 	for (size_t i = 0; i < nb; i++) {
-		if (penv.netns && bv[i].netns != penv.netns)
+		if (netns && bv[i].netns != netns)
 			continue;
 		snprintf(buf, sizeof(buf), "%u-%u", bv[i].lo, bv[i].hi);
 		fprintf(f, "%-11u %-13s %8u %7u %7u\n", bv[i].netns, buf, bv[i].reserved,
@@ -368,11 +375,71 @@ static const char ports_doc[] =
 
 static const char who_doc[] =
 "portlife who PORT: every socket on local port PORT now, in any state and\n"
-"namespace, with its owner.\n"
+"namespace, with its owner; and, when a `portlife` is tracing, who recently\n"
+"failed to get that port.\n"
 "\n"
 "USAGE: portlife who PORT [--json] [--netns INODE]\n"
 "\n"
 "OPTIONS:";
+
+/*
+ * `who`: failures on this port that a running `portlife` saw. The files are
+ * ours, but read them as untrusted all the same: exact sizes, a known magic,
+ * and a process that is still alive.
+ */
+static void recent_failures(FILE *f, unsigned int port)
+{
+	char path[PATH_MAX], magic[sizeof(FAILS_MAGIC)], comm[PL_COMM_LEN], ts[32], ep[64], eb[16];
+	struct dirent *de;
+	DIR *d = opendir(FAILS_DIR);
+	struct pl_event e;
+	__u64 wall_off;
+	int shown = 0;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		unsigned long pid;
+		char *dot = strstr(de->d_name, ".failures");
+		FILE *in;
+
+		if (!dot || dot[9] || (*dot = '\0', parse_ulong(de->d_name, 1, 4194304, &pid)))
+			continue;
+		if (kill((pid_t)pid, 0) && errno == ESRCH)
+			continue;	/* a tracer that died without cleaning up */
+		snprintf(path, sizeof(path), FAILS_DIR "/%lu.failures", pid);
+		if (!(in = fopen(path, "re")))
+			continue;
+		if (fread(magic, 1, sizeof(magic), in) != sizeof(magic) ||
+		    memcmp(magic, FAILS_MAGIC, sizeof(magic)) ||
+		    fread(&wall_off, sizeof(wall_off), 1, in) != 1) {
+			fclose(in);
+			continue;
+		}
+		while (fread(&e, sizeof(e), 1, in) == 1) {
+			if (e.type != PL_EV_ALLOC || !e.err || e.lport != port)
+				continue;
+			if (!shown++ && !penv.json)
+				printf("\nrecent failures to get port %u (seen by portlife, pid %lu):\n",
+				       port, pid);
+			comm_sanitize(e.comm, sizeof(e.comm), comm, sizeof(comm));
+			if (penv.json) {
+				fprintf(f, "{\"event\":\"failure\",\"time\":\"%s\",\"pid\":%u,\"comm\":",
+					wall_str(e.ts_ns + wall_off, 1, ts, sizeof(ts)), e.pid);
+				json_str(f, e.comm, sizeof(e.comm));
+				fprintf(f, ",\"error\":\"%s\",\"lport\":%u,\"netns\":%u}\n",
+					errno_name(e.err, eb, sizeof(eb)), e.lport, e.netns);
+			} else {
+				fprintf(f, "  %s pid %u (%s) %s on %s\n",
+					wall_str(e.ts_ns + wall_off, 0, ts, sizeof(ts)), e.pid, comm,
+					errno_name(e.err, eb, sizeof(eb)),
+					endpoint_str(e.family == 10 ? 10 : 2, e.laddr, e.lport, ep, sizeof(ep)));
+			}
+		}
+		fclose(in);
+	}
+	closedir(d);
+}
 
 static int run_ports(int argc, char **argv, int who)
 {
@@ -411,7 +478,7 @@ static int run_ports(int argc, char **argv, int who)
 
 		err = headroom(&s, penv.sample > 0 ? &prev : NULL, &dv, &nd, &bv, &nb);
 		if (!err)
-			print_headroom(stdout, dv, nd, bv, nb);
+			headroom_print(stdout, dv, nd, bv, nb, penv.json, penv.netns, (size_t)-1);
 		free(dv);
 		free(bv);
 		goto out;
@@ -431,6 +498,8 @@ static int run_ports(int argc, char **argv, int who)
 	}
 	if (who && !shown && !penv.json)
 		printf("(nobody holds port %ld)\n", penv.port);
+	if (who)
+		recent_failures(stdout, penv.port);
 	if (s.ns_unreachable && !penv.json)
 		fprintf(stderr, "portlife: %zu namespaces went away while we looked\n",
 			s.ns_unreachable);

@@ -1612,6 +1612,22 @@ static pid_t park(const char *range, int holder_fd_out[2])
 	return pid;
 }
 
+static const char *find_line(const char *path, const char *ev, const char *key, long long val)
+{
+	static char line[4096];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (is_event(line, ev) && (!key || jnum(line, key) == val)) {
+			fclose(f);
+			return line;
+		}
+	}
+	if (f)
+		fclose(f);
+	return NULL;
+}
+
 static unsigned short held_port;
 
 /* m: bind() to the port a process that predates portlife holds. */
@@ -1661,11 +1677,31 @@ static int t_holder_before(void)
 		err = fail("the holder did not start");
 	close(p[0]);
 	sleep_ms(100);
+	char out[300], portbuf[16];
+	char *who[] = { "portlife", "who", portbuf, "--json", NULL };
+
 	if (!err)
 		err = start(&run, sc_conflict, "m_holder", NULL);
 	if (!err)
 		err = drive(&run);
-	stop(&run, 1200);
+	/* `portlife who` while tracing: the holder now, and the failure just seen */
+	sleep_ms(1500);
+	snprintf(portbuf, sizeof(portbuf), "%u", held_port);
+	snprintf(out, sizeof(out), "%s/m_who.json", tmpdir);
+	if (!err && run_capture(who, out))
+		err = fail("portlife who failed");
+	if (!err) {
+		/* find_line() returns a static buffer: one look at a time */
+		const char *l = find_line(out, "socket", "pid", holder), *fl;
+
+		if (!l || !jstr_is(l, "comm", "pl-holder") || jnum(l, "lport") != held_port)
+			err = fail("who %u does not show holder %d: %s", held_port, holder, out);
+		else if (!(fl = find_line(out, "failure", "pid", run.child)) ||
+			 !jstr_is(fl, "error", "EADDRINUSE") || !jstr_is(fl, "comm", "pl-latecomer"))
+			err = fail("who %u does not show the recent failure of %d: %s", held_port,
+				   run.child, out);
+	}
+	stop(&run, 0);
 	kill(holder, SIGKILL);
 	waitpid(holder, NULL, 0);
 	if (!err && run.r.fail_errno != EADDRINUSE)
@@ -1727,22 +1763,6 @@ static int sc_tw_exhaust(struct result *r)
 		close(a);
 	}
 	return -ENOSPC;
-}
-
-static const char *find_line(const char *path, const char *ev, const char *key, long long val)
-{
-	static char line[4096];
-	FILE *f = fopen(path, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (is_event(line, ev) && (!key || jnum(line, key) == val)) {
-			fclose(f);
-			return line;
-		}
-	}
-	if (f)
-		fclose(f);
-	return NULL;
 }
 
 static int t_tw_exhaust(void)

@@ -1,0 +1,114 @@
+#!/bin/sh
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# /init (PID 1) of the portlife test VM, run by busybox sh. tests/vm/vmtest.sh
+# packs it into a busybox initramfs with the static /portlife and /livetest.
+#
+# Kernel command line (read from /proc/cmdline: the kernel does not hand
+# dotted parameters to init):
+#   portlife.modes=fentry,kprobe,tracepoint  attach modes to test, in order
+#   portlife.timeout=SECONDS                  time limit of one mode's livetest
+#
+# Console protocol parsed by vmtest.sh, one marker per line:
+#   PORTLIFE-VM-INIT <kernel release> uptime=<s>  init started (boot time)
+#   PORTLIFE-VM-MODE <mode>                       livetest --mode <mode> starts
+#   PORTLIFE-VM-TIME <mode> <s>s                  how long it ran
+#   PORTLIFE-VM-DONE <mode> rc=<exit code>        it ended
+#   PORTLIFE-VM-END                               all done, powering off
+# A missing marker means the guest died or hung (the host's timeout fires).
+#
+# No "set -e": PID 1 must never exit (the kernel would panic, and the host
+# would see a panic instead of the marker that explains what went wrong).
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
+
+# What the live tests and portlife need from a real system:
+#   proc      /proc/self, /proc/sys/net/* sysctls (tcp_tw_reuse, port range,
+#             tcp_max_tw_buckets), /proc/net/netstat (TCPTimeWaitOverflow)
+#   sysfs     /sys/kernel/btf/vmlinux (CO-RE), /sys/bus/event_source (kprobe PMU)
+#   devtmpfs  /dev/null and friends (busybox, system())
+#   tmpfs     /tmp: livetest's mkdtemp() for portlife's outputs
+#   bpffs, tracefs, debugfs: where libbpf and portlife look for them
+#             (tracefs for syscall tracepoint ids and legacy kprobe_events)
+#   cgroup2   sock_ops attaches to the cgroup v2 root; --cgroup tests
+mnt() { # TYPE DIR: mount, or say loudly why not (the tests will then fail)
+	mkdir -p "$2"
+	mount -t "$1" "$1" "$2" || echo "PORTLIFE-VM-WARN cannot mount $1 on $2"
+}
+mnt proc /proc
+mnt sysfs /sys
+mnt devtmpfs /dev
+mnt tmpfs /tmp
+mnt bpf /sys/fs/bpf
+mnt tracefs /sys/kernel/tracing
+mnt debugfs /sys/kernel/debug
+mnt cgroup2 /sys/fs/cgroup
+# The tests that need sysctls make their own netns and bring its lo up; the
+# others use the initial netns, whose lo starts down.
+ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"
+
+modes=tracepoint limit=300
+# shellcheck disable=SC2013 # the command line is one line of words
+for w in $(cat /proc/cmdline); do
+	case $w in
+	portlife.modes=*) modes=${w#portlife.modes=} ;;
+	portlife.timeout=*) limit=${w#portlife.timeout=} ;;
+	esac
+done
+
+read -r up _ </proc/uptime
+# The empty line ends whatever the BIOS left on the console's last line.
+echo
+echo "PORTLIFE-VM-INIT $(uname -r) uptime=$up"
+
+# What a livetest run left behind: every process but PID 1 (and its forks
+# running this pipeline), kernel threads ([name]), and busybox timeout's
+# watchdog, which lingers up to a second after the command it timed.
+leftovers() {
+	ps -o pid,args | awk 'NR > 1 && $1 != 1 && $2 !~ /^\[/ &&
+		$0 !~ /\/init$|ps -o pid|awk NR|timeout -s KILL/'
+}
+
+for mode in $(echo "$modes" | tr , ' '); do
+	echo "PORTLIFE-VM-MODE $mode"
+	start=$(cut -d. -f1 /proc/uptime)
+	# In-guest limit, so one hung mode still leaves the others a result.
+	timeout -s KILL "$limit" /livetest --mode "$mode" /portlife
+	rc=$?
+	end=$(cut -d. -f1 /proc/uptime)
+	if [ "$rc" -ne 0 ]; then
+		[ "$rc" -eq 137 ] && echo "PORTLIFE-VM-WARN livetest killed (SIGKILL; in-guest limit ${limit}s)"
+		# The VM and its /tmp are gone once we power off: show portlife's
+		# stderr from this run here, the only place it can be read (less
+		# its start banner, so only files with something to say appear).
+		# shellcheck disable=SC2012 # newest first; livetest names it plainly
+		dir=$(ls -1td /tmp/portlife-live.* 2>/dev/null | head -n 1)
+		for f in "$dir"/*.err; do
+			msg=$(grep -v '^portlife: mode ' "$f" 2>/dev/null | head -n 40)
+			[ -n "$msg" ] || continue
+			echo "--- $f (first 40 lines, start banner omitted)"
+			echo "$msg"
+		done
+	fi
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		# Killed so the next mode starts clean; shown because it is a bug
+		# (livetest or portlife did not reap what it started).
+		echo "PORTLIFE-VM-WARN processes left after mode $mode (killing them):"
+		echo "$left"
+		echo "$left" | awk '{print $1}' | xargs kill -KILL 2>/dev/null
+	fi
+	echo "PORTLIFE-VM-TIME $mode $((end - start))s"
+	echo "PORTLIFE-VM-DONE $mode rc=$rc"
+done
+
+# "quiet" hides kernel warnings from the console; a WARN or BUG while
+# portlife's programs ran is worth seeing, so print them from the log.
+dmesg | grep -E 'WARNING:|BUG:|Call Trace|general protection|Oops|RIP:' |
+	sed 's/^/PORTLIFE-VM-DMESG /'
+
+echo "PORTLIFE-VM-END"
+sync
+poweroff -f
+# poweroff -f does not return; should it fail, sleeping beats panicking.
+while :; do sleep 3600; done

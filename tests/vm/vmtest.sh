@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# VM tests: run the live tests (tests/live/livetest.c) in every attach mode on
+# stock Debian cloud kernels under qemu. CI's own kernel only supports the
+# tracepoint mode (fentry EPERM, no kprobes); Debian's 6.1 and 6.12 cloud
+# kernels have BTF, fentry and kprobes, boot in seconds under TCG with a
+# busybox initramfs, and prove CO-RE: one build, several kernels.
+#
+#   tests/vm/vmtest.sh          (root; non-interactive; fine under CI=true)
+#
+# Environment:
+#   VMTEST_KERNELS  kernel series to test           (default "6.1 6.12")
+#   VMTEST_MODES    portlife --mode values to test  (default "fentry kprobe tracepoint")
+#   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 900)
+#
+# Steps: install qemu-system-x86 and busybox-static if missing; build static
+# portlife and livetest; fetch the newest Debian cloud kernel of each series
+# (cached in /var/cache/portlife-vmtest: CI clones afresh every run); pack a
+# busybox initramfs around tests/vm/init.sh; boot each kernel once, running
+# every mode in turn; judge each kernel x mode from the console markers only.
+#
+# Output: the console of each boot (live, and in .output/vm/<series>.log),
+# then one line per kernel x mode, "vm <release> <mode>: PASS (N passed, 0
+# failed)" or "... FAIL (reason)", and last "vm: N passed, N failed", counting
+# individual live tests (a kernel x mode without a result counts as 1 failed).
+# Exit status 0 only if everything passed.
+
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo"
+
+kernels=${VMTEST_KERNELS:-6.1 6.12}
+modes=${VMTEST_MODES:-fentry kprobe tracepoint}
+limit=${VMTEST_TIMEOUT:-900}
+cache=/var/cache/portlife-vmtest
+out=.output/vm                       # relative: it is printed in reasons
+static=.output/static
+busybox=/bin/busybox                 # from busybox-static: no shared libs
+
+die() { echo "vmtest: $*" >&2; exit 2; }
+say() { echo "vmtest: $*"; }
+
+# ---- arguments --------------------------------------------------------------
+
+[[ $limit =~ ^[1-9][0-9]*$ ]] || die "VMTEST_TIMEOUT must be a number of seconds, not '$limit'"
+# Modes go on the kernel command line and into file names: keep them plain,
+# and drop repeats (a repeated mode would make its markers ambiguous).
+# read -a splits on blanks without globbing.
+read -ra words <<<"$modes"
+mode_list=()
+for m in "${words[@]}"; do
+	[[ $m =~ ^[a-z0-9_-]+$ ]] || die "bad mode '$m' in VMTEST_MODES"
+	[[ " ${mode_list[*]} " == *" $m "* ]] || mode_list+=("$m")
+done
+((${#mode_list[@]})) || die "VMTEST_MODES is empty"
+read -ra kernel_list <<<"$kernels"
+((${#kernel_list[@]})) || die "VMTEST_KERNELS is empty"
+for k in "${kernel_list[@]}"; do
+	[[ $k =~ ^[0-9]+\.[0-9]+$ ]] || die "bad kernel series '$k' in VMTEST_KERNELS (want e.g. 6.1)"
+done
+[[ $(id -u) -eq 0 ]] || die "run as root (installs packages, writes $cache)"
+export DEBIAN_FRONTEND=noninteractive
+
+# ---- 1. tools ---------------------------------------------------------------
+
+# apt-get update at most once per run, and only when something is missing.
+apt_updated=
+apt_update() {
+	[[ -n $apt_updated ]] && return 0
+	say "apt-get update"
+	apt-get update -qq || die "apt-get update failed"
+	apt_updated=1
+}
+
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+# The dynamically linked "busybox" package also has /bin/busybox; only the
+# static one runs in an initramfs without libc.
+[[ $(dpkg-query -W -f '${Status}' busybox-static 2>/dev/null) == "install ok installed" ]] ||
+	need+=(busybox-static)
+if ((${#need[@]})); then
+	apt_update
+	say "installing ${need[*]}"
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+		die "apt-get install ${need[*]} failed"
+fi
+
+# ---- 2. static binaries -----------------------------------------------------
+
+# Static so the initramfs needs no libc, libbpf, libelf or zlib. glibc warns
+# about getpwnam & co. in a static link: harmless here.
+say "building static portlife and livetest"
+make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/livetest" ||
+	die "static build failed"
+
+# ---- 3. kernels -------------------------------------------------------------
+
+mkdir -p "$cache" "$out"
+
+# fetch_kernel SERIES: set $vmlinuz (and $kconfig) to the newest Debian cloud
+# kernel image of that series (and its config), from the cache or downloaded
+# into it; non-zero if it cannot.
+# Debian names them linux-image-6.1.0-<abi>-cloud-amd64 (bookworm's own) and
+# linux-image-6.12.<n>+deb12-cloud-amd64 (bookworm's 6.12); one pattern
+# covers both. sort -V picks the newest; the package name is the release.
+fetch_kernel() {
+	local series=$1 re pkg rel tmp rc=0
+	re="^linux-image-${series//./\\.}\\.[0-9]+(-[0-9]+)?(\\+deb[0-9]+)?-cloud-amd64\$"
+	pkg=$(apt-cache search --names-only "$re" | awk '{print $1}' | sort -V | tail -n 1)
+	if [[ -z $pkg ]]; then
+		# A fresh container may have no package lists yet.
+		apt_update
+		pkg=$(apt-cache search --names-only "$re" | awk '{print $1}' | sort -V | tail -n 1)
+	fi
+	[[ -n $pkg ]] || { say "no package matches $re"; return 1; }
+	rel=${pkg#linux-image-}
+	vmlinuz=$cache/vmlinuz-$rel
+	kconfig=$cache/config-$rel
+	if [[ -s $vmlinuz && -s $kconfig ]]; then
+		say "kernel $rel: cached in $cache"
+		return 0
+	fi
+	say "kernel $rel: downloading $pkg"
+	tmp=$(mktemp -d "$cache/tmp.XXXXXX") || return 1
+	# As root, apt drops to the _apt user to download, which cannot write
+	# here; Sandbox::User=root keeps it root (no permission warning).
+	if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg") ||
+		! dpkg-deb -x "$tmp"/*.deb "$tmp/x" ||
+		! [[ -s $tmp/x/boot/vmlinuz-$rel && -s $tmp/x/boot/config-$rel ]]; then
+		say "could not get /boot/vmlinuz-$rel and config-$rel out of $pkg"
+		rm -rf "$tmp"
+		return 1
+	fi
+	# Keep only the kernel image and its config (a Debian host has
+	# /boot/config-*, where libbpf resolves __kconfig externs such as
+	# CONFIG_HZ; these kernels have no /proc/config.gz). No modules: the
+	# initramfs loads none. Older files of this series go, so the cache
+	# does not grow.
+	rm -f "$cache/vmlinuz-$series".[0-9]* "$cache/config-$series".[0-9]*
+	mv "$tmp/x/boot/config-$rel" "$kconfig" && mv "$tmp/x/boot/vmlinuz-$rel" "$vmlinuz" || rc=1
+	rm -rf "$tmp"
+	return $rc
+}
+
+# Two runs at once (two CI jobs on one host) must not unpack into each other.
+# The lock is held only while fetching: qemu reads the kernel at start, and
+# must not inherit the lock and hold it for a whole boot.
+fetch_kernel_locked() {
+	local rc=0
+	exec 9>"$cache/.lock"
+	flock 9
+	fetch_kernel "$1" || rc=$?
+	exec 9>&-
+	return $rc
+}
+
+# ---- 4. initramfs -----------------------------------------------------------
+
+# The tree shared by all kernels: busybox and its applet links, /init,
+# /portlife, /livetest. make_initrd adds the kernel's /boot/config-*.
+say "building initramfs"
+root=$out/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root}
+cp "$busybox" "$root/bin/busybox"
+# Links made here rather than at boot, so /bin/sh exists for system() and
+# popen() in livetest from the first instant.
+while read -r applet; do
+	[[ -e $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
+done < <("$busybox" --list-full)
+# The kernel's built-in initramfs normally provides /dev/console; made here
+# too so init has a console even if it does not.
+mknod -m 600 "$root/dev/console" c 5 1
+install -m 755 tests/vm/init.sh "$root/init"
+install -m 755 "$static/portlife" "$root/portlife"
+install -m 755 "$static/tests/livetest" "$root/livetest"
+mkdir -p "$root/boot"
+
+# make_initrd RELEASE: set $initrd to an uncompressed newc cpio of the tree
+# plus /boot/config-RELEASE (the kernel takes it as is; cpio(1) is not
+# installed, busybox's is).
+make_initrd() {
+	rm -f "$root"/boot/*
+	cp "$kconfig" "$root/boot/config-$1"
+	initrd=$out/initramfs-$1.cpio
+	rm -f "$out"/initramfs-*.cpio
+	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) >"$initrd"
+}
+
+# ---- 5./6. boot, judge ------------------------------------------------------
+
+# Per mode, the in-guest limit leaves the host's limit room for booting.
+per_mode=$(((limit - 60) / ${#mode_list[@]}))
+((per_mode >= 30)) || per_mode=30
+append="console=ttyS0 panic=-1 quiet portlife.modes=$(IFS=,; echo "${mode_list[*]}") portlife.timeout=$per_mode"
+
+results=()            # one line per kernel x mode
+total_pass=0 total_fail=0
+timings=()
+
+# result RELEASE MODE PASSED FAILED VERDICT
+result() {
+	results+=("vm $1 $2: $5")
+	total_pass=$((total_pass + $3))
+	total_fail=$((total_fail + $4))
+}
+
+# judge RELEASE LOG NORESULT: one result per mode, from the markers in LOG
+# (CRs already stripped). NORESULT explains a mode that has no DONE marker.
+judge() {
+	local rel=$1 log=$2 noresult=$3 mode section live rc p f names
+	for mode in "${mode_list[@]}"; do
+		# The lines between this mode's start and end markers. || true:
+		# a grep miss is an answer here, not an error.
+		section=$(awk -v m="$mode" '
+			$1 == "PORTLIFE-VM-MODE" && $2 == m { on = 1; next }
+			$1 == "PORTLIFE-VM-DONE" && $2 == m { exit }
+			on' "$log" || true)
+		rc=$(sed -n "s/^PORTLIFE-VM-DONE $mode rc=\\([0-9]*\\)\$/\\1/p" "$log" | tail -n 1 || true)
+		live=$(grep -E "^live $mode: [0-9]+ passed, [0-9]+ failed" <<<"$section" | tail -n 1 || true)
+		if [[ -z $rc ]]; then
+			if grep -q "^PORTLIFE-VM-MODE $mode\$" "$log"; then
+				result "$rel" "$mode" 0 1 "FAIL (no result: started, then $noresult)"
+			else
+				result "$rel" "$mode" 0 1 "FAIL (no result: never started; $noresult)"
+			fi
+			continue
+		fi
+		if [[ -z $live && $rc == 137 ]]; then
+			p=$(grep -c '^PASS ' <<<"$section" || true)
+			f=$(grep -c '^FAIL ' <<<"$section" || true)
+			result "$rel" "$mode" 0 1 "FAIL (livetest killed at the in-guest limit of ${per_mode}s, after $p test(s) passed and $f failed; see $log)"
+			continue
+		elif [[ -z $live ]]; then
+			# Its last words, e.g. a usage error.
+			result "$rel" "$mode" 0 1 "FAIL (livetest exited rc=$rc without a summary line; last line: $(grep -v '^PORTLIFE-VM-' <<<"$section" | grep -v '^$' | tail -n 1 || true))"
+			continue
+		fi
+		p=$(sed -E 's/^live [^:]*: ([0-9]+) passed.*/\1/' <<<"$live")
+		f=$(sed -E 's/^live [^:]*: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$live")
+		if ((f > 0)); then
+			names=$(sed -n 's/^FAIL \([^:]*\):.*/\1/p' <<<"$section" | paste -sd, - | sed 's/,/, /g' || true)
+			result "$rel" "$mode" "$p" "$f" "FAIL ($p passed, $f failed: $names)"
+		elif ((p == 0)); then
+			result "$rel" "$mode" 0 1 "FAIL (no test ran: $live)"
+		elif ((rc != 0)); then
+			result "$rel" "$mode" "$p" 1 "FAIL ($p passed, 0 failed, but livetest exited rc=$rc)"
+		else
+			result "$rel" "$mode" "$p" 0 "PASS ($p passed, 0 failed)"
+		fi
+	done
+}
+
+t_setup=$SECONDS
+for series in "${kernel_list[@]}"; do
+	log=$out/$series.log
+	if ! fetch_kernel_locked "$series"; then
+		for mode in "${mode_list[@]}"; do
+			result "$series" "$mode" 0 1 "FAIL (no kernel: could not fetch the newest $series cloud kernel)"
+		done
+		continue
+	fi
+	rel=${vmlinuz##*/vmlinuz-}
+	make_initrd "$rel" || die "cpio failed"
+	echo "=== vm $rel: booting (modes ${mode_list[*]}; limit ${limit}s; console in $log) ==="
+	t0=$SECONDS
+	qrc=0
+	# stdin from /dev/null: no terminal to put in raw mode (CI has none, and
+	# a killed qemu could not restore it). -nic none: the guest only uses lo
+	# (and its own network namespaces); a NIC would only add a device
+	# and its boot ROM.
+	# TCG: no usable KVM on CI. qemu exits 0 even after a guest panic
+	# (-no-reboot + panic=-1), so its status only tells a timeout apart.
+	# --foreground keeps qemu in our process group, so Ctrl-C or a CI
+	# cancel that kills the group also stops qemu (it has no children
+	# that --foreground would leave untimed).
+	# The console is cleaned on the way (sed -u: line by line, so CI sees
+	# it live): the serial console ends lines with CRLF, and SeaBIOS clears
+	# the screen and turns off line wrap with escape sequences, which would
+	# also glue the first marker to its "Booting from ROM..." line.
+	timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 \
+		-nographic -no-reboot -nic none \
+		-kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
+		</dev/null 2>&1 |
+		sed -u -e 's/\r$//' -e 's/\x1bc/\n/g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
+		tee "$log" || qrc=$?
+	secs=$((SECONDS - t0))
+	echo "=== vm $rel: qemu exited $qrc after ${secs}s ==="
+
+	boot=$(sed -n 's/^PORTLIFE-VM-INIT .* uptime=\([0-9.]*\)$/\1/p' "$log" | head -n 1 || true)
+	timings+=("vm $rel: init after ${boot:-?}s of guest uptime; boot to power-off ${secs}s wall")
+
+	# Why a mode may have no result, most specific first.
+	if ((qrc == 124 || qrc == 137)); then
+		why="timed out after ${limit}s (VMTEST_TIMEOUT), see $log"
+	elif grep -q 'Kernel panic' "$log"; then
+		why="guest panicked: $(grep -m1 'Kernel panic' "$log" | sed 's/^\[[^]]*\] *//'), see $log"
+	elif ! grep -q '^PORTLIFE-VM-INIT ' "$log"; then
+		why="guest never reached /init (qemu exit $qrc), see $log"
+	else
+		why="guest panicked or stopped (qemu exit $qrc), see $log"
+	fi
+	judge "$rel" "$log" "$why"
+done
+
+echo
+for t in "${timings[@]}"; do echo "$t"; done
+echo "vm: total ${SECONDS}s: set-up (install, build, initramfs) ${t_setup}s, kernels and boots $((SECONDS - t_setup))s"
+for r in "${results[@]}"; do echo "$r"; done
+echo "vm: $total_pass passed, $total_fail failed"
+((total_fail == 0))
