@@ -3,7 +3,8 @@
 #   make            build .output/portlife
 #   make deps       install the build and test dependencies (Debian/Ubuntu, root)
 #   make run        install what is missing, build, trace until Ctrl-C (root)
-#   make test       install what is missing, build, unit + live tests (root)
+#   make test       install what is missing, build, unit + live + VM tests (root)
+#   make vmtest     only the VM tests (qemu, Debian kernels 6.1 and 6.12)
 #   make V=1        show full commands
 OUTPUT ?= .output
 CLANG ?= clang
@@ -42,7 +43,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps
+.PHONY: all clean test run deps vmtest
 
 all: $(OUTPUT)/portlife
 
@@ -80,6 +81,10 @@ $(OUTPUT)/tests/%: tests/live/%.c | $(OUTPUT)/tests
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS)
 	$(Q)tests/run_all.sh $(UNIT_BINS)
+
+# The live tests in every attach mode on Debian's 6.1 and 6.12 kernels, in qemu.
+vmtest: deps
+	$(Q)tests/vm/vmtest.sh
 
 # Install what is missing, build, and trace until Ctrl-C.
 run: deps

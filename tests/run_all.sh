@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole suite: the unit tests given as arguments (cmocka binaries),
-# then the live tests (root, real kernel). The last line is the total,
+# then the live tests (root, real kernel), then the VM tests (the live tests in
+# every attach mode on other kernels). The last line is the total,
 # "N passed, N failed, N skipped". Exit status is non-zero if anything failed,
 # or, under CI, if the live tests were skipped: CI runs as root on a kernel
 # that supports them, so a skip there hides a broken set-up.
@@ -40,6 +41,25 @@ else
 	if [ "${CI:-}" = "true" ] && [ "${ls:-0}" -gt 0 ]; then
 		echo "FAIL live tests skipped under CI: run CI as root"
 		fail=$((fail + 1))
+	fi
+fi
+
+# VM tests: the live tests in every attach mode on Debian's 6.1 and 6.12
+# kernels under qemu (tests/vm/vmtest.sh). PORTLIFE_SKIP_VM=1 skips them for a
+# quick local run; CI never skips them.
+if [ "${PORTLIFE_SKIP_VM:-}" = "1" ] && [ "${CI:-}" != "true" ]; then
+	echo "SKIP VM tests (PORTLIFE_SKIP_VM=1)"
+	skip=$((skip + 1))
+else
+	out=$(tests/vm/vmtest.sh 2>&1 | tee /dev/stderr)
+	rc=$?
+	summary=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+	if [ -z "$summary" ]; then
+		echo "FAIL vmtest printed no summary (exit $rc)"
+		fail=$((fail + 1))
+	else
+		pass=$((pass + $(sed -E 's/^vm: ([0-9]+) passed.*/\1/' <<<"$summary")))
+		fail=$((fail + $(sed -E 's/^vm: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
 	fi
 fi
 
