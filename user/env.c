@@ -22,6 +22,8 @@ static const char doc[] =
 "USAGE: portlife [OPTIONS]          trace live\n"
 "       portlife ports [OPTIONS]    the ports in use now (see portlife ports --help)\n"
 "       portlife who PORT           who holds PORT now\n"
+"       portlife record -o FILE     trace into a file\n"
+"       portlife report FILE        summaries and exports from a trace file\n"
 "\n"
 "EXAMPLES:\n"
 "    portlife                   # trace until Ctrl-C, then a summary\n"
@@ -56,6 +58,8 @@ enum {
 	OPT_WARN,
 };
 
+static bool recording;
+
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Only ports allocated by this process (tgid)", 0 },
 	{ "comm", 'c', "COMM", 0, "Only processes with this name (exact, at most 15 chars)", 0 },
@@ -77,6 +81,7 @@ static const struct argp_option opts[] = {
 	  "Warn when a destination uses more than PERCENT of its usable ephemeral ports "
 	  "(checked every second)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
+	{ "output", 'o', "FILE", 0, "record: the trace file to create (0600; never overwritten)", 0 },
 	{},
 };
 
@@ -164,6 +169,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env->verbose = true;
 		break;
+	case 'o':
+		if (!recording) {
+			fprintf(stderr, "portlife: -o is for `portlife record -o FILE`\n");
+			return -EINVAL;
+		}
+		env->record = arg;
+		break;
+	case ARGP_KEY_END:
+		if (recording && !env->record) {
+			fprintf(stderr, "portlife: record needs a file: portlife record -o FILE\n");
+			return -EINVAL;
+		}
+		break;
 	case ARGP_KEY_ARG:
 		fprintf(stderr, "portlife: unexpected argument '%s' (see --help)\n", arg);
 		return -EINVAL;
@@ -173,15 +191,62 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-int env_parse(int argc, char **argv, struct env *env)
+static const char record_doc[] =
+"portlife record -o FILE: trace like portlife does, into a trace file that\n"
+"`portlife report FILE` reads back to the same numbers, here or elsewhere.\n"
+"The summary is printed at the end, as in live tracing. The file is created\n"
+"0600 and never overwritten; a recorder killed at any moment leaves it\n"
+"readable up to its last complete record.\n"
+"\n"
+"USAGE: portlife record -o FILE [OPTIONS]\n"
+"\n"
+"EXAMPLES:\n"
+"    portlife record -o /tmp/ports.trace -d 600\n"
+"    portlife record -o app.trace --cgroup /sys/fs/cgroup/system.slice/app.service\n"
+"\n"
+"OPTIONS:";
+
+/* The filters, as text, for a trace file's header. */
+static void describe_filters(struct env *env)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	size_t n = 0;
+
+	env->filters[0] = '\0';
+	if (env->pid)
+		n += snprintf(env->filters + n, sizeof(env->filters) - n, "pid=%d ", (int)env->pid);
+	if (env->has_comm && n < sizeof(env->filters))
+		n += snprintf(env->filters + n, sizeof(env->filters) - n, "comm=%s ", env->comm);
+	if (env->family && n < sizeof(env->filters))
+		n += snprintf(env->filters + n, sizeof(env->filters) - n, "ipv%d ",
+			      env->family == 10 ? 6 : 4);
+	if (env->cgroup && n < sizeof(env->filters))
+		snprintf(env->filters + n, sizeof(env->filters) - n, "cgroup=%s", env->cgroup);
+}
+
+static int parse(int argc, char **argv, struct env *env, bool rec)
+{
+	const struct argp argp = { .options = opts, .parser = parse_arg,
+				   .doc = rec ? record_doc : doc };
 	int err;
 
 	memset(env, 0, sizeof(*env));
 	env->tw_interval = 1.0;
 	env->max_leases = 1UL << 20;
 	env->ringbuf_kib = 4096;
+	recording = rec;
 	err = argp_parse(&argp, argc, argv, 0, NULL, env);
+	if (rec)
+		env->summary_only = true;
+	describe_filters(env);
 	return err ? -EINVAL : 0;
+}
+
+int env_parse(int argc, char **argv, struct env *env)
+{
+	return parse(argc, argv, env, false);
+}
+
+int env_parse_record(int argc, char **argv, struct env *env)
+{
+	return parse(argc, argv, env, true);
 }

@@ -28,9 +28,13 @@ struct env {
 	unsigned long max_leases;
 	unsigned long ringbuf_kib;
 	double warn_pct;	/* --warn: a destination's headroom crossed this, 0 = off */
+	const char *record;	/* `portlife record -o FILE`: the trace file */
+	char filters[128];	/* the filters as text, for the trace header */
 };
 
 /* Parses argv into env; on a bad value prints one line and returns -EINVAL. */
 int env_parse(int argc, char **argv, struct env *env);
+/* The same for `portlife record`: -o FILE is required, events are not printed. */
+int env_parse_record(int argc, char **argv, struct env *env);
 
 #endif

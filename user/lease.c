@@ -410,6 +410,16 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 	}
 }
 
+struct lease *lease_table__first(struct lease_table *t)
+{
+	return t->lru.lru_next == &t->lru ? NULL : t->lru.lru_next;
+}
+
+struct lease *lease_table__next(struct lease_table *t, struct lease *l)
+{
+	return l->lru_next == &t->lru ? NULL : l->lru_next;
+}
+
 struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport)
 {
 	/* Newest first: walk the LRU list backwards. Rare (diagnosis): O(n) is fine. */

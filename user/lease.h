@@ -87,6 +87,9 @@ struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 pr
  */
 void lease_table__age(struct lease_table *t, __u64 before_ns);
 const struct lease_stats *lease_table__stats(const struct lease_table *t);
+/* Every lease in the table, least recently touched first (NULL at the end). */
+struct lease *lease_table__first(struct lease_table *t);
+struct lease *lease_table__next(struct lease_table *t, struct lease *l);
 /* Leases a snapshot must look for: waiting for or in TIME_WAIT, and UDP. */
 struct lease *lease_table__tw_first(struct lease_table *t);
 static inline struct lease *lease_table__tw_next(struct lease *l) { return l->tw_next; }

@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -30,6 +31,8 @@
 #include "snapshot.h"
 #include "headroom.h"
 #include "ports.h"
+#include "report.h"
+#include "tracefile.h"
 #include "twsnap.h"
 #include "util.h"
 
@@ -64,6 +67,8 @@ struct tracer {
 	struct snapshot_links snap;	/* socket tables, for the diagnosis */
 	struct snapshot seed;		/* the ports in use when portlife started */
 	__u64 last_diag_ns;
+	struct tracefile_writer *rec;	/* record -o FILE */
+	int rec_err;
 	struct pl_event fails[FAIL_RING];	/* recent failed allocations, for `portlife who` */
 	unsigned int nfails;
 	bool fails_dirty;
@@ -322,6 +327,17 @@ static void handle_event(void *ctx, const struct pl_event *e)
 		return;
 	if (tr->tw && e->type == PL_EV_ALLOC && !e->err)
 		twsnap__note_netns(tr->tw, e->netns, e->pid);
+	if (tr->rec && !tr->rec_err) {
+		tr->rec_err = tracefile_write(tr->rec, e);
+		if (tr->rec_err) {
+			/* keep what is on disk; stop, loudly */
+			fprintf(stderr, "portlife: writing %s failed after %llu records: %s; "
+					"everything before is kept; free space and record again\n",
+				env.record, (unsigned long long)tracefile_written(tr->rec),
+				strerror(-tr->rec_err));
+			exiting = 1;
+		}
+	}
 	lease_table__apply(tr->leases, e, &r);
 	agg__apply(tr->agg, e, &r);
 	if (e->type == PL_EV_ALLOC && e->err) {
@@ -814,6 +830,28 @@ static int run(void)
 			goto cleanup;
 		}
 	}
+	if (env.record) {
+		struct pl_file_hdr h = { .magic = PL_FILE_MAGIC, .version = PL_FILE_VERSION,
+					 .hdr_size = sizeof(h), .rec_size = sizeof(struct pl_event) };
+		struct utsname u;
+
+		h.wall_off_ns = tr.out.wall_off;
+		h.start_ns = mono_ns();
+		gethostname(h.hostname, sizeof(h.hostname) - 1);
+		if (!uname(&u))
+			snprintf(h.release, sizeof(h.release), "%.63s", u.release);
+		snprintf(h.mode, sizeof(h.mode), "%s", mode_name(tr.mode));
+		snprintf(h.precision, sizeof(h.precision), "%s", tr.precision);
+		snprintf(h.filters, sizeof(h.filters), "%s", env.filters);
+		tr.rec = tracefile_create(env.record, &h);
+		if (!tr.rec) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot create %s: %s%s\n", env.record, strerror(-err),
+				err == -EEXIST ? " (it exists: portlife never overwrites a trace)" : "");
+			goto cleanup;
+		}
+	}
+
 	/* What already holds ports, so a conflict with an old holder is attributed. */
 	if (tr.snap.tcp && snapshot__take(&tr.seed, &tr.snap, 0) && env.verbose)
 		fprintf(stderr, "portlife: no start snapshot of the socket tables\n");
@@ -901,9 +939,30 @@ static int run(void)
 	fill_run_info(&tr, &ri, start);
 	out__summary(&tr.out, tr.agg, &ri);
 	headroom_now(&tr, true);
-	err = 0;
+	err = tr.rec_err;
+	if (tr.rec) {
+		struct pl_file_trailer t = { .end_ns = mono_ns(),
+					     .records = tracefile_written(tr.rec),
+					     .recursion_misses = ri.recursion_misses,
+					     .write_errors = !!tr.rec_err };
+		int cerr;
+
+		memcpy(t.drops, ri.drops, sizeof(t.drops));
+		cerr = tracefile_close(tr.rec, &t);
+		tr.rec = NULL;
+		if (cerr && !err) {
+			fprintf(stderr, "portlife: finishing %s failed: %s; the records are kept, "
+					"without a trailer\n", env.record, strerror(-cerr));
+			err = cerr;
+		} else if (!err) {
+			fprintf(stderr, "portlife: %llu records in %s\n", (unsigned long long)t.records,
+				env.record);
+		}
+	}
 
 cleanup:
+	if (tr.rec)
+		tracefile_close(tr.rec, &(struct pl_file_trailer){ .end_ns = mono_ns() });
 	ring_buffer__free(tr.rb);
 	detach_all(&tr);
 	twsnap__free(tr.tw);
@@ -928,8 +987,14 @@ int main(int argc, char **argv)
 		return cmd_ports(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "who"))
 		return cmd_who(argc - 1, argv + 1);
-	if (env_parse(argc, argv, &env))
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "record")) {
+		if (env_parse_record(argc - 1, argv + 1, &env))
+			return 2;
+	} else if (env_parse(argc, argv, &env)) {
 		return 2;
+	}
 	libbpf_set_print(libbpf_print);
 	return run();
 }

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The trace file of `portlife record`, read back by `portlife report`.
+ *
+ *   header   magic "PLTRACE\0", version, sizes, host, kernel, mode and
+ *            precision, filters, the monotonic-to-wall-clock offset
+ *   records  "PLRE" + struct pl_event + CRC-32 of both
+ *   trailer  "PLEN" + struct pl_file_trailer + CRC-32 (drops, end time)
+ *
+ * The writer only ever write()s whole records, so a recorder killed at any
+ * moment leaves a file readable up to its last complete record (just no
+ * trailer). The reader treats the file as untrusted: every size is checked,
+ * every record's CRC too, and each problem is reported with its offset.
+ */
+#ifndef PORTLIFE_TRACEFILE_H
+#define PORTLIFE_TRACEFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "portlife.h"
+
+#define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
+#define PL_FILE_VERSION 1
+#define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
+#define PL_END_MAGIC 0x4e454c50u	/* "PLEN" */
+
+struct pl_file_hdr {
+	char magic[8];
+	__u32 version;
+	__u32 hdr_size;		/* sizeof(struct pl_file_hdr) of the writer */
+	__u32 rec_size;		/* sizeof(struct pl_event) of the writer */
+	__u32 flags;
+	__u64 wall_off_ns;	/* add to a record's ts_ns for wall-clock time */
+	__u64 start_ns;		/* CLOCK_MONOTONIC at the start */
+	char hostname[64];
+	char release[64];	/* uname -r */
+	char mode[16];		/* attach mode */
+	char precision[256];
+	char filters[128];	/* the command line's filters, as text */
+};
+
+struct pl_file_trailer {
+	__u64 end_ns;
+	__u64 records;
+	__u64 drops[PL_EV_MAX];
+	__u64 recursion_misses;
+	__u64 write_errors;
+};
+
+struct tracefile_writer;
+
+/* Create path (0600; never follows a symlink, never overwrites). */
+struct tracefile_writer *tracefile_create(const char *path, const struct pl_file_hdr *hdr);
+/* Append one record; -errno on a write error (the file keeps what it had). */
+int tracefile_write(struct tracefile_writer *w, const struct pl_event *e);
+/* Flush, write the trailer, close; -errno on error. Frees w. */
+int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t);
+__u64 tracefile_written(const struct tracefile_writer *w);
+
+/* What reading found. */
+struct tracefile_info {
+	struct pl_file_hdr hdr;
+	struct pl_file_trailer trailer;
+	bool has_trailer;
+	__u64 records;		/* valid records read */
+	__u64 skipped_bytes;	/* --salvage: bytes of damage skipped */
+	__u64 damaged;		/* --salvage: places where damage was found */
+	char error[256];	/* the first problem, with its offset; empty if none */
+};
+
+typedef void (*tracefile_fn)(void *ctx, const struct pl_event *e);
+
+/*
+ * Read a whole trace from f, calling fn for each valid record. Without
+ * salvage the first problem stops the read: returns -EINVAL with
+ * info->error set. With salvage, damage is skipped (resyncing on the next
+ * valid record) and counted. A missing trailer is not an error (the recorder
+ * was stopped hard) but leaves has_trailer false.
+ */
+int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info);
+
+#endif
