@@ -5,6 +5,7 @@
 #   make run        install what is missing, build, trace until Ctrl-C (root)
 #   make test       install what is missing, build, unit + live + VM tests (root)
 #   make vmtest     only the VM tests (qemu, Debian kernels 6.1 and 6.12)
+#   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
 #   make V=1        show full commands
 OUTPUT ?= .output
 CLANG ?= clang
@@ -43,7 +44,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest
+.PHONY: all clean test run deps vmtest fuzz
 
 all: $(OUTPUT)/portlife
 
@@ -79,8 +80,28 @@ $(OUTPUT)/tests/%: tests/live/%.c | $(OUTPUT)/tests
 # The one command that runs every test (installing what is missing first);
 # prints "N passed, N failed, N skipped" last.
 test: deps
-	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS)
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS) \
+		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed
 	$(Q)tests/run_all.sh $(UNIT_BINS)
+
+# libFuzzer target for the trace reader (clang); `make fuzz` runs it briefly.
+FUZZ_SRCS := tests/fuzz/fuzz_trace.c user/tracefile.c user/lease.c user/agg.c user/hist.c \
+	user/output.c user/json.c user/util.c user/cgpath.c
+FUZZ_TIME ?= 20
+$(OUTPUT)/fuzz_trace: $(FUZZ_SRCS) $(wildcard user/*.h) bpf/portlife.h | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-D_GNU_SOURCE -Ibpf -Iuser $(FUZZ_SRCS) -lz -o $@
+
+$(OUTPUT)/fuzz-seed: tests/fuzz/mkseed.c user/tracefile.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
+
+fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed
+	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus
+	$(Q)$(OUTPUT)/fuzz-seed $(OUTPUT)/fuzz-corpus/seed.trace
+	$(Q)$(OUTPUT)/fuzz_trace -max_total_time=$(FUZZ_TIME) -seed=1 -print_final_stats=1 \
+		-artifact_prefix=$(OUTPUT)/ $(OUTPUT)/fuzz-corpus 2>&1 | tail -n 12
 
 # The live tests in every attach mode on Debian's 6.1 and 6.12 kernels, in qemu.
 vmtest: deps

@@ -44,6 +44,20 @@ else
 	fi
 fi
 
+# A bounded fuzz run of the trace reader (libFuzzer, ASan, UBSan): a crash or
+# sanitizer report fails it.
+mkdir -p .output/fuzz-corpus
+.output/fuzz-seed .output/fuzz-corpus/seed.trace
+if out=$(.output/fuzz_trace -max_total_time="${FUZZ_TIME:-20}" -seed=1 \
+	-artifact_prefix=.output/ .output/fuzz-corpus 2>&1); then
+	echo "PASS fuzz_trace: $(grep -Eo '#[0-9]+ +DONE.*' <<<"$out" | head -n 1)"
+	pass=$((pass + 1))
+else
+	printf '%s\n' "$out" | tail -n 30
+	echo "FAIL fuzz_trace: a crash or sanitizer report (input saved in .output/)"
+	fail=$((fail + 1))
+fi
+
 # VM tests: the live tests in every attach mode on Debian's 6.1 and 6.12
 # kernels under qemu (tests/vm/vmtest.sh). PORTLIFE_SKIP_VM=1 skips them for a
 # quick local run; CI never skips them.
