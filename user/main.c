@@ -898,6 +898,12 @@ static int run(void)
 		}
 		ring_buffer__consume(tr.rb);
 		err = 0;
+		/* Records reach the file within a poll: a kill loses little. */
+		if (tr.rec && !tr.rec_err && (tr.rec_err = tracefile_flush(tr.rec))) {
+			fprintf(stderr, "portlife: writing %s failed: %s; everything before is kept; "
+					"free space and record again\n", env.record, strerror(-tr.rec_err));
+			break;
+		}
 		now = mono_ns();
 		if (tr.tw && now >= next_snap) {
 			twsnap__run(tr.tw, handle_event, &tr);

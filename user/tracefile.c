@@ -53,13 +53,19 @@ static int write_all(struct tracefile_writer *w, const void *buf, size_t n)
 	return 0;
 }
 
-static int flush(struct tracefile_writer *w)
+int tracefile_flush(struct tracefile_writer *w)
 {
 	int err;
 
 	if (!w->used)
 		return 0;
 	err = write_all(w, w->buf, w->used);
+	if (err) {
+		/* Disk full: keep as many whole records as still fit, one by one. */
+		for (size_t off = 0; off + REC_BYTES <= w->used; off += REC_BYTES)
+			if (write_all(w, w->buf + off, REC_BYTES))
+				break;
+	}
 	w->used = 0;
 	return err;
 }
@@ -96,7 +102,7 @@ int tracefile_write(struct tracefile_writer *w, const struct pl_event *e)
 	int err = 0;
 
 	if (w->used + REC_BYTES > WBUF)
-		err = flush(w);
+		err = tracefile_flush(w);
 	if (err)
 		return err;
 	memcpy(w->buf + w->used, &magic, 4);
@@ -120,7 +126,7 @@ int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
 
 	if (!w)
 		return -EINVAL;
-	err = flush(w);
+	err = tracefile_flush(w);
 	if (!err) {
 		memcpy(end, &magic, 4);
 		memcpy(end + 4, t, sizeof(*t));

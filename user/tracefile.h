@@ -55,6 +55,8 @@ struct tracefile_writer;
 struct tracefile_writer *tracefile_create(const char *path, const struct pl_file_hdr *hdr);
 /* Append one record; -errno on a write error (the file keeps what it had). */
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e);
+/* Write out the buffered records (the main loop does it every poll). */
+int tracefile_flush(struct tracefile_writer *w);
 /* Flush, write the trailer, close; -errno on error. Frees w. */
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t);
 __u64 tracefile_written(const struct tracefile_writer *w);
