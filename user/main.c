@@ -747,8 +747,12 @@ static void publish_failures(struct tracer *tr)
 	if (!tr->fails_dirty)
 		return;
 	tr->fails_dirty = false;
-	if (mkdir(FAILS_DIR, 0700) && errno != EEXIST)
+	if (mkdir(FAILS_DIR, 0700) && errno != EEXIST) {
+		if (env.verbose)
+			fprintf(stderr, "portlife: cannot publish failures in %s: %s\n", FAILS_DIR,
+				strerror(errno));
 		return;
+	}
 	snprintf(path, sizeof(path), FAILS_DIR "/%d.failures", (int)getpid());
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

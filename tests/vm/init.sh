@@ -39,6 +39,7 @@ mnt proc /proc
 mnt sysfs /sys
 mnt devtmpfs /dev
 mnt tmpfs /tmp
+mnt tmpfs /run	# /run/portlife: a tracer's recent failures, for `portlife who`
 mnt bpf /sys/fs/bpf
 mnt tracefs /sys/kernel/tracing
 mnt debugfs /sys/kernel/debug
