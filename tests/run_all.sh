@@ -65,9 +65,11 @@ if [ "${PORTLIFE_SKIP_VM:-}" = "1" ] && [ "${CI:-}" != "true" ]; then
 	echo "SKIP VM tests (PORTLIFE_SKIP_VM=1)"
 	skip=$((skip + 1))
 else
-	out=$(tests/vm/vmtest.sh 2>&1 | tee /dev/stderr)
-	rc=$?
-	summary=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+	# Shown as it runs (a boot takes minutes), kept in a file to be read back.
+	# (Not tee /dev/stderr: when stderr is a file, that reopens and truncates it.)
+	tests/vm/vmtest.sh 2>&1 | tee .output/vmtest.log
+	rc=${PIPESTATUS[0]}
+	summary=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' .output/vmtest.log | tail -n 1)
 	if [ -z "$summary" ]; then
 		echo "FAIL vmtest printed no summary (exit $rc)"
 		fail=$((fail + 1))
