@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -41,6 +42,7 @@
 
 static const char *portlife;
 static const char *mode;	/* --mode for portlife, or NULL for its default */
+static bool no_pid_filter;	/* start() without -p CHILD */
 static char tmpdir[] = "/tmp/portlife-live.XXXXXX";
 static int passed, failed;
 static char failmsg[512];
@@ -678,8 +680,10 @@ static int start(struct run *run, int (*fn)(struct result *), const char *name, 
 	if (extra && extra[0] && !strcmp(extra[0], "record"))
 		argv[i++] = *extra++;
 	argv[i++] = "--json";
-	argv[i++] = "-p";
-	argv[i++] = pidbuf;
+	if (!no_pid_filter) {
+		argv[i++] = "-p";
+		argv[i++] = pidbuf;
+	}
 	argv[i++] = "--tw-interval";
 	argv[i++] = "0.5";
 	if (mode) {
@@ -2146,6 +2150,87 @@ static int t_record_full_disk(void)
 	return err;
 }
 
+/* ---- cgroup filter ----------------------------------------------------- */
+
+static char cg_dir[PATH_MAX];
+
+static int cgroup2_dir(char *buf, size_t len)
+{
+	char line[4096], mnt[PATH_MAX];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - cgroup2 ");
+
+		if (dash && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+			found = snprintf(buf, len, "%s", mnt) > 0;
+	}
+	if (f)
+		fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+/* s: the scenario child moves into the cgroup, then connects. */
+static int sc_in_cgroup(struct result *r)
+{
+	char procs[PATH_MAX + 16];
+	int err;
+
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_dir);
+	if ((err = write_file(procs, "0")))
+		return err;
+	return sc_connects(r, AF_INET) ? -EIO : 0;
+}
+
+static int t_cgroup_filter(void)
+{
+	char root[PATH_MAX - 64], *extra[] = { "--cgroup", cg_dir, NULL };
+	unsigned short mine[5];
+	int lfd, err, strangers = 0;
+	struct run run;
+
+	if (cgroup2_dir(root, sizeof(root)))
+		return fail("no cgroup v2 mount to test with");
+	snprintf(cg_dir, sizeof(cg_dir), "%s/portlife-live-%d", root, (int)getpid());
+	if (mkdir(cg_dir, 0755) && errno != EEXIST)
+		return fail("cannot make %s: %s", cg_dir, strerror(errno));
+	no_pid_filter = true;
+	err = start(&run, sc_in_cgroup, "s_cgroup", extra);
+	no_pid_filter = false;
+	/* our own connects, outside the cgroup, while portlife runs: not to be seen */
+	lfd = listener(AF_INET, 0);
+	for (int i = 0; !err && i < 5; i++) {
+		int c = connect_to(AF_INET, sock_port(lfd), 0, 0);
+
+		mine[i] = c >= 0 ? sock_port(c) : 0;
+		if (c >= 0)
+			close(c);
+	}
+	close(lfd);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err)
+		err = check_connects(&run, AF_INET, "127.0.0.1", true);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (!is_event(l, "alloc"))
+			continue;
+		if (jnum(l, "pid") != run.child)
+			strangers++;
+		for (int k = 0; k < 5; k++)
+			if (jnum(l, "lport") == mine[k])
+				err = fail("a connect from outside the cgroup was reported: %s", l);
+	}
+	if (!err && strangers)
+		err = fail("%d allocations from processes outside the cgroup", strangers);
+	rmdir(cg_dir);
+	cleanup(&run);
+	return err;
+}
+
 static const struct test {
 	const char *name;
 	int (*fn)(void);
@@ -2168,6 +2253,7 @@ static const struct test {
 	{ "p_ports_vs_kernel", t_ports_vs_kernel },
 	{ "q_record_report", t_record_report },
 	{ "r_record_full_disk", t_record_full_disk },
+	{ "s_cgroup_filter", t_cgroup_filter },
 };
 
 int main(int argc, char **argv)
