@@ -12,7 +12,7 @@
 # Environment:
 #   VMTEST_KERNELS  kernel series to test           (default "6.1 6.12")
 #   VMTEST_MODES    portlife --mode values to test  (default "fentry kprobe tracepoint")
-#   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 900)
+#   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 1500)
 #   VMTEST_TESTS    only these live tests, e.g. "g_sigterm m_holder_before"
 #                   (default: all; for chasing a VM-only failure quickly)
 #
@@ -35,7 +35,7 @@ cd "$repo"
 
 kernels=${VMTEST_KERNELS:-6.1 6.12}
 modes=${VMTEST_MODES:-fentry kprobe tracepoint}
-limit=${VMTEST_TIMEOUT:-900}
+limit=${VMTEST_TIMEOUT:-1500}
 cache=/var/cache/portlife-vmtest
 out=.output/vm                       # relative: it is printed in reasons
 static=.output/static
