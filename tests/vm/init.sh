@@ -8,6 +8,7 @@
 # dotted parameters to init):
 #   portlife.modes=fentry,kprobe,tracepoint  attach modes to test, in order
 #   portlife.timeout=SECONDS                  time limit of one mode's livetest
+#   portlife.tests=a_connect_v4,...           only these live tests (default all)
 #
 # Console protocol parsed by vmtest.sh, one marker per line:
 #   PORTLIFE-VM-INIT <kernel release> uptime=<s>  init started (boot time)
@@ -27,7 +28,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
 #             tcp_max_tw_buckets), /proc/net/netstat (TCPTimeWaitOverflow)
 #   sysfs     /sys/kernel/btf/vmlinux (CO-RE), /sys/bus/event_source (kprobe PMU)
 #   devtmpfs  /dev/null and friends (busybox, system())
-#   tmpfs     /tmp: livetest's mkdtemp() for portlife's outputs
+#   tmpfs     /tmp: livetest's mkdtemp() for portlife's outputs; /run: where
+#             a tracing portlife publishes recent failures for `portlife who`
+#             (/run/portlife; a real system always has /run)
 #   bpffs, tracefs, debugfs: where libbpf and portlife look for them
 #             (tracefs for syscall tracepoint ids and legacy kprobe_events)
 #   cgroup2   sock_ops attaches to the cgroup v2 root; --cgroup tests
@@ -48,12 +51,13 @@ mnt cgroup2 /sys/fs/cgroup
 # others use the initial netns, whose lo starts down.
 ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"
 
-modes=tracepoint limit=300
+modes=tracepoint limit=300 tests=
 # shellcheck disable=SC2013 # the command line is one line of words
 for w in $(cat /proc/cmdline); do
 	case $w in
 	portlife.modes=*) modes=${w#portlife.modes=} ;;
 	portlife.timeout=*) limit=${w#portlife.timeout=} ;;
+	portlife.tests=*) tests=$(echo "${w#portlife.tests=}" | tr , ' ') ;;
 	esac
 done
 
@@ -74,7 +78,8 @@ for mode in $(echo "$modes" | tr , ' '); do
 	echo "PORTLIFE-VM-MODE $mode"
 	start=$(cut -d. -f1 /proc/uptime)
 	# In-guest limit, so one hung mode still leaves the others a result.
-	timeout -s KILL "$limit" /livetest --mode "$mode" /portlife
+	# shellcheck disable=SC2086 # $tests: a list of plain words, or nothing
+	timeout -s KILL "$limit" /livetest --mode "$mode" /portlife $tests
 	rc=$?
 	end=$(cut -d. -f1 /proc/uptime)
 	if [ "$rc" -ne 0 ]; then
