@@ -631,30 +631,37 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 	ev_submit(e);
 }
 
-static __always_inline void handle_connect_exit(const struct sock *sk, long ret)
+/*
+ * The exit bodies take the socket from the entry record, so fexit and
+ * kretprobe (which has no arguments) share them with one map lookup.
+ */
+static __always_inline void handle_connect_exit(long ret)
 {
 	struct call_val c;
 
 	if (call_exit(FN_CONNECT, &c))
-		handle_alloc_exit(sk, 0, ret, c.ts, PL_ALLOC_CONNECT, EADDRNOTAVAIL);
+		handle_alloc_exit((const struct sock *)c.sk, 0, ret, c.ts, PL_ALLOC_CONNECT,
+				  EADDRNOTAVAIL);
 }
 
-static __always_inline void handle_get_port_exit(const struct sock *sk, long ret)
+static __always_inline void handle_get_port_exit(long ret)
 {
 	struct call_val c;
 
 	if (call_exit(FN_GET_PORT, &c))
-		handle_alloc_exit(sk, c.snum, ret, c.ts,
+		handle_alloc_exit((const struct sock *)c.sk, c.snum, ret, c.ts,
 				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,
 				  EADDRINUSE);
 }
 
-static __always_inline void handle_udp_get_port_exit(const struct sock *sk, long ret)
+static __always_inline void handle_udp_get_port_exit(long ret)
 {
+	const struct sock *sk;
 	struct call_val c;
 
 	if (!call_exit(FN_UDP_GET_PORT, &c))
 		return;
+	sk = (const struct sock *)c.sk;
 	/* inet_autobind(): the first sendmsg()/connect(); it fails with EAGAIN. */
 	if (in_call(FN_AUTOBIND))
 		handle_alloc_exit(sk, 0, ret, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
@@ -914,7 +921,7 @@ int BPF_PROG(pl_fe_connect, void *dr, struct sock *sk)
 SEC("fexit/inet_hash_connect")
 int BPF_PROG(pl_fx_connect, void *dr, struct sock *sk, int ret)
 {
-	handle_connect_exit(sk, ret);
+	handle_connect_exit(ret);
 	return 0;
 }
 
@@ -928,7 +935,7 @@ int BPF_PROG(pl_fe_connect6, void *dr, struct sock *sk)
 SEC("fexit/inet6_hash_connect")
 int BPF_PROG(pl_fx_connect6, void *dr, struct sock *sk, int ret)
 {
-	handle_connect_exit(sk, ret);
+	handle_connect_exit(ret);
 	return 0;
 }
 
@@ -942,7 +949,7 @@ int BPF_PROG(pl_fe_getport, struct sock *sk, unsigned short snum)
 SEC("fexit/inet_csk_get_port")
 int BPF_PROG(pl_fx_getport, struct sock *sk, unsigned short snum, int ret)
 {
-	handle_get_port_exit(sk, ret);
+	handle_get_port_exit(ret);
 	return 0;
 }
 
@@ -956,7 +963,7 @@ int BPF_PROG(pl_fe_udpport, struct sock *sk, unsigned short snum)
 SEC("fexit/udp_lib_get_port")
 int BPF_PROG(pl_fx_udpport, struct sock *sk, unsigned short snum, unsigned int hash2, int ret)
 {
-	handle_udp_get_port_exit(sk, ret);
+	handle_udp_get_port_exit(ret);
 	return 0;
 }
 
@@ -1054,11 +1061,7 @@ int BPF_KPROBE(pl_kp_connect, void *dr, struct sock *sk)
 SEC("kretprobe/inet_hash_connect")
 int BPF_KRETPROBE(pl_kr_connect, int ret)
 {
-	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_CONNECT };
-	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
-
-	if (v)
-		handle_connect_exit((const struct sock *)v->sk, ret);
+	handle_connect_exit(ret);
 	return 0;
 }
 
@@ -1072,11 +1075,7 @@ int BPF_KPROBE(pl_kp_connect6, void *dr, struct sock *sk)
 SEC("kretprobe/inet6_hash_connect")
 int BPF_KRETPROBE(pl_kr_connect6, int ret)
 {
-	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_CONNECT };
-	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
-
-	if (v)
-		handle_connect_exit((const struct sock *)v->sk, ret);
+	handle_connect_exit(ret);
 	return 0;
 }
 
@@ -1090,11 +1089,7 @@ int BPF_KPROBE(pl_kp_getport, struct sock *sk, unsigned short snum)
 SEC("kretprobe/inet_csk_get_port")
 int BPF_KRETPROBE(pl_kr_getport, int ret)
 {
-	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_GET_PORT };
-	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
-
-	if (v)
-		handle_get_port_exit((const struct sock *)v->sk, ret);
+	handle_get_port_exit(ret);
 	return 0;
 }
 
@@ -1108,11 +1103,7 @@ int BPF_KPROBE(pl_kp_udpport, struct sock *sk, unsigned short snum)
 SEC("kretprobe/udp_lib_get_port")
 int BPF_KRETPROBE(pl_kr_udpport, int ret)
 {
-	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_UDP_GET_PORT };
-	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
-
-	if (v)
-		handle_udp_get_port_exit((const struct sock *)v->sk, ret);
+	handle_udp_get_port_exit(ret);
 	return 0;
 }
 
