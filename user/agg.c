@@ -211,6 +211,26 @@ __u64 agg__tw_overflow(struct agg *a)
 	return t.end_reason[PL_END_TW_OVERFLOW];
 }
 
+void agg__merge(struct proc_stats *out, const struct proc_stats *p)
+{
+	out->allocs += p->allocs;
+	for (int k = 0; k < AGG_ERRNOS && p->fail[k].n; k++)
+		count_failures(out, p->fail[k].err, p->fail[k].n);
+	out->fail_other += p->fail_other;
+	out->failures += p->fail_other;
+	out->tw_entered += p->tw_entered;
+	out->bind_then_connect += p->bind_then_connect;
+	out->releases += p->releases;
+	for (int k = 0; k < AGG_REASONS; k++)
+		out->end_reason[k] += p->end_reason[k];
+	out->held += p->held;
+	out->peak_held += p->peak_held;
+	hist__merge(&out->alloc_lat, &p->alloc_lat);
+	hist__merge(&out->hold, &p->hold);
+	hist__merge(&out->tw_time, &p->tw_time);
+	hist__merge(&out->lifetime, &p->lifetime);
+}
+
 void agg__total(struct agg *a, struct proc_stats *out)
 {
 	size_t n;
@@ -218,25 +238,7 @@ void agg__total(struct agg *a, struct proc_stats *out)
 
 	memset(out, 0, sizeof(*out));
 	strcpy(out->comm, "[all]");
-	for (size_t i = 0; v && i < n; i++) {
-		const struct proc_stats *p = v[i];
-
-		out->allocs += p->allocs;
-		for (int k = 0; k < AGG_ERRNOS && p->fail[k].n; k++)
-			count_failures(out, p->fail[k].err, p->fail[k].n);
-		out->fail_other += p->fail_other;
-		out->failures += p->fail_other;
-		out->tw_entered += p->tw_entered;
-		out->bind_then_connect += p->bind_then_connect;
-		out->releases += p->releases;
-		for (int k = 0; k < AGG_REASONS; k++)
-			out->end_reason[k] += p->end_reason[k];
-		out->held += p->held;
-		out->peak_held += p->peak_held;
-		hist__merge(&out->alloc_lat, &p->alloc_lat);
-		hist__merge(&out->hold, &p->hold);
-		hist__merge(&out->tw_time, &p->tw_time);
-		hist__merge(&out->lifetime, &p->lifetime);
-	}
+	for (size_t i = 0; v && i < n; i++)
+		agg__merge(out, v[i]);
 	free(v);
 }

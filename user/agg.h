@@ -43,6 +43,8 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 struct proc_stats **agg__sorted(struct agg *a, size_t *n);
 /* Sum over every process (pid 0, comm "[all]"). */
 void agg__total(struct agg *a, struct proc_stats *out);
+/* Adds p's counts and histograms into out (pid, comm and cgroup untouched). */
+void agg__merge(struct proc_stats *out, const struct proc_stats *p);
 /* Releases because tcp_max_tw_buckets was full, over all processes. */
 __u64 agg__tw_overflow(struct agg *a);
 /* The likely remedy for what this process did, or NULL if nothing stands out. */

@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include "metrics.h"
+#include "util.h"
+
+/*
+ * Series are per process *name*, not per pid: pids churn with every restart
+ * and would leave a trail of dead series; a name is what a dashboard groups
+ * by anyway.
+ */
+struct group {
+	char comm[PL_COMM_LEN];		/* sanitized: printable ASCII */
+	__u64 tw_now;
+	struct proc_stats s;
+};
+
+static int by_comm(const void *x, const void *y)
+{
+	return strcmp(((const struct group *)x)->comm, ((const struct group *)y)->comm);
+}
+
+static int by_activity(const void *x, const void *y)
+{
+	const struct group *a = x, *b = y;
+	__u64 ta = a->s.allocs + a->s.failures, tb = b->s.allocs + b->s.failures;
+
+	if (ta != tb)
+		return ta < tb ? 1 : -1;
+	return strcmp(a->comm, b->comm);
+}
+
+/*
+ * Every process folded into one group per name, the most active top_n first
+ * and everything else summed into a last "[other]" group. *n set.
+ */
+static struct group *groups(const struct metrics_src *src, size_t *n, size_t *folded)
+{
+	struct proc_stats **v;
+	struct group *g;
+	size_t np, k = 0;
+
+	*n = *folded = 0;
+	v = agg__sorted(src->agg, &np);
+	if (!v)
+		return NULL;
+	g = calloc(np + 1, sizeof(*g));
+	if (!g) {
+		free(v);
+		return NULL;
+	}
+	for (size_t i = 0; i < np; i++)
+		comm_sanitize(v[i]->comm, PL_COMM_LEN, g[i].comm, sizeof(g[i].comm));
+	for (size_t i = 0; i < np; i++)
+		agg__merge(&g[i].s, v[i]);
+	free(v);
+	/* merge equal names */
+	qsort(g, np, sizeof(*g), by_comm);
+	for (size_t i = 0; i < np; i++) {
+		if (k && !strcmp(g[k - 1].comm, g[i].comm)) {
+			agg__merge(&g[k - 1].s, &g[i].s);
+			continue;
+		}
+		if (k != i)
+			g[k] = g[i];
+		k++;
+	}
+	/* TIME_WAIT sockets held now: the leases on the watch list that are in it */
+	for (struct lease *l = src->leases ? lease_table__tw_first(src->leases) : NULL; l;
+	     l = lease_table__tw_next(l)) {
+		struct group key, *hit;
+
+		if (!(l->flags & L_IN_TW))
+			continue;
+		comm_sanitize(l->comm, PL_COMM_LEN, key.comm, sizeof(key.comm));
+		hit = bsearch(&key, g, k, sizeof(*g), by_comm);
+		if (hit)
+			hit->tw_now++;
+	}
+	qsort(g, k, sizeof(*g), by_activity);
+	if (k > src->top_n) {
+		struct group *o = &g[src->top_n];
+
+		for (size_t i = src->top_n + 1; i < k; i++) {
+			agg__merge(&o->s, &g[i].s);
+			o->tw_now += g[i].tw_now;
+		}
+		*folded = k - src->top_n;
+		snprintf(o->comm, sizeof(o->comm), "[other]");
+		k = src->top_n + 1;
+	}
+	*n = k;
+	return g;
+}
+
+/* A label value: the text format escapes backslash, quote and newline. */
+static void label(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void comm_series(FILE *f, const char *name, const struct group *g, __u64 v)
+{
+	fprintf(f, "%s{comm=", name);
+	label(f, g->comm);
+	fprintf(f, "} %llu\n", (unsigned long long)v);
+}
+
+/*
+ * A Prometheus histogram from a log2 one: bucket le=2^k ns holds the slots
+ * 0..k, whose values are all below 2^k. Every step-th power of two from lo
+ * to hi keeps the series count fixed and small.
+ */
+static void histogram(FILE *f, const char *name, const struct group *g, const struct hist *h,
+		      int lo, int hi, int step)
+{
+	__u64 cum = 0;
+	int slot = 0;
+
+	for (int k = lo; k <= hi; k += step) {
+		for (; slot <= k && slot < HIST_SLOTS; slot++)
+			cum += h->slot[slot];
+		fprintf(f, "%s_bucket{comm=", name);
+		label(f, g->comm);
+		fprintf(f, ",le=\"%.9g\"} %llu\n", (double)(1ULL << k) / 1e9,
+			(unsigned long long)cum);
+	}
+	fprintf(f, "%s_bucket{comm=", name);
+	label(f, g->comm);
+	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+	fprintf(f, "%s_sum{comm=", name);
+	label(f, g->comm);
+	fprintf(f, "} %.9g\n", h->sum / 1e9);
+	fprintf(f, "%s_count{comm=", name);
+	label(f, g->comm);
+	fprintf(f, "} %llu\n", (unsigned long long)h->count);
+}
+
+static void dest_labels(FILE *f, const struct dest *d)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!d) {
+		fputs("{netns=\"\",laddr=\"\",raddr=\"[other]\",rport=\"\"}", f);
+		return;
+	}
+	fprintf(f, "{netns=\"%u\",laddr=\"%s\",", d->netns,
+		addr_str(d->family, d->laddr, a, sizeof(a)));
+	fprintf(f, "raddr=\"%s\",rport=\"%u\"}", addr_str(d->family, d->raddr, a, sizeof(a)),
+		d->rport);
+}
+
+static void destinations(FILE *f, const struct metrics_src *src)
+{
+	static const struct { const char *name, *help; } fam[] = {
+		{ "portlife_destination_ports_in_use",
+		  "Local ephemeral ports in use to this destination, TIME_WAIT included" },
+		{ "portlife_destination_ports_time_wait",
+		  "Of those, ports held by a TIME_WAIT socket" },
+		{ "portlife_destination_ports_usable",
+		  "Ports connect() may pick for this destination: the range minus reserved "
+		  "and bound ports" },
+	};
+	size_t top = src->nd < src->top_n ? src->nd : src->top_n;
+
+	for (size_t k = 0; k < 3; k++) {
+		__u64 other = 0;
+
+		family(f, fam[k].name, "gauge", fam[k].help);
+		for (size_t i = 0; i < src->nd; i++) {
+			const struct dest *d = &src->dv[i];
+			__u64 v = k == 0 ? d->in_use : k == 1 ? d->time_wait : d->usable;
+
+			if (i >= top) {
+				other += v;
+				continue;
+			}
+			fputs(fam[k].name, f);
+			dest_labels(f, d);
+			fprintf(f, " %llu\n", (unsigned long long)v);
+		}
+		if (src->nd > top) {
+			fputs(fam[k].name, f);
+			dest_labels(f, NULL);
+			fprintf(f, " %llu\n", (unsigned long long)other);
+		}
+	}
+}
+
+int metrics_render(FILE *f, const struct metrics_src *src)
+{
+	const struct run_info *ri = src->ri;
+	const struct lease_stats *ls = src->leases ? lease_table__stats(src->leases) : NULL;
+	size_t n, folded;
+	struct group *g = groups(src, &n, &folded);
+	char enbuf[16];
+
+	if (!g)
+		return -ENOMEM;
+
+	family(f, "portlife_info", "gauge", "The tracer: version, attach mode and its precision");
+	fprintf(f, "portlife_info{version=");
+	label(f, src->version ? src->version : "unknown");
+	fprintf(f, ",mode=");
+	label(f, ri && ri->mode ? ri->mode : "");
+	fprintf(f, "} 1\n");
+	family(f, "portlife_start_time_seconds", "gauge", "When tracing began (Unix time)");
+	fprintf(f, "portlife_start_time_seconds %.3f\n", src->start_time);
+
+	family(f, "portlife_allocations_total", "counter",
+	       "Local ports obtained (connect, bind, UDP autobind), by process name");
+	for (size_t i = 0; i < n; i++)
+		comm_series(f, "portlife_allocations_total", &g[i], g[i].s.allocs);
+
+	family(f, "portlife_allocation_failures_total", "counter",
+	       "Port searches that failed, by process name and errno (EADDRNOTAVAIL: connect "
+	       "found no free port; EADDRINUSE: bind conflict)");
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < AGG_ERRNOS && g[i].s.fail[k].n; k++) {
+			fprintf(f, "portlife_allocation_failures_total{comm=");
+			label(f, g[i].comm);
+			fprintf(f, ",errno=\"%s\"} %llu\n",
+				errno_name(g[i].s.fail[k].err, enbuf, sizeof(enbuf)),
+				(unsigned long long)g[i].s.fail[k].n);
+		}
+		if (g[i].s.fail_other) {
+			fprintf(f, "portlife_allocation_failures_total{comm=");
+			label(f, g[i].comm);
+			fprintf(f, ",errno=\"other\"} %llu\n", (unsigned long long)g[i].s.fail_other);
+		}
+	}
+
+	family(f, "portlife_time_wait_entered_total", "counter",
+	       "Ports that went into TIME_WAIT, by process name");
+	for (size_t i = 0; i < n; i++)
+		comm_series(f, "portlife_time_wait_entered_total", &g[i], g[i].s.tw_entered);
+
+	family(f, "portlife_releases_total", "counter",
+	       "Ports given back to the pool, by process name and reason");
+	for (size_t i = 0; i < n; i++) {
+		for (int r = 1; r < AGG_REASONS; r++) {
+			if (!g[i].s.end_reason[r])
+				continue;
+			fprintf(f, "portlife_releases_total{comm=");
+			label(f, g[i].comm);
+			fprintf(f, ",reason=\"%s\"} %llu\n", end_reason_name(r),
+				(unsigned long long)g[i].s.end_reason[r]);
+		}
+	}
+
+	family(f, "portlife_ports_held", "gauge",
+	       "Ports held now (allocated, not yet released; TIME_WAIT included), by process name");
+	for (size_t i = 0; i < n; i++)
+		comm_series(f, "portlife_ports_held", &g[i],
+			    g[i].s.held > 0 ? (__u64)g[i].s.held : 0);
+
+	family(f, "portlife_ports_time_wait", "gauge",
+	       "Ports held now by a TIME_WAIT socket, by the name of the process that had them");
+	for (size_t i = 0; i < n; i++)
+		comm_series(f, "portlife_ports_time_wait", &g[i], g[i].tw_now);
+
+	/* 256 ns .. 4.3 s, 1 ms .. 4.9 h, 1.07 s .. 275 s */
+	family(f, "portlife_allocation_latency_seconds", "histogram",
+	       "Time the kernel spent finding a local port, failed searches included");
+	for (size_t i = 0; i < n; i++)
+		histogram(f, "portlife_allocation_latency_seconds", &g[i], &g[i].s.alloc_lat,
+			  8, 32, 2);
+	family(f, "portlife_hold_seconds", "histogram",
+	       "How long a port was held: allocation to release, TIME_WAIT included");
+	for (size_t i = 0; i < n; i++)
+		histogram(f, "portlife_hold_seconds", &g[i], &g[i].s.hold, 20, 44, 2);
+	family(f, "portlife_time_wait_seconds", "histogram",
+	       "Time a port spent in TIME_WAIT");
+	for (size_t i = 0; i < n; i++)
+		histogram(f, "portlife_time_wait_seconds", &g[i], &g[i].s.tw_time, 30, 38, 1);
+
+	family(f, "portlife_process_names_folded", "gauge",
+	       "Process names summed into comm=\"[other]\" (beyond --metrics-top)");
+	fprintf(f, "portlife_process_names_folded %zu\n", folded);
+
+	if (ri) {
+		family(f, "portlife_events_dropped_total", "counter",
+		       "Events lost because the ring buffer was full, by event type");
+		for (int t = 1; t < PL_EV_MAX; t++)
+			fprintf(f, "portlife_events_dropped_total{type=\"%s\"} %llu\n",
+				event_name(t), (unsigned long long)ri->drops[t]);
+		family(f, "portlife_recursion_misses_total", "counter",
+		       "Program runs the kernel skipped because another BPF program was "
+		       "running on that CPU (events lost)");
+		fprintf(f, "portlife_recursion_misses_total %llu\n",
+			(unsigned long long)ri->recursion_misses);
+		family(f, "portlife_tw_overflow_total", "counter",
+		       "Closes that got no TIME_WAIT socket because tcp_max_tw_buckets was full");
+		fprintf(f, "portlife_tw_overflow_total %llu\n", (unsigned long long)ri->tw_overflow);
+	}
+	if (ls) {
+		family(f, "portlife_leases", "gauge", "Leases the tracer tracks now");
+		fprintf(f, "portlife_leases %llu\n", (unsigned long long)ls->live);
+		family(f, "portlife_leases_evicted_total", "counter",
+		       "Leases pushed out of a full table (raise --max-leases)");
+		fprintf(f, "portlife_leases_evicted_total %llu\n", (unsigned long long)ls->evicted);
+	}
+	if (src->dv)
+		destinations(f, src);
+	free(g);
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}
+
+/*
+ * The temporary file beside PATH: same directory, so rename() is atomic;
+ * dot-prefixed, so the textfile collector (which reads *.prom) never sees it.
+ * Opened fresh (O_EXCL, no symlink followed), 0644 because node_exporter
+ * usually runs as an unprivileged user.
+ */
+static int open_tmp(const char *path, char *tmp, size_t sz)
+{
+	const char *slash = strrchr(path, '/');
+	int dl = slash ? (int)(slash - path + 1) : 0;
+	struct stat st;
+	int fd;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (snprintf(tmp, sz, "%.*s.%s.%d.tmp", dl, path, slash ? slash + 1 : path,
+		     (int)getpid()) >= (int)sz)
+		return -ENAMETOOLONG;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+int metrics_check_file(const char *path)
+{
+	char tmp[PATH_MAX];
+	int fd = open_tmp(path, tmp, sizeof(tmp));
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	unlink(tmp);
+	return 0;
+}
+
+int metrics_write_file(const char *path, const char *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	size_t off = 0;
+	int fd, err = 0;
+
+	fd = open_tmp(path, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		off += w;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int metrics_parse_addr(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + 2] = "127.0.0.1";
+	const char *port = s, *colon;
+	unsigned long p;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - s - 1), s + 1);
+		port = end + 2;
+	} else if ((colon = strrchr(s, ':'))) {
+		if ((size_t)(colon - s) >= sizeof(host) || strchr(s, ':') != colon)
+			return -EINVAL;
+		if (colon != s)
+			snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+		port = colon + 1;
+	}
+	if (parse_ulong(port, 1, 65535, &p))
+		return -EINVAL;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(p);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(p);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+#ifdef PL_NO_HTTP
+/* Static builds (the VM tests) have no libmicrohttpd: GnuTLS has no static library. */
+struct metrics_http *metrics_http_start(const struct sockaddr_storage *addr, char *err,
+					size_t errlen)
+{
+	snprintf(err, errlen, "this build has no HTTP server (built with STATIC=1); "
+			      "use --metrics-file");
+	return NULL;
+}
+void metrics_http_publish(struct metrics_http *h, const char *buf, size_t len) {}
+void metrics_http_stop(struct metrics_http *h) {}
+#else
+#include <microhttpd.h>
+
+#if MHD_VERSION < 0x00097002
+typedef int mhd_ret;
+#else
+typedef enum MHD_Result mhd_ret;
+#endif
+
+/*
+ * libmicrohttpd answers from its own thread; the tracer publishes a fresh
+ * rendering every second. The thread only ever copies the published text
+ * under the lock, so it never touches the tracer's tables.
+ */
+struct metrics_http {
+	struct MHD_Daemon *d;
+	pthread_mutex_t lock;
+	char *buf;
+	size_t len;
+};
+
+static mhd_ret answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+		      const char *version, const char *upload, size_t *upload_len, void **ctx)
+{
+	static const char index_page[] =
+		"portlife metrics: see /metrics\n";
+	struct metrics_http *h = cls;
+	struct MHD_Response *r;
+	unsigned int code = MHD_HTTP_OK;
+	mhd_ret ret;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(r, "Allow", "GET, HEAD");
+		code = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (!strcmp(url, "/metrics")) {
+		pthread_mutex_lock(&h->lock);
+		r = MHD_create_response_from_buffer(h->len, h->buf ? h->buf : (void *)"",
+						    MHD_RESPMEM_MUST_COPY);
+		pthread_mutex_unlock(&h->lock);
+		if (r)
+			MHD_add_response_header(r, "Content-Type",
+						"text/plain; version=0.0.4; charset=utf-8");
+	} else if (!strcmp(url, "/")) {
+		r = MHD_create_response_from_buffer(sizeof(index_page) - 1, (void *)index_page,
+						    MHD_RESPMEM_PERSISTENT);
+	} else {
+		r = MHD_create_response_from_buffer(10, (void *)"not found\n",
+						    MHD_RESPMEM_PERSISTENT);
+		code = MHD_HTTP_NOT_FOUND;
+	}
+	if (!r)
+		return MHD_NO;
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+struct metrics_http *metrics_http_start(const struct sockaddr_storage *addr, char *err,
+					size_t errlen)
+{
+	struct metrics_http *h = calloc(1, sizeof(*h));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	int fd, one = 1;
+	socklen_t alen = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						     : sizeof(struct sockaddr_in);
+
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/*
+	 * Listen ourselves: libmicrohttpd's own failure is a NULL without the
+	 * reason, and "address in use" versus "no such address" matters here.
+	 */
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (const struct sockaddr *)addr, alen) || listen(fd, 64)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(h);
+		return NULL;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, h,
+				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, 16U,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+				MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(err, errlen, "libmicrohttpd did not start");
+		close(fd);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void metrics_http_publish(struct metrics_http *h, const char *buf, size_t len)
+{
+	char *copy;
+
+	if (!h || !(copy = malloc(len ? len : 1)))
+		return;
+	memcpy(copy, buf, len);
+	pthread_mutex_lock(&h->lock);
+	free(h->buf);
+	h->buf = copy;
+	h->len = len;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void metrics_http_stop(struct metrics_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	pthread_mutex_destroy(&h->lock);
+	free(h->buf);
+	free(h);
+}
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Prometheus text exposition (format 0.0.4) of what the tracer knows, for
+ * node_exporter's textfile collector (--metrics-file) or a scrape endpoint
+ * (--metrics-addr). Label cardinality is bounded: the top N process names
+ * and the top N destinations get series of their own, the rest is summed
+ * into one "[other]" series, so a fork storm cannot blow up a TSDB.
+ */
+#ifndef PORTLIFE_METRICS_H
+#define PORTLIFE_METRICS_H
+
+#include <stdio.h>
+#include <sys/socket.h>
+#include "agg.h"
+#include "headroom.h"
+#include "lease.h"
+#include "output.h"
+
+#define METRICS_TOP_DEFAULT 20
+
+struct metrics_src {
+	struct agg *agg;
+	struct lease_table *leases;	/* for TIME_WAIT now; may be NULL */
+	const struct run_info *ri;
+	const struct dest *dv;		/* destinations, fullest first; may be NULL */
+	size_t nd;
+	unsigned int top_n;		/* series per label set before "[other]" */
+	double start_time;		/* wall clock seconds */
+	const char *version;
+};
+
+/* Writes the whole exposition to f; returns 0 or -errno from f. */
+int metrics_render(FILE *f, const struct metrics_src *s);
+/*
+ * Replaces path with buf atomically (a temporary file in the same directory,
+ * fsync, rename): a collector never reads half a file. Returns 0 or -errno.
+ */
+int metrics_write_file(const char *path, const char *buf, size_t len);
+/* Can PATH be written (directory exists, writable)? 0 or -errno; leaves nothing behind. */
+int metrics_check_file(const char *path);
+
+/*
+ * "PORT", ":PORT", "HOST:PORT" or "[V6]:PORT" into a socket address; a bare
+ * port means 127.0.0.1: exposing the endpoint beyond the host is asked for
+ * by naming the address. Returns 0 or -EINVAL.
+ */
+int metrics_parse_addr(const char *s, struct sockaddr_storage *ss);
+
+struct metrics_http;
+/* Listens on addr and serves the last published text at /metrics. */
+struct metrics_http *metrics_http_start(const struct sockaddr_storage *addr, char *err,
+					size_t errlen);
+void metrics_http_publish(struct metrics_http *h, const char *buf, size_t len);
+void metrics_http_stop(struct metrics_http *h);
+
+#endif
