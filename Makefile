@@ -17,10 +17,15 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
-LDLIBS := -lbpf -lelf -lz
+LDLIBS := -lbpf -lelf -lz -lncursesw -ltinfo
 # STATIC=1: self-contained binaries for the VM tests (busybox initramfs).
+# libmicrohttpd needs GnuTLS, which Debian ships without a static library:
+# static builds have --metrics-file but no --metrics-addr.
 ifeq ($(STATIC),1)
 LDFLAGS += -static
+CFLAGS += -DPL_NO_HTTP
+else
+LDLIBS += -lmicrohttpd
 endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
@@ -114,7 +119,7 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-	gcc make pkg-config iproute2 jq
+	gcc make pkg-config iproute2 jq libncurses-dev libmicrohttpd-dev tmux prometheus
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
 	elif ! command -v apt-get >/dev/null; then \

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "env.h"
+#include "metrics.h"
+#include "top.h"
 #include "util.h"
 
 #ifndef PORTLIFE_VERSION
@@ -24,6 +26,7 @@ static const char doc[] =
 "       portlife who PORT           who holds PORT now\n"
 "       portlife record -o FILE     trace into a file\n"
 "       portlife report FILE        summaries and exports from a trace file\n"
+"       portlife top                live view of the processes using ports\n"
 "\n"
 "EXAMPLES:\n"
 "    portlife                   # trace until Ctrl-C, then a summary\n"
@@ -35,6 +38,8 @@ static const char doc[] =
 "    portlife --warn 80          # say when a destination's ports are 80% used\n"
 "    portlife ports --headroom   # snapshot: how close each destination is\n"
 "    portlife who 8080           # who holds port 8080 now\n"
+"    portlife -s --metrics-file /var/lib/node_exporter/portlife.prom\n"
+"    portlife -s --metrics-addr 9464   # Prometheus scrape on 127.0.0.1:9464\n"
 "\n"
 "MODES: fentry/fexit (5.5+, exact search latency and TIME_WAIT), kprobe (the\n"
 "same where ftrace trampolines are unavailable), tracepoint (where neither\n"
@@ -56,9 +61,13 @@ enum {
 	OPT_MAX_LEASES,
 	OPT_RINGBUF,
 	OPT_WARN,
+	OPT_METRICS_ADDR,
+	OPT_METRICS_FILE,
+	OPT_METRICS_TOP,
+	OPT_SORT,
 };
 
-static bool recording;
+static bool recording, topping;
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Only ports allocated by this process (tgid)", 0 },
@@ -80,6 +89,17 @@ static const struct argp_option opts[] = {
 	{ "warn", OPT_WARN, "PERCENT", 0,
 	  "Warn when a destination uses more than PERCENT of its usable ephemeral ports "
 	  "(checked every second)", 0 },
+	{ "metrics-addr", OPT_METRICS_ADDR, "ADDR", 0,
+	  "Serve Prometheus metrics at http://ADDR/metrics; ADDR is PORT (127.0.0.1 only), "
+	  "HOST:PORT or [V6]:PORT: name 0.0.0.0 to serve beyond this host", 0 },
+	{ "metrics-file", OPT_METRICS_FILE, "PATH", 0,
+	  "Write Prometheus metrics to PATH every second, atomically (node_exporter's "
+	  "textfile collector reads *.prom)", 0 },
+	{ "metrics-top", OPT_METRICS_TOP, "N", 0,
+	  "Metric series per process name and per destination; the rest is summed into "
+	  "\"[other]\" (default 20, 1 to 1000)", 0 },
+	{ "sort", OPT_SORT, "COLUMN", 0,
+	  "top: the column to sort by: " TOP_SORT_NAMES " (default held)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "output", 'o', "FILE", 0, "record: the trace file to create (0600; never overwritten)", 0 },
 	{},
@@ -166,6 +186,37 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_seconds(arg, 1, 100, &env->warn_pct))
 			return bad(state, "warn", arg, "expected a percentage from 1 to 100");
 		break;
+	case OPT_METRICS_ADDR: {
+		struct sockaddr_storage ss;
+
+		if (metrics_parse_addr(arg, &ss))
+			return bad(state, "metrics-addr", arg,
+				   "expected PORT, HOST:PORT or [V6]:PORT with a numeric address");
+		env->metrics_addr = arg;
+		break;
+	}
+	case OPT_METRICS_FILE:
+		if (!*arg)
+			return bad(state, "metrics-file", arg, "expected a file name");
+		env->metrics_file = arg;
+		break;
+	case OPT_METRICS_TOP:
+		if (parse_ulong(arg, 1, 1000, &v))
+			return bad(state, "metrics-top", arg, "expected 1 to 1000");
+		env->metrics_top = v;
+		break;
+	case OPT_SORT: {
+		int c = top_sort_parse(arg);
+
+		if (!topping) {
+			fprintf(stderr, "portlife: --sort is for `portlife top`\n");
+			return -EINVAL;
+		}
+		if (c < 0)
+			return bad(state, "sort", arg, "expected one of " TOP_SORT_NAMES);
+		env->top_sort = c;
+		break;
+	}
 	case 'v':
 		env->verbose = true;
 		break;
@@ -177,6 +228,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env->record = arg;
 		break;
 	case ARGP_KEY_END:
+		if (topping && env->interval) {
+			fprintf(stderr, "portlife: top refreshes every second by itself; -i is for "
+					"the summaries of portlife and portlife record\n");
+			return -EINVAL;
+		}
+		if (topping && env->json) {
+			fprintf(stderr, "portlife: top draws a table; for JSON use portlife --json, "
+					"or --metrics-file for numbers a script reads\n");
+			return -EINVAL;
+		}
 		if (recording && !env->record) {
 			fprintf(stderr, "portlife: record needs a file: portlife record -o FILE\n");
 			return -EINVAL;
@@ -206,6 +267,22 @@ static const char record_doc[] =
 "\n"
 "OPTIONS:";
 
+static const char top_doc[] =
+"portlife top: the processes using ports, live, refreshed every second: ports\n"
+"held, allocations a second, failures, TIME_WAIT sockets, p99 time to find a\n"
+"port and median hold time, with the destinations closest to running out of\n"
+"ports. Keys sort by a column (p c h a f t l o), r reverses, q quits. When\n"
+"stdout is not a terminal it prints the table as text every second instead.\n"
+"\n"
+"USAGE: portlife top [OPTIONS]\n"
+"\n"
+"EXAMPLES:\n"
+"    portlife top                       # everything, sorted by ports held\n"
+"    portlife top --sort rate -c curl   # processes named curl, busiest first\n"
+"    portlife top -d 10 | tee top.log   # ten seconds of text tables\n"
+"\n"
+"OPTIONS:";
+
 /* The filters, as text, for a trace file's header. */
 static void describe_filters(struct env *env)
 {
@@ -223,19 +300,25 @@ static void describe_filters(struct env *env)
 		snprintf(env->filters + n, sizeof(env->filters) - n, "cgroup=%s", env->cgroup);
 }
 
-static int parse(int argc, char **argv, struct env *env, bool rec)
+static int parse(int argc, char **argv, struct env *env, bool rec, bool top)
 {
 	const struct argp argp = { .options = opts, .parser = parse_arg,
-				   .doc = rec ? record_doc : doc };
+				   .doc = rec ? record_doc : top ? top_doc : doc };
 	int err;
 
 	memset(env, 0, sizeof(*env));
 	env->tw_interval = 1.0;
 	env->max_leases = 1UL << 20;
 	env->ringbuf_kib = 4096;
+	env->metrics_top = METRICS_TOP_DEFAULT;
+	env->top_sort = TS_HELD;
 	recording = rec;
+	topping = top;
 	err = argp_parse(&argp, argc, argv, 0, NULL, env);
 	if (rec)
+		env->summary_only = true;
+	env->top = top;
+	if (top)
 		env->summary_only = true;
 	describe_filters(env);
 	return err ? -EINVAL : 0;
@@ -243,10 +326,15 @@ static int parse(int argc, char **argv, struct env *env, bool rec)
 
 int env_parse(int argc, char **argv, struct env *env)
 {
-	return parse(argc, argv, env, false);
+	return parse(argc, argv, env, false, false);
+}
+
+int env_parse_top(int argc, char **argv, struct env *env)
+{
+	return parse(argc, argv, env, false, true);
 }
 
 int env_parse_record(int argc, char **argv, struct env *env)
 {
-	return parse(argc, argv, env, true);
+	return parse(argc, argv, env, true, false);
 }

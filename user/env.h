@@ -29,6 +29,11 @@ struct env {
 	unsigned long ringbuf_kib;
 	double warn_pct;	/* --warn: a destination's headroom crossed this, 0 = off */
 	const char *record;	/* `portlife record -o FILE`: the trace file */
+	const char *metrics_addr;	/* --metrics-addr: serve Prometheus text */
+	const char *metrics_file;	/* --metrics-file: write it atomically */
+	unsigned long metrics_top;	/* series per label set before "[other]" */
+	bool top;		/* `portlife top` */
+	int top_sort;		/* enum top_sort */
 	char filters[128];	/* the filters as text, for the trace header */
 };
 
@@ -36,5 +41,7 @@ struct env {
 int env_parse(int argc, char **argv, struct env *env);
 /* The same for `portlife record`: -o FILE is required, events are not printed. */
 int env_parse_record(int argc, char **argv, struct env *env);
+/* The same for `portlife top`: a live table instead of event lines. */
+int env_parse_top(int argc, char **argv, struct env *env);
 
 #endif

@@ -31,10 +31,16 @@
 #include "snapshot.h"
 #include "headroom.h"
 #include "ports.h"
+#include "metrics.h"
 #include "report.h"
+#include "top.h"
 #include "tracefile.h"
 #include "twsnap.h"
 #include "util.h"
+
+#ifndef PORTLIFE_VERSION
+#define PORTLIFE_VERSION "unknown"
+#endif
 
 static volatile sig_atomic_t exiting;
 static struct env env;
@@ -82,6 +88,10 @@ struct tracer {
 	int cg_filter_fd;
 	int ncpus;
 	const char *precision;
+	struct top *top;		/* `portlife top` */
+	struct metrics_http *http;	/* --metrics-addr */
+	int metrics_err;		/* last --metrics-file error, said once */
+	double start_wall;
 };
 
 /*
@@ -423,6 +433,67 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri, __u64 start)
 }
 
 /* libbpf finds syscall tracepoints through tracefs; mount it where it is missing. */
+/*
+ * The once-a-second views: `top` and the metrics. One socket snapshot serves
+ * both (the destinations with the least headroom).
+ */
+static void refresh_views(struct tracer *tr, __u64 start, bool with_top)
+{
+	struct dest *dv = NULL;
+	struct bind_room *bv = NULL;
+	size_t nd = 0, nb = 0;
+	struct snapshot s;
+	struct run_info ri;
+	bool snap = false;
+
+	if (!(tr->top && with_top) && !tr->http && !env.metrics_file)
+		return;
+	fill_run_info(tr, &ri, start);
+	if (tr->snap.tcp && !snapshot__take(&s, &tr->snap, 0)) {
+		snap = true;
+		owners_from_leases(tr, &s);
+		if (headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
+			dv = NULL;
+			nd = 0;
+		}
+	}
+	if (tr->top && with_top)
+		top__update(tr->top, tr->agg, tr->leases, dv, nd, &ri, mono_ns());
+	if (tr->http || env.metrics_file) {
+		struct metrics_src ms = { .agg = tr->agg, .leases = tr->leases, .ri = &ri,
+					  .dv = dv, .nd = nd, .top_n = env.metrics_top,
+					  .start_time = tr->start_wall,
+					  .version = PORTLIFE_VERSION };
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		int err = f ? metrics_render(f, &ms) : -ENOMEM;
+
+		if (f && fclose(f) && !err)
+			err = -ENOMEM;
+		if (!err) {
+			metrics_http_publish(tr->http, buf, len);
+			if (env.metrics_file) {
+				err = metrics_write_file(env.metrics_file, buf, len);
+				/* said once per kind of failure, and when it heals */
+				if (err && err != tr->metrics_err)
+					fprintf(stderr, "portlife: writing metrics to %s failed: %s; "
+							"retrying every second\n", env.metrics_file,
+						strerror(-err));
+				else if (!err && tr->metrics_err)
+					fprintf(stderr, "portlife: writing metrics to %s works again\n",
+						env.metrics_file);
+				tr->metrics_err = err;
+			}
+		}
+		free(buf);
+	}
+	free(dv);
+	free(bv);
+	if (snap)
+		snapshot__free(&s);
+}
+
 static int ensure_tracefs(void)
 {
 	if (!access("/sys/kernel/tracing/events", F_OK) ||
@@ -805,6 +876,27 @@ static int run(void)
 		}
 	}
 
+	if (env.metrics_addr) {
+		struct sockaddr_storage ss;
+		char why[128];
+
+		metrics_parse_addr(env.metrics_addr, &ss);	/* checked by env_parse */
+		tr.http = metrics_http_start(&ss, why, sizeof(why));
+		if (!tr.http) {
+			fprintf(stderr, "portlife: cannot serve metrics on %s: %s: pick another "
+					"--metrics-addr\n", env.metrics_addr, why);
+			err = -EINVAL;
+			goto cleanup;
+		}
+	}
+	if (env.metrics_file && (err = metrics_check_file(env.metrics_file))) {
+		fprintf(stderr, "portlife: cannot write metrics to %s: %s: give a path in a "
+				"writable directory with --metrics-file\n", env.metrics_file,
+			strerror(-err));
+		goto cleanup;
+	}
+	tr.start_wall = mono_to_wall_offset() / 1e9 + mono_ns() / 1e9;
+
 	tr.ncpus = libbpf_num_possible_cpus();
 	tr.leases = lease_table__new(env.max_leases);
 	tr.agg = agg__new(65536);
@@ -884,6 +976,24 @@ static int run(void)
 	}
 
 	start = mono_ns();
+	if (env.metrics_file) {
+		/* a path that cannot be written is an error now, not a log line later */
+		refresh_views(&tr, start, false);
+		if (tr.metrics_err) {
+			err = tr.metrics_err;
+			goto cleanup;
+		}
+	}
+	if (env.top) {
+		tr.top = top__new(isatty(STDOUT_FILENO), env.top_sort, stdout);
+		if (!tr.top) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot start the live view: %s: is TERM set "
+					"right? (pipe the output for plain text)\n", strerror(-err));
+			goto cleanup;
+		}
+		refresh_views(&tr, start, true);
+	}
 	next_snap = start + (__u64)(env.tw_interval * 1e9);
 	next_loss = start + 1000000000ULL;
 	if (env.interval)
@@ -902,6 +1012,14 @@ static int run(void)
 		}
 		ring_buffer__consume(tr.rb);
 		err = 0;
+		if (tr.top) {
+			int k = top__keys(tr.top);
+
+			if (k == 1)
+				break;
+			if (k == 2)
+				top__redraw(tr.top);
+		}
 		/* Records reach the file within a poll: a kill loses little. */
 		if (tr.rec && !tr.rec_err && (tr.rec_err = tracefile_flush(tr.rec))) {
 			fprintf(stderr, "portlife: writing %s failed: %s; everything before is kept; "
@@ -915,7 +1033,10 @@ static int run(void)
 			next_snap = now + (__u64)(env.tw_interval * 1e9);
 		}
 		if (now >= next_loss) {
-			report_losses(&tr, &last_drops, &last_miss);
+			/* on the full screen, the title line shows the losses */
+			if (!tr.top || !isatty(STDOUT_FILENO))
+				report_losses(&tr, &last_drops, &last_miss);
+			refresh_views(&tr, start, true);
 			publish_failures(&tr);
 			if (env.warn_pct)
 				headroom_now(&tr, false);
@@ -946,9 +1067,15 @@ static int run(void)
 	ring_buffer__consume(tr.rb);
 	if (tr.tw)
 		twsnap__run(tr.tw, handle_event, &tr);
-	fill_run_info(&tr, &ri, start);
-	out__summary(&tr.out, tr.agg, &ri);
-	headroom_now(&tr, true);
+	/* the live view ends with the terminal as it was: no summary after it */
+	top__free(tr.top);
+	tr.top = NULL;
+	refresh_views(&tr, start, false);
+	if (!env.top) {
+		fill_run_info(&tr, &ri, start);
+		out__summary(&tr.out, tr.agg, &ri);
+		headroom_now(&tr, true);
+	}
 	err = tr.rec_err;
 	if (tr.rec) {
 		struct pl_file_trailer t = { .end_ns = mono_ns(),
@@ -971,6 +1098,8 @@ static int run(void)
 	}
 
 cleanup:
+	top__free(tr.top);
+	metrics_http_stop(tr.http);
 	if (tr.rec)
 		tracefile_close(tr.rec, &(struct pl_file_trailer){ .end_ns = mono_ns() });
 	ring_buffer__free(tr.rb);
@@ -999,7 +1128,12 @@ int main(int argc, char **argv)
 		return cmd_who(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "record")) {
+	if (argc > 1 && !strcmp(argv[1], "top")) {
+		argv[1] = "portlife top";	/* for argp's usage lines */
+		if (env_parse_top(argc - 1, argv + 1, &env))
+			return 2;
+	} else if (argc > 1 && !strcmp(argv[1], "record")) {
+		argv[1] = "portlife record";
 		if (env_parse_record(argc - 1, argv + 1, &env))
 			return 2;
 	} else if (env_parse(argc, argv, &env)) {

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/bpf.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -2233,29 +2234,435 @@ static int t_cgroup_filter(void)
 	return err;
 }
 
+/* ---- the views: portlife top (tmux) and the metrics ------------------- */
+
+static char tmux_sock[64];
+
+/* tmux on a server of our own, so a user's sessions are never touched. */
+static int tmux(const char *fmt, ...)
+{
+	char args[1024], cmd[1200];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "tmux -L %s %s", tmux_sock, args);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The visible pane, one string per line; *n set. */
+static char **pane(int *n)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/pane.txt", tmpdir);
+	*n = 0;
+	if (tmux("capture-pane -p -t pltop > %s 2>/dev/null", path))
+		return NULL;
+	return file_lines(path, n);
+}
+
+struct top_row { int line; long long held, fails, tw; double rate; char comm[32]; };
+
+/* The row of pid in the pane, or line -1. */
+static struct top_row pane_row(char **v, int n, pid_t pid)
+{
+	struct top_row r = { .line = -1 };
+
+	for (int i = 0; i < n; i++) {
+		unsigned p;
+
+		if (sscanf(v[i], "%u %31s %lld %lf %lld %lld", &p, r.comm, &r.held, &r.rate,
+			   &r.fails, &r.tw) == 6 && p == (unsigned)pid) {
+			r.line = i;
+			break;
+		}
+	}
+	return r;
+}
+
+static bool pane_has(char **v, int n, const char *needle)
+{
+	for (int i = 0; i < n; i++)
+		if (strstr(v[i], needle))
+			return true;
+	return false;
+}
+
+/*
+ * Waits (up to ms) until the pane shows our row with held/tw, the child's
+ * with its held, and a title line containing title; *order set to our row's
+ * line minus the child's.
+ */
+static int wait_rows(pid_t child, long long held, long long tw, long long cheld, const char *title,
+		     int ms, int *order)
+{
+	char last[2][200] = { "", "" };
+
+	for (int t = 0; t < ms / 100; t++, sleep_ms(100)) {
+		int n;
+		char **v = pane(&n);
+		struct top_row me = pane_row(v, n, getpid()), kid = pane_row(v, n, child);
+		bool ok = me.line >= 0 && kid.line >= 0 && me.held == held && me.tw == tw &&
+			  me.fails == 0 && kid.held == cheld && pane_has(v, n, title) &&
+			  !strcmp(me.comm, "livetest") && !strcmp(kid.comm, "pl-top-child");
+
+		if (me.line >= 0)
+			snprintf(last[0], sizeof(last[0]), "%s", v[me.line]);
+		if (kid.line >= 0)
+			snprintf(last[1], sizeof(last[1]), "%s", v[kid.line]);
+		if (ok)
+			*order = me.line - kid.line;
+		free_lines(v, n);
+		if (ok)
+			return 0;
+	}
+	return fail("top did not show us (held %lld, TIME_WAIT %lld) and the child (held %lld) "
+		    "with '%s' in time; our row '%s', the child's '%s' (pane in %s/pane.txt)",
+		    held, tw, cheld, title, last[0], last[1], tmpdir);
+}
+
+/*
+ * t: portlife top on an 80x24 terminal: our own connections and a child's
+ * show with their counts (ports held, TIME_WAIT), keys change the order, q
+ * leaves the terminal as it was.
+ */
+static int t_top(void)
+{
+	int lfd, fds[12], acc[12], kid_go[2], err = 0, order = 0, n;
+	char cmd[PATH_MAX + 200];
+	pid_t child;
+	char **v;
+
+	for (int i = 0; i < 12; i++)
+		fds[i] = acc[i] = -1;
+	snprintf(tmux_sock, sizeof(tmux_sock), "portlife-live-%d", (int)getpid());
+	/* the listener's own bind(0) happens before portlife looks: not in the counts */
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0 || pipe(kid_go))
+		return fail("listener: %s", strerror(errno));
+	child = fork();
+	if (child == 0) {
+		int c[20];
+		char b;
+
+		prctl(PR_SET_NAME, "pl-top-child");
+		close(kid_go[1]);	/* so that the parent's close is our EOF */
+		if (read(kid_go[0], &b, 1) != 1)
+			_exit(1);
+		for (int i = 0; i < 20; i++)
+			if ((c[i] = connect_to(AF_INET, sock_port(lfd), 0, 0)) < 0)
+				_exit(2);
+		if (read(kid_go[0], &b, 1) < 0)	/* hold them until told */
+			_exit(3);
+		_exit(0);
+	}
+	snprintf(cmd, sizeof(cmd), "new-session -d -s pltop -x 80 -y 24 \"sh -c '%s top%s%s; "
+		 "echo TOP-EXITED rc=\\$?; sleep 60'\"", portlife, mode ? " --mode " : "",
+		 mode ? mode : "");
+	if (tmux("%s", cmd)) {
+		err = fail("cannot start tmux (is it installed? make deps)");
+		goto out;
+	}
+	for (int t = 0; t < 300; t++, sleep_ms(100)) {
+		v = pane(&n);
+		bool up = pane_has(v, n, "portlife top ");
+
+		free_lines(v, n);
+		if (up)
+			break;
+		if (t == 299) {
+			err = fail("top drew no table in 30 s (pane in %s/pane.txt)", tmpdir);
+			goto out;
+		}
+	}
+	/* we hold 12 ports, 4 of them through TIME_WAIT; the child holds 20 */
+	for (int i = 0; i < 12; i++) {
+		fds[i] = connect_to(AF_INET, sock_port(lfd), 0, 0);
+		if (fds[i] < 0) {
+			err = fail("connect: %s", strerror(-fds[i]));
+			goto out;
+		}
+	}
+	/* the queue is in connect order: acc[i] is fds[i]'s peer */
+	for (int i = 0; i < 12; i++) {
+		acc[i] = accept(lfd, NULL, NULL);
+		if (acc[i] < 0) {
+			err = fail("accept: %s", strerror(errno));
+			goto out;
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		close(fds[i]);		/* we close first: the TIME_WAIT is ours */
+		fds[i] = -1;
+		close(acc[i]);
+		acc[i] = -1;
+	}
+	if (write(kid_go[1], "g", 1) != 1) {
+		err = fail("cannot start the child");
+		goto out;
+	}
+	/* sorted by ports held (the default): the child (20) above us (12) */
+	err = wait_rows(child, 12, 4, 20, "sort held", 15000, &order);
+	if (!err && order <= 0)
+		err = fail("sorted by ports held, our row (12) is above the child's (20)");
+	if (!err && tmux("send-keys -t pltop p"))
+		err = fail("tmux send-keys failed");
+	/* by pid: we are older than our child */
+	if (!err)
+		err = wait_rows(child, 12, 4, 20, "sort pid", 5000, &order);
+	if (!err && order >= 0)
+		err = fail("sorted by pid, our row is below the child's (pid %d > %d?)", (int)getpid(),
+			   (int)child);
+	if (!err && tmux("send-keys -t pltop q"))
+		err = fail("tmux send-keys failed");
+	for (int t = 0; !err && t < 100; t++, sleep_ms(100)) {
+		bool done, table;
+
+		v = pane(&n);
+		done = pane_has(v, n, "TOP-EXITED rc=0");
+		table = pane_has(v, n, "ALLOC/s");
+		free_lines(v, n);
+		if (done && !table)
+			break;
+		if (t == 99)
+			err = fail("after q: want 'TOP-EXITED rc=0' and the table gone (the terminal "
+				   "restored); pane in %s/pane.txt", tmpdir);
+	}
+out:
+	tmux("kill-server 2>/dev/null");
+	for (int i = 0; i < 12; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (acc[i] >= 0)
+			close(acc[i]);
+	}
+	close(kid_go[1]);
+	waitpid(child, NULL, 0);
+	close(kid_go[0]);
+	close(lfd);
+	return err;
+}
+
+/* u: 50 connects the server ends, then 10 the client ends (TIME_WAIT). */
+static int sc_metrics(struct result *r)
+{
+	int err = sc_connects(r, AF_INET), lfd;
+
+	if (err)
+		return err;
+	lfd = tw_listener(r, 10, 0);
+	if (lfd < 0)
+		return lfd;
+	close(lfd);
+	return 0;
+}
+
+/* GET path from 127.0.0.1:port or addr:port; the body into buf. -errno on failure. */
+static int http_get(const char *addr, unsigned short port, const char *path, char *buf,
+		    size_t len)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char req[256];
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (void *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return -EIO;
+	}
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* The value of one series (exact name with labels) in an exposition, or -1. */
+static double series(const char *text, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, l) && p[l] == ' ')
+			return strtod(p + l + 1, NULL);
+	return -1;
+}
+
+/* A local IPv4 address that is not loopback, or 0. */
+static in_addr_t outside_addr(void)
+{
+	struct ifaddrs *ifa, *i;
+	in_addr_t a = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (i = ifa; i && !a; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    !(i->ifa_flags & IFF_LOOPBACK) && (i->ifa_flags & IFF_UP))
+			a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+	freeifaddrs(ifa);
+	return a;
+}
+
+/*
+ * u: --metrics-file and --metrics-addr: promtool accepts the text, the
+ * numbers equal the summary and what the child did, the endpoint answers on
+ * loopback only, and a taken port or an unwritable file is a clear error.
+ */
+static int t_metrics(void)
+{
+	char prom[PATH_MAX - 16], portbuf[16], *body = malloc(1 << 20), cmd[PATH_MAX + 64];
+	char *extra[] = { "-s", "--metrics-file", prom, "--metrics-addr", portbuf, NULL };
+	const char *summary = NULL;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	unsigned short port;
+	in_addr_t out_addr;
+	struct run run;
+	int err, pfd;
+	double allocs, tw, lat_n, held;
+
+	if (!body)
+		return fail("out of memory");
+	/* a free port: the kernel's pick, let go just before portlife takes it */
+	pfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (pfd < 0 || bind(pfd, (void *)&sa, sizeof(sa)) || getsockname(pfd, (void *)&sa, &sl)) {
+		free(body);
+		return fail("no free port: %s", strerror(errno));
+	}
+	port = ntohs(sa.sin_port);
+	close(pfd);
+	snprintf(portbuf, sizeof(portbuf), "%u", port);
+	snprintf(prom, sizeof(prom), "%s/portlife.prom", tmpdir);
+	err = start(&run, sc_metrics, "u_metrics", extra);
+	if (!err)
+		err = drive(&run);
+	/* two refreshes and a TIME_WAIT snapshot */
+	sleep_ms(2500);
+	if (!err && (err = http_get("127.0.0.1", port, "/metrics", body, 1 << 20)))
+		err = fail("GET http://127.0.0.1:%u/metrics: %s", port, strerror(-err));
+	if (!err && !strstr(body, "200 OK"))
+		err = fail("GET /metrics did not answer 200: %.200s", body);
+	/* bound to loopback unless asked: another local address must refuse */
+	out_addr = outside_addr();
+	if (!err && out_addr) {
+		char a[INET_ADDRSTRLEN], tmp[256];
+		int e;
+
+		inet_ntop(AF_INET, &out_addr, a, sizeof(a));
+		e = http_get(a, port, "/metrics", tmp, sizeof(tmp));
+		if (e != -ECONNREFUSED)
+			err = fail("the metrics port answered on %s (want connection refused: "
+				   "loopback only unless asked): %s", a, e ? strerror(-e) : "it answered");
+	}
+	/* the port is taken: a second portlife says so and exits */
+	if (!err) {
+		char *argv[] = { (char *)portlife, "-s", "--metrics-addr", portbuf, NULL };
+
+		err = expect_error(argv, "cannot serve metrics");
+	}
+	if (!err) {
+		char *argv[] = { (char *)portlife, "-s", "-d", "1", "--metrics-file",
+				 "/nonexistent-dir/x.prom", NULL };
+
+		err = expect_error(argv, "No such file or directory");
+	}
+	stop(&run, 500);
+	if (!err && !file_has(prom, "# TYPE portlife_allocations_total counter"))
+		err = fail("no metrics in %s", prom);
+	if (!err) {
+		struct stat st;
+
+		if (stat(prom, &st) || (st.st_mode & 0777) != 0644)
+			err = fail("%s: want mode 0644 (node_exporter reads it), got %o", prom,
+				   st.st_mode & 0777);
+	}
+	if (!err) {
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s/promtool.txt 2>&1",
+			 prom, tmpdir);
+		if (system(cmd))
+			err = fail("promtool check metrics rejects %s: see %s/promtool.txt (is "
+				   "promtool installed? make deps)", prom, tmpdir);
+	}
+	if (!err) {
+		FILE *f = fopen(prom, "r");
+		size_t n = f ? fread(body, 1, (1 << 20) - 1, f) : 0;
+
+		body[n] = '\0';
+		if (f)
+			fclose(f);
+	}
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child)
+			summary = run.lines[i];
+	if (!err && !summary)
+		err = fail("no summary for the child");
+	allocs = series(body, "portlife_allocations_total{comm=\"livetest\"}");
+	tw = series(body, "portlife_time_wait_entered_total{comm=\"livetest\"}");
+	lat_n = series(body, "portlife_allocation_latency_seconds_count{comm=\"livetest\"}");
+	held = series(body, "portlife_ports_held{comm=\"livetest\"}");
+	/* 210 connects and two listeners' bind(0) */
+	if (!err && (allocs != jnum(summary, "allocs") || allocs != run.r.nports + 2))
+		err = fail("allocations: metrics %.0f, summary %lld, the child made %d (+2 "
+			   "listeners)", allocs, jnum(summary, "allocs"), run.r.nports);
+	if (!err && (tw != jnum(summary, "tw_entered") || tw != 10))
+		err = fail("TIME_WAIT entered: metrics %.0f, summary %lld, want 10", tw,
+			   jnum(summary, "tw_entered"));
+	if (!err && lat_n != allocs)
+		err = fail("allocation latency histogram count %.0f != allocations %.0f", lat_n, allocs);
+	if (!err && held != jnum(summary, "held"))
+		err = fail("ports held: metrics %.0f, summary %lld", held, jnum(summary, "held"));
+	free(body);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * views: tests of what portlife shows (top, metrics), not of how it attaches:
+ * run once, without --mode; the VM runs every attach mode and skips them.
+ */
 static const struct test {
 	const char *name;
 	int (*fn)(void);
+	bool views;
 } tests[] = {
-	{ "a_connect_v4", t_connect_v4 },
-	{ "b_connect_v6", t_connect_v6 },
-	{ "c_timewait", t_timewait },
-	{ "d_exhaustion", t_exhaust },
-	{ "e_bind_conflict", t_bind_conflict },
-	{ "f_hostile_json", t_hostile_json },
-	{ "g_sigterm", t_sigterm },
-	{ "h_bad_input", t_bad_input },
-	{ "i_tw_overflow", t_tw_overflow },
-	{ "j_workload", t_workload },
-	{ "k_forced_modes", t_forced_modes },
-	{ "l_tw_reasons", t_tw_reasons },
-	{ "m_holder_before", t_holder_before },
-	{ "n_tw_exhaustion", t_tw_exhaust },
-	{ "o_two_netns", t_two_netns },
-	{ "p_ports_vs_kernel", t_ports_vs_kernel },
-	{ "q_record_report", t_record_report },
-	{ "r_record_full_disk", t_record_full_disk },
-	{ "s_cgroup_filter", t_cgroup_filter },
+	{ "a_connect_v4", t_connect_v4, false },
+	{ "b_connect_v6", t_connect_v6, false },
+	{ "c_timewait", t_timewait, false },
+	{ "d_exhaustion", t_exhaust, false },
+	{ "e_bind_conflict", t_bind_conflict, false },
+	{ "f_hostile_json", t_hostile_json, false },
+	{ "g_sigterm", t_sigterm, false },
+	{ "h_bad_input", t_bad_input, false },
+	{ "i_tw_overflow", t_tw_overflow, false },
+	{ "j_workload", t_workload, false },
+	{ "k_forced_modes", t_forced_modes, false },
+	{ "l_tw_reasons", t_tw_reasons, false },
+	{ "m_holder_before", t_holder_before, false },
+	{ "n_tw_exhaustion", t_tw_exhaust, false },
+	{ "o_two_netns", t_two_netns, false },
+	{ "p_ports_vs_kernel", t_ports_vs_kernel, false },
+	{ "q_record_report", t_record_report, false },
+	{ "r_record_full_disk", t_record_full_disk, false },
+	{ "s_cgroup_filter", t_cgroup_filter, false },
+	{ "t_top", t_top, true },
+	{ "u_metrics", t_metrics, true },
 };
 
 int main(int argc, char **argv)
@@ -2281,7 +2688,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		bool want = argc == 2;
+		bool want = argc == 2 && !(mode && tests[i].views);
 
 		for (int k = 2; k < argc; k++)
 			want |= !strcmp(argv[k], tests[i].name);

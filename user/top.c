@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curses.h>
+#include "top.h"
+#include "ports.h"
+#include "util.h"
+
+#define TOP_DESTS 5
+
+struct row {
+	__u32 pid;
+	char comm[PL_COMM_LEN];		/* sanitized */
+	char key[PL_COMM_LEN];		/* raw, to match leases */
+	__s64 held;
+	__u64 allocs, fails, tw;
+	double rate;
+	__u64 p99_lat, med_hold;
+};
+
+struct top {
+	bool tty;
+	FILE *out;
+	enum top_sort sort;
+	bool reverse;
+	struct row *rows, *prev;
+	size_t n, nprev;
+	__u64 prev_ns;
+	struct dest dests[TOP_DESTS];
+	size_t nd;
+	__u64 drops, misses;
+	char mode[16];
+	bool drawn;
+};
+
+static const char *const sort_names[TS_MAX] = {
+	"pid", "comm", "held", "rate", "fail", "tw", "lat", "hold",
+};
+/* The key that sorts by each column: the column's initial where it is free. */
+static const char sort_keys[TS_MAX] = { 'p', 'c', 'h', 'a', 'f', 't', 'l', 'o' };
+
+int top_sort_parse(const char *s)
+{
+	for (int i = 0; i < TS_MAX; i++)
+		if (!strcmp(s, sort_names[i]))
+			return i;
+	return -1;
+}
+
+struct top *top__new(bool tty, enum top_sort sort, FILE *out)
+{
+	struct top *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->tty = tty;
+	t->out = out;
+	t->sort = sort;
+	if (tty) {
+		/* newterm, not initscr: initscr exits the process when TERM is unusable */
+		if (!newterm(NULL, stdout, stdin)) {
+			free(t);
+			errno = ENOTTY;
+			return NULL;
+		}
+		cbreak();
+		noecho();
+		nodelay(stdscr, TRUE);
+		keypad(stdscr, TRUE);
+		curs_set(0);
+	}
+	return t;
+}
+
+void top__free(struct top *t)
+{
+	if (!t)
+		return;
+	if (t->tty)
+		endwin();
+	free(t->rows);
+	free(t->prev);
+	free(t);
+}
+
+static int row_key_cmp(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	return strncmp(a->key, b->key, PL_COMM_LEN);
+}
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+static enum top_sort g_sort;
+static bool g_reverse;
+
+static int row_sort_cmp(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+	int c;
+
+	switch (g_sort) {
+	case TS_PID: c = CMP(a->pid, b->pid); break;
+	case TS_COMM: c = strcmp(a->comm, b->comm); break;
+	/* numbers: biggest first, as a user hunting the culprit wants */
+	case TS_HELD: c = -CMP(a->held, b->held); break;
+	case TS_RATE: c = -CMP(a->rate, b->rate); break;
+	case TS_FAIL: c = -CMP(a->fails, b->fails); break;
+	case TS_TW: c = -CMP(a->tw, b->tw); break;
+	case TS_LAT: c = -CMP(a->p99_lat, b->p99_lat); break;
+	case TS_HOLD: c = -CMP(a->med_hold, b->med_hold); break;
+	default: c = 0;
+	}
+	if (!c)
+		c = CMP(a->pid, b->pid);
+	return g_reverse ? -c : c;
+}
+
+static void sort_rows(struct top *t)
+{
+	g_sort = t->sort;
+	g_reverse = t->reverse;
+	qsort(t->rows, t->n, sizeof(*t->rows), row_sort_cmp);
+}
+
+void top__update(struct top *t, struct agg *a, struct lease_table *lt, const struct dest *dv,
+		 size_t nd, const struct run_info *ri, __u64 now_ns)
+{
+	struct proc_stats **v;
+	struct row *rows;
+	size_t n;
+	double dt = t->prev_ns && now_ns > t->prev_ns ? (now_ns - t->prev_ns) / 1e9 : 0;
+
+	v = agg__sorted(a, &n);
+	if (!v)
+		return;
+	rows = calloc(n + 1, sizeof(*rows));
+	if (!rows) {
+		free(v);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct proc_stats *p = v[i];
+		struct row *r = &rows[i];
+
+		r->pid = p->pid;
+		memcpy(r->key, p->comm, PL_COMM_LEN);
+		comm_sanitize(p->comm, PL_COMM_LEN, r->comm, sizeof(r->comm));
+		r->held = p->held;
+		r->allocs = p->allocs;
+		r->fails = p->failures;
+		r->p99_lat = p->alloc_lat.count ? hist__percentile(&p->alloc_lat, 99) : 0;
+		r->med_hold = p->hold.count ? hist__percentile(&p->hold, 50) : 0;
+	}
+	free(v);
+	/* keyed by (pid, comm), as the aggregation is, for the rates and TW counts */
+	qsort(rows, n, sizeof(*rows), row_key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct row *r = &rows[i], *old = NULL;
+
+		if (t->prev)
+			old = bsearch(r, t->prev, t->nprev, sizeof(*r), row_key_cmp);
+		if (dt > 0)
+			r->rate = (r->allocs - (old && old->allocs <= r->allocs ? old->allocs : 0)) / dt;
+	}
+	for (struct lease *l = lt ? lease_table__tw_first(lt) : NULL; l; l = lease_table__tw_next(l)) {
+		struct row key = { .pid = l->pid }, *hit;
+
+		if (!(l->flags & L_IN_TW))
+			continue;
+		memcpy(key.key, l->comm, PL_COMM_LEN);
+		hit = bsearch(&key, rows, n, sizeof(*rows), row_key_cmp);
+		if (hit)
+			hit->tw++;
+	}
+	/* the next update's rates need this one's counts, in key order */
+	free(t->prev);
+	t->prev = malloc((n + 1) * sizeof(*rows));
+	t->nprev = t->prev ? n : 0;
+	if (t->prev)
+		memcpy(t->prev, rows, n * sizeof(*rows));
+	t->prev_ns = now_ns;
+	free(t->rows);
+	t->rows = rows;
+	t->n = n;
+	t->nd = nd < TOP_DESTS ? nd : TOP_DESTS;
+	if (t->nd)
+		memcpy(t->dests, dv, t->nd * sizeof(*dv));
+	if (ri) {
+		t->drops = 0;
+		for (int k = 0; k < PL_EV_MAX; k++)
+			t->drops += ri->drops[k];
+		t->misses = ri->recursion_misses;
+		snprintf(t->mode, sizeof(t->mode), "%s", ri->mode ? ri->mode : "");
+	}
+	sort_rows(t);
+	top__redraw(t);
+}
+
+static const char *hdr_fmt = "%7s %-15s %7s %8s %6s %6s %9s %9s";
+#define ROW_FMT "%7u %-15s %7lld %8.1f %6llu %6llu %9s %9s"
+
+static void fmt_header(char *buf, size_t len)
+{
+	snprintf(buf, len, hdr_fmt, "PID", "COMM", "HELD", "ALLOC/s", "FAILS", "TW",
+		 "P99 LAT", "MED HOLD");
+}
+
+static void fmt_row(const struct row *r, char *buf, size_t len)
+{
+	char lat[24], hold[24];
+
+	snprintf(buf, len, ROW_FMT, r->pid, r->comm, (long long)r->held, r->rate,
+		 (unsigned long long)r->fails, (unsigned long long)r->tw,
+		 r->p99_lat ? dur_str(r->p99_lat, lat, sizeof(lat)) : "-",
+		 r->med_hold ? dur_str(r->med_hold, hold, sizeof(hold)) : "-");
+}
+
+static void fmt_dest(const struct dest *d, char *buf, size_t len)
+{
+	char ep[64];
+
+	snprintf(buf, len, "  %-30s %5.1f%% used  %6u of %-6u  %6u TIME_WAIT  netns %u",
+		 endpoint_str(d->family, d->raddr, d->rport, ep, sizeof(ep)), d->used_pct,
+		 d->in_use, d->usable, d->time_wait, d->netns);
+}
+
+static void fmt_title(const struct top *t, char *buf, size_t len)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
+	snprintf(buf, len, "portlife top  %s  mode %s  procs %zu  lost %llu  sort %s%s",
+		 ts, t->mode, t->n,
+		 (unsigned long long)(t->drops + t->misses), sort_names[t->sort],
+		 t->reverse ? " (reversed)" : "");
+}
+
+static void draw_text(struct top *t)
+{
+	char buf[256];
+	size_t shown = t->n < 20 ? t->n : 20;
+
+	fmt_title(t, buf, sizeof(buf));
+	fprintf(t->out, "%s\n", buf);
+	fmt_header(buf, sizeof(buf));
+	fprintf(t->out, "%s\n", buf);
+	for (size_t i = 0; i < shown; i++) {
+		fmt_row(&t->rows[i], buf, sizeof(buf));
+		fprintf(t->out, "%s\n", buf);
+	}
+	if (t->n > shown)
+		fprintf(t->out, "  ... %zu more\n", t->n - shown);
+	if (t->nd) {
+		fprintf(t->out, "least headroom:\n");
+		for (size_t i = 0; i < t->nd; i++) {
+			fmt_dest(&t->dests[i], buf, sizeof(buf));
+			fprintf(t->out, "%s\n", buf);
+		}
+	}
+	fprintf(t->out, "\n");
+	fflush(t->out);
+}
+
+void top__redraw(struct top *t)
+{
+	char buf[256];
+	int rows, cols, y = 0, procs;
+
+	if (!t->tty) {
+		draw_text(t);
+		return;
+	}
+	getmaxyx(stdscr, rows, cols);
+	erase();
+	fmt_title(t, buf, sizeof(buf));
+	mvaddnstr(y++, 0, buf, cols);
+	fmt_header(buf, sizeof(buf));
+	attron(A_REVERSE);
+	mvaddnstr(y++, 0, buf, cols);
+	attroff(A_REVERSE);
+	/* the destinations panel and the key line keep their place at the bottom */
+	procs = rows - y - 1 - (t->nd ? (int)t->nd + 1 : 0);
+	for (int i = 0; i < procs && (size_t)i < t->n; i++) {
+		fmt_row(&t->rows[i], buf, sizeof(buf));
+		mvaddnstr(y++, 0, buf, cols);
+	}
+	if (procs > 0 && t->n > (size_t)procs) {
+		/* the last row gives way to the count of the rows not shown */
+		snprintf(buf, sizeof(buf), "  ... %zu more (sort to see others)", t->n - procs + 1);
+		move(y - 1, 0);
+		clrtoeol();
+		mvaddnstr(y - 1, 0, buf, cols);
+	}
+	if (t->nd) {
+		y = rows - 2 - (int)t->nd;
+		attron(A_BOLD);
+		mvaddnstr(y++, 0, "DESTINATIONS WITH THE LEAST HEADROOM", cols);
+		attroff(A_BOLD);
+		for (size_t i = 0; i < t->nd; i++) {
+			fmt_dest(&t->dests[i], buf, sizeof(buf));
+			mvaddnstr(y++, 0, buf, cols);
+		}
+	}
+	mvaddnstr(rows - 1, 0, "sort: p)id c)omm h)eld a)lloc/s f)ails t)w l)at hol(o) "
+			       "r)everse  q)uit", cols);
+	refresh();
+	t->drawn = true;
+}
+
+int top__keys(struct top *t)
+{
+	int ch, ret = 0;
+
+	if (!t->tty)
+		return 0;
+	while ((ch = getch()) != ERR) {
+		if (ch == 'q' || ch == 'Q')
+			return 1;
+		if (ch == KEY_RESIZE) {
+			ret = 2;
+			continue;
+		}
+		if (ch == 'r') {
+			t->reverse = !t->reverse;
+			ret = 2;
+			continue;
+		}
+		if (ch == KEY_LEFT || ch == '<') {
+			t->sort = (t->sort + TS_MAX - 1) % TS_MAX;
+			ret = 2;
+			continue;
+		}
+		if (ch == KEY_RIGHT || ch == '>') {
+			t->sort = (t->sort + 1) % TS_MAX;
+			ret = 2;
+			continue;
+		}
+		for (int i = 0; i < TS_MAX; i++) {
+			if (ch == sort_keys[i]) {
+				t->sort = i;
+				t->reverse = false;
+				ret = 2;
+			}
+		}
+	}
+	if (ret == 2)
+		sort_rows(t);
+	return ret;
+}
