@@ -29,7 +29,17 @@ LDLIBS += -lmicrohttpd
 endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# The version `portlife --version` prints: `make VERSION=x`, else the VERSION
+# file (a release tarball has no .git), else git describe, else "unknown".
+# safe.directory: `sudo make install` in a user's clone must see the same
+# version as the user's build did, or it would rebuild as root.
+ifneq ($(origin VERSION),command line)
+VERSION := $(or $(shell head -n 1 VERSION 2>/dev/null),$(if $(wildcard .git),$(shell \
+	git -c safe.directory='*' describe --tags --always --dirty 2>/dev/null)),unknown)
+endif
+ifneq ($(words $(VERSION)),1)
+$(error VERSION '$(VERSION)' must be one word)
+endif
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
@@ -49,7 +59,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz
+.PHONY: all clean test run deps vmtest fuzz print-version install uninstall FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -65,10 +75,28 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
+# The version stamp is rewritten only when the version changes, so only a new
+# version rebuilds the objects that print it. The check keeps it a C string.
+$(OUTPUT)/version: export PL_VERSION := $(VERSION)
+$(OUTPUT)/version: FORCE | $(OUTPUT)
+	$(Q)case "$$PL_VERSION" in *[!A-Za-z0-9._+~-]*) \
+		echo "VERSION '$$PL_VERSION': only letters, digits and ._+~- please" >&2; exit 1;; esac
+	$(Q)if [ "$$(cat $@ 2>/dev/null)" != "$$PL_VERSION" ]; then \
+		printf '%s\n' "$$PL_VERSION" > $@; fi
+
+VERSION_OBJS := $(OUTPUT)/env.o $(OUTPUT)/main.o
+$(VERSION_OBJS): $(OUTPUT)/version
+$(VERSION_OBJS): VERSION_FLAGS := -DPORTLIFE_VERSION='"$(VERSION)"'
+
+FORCE:
+
+print-version:
+	@echo $(VERSION)
+
 # Every user object may include the skeleton; -MMD tracks the rest.
 $(OUTPUT)/%.o: user/%.c $(OUTPUT)/portlife.skel.h | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -DPORTLIFE_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $(VERSION_FLAGS) -MMD -MP -c $< -o $@
 
 $(OUTPUT)/portlife: $(USER_OBJS)
 	$(call msg,BINARY,$@)
