@@ -9,7 +9,7 @@
 # One line per problem, naming it; exit status 1 if there is any.
 # Usage: check_man.sh [BINARY] [MANPAGE]   (default .output/portlife doc/portlife.8)
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 bin=${1:-.output/portlife}
 man=${2:-doc/portlife.8}
 bad=0
