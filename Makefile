@@ -6,6 +6,8 @@
 #   make test       install what is missing, build, unit + live + VM tests (root)
 #   make vmtest     only the VM tests (qemu, Debian kernels 6.1 and 6.12)
 #   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
+#   make install    binary, portlife(8), bash completion into DESTDIR/PREFIX
+#   make uninstall  remove them again (same PREFIX and DESTDIR)
 #   make V=1        show full commands
 OUTPUT ?= .output
 CLANG ?= clang
@@ -156,6 +158,31 @@ deps:
 	else echo "  DEPS     installing: $(DEPS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $(DEPS) >/dev/null; fi
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: installs what is built,
+# building only what is out of date (so `sudo make install` after `make`
+# compiles nothing as root).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+INSTALLED := $(DESTDIR)$(BINDIR)/portlife $(DESTDIR)$(MANDIR)/man8/portlife.8 \
+	$(DESTDIR)$(BASHCOMPDIR)/portlife
+
+install: $(OUTPUT)/portlife
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/portlife)
+	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/portlife.8)
+	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/portlife)
+	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)"
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/portlife "$(DESTDIR)$(BINDIR)/portlife"
+	$(Q)$(INSTALL) -m 0644 doc/portlife.8 "$(DESTDIR)$(MANDIR)/man8/portlife.8"
+	$(Q)$(INSTALL) -m 0644 completion/portlife.bash "$(DESTDIR)$(BASHCOMPDIR)/portlife"
+
+# The files only: the directories may hold other programs' files.
+uninstall:
+	$(call msg,REMOVE,$(INSTALLED))
+	$(Q)rm -f $(foreach f,$(INSTALLED),"$(f)")
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
