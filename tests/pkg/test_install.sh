@@ -13,6 +13,12 @@ pass=0 fail=0
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 ko() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 MAKE=${MAKE:-make}
+# Run from make test: keep its variables (VERSION=...), drop the jobserver,
+# which this script was not given ("jobserver unavailable" warnings).
+if [ -n "${MAKEFLAGS:-}" ]; then
+	MAKEFLAGS=$(sed -E 's/ ?--jobserver-(auth|fds)=[^ ]*//g; s/(^| )-j[0-9]*( |$)/\1/' <<<"$MAKEFLAGS")
+	export MAKEFLAGS
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
