@@ -6,6 +6,8 @@
 #   make test       install what is missing, build, unit + live + VM tests (root)
 #   make vmtest     only the VM tests (qemu, Debian kernels 6.1 and 6.12)
 #   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
+#   make install    binary, portlife(8), bash completion into DESTDIR/PREFIX
+#   make uninstall  remove them again (same PREFIX and DESTDIR)
 #   make V=1        show full commands
 OUTPUT ?= .output
 CLANG ?= clang
@@ -29,7 +31,17 @@ LDLIBS += -lmicrohttpd
 endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# The version `portlife --version` prints: `make VERSION=x`, else the VERSION
+# file (a release tarball has no .git), else git describe, else "unknown".
+# safe.directory: `sudo make install` in a user's clone must see the same
+# version as the user's build did, or it would rebuild as root.
+ifneq ($(origin VERSION),command line)
+VERSION := $(or $(shell head -n 1 VERSION 2>/dev/null),$(if $(wildcard .git),$(shell \
+	git -c safe.directory='*' describe --tags --always --dirty 2>/dev/null)),unknown)
+endif
+ifneq ($(words $(VERSION)),1)
+$(error VERSION '$(VERSION)' must be one word)
+endif
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
@@ -49,7 +61,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz bench-pipeline
+.PHONY: all clean test run deps vmtest fuzz bench-pipeline print-version install uninstall FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -65,10 +77,28 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
+# The version stamp is rewritten only when the version changes, so only a new
+# version rebuilds the objects that print it. The check keeps it a C string.
+$(OUTPUT)/version: export PL_VERSION := $(VERSION)
+$(OUTPUT)/version: FORCE | $(OUTPUT)
+	$(Q)case "$$PL_VERSION" in *[!A-Za-z0-9._+~-]*) \
+		echo "VERSION '$$PL_VERSION': only letters, digits and ._+~- please" >&2; exit 1;; esac
+	$(Q)if [ "$$(cat $@ 2>/dev/null)" != "$$PL_VERSION" ]; then \
+		printf '%s\n' "$$PL_VERSION" > $@; fi
+
+VERSION_OBJS := $(OUTPUT)/env.o $(OUTPUT)/main.o
+$(VERSION_OBJS): $(OUTPUT)/version
+$(VERSION_OBJS): VERSION_FLAGS := -DPORTLIFE_VERSION='"$(VERSION)"'
+
+FORCE:
+
+print-version:
+	@echo $(VERSION)
+
 # Every user object may include the skeleton; -MMD tracks the rest.
 $(OUTPUT)/%.o: user/%.c $(OUTPUT)/portlife.skel.h | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -DPORTLIFE_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $(VERSION_FLAGS) -MMD -MP -c $< -o $@
 
 $(OUTPUT)/portlife: $(USER_OBJS)
 	$(call msg,BINARY,$@)
@@ -128,7 +158,8 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-	gcc make pkg-config iproute2 jq libncurses-dev libmicrohttpd-dev tmux prometheus
+	gcc make pkg-config iproute2 jq libncurses-dev libmicrohttpd-dev tmux prometheus \
+	groff-base
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
 	elif ! command -v apt-get >/dev/null; then \
@@ -136,6 +167,31 @@ deps:
 	else echo "  DEPS     installing: $(DEPS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $(DEPS) >/dev/null; fi
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: installs what is built,
+# building only what is out of date (so `sudo make install` after `make`
+# compiles nothing as root).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+INSTALLED := $(DESTDIR)$(BINDIR)/portlife $(DESTDIR)$(MANDIR)/man8/portlife.8 \
+	$(DESTDIR)$(BASHCOMPDIR)/portlife
+
+install: $(OUTPUT)/portlife
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/portlife)
+	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/portlife.8)
+	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/portlife)
+	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)"
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/portlife "$(DESTDIR)$(BINDIR)/portlife"
+	$(Q)$(INSTALL) -m 0644 doc/portlife.8 "$(DESTDIR)$(MANDIR)/man8/portlife.8"
+	$(Q)$(INSTALL) -m 0644 completion/portlife.bash "$(DESTDIR)$(BASHCOMPDIR)/portlife"
+
+# The files only: the directories may hold other programs' files.
+uninstall:
+	$(call msg,REMOVE,$(INSTALLED))
+	$(Q)rm -f $(foreach f,$(INSTALLED),"$(f)")
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole suite: the unit tests given as arguments (cmocka binaries),
-# then the live tests (root, real kernel), then the VM tests (the live tests in
-# every attach mode on other kernels). The last line is the total,
+# then the packaging tests (make install into a staging tree), then the live
+# tests (root, real kernel), then the VM tests (the live tests in every attach
+# mode on other kernels). The last line is the total,
 # "N passed, N failed, N skipped". Exit status is non-zero if anything failed,
 # or, under CI, if the live tests were skipped: CI runs as root on a kernel
 # that supports them, so a skip there hides a broken set-up.
@@ -23,6 +24,20 @@ for t in "$@"; do
 		fail=$((fail + 1))
 	fi
 done
+
+# Packaging: make install DESTDIR=..., the man page against --help, the
+# bash completion (tests/pkg/test_install.sh; no root needed).
+out=$(tests/pkg/test_install.sh 2>&1)
+rc=$?
+printf '%s\n' "$out"
+summary=$(grep -E '^pkg: [0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+if [ -z "$summary" ]; then
+	echo "FAIL test_install printed no summary (exit $rc)"
+	fail=$((fail + 1))
+else
+	pass=$((pass + $(sed -E 's/^pkg: ([0-9]+) passed.*/\1/' <<<"$summary")))
+	fail=$((fail + $(sed -E 's/^pkg: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
+fi
 
 out=$(.output/tests/livetest .output/portlife 2>&1)
 rc=$?
