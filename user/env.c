@@ -99,9 +99,9 @@ static const struct argp_option opts[] = {
 	  "Metric series per process name and per destination; the rest is summed into "
 	  "\"[other]\" (default 20, 1 to 1000)", 0 },
 	{ "sort", OPT_SORT, "COLUMN", 0,
-	  "top: the column to sort by: " TOP_SORT_NAMES " (default held)", 0 },
+	  "The column to sort by: " TOP_SORT_NAMES " (default held)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
-	{ "output", 'o', "FILE", 0, "record: the trace file to create (0600; never overwritten)", 0 },
+	{ "output", 'o', "FILE", 0, "The trace file to create (0600; never overwritten)", 0 },
 	{},
 };
 
@@ -300,11 +300,37 @@ static void describe_filters(struct env *env)
 		snprintf(env->filters + n, sizeof(env->filters) - n, "cgroup=%s", env->cgroup);
 }
 
+/*
+ * One option table serves live tracing, record and top; each --help shows
+ * only the options its command takes. The others stay parseable so that
+ * using one where it does not apply gets a message saying where it does.
+ */
+static bool hidden(int key, bool rec, bool top)
+{
+	switch (key) {
+	case 'o':
+		return !rec;
+	case OPT_SORT:
+		return !top;
+	case 'i':
+	case OPT_JSON:
+		return top;
+	default:
+		return false;
+	}
+}
+
 static int parse(int argc, char **argv, struct env *env, bool rec, bool top)
 {
-	const struct argp argp = { .options = opts, .parser = parse_arg,
+	struct argp_option shown[sizeof(opts) / sizeof(opts[0])];
+	const struct argp argp = { .options = shown, .parser = parse_arg,
 				   .doc = rec ? record_doc : top ? top_doc : doc };
 	int err;
+
+	memcpy(shown, opts, sizeof(opts));
+	for (size_t i = 0; shown[i].name; i++)
+		if (hidden(shown[i].key, rec, top))
+			shown[i].flags |= OPTION_HIDDEN;
 
 	memset(env, 0, sizeof(*env));
 	env->tw_interval = 1.0;

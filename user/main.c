@@ -3,6 +3,7 @@
  * portlife: live tracing of port leases.
  * Lifecycle: open -> configure rodata/maps -> load -> attach -> poll -> destroy.
  */
+#include <argp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1121,15 +1122,24 @@ cleanup:
 
 int main(int argc, char **argv)
 {
-	/* Subcommands; everything else is live tracing. */
-	if (argc > 1 && !strcmp(argv[1], "ports"))
+	/* one exit status for every usage error, argp's own included (it says 64) */
+	argp_err_exit_status = 2;
+	/* Subcommands; everything else is live tracing. argv[1] is renamed for
+	 * argp's "Usage:" and "Try ... --help" lines. */
+	if (argc > 1 && !strcmp(argv[1], "ports")) {
+		argv[1] = "portlife ports";
 		return cmd_ports(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "who"))
+	}
+	if (argc > 1 && !strcmp(argv[1], "who")) {
+		argv[1] = "portlife who";
 		return cmd_who(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "report"))
+	}
+	if (argc > 1 && !strcmp(argv[1], "report")) {
+		argv[1] = "portlife report";
 		return cmd_report(argc - 1, argv + 1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "top")) {
-		argv[1] = "portlife top";	/* for argp's usage lines */
+		argv[1] = "portlife top";
 		if (env_parse_top(argc - 1, argv + 1, &env))
 			return 2;
 	} else if (argc > 1 && !strcmp(argv[1], "record")) {
