@@ -38,7 +38,7 @@ static const char doc[] =
 "    portlife --warn 80          # say when a destination's ports are 80% used\n"
 "    portlife ports --headroom   # snapshot: how close each destination is\n"
 "    portlife who 8080           # who holds port 8080 now\n"
-"    portlife -s --metrics-file /var/lib/node_exporter/portlife.prom\n"
+"    portlife -s --metrics-file /var/lib/prometheus/node-exporter/portlife.prom\n"
 "    portlife -s --metrics-addr 9464   # Prometheus scrape on 127.0.0.1:9464\n"
 "\n"
 "MODES: fentry/fexit (5.5+, exact search latency and TIME_WAIT), kprobe (the\n"
