@@ -110,21 +110,27 @@ __u64 mono_to_wall_offset(void)
 
 const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len)
 {
+	/* Events come thousands a second: convert each second once, not per event. */
+	static __thread time_t last[2] = { -1, -1 };
+	static __thread char cached[2][32];
 	time_t secs = wall_ns / 1000000000ULL;
 	struct tm tm;
-	char tmp[32];
 
-	if (iso) {
-		gmtime_r(&secs, &tm);
-		strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(buf, len, "%s.%06lluZ", tmp,
-			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000);
-	} else {
-		localtime_r(&secs, &tm);
-		strftime(tmp, sizeof(tmp), "%H:%M:%S", &tm);
-		snprintf(buf, len, "%s.%03llu", tmp,
-			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000000);
+	iso = !!iso;
+	if (secs != last[iso]) {
+		if (iso)
+			strftime(cached[1], sizeof(cached[1]), "%Y-%m-%dT%H:%M:%S",
+				 gmtime_r(&secs, &tm));
+		else
+			strftime(cached[0], sizeof(cached[0]), "%H:%M:%S", localtime_r(&secs, &tm));
+		last[iso] = secs;
 	}
+	if (iso)
+		snprintf(buf, len, "%s.%06lluZ", cached[1],
+			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000);
+	else
+		snprintf(buf, len, "%s.%03llu", cached[0],
+			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000000);
 	return buf;
 }
 
