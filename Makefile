@@ -61,7 +61,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz bench-pipeline print-version install uninstall FORCE
+.PHONY: all clean test run deps vmtest fuzz bench-pipeline bench-twsnap print-version install uninstall FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -120,6 +120,14 @@ $(OUTPUT)/pipebench: bench/pipebench.c $(LIB_OBJS) | $(OUTPUT)
 
 bench-pipeline: $(OUTPUT)/pipebench $(OUTPUT)/portlife
 	$(Q)$(OUTPUT)/pipebench $(PIPEBENCH_ARGS)
+
+# Cost of TIME_WAIT snapshots (tracepoint mode) with 1k, 10k, 28k sockets.
+$(OUTPUT)/mktw: bench/mktw.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+bench-twsnap: $(OUTPUT)/mktw $(OUTPUT)/portlife
+	$(Q)flock /tmp/portlife-live.lock bench/twsnap.sh $(OUTPUT)/portlife $(TWSNAP_COUNTS)
 
 # The one command that runs every test (installing what is missing first);
 # prints "N passed, N failed, N skipped" last.

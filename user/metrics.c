@@ -316,6 +316,19 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 		family(f, "portlife_tw_overflow_total", "counter",
 		       "Closes that got no TIME_WAIT socket because tcp_max_tw_buckets was full");
 		fprintf(f, "portlife_tw_overflow_total %llu\n", (unsigned long long)ri->tw_overflow);
+		if (ri->snap_interval > 0) {	/* tracepoint mode: TIME_WAIT by snapshots */
+			family(f, "portlife_tw_snapshots_total", "counter",
+			       "TIME_WAIT snapshot rounds (tracepoint mode)");
+			fprintf(f, "portlife_tw_snapshots_total %llu\n",
+				(unsigned long long)ri->snapshots);
+			family(f, "portlife_tw_snapshot_max_seconds", "gauge",
+			       "The longest TIME_WAIT snapshot round so far");
+			fprintf(f, "portlife_tw_snapshot_max_seconds %.6f\n", ri->snap_max_ns / 1e9);
+			family(f, "portlife_tw_snapshot_interval_seconds", "gauge",
+			       "Seconds between snapshot rounds now: --tw-interval, stretched to keep "
+			       "snapshots under 5% of a CPU");
+			fprintf(f, "portlife_tw_snapshot_interval_seconds %.3f\n", ri->snap_interval);
+		}
 	}
 	if (ls) {
 		family(f, "portlife_leases", "gauge", "Leases the tracer tracks now");

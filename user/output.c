@@ -267,11 +267,14 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			fprintf(o->f, "%s\"%s\":%llu", i > 1 ? "," : "", event_name(i),
 				(unsigned long long)ri->drops[i]);
 		fprintf(o->f, "},\"recursion_misses\":%llu,\"tw_overflow\":%llu,\"tw_unseen\":%llu,"
-			      "\"snapshots\":%llu,\"leases\":{\"live\":%llu,\"ended\":%llu,"
+			      "\"snapshots\":%llu,\"snapshot_mean_ns\":%llu,\"snapshot_max_ns\":%llu,"
+			      "\"snapshot_interval_s\":%.3f,\"leases\":{\"live\":%llu,\"ended\":%llu,"
 			      "\"no_alloc\":%llu,\"orphans\":%llu,\"duplicates\":%llu,"
 			      "\"out_of_order\":%llu,\"evicted\":%llu}}\n",
 			(unsigned long long)ri->recursion_misses, (unsigned long long)ri->tw_overflow,
 			(unsigned long long)ri->tw_unseen, (unsigned long long)ri->snapshots,
+			(unsigned long long)ri->snap_mean_ns, (unsigned long long)ri->snap_max_ns,
+			ri->snap_interval,
 			(unsigned long long)ls->live, (unsigned long long)ls->ended,
 			(unsigned long long)ls->no_alloc, (unsigned long long)ls->orphans,
 			(unsigned long long)ls->duplicates, (unsigned long long)ls->out_of_order,
@@ -312,6 +315,12 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 	if (ri->tw_unseen)
 		fprintf(o->f, "TIME_WAIT unseen: %llu ended before the next snapshot "
 			      "(see --tw-interval)\n", (unsigned long long)ri->tw_unseen);
+	if (ri->snapshots)
+		fprintf(o->f, "TIME_WAIT snapshots: %llu, %.2f ms each on average, %.2f ms at most, "
+			      "every %.2f s%s\n", (unsigned long long)ri->snapshots,
+			ri->snap_mean_ns / 1e6, ri->snap_max_ns / 1e6, ri->snap_interval,
+			ri->snap_interval > ri->snap_interval_set ? " (stretched: snapshots are "
+			"kept under 5% of a CPU)" : "");
 	if (ri->procs_overflowed)
 		fprintf(o->f, "processes past the table size were summed as [other]\n");
 	fflush(o->f);

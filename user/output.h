@@ -16,6 +16,9 @@ struct run_info {
 	__u64 tw_overflow;		/* closes that made no TIME_WAIT: buckets full */
 	__u64 tw_unseen;		/* TIME_WAIT shorter than the snapshot interval */
 	__u64 snapshots;
+	__u64 snap_mean_ns, snap_max_ns;	/* time a snapshot round takes */
+	double snap_interval;		/* seconds between rounds now (stretched when slow) */
+	double snap_interval_set;	/* --tw-interval */
 	__u64 elapsed_ns;
 	const struct lease_stats *leases;
 	__u64 procs_overflowed;

@@ -458,5 +458,8 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 	free(w);
 	s->st.snapshots++;
 	s->st.last_ns = mono_ns() - t0;
+	s->st.total_ns += s->st.last_ns;
+	if (s->st.last_ns > s->st.max_ns)
+		s->st.max_ns = s->st.last_ns;
 	return err;
 }

@@ -22,6 +22,8 @@ struct twsnap_stats {
 	__u64 tw_unseen;
 	__u64 netns_unreachable;	/* namespaces we could not enter */
 	__u64 last_ns;		/* duration of the last snapshot round */
+	__u64 max_ns;		/* the longest round */
+	__u64 total_ns;		/* all rounds */
 };
 
 struct twsnap *twsnap__new(struct bpf_link *tcp_iter, struct bpf_link *udp_iter,
