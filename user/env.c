@@ -83,7 +83,8 @@ static const struct argp_option opts[] = {
 	  "Attach mode: auto (default: the first that works of fentry, kprobe, tracepoint), "
 	  "fentry, kprobe or tracepoint", 0 },
 	{ "tw-interval", OPT_TW_INTERVAL, "SECONDS", 0,
-	  "TIME_WAIT snapshot period in tracepoint mode (default 1, 0.1 to 10)", 0 },
+	  "TIME_WAIT snapshot period in tracepoint mode (default 1, 0.1 to 10); stretched "
+	  "to keep snapshots under 5% of a CPU", 0 },
 	{ "max-leases", OPT_MAX_LEASES, "N", 0, "Leases tracked at once (default 1048576)", 0 },
 	{ "ringbuf", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (default 4096)", 0 },
 	{ "warn", OPT_WARN, "PERCENT", 0,
