@@ -6,7 +6,8 @@
  * the live path runs (record copy and length check, lease table,
  * aggregation, and optionally JSON formatting), and reports:
  *
- *   pipeline   events/s on one core, summary only and with --json output
+ *   pipeline   events/s on one core: summary only, one text line per event,
+ *              JSON lines (both to /dev/null)
  *   leases     RSS per live lease with N leases open at once
  *   report     seconds for `portlife report` on a recorded trace of N events
  *
@@ -169,16 +170,18 @@ static double cpu_s(void)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
-static int pipeline(const char *name, struct pl_event *v, __u64 nev, bool json)
+/* output: 0 summary only, 1 one text line per event, 2 JSON lines, to /dev/null */
+static int pipeline(const char *name, struct pl_event *v, __u64 nev, int output)
 {
 	struct sink s = { .lt = lease_table__new(1 << 20), .agg = agg__new(65536) };
 	double t, c;
 
 	if (!s.lt || !s.agg)
 		return -ENOMEM;
-	if (json) {
+	if (output) {
 		s.out.f = fopen("/dev/null", "w");
-		s.out.json = s.out.events = true;
+		s.out.json = output == 2;
+		s.out.events = true;
 		if (!s.out.f)
 			return -errno;
 	}
@@ -307,9 +310,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pipebench: no memory for %llu events\n", (unsigned long long)nev);
 		return 1;
 	}
-	err = pipeline("summary", v, nev, false);
+	err = pipeline("summary", v, nev, 0);
 	if (!err)
-		err = pipeline("json", v, nev, true);
+		err = pipeline("text", v, nev, 1);
+	if (!err)
+		err = pipeline("json", v, nev, 2);
 	/* a 1M-event trace, as the target names */
 	if (!err && !mkdtemp(dir))
 		err = -errno;
