@@ -8,6 +8,10 @@
 #   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
 #   make install    binary, portlife(8), bash completion into DESTDIR/PREFIX
 #   make uninstall  remove them again (same PREFIX and DESTDIR)
+#   make bench      throughput and cost against no tracer and the peers (root;
+#                   BENCH_ROUNDS, BENCH_COUNT, BENCH_ARGS, BENCH_SMOKE: bench/run.sh)
+#   make bench-pipeline  the userspace side alone: events/s, RSS per lease, report
+#   make bench-twsnap    cost of TIME_WAIT snapshots with 1k, 10k, 28k sockets
 #   make V=1        show full commands
 OUTPUT ?= .output
 CLANG ?= clang
@@ -61,7 +65,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz bench-pipeline bench-twsnap print-version install uninstall FORCE
+.PHONY: all clean test run deps vmtest fuzz bench bench-pipeline bench-twsnap print-version install uninstall FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -154,6 +158,23 @@ fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed
 	$(Q)$(OUTPUT)/fuzz-seed $(OUTPUT)/fuzz-corpus/seed.trace
 	$(Q)$(OUTPUT)/fuzz_trace -max_total_time=$(FUZZ_TIME) -seed=1 -print_final_stats=1 \
 		-artifact_prefix=$(OUTPUT)/ $(OUTPUT)/fuzz-corpus 2>&1 | tail -n 12
+
+# The benchmark's load generator (bench/loadgen.c).
+$(OUTPUT)/loadgen: bench/loadgen.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $< -lpthread -o $@
+
+# The peers are optional: installed when apt can, skipped by the runner when not.
+# One BPF tracer at a time on this host: the runner holds the live-test lock.
+BENCH_PEERS := libbpf-tools bpftrace
+PL_LOCK ?= /tmp/portlife-live.lock
+bench: deps
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(OUTPUT)/loadgen
+	$(Q)if ! dpkg -s $(BENCH_PEERS) >/dev/null 2>&1 && command -v apt-get >/dev/null; then \
+		echo "  DEPS     installing the peers: $(BENCH_PEERS)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(BENCH_PEERS) >/dev/null 2>&1 || echo "  DEPS     peers not installed: skipped"; fi
+	$(Q)flock $(PL_LOCK) bench/run.sh
 
 # The live tests in every attach mode on Debian's 6.1 and 6.12 kernels, in qemu.
 vmtest: deps

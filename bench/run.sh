@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# The portlife benchmark: one run measures every configuration, alternating
+# A B C ... for BENCH_ROUNDS rounds, so the host's drift hits them all alike;
+# it reports medians. Each load runs in a fresh network namespace (lo up,
+# ip_local_port_range 1024-65535) so TIME_WAIT never carries over between runs
+# and the host's sysctls are left alone.
+#
+# Per configuration: connections/s (median) and its ratio to no tracer; the
+# tracer's CPU seconds per 100k connections (on-CPU time of all its threads,
+# from just before the load to just before the stop); events lost, both as the
+# tracer reports them and counted against what loadgen says the workload must
+# produce; BPF ns per program run (kernel.bpf_stats_enabled, bpftool prog show
+# run_time_ns/run_cnt of the tracer's own programs) and the kernel's
+# recursion_misses; peak RSS (VmHWM).
+#
+# Needs root. Run it under the host's BPF lock (make bench does):
+#     flock /tmp/portlife-live.lock bench/run.sh
+# Environment:
+#     BENCH_ROUNDS=5      rounds
+#     BENCH_COUNT=50000   connections per load
+#     BENCH_ARGS=         extra loadgen options (-6, -u, -S, -t 2, -k 16)
+#     BENCH_CONFIGS=...   subset, in order (default: all that are installed)
+#     BENCH_SETTLE=1.5    seconds the tracer runs after the load, to drain
+#                         (and, in tracepoint mode, take a TIME_WAIT snapshot)
+#     BENCH_SMOKE=1       1 round, 2000 connections, none and pl_s only
+#     BENCH_OUT=FILE      the JSON results (default .output/bench/results-DATE.json)
+set -u
+cd "$(dirname "$0")/.."
+
+PORTLIFE=${PORTLIFE:-.output/portlife}
+LOADGEN=${LOADGEN:-.output/loadgen}
+ROUNDS=${BENCH_ROUNDS:-5}
+COUNT=${BENCH_COUNT:-50000}
+SETTLE=${BENCH_SETTLE:-1.5}
+ALL="none pl_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
+if [ "${BENCH_SMOKE:-}" = "1" ]; then
+	ROUNDS=1
+	COUNT=${BENCH_COUNT:-2000}
+	ALL="none pl_s"
+fi
+CONFIGS=${BENCH_CONFIGS:-$ALL}
+OUT=${BENCH_OUT:-.output/bench/results-$(date +%Y-%m-%d).json}
+# shellcheck disable=SC2206
+LGARGS=(${BENCH_ARGS:-})
+
+# State changes per connection that the peers print (one line each), and
+# sessions per connection for tcplife: both ends of every connection.
+# Either close order gives 10 per TCP connection; UDP is not counted for them.
+# client-first TCP: client CLOSE>SYN_SENT>ESTABLISHED>FIN_WAIT1>FIN_WAIT2>CLOSE,
+# server (child) SYN_RECV>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSE, +1 for the clone;
+# and each listener's CLOSE>LISTEN.
+PEER_LINES_TCPLIFE=2
+PEER_LINES_STATES=10
+
+BT_PROG='BEGIN { printf("READY\n"); }
+tracepoint:sock:inet_sock_set_state {
+	printf("%d %s %d %d %d %d\n", pid, comm, args->oldstate, args->newstate,
+	       args->sport, args->dport);
+}'
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root (BPF, network namespaces)"
+[ -x "$PORTLIFE" ] && [ -x "$LOADGEN" ] || die "build first: make $PORTLIFE $LOADGEN"
+command -v jq >/dev/null || die "needs jq"
+command -v bpftool >/dev/null || die "needs bpftool"
+
+have() {
+	case $1 in
+	tcplife | tcpstates) command -v "$1" >/dev/null ;;
+	bpftrace) command -v bpftrace >/dev/null ;;
+	*) return 0 ;;
+	esac
+}
+run_configs=()
+for c in $CONFIGS; do
+	if have "$c"; then run_configs+=("$c"); else echo "bench: $c not installed: skipped" >&2; fi
+done
+
+TMP=$(mktemp -d /tmp/plbench.XXXXXX)
+NS=""
+TPID=""
+LGPID=""
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+cleanup() {
+	[ -n "$TPID" ] && kill -INT "$TPID" 2>/dev/null && wait "$TPID" 2>/dev/null
+	[ -n "$LGPID" ] && kill -TERM "$LGPID" 2>/dev/null && wait "$LGPID" 2>/dev/null
+	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+sysctl -qw kernel.bpf_stats_enabled=1 || die "cannot enable kernel.bpf_stats_enabled"
+
+# CPU seconds the tracer has used, all threads: the sum of their
+# sum_exec_runtime (/proc/PID/task/*/schedstat, ns), which is utime+stime
+# without /proc/PID/stat's clock-tick rounding (10 ms, too coarse here)
+cpu_s() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.4f", s / 1e9 }'
+}
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# run_time_ns, run_cnt and recursion_misses summed over the programs PID
+# holds (its prog and link fds name them in fdinfo)
+bpf_stats() {
+	local ids
+	ids=$(cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^prog_id:/ { print $2 }' | sort -un |
+		jq -s -c .)
+	bpftool prog show -j 2>/dev/null | jq -r --argjson ids "${ids:-[]}" '
+		[.[] | select(.id as $i | $ids | index($i))] |
+		"\(length) \(map(.run_time_ns // 0) | add // 0) \(map(.run_cnt // 0) | add // 0) \(map(.recursion_misses // 0) | add // 0)"'
+}
+
+# Waits for the tracer to be attached. portlife says so on stderr; for the
+# others: their programs are loaded and the count has stopped growing.
+wait_ready() {
+	local cfg=$1 i n last=-1 stable=0
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$TPID" 2>/dev/null || return 1
+		case $cfg in
+		pl_*) grep -q "Tracing port leases" "$TMP/err" && return 0 ;;
+		*)
+			read -r n _ <<<"$(bpf_stats "$TPID")"
+			if [ "$n" -gt 0 ] && [ "$n" -eq "$last" ]; then
+				stable=$((stable + 1))
+				[ "$stable" -ge 5 ] && return 0
+			else
+				stable=0
+			fi
+			last=$n
+			;;
+		esac
+		sleep 0.1
+	done
+	return 1
+}
+
+start_tracer() {
+	local cfg=$1
+	# exec: $! must be the tracer itself, for its CPU, RSS, programs and signal
+	(
+		case $cfg in
+		pl_s) exec "$PORTLIFE" --mode tracepoint -s ;;
+		pl_lines) exec "$PORTLIFE" --mode tracepoint ;;
+		pl_json) exec "$PORTLIFE" --mode tracepoint --json ;;
+		pl_record) exec "$PORTLIFE" record --mode tracepoint -s -o "$TMP/rec.trace" ;;
+		tcplife) exec tcplife ;;
+		tcpstates) exec tcpstates ;;
+		bpftrace) exec bpftrace -e "$BT_PROG" ;;
+		esac
+	) >"$TMP/out" 2>"$TMP/err" &
+	TPID=$!
+}
+
+# Prints "alloc tw_enter release lines drops" as the tracer saw them for
+# loadgen's pid; drops is the tracer's own loss count, -1 if it has none.
+count_seen() {
+	local cfg=$1 pid=$2
+	case $cfg in
+	pl_s)
+		awk -v p="$pid" '
+			$1 == "PID" && $2 == p { on = 1; next }
+			on && /allocations/ { a = $2; t = $6; r = $8; on = 0 }
+			/^lost:/ { d = $2 + $6 }
+			END { printf "%d %d %d 0 %d\n", a, t, r, d }' "$TMP/out" ;;
+	pl_lines)
+		awk -v p="$pid" '
+			$2 == p && $4 == "alloc" { a++ } $2 == p && $4 == "tw_enter" { t++ }
+			$2 == p && $4 == "release" { r++ } $2 == p { n++ }
+			/^lost:/ { d = $2 + $6 }
+			END { printf "%d %d %d %d %d\n", a, t, r, n, d }' "$TMP/out" ;;
+	pl_json | pl_record)
+		local f=$TMP/out
+		if [ "$cfg" = pl_record ]; then
+			"$PORTLIFE" report "$TMP/rec.trace" --format jsonl >"$TMP/jsonl" 2>/dev/null
+			"$PORTLIFE" report "$TMP/rec.trace" --json >>"$TMP/jsonl" 2>/dev/null
+			f=$TMP/jsonl
+		fi
+		jq -rn --argjson p "$pid" '
+			[inputs] as $all |
+			[$all[] | select(.pid == $p and (.event | IN("alloc","state","tw_enter","tw_exit","release")))] as $ev |
+			($all | map(select(.event == "totals")) | last) as $t |
+			"\($ev | map(select(.event == "alloc")) | length) \($ev | map(select(.event == "tw_enter")) | length) \($ev | map(select(.event == "release")) | length) \($ev | length) \(if $t then ($t.drops | add) + $t.recursion_misses else -1 end)"' "$f" ;;
+	tcplife | tcpstates | bpftrace)
+		local n
+		n=$(grep -c -w loadgen "$TMP/out")
+		echo "0 0 0 $n -1" ;;
+	*) echo "0 0 0 0 -1" ;;
+	esac
+}
+
+# SIGINT, as Ctrl-C would; SIGTERM if it has not exited within 10 s
+stop_tracer() {
+	local i
+	kill -INT "$TPID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$TPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$TPID" 2>/dev/null && { echo "bench: $TPID ignored SIGINT" >&2; kill -TERM "$TPID"; }
+	wait "$TPID"
+}
+
+run_one() {
+	local cfg=$1 round=$2 lg ready=1 c0=0 c1=0 hwm=0 b0 b1 nprog rt0 rc0 rm0 rt1 rc1 rm1
+	NS=plbench$$r$round$cfg
+	ip netns add "$NS" || die "cannot create netns $NS"
+	ip netns exec "$NS" ip link set lo up
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	: >"$TMP/out" >"$TMP/err" >"$TMP/lg"
+	rm -f "$TMP/rec.trace"
+	if [ "$cfg" != none ]; then
+		start_tracer "$cfg"
+		if ! wait_ready "$cfg"; then
+			echo "bench: $cfg did not start: $(head -c 300 "$TMP/err")" >&2
+			ready=0
+		fi
+		c0=$(cpu_s "$TPID")
+		b0=$(bpf_stats "$TPID")
+	fi
+	ip netns exec "$NS" "$LOADGEN" -W -n "$COUNT" "${LGARGS[@]}" >"$TMP/lg" &
+	LGPID=$!
+	while ! grep -q conns_per_s "$TMP/lg" && kill -0 "$LGPID" 2>/dev/null; do sleep 0.05; done
+	lg=$(head -n 1 "$TMP/lg")
+	[ -n "$lg" ] || die "loadgen failed in $cfg round $round"
+	if [ "$cfg" != none ] && [ "$ready" = 1 ]; then
+		sleep "$SETTLE"
+		c1=$(cpu_s "$TPID")
+		hwm=$(hwm_kib "$TPID")
+		b1=$(bpf_stats "$TPID")
+		stop_tracer
+	else
+		b0="0 0 0 0"
+		b1=$b0
+	fi
+	TPID=""
+	read -r nprog rt0 rc0 rm0 <<<"$b0"
+	read -r nprog rt1 rc1 rm1 <<<"$b1"
+	local pid seen
+	pid=$(jq -r .pid <<<"$lg")
+	seen=$(count_seen "$cfg" "$pid")
+	kill -TERM "$LGPID"
+	wait "$LGPID"
+	LGPID=""
+	ip netns del "$NS"
+	NS=""
+	jq -c -n --argjson lg "$lg" --arg cfg "$cfg" --argjson round "$round" \
+		--argjson ready "$ready" --argjson c0 "$c0" --argjson c1 "$c1" \
+		--argjson hwm "${hwm:-0}" --argjson nprog "${nprog:-0}" \
+		--argjson rt "$((rt1 - rt0))" --argjson rc "$((rc1 - rc0))" --argjson rm "$((rm1 - rm0))" \
+		--arg seen "$seen" --argjson pl "$PEER_LINES_TCPLIFE" --argjson ps "$PEER_LINES_STATES" '
+		($seen | split(" ") | map(tonumber)) as $s |
+		{config: $cfg, round: $round, ready: ($ready == 1), load: $lg,
+		 conns_per_s: $lg.conns_per_s, tracer_cpu_s: ($c1 - $c0), rss_kib: $hwm,
+		 bpf: {progs: $nprog, run_time_ns: $rt, run_cnt: $rc, recursion_misses: $rm},
+		 seen: {alloc: $s[0], tw_enter: $s[1], release: $s[2], lines: $s[3]},
+		 tracer_drops: (if $s[4] < 0 then null else $s[4] end),
+		 expected_lines: (if $lg.proto != "tcp" then null
+				  elif $cfg == "tcplife" then $lg.conns * $pl
+				  elif ($cfg == "tcpstates" or $cfg == "bpftrace") then $lg.conns * $ps + $lg.ports
+				  else null end)}'
+}
+
+mkdir -p "$(dirname "$OUT")"
+RUNS=$TMP/runs.jsonl
+: >"$RUNS"
+echo "bench: ${#run_configs[@]} configurations x $ROUNDS rounds, $COUNT connections each," \
+	"loadgen ${LGARGS[*]:-(tcp4, client closes first)}" >&2
+for ((r = 1; r <= ROUNDS; r++)); do
+	for c in "${run_configs[@]}"; do
+		line=$(run_one "$c" "$r") || exit 1
+		echo "$line" >>"$RUNS"
+		jq -r '"  round \(.round) \(.config): \(.conns_per_s | floor) conns/s, tracer cpu \(.tracer_cpu_s)s"' <<<"$line" >&2
+	done
+done
+
+# Medians per configuration; losses are the worst round's.
+jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
+	--argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson count "$COUNT" \
+	--arg args "${LGARGS[*]:-}" '
+	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	(map(select(.config == "none") | .conns_per_s) | median) as $base |
+	{date: $date, kernel: $kernel, cpus: $cpus, rounds: $rounds, conns_per_run: $count,
+	 loadgen_args: $args, mode: "tracepoint",
+	 results: (group_by(.config) | map(
+		. as $runs | .[0].config as $c | ($runs[0].load.expected) as $exp |
+		{config: $c,
+		 conns_per_s: (map(.conns_per_s) | median),
+		 ratio: (if $base then ((map(.conns_per_s) | median) / $base) else null end),
+		 tracer_cpu_s_per_100k: (if $c == "none" then null
+			else map(.tracer_cpu_s / .load.conns * 100000) | median end),
+		 bpf_ns_per_run: (if $c == "none" then null
+			else map(select(.bpf.run_cnt > 0) | .bpf.run_time_ns / .bpf.run_cnt) | median end),
+		 bpf_runs_per_conn: (if $c == "none" then null
+			else map(.bpf.run_cnt / .load.conns) | median end),
+		 recursion_misses: (map(.bpf.recursion_misses) | max),
+		 tracer_drops: (if $c == "none" or ($runs[0].tracer_drops == null) then null
+			else map(.tracer_drops) | max end),
+		 expected: (if ($c | startswith("pl_")) then $exp
+			elif $runs[0].expected_lines then {lines: $runs[0].expected_lines} else null end),
+		 missed: (if ($c | startswith("pl_")) then
+				(map(($exp.alloc - .seen.alloc) + ($exp.tw_enter - .seen.tw_enter) +
+				     ($exp.release - .seen.release)) | max)
+			elif $runs[0].expected_lines then
+				(map(.expected_lines - .seen.lines) | max)
+			else null end),
+		 rss_kib: (if $c == "none" then null else map(.rss_kib) | max end),
+		 not_ready: (map(select(.ready | not)) | length)})
+		| sort_by(.config as $c | ["none","pl_s","pl_lines","pl_json","pl_record",
+			  "tcplife","tcpstates","bpftrace"] | index($c))),
+	 runs: .}' "$RUNS" >"$OUT" || die "cannot write $OUT"
+
+jq -r '
+	def f(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
+	"config conns/s ratio cpu_s/100k bpf_ns/run runs/conn drops rec_miss missed/expected rss_MiB",
+	(.results[] | [.config, (.conns_per_s | floor), (.ratio | f(2)), (.tracer_cpu_s_per_100k | f(2)),
+		(.bpf_ns_per_run | f(0)), (.bpf_runs_per_conn | f(1)), (.tracer_drops | f(0)),
+		.recursion_misses, (if .missed == null then "-" else
+			"\(.missed)/\(.expected | to_entries | map(.value) | add)" end),
+		(if .rss_kib == null then "-" else (.rss_kib / 1024 | f(1)) end)] | join(" "))' "$OUT" |
+	column -t
+echo "bench: results in $OUT" >&2

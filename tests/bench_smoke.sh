@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Keeps the benchmark from rotting: one small round of bench/run.sh (no tracer
+# and portlife -s, BENCH_SMOKE=1), then checks its JSON. At 2000 connections
+# portlife must see every event the load made. Needs root and a built
+# .output/portlife and .output/loadgen; holds the host's BPF lock while it runs.
+# Last line: "bench: N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0
+check() {
+	if [ "$2" = true ]; then
+		echo "PASS bench: $1"
+		pass=$((pass + 1))
+	else
+		echo "FAIL bench: $1"
+		fail=$((fail + 1))
+	fi
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP bench: needs root"
+	echo "bench: 0 passed, 0 failed"
+	exit 0
+fi
+out=$(mktemp /tmp/plbench-smoke.XXXXXX.json)
+trap 'rm -f "$out"' EXIT
+if BENCH_SMOKE=1 BENCH_OUT=$out flock "${PL_LOCK:-/tmp/portlife-live.lock}" bench/run.sh; then
+	check "runner exits 0" true
+else
+	check "runner exits 0" false
+fi
+q() { jq -r "$1" "$out" 2>/dev/null || echo false; }
+check "JSON has none and pl_s" "$(q '[.results[].config] == ["none","pl_s"]')"
+check "no-tracer rate > 0" "$(q '.results[0].conns_per_s > 0')"
+check "pl_s ratio > 0" "$(q '.results[1].ratio > 0')"
+check "pl_s attached" "$(q '.results[1].not_ready == 0')"
+check "pl_s tracer CPU measured" "$(q '.results[1].tracer_cpu_s_per_100k > 0')"
+check "pl_s BPF stats measured" "$(q '.results[1].bpf_ns_per_run > 0 and .results[1].bpf_runs_per_conn > 0')"
+check "pl_s peak RSS measured" "$(q '.results[1].rss_kib > 0')"
+check "portlife drops field present, 0" "$(q '.results[1].tracer_drops == 0')"
+check "no recursion misses" "$(q '.results[1].recursion_misses == 0')"
+check "expected events all seen (alloc, tw_enter, release)" \
+	"$(q '.results[1].missed == 0 and (.runs[1].seen.alloc == .runs[1].load.expected.alloc) and (.runs[1].seen.tw_enter == .runs[1].load.expected.tw_enter)')"
+echo "bench: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
