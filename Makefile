@@ -137,7 +137,7 @@ bench-twsnap: $(OUTPUT)/mktw $(OUTPUT)/portlife
 # prints "N passed, N failed, N skipped" last.
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS) \
-		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed
+		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/loadgen
 	$(Q)tests/run_all.sh $(UNIT_BINS)
 
 # libFuzzer target for the trace reader (clang); `make fuzz` runs it briefly.

@@ -59,6 +59,19 @@ else
 	fi
 fi
 
+# The benchmark's smoke round: the runner still works and loses nothing at a tiny rate.
+out=$(tests/bench_smoke.sh 2>&1)
+rc=$?
+printf '%s\n' "$out"
+summary=$(grep -E '^bench: [0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+if [ -z "$summary" ]; then
+	echo "FAIL bench_smoke printed no summary (exit $rc)"
+	fail=$((fail + 1))
+else
+	pass=$((pass + $(sed -E 's/^bench: ([0-9]+) passed.*/\1/' <<<"$summary")))
+	fail=$((fail + $(sed -E 's/^bench: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
+fi
+
 # A bounded fuzz run of the trace reader (libFuzzer, ASan, UBSan): a crash or
 # sanitizer report fails it.
 mkdir -p .output/fuzz-corpus
