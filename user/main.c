@@ -444,6 +444,7 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri, __u64 start)
 	if (ts) {
 		ri->tw_unseen = ts->tw_unseen;
 		ri->snapshots = ts->snapshots;
+		ri->netns_lost = ts->netns_lost;
 		ri->snap_mean_ns = ts->snapshots ? ts->total_ns / ts->snapshots : 0;
 		ri->snap_max_ns = ts->max_ns;
 		ri->snap_interval = tr->snap_interval;

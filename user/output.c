@@ -267,13 +267,13 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			fprintf(o->f, "%s\"%s\":%llu", i > 1 ? "," : "", event_name(i),
 				(unsigned long long)ri->drops[i]);
 		fprintf(o->f, "},\"recursion_misses\":%llu,\"tw_overflow\":%llu,\"tw_unseen\":%llu,"
-			      "\"snapshots\":%llu,\"snapshot_mean_ns\":%llu,\"snapshot_max_ns\":%llu,"
+			      "\"snapshots\":%llu,\"netns_lost\":%llu,\"snapshot_mean_ns\":%llu,\"snapshot_max_ns\":%llu,"
 			      "\"snapshot_interval_s\":%.3f,\"leases\":{\"live\":%llu,\"ended\":%llu,"
 			      "\"no_alloc\":%llu,\"orphans\":%llu,\"duplicates\":%llu,"
 			      "\"out_of_order\":%llu,\"evicted\":%llu}}\n",
 			(unsigned long long)ri->recursion_misses, (unsigned long long)ri->tw_overflow,
 			(unsigned long long)ri->tw_unseen, (unsigned long long)ri->snapshots,
-			(unsigned long long)ri->snap_mean_ns, (unsigned long long)ri->snap_max_ns,
+			(unsigned long long)ri->netns_lost, (unsigned long long)ri->snap_mean_ns, (unsigned long long)ri->snap_max_ns,
 			ri->snap_interval,
 			(unsigned long long)ls->live, (unsigned long long)ls->ended,
 			(unsigned long long)ls->no_alloc, (unsigned long long)ls->orphans,
@@ -315,6 +315,11 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 	if (ri->tw_unseen)
 		fprintf(o->f, "TIME_WAIT unseen: %llu ended before the next snapshot "
 			      "(see --tw-interval)\n", (unsigned long long)ri->tw_unseen);
+	if (ri->netns_lost)
+		fprintf(o->f, "TIME_WAIT not watched in %llu network namespace%s portlife could not "
+			      "enter (no process or /run/netns entry left in it): their closes count "
+			      "as TIME_WAIT unseen\n", (unsigned long long)ri->netns_lost,
+			ri->netns_lost == 1 ? "" : "s");
 	if (ri->snapshots)
 		fprintf(o->f, "TIME_WAIT snapshots: %llu, %.2f ms each on average, %.2f ms at most, "
 			      "every %.2f s%s\n", (unsigned long long)ri->snapshots,

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -20,6 +22,8 @@ struct ns_ent {
 	__u32 pid;		/* a process last seen in it */
 	__u64 overflow;		/* TcpExtTCPTimeWaitOverflow at the last look */
 	int have_overflow;
+	__u64 last_scan;	/* mono ns of the last search for a way in */
+	int lost;		/* counted in netns_lost */
 };
 
 struct twsnap {
@@ -134,21 +138,71 @@ static void ns_leave(struct twsnap *s, struct ns_ent *n)
 			strerror(errno));
 }
 
+/* path, if it names the network namespace inum: an open fd, else -1. */
+static int open_if_ns(const char *path, __u32 inum)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fd_inum(fd) != inum) {
+		close(fd);	/* the process moved or the pid was reused */
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * The process that allocated the lease is often gone by the time its event
+ * is read (a short-lived client in a container): find another way into the
+ * namespace, a namespace pinned by `ip netns add` or any process still in
+ * it. A whole /proc walk, so at most once a second per namespace.
+ */
+static int ns_search(struct ns_ent *n)
+{
+	static const char *const dirs[] = { "/run/netns", "/proc" };
+	char path[PATH_MAX];
+	__u64 now = mono_ns();
+	int fd = -1;
+
+	if (n->last_scan && now - n->last_scan < 1000000000ULL)
+		return -1;
+	n->last_scan = now;
+	for (size_t i = 0; i < 2 && fd < 0; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+
+		while (d && fd < 0 && (de = readdir(d))) {
+			if (de->d_name[0] == '.' || (i == 1 && (de->d_name[0] < '0' ||
+							       de->d_name[0] > '9')))
+				continue;
+			if (i == 0)
+				snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+			else
+				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+			fd = open_if_ns(path, n->inum);
+			if (fd >= 0 && i == 1)
+				n->pid = strtoul(de->d_name, NULL, 10);
+		}
+		if (d)
+			closedir(d);
+	}
+	return fd;
+}
+
 static void ns_open(struct twsnap *s, struct ns_ent *n)
 {
 	char path[64];
-	int fd;
+	int fd = -1;
 
-	if (n->fd >= 0 || !n->pid)
+	if (n->fd >= 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%u/ns/net", n->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (n->pid) {
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", n->pid);
+		fd = open_if_ns(path, n->inum);
+	}
+	if (fd < 0)
+		fd = ns_search(n);
 	if (fd < 0)
 		return;
-	if (fd_inum(fd) != n->inum) {
-		close(fd);	/* the process moved or the pid was reused */
-		return;
-	}
 	n->fd = fd;
 	/* Baseline the overflow counter now, before this netns closes anything we track. */
 	if (!ns_enter(s, n)) {
@@ -437,6 +491,10 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		if (!reachable) {
 			s->nrecs = 0;
 			s->st.netns_unreachable++;
+			if (!n->lost) {
+				n->lost = 1;
+				s->st.netns_lost++;
+			}
 		}
 		for (size_t k = 0; k < nw; k++) {
 			struct pl_tw_rec key = { .cookie = w[k].cookie }, *rec;

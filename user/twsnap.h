@@ -20,7 +20,8 @@ struct twsnap_stats {
 	__u64 snapshots;
 	__u64 tw_overflow;	/* RELEASE with PL_END_TW_OVERFLOW emitted */
 	__u64 tw_unseen;
-	__u64 netns_unreachable;	/* namespaces we could not enter */
+	__u64 netns_unreachable;	/* rounds that could not enter a namespace */
+	__u64 netns_lost;	/* namespaces never entered: nothing left to enter by */
 	__u64 last_ns;		/* duration of the last snapshot round */
 	__u64 max_ns;		/* the longest round */
 	__u64 total_ns;		/* all rounds */

@@ -65,6 +65,7 @@ struct result {
 	unsigned short udp_bound, udp_auto;
 	int nreuse, nrst, nexpire;
 	unsigned short reuse[16], rst[16], expire[16];
+	int other_pid;			/* v_netns_gone: the process that made the ports */
 };
 
 static long long now_ns(void)
@@ -2634,6 +2635,84 @@ static int t_metrics(void)
 }
 
 /*
+ * v: a short-lived client in a namespace of its own makes 20 connections,
+ * closes first and exits at once, before portlife reads its events; the
+ * namespace lives on through another process. portlife must still find its
+ * way in and see every port go into TIME_WAIT.
+ */
+static int sc_netns_gone(struct result *r)
+{
+	int err = own_netns(), l, pp[2];
+	pid_t p;
+
+	if (err)
+		return err;
+	l = listener(AF_INET, 0);
+	if (l < 0 || pipe(pp))
+		return -errno;
+	r->listen_port = sock_port(l);
+	p = fork();
+	if (p == 0) {
+		unsigned short port;
+
+		prctl(PR_SET_NAME, "pl-ns-gone");
+		for (int i = 0; i < 20; i++) {
+			int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
+
+			if (c < 0)
+				_exit(1);
+			port = sock_port(c);
+			a = accept(l, NULL, NULL);
+			close(c);	/* first: the TIME_WAIT is on the client's port */
+			close(a);
+			if (write(pp[1], &port, sizeof(port)) != sizeof(port))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(pp[1]);
+	while (r->nports < 20 &&
+	       read(pp[0], &r->ports[r->nports], sizeof(r->ports[0])) == sizeof(r->ports[0]))
+		r->nports++;
+	close(pp[0]);
+	waitpid(p, NULL, 0);
+	r->other_pid = p;
+	return r->nports == 20 ? 0 : -EIO;
+}
+
+static int t_netns_gone(void)
+{
+	char *extra[] = { "-c", "pl-ns-gone", NULL };
+	struct run run;
+	int err;
+
+	no_pid_filter = true;
+	err = start(&run, sc_netns_gone, "v_netns_gone", extra);
+	no_pid_filter = false;
+	if (!err)
+		err = drive(&run);
+	/* the allocator is gone; a few snapshots at 0.5 s (the search is once a second) */
+	sleep_ms(2500);
+	stop(&run, 500);
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		const char *a = NULL;
+
+		for (int k = 0; k < run.nlines && !a; k++)
+			if (is_event(run.lines[k], "alloc") && jnum(run.lines[k], "lport") ==
+			    run.r.ports[i] && jnum(run.lines[k], "pid") == run.r.other_pid)
+				a = run.lines[k];
+		if (!a)
+			err = fail("no alloc of port %d by pid %d", run.r.ports[i], run.r.other_pid);
+		else if (count_lease_ev(&run, "tw_enter", jnum(a, "lease"), NULL) != 1)
+			err = fail("port %d: its process exited before portlife read its events and "
+				   "its TIME_WAIT was not seen (the namespace was still there)",
+				   run.r.ports[i]);
+	}
+	cleanup(&run);
+	return err;
+}
+
+/*
  * views: tests of what portlife shows (top, metrics), not of how it attaches:
  * run once, without --mode; the VM runs every attach mode and skips them.
  */
@@ -2663,6 +2742,7 @@ static const struct test {
 	{ "s_cgroup_filter", t_cgroup_filter, false },
 	{ "t_top", t_top, true },
 	{ "u_metrics", t_metrics, true },
+	{ "v_netns_gone", t_netns_gone, false },
 };
 
 int main(int argc, char **argv)
