@@ -84,6 +84,15 @@ static void make_event(struct pl_event *e, __u64 c, int k, __u64 t0)
 	e->laddr[3] = 1;
 	e->raddr[0] = 127;
 	e->raddr[3] = 1;
+	if (c % 7 == 3) {	/* some IPv6: ::1 to fd00::1:2 */
+		memset(e->laddr, 0, sizeof(e->laddr));
+		memset(e->raddr, 0, sizeof(e->raddr));
+		e->family = 10;
+		e->laddr[15] = 1;
+		e->raddr[0] = 0xfd;
+		e->raddr[13] = 1;
+		e->raddr[15] = 2;
+	}
 	snprintf(e->comm, sizeof(e->comm), "client-%02u", (unsigned)(c % 64));
 	switch (k) {
 	case 0:
@@ -179,7 +188,12 @@ static int pipeline(const char *name, struct pl_event *v, __u64 nev, int output)
 	if (!s.lt || !s.agg)
 		return -ENOMEM;
 	if (output) {
-		s.out.f = fopen("/dev/null", "w");
+		/* PIPEBENCH_OUT=DIR keeps the output, to compare two builds */
+		const char *keep = getenv("PIPEBENCH_OUT");
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s.out", keep ? keep : "", name);
+		s.out.f = fopen(keep ? path : "/dev/null", "w");
 		s.out.json = output == 2;
 		s.out.events = true;
 		if (!s.out.f)
