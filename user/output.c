@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
 #include "cgpath.h"
 #include "json.h"
 #include "output.h"
@@ -78,58 +80,230 @@ static void human_detail(const struct pl_event *e, const struct lease *l, char *
 	}
 }
 
+/*
+ * A line built in a buffer and written with one fwrite: a connect storm
+ * makes hundreds of thousands of events a second, and printf's format
+ * parsing was most of what one line per event cost (perf on `make bench`).
+ * Appends stop quietly at the end of the buffer, which no line reaches.
+ */
+struct lb {
+	char *p, *end;
+	char buf[1024];
+};
+
+static void lb_init(struct lb *b)
+{
+	b->p = b->buf;
+	b->end = b->buf + sizeof(b->buf);
+}
+
+static void lb_mem(struct lb *b, const char *s, size_t n)
+{
+	if (n > (size_t)(b->end - b->p))
+		n = b->end - b->p;
+	memcpy(b->p, s, n);
+	b->p += n;
+}
+
+#define lb_lit(b, s) lb_mem(b, s, sizeof(s) - 1)
+
+static void lb_str(struct lb *b, const char *s)
+{
+	lb_mem(b, s, strlen(s));
+}
+
+static void lb_u64(struct lb *b, __u64 v)
+{
+	char t[20];
+	int i = sizeof(t);
+
+	do
+		t[--i] = '0' + v % 10;
+	while (v /= 10);
+	lb_mem(b, t + i, sizeof(t) - i);
+}
+
+/* exactly w digits, zero-padded: fractions of a second */
+static void lb_digits(struct lb *b, __u64 v, int w)
+{
+	char t[20];
+
+	for (int i = w; i-- > 0; v /= 10)
+		t[i] = '0' + v % 10;
+	lb_mem(b, t, w);
+}
+
+/* An IPv4 address by hand (the common case), IPv6 through inet_ntop. */
+static void lb_addr(struct lb *b, int family, const __u8 a[16])
+{
+	char t[INET6_ADDRSTRLEN];
+
+	if (family != 10) {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				lb_lit(b, ".");
+			lb_u64(b, a[i]);
+		}
+		return;
+	}
+	lb_str(b, addr_str(family, a, t, sizeof(t)));
+}
+
+static void lb_endpoint(struct lb *b, int family, const __u8 a[16], __u16 port)
+{
+	if (family == 10)
+		lb_lit(b, "[");
+	lb_addr(b, family, a);
+	if (family == 10)
+		lb_lit(b, "]:");
+	else
+		lb_lit(b, ":");
+	lb_u64(b, port);
+}
+
+/* Ends a left-aligned column begun at 'from': spaces to width, then one more. */
+static void lb_col(struct lb *b, const char *from, int width)
+{
+	while (b->p - from < width && b->p < b->end)
+		*b->p++ = ' ';
+	if (b->p < b->end)
+		*b->p++ = ' ';
+}
+
+/*
+ * Wall-clock time: HH:MM:SS.mmm (local) or an ISO 8601 UTC stamp with
+ * microseconds, as wall_str() prints them; the seconds are converted once
+ * a second.
+ */
+static void lb_time(struct lb *b, __u64 wall_ns, int iso)
+{
+	static __thread time_t last[2] = { -1, -1 };
+	static __thread char cached[2][32];
+	static __thread size_t clen[2];
+	time_t secs = wall_ns / 1000000000ULL;
+	struct tm tm;
+
+	if (secs != last[iso]) {
+		if (iso)
+			clen[1] = strftime(cached[1], sizeof(cached[1]), "%Y-%m-%dT%H:%M:%S",
+					   gmtime_r(&secs, &tm));
+		else
+			clen[0] = strftime(cached[0], sizeof(cached[0]), "%H:%M:%S",
+					   localtime_r(&secs, &tm));
+		last[iso] = secs;
+	}
+	lb_mem(b, cached[iso], clen[iso]);
+	lb_lit(b, ".");
+	if (iso) {
+		lb_digits(b, wall_ns % 1000000000ULL / 1000, 6);
+		lb_lit(b, "Z");
+	} else {
+		lb_digits(b, wall_ns % 1000000000ULL / 1000000, 3);
+	}
+}
+
+static void lb_flush(struct lb *b, FILE *f)
+{
+	fwrite(b->buf, 1, b->p - b->buf, f);
+}
+
 static void json_event(struct out *o, const struct pl_event *e, const struct lease *l)
 {
-	char ts[40], la[48], ra[48], en[16];
-	FILE *f = o->f;
+	char en[16];
+	struct lb b;
 
-	fprintf(f, "{\"event\":\"%s\",\"time\":\"%s\",\"ts_ns\":%llu,\"lease\":%llu,"
-		   "\"pid\":%u,\"tid\":%u,\"comm\":",
-		event_name(e->type), wall_str(e->ts_ns + o->wall_off, 1, ts, sizeof(ts)),
-		(unsigned long long)e->ts_ns, (unsigned long long)e->lease, e->pid, e->tid);
-	json_str(f, e->comm, sizeof(e->comm));
-	fprintf(f, ",\"cgroup_id\":%llu,\"netns\":%u,\"proto\":\"%s\",\"family\":%u,"
-		   "\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\",\"rport\":%u",
-		(unsigned long long)e->cgroup_id, e->netns, e->proto == 17 ? "udp" : "tcp",
-		e->family == 10 ? 6 : 4, addr_str(e->family, e->laddr, la, sizeof(la)), e->lport,
-		addr_str(e->family, e->raddr, ra, sizeof(ra)), e->rport);
+	lb_init(&b);
+	lb_lit(&b, "{\"event\":\"");
+	lb_str(&b, event_name(e->type));
+	lb_lit(&b, "\",\"time\":\"");
+	lb_time(&b, e->ts_ns + o->wall_off, 1);
+	lb_lit(&b, "\",\"ts_ns\":");
+	lb_u64(&b, e->ts_ns);
+	lb_lit(&b, ",\"lease\":");
+	lb_u64(&b, e->lease);
+	lb_lit(&b, ",\"pid\":");
+	lb_u64(&b, e->pid);
+	lb_lit(&b, ",\"tid\":");
+	lb_u64(&b, e->tid);
+	lb_lit(&b, ",\"comm\":");
+	/* a comm escapes to at most 6 bytes a byte, plus quotes: room is kept */
+	b.p += json_str_buf(b.p, b.end - b.p, e->comm, sizeof(e->comm));
+	lb_lit(&b, ",\"cgroup_id\":");
+	lb_u64(&b, e->cgroup_id);
+	lb_lit(&b, ",\"netns\":");
+	lb_u64(&b, e->netns);
+	if (e->proto == 17)
+		lb_lit(&b, ",\"proto\":\"udp\"");
+	else
+		lb_lit(&b, ",\"proto\":\"tcp\"");
+	lb_lit(&b, ",\"family\":");
+	lb_u64(&b, e->family == 10 ? 6 : 4);
+	lb_lit(&b, ",\"laddr\":\"");
+	lb_addr(&b, e->family, e->laddr);
+	lb_lit(&b, "\",\"lport\":");
+	lb_u64(&b, e->lport);
+	lb_lit(&b, ",\"raddr\":\"");
+	lb_addr(&b, e->family, e->raddr);
+	lb_lit(&b, "\",\"rport\":");
+	lb_u64(&b, e->rport);
 	switch (e->type) {
 	case PL_EV_ALLOC:
-		fprintf(f, ",\"kind\":\"%s\",\"latency_ns\":%llu", alloc_kind_name(e->kind),
-			(unsigned long long)e->dur_ns);
-		if (e->err)
-			fprintf(f, ",\"error\":\"%s\",\"errno\":%d",
-				errno_name(e->err, en, sizeof(en)), e->err);
+		lb_lit(&b, ",\"kind\":\"");
+		lb_str(&b, alloc_kind_name(e->kind));
+		lb_lit(&b, "\",\"latency_ns\":");
+		lb_u64(&b, e->dur_ns);
+		if (e->err) {
+			lb_lit(&b, ",\"error\":\"");
+			lb_str(&b, errno_name(e->err, en, sizeof(en)));
+			lb_lit(&b, "\",\"errno\":");
+			if (e->err < 0)
+				lb_lit(&b, "-");
+			lb_u64(&b, e->err < 0 ? -(__s64)e->err : e->err);
+		}
 		break;
 	case PL_EV_STATE:
-		fprintf(f, ",\"old\":\"%s\",\"new\":\"%s\",\"tw_expected\":%s",
-			tcp_state_name(e->old_state), tcp_state_name(e->new_state),
-			(e->kind & PL_STATE_TW_EXPECTED) ? "true" : "false");
+		lb_lit(&b, ",\"old\":\"");
+		lb_str(&b, tcp_state_name(e->old_state));
+		lb_lit(&b, "\",\"new\":\"");
+		lb_str(&b, tcp_state_name(e->new_state));
+		if (e->kind & PL_STATE_TW_EXPECTED)
+			lb_lit(&b, "\",\"tw_expected\":true");
+		else
+			lb_lit(&b, "\",\"tw_expected\":false");
 		break;
 	case PL_EV_TW_ENTER:
-		fprintf(f, ",\"expires_ns\":%llu", (unsigned long long)e->dur_ns);
+		lb_lit(&b, ",\"expires_ns\":");
+		lb_u64(&b, e->dur_ns);
 		break;
 	case PL_EV_TW_EXIT:
 	case PL_EV_RELEASE:
-		fprintf(f, ",\"reason\":\"%s\"", end_reason_name(e->kind));
+		lb_lit(&b, ",\"reason\":\"");
+		lb_str(&b, end_reason_name(e->kind));
+		lb_lit(&b, "\"");
 		if (l && (l->flags & L_ALLOCATED) && e->type == PL_EV_RELEASE) {
-			fprintf(f, ",\"hold_ns\":%llu", (unsigned long long)(l->end_ts - l->alloc_ts));
-			if (l->close_ts >= l->alloc_ts && l->close_ts)
-				fprintf(f, ",\"lifetime_ns\":%llu",
-					(unsigned long long)(l->close_ts - l->alloc_ts));
+			lb_lit(&b, ",\"hold_ns\":");
+			lb_u64(&b, l->end_ts - l->alloc_ts);
+			if (l->close_ts >= l->alloc_ts && l->close_ts) {
+				lb_lit(&b, ",\"lifetime_ns\":");
+				lb_u64(&b, l->close_ts - l->alloc_ts);
+			}
 		}
-		if (l && l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts)
-			fprintf(f, ",\"tw_ns\":%llu",
-				(unsigned long long)(l->tw_exit_ts - l->tw_enter_ts));
+		if (l && l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts) {
+			lb_lit(&b, ",\"tw_ns\":");
+			lb_u64(&b, l->tw_exit_ts - l->tw_enter_ts);
+		}
 		break;
 	}
-	fprintf(f, "}\n");
+	lb_lit(&b, "}\n");
+	lb_flush(&b, o->f);
 }
 
 void out__event(struct out *o, const struct pl_event *e, const struct lease_result *r)
 {
-	char ts[32], comm[PL_COMM_LEN], lep[64], rep[64], detail[160];
+	char comm[PL_COMM_LEN], detail[160];
 	const struct lease *l = r->lease;
+	struct lb b;
+	char *col;
 
 	if (!o->events)
 		return;
@@ -144,11 +318,32 @@ void out__event(struct out *o, const struct pl_event *e, const struct lease_resu
 	}
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
 	human_detail(e, l, detail, sizeof(detail));
-	fprintf(o->f, "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n",
-		wall_str(e->ts_ns + o->wall_off, 0, ts, sizeof(ts)), e->pid, comm,
-		event_name(e->type), proto_str(e),
-		endpoint_str(e->family, e->laddr, e->lport, lep, sizeof(lep)),
-		endpoint_str(e->family, e->raddr, e->rport, rep, sizeof(rep)), detail);
+	/* "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", without printf */
+	lb_init(&b);
+	col = b.p;
+	lb_time(&b, e->ts_ns + o->wall_off, 0);
+	lb_col(&b, col, 12);
+	col = b.p;
+	lb_u64(&b, e->pid);
+	lb_col(&b, col, 7);
+	col = b.p;
+	lb_str(&b, comm);
+	lb_col(&b, col, 16);
+	col = b.p;
+	lb_str(&b, event_name(e->type));
+	lb_col(&b, col, 8);
+	col = b.p;
+	lb_str(&b, proto_str(e));
+	lb_col(&b, col, 5);
+	col = b.p;
+	lb_endpoint(&b, e->family, e->laddr, e->lport);
+	lb_col(&b, col, 22);
+	col = b.p;
+	lb_endpoint(&b, e->family, e->raddr, e->rport);
+	lb_col(&b, col, 22);
+	lb_str(&b, detail);
+	lb_lit(&b, "\n");
+	lb_flush(&b, o->f);
 }
 
 static void human_proc(FILE *f, const struct proc_stats *p)
