@@ -10,6 +10,25 @@ set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0 skip=0
 
+# tally NAME TEXT RC: adds the last "NAME: N passed, N failed[, N skipped]"
+# line of TEXT to the totals; a part that printed none counts as a failure.
+# Sets $skipped to that part's skips.
+tally() {
+	local summary
+	summary=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" <<<"$2" | tail -n 1)
+	skipped=0
+	if [ -z "$summary" ]; then
+		echo "FAIL $1 tests printed no summary (exit $3)"
+		fail=$((fail + 1))
+		return
+	fi
+	pass=$((pass + $(sed -E "s/^$1: ([0-9]+) passed.*/\1/" <<<"$summary")))
+	fail=$((fail + $(sed -E "s/^$1: [0-9]+ passed, ([0-9]+) failed.*/\1/" <<<"$summary")))
+	skipped=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$summary")
+	skipped=${skipped:-0}
+	skip=$((skip + skipped))
+}
+
 for t in "$@"; do
 	out=$("$t" 2>&1)
 	rc=$?
@@ -30,47 +49,22 @@ done
 out=$(tests/pkg/test_install.sh 2>&1)
 rc=$?
 printf '%s\n' "$out"
-summary=$(grep -E '^pkg: [0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
-if [ -z "$summary" ]; then
-	echo "FAIL test_install printed no summary (exit $rc)"
-	fail=$((fail + 1))
-else
-	pass=$((pass + $(sed -E 's/^pkg: ([0-9]+) passed.*/\1/' <<<"$summary")))
-	fail=$((fail + $(sed -E 's/^pkg: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
-fi
+tally pkg "$out" $rc
 
 out=$(.output/tests/livetest .output/portlife 2>&1)
 rc=$?
 printf '%s\n' "$out"
-summary=$(grep -E '^live: [0-9]+ passed' <<<"$out" | tail -n 1)
-if [ -z "$summary" ]; then
-	echo "FAIL livetest printed no summary (exit $rc)"
+tally live "$out" $rc
+if [ "${CI:-}" = "true" ] && [ "$skipped" -gt 0 ]; then
+	echo "FAIL live tests skipped under CI: run CI as root"
 	fail=$((fail + 1))
-else
-	lp=$(sed -E 's/^live: ([0-9]+) passed.*/\1/' <<<"$summary")
-	lf=$(sed -E 's/^live: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")
-	ls=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$summary")
-	pass=$((pass + lp))
-	fail=$((fail + lf))
-	skip=$((skip + ${ls:-0}))
-	if [ "${CI:-}" = "true" ] && [ "${ls:-0}" -gt 0 ]; then
-		echo "FAIL live tests skipped under CI: run CI as root"
-		fail=$((fail + 1))
-	fi
 fi
 
 # The benchmark's smoke round: the runner still works and loses nothing at a tiny rate.
 out=$(tests/bench_smoke.sh 2>&1)
 rc=$?
 printf '%s\n' "$out"
-summary=$(grep -E '^bench: [0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
-if [ -z "$summary" ]; then
-	echo "FAIL bench_smoke printed no summary (exit $rc)"
-	fail=$((fail + 1))
-else
-	pass=$((pass + $(sed -E 's/^bench: ([0-9]+) passed.*/\1/' <<<"$summary")))
-	fail=$((fail + $(sed -E 's/^bench: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
-fi
+tally bench "$out" $rc
 
 # A bounded fuzz run of the trace reader (libFuzzer, ASan, UBSan): a crash or
 # sanitizer report fails it.
@@ -97,14 +91,7 @@ else
 	# (Not tee /dev/stderr: when stderr is a file, that reopens and truncates it.)
 	tests/vm/vmtest.sh 2>&1 | tee .output/vmtest.log
 	rc=${PIPESTATUS[0]}
-	summary=$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed' .output/vmtest.log | tail -n 1)
-	if [ -z "$summary" ]; then
-		echo "FAIL vmtest printed no summary (exit $rc)"
-		fail=$((fail + 1))
-	else
-		pass=$((pass + $(sed -E 's/^vm: ([0-9]+) passed.*/\1/' <<<"$summary")))
-		fail=$((fail + $(sed -E 's/^vm: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$summary")))
-	fi
+	tally vm "$(cat .output/vmtest.log)" "$rc"
 fi
 
 echo "$pass passed, $fail failed, $skip skipped"
