@@ -449,9 +449,44 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 	fn(ctx, &e);
 }
 
+/* A lease on the watch list, copied: emitting events changes the list. */
+struct waiting {
+	__u64 id, cookie;
+	__u32 netns;
+};
+
+/*
+ * An open namespace fd keeps the namespace alive: holding one for every
+ * container that ever made a connection would keep each dead container's
+ * network stack in memory until portlife exits. Let go of the namespaces
+ * none of this round's waiting leases was in; the next allocation there
+ * opens it again.
+ */
+static void forget_idle(struct twsnap *s, const struct waiting *w, size_t nw)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->nns; i++) {
+		struct ns_ent *n = &s->ns[i];
+		bool any = n->fd == s->self_fd;
+
+		for (size_t j = 0; j < nw && !any; j++)
+			any = w[j].netns == n->inum;
+		if (!any) {
+			if (n->fd >= 0)
+				close(n->fd);
+			continue;
+		}
+		if (k != i)
+			s->ns[k] = *n;
+		k++;
+	}
+	s->nns = k;
+}
+
 int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 {
-	struct waiting { __u64 id, cookie; __u32 netns; } *w = NULL;
+	struct waiting *w = NULL;
 	size_t nw = 0, cap = 0;
 	__u64 t0 = mono_ns();
 	int err = 0;
@@ -513,6 +548,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		if (!ns_find(s, w[k].netns))
 			judge(s, w[k].id, NULL, now, now, &budget, 0, 0, fn, ctx);
 	}
+	forget_idle(s, w, nw);
 	free(w);
 	s->st.snapshots++;
 	s->st.last_ns = mono_ns() - t0;

@@ -12,6 +12,7 @@
  * a minimal VM.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -2713,6 +2714,85 @@ static int t_netns_gone(void)
 }
 
 /*
+ * w: portlife does not keep a namespace alive once nothing in it is waiting
+ * for TIME_WAIT: five connections the server closes first, then a few
+ * snapshot rounds, and portlife must hold no fd on the namespace.
+ */
+static int sc_netns_idle(struct result *r)
+{
+	int err = own_netns(), l;
+
+	if (err)
+		return err;
+	l = listener(AF_INET, 0);
+	if (l < 0)
+		return -errno;
+	r->listen_port = sock_port(l);
+	for (int i = 0; i < 5; i++) {
+		int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(l, NULL, NULL);
+		close(a);	/* the server first: no TIME_WAIT for the client */
+		sleep_ms(20);
+		close(c);
+	}
+	return 0;
+}
+
+/* Does pid hold an fd on the network namespace inum? */
+static bool holds_netns(pid_t pid, unsigned long inum)
+{
+	char dir[64], path[PATH_MAX], link[64], want[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	snprintf(want, sizeof(want), "net:[%lu]", inum);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = !strcmp(link, want);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static int t_netns_idle(void)
+{
+	unsigned long ns;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_netns_idle, "w_netns_idle", NULL);
+	if (!err)
+		err = drive(&run);
+	ns = netns_of(run.child);
+	/* three rounds at --tw-interval 0.5 */
+	sleep_ms(1600);
+	if (!err && !ns)
+		err = fail("cannot read the child's network namespace");
+	if (!err && holds_netns(run.tracer, ns))
+		err = fail("portlife still holds namespace %lu open with nothing waiting there: "
+			   "it would keep dead containers' namespaces alive", ns);
+	stop(&run, 300);
+	if (!err && run.r.nports != 5)
+		err = fail("the scenario made %d connections, want 5", run.r.nports);
+	cleanup(&run);
+	return err;
+}
+
+/*
  * views: tests of what portlife shows (top, metrics), not of how it attaches:
  * run once, without --mode; the VM runs every attach mode and skips them.
  */
@@ -2743,6 +2823,7 @@ static const struct test {
 	{ "t_top", t_top, true },
 	{ "u_metrics", t_metrics, true },
 	{ "v_netns_gone", t_netns_gone, false },
+	{ "w_netns_idle", t_netns_idle, false },
 };
 
 int main(int argc, char **argv)
