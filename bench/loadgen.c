@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,12 +212,22 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* user + system CPU seconds of the whole process (every thread) */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
 int main(int argc, char **argv)
 {
 	static struct worker w[MAX_THREADS];
 	unsigned long done = 0, alloc, tw, rel;
 	sigset_t sigs;
-	double t0, secs;
+	double t0, secs, cpu0, cpu;
 	int c, rc = 0;
 
 	while ((c = getopt(argc, argv, "n:k:b:t:6uSWh")) != -1) {
@@ -262,6 +273,12 @@ int main(int argc, char **argv)
 		sigaddset(&sigs, SIGINT);
 		pthread_sigmask(SIG_BLOCK, &sigs, NULL);	/* the threads inherit it */
 	}
+	/*
+	 * The load's own CPU time: on a shared machine the wall-clock rate
+	 * swings with the neighbours, while the CPU a connection costs (the BPF
+	 * programs run in the load's context and are charged to it) does not.
+	 */
+	cpu0 = cpu_s();
 	t0 = now_s();
 	if (opt.threads == 1) {
 		work(&w[0]);
@@ -275,6 +292,7 @@ int main(int argc, char **argv)
 			pthread_join(w[t].th, NULL);
 	}
 	secs = now_s() - t0;
+	cpu = cpu_s() - cpu0;
 
 	for (int t = 0; t < opt.threads; t++) {
 		done += w[t].done;
@@ -289,10 +307,12 @@ int main(int argc, char **argv)
 	rel = (opt.udp || opt.server_first) ? done : 0;
 	printf("{\"proto\":\"%s\",\"family\":%d,\"close\":\"%s\",\"threads\":%d,\"ports\":%d,"
 	       "\"pid\":%d,\"conns\":%lu,\"seconds\":%.6f,\"conns_per_s\":%.1f,"
+	       "\"cpu_s\":%.6f,\"cpu_us_per_conn\":%.3f,"
 	       "\"expected\":{\"alloc\":%lu,\"tw_enter\":%lu,\"release\":%lu}}\n",
 	       opt.udp ? "udp" : "tcp", opt.ipv6 ? 6 : 4,
 	       opt.udp ? "none" : opt.server_first ? "server" : "client", opt.threads, opt.ports,
-	       (int)getpid(), done, secs, secs > 0 ? done / secs : 0.0, alloc, tw, rel);
+	       (int)getpid(), done, secs, secs > 0 ? done / secs : 0.0, cpu,
+	       done ? cpu * 1e6 / done : 0.0, alloc, tw, rel);
 	fflush(stdout);
 	if (opt.hold) {
 		int sig;

@@ -8,7 +8,9 @@
 # and the host's sysctls are left alone.
 #
 # Per configuration: connections/s (median) and its ratio to no tracer; the
-# tracer's CPU seconds per 100k connections (on-CPU time of all its threads,
+# load's own CPU µs per connection (median; the BPF programs run in its
+# context) and its ratio to no tracer, which a noisy neighbour moves far less
+# than the wall-clock rate; the tracer's CPU seconds per 100k connections (on-CPU time of all its threads,
 # from just before the load to just before the stop); events lost, both as the
 # tracer reports them and counted against what loadgen says the workload must
 # produce; BPF ns per program run (kernel.bpf_stats_enabled, bpftool prog show
@@ -282,6 +284,7 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	(map(select(.config == "none") | .conns_per_s) | median) as $base |
+	(map(select(.config == "none") | .load.cpu_us_per_conn) | median) as $cbase |
 	{date: $date, kernel: $kernel, cpus: $cpus, rounds: $rounds, conns_per_run: $count,
 	 loadgen_args: $args, mode: "tracepoint",
 	 results: (group_by(.config) | map(
@@ -289,6 +292,9 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 		{config: $c,
 		 conns_per_s: (map(.conns_per_s) | median),
 		 ratio: (if $base then ((map(.conns_per_s) | median) / $base) else null end),
+		 load_cpu_us_per_conn: (map(.load.cpu_us_per_conn) | median),
+		 cpu_ratio: (if $cbase then ($cbase / (map(.load.cpu_us_per_conn) | median))
+			else null end),
 		 tracer_cpu_s_per_100k: (if $c == "none" then null
 			else map(.tracer_cpu_s / .load.conns * 100000) | median end),
 		 bpf_ns_per_run: (if $c == "none" then null
@@ -314,8 +320,9 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 
 jq -r '
 	def f(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
-	"config conns/s ratio cpu_s/100k bpf_ns/run runs/conn drops rec_miss missed/expected rss_MiB",
-	(.results[] | [.config, (.conns_per_s | floor), (.ratio | f(2)), (.tracer_cpu_s_per_100k | f(2)),
+	"config conns/s ratio load_us/conn cpu_ratio cpu_s/100k bpf_ns/run runs/conn drops rec_miss missed/expected rss_MiB",
+	(.results[] | [.config, (.conns_per_s | floor), (.ratio | f(2)),
+		(.load_cpu_us_per_conn | f(1)), (.cpu_ratio | f(2)), (.tracer_cpu_s_per_100k | f(2)),
 		(.bpf_ns_per_run | f(0)), (.bpf_runs_per_conn | f(1)), (.tracer_drops | f(0)),
 		.recursion_misses, (if .missed == null then "-" else
 			"\(.missed)/\(.expected | to_entries | map(.value) | add)" end),

@@ -235,6 +235,28 @@ static __always_inline void ev_tuple(struct pl_event *e, const struct sock *sk)
 	}
 }
 
+/*
+ * ev_tuple() for a typed (BTF) socket pointer, as tp_btf programs get: plain
+ * loads the verifier checks, instead of a bpf_probe_read_kernel() call per
+ * field. inet_sock_set_state runs ten times a connection; this is most of
+ * what it costs.
+ */
+static __always_inline void ev_tuple_btf(struct pl_event *e, const struct sock *sk)
+{
+	e->family = sk->__sk_common.skc_family;
+	e->lport = sk->__sk_common.skc_num;
+	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (e->family == AF_INET6) {
+		__builtin_memcpy(e->laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(e->raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+	} else {
+		__u32 la = sk->__sk_common.skc_rcv_saddr, ra = sk->__sk_common.skc_daddr;
+
+		__builtin_memcpy(e->laddr, &la, 4);
+		__builtin_memcpy(e->raddr, &ra, 4);
+	}
+}
+
 static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
 {
 	l->lease = __sync_fetch_and_add(&next_lease, 1) + 1;
@@ -283,9 +305,10 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	bool release = false;
 	__u8 kind = 0;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	/* tp_btf: sk is a typed pointer, read directly (see ev_tuple_btf) */
+	if (BPF_CORE_READ_BITFIELD(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk->__sk_common.skc_family;
 	if (targ_family && family != targ_family)
 		return 0;
 
@@ -322,7 +345,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 		l->cookie = bpf_get_socket_cookie((void *)sk);
 	cookie = l->cookie;
 
-	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	lport = sk->__sk_common.skc_num;
 	if (!exact_hooks && (l->flags & LF_CONNECTING)) {
 		now = bpf_ktime_get_ns();
 		if (newstate == TCP_CLOSE && lport == 0) {
@@ -370,7 +393,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	e = ev_reserve(PL_EV_STATE);
 	if (e) {
 		ev_owner(e, l);
-		ev_tuple(e, sk);
+		ev_tuple_btf(e, sk);
 		e->old_state = oldstate;
 		e->new_state = newstate;
 		e->kind = kind;
