@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include "cgpath.h"
 #include "json.h"
@@ -170,29 +169,13 @@ static void lb_col(struct lb *b, const char *from, int width)
 		*b->p++ = ' ';
 }
 
-/*
- * Wall-clock time: HH:MM:SS.mmm (local) or an ISO 8601 UTC stamp with
- * microseconds, as wall_str() prints them; the seconds are converted once
- * a second.
- */
+/* Wall-clock time as wall_str() prints it, without printf. */
 static void lb_time(struct lb *b, __u64 wall_ns, int iso)
 {
-	static __thread time_t last[2] = { -1, -1 };
-	static __thread char cached[2][32];
-	static __thread size_t clen[2];
-	time_t secs = wall_ns / 1000000000ULL;
-	struct tm tm;
+	size_t n;
+	const char *secs = wall_secs(wall_ns, iso, &n);
 
-	if (secs != last[iso]) {
-		if (iso)
-			clen[1] = strftime(cached[1], sizeof(cached[1]), "%Y-%m-%dT%H:%M:%S",
-					   gmtime_r(&secs, &tm));
-		else
-			clen[0] = strftime(cached[0], sizeof(cached[0]), "%H:%M:%S",
-					   localtime_r(&secs, &tm));
-		last[iso] = secs;
-	}
-	lb_mem(b, cached[iso], clen[iso]);
+	lb_mem(b, secs, n);
 	lb_lit(b, ".");
 	if (iso) {
 		lb_digits(b, wall_ns % 1000000000ULL / 1000, 6);

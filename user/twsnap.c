@@ -24,6 +24,7 @@ struct ns_ent {
 	int have_overflow;
 	__u64 last_scan;	/* mono ns of the last search for a way in */
 	int lost;		/* counted in netns_lost */
+	int idle;		/* no lease there waited in the last round */
 };
 
 struct twsnap {
@@ -459,20 +460,17 @@ struct waiting {
  * An open namespace fd keeps the namespace alive: holding one for every
  * container that ever made a connection would keep each dead container's
  * network stack in memory until portlife exits. Let go of the namespaces
- * none of this round's waiting leases was in; the next allocation there
- * opens it again.
+ * none of this round's waiting leases was in (marked idle by the round); the
+ * next allocation there opens it again.
  */
-static void forget_idle(struct twsnap *s, const struct waiting *w, size_t nw)
+static void forget_idle(struct twsnap *s)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->nns; i++) {
 		struct ns_ent *n = &s->ns[i];
-		bool any = n->fd == s->self_fd;
 
-		for (size_t j = 0; j < nw && !any; j++)
-			any = w[j].netns == n->inum;
-		if (!any) {
+		if (n->idle && n->fd != s->self_fd) {
 			if (n->fd >= 0)
 				close(n->fd);
 			continue;
@@ -517,6 +515,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 
 		for (size_t k = 0; k < nw && !any; k++)
 			any = w[k].netns == n->inum;
+		n->idle = !any;
 		if (!any)
 			continue;
 		ns_open(s, n);
@@ -548,7 +547,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		if (!ns_find(s, w[k].netns))
 			judge(s, w[k].id, NULL, now, now, &budget, 0, 0, fn, ctx);
 	}
-	forget_idle(s, w, nw);
+	forget_idle(s);
 	free(w);
 	s->st.snapshots++;
 	s->st.last_ns = mono_ns() - t0;

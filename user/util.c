@@ -108,28 +108,37 @@ __u64 mono_to_wall_offset(void)
 	       ((__u64)mt.tv_sec * 1000000000ULL + mt.tv_nsec);
 }
 
-const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len)
+const char *wall_secs(__u64 wall_ns, int iso, size_t *len)
 {
 	/* Events come thousands a second: convert each second once, not per event. */
 	static __thread time_t last[2] = { -1, -1 };
 	static __thread char cached[2][32];
+	static __thread size_t clen[2];
 	time_t secs = wall_ns / 1000000000ULL;
 	struct tm tm;
 
 	iso = !!iso;
 	if (secs != last[iso]) {
 		if (iso)
-			strftime(cached[1], sizeof(cached[1]), "%Y-%m-%dT%H:%M:%S",
-				 gmtime_r(&secs, &tm));
+			clen[1] = strftime(cached[1], sizeof(cached[1]), "%Y-%m-%dT%H:%M:%S",
+					   gmtime_r(&secs, &tm));
 		else
-			strftime(cached[0], sizeof(cached[0]), "%H:%M:%S", localtime_r(&secs, &tm));
+			clen[0] = strftime(cached[0], sizeof(cached[0]), "%H:%M:%S",
+					   localtime_r(&secs, &tm));
 		last[iso] = secs;
 	}
+	if (len)
+		*len = clen[iso];
+	return cached[iso];
+}
+
+const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len)
+{
 	if (iso)
-		snprintf(buf, len, "%s.%06lluZ", cached[1],
+		snprintf(buf, len, "%s.%06lluZ", wall_secs(wall_ns, 1, NULL),
 			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000);
 	else
-		snprintf(buf, len, "%s.%03llu", cached[0],
+		snprintf(buf, len, "%s.%03llu", wall_secs(wall_ns, 0, NULL),
 			 (unsigned long long)(wall_ns % 1000000000ULL) / 1000000);
 	return buf;
 }

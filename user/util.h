@@ -25,6 +25,11 @@ __u64 mono_ns(void);
 __u64 mono_to_wall_offset(void);
 /* "12:01:02.345" local time, or ISO 8601 UTC with "iso". */
 const char *wall_str(__u64 wall_ns, int iso, char *buf, size_t len);
+/*
+ * wall_str() without the fraction: "12:01:02" or "2026-11-27T12:01:02",
+ * converted once a second (per thread); *len set when len is not NULL.
+ */
+const char *wall_secs(__u64 wall_ns, int iso, size_t *len);
 
 /*
  * The running kernel's CONFIG_HZ from /boot/config-$(uname -r) or
