@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <sys/socket.h>
 #include <argp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "env.h"
+#include "loader.h"
 #include "metrics.h"
 #include "top.h"
 #include "util.h"
@@ -41,7 +43,7 @@ static const char doc[] =
 "    portlife -s --metrics-file /var/lib/prometheus/node-exporter/portlife.prom\n"
 "    portlife -s --metrics-addr 9464   # Prometheus scrape on 127.0.0.1:9464\n"
 "\n"
-"MODES: fentry/fexit (5.5+, exact search latency and TIME_WAIT), kprobe (the\n"
+"MODES: fentry/fexit (exact search latency and TIME_WAIT), kprobe (the\n"
 "same where ftrace trampolines are unavailable), tracepoint (where neither\n"
 "works: connect latency from the state tracepoint and sock_ops, TIME_WAIT by\n"
 "snapshot every --tw-interval). The mode in use is printed at start.\n"
@@ -49,7 +51,7 @@ static const char doc[] =
 "EVENTS: alloc (port obtained, or the search failed: EADDRNOTAVAIL for\n"
 "connect, EADDRINUSE for bind), state (TCP state change), tw_enter, tw_exit,\n"
 "release (the port is back in the pool). Needs root (CAP_BPF, CAP_PERFMON,\n"
-"CAP_NET_ADMIN) and a kernel with BTF.\n"
+"CAP_NET_ADMIN) and kernel " PL_MIN_KERNEL " or newer with BTF.\n"
 "\n"
 "OPTIONS:";
 
@@ -139,11 +141,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case '4':
 	case '6':
-		if (env->family && env->family != (key == '4' ? 2 : 10)) {
+		if (env->family && env->family != (key == '4' ? AF_INET : AF_INET6)) {
 			fprintf(stderr, "portlife: -4 and -6 together mean both: leave both out\n");
 			return -EINVAL;
 		}
-		env->family = key == '4' ? 2 : 10;
+		env->family = key == '4' ? AF_INET : AF_INET6;
 		break;
 	case OPT_CGROUP:
 		env->cgroup = arg;
@@ -296,7 +298,7 @@ static void describe_filters(struct env *env)
 		n += snprintf(env->filters + n, sizeof(env->filters) - n, "comm=%s ", env->comm);
 	if (env->family && n < sizeof(env->filters))
 		n += snprintf(env->filters + n, sizeof(env->filters) - n, "ipv%d ",
-			      env->family == 10 ? 6 : 4);
+			      env->family == AF_INET6 ? 6 : 4);
 	if (env->cgroup && n < sizeof(env->filters))
 		snprintf(env->filters + n, sizeof(env->filters) - n, "cgroup=%s", env->cgroup);
 }

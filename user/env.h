@@ -16,7 +16,7 @@ struct env {
 	pid_t pid;		/* -p: only this process (tgid) */
 	char comm[16];		/* -c: only this process name */
 	bool has_comm;
-	int family;		/* 0, 2 or 10 */
+	int family;		/* 0, AF_INET or AF_INET6 */
 	const char *cgroup;	/* --cgroup PATH: this cgroup and below */
 	double duration;	/* -d seconds, 0 = until Ctrl-C */
 	double interval;	/* -i seconds, 0 = summary only at exit */
