@@ -25,13 +25,8 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
 LDLIBS := -lbpf -lelf -lz -lncursesw -ltinfo
 # STATIC=1: self-contained binaries for the VM tests (busybox initramfs).
-# libmicrohttpd needs GnuTLS, which Debian ships without a static library:
-# static builds have --metrics-file but no --metrics-addr.
 ifeq ($(STATIC),1)
 LDFLAGS += -static
-CFLAGS += -DPL_NO_HTTP
-else
-LDLIBS += -lmicrohttpd
 endif
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
