@@ -182,7 +182,7 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-	gcc make pkg-config iproute2 jq libncurses-dev libmicrohttpd-dev tmux prometheus \
+	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus \
 	groff-base
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
