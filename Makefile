@@ -30,14 +30,9 @@ INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
 # that splits ncurses differently) needs no edit here.
 PKGS := libbpf libelf zlib ncursesw
 # STATIC=1: self-contained binaries for the VM tests (busybox initramfs).
-# libmicrohttpd needs GnuTLS, which Debian ships without a static library:
-# static builds have --metrics-file but no --metrics-addr.
 ifeq ($(STATIC),1)
 LDFLAGS += -static
-PL_CFLAGS += -DPL_NO_HTTP
 PKG_STATIC := --static
-else
-PKGS += libmicrohttpd
 endif
 PKG_LIBS = $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs $(PKGS))
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -208,7 +203,7 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-	gcc make pkg-config iproute2 jq libncurses-dev libmicrohttpd-dev tmux prometheus \
+	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus \
 	groff-base
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
