@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# VM tests: run the live tests (tests/live/livetest.c) in every attach mode on
+# VM tests: run the live tests (tests/live/*.c) in every attach mode on
 # stock Debian cloud kernels under qemu. CI's own kernel only supports the
 # tracepoint mode (fentry EPERM, no kprobes); Debian's 6.1 and 6.12 cloud
 # kernels have BTF, fentry and kprobes, boot in seconds under TCG with a
