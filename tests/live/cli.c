@@ -20,7 +20,7 @@
 #include "harness.h"
 #include "jsonread.h"
 
-/* f: a process name made to break JSON and terminals. */
+/* A process name made to break JSON and terminals. */
 static const char hostile[] = "\"\\\n\x1b[31m\xff\xc3x";
 
 static int sc_hostile(struct result *r)
@@ -41,7 +41,7 @@ static int sc_hostile(struct result *r)
 	return 0;
 }
 
-/* g: traffic while portlife gets SIGTERM. */
+/* Traffic while portlife gets SIGTERM. */
 static int sc_sigterm(struct result *r)
 {
 	return sc_connects(r, AF_INET);
@@ -54,7 +54,7 @@ static int t_hostile_json(void)
 	FILE *f;
 	int err;
 
-	err = start(&run, sc_hostile, "f_hostile", NULL);
+	err = start(&run, sc_hostile, "hostile_json", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 700);
@@ -144,7 +144,7 @@ static int t_sigterm(void)
 	int err, before, loaded, after;
 
 	before = our_progs();
-	err = start(&run, sc_sigterm, "g_sigterm", NULL);
+	err = start(&run, sc_sigterm, "sigterm", NULL);
 	loaded = our_progs();
 	if (!err && write(run.go[1], "g", 1) != 1)
 		err = fail("cannot start the child");
@@ -192,7 +192,7 @@ static int t_forced_modes(void)
 
 	if (mode)
 		return 0;	/* only meaningful for the auto run */
-	err = start(&run, sc_hostile, "k_auto", NULL);
+	err = start(&run, sc_hostile, "forced_modes", NULL);
 	stop(&run, 0);
 	for (int i = 0; !err && i < run.nlines; i++)
 		if (is_event(run.lines[i], "start"))
@@ -227,7 +227,7 @@ static int t_bad_input(void)
 	return 0;
 }
 
-LIVE_TEST(f_hostile_json, t_hostile_json, 60, false);
-LIVE_TEST(g_sigterm, t_sigterm, 70, false);
-LIVE_TEST(h_bad_input, t_bad_input, 80, false);
-LIVE_TEST(k_forced_modes, t_forced_modes, 110, false);
+LIVE_TEST(hostile_json, t_hostile_json, 60, false);
+LIVE_TEST(sigterm, t_sigterm, 70, false);
+LIVE_TEST(bad_input, t_bad_input, 80, false);
+LIVE_TEST(forced_modes, t_forced_modes, 110, false);

@@ -14,7 +14,7 @@
 #include "harness.h"
 #include "jsonread.h"
 
-/* a/b: 200 connects; the server closes first so the client ports are freed at once. */
+/* 200 connects; the server closes first so the client ports are freed at once. */
 int sc_connects(struct result *r, int family)
 {
 	int lfd = listener(family, 0);
@@ -46,7 +46,7 @@ int sc_v4(struct result *r) { return sc_connects(r, AF_INET); }
 static int sc_v6(struct result *r) { return sc_connects(r, AF_INET6); }
 
 /*
- * j: one workload for every mode: IPv4 connects closed actively (TIME_WAIT),
+ * One workload for every mode: IPv4 connects closed actively (TIME_WAIT),
  * IPv6 connects closed passively, bind(0)+listen, a UDP bind(0) and a UDP
  * autobind. Each connect() is timed: the allocation latency portlife reports
  * must fit inside it.
@@ -150,7 +150,8 @@ static int t_connect(int family)
 	struct run run;
 	int err;
 
-	err = start(&run, family == AF_INET6 ? sc_v6 : sc_v4, family == AF_INET6 ? "b_v6" : "a_v4", NULL);
+	err = start(&run, family == AF_INET6 ? sc_v6 : sc_v4,
+		    family == AF_INET6 ? "connect_v6" : "connect_v4", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 700);
@@ -174,7 +175,7 @@ static int t_workload(void)
 	const char *a;
 	int err;
 
-	err = start(&run, sc_workload, "j_workload", NULL);
+	err = start(&run, sc_workload, "workload", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 1000);
@@ -219,6 +220,6 @@ static int t_workload(void)
 	return err;
 }
 
-LIVE_TEST(a_connect_v4, t_connect_v4, 10, false);
-LIVE_TEST(b_connect_v6, t_connect_v6, 20, false);
-LIVE_TEST(j_workload, t_workload, 100, false);
+LIVE_TEST(connect_v4, t_connect_v4, 10, false);
+LIVE_TEST(connect_v6, t_connect_v6, 20, false);
+LIVE_TEST(workload, t_workload, 100, false);

@@ -18,7 +18,7 @@
 #include "harness.h"
 #include "jsonread.h"
 
-/* d: a 10-port range; the 11th connect() to one destination fails. */
+/* A 10-port range; the 11th connect() to one destination fails. */
 static int sc_exhaust(struct result *r)
 {
 	int lfd, err;
@@ -46,7 +46,7 @@ static int sc_exhaust(struct result *r)
 	return -ENOSPC;	/* never failed: the range was not honoured */
 }
 
-/* e: a second bind() to a held port fails with EADDRINUSE. */
+/* A second bind() to a held port fails with EADDRINUSE. */
 static int sc_bind_conflict(struct result *r)
 {
 	struct sockaddr_storage ss;
@@ -78,7 +78,7 @@ static int t_exhaust(void)
 	const char *a = NULL;
 	int err, nfail = 0;
 
-	err = start(&run, sc_exhaust, "d_exhaust", NULL);
+	err = start(&run, sc_exhaust, "exhaustion", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 700);
@@ -111,7 +111,7 @@ static int t_bind_conflict(void)
 	const char *a = NULL, *ok = NULL;
 	int err;
 
-	err = start(&run, sc_bind_conflict, "e_bind", NULL);
+	err = start(&run, sc_bind_conflict, "bind_conflict", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 700);
@@ -146,7 +146,7 @@ static int t_bind_conflict(void)
 
 static unsigned short held_port;
 
-/* m: bind() to the port a process that predates portlife holds. */
+/* bind() to the port a process that predates portlife holds. */
 static int sc_conflict(struct result *r)
 {
 	struct sockaddr_storage ss;
@@ -197,13 +197,13 @@ static int t_holder_before(void)
 	char *who[] = { "portlife", "who", portbuf, "--json", NULL };
 
 	if (!err)
-		err = start(&run, sc_conflict, "m_holder", NULL);
+		err = start(&run, sc_conflict, "holder_before", NULL);
 	if (!err)
 		err = drive(&run);
 	/* `portlife who` while tracing: the holder now, and the failure just seen */
 	sleep_ms(1500);
 	snprintf(portbuf, sizeof(portbuf), "%u", held_port);
-	snprintf(out, sizeof(out), "%s/m_who.json", tmpdir);
+	snprintf(out, sizeof(out), "%s/holder_before_who.json", tmpdir);
 	if (!err && run_capture(who, out))
 		err = fail("portlife who failed");
 	if (!err) {
@@ -244,7 +244,7 @@ static int t_holder_before(void)
 }
 
 /*
- * n: a 20-port range and one destination: connect and close first until
+ * A 20-port range and one destination: connect and close first until
  * connect() fails; every port of it sits in TIME_WAIT. A second destination
  * of the same netns keeps its headroom.
  */
@@ -290,12 +290,12 @@ static int t_tw_exhaust(void)
 	struct run run;
 	int err;
 
-	err = start(&run, sc_tw_exhaust, "n_tw_exhaust", NULL);
+	err = start(&run, sc_tw_exhaust, "tw_exhaustion", NULL);
 	if (!err)
 		err = drive(&run);
 	/* the child still holds its netns: look at it before stopping */
 	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
-	snprintf(out, sizeof(out), "%s/n_headroom.json", tmpdir);
+	snprintf(out, sizeof(out), "%s/tw_exhaustion_headroom.json", tmpdir);
 	if (!err && run_capture(argv, out))
 		err = fail("portlife ports --headroom failed");
 	stop(&run, 1000);
@@ -321,7 +321,7 @@ static int t_tw_exhaust(void)
 	return err;
 }
 
-LIVE_TEST(d_exhaustion, t_exhaust, 40, false);
-LIVE_TEST(e_bind_conflict, t_bind_conflict, 50, false);
-LIVE_TEST(m_holder_before, t_holder_before, 130, false);
-LIVE_TEST(n_tw_exhaustion, t_tw_exhaust, 140, false);
+LIVE_TEST(exhaustion, t_exhaust, 40, false);
+LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
+LIVE_TEST(holder_before, t_holder_before, 130, false);
+LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);

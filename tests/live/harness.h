@@ -61,7 +61,7 @@ struct result {
 	unsigned short bound_port;
 	int fail_errno;			/* the errno the scenario provoked */
 	int nsucc;
-	/* j_workload / l_tw_reasons */
+	/* workload / tw_reasons */
 	int nports6;
 	unsigned short ports6[64];	/* IPv6 client ports, passive close */
 	long long conn_ns[MAXP];	/* connect() syscall time of ports[i] */
@@ -69,7 +69,7 @@ struct result {
 	unsigned short udp_bound, udp_auto;
 	int nreuse, nrst, nexpire;
 	unsigned short reuse[16], rst[16], expire[16];
-	int other_pid;			/* v_netns_gone: the process that made the ports */
+	int other_pid;			/* netns_gone: the process that made the ports */
 };
 
 /* ---- running portlife and a child -------------------------------------- */

@@ -16,7 +16,7 @@
 #include "harness.h"
 #include "jsonread.h"
 
-/* u: 50 connects the server ends, then 10 the client ends (TIME_WAIT). */
+/* 50 connects the server ends, then 10 the client ends (TIME_WAIT). */
 static int sc_metrics(struct result *r)
 {
 	int err = sc_connects(r, AF_INET), lfd;
@@ -89,7 +89,7 @@ static in_addr_t outside_addr(void)
 }
 
 /*
- * u: --metrics-file and --metrics-addr: promtool accepts the text, the
+ * --metrics-file and --metrics-addr: promtool accepts the text, the
  * numbers equal the summary and what the child did, the endpoint answers on
  * loopback only, and a taken port or an unwritable file is a clear error.
  */
@@ -119,7 +119,7 @@ static int t_metrics(void)
 	close(pfd);
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	snprintf(prom, sizeof(prom), "%s/portlife.prom", tmpdir);
-	err = start(&run, sc_metrics, "u_metrics", extra);
+	err = start(&run, sc_metrics, "metrics", extra);
 	if (!err)
 		err = drive(&run);
 	/* two refreshes and a TIME_WAIT snapshot */
@@ -202,4 +202,4 @@ static int t_metrics(void)
 	return err;
 }
 
-LIVE_TEST(u_metrics, t_metrics, 210, true);
+LIVE_TEST(metrics, t_metrics, 210, true);

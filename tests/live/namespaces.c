@@ -50,7 +50,7 @@ static pid_t park(const char *range, int holder_fd_out[2])
 	return pid;
 }
 
-/* o: two namespaces with different ranges are reported separately. */
+/* Two namespaces with different ranges are reported separately. */
 static int t_two_netns(void)
 {
 	char out[300];
@@ -59,7 +59,7 @@ static int t_two_netns(void)
 	const char *la, *lb;
 	int err = 0;
 
-	snprintf(out, sizeof(out), "%s/o_headroom.json", tmpdir);
+	snprintf(out, sizeof(out), "%s/two_netns_headroom.json", tmpdir);
 	if (a < 0 || b < 0)
 		err = fail("could not make two namespaces");
 	if (!err && run_capture(argv, out))
@@ -84,7 +84,7 @@ static int t_two_netns(void)
 }
 
 /*
- * v: a short-lived client in a namespace of its own makes 20 connections,
+ * A short-lived client in a namespace of its own makes 20 connections,
  * closes first and exits at once, before portlife reads its events; the
  * namespace lives on through another process. portlife must still find its
  * way in and see every port go into TIME_WAIT.
@@ -136,7 +136,7 @@ static int t_netns_gone(void)
 	int err;
 
 	no_pid_filter = true;
-	err = start(&run, sc_netns_gone, "v_netns_gone", extra);
+	err = start(&run, sc_netns_gone, "netns_gone", extra);
 	no_pid_filter = false;
 	if (!err)
 		err = drive(&run);
@@ -162,7 +162,7 @@ static int t_netns_gone(void)
 }
 
 /*
- * w: portlife does not keep a namespace alive once nothing in it is waiting
+ * portlife does not keep a namespace alive once nothing in it is waiting
  * for TIME_WAIT: five connections the server closes first, then a few
  * snapshot rounds, and portlife must hold no fd on the namespace.
  */
@@ -222,7 +222,7 @@ static int t_netns_idle(void)
 	struct run run;
 	int err;
 
-	err = start(&run, sc_netns_idle, "w_netns_idle", NULL);
+	err = start(&run, sc_netns_idle, "netns_idle", NULL);
 	if (!err)
 		err = drive(&run);
 	ns = netns_of(run.child);
@@ -259,7 +259,7 @@ static int cgroup2_dir(char *buf, size_t len)
 	return found ? 0 : -ENOENT;
 }
 
-/* s: the scenario child moves into the cgroup, then connects. */
+/* The scenario child moves into the cgroup, then connects. */
 static int sc_in_cgroup(struct result *r)
 {
 	char procs[PATH_MAX + 16];
@@ -283,7 +283,7 @@ static int t_cgroup_filter(void)
 	if (mkdir(cg_dir, 0755) && errno != EEXIST)
 		return fail("cannot make %s: %s", cg_dir, strerror(errno));
 	no_pid_filter = true;
-	err = start(&run, sc_in_cgroup, "s_cgroup", extra);
+	err = start(&run, sc_in_cgroup, "cgroup_filter", extra);
 	no_pid_filter = false;
 	/* our own connects, outside the cgroup, while portlife runs: not to be seen */
 	lfd = listener(AF_INET, 0);
@@ -321,7 +321,7 @@ static int t_cgroup_filter(void)
 	return err;
 }
 
-LIVE_TEST(o_two_netns, t_two_netns, 150, false);
-LIVE_TEST(s_cgroup_filter, t_cgroup_filter, 190, false);
-LIVE_TEST(v_netns_gone, t_netns_gone, 220, false);
-LIVE_TEST(w_netns_idle, t_netns_idle, 230, false);
+LIVE_TEST(two_netns, t_two_netns, 150, false);
+LIVE_TEST(cgroup_filter, t_cgroup_filter, 190, false);
+LIVE_TEST(netns_gone, t_netns_gone, 220, false);
+LIVE_TEST(netns_idle, t_netns_idle, 230, false);

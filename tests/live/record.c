@@ -38,8 +38,8 @@ static int t_record_report(void)
 	char **v;
 	int n, err, live_sum = 0, allocs = 0, rows;
 
-	snprintf(trace, sizeof(trace), "%s/q.trace", tmpdir);
-	err = start(&run, sc_workload, "q_record", extra);
+	snprintf(trace, sizeof(trace), "%s/record_report.trace", tmpdir);
+	err = start(&run, sc_workload, "record_report", extra);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 1000);
@@ -48,7 +48,7 @@ static int t_record_report(void)
 	if (!err && (stat(trace, &st) || (st.st_mode & 0777) != 0600))
 		err = fail("the trace is missing or not 0600");
 	/* the summary from the file equals the one the recorder printed */
-	snprintf(out, sizeof(out), "%s/q_report.json", tmpdir);
+	snprintf(out, sizeof(out), "%s/record_report.json", tmpdir);
 	if (!err && run_capture(rep_json, out))
 		err = fail("portlife report --json failed");
 	v = file_lines(out, &n);
@@ -67,7 +67,7 @@ static int t_record_report(void)
 		err = fail("the recorder printed no summary");
 	free_lines(v, n);
 	/* every event, as JSON lines */
-	snprintf(out, sizeof(out), "%s/q_events.jsonl", tmpdir);
+	snprintf(out, sizeof(out), "%s/record_report_events.jsonl", tmpdir);
 	if (!err && run_capture(rep_jsonl, out))
 		err = fail("portlife report --format jsonl failed");
 	v = file_lines(out, &n);
@@ -91,7 +91,7 @@ static int t_record_report(void)
 	rows = n;
 	free_lines(v, n);
 	/* CSV: a header, then the same events, every row as wide as the header */
-	snprintf(out, sizeof(out), "%s/q_events.csv", tmpdir);
+	snprintf(out, sizeof(out), "%s/record_report_events.csv", tmpdir);
 	if (!err && run_capture(rep_csv, out))
 		err = fail("portlife report --format csv failed");
 	v = file_lines(out, &n);
@@ -103,7 +103,7 @@ static int t_record_report(void)
 				   csv_fields(v[0]));
 	free_lines(v, n);
 	/* Chrome trace: one JSON document with the child's leases */
-	snprintf(out, sizeof(out), "%s/q_chrome.json", tmpdir);
+	snprintf(out, sizeof(out), "%s/record_report_chrome.json", tmpdir);
 	if (!err && run_capture(rep_chrome, out))
 		err = fail("portlife report --format chrome failed");
 	if (!err) {
@@ -126,7 +126,7 @@ static int t_record_report(void)
 	return err;
 }
 
-/* r: the disk fills up while recording: a clear error, and what was written stays. */
+/* The disk fills up while recording: a clear error, and what was written stays. */
 static int t_record_full_disk(void)
 {
 	char dir[300], trace[320], out[320], *extra[] = { "record", "-o", trace, NULL };
@@ -136,11 +136,11 @@ static int t_record_full_disk(void)
 	int n, err;
 
 	snprintf(dir, sizeof(dir), "%s/small", tmpdir);
-	snprintf(trace, sizeof(trace), "%s/r.trace", dir);
+	snprintf(trace, sizeof(trace), "%s/full.trace", dir);
 	mkdir(dir, 0700);
 	if (mount("tmpfs", dir, "tmpfs", 0, "size=12k"))
 		return fail("cannot mount a small tmpfs: %s", strerror(errno));
-	err = start(&run, sc_v4, "r_full", extra);
+	err = start(&run, sc_v4, "record_full_disk", extra);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 700);
@@ -148,7 +148,7 @@ static int t_record_full_disk(void)
 		err = fail("portlife record exited 0 on a full disk");
 	if (!err && !file_has(run.err, "No space left on device"))
 		err = fail("no 'No space left on device' message: see %s", run.err);
-	snprintf(out, sizeof(out), "%s/r_events.jsonl", tmpdir);
+	snprintf(out, sizeof(out), "%s/record_full_disk_events.jsonl", tmpdir);
 	if (!err && run_capture(rep, out))
 		err = fail("the partial trace does not read back: see %s", out);
 	v = file_lines(out, &n);
@@ -160,5 +160,5 @@ static int t_record_full_disk(void)
 	return err;
 }
 
-LIVE_TEST(q_record_report, t_record_report, 170, false);
-LIVE_TEST(r_record_full_disk, t_record_full_disk, 180, false);
+LIVE_TEST(record_report, t_record_report, 170, false);
+LIVE_TEST(record_full_disk, t_record_full_disk, 180, false);

@@ -44,7 +44,7 @@ int tw_listener(struct result *r, int n, int reuse)
 }
 
 /*
- * c: the client closes first: its ports go to TIME_WAIT. Then end TIME_WAIT
+ * The client closes first: its ports go to TIME_WAIT. Then end TIME_WAIT
  * early the way production does: tcp_tw_reuse lets a connect() with the same
  * 4-tuple take the timewait socket over (needs a second of age).
  */
@@ -77,7 +77,7 @@ static int sc_timewait(struct result *r)
 	return 0;
 }
 
-/* i: tcp_max_tw_buckets 5: of 15 active closes, 10 make no TIME_WAIT socket. */
+/* Tcp_max_tw_buckets 5: of 15 active closes, 10 make no TIME_WAIT socket. */
 static int sc_tw_overflow(struct result *r)
 {
 	int lfd, err;
@@ -150,7 +150,7 @@ static int write_seq(int fd, unsigned *seq)
 }
 
 /*
- * l: three sets of TIME_WAIT sockets, ended three ways: taken over by a
+ * Three sets of TIME_WAIT sockets, ended three ways: taken over by a
  * connect() with the same 4-tuple (tcp_tw_reuse), assassinated by an in-window
  * RST, and left to expire (60 s).
  */
@@ -243,7 +243,7 @@ static int t_timewait(void)
 
 	const char *reused;
 
-	err = start(&run, sc_timewait, "c_timewait", NULL);
+	err = start(&run, sc_timewait, "timewait", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 1500);
@@ -298,7 +298,7 @@ static int t_tw_overflow(void)
 	int err, ntw, nover = 0;
 	const char *tot = NULL;
 
-	err = start(&run, sc_tw_overflow, "i_tw_overflow", NULL);
+	err = start(&run, sc_tw_overflow, "tw_overflow", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 1200);
@@ -329,7 +329,7 @@ static int t_tw_reasons(void)
 	bool exact;
 	int err;
 
-	err = start(&run, sc_tw_reasons, "l_tw_reasons", NULL);
+	err = start(&run, sc_tw_reasons, "tw_reasons", NULL);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 1200);
@@ -351,6 +351,6 @@ static int t_tw_reasons(void)
 	return err;
 }
 
-LIVE_TEST(c_timewait, t_timewait, 30, false);
-LIVE_TEST(i_tw_overflow, t_tw_overflow, 90, false);
-LIVE_TEST(l_tw_reasons, t_tw_reasons, 120, false);
+LIVE_TEST(timewait, t_timewait, 30, false);
+LIVE_TEST(tw_overflow, t_tw_overflow, 90, false);
+LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);

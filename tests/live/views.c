@@ -19,7 +19,7 @@
 #include "harness.h"
 #include "jsonread.h"
 
-/* p: `portlife ports --json` lists what the kernel's own tables list. */
+/* `portlife ports --json` lists what the kernel's own tables list. */
 static int sc_mixed(struct result *r)
 {
 	int l, c, a, u, err;
@@ -108,11 +108,11 @@ static int t_ports_vs_kernel(void)
 	FILE *f;
 	char line[4096];
 
-	err = start(&run, sc_mixed, "p_ports", NULL);
+	err = start(&run, sc_mixed, "ports_vs_kernel", NULL);
 	if (!err)
 		err = drive(&run);
 	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
-	snprintf(out, sizeof(out), "%s/p_ports.json", tmpdir);
+	snprintf(out, sizeof(out), "%s/ports_vs_kernel.json", tmpdir);
 	nw = proc_tuples(run.child, want, 256);
 	if (!err && run_capture(argv, out))
 		err = fail("portlife ports --json failed");
@@ -229,7 +229,7 @@ static int wait_rows(pid_t child, long long held, long long tw, long long cheld,
 }
 
 /*
- * t: portlife top on an 80x24 terminal: our own connections and a child's
+ * Portlife top on an 80x24 terminal: our own connections and a child's
  * show with their counts (ports held, TIME_WAIT), keys change the order, q
  * leaves the terminal as it was.
  */
@@ -350,5 +350,5 @@ out:
 	return err;
 }
 
-LIVE_TEST(p_ports_vs_kernel, t_ports_vs_kernel, 160, false);
-LIVE_TEST(t_top, t_top, 200, true);
+LIVE_TEST(ports_vs_kernel, t_ports_vs_kernel, 160, false);
+LIVE_TEST(top, t_top, 200, true);

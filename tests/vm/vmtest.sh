@@ -13,7 +13,7 @@
 #   VMTEST_KERNELS  kernel series to test           (default "6.1 6.12")
 #   VMTEST_MODES    portlife --mode values to test  (default "fentry kprobe tracepoint")
 #   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 1500)
-#   VMTEST_TESTS    only these live tests, e.g. "g_sigterm m_holder_before"
+#   VMTEST_TESTS    only these live tests, e.g. "sigterm holder_before"
 #                   (default: all; for chasing a VM-only failure quickly)
 #
 # Steps: install qemu-system-x86 and busybox-static if missing; build static
