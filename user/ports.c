@@ -12,6 +12,7 @@
 #include "headroom.h"
 #include "json.h"
 #include "loader.h"
+#include "opts.h"
 #include "ports.h"
 #include "util.h"
 
@@ -147,12 +148,6 @@ static const struct argp_option ports_opts[] = {
 	{},
 };
 
-static int bad(const char *opt, const char *arg, const char *want)
-{
-	fprintf(stderr, "portlife: invalid %s '%s': %s\n", opt, arg, want);
-	return -EINVAL;
-}
-
 static error_t parse_ports(int key, char *arg, struct argp_state *state)
 {
 	unsigned long v;
@@ -164,39 +159,39 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 		break;
 	case 'P':
 		if (parse_ulong(arg, 1, 65535, &v))
-			return bad("port", arg, "expected 1 to 65535");
+			return opt_bad("port", arg, "expected 1 to 65535");
 		penv.port = v;
 		break;
 	case OPT_RANGE:
 		dash = strchr(arg, '-');
 		if (!dash)
-			return bad("range", arg, "expected LO-HI, e.g. 32768-60999");
+			return opt_bad("range", arg, "expected LO-HI, e.g. 32768-60999");
 		*dash = '\0';
 		if (parse_ulong(arg, 1, 65535, &penv.lo) || parse_ulong(dash + 1, 1, 65535, &penv.hi) ||
 		    penv.lo > penv.hi) {
 			*dash = '-';
-			return bad("range", arg, "expected LO-HI with 1 <= LO <= HI <= 65535");
+			return opt_bad("range", arg, "expected LO-HI with 1 <= LO <= HI <= 65535");
 		}
 		break;
 	case 'p':
-		if (parse_ulong(arg, 1, 4194304, &penv.pid))
-			return bad("pid", arg, "expected a process id from 1 to 4194304");
+		if (opt_pid(arg, &penv.pid))
+			return -EINVAL;
 		break;
 	case OPT_STATE:
 		if (!(penv.state = state_by_name(arg)))
-			return bad("state", arg, "expected a TCP state such as LISTEN, ESTABLISHED, "
+			return opt_bad("state", arg, "expected a TCP state such as LISTEN, ESTABLISHED, "
 						 "TIME_WAIT, or UNCONN for UDP");
 		break;
 	case OPT_NETNS:
 		if (parse_ulong(arg, 1, 0xffffffffUL, &penv.netns))
-			return bad("netns", arg, "expected a namespace inode number");
+			return opt_bad("netns", arg, "expected a namespace inode number");
 		break;
 	case OPT_HEADROOM:
 		penv.headroom = true;
 		break;
 	case OPT_SAMPLE:
 		if (parse_seconds(arg, 0, 60, &penv.sample))
-			return bad("sample", arg, "expected seconds, from 0 to 60");
+			return opt_bad("sample", arg, "expected seconds, from 0 to 60");
 		break;
 	case 'v':
 		penv.verbose = true;
@@ -204,7 +199,7 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		if (penv.who && penv.port < 0) {
 			if (parse_ulong(arg, 1, 65535, &v))
-				return bad("port", arg, "expected 1 to 65535");
+				return opt_bad("port", arg, "expected 1 to 65535");
 			penv.port = v;
 			break;
 		}

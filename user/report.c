@@ -13,6 +13,7 @@
 #include "agg.h"
 #include "export.h"
 #include "lease.h"
+#include "opts.h"
 #include "output.h"
 #include "pipeline.h"
 #include "report.h"
@@ -42,10 +43,7 @@ static const struct argp_option opts[] = {
 	{ "format", OPT_FORMAT, "FMT", 0,
 	  "text (the summary, default), jsonl (every event), csv (every event, with a header "
 	  "row), chrome (a Chrome/Perfetto trace: one track per process)", 0 },
-	{ "pid", 'p', "PID", 0, "Only leases of this process", 0 },
-	{ "comm", 'c', "COMM", 0, "Only processes with this name", 0 },
-	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
-	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	OPTS_FILTER("Only leases of this process (tgid)"),
 	{ "salvage", OPT_SALVAGE, NULL, 0, "Read what is valid in a damaged trace, skip the rest", 0 },
 	{},
 };
@@ -67,6 +65,10 @@ static const char doc[] =
 
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
+	error_t err = opt_filter(key, arg, &rep.filt);
+
+	if (err != ARGP_ERR_UNKNOWN)
+		return err;
 	switch (key) {
 	case OPT_JSON:
 		rep.json = true;
@@ -80,37 +82,8 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 			rep.fmt = FMT_CSV;
 		else if (!strcmp(arg, "chrome"))
 			rep.fmt = FMT_CHROME;
-		else {
-			fprintf(stderr, "portlife: invalid format '%s': expected text, jsonl, csv or chrome\n",
-				arg);
-			return -EINVAL;
-		}
-		break;
-	case 'p': {
-		unsigned long v;
-
-		if (parse_ulong(arg, 1, 4194304, &v)) {
-			fprintf(stderr, "portlife: invalid pid '%s': expected 1 to 4194304\n", arg);
-			return -EINVAL;
-		}
-		rep.filt.pid = v;
-		break;
-	}
-	case 'c':
-		if (!*arg || strlen(arg) > 15) {
-			fprintf(stderr, "portlife: invalid comm '%s': expected 1 to 15 characters\n", arg);
-			return -EINVAL;
-		}
-		strncpy(rep.filt.comm, arg, sizeof(rep.filt.comm) - 1);
-		rep.filt.has_comm = true;
-		break;
-	case '4':
-	case '6':
-		if (rep.filt.family && rep.filt.family != (key == '4' ? AF_INET : AF_INET6)) {
-			fprintf(stderr, "portlife: -4 and -6 together mean both: leave both out\n");
-			return -EINVAL;
-		}
-		rep.filt.family = key == '4' ? AF_INET : AF_INET6;
+		else
+			return opt_bad("format", arg, "expected text, jsonl, csv or chrome");
 		break;
 	case OPT_SALVAGE:
 		rep.salvage = true;

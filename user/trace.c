@@ -390,7 +390,7 @@ static int start_recording(struct tracer *tr)
 static int setup(struct tracer *tr)
 {
 	const struct env *env = tr->env;
-	struct loader_opts lo = { .mode = env->mode, .pid = env->pid, .family = env->family,
+	struct loader_opts lo = { .mode = env->mode, .pid = env->filt.pid, .family = env->filt.family,
 				  .filter_cgroup = env->cgroup != NULL,
 				  .ringbuf_kib = env->ringbuf_kib, .max_leases = env->max_leases,
 				  .verbose = env->verbose };
@@ -435,12 +435,7 @@ static int setup(struct tracer *tr)
 
 	pipeline__init(&tr->pipe, tr->leases, tr->agg);
 	/* -p, -4/-6 and --cgroup are filtered in the kernel already; -c only here */
-	tr->pipe.filt.pid = env->pid;
-	tr->pipe.filt.family = env->family;
-	if (env->has_comm) {
-		memcpy(tr->pipe.filt.comm, env->comm, sizeof(env->comm));
-		tr->pipe.filt.has_comm = true;
-	}
+	tr->pipe.filt = env->filt;
 	if (env->record && (err = start_recording(tr)))
 		return err;
 	pipeline__add_sink(&tr->pipe, out__event, &tr->out);

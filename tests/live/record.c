@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* record and report: the same numbers read back, and a full disk while recording. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -160,5 +164,203 @@ static int t_record_full_disk(void)
 	return err;
 }
 
+/* Removes "key":VALUE (a number or a string) and its comma from a JSON line. */
+static void strip_key(char *l, const char *key)
+{
+	char pat[64], *p, *v, *end;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(l, pat);
+	if (!p)
+		return;
+	v = p + strlen(pat);
+	if (*v == '"') {
+		for (end = v + 1; *end && *end != '"'; end++)
+			if (*end == '\\' && end[1])
+				end++;
+		if (*end)
+			end++;
+	} else {
+		end = v + strspn(v, "-0123456789");
+	}
+	if (*end == ',')
+		end++;
+	else if (p > l && p[-1] == ',')
+		p--;
+	memmove(p, end, strlen(end) + 1);
+}
+
+/*
+ * What two tracers must agree on: everything but the lease id and the times
+ * (each instance numbers its own leases and takes its own timestamps, and
+ * durations are differences of those).
+ */
+static char *event_key(const char *line)
+{
+	static const char *const timed[] = { "time", "ts_ns", "lease", "latency_ns", "hold_ns",
+					     "lifetime_ns", "tw_ns", "expires_ns" };
+	char *k = strdup(line), *nl;
+
+	for (size_t i = 0; i < sizeof(timed) / sizeof(timed[0]); i++)
+		strip_key(k, timed[i]);
+	if ((nl = strchr(k, '\n')))
+		*nl = '\0';
+	return k;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool lifecycle_event(const char *l, pid_t pid)
+{
+	static const char *const evs[] = { "alloc", "state", "tw_enter", "tw_exit", "release" };
+
+	if (jnum(l, "pid") != pid)
+		return false;
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (is_event(l, evs[i]))
+			return true;
+	return false;
+}
+
+/* The child's lifecycle events of lines[0..n), as sorted keys; *nk set. */
+static char **event_keys(char **lines, int n, pid_t pid, int *nk)
+{
+	char **k = calloc(n ? n : 1, sizeof(*k));
+
+	*nk = 0;
+	for (int i = 0; i < n; i++)
+		if (lifecycle_event(lines[i], pid))
+			k[(*nk)++] = event_key(lines[i]);
+	qsort(k, *nk, sizeof(*k), cmp_str);
+	return k;
+}
+
+/*
+ * One pipeline for live and report: the same workload traced live (--json)
+ * and recorded by a second tracer at the same time; `report --format jsonl`
+ * of the recording must show the same event lines, with the real ports on
+ * the state and release lines after CLOSE (the kernel has zeroed them by
+ * then), and so must the CSV rows and the Chrome slices.
+ */
+static int t_live_vs_report(void)
+{
+	char trace[300], out[300], recout[300], pidbuf[16], *argv[16];
+	char *rep_jsonl[] = { "portlife", "report", trace, "--format", "jsonl", NULL };
+	char *rep_csv[] = { "portlife", "report", trace, "--format", "csv", NULL };
+	char *rep_chrome[] = { "portlife", "report", trace, "--format", "chrome", NULL };
+	char **live = NULL, **rep = NULL, **v;
+	int nlive = 0, nrep = 0, n, err, st, i = 0;
+	pid_t recorder = -1;
+	struct run run;
+
+	snprintf(trace, sizeof(trace), "%s/live_vs_report.trace", tmpdir);
+	snprintf(recout, sizeof(recout), "%s/live_vs_report_recorder.out", tmpdir);
+	err = start(&run, sc_workload, "live_vs_report", NULL);
+	if (!err) {
+		snprintf(pidbuf, sizeof(pidbuf), "%d", run.child);
+		argv[i++] = (char *)portlife;
+		argv[i++] = "record";
+		argv[i++] = "-o";
+		argv[i++] = trace;
+		argv[i++] = "--json";
+		argv[i++] = "-p";
+		argv[i++] = pidbuf;
+		argv[i++] = "--tw-interval";
+		argv[i++] = "0.5";
+		if (mode) {
+			argv[i++] = "--mode";
+			argv[i++] = (char *)mode;
+		}
+		argv[i] = NULL;
+		recorder = fork();
+		if (recorder == 0) {
+			int fd = open(recout, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execv(portlife, argv);
+			_exit(127);
+		}
+		for (int t = 0; t < 600 && !file_has(recout, "\"event\":\"start\""); t++)
+			sleep_ms(50);
+		if (!file_has(recout, "\"event\":\"start\""))
+			err = fail("the recorder did not start: see %s", recout);
+	}
+	if (!err)
+		err = drive(&run);
+	/* both tracers see the last TIME_WAIT snapshot, then stop */
+	sleep_ms(1000);
+	if (recorder > 0) {
+		kill(recorder, SIGTERM);
+		waitpid(recorder, &st, 0);
+		if (!err && (!WIFEXITED(st) || WEXITSTATUS(st)))
+			err = fail("the recorder exited with status %#x: see %s", st, recout);
+	}
+	stop(&run, 0);
+	snprintf(out, sizeof(out), "%s/live_vs_report.jsonl", tmpdir);
+	if (!err && run_capture(rep_jsonl, out))
+		err = fail("portlife report --format jsonl failed: see %s.err", out);
+	if (!err) {
+		v = file_lines(out, &n);
+		live = event_keys(run.lines, run.nlines, run.child, &nlive);
+		rep = event_keys(v, n, run.child, &nrep);
+		free_lines(v, n);
+		if (nlive < 20)
+			err = fail("only %d events traced live", nlive);
+		for (int k = 0; !err && k < nlive && k < nrep; k++)
+			if (strcmp(live[k], rep[k]))
+				err = fail("live and report differ (%d and %d lines); first: live %s, "
+					   "report %s", nlive, nrep, live[k], rep[k]);
+		if (!err && nlive != nrep)
+			err = fail("%d event lines live, %d in the report", nlive, nrep);
+	}
+	/* CSV: a release row with the real port for every IPv4 client port */
+	snprintf(out, sizeof(out), "%s/live_vs_report.csv", tmpdir);
+	if (!err && run_capture(rep_csv, out))
+		err = fail("portlife report --format csv failed");
+	v = err ? NULL : file_lines(out, &n);
+	for (int p = 0; !err && p < run.r.nports6; p++) {
+		char want[48];
+		bool found = false;
+
+		/* the passive closers: released at CLOSE, where the kernel zeroes the port */
+		snprintf(want, sizeof(want), ",%u,", run.r.ports6[p]);
+		for (int k = 1; k < n && !found; k++)
+			found = strstr(v[k], ",release,") && strstr(v[k], want);
+		if (!found)
+			err = fail("no csv release row with port %u: see %s", run.r.ports6[p], out);
+	}
+	for (int k = 1; !err && v && k < n; k++)
+		if ((strstr(v[k], ",state,") || strstr(v[k], ",release,")) && strstr(v[k], ",tcp,") &&
+		    strstr(v[k], ",0,::,0,"))
+			err = fail("csv row with a zeroed port: %s", v[k]);
+	if (v)
+		free_lines(v, n);
+	/* Chrome: each lease's slice is named for its real port */
+	snprintf(out, sizeof(out), "%s/live_vs_report_chrome.json", tmpdir);
+	if (!err && run_capture(rep_chrome, out))
+		err = fail("portlife report --format chrome failed");
+	for (int p = 0; !err && p < run.r.nports6; p++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "\"tcp :%u -> [::1]:%u\"", run.r.ports6[p],
+			 run.r.bound_port);
+		if (!file_has(out, want))
+			err = fail("no chrome slice %s: see %s", want, out);
+	}
+	for (int k = 0; k < nlive; k++)
+		free(live[k]);
+	for (int k = 0; k < nrep; k++)
+		free(rep[k]);
+	free(live);
+	free(rep);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(record_report, t_record_report, 170, false);
+LIVE_TEST(live_vs_report, t_live_vs_report, 175, false);
 LIVE_TEST(record_full_disk, t_record_full_disk, 180, false);
