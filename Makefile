@@ -36,7 +36,8 @@ PKG_STATIC := --static
 endif
 PKG_LIBS = $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs $(PKGS))
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-LDLIBS = $(PKG_LIBS)
+# -lm: at -O0 the compiler calls ceil() instead of inlining it
+LDLIBS = $(PKG_LIBS) -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
 # The version `portlife --version` prints: `make VERSION=x`, else the VERSION

@@ -116,6 +116,16 @@ else
 	ko man-matches-help "$(tr '\n' ';' <<<"$out")"
 fi
 
+# make CFLAGS=... is the caller's: the flags the code needs stay.
+cmd=$($MAKE --no-print-directory -n V=1 OUTPUT="$tmp/o" CFLAGS=-O0 "$tmp/o/util.o" 2>/dev/null |
+	grep -e ' -c user/util.c')
+if grep -q -- '-std=gnu11' <<<"$cmd" && grep -q -- '-D_GNU_SOURCE' <<<"$cmd" &&
+	grep -q -- ' -O0' <<<"$cmd"; then
+	ok cflags-kept
+else
+	ko cflags-kept "make CFLAGS=-O0 compiles with: ${cmd:-nothing}"
+fi
+
 # One minimum kernel, from user/loader.h, in the README, the man page and --help.
 if out=$(tests/pkg/check_floor.sh "$bin" 2>&1); then
 	ok "kernel-floor (${out#check_floor: })"
