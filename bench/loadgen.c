@@ -22,6 +22,12 @@
  *   server-first close: alloc N, tw_enter 0 (the TIME_WAIT is on the
  *                       listener's port, which was never allocated), release N
  *   UDP:                alloc N (autobind on connect()), release N
+ *
+ * With -m: traffic that allocates no port, to measure what a tracer costs
+ * the rest of the host. One connection (TCP, or a connected UDP socket) is
+ * made first, then COUNT messages of 64 bytes are sent on it and read back,
+ * in one thread: on loopback the data is queued for the peer before send()
+ * returns. The JSON then counts messages, and the load's CPU per message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +57,7 @@ static struct {
 	bool udp;
 	bool server_first;
 	bool hold;
+	bool msgs;
 } opt = { .count = 20000, .ports = 16, .base_port = 20000, .threads = 1 };
 
 struct worker {
@@ -68,7 +75,7 @@ struct worker {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: loadgen [-n COUNT] [-k PORTS] [-b BASE] [-t THREADS] [-6] [-u] [-S]\n"
+		"Usage: loadgen [-n COUNT] [-k PORTS] [-b BASE] [-t THREADS] [-6] [-u] [-S] [-m]\n"
 		"  -n COUNT    connections in total (default 20000, at most 10000000)\n"
 		"  -k PORTS    listener ports to spread them over (default 16, 1 to %d)\n"
 		"  -b BASE     first listener port (default 20000)\n"
@@ -77,6 +84,8 @@ static void usage(FILE *f)
 		"  -u          UDP: connect()ed sockets, autobind, one send each\n"
 		"  -S          TCP: the server closes first (the client gets no TIME_WAIT)\n"
 		"  -W          after printing, wait for SIGTERM/SIGINT before exiting\n"
+		"  -m          COUNT 64-byte messages on one connection instead (no port\n"
+		"              allocated per message: the cost to unrelated traffic)\n"
 		"Prints one JSON object. Run it in its own network namespace.\n",
 		MAX_PORTS, MAX_THREADS);
 }
@@ -173,6 +182,39 @@ static int one_udp(struct worker *w, int i)
 	return 0;
 }
 
+/* -m: one connection, then count messages over it, each sent and read back. */
+static int messages(struct worker *w)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, w->lport[0]);
+	char buf[64] = "portlife-bench";
+	int c, s = -1;
+
+	c = socket(ss.ss_family, (opt.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (c < 0)
+		return fail(w, "socket");
+	if (connect(c, (struct sockaddr *)&ss, len)) {
+		close(c);
+		return fail(w, "connect");
+	}
+	s = opt.udp ? w->lfd[0] : accept4(w->lfd[0], NULL, NULL, SOCK_CLOEXEC);
+	if (s < 0) {
+		close(c);
+		return fail(w, "accept");
+	}
+	for (; w->done < w->count; w->done++) {
+		if (send(c, buf, sizeof(buf), 0) != sizeof(buf) ||
+		    recv(s, buf, sizeof(buf), MSG_WAITALL) != sizeof(buf)) {
+			fail(w, "send/recv");
+			break;
+		}
+	}
+	if (!opt.udp)
+		close(s);
+	close(c);
+	return w->err ? -1 : 0;
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -230,7 +272,7 @@ int main(int argc, char **argv)
 	double t0, secs, cpu0, cpu;
 	int c, rc = 0;
 
-	while ((c = getopt(argc, argv, "n:k:b:t:6uSWh")) != -1) {
+	while ((c = getopt(argc, argv, "n:k:b:t:6uSWmh")) != -1) {
 		switch (c) {
 		case 'n': opt.count = parse_num(optarg, "count", 1, 10000000); break;
 		case 'k': opt.ports = parse_num(optarg, "ports", 1, MAX_PORTS); break;
@@ -240,9 +282,15 @@ int main(int argc, char **argv)
 		case 'u': opt.udp = true; break;
 		case 'S': opt.server_first = true; break;
 		case 'W': opt.hold = true; break;
+		case 'm': opt.msgs = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (opt.msgs) {
+		/* one connection to one listener, in one thread */
+		opt.ports = 1;
+		opt.threads = 1;
 	}
 	if (optind < argc || opt.threads > opt.ports) {
 		usage(stderr);
@@ -280,7 +328,9 @@ int main(int argc, char **argv)
 	 */
 	cpu0 = cpu_s();
 	t0 = now_s();
-	if (opt.threads == 1) {
+	if (opt.msgs) {
+		messages(&w[0]);
+	} else if (opt.threads == 1) {
 		work(&w[0]);
 	} else {
 		for (int t = 0; t < opt.threads; t++)
@@ -301,6 +351,14 @@ int main(int argc, char **argv)
 				w[t].what, w[t].done, strerror(w[t].err));
 			rc = 1;
 		}
+	}
+	if (opt.msgs) {
+		printf("{\"proto\":\"%s\",\"family\":%d,\"load\":\"messages\",\"pid\":%d,"
+		       "\"msgs\":%lu,\"seconds\":%.6f,\"msgs_per_s\":%.1f,\"cpu_s\":%.6f,"
+		       "\"cpu_us_per_msg\":%.4f}\n",
+		       opt.udp ? "udp" : "tcp", opt.ipv6 ? 6 : 4, (int)getpid(), done, secs,
+		       secs > 0 ? done / secs : 0.0, cpu, done ? cpu * 1e6 / done : 0.0);
+		return rc;
 	}
 	alloc = done + opt.ports;	/* + the listeners' explicit binds */
 	tw = (!opt.udp && !opt.server_first) ? done : 0;

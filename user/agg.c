@@ -1,12 +1,31 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include "agg.h"
 
+/*
+ * A process keeps a row per name it allocated under (PR_SET_NAME renames
+ * it), up to AGG_NAMES_PER_PID: past that, its events go to its last row and
+ * are counted there as renamed. Without the bound, a process renaming itself
+ * before each bind would make every later event of its pid walk one row per
+ * name it ever had.
+ */
+/* The rows of one pid. */
+struct pid_ent {
+	__u32 pid;
+	__u32 names;
+	struct proc_stats *last;	/* the row made last */
+	struct pid_ent *next;
+};
+
 struct agg {
-	struct proc_stats **buckets;
+	struct proc_stats **buckets;	/* by (pid, comm) */
+	struct pid_ent **pids;		/* by pid */
 	size_t nbuckets, n, max;
+	__u64 seed;			/* keyed hashing: pids and comms come from a file too */
 	struct proc_stats other;	/* everyone past max */
 	__u64 overflowed;
 };
@@ -18,13 +37,18 @@ struct agg *agg__new(size_t max_procs)
 	if (!a)
 		return NULL;
 	a->nbuckets = 1024;
+	while (a->nbuckets < max_procs)
+		a->nbuckets <<= 1;
 	a->max = max_procs;
 	a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
-	if (!a->buckets) {
-		free(a);
+	a->pids = calloc(a->nbuckets, sizeof(*a->pids));
+	if (!a->buckets || !a->pids) {
+		agg__free(a);
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (getrandom(&a->seed, sizeof(a->seed), GRND_NONBLOCK) != sizeof(a->seed))
+		a->seed = (__u64)(uintptr_t)a * 0x9e3779b97f4a7c15ULL;
 	strcpy(a->other.comm, "[other]");
 	return a;
 }
@@ -33,7 +57,7 @@ void agg__free(struct agg *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->nbuckets; i++) {
+	for (size_t i = 0; a->buckets && i < a->nbuckets; i++) {
 		struct proc_stats *p = a->buckets[i], *next;
 
 		for (; p; p = next) {
@@ -41,8 +65,55 @@ void agg__free(struct agg *a)
 			free(p);
 		}
 	}
+	for (size_t i = 0; a->pids && i < a->nbuckets; i++) {
+		struct pid_ent *p = a->pids[i], *next;
+
+		for (; p; p = next) {
+			next = p->next;
+			free(p);
+		}
+	}
 	free(a->buckets);
+	free(a->pids);
 	free(a);
+}
+
+static size_t mix(const struct agg *a, __u64 v)
+{
+	v ^= a->seed;
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	v *= 0xc4ceb9fe1a85ec53ULL;
+	v ^= v >> 33;
+	return v & (a->nbuckets - 1);
+}
+
+static size_t row_bucket(const struct agg *a, __u32 pid, const char *comm)
+{
+	__u64 v = pid, c[2];
+
+	memcpy(c, comm, sizeof(c));
+	v = v * 0x100000001b3ULL ^ c[0];
+	v = (v ^ (v >> 29)) * 0xbf58476d1ce4e5b9ULL ^ c[1];
+	return mix(a, v);
+}
+
+static struct pid_ent *pid_get(struct agg *a, __u32 pid)
+{
+	size_t b = mix(a, pid);
+	struct pid_ent *p;
+
+	for (p = a->pids[b]; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->next = a->pids[b];
+	a->pids[b] = p;
+	return p;
 }
 
 __u64 agg__overflowed(const struct agg *a)
@@ -52,23 +123,33 @@ __u64 agg__overflowed(const struct agg *a)
 
 static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, __u64 cgid)
 {
-	size_t b = (pid * 2654435761u) % a->nbuckets;
+	char name[PL_COMM_LEN] = {};
 	struct proc_stats *p;
+	struct pid_ent *pe;
+	size_t b;
 
+	memcpy(name, comm, PL_COMM_LEN - 1);
+	b = row_bucket(a, pid, name);
 	for (p = a->buckets[b]; p; p = p->next)
-		if (p->pid == pid && !strncmp(p->comm, comm, PL_COMM_LEN))
+		if (p->pid == pid && !memcmp(p->comm, name, PL_COMM_LEN))
 			return p;
-	if (a->n >= a->max || !(p = calloc(1, sizeof(*p)))) {
+	pe = pid_get(a, pid);
+	if (pe && pe->names >= AGG_NAMES_PER_PID) {
+		pe->last->renamed++;
+		return pe->last;
+	}
+	if (!pe || a->n >= a->max || !(p = calloc(1, sizeof(*p)))) {
 		a->overflowed++;
 		return &a->other;
 	}
 	p->pid = pid;
-	memcpy(p->comm, comm, PL_COMM_LEN);
-	p->comm[PL_COMM_LEN - 1] = '\0';
+	memcpy(p->comm, name, PL_COMM_LEN);
 	p->cgroup_id = cgid;
 	p->next = a->buckets[b];
 	a->buckets[b] = p;
 	a->n++;
+	pe->names++;
+	pe->last = p;
 	return p;
 }
 
@@ -219,6 +300,7 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 	out->fail_other += p->fail_other;
 	out->failures += p->fail_other;
 	out->tw_entered += p->tw_entered;
+	out->renamed += p->renamed;
 	out->bind_then_connect += p->bind_then_connect;
 	out->releases += p->releases;
 	for (int k = 0; k < AGG_REASONS; k++)

@@ -10,6 +10,7 @@
 
 #define AGG_ERRNOS 6
 #define AGG_REASONS PL_END_MAX	/* indexed by enum pl_end_reason */
+#define AGG_NAMES_PER_PID 8	/* rows of one pid before its renames are folded (agg.c) */
 
 struct proc_stats {
 	__u32 pid;
@@ -23,6 +24,7 @@ struct proc_stats {
 	__u64 releases;
 	__u64 end_reason[AGG_REASONS];
 	__u64 bind_then_connect;	/* bind(0) then connect(): IP_BIND_ADDRESS_NO_PORT helps */
+	__u64 renamed;		/* events under further names of this pid, folded in here */
 	__u64 first_ts, last_ts;	/* first and last allocation */
 	__s64 held;		/* ports held now */
 	__s64 peak_held;

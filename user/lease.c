@@ -1,20 +1,44 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <netinet/in.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include "lease.h"
 
 /*
- * Lease ids come from one BPF counter, so they only grow. Remember which of
- * the last ENDED_WINDOW ids ended, to tell a repeated ALLOC or RELEASE after
- * the end (a duplicate) from one that merely arrived early.
+ * Lease ids come from one BPF counter, so they only grow. Remember the last
+ * ENDED_KEEP ids that ended, to tell a repeated ALLOC or RELEASE after the
+ * end (a duplicate) from one that merely arrived early; an id more than
+ * ENDED_WINDOW below the highest seen counts as ended too. A set, not a
+ * bitmap over the id space: ids from a trace file are anybody's choice, and
+ * work per event must not grow with the gaps between them.
  */
-#define ENDED_WINDOW (1u << 20)
+#define ENDED_KEEP (1u << 16)
+#define ENDED_BUCKETS (ENDED_KEEP * 2)
+#define ENDED_WINDOW (1ULL << 20)
+
+struct ended_set {
+	__u64 id[ENDED_KEEP];		/* in the order they ended, a ring */
+	__u32 chain[ENDED_KEEP];	/* the next slot in the bucket, +1; 0 ends it */
+	__u32 bucket[ENDED_BUCKETS];	/* the first slot, +1 */
+	__u32 next;			/* the slot to fill next: the oldest once full */
+	__u32 used;
+};
+
+/* lease.flags private to the table */
+#define L_TW_LISTED	0x80000000u	/* on the TIME_WAIT/UDP watch list */
+#define L_CK_LINKED	0x40000000u	/* in the cookie index */
 
 struct lease_table {
-	__u64 *ended_bits;
+	struct ended_set *gone;		/* ids that ended */
 	__u64 max_id;
+	/*
+	 * Keyed hashing: ids and cookies come from the kernel or a file, and
+	 * a file can choose them so that every key lands in one bucket.
+	 */
+	__u64 seed;
 	struct lease **by_id, **by_cookie;
 	size_t nbuckets, max;
 	struct lease *pool, *free;
@@ -25,8 +49,9 @@ struct lease_table {
 	struct lease_stats st;
 };
 
-static size_t hash64(__u64 v, size_t n)
+static size_t hash64(const struct lease_table *t, __u64 v, size_t n)
 {
+	v ^= t->seed;
 	v ^= v >> 33;
 	v *= 0xff51afd7ed558ccdULL;
 	v ^= v >> 33;
@@ -51,8 +76,10 @@ struct lease_table *lease_table__new(size_t max)
 	t->by_cookie = calloc(nb, sizeof(*t->by_cookie));
 	/* Lazily touched pages: a large max costs nothing until used. */
 	t->pool = calloc(max, sizeof(*t->pool));
-	t->ended_bits = calloc(ENDED_WINDOW / 64, sizeof(__u64));
-	if (!t->by_id || !t->by_cookie || !t->pool || !t->ended_bits) {
+	t->gone = calloc(1, sizeof(*t->gone));
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = (__u64)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL;
+	if (!t->by_id || !t->by_cookie || !t->pool || !t->gone) {
 		lease_table__free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -75,23 +102,49 @@ void lease_table__free(struct lease_table *t)
 	free(t->by_id);
 	free(t->by_cookie);
 	free(t->pool);
-	free(t->ended_bits);
+	free(t->gone);
 	free(t);
 }
 
-static void ended_set(struct lease_table *t, __u64 id, bool ended)
+static bool ended_has(const struct lease_table *t, __u64 id)
 {
-	__u64 bit = 1ULL << (id % 64), *w = &t->ended_bits[(id % ENDED_WINDOW) / 64];
+	const struct ended_set *e = t->gone;
 
-	*w = ended ? (*w | bit) : (*w & ~bit);
+	for (__u32 i = e->bucket[hash64(t, id, ENDED_BUCKETS)]; i; i = e->chain[i - 1])
+		if (e->id[i - 1] == id)
+			return true;
+	return false;
 }
 
-/* Did lease id end already? Ids older than the window count as ended. */
+static void ended_add(struct lease_table *t, __u64 id)
+{
+	struct ended_set *e = t->gone;
+	__u32 slot = e->next, *pp;
+	size_t b;
+
+	if (e->used == ENDED_KEEP) {
+		/* forget the oldest: unlink its slot from its bucket */
+		b = hash64(t, e->id[slot], ENDED_BUCKETS);
+		for (pp = &e->bucket[b]; *pp && *pp != slot + 1; pp = &e->chain[*pp - 1])
+			;
+		if (*pp)
+			*pp = e->chain[slot];
+	} else {
+		e->used++;
+	}
+	b = hash64(t, id, ENDED_BUCKETS);
+	e->id[slot] = id;
+	e->chain[slot] = e->bucket[b];
+	e->bucket[b] = slot + 1;
+	e->next = (slot + 1) % ENDED_KEEP;
+}
+
+/* Did lease id end already? Ids far below the highest seen count as ended. */
 static bool ended_before(const struct lease_table *t, __u64 id)
 {
 	if (id + ENDED_WINDOW <= t->max_id)
 		return true;
-	return t->ended_bits[(id % ENDED_WINDOW) / 64] & (1ULL << (id % 64));
+	return ended_has(t, id);
 }
 
 const struct lease_stats *lease_table__stats(const struct lease_table *t)
@@ -101,7 +154,7 @@ const struct lease_stats *lease_table__stats(const struct lease_table *t)
 
 struct lease *lease_table__find(struct lease_table *t, __u64 id)
 {
-	struct lease *l = t->by_id[hash64(id, t->nbuckets)];
+	struct lease *l = t->by_id[hash64(t, id, t->nbuckets)];
 
 	while (l && l->id != id)
 		l = l->id_next;
@@ -114,7 +167,7 @@ struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie)
 
 	if (!cookie)
 		return NULL;
-	l = t->by_cookie[hash64(cookie, t->nbuckets)];
+	l = t->by_cookie[hash64(t, cookie, t->nbuckets)];
 	while (l && l->cookie != cookie)
 		l = l->ck_next;
 	return l;
@@ -130,18 +183,30 @@ static void unlink_chain(struct lease **head, struct lease *l, int by_cookie)
 		*pp = by_cookie ? l->ck_next : l->id_next;
 }
 
+/*
+ * The cookie index holds one lease per cookie, the newest: the kernel never
+ * hands out a cookie twice, and a file that repeats one must not stack
+ * every lease on one chain.
+ */
 static void set_cookie(struct lease_table *t, struct lease *l, __u64 cookie)
 {
+	struct lease *old;
 	size_t b;
 
 	if (!cookie || l->cookie == cookie)
 		return;
-	if (l->cookie)
-		unlink_chain(&t->by_cookie[hash64(l->cookie, t->nbuckets)], l, 1);
+	if (l->flags & L_CK_LINKED)
+		unlink_chain(&t->by_cookie[hash64(t, l->cookie, t->nbuckets)], l, 1);
 	l->cookie = cookie;
-	b = hash64(cookie, t->nbuckets);
+	old = lease_table__find_cookie(t, cookie);
+	b = hash64(t, cookie, t->nbuckets);
+	if (old) {
+		unlink_chain(&t->by_cookie[b], old, 1);
+		old->flags &= ~L_CK_LINKED;
+	}
 	l->ck_next = t->by_cookie[b];
 	t->by_cookie[b] = l;
+	l->flags |= L_CK_LINKED;
 }
 
 static void lru_unlink(struct lease *l)
@@ -160,8 +225,6 @@ static void lru_touch(struct lease_table *t, struct lease *l, __u64 ts)
 	if (ts > l->touch_ts)
 		l->touch_ts = ts;
 }
-
-#define L_TW_LISTED 0x80000000u
 
 static void tw_link(struct lease_table *t, struct lease *l)
 {
@@ -196,9 +259,9 @@ struct lease *lease_table__tw_first(struct lease_table *t)
 
 static void remove_lease(struct lease_table *t, struct lease *l)
 {
-	unlink_chain(&t->by_id[hash64(l->id, t->nbuckets)], l, 0);
-	if (l->cookie)
-		unlink_chain(&t->by_cookie[hash64(l->cookie, t->nbuckets)], l, 1);
+	unlink_chain(&t->by_id[hash64(t, l->id, t->nbuckets)], l, 0);
+	if (l->flags & L_CK_LINKED)
+		unlink_chain(&t->by_cookie[hash64(t, l->cookie, t->nbuckets)], l, 1);
 	lru_unlink(l);
 	tw_unlink(t, l);
 	l->id_next = t->free;
@@ -224,13 +287,9 @@ static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
 	}
 	memset(l, 0, sizeof(*l));
 	l->id = id;
-	if (id > t->max_id) {
-		/* Slots this id skipped over belong to ids never seen: clear them too. */
-		for (__u64 k = t->max_id + 1; k <= id && k <= t->max_id + ENDED_WINDOW; k++)
-			ended_set(t, k, false);
+	if (id > t->max_id)
 		t->max_id = id;
-	}
-	b = hash64(id, t->nbuckets);
+	b = hash64(t, id, t->nbuckets);
 	l->id_next = t->by_id[b];
 	t->by_id[b] = l;
 	l->lru_prev = l->lru_next = l;
@@ -268,10 +327,10 @@ static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts,
 	t->ended.id_next = t->ended.ck_next = NULL;
 	t->ended.lru_prev = t->ended.lru_next = NULL;
 	t->ended.tw_prev = t->ended.tw_next = NULL;
-	t->ended.flags &= ~L_TW_LISTED;
+	t->ended.flags &= ~(L_TW_LISTED | L_CK_LINKED);
 	if (!(l->flags & L_ALLOCATED))
 		t->st.no_alloc++;
-	ended_set(t, l->id, true);
+	ended_add(t, l->id);
 	remove_lease(t, l);
 	t->st.ended++;
 	return &t->ended;

@@ -204,6 +204,10 @@ static void human_proc(FILE *f, const struct proc_stats *p)
 			fprintf(f, " other %llu", (unsigned long long)p->fail_other);
 		fprintf(f, "\n");
 	}
+	if (p->renamed)
+		fprintf(f, "  renamed: %llu events under further names of pid %u counted here "
+			   "(it renamed itself more than %d times)\n",
+			(unsigned long long)p->renamed, p->pid, AGG_NAMES_PER_PID);
 	if (p->releases) {
 		fprintf(f, "  ended:");
 		for (int i = 1; i < AGG_REASONS; i++)
@@ -260,6 +264,7 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 			jw_key_str(&w, end_reason_name(i)), jw_u64(&w, p->end_reason[i]);
 	jw_end(&w);
 	jw_ku64(&w, "bind_then_connect", p->bind_then_connect);
+	jw_ku64(&w, "renamed_events", p->renamed);
 	if (agg__remedy(p, rb, sizeof(rb)))
 		jw_kstr(&w, "remedy", rb);
 	else
