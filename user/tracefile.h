@@ -10,7 +10,8 @@
  * The writer only ever write()s whole records, so a recorder killed at any
  * moment leaves a file readable up to its last complete record (just no
  * trailer). The reader treats the file as untrusted: every size is checked,
- * every record's CRC too, and each problem is reported with its offset.
+ * every record's CRC too, and each problem is reported with its offset. It
+ * streams through a fixed window, so its memory does not grow with the file.
  */
 #ifndef PORTLIFE_TRACEFILE_H
 #define PORTLIFE_TRACEFILE_H
@@ -49,6 +50,14 @@ struct pl_file_trailer {
 	__u64 write_errors;
 };
 
+/* A record and the trailer as stored: magic, body, CRC-32 of both. */
+#define TRACEFILE_REC_BYTES (4 + sizeof(struct pl_event) + 4)
+#define TRACEFILE_END_BYTES (4 + sizeof(struct pl_file_trailer) + 4)
+
+void tracefile_frame_record(unsigned char out[TRACEFILE_REC_BYTES], const struct pl_event *e);
+void tracefile_frame_trailer(unsigned char out[TRACEFILE_END_BYTES],
+			     const struct pl_file_trailer *t);
+
 struct tracefile_writer;
 
 /* Create path (0600; never follows a symlink, never overwrites). */
@@ -75,12 +84,25 @@ struct tracefile_info {
 typedef void (*tracefile_fn)(void *ctx, const struct pl_event *e);
 
 /*
- * Read a whole trace from f, calling fn for each valid record. Without
- * salvage the first problem stops the read: returns -EINVAL with
- * info->error set. With salvage, damage is skipped (resyncing on the next
- * valid record) and counted. A missing trailer is not an error (the recorder
- * was stopped hard) but leaves has_trailer false.
+ * Read a whole trace from f, calling fn for each valid record as it is read;
+ * info->hdr is filled in before the first call. f must be a regular file (a
+ * device, FIFO or directory is refused before anything is read) or a memory
+ * stream. Without salvage the first problem stops the read: returns -EINVAL
+ * with info->error set. With salvage, damage is skipped (resyncing on the
+ * next record or trailer magic) and counted. A missing trailer is not an
+ * error (the recorder was stopped hard) but leaves has_trailer false.
+ * -EIO on a read error, -ENOMEM if the window cannot be allocated.
  */
 int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info);
+
+/* The reader's window: its memory, whatever the file's size. */
+#define TRACEFILE_WINDOW (64 * 1024)
+/*
+ * tracefile_read with another window size (raised to the largest framed
+ * unit, the header): tests use small ones to put every record astride a
+ * window boundary.
+ */
+int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
+			  struct tracefile_info *info);
 
 #endif
