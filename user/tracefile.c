@@ -14,9 +14,10 @@
 
 struct tracefile_writer {
 	int fd;
+	int err;		/* the first write error: nothing is accepted after it */
 	off_t good;		/* bytes known to be on disk, whole */
 	size_t used;
-	__u64 records;
+	__u64 records;		/* whole records on disk */
 	unsigned char buf[WBUF];
 };
 
@@ -78,14 +79,19 @@ int tracefile_flush(struct tracefile_writer *w)
 {
 	int err;
 
-	if (!w->used)
-		return 0;
+	if (w->err || !w->used)
+		return w->err;
 	err = write_all(w, w->buf, w->used);
-	if (err) {
+	if (!err) {
+		w->records += w->used / REC_BYTES;
+	} else {
 		/* Disk full: keep as many whole records as still fit, one by one. */
-		for (size_t off = 0; off + REC_BYTES <= w->used; off += REC_BYTES)
+		for (size_t off = 0; off + REC_BYTES <= w->used; off += REC_BYTES) {
 			if (write_all(w, w->buf + off, REC_BYTES))
 				break;
+			w->records++;
+		}
+		w->err = err;
 	}
 	w->used = 0;
 	return err;
@@ -119,34 +125,46 @@ struct tracefile_writer *tracefile_create(const char *path, const struct pl_file
 
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e)
 {
-	int err = 0;
+	int err = w->err;
 
-	if (w->used + REC_BYTES > WBUF)
+	if (!err && w->used + REC_BYTES > WBUF)
 		err = tracefile_flush(w);
 	if (err)
 		return err;
 	tracefile_frame_record(w->buf + w->used, e);
 	w->used += REC_BYTES;
-	w->records++;
 	return 0;
 }
 
 __u64 tracefile_written(const struct tracefile_writer *w)
 {
-	return w->records;
+	return w->records + w->used / REC_BYTES;
 }
 
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
 {
 	unsigned char end[END_BYTES];
-	int err, err2;
+	struct pl_file_trailer tt;
+	int err, earlier, err2;
 
 	if (!w)
 		return -EINVAL;
+	earlier = w->err;
 	err = tracefile_flush(w);
-	if (!err) {
-		tracefile_frame_trailer(end, t);
-		err = write_all(w, end, sizeof(end));
+	/*
+	 * After an earlier error the trailer still goes in if it fits: it keeps
+	 * the drop counts and says records were lost. After a failure in this
+	 * flush it does not: the caller reports a file without a trailer.
+	 */
+	if (!err || earlier) {
+		tt = *t;
+		tt.records = w->records;
+		if (w->err && !tt.write_errors)
+			tt.write_errors = 1;
+		tracefile_frame_trailer(end, &tt);
+		err2 = write_all(w, end, sizeof(end));
+		if (!err)
+			err = err2;
 	}
 	if (!err && fsync(w->fd))
 		err = -errno;

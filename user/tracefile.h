@@ -62,12 +62,26 @@ struct tracefile_writer;
 
 /* Create path (0600; never follows a symlink, never overwrites). */
 struct tracefile_writer *tracefile_create(const char *path, const struct pl_file_hdr *hdr);
-/* Append one record; -errno on a write error (the file keeps what it had). */
+/*
+ * Append one record; -errno on a write error. The file keeps every whole
+ * record that fit, and after an error no record is accepted any more (a
+ * trace with a hole in the middle would read back as complete).
+ */
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e);
 /* Write out the buffered records (the main loop does it every poll). */
 int tracefile_flush(struct tracefile_writer *w);
-/* Flush, write the trailer, close; -errno on error. Frees w. */
+/*
+ * Flush, write the trailer, fsync, close; frees w. Returns the first error,
+ * earlier ones included. The trailer's records and write_errors are set
+ * here, from what reached the file. After an error in this call's own flush
+ * no trailer is written; after an earlier one it is, if it fits.
+ */
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t);
+/*
+ * Records in the file once the buffer is written. After a write error that
+ * is exactly the whole records the file holds: the buffer is gone and
+ * nothing more is accepted.
+ */
 __u64 tracefile_written(const struct tracefile_writer *w);
 
 /* What reading found. */

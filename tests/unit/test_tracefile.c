@@ -4,7 +4,8 @@
  * boundary and inside records, bit flips everywhere, an empty file, a future
  * version, damage astride the read window's edge, endless and huge files.
  * It must never crash, must name the offset, and --salvage must read back
- * every record the damage did not touch.
+ * every record the damage did not touch. The writer must count what reached
+ * the file when the file cannot grow.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "tracefile.h"
 
 #define NREC 20
@@ -614,6 +617,130 @@ static void test_bounded_memory(void **state)
 	(void)state;
 }
 
+/*
+ * The file stops growing (RLIMIT_FSIZE: EFBIG, as a full disk gives ENOSPC)
+ * partway through a record: tracefile_written() is what the file holds,
+ * whole records only, and the trailer goes in only where the caller is told
+ * the truth. In a child: the limit is per process.
+ */
+struct efbig {
+	int write_err, flush_err, close_err;
+	__u64 written_after, accepted;
+};
+
+static void efbig_child(const char *p, off_t limit, int nrec, bool flush_first, int fd_out)
+{
+	struct pl_file_hdr h = { .magic = PL_FILE_MAGIC, .version = PL_FILE_VERSION,
+				 .hdr_size = sizeof(h), .rec_size = sizeof(struct pl_event) };
+	struct pl_file_trailer t = { .end_ns = 1 };
+	struct rlimit rl = { .rlim_cur = limit, .rlim_max = RLIM_INFINITY };
+	struct efbig r = {};
+	struct tracefile_writer *w;
+
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &rl) || !(w = tracefile_create(p, &h)))
+		_exit(1);
+	for (int i = 0; i < nrec && !r.write_err; i++) {
+		struct pl_event e = ev(i % NREC);
+
+		e.lease = i + 1;
+		r.write_err = tracefile_write(w, &e);
+		r.accepted += !r.write_err;
+	}
+	if (flush_first)
+		r.flush_err = tracefile_flush(w);
+	r.written_after = tracefile_written(w);
+	r.close_err = tracefile_close(w, &t);
+	_exit(write(fd_out, &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+}
+
+static struct efbig run_efbig(const char *p, off_t limit, int nrec, bool flush_first)
+{
+	struct efbig r;
+	int pfd[2], st;
+	pid_t pid;
+
+	unlink(p);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		efbig_child(p, limit, nrec, flush_first, pfd[1]);
+	close(pfd[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(read(pfd[0], &r, sizeof(r)), sizeof(r));
+	close(pfd[0]);
+	return r;
+}
+
+/* Read p back; returns the records in it (checked to be leases 1..n). */
+static __u64 read_back(const char *p, struct tracefile_info *info)
+{
+	FILE *f = fopen(p, "r");
+	__u64 n = 0;
+
+	assert_non_null(f);
+	assert_int_equal(tracefile_read(f, false, count_leases, &n, info), 0);
+	fclose(f);
+	return n;
+}
+
+static void test_writer_count_after_efbig(void **state)
+{
+	char p[64];
+	struct tracefile_info info;
+	struct stat st;
+	struct efbig r;
+	const off_t whole = HDR_BYTES + 100 * REC_BYTES;
+
+	snprintf(p, sizeof(p), "/tmp/pl-tf-efbig-%d.trace", (int)getpid());
+
+	/* Room for 100 records and half of one: the 64 KiB buffer fails on its first write. */
+	r = run_efbig(p, whole + REC_BYTES / 2 - 20, 1000, false);
+	assert_int_equal(r.write_err, -EFBIG);
+	assert_int_equal(r.written_after, 100);	/* not the 512 buffered */
+	assert_int_equal(r.close_err, -EFBIG);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, whole);	/* the half record is cut off, no trailer fits */
+	assert_int_equal(read_back(p, &info), 100);
+	assert_false(info.has_trailer);
+
+	/* Room for the trailer after the 100: it goes in and says what happened. */
+	r = run_efbig(p, whole + END_BYTES, 1000, false);
+	assert_int_equal(r.write_err, -EFBIG);
+	assert_int_equal(r.written_after, 100);
+	assert_int_equal(read_back(p, &info), 100);
+	assert_true(info.has_trailer);
+	assert_int_equal(info.trailer.records, 100);
+	assert_int_equal(info.trailer.write_errors, 1);
+
+	/* The last buffer fails at the end (the flush of the poll loop or of close). */
+	r = run_efbig(p, whole + END_BYTES, 300, true);
+	assert_int_equal(r.write_err, 0);
+	assert_int_equal(r.accepted, 300);
+	assert_int_equal(r.flush_err, -EFBIG);
+	assert_int_equal(r.written_after, 100);
+	assert_int_equal(read_back(p, &info), 100);
+	assert_true(info.has_trailer);	/* the failed flush was the caller's to report */
+	assert_int_equal(info.trailer.records, 100);
+	r = run_efbig(p, whole + END_BYTES, 300, false);
+	assert_int_equal(r.written_after, 300);	/* buffered, not failed yet */
+	assert_int_equal(r.close_err, -EFBIG);
+	assert_int_equal(read_back(p, &info), 100);
+	assert_false(info.has_trailer);	/* close failed: the caller says "without a trailer" */
+
+	/* Nothing fails: every record and a true trailer. */
+	r = run_efbig(p, RLIM_INFINITY, 1000, false);
+	assert_int_equal(r.written_after, 1000);
+	assert_int_equal(r.close_err, 0);
+	assert_int_equal(read_back(p, &info), 1000);
+	assert_int_equal(info.trailer.records, 1000);
+	assert_int_equal(info.trailer.write_errors, 0);
+	unlink(p);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_not_regular),
 		cmocka_unit_test(test_sparse_gib),
 		cmocka_unit_test(test_bounded_memory),
+		cmocka_unit_test(test_writer_count_after_efbig),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
