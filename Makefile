@@ -153,6 +153,12 @@ $(OUTPUT)/fuzz-seed: tests/fuzz/mkseed.c user/tracefile.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
+# Checksum-valid traces of hostile shapes for report's regression tests:
+# .output/mkcrafted SHAPE FILE [N] (tests/fuzz/mkcrafted.c lists the shapes).
+$(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
+
 fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed
 	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus
 	$(Q)$(OUTPUT)/fuzz-seed $(OUTPUT)/fuzz-corpus/seed.trace
