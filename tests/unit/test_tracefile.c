@@ -18,12 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "tracefile.h"
+#include "util.h"
 
 #define NREC 20
 #define REC_BYTES TRACEFILE_REC_BYTES
@@ -128,10 +128,7 @@ static int read_mem(const unsigned char *buf, size_t len, bool salvage, struct g
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return mono_ns() / 1e9;
 }
 
 /* Peak resident set so far, KiB. */
