@@ -17,22 +17,26 @@ OUTPUT ?= .output
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= cc
+PKG_CONFIG ?= pkg-config
 ARCH ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
+# CFLAGS is the caller's (make CFLAGS=-O0 keeps working); what the code
+# itself needs is in PL_CFLAGS, which no command line replaces.
 CFLAGS ?= -g -O2
-CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
+PL_CFLAGS := -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
-LDLIBS := -lbpf -lelf -lz -lncursesw -ltinfo
+# Libraries from pkg-config, so a libbpf in /usr/local (or a distribution
+# that splits ncurses differently) needs no edit here.
+PKGS := libbpf libelf zlib ncursesw
 # STATIC=1: self-contained binaries for the VM tests (busybox initramfs).
-# libmicrohttpd needs GnuTLS, which Debian ships without a static library:
-# static builds have --metrics-file but no --metrics-addr.
 ifeq ($(STATIC),1)
 LDFLAGS += -static
-CFLAGS += -DPL_NO_HTTP
-else
-LDLIBS += -lmicrohttpd
+PKG_STATIC := --static
 endif
+PKG_LIBS = $(shell $(PKG_CONFIG) $(PKG_STATIC) --libs $(PKGS))
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDLIBS = $(PKG_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function
 
 # The version `portlife --version` prints: `make VERSION=x`, else the VERSION
@@ -47,13 +51,21 @@ ifneq ($(words $(VERSION)),1)
 $(error VERSION '$(VERSION)' must be one word)
 endif
 
+# One skeleton per BPF object: the tracer's programs (portlife) and the
+# socket-table iterators (iters), which ports/who load alone.
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 # everything but main.c is linked into the unit tests too
+LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 LIVE_BINS := $(OUTPUT)/tests/livetest
+# the live tests: the runner (harness.c) and one file per feature
+LIVE_SRCS := $(wildcard tests/live/*.c)
+LIVE_OBJS := $(patsubst tests/live/%.c,$(OUTPUT)/tests/live/%.o,$(LIVE_SRCS))
 
 ifeq ($(V),1)
 	Q =
@@ -69,8 +81,14 @@ endif
 
 all: $(OUTPUT)/portlife
 
-$(OUTPUT) $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/tests/live:
 	$(Q)mkdir -p $@
+
+# A checkout for another architecture: say what to do instead of a clang error.
+$(VMLINUX):
+	@echo "make: no $(VMLINUX) for ARCH=$(ARCH): generate it on a $(ARCH) kernel with BTF:" >&2
+	@echo "  mkdir -p $(dir $(VMLINUX)) && bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)" >&2
+	@exit 1
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
 	$(call msg,BPF,$@)
@@ -99,28 +117,36 @@ FORCE:
 print-version:
 	@echo $(VERSION)
 
-# Every user object may include the skeleton; -MMD tracks the rest.
-$(OUTPUT)/%.o: user/%.c $(OUTPUT)/portlife.skel.h | $(OUTPUT)
+# Every user object may include a skeleton; -MMD tracks the rest.
+$(OUTPUT)/%.o: user/%.c $(SKELS) | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $(VERSION_FLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(INCLUDES) $(VERSION_FLAGS) -MMD -MP -c $< -o $@
 
 $(OUTPUT)/portlife: $(USER_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP $< $(LIB_OBJS) -lcmocka $(LDLIBS) -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(INCLUDES) -MMD -MP $< $(LIB_OBJS) \
+		$(shell $(PKG_CONFIG) --libs cmocka) $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/live/%.c | $(OUTPUT)/tests
+# livetest links no libbpf (nor anything of user/), so it runs in a minimal VM.
+# Each test registers itself in an ELF section (tests/live/harness.h): a new
+# tests/live/*.c is picked up by the wildcard, nothing to list here.
+$(OUTPUT)/tests/live/%.o: tests/live/%.c | $(OUTPUT)/tests/live
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(INCLUDES) -MMD -MP $< -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tests/livetest: $(LIVE_OBJS) | $(OUTPUT)/tests
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
 # The userspace pipeline alone (synthetic events, no kernel): events/s per
 # core, RSS per live lease, `report` of a 1M-event trace.
 $(OUTPUT)/pipebench: bench/pipebench.c $(LIB_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(INCLUDES) -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 bench-pipeline: $(OUTPUT)/pipebench $(OUTPUT)/portlife
 	$(Q)$(OUTPUT)/pipebench $(PIPEBENCH_ARGS)
@@ -128,7 +154,7 @@ bench-pipeline: $(OUTPUT)/pipebench $(OUTPUT)/portlife
 # Cost of TIME_WAIT snapshots (tracepoint mode) with 1k, 10k, 28k sockets.
 $(OUTPUT)/mktw: bench/mktw.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $< -o $@
 
 bench-twsnap: $(OUTPUT)/mktw $(OUTPUT)/portlife
 	$(Q)flock /tmp/portlife-live.lock bench/twsnap.sh $(OUTPUT)/portlife $(TWSNAP_COUNTS)
@@ -140,24 +166,24 @@ test: deps
 		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/loadgen
 	$(Q)tests/run_all.sh $(UNIT_BINS)
 
-# libFuzzer target for the trace reader (clang); `make fuzz` runs it briefly.
-FUZZ_SRCS := tests/fuzz/fuzz_trace.c user/tracefile.c user/lease.c user/agg.c user/hist.c \
-	user/output.c user/json.c user/util.c user/cgpath.c
+# libFuzzer target for the report path (clang); `make fuzz` runs it briefly.
+# Built from every library source, instrumented: whatever report reaches is fuzzed.
+FUZZ_SRCS := tests/fuzz/fuzz_trace.c $(LIB_SRCS)
 FUZZ_TIME ?= 20
-$(OUTPUT)/fuzz_trace: $(FUZZ_SRCS) $(wildcard user/*.h) bpf/portlife.h | $(OUTPUT)
+$(OUTPUT)/fuzz_trace: $(FUZZ_SRCS) $(wildcard user/*.h) bpf/portlife.h $(SKELS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-D_GNU_SOURCE -Ibpf -Iuser $(FUZZ_SRCS) -lz -o $@
+		$(PL_CFLAGS) $(PKG_CFLAGS) $(INCLUDES) $(FUZZ_SRCS) $(LDLIBS) -o $@
 
 $(OUTPUT)/fuzz-seed: tests/fuzz/mkseed.c user/tracefile.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
 # Checksum-valid traces of hostile shapes for report's regression tests:
 # .output/mkcrafted SHAPE FILE [N] (tests/fuzz/mkcrafted.c lists the shapes).
 $(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
 # Seeds: the plain trace, and small ones of hostile shapes. Not lease-jump:
 # each jump costs the lease table a 2^20 loop, which would slow every input.
@@ -173,7 +199,7 @@ fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
 # The benchmark's load generator (bench/loadgen.c).
 $(OUTPUT)/loadgen: bench/loadgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP $< -lpthread -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -MMD -MP $< -lpthread -o $@
 
 # The peers are optional: installed when apt can, skipped by the runner when not.
 # One BPF tracer at a time on this host: the runner holds the live-test lock.
@@ -198,7 +224,7 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-	gcc make pkg-config iproute2 jq libncurses-dev libmicrohttpd-dev tmux prometheus \
+	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus \
 	groff-base
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
@@ -237,4 +263,7 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
+# Not tests/livetest.d: an older build's, it names tests/live/livetest.c, since
+# split into tests/live/*.c, and make would stop at the missing file.
+-include $(filter-out $(OUTPUT)/tests/livetest.d, \
+	$(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/tests/live/*.d))

@@ -26,6 +26,7 @@
 #include "agg.h"
 #include "lease.h"
 #include "output.h"
+#include "pipeline.h"
 #include "tracefile.h"
 
 #define EV_PER_CONN 8
@@ -149,23 +150,24 @@ struct sink {
 	struct lease_table *lt;
 	struct agg *agg;
 	struct out out;
+	struct pipeline pipe;
 	__u64 seen;
 };
 
-/* What handle_rb() and handle_event() do for each record, minus the tty. */
+/* What the tracer's ring buffer callback does for each record, minus the tty. */
 static int consume(void *ctx, void *data, size_t len)
 {
 	struct sink *s = ctx;
 	struct pl_event e;
-	struct lease_result r;
 
 	if (len < sizeof(e))
 		return 0;
 	memcpy(&e, data, sizeof(e));
-	lease_table__apply(s->lt, &e, &r);
-	agg__apply(s->agg, &e, &r);
-	if (s->out.events && (r.what != LW_NONE || e.type == PL_EV_ALLOC))
-		out__event(&s->out, &e, &r);
+	if (!s->pipe.leases) {
+		pipeline__init(&s->pipe, s->lt, s->agg);
+		pipeline__add_sink(&s->pipe, out__event, &s->out);
+	}
+	pipeline__event(&s->pipe, &e);
 	s->seen++;
 	return 0;
 }
@@ -212,6 +214,7 @@ static int pipeline(const char *name, struct pl_event *v, __u64 nev, int output)
 		(unsigned long long)s.seen, c, s.seen / c / 1e6);
 	if (s.out.f)
 		fclose(s.out.f);
+	out__free(&s.out);
 	lease_table__free(s.lt);
 	agg__free(s.agg);
 	return 0;

@@ -12,6 +12,27 @@
 
 #define PL_COMM_LEN 16
 
+/*
+ * TCP states in the kernel's own numbering (include/net/tcp_states.h), as
+ * STATE events and socket records carry them. Prefixed: vmlinux.h on the BPF
+ * side and <netinet/tcp.h> on the user side define the unprefixed names.
+ */
+enum pl_tcp_state {
+	PL_TCP_ESTABLISHED = 1,
+	PL_TCP_SYN_SENT = 2,
+	PL_TCP_SYN_RECV = 3,
+	PL_TCP_FIN_WAIT1 = 4,
+	PL_TCP_FIN_WAIT2 = 5,
+	PL_TCP_TIME_WAIT = 6,
+	PL_TCP_CLOSE = 7,
+	PL_TCP_CLOSE_WAIT = 8,
+	PL_TCP_LAST_ACK = 9,
+	PL_TCP_LISTEN = 10,
+	PL_TCP_CLOSING = 11,
+	PL_TCP_NEW_SYN_RECV = 12,
+	PL_TCP_BOUND_INACTIVE = 13,	/* 6.8+ */
+};
+
 enum pl_event_type {
 	PL_EV_ALLOC = 1,	/* a port was handed to a socket (or the search failed) */
 	PL_EV_STATE = 2,	/* TCP state transition of a tracked socket */
@@ -55,11 +76,12 @@ struct pl_event {
 	__u8 new_state;
 	__u16 lport;		/* host byte order */
 	__u16 rport;		/* host byte order */
-	__u16 pad;
+	__u16 pad;		/* zero */
 	__s32 err;		/* ALLOC: positive errno when the allocation failed */
 	__u32 pid;		/* tgid of the allocating process (0: softirq, unknown) */
 	__u32 tid;
 	__u32 netns;		/* network namespace inode number */
+	__u32 pad2;		/* zero: the u64s below are 8-aligned */
 	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 lease;		/* lease id, unique for this run of portlife */
 	__u64 cookie;		/* socket cookie (0 if not known yet) */
@@ -69,6 +91,13 @@ struct pl_event {
 	__u8 raddr[16];
 	char comm[PL_COMM_LEN];
 };
+
+/*
+ * These records cross the kernel/user boundary (ring buffer, iterators) and
+ * pl_event also goes into trace files: their layout is the wire format. Every
+ * pad is named and zeroed; a size change must be a format version change.
+ */
+_Static_assert(sizeof(struct pl_event) == 120, "pl_event is the trace file's record");
 
 /* bpf_iter tcp record: one per TIME_WAIT socket of the iterated netns. */
 struct pl_tw_rec {
@@ -83,6 +112,7 @@ struct pl_tw_rec {
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
+_Static_assert(sizeof(struct pl_tw_rec) == 64, "pl_tw_rec is read in whole records");
 
 /* bpf_iter tcp/udp record for `portlife ports`: every socket holding a port. */
 struct pl_sock_rec {
@@ -100,6 +130,7 @@ struct pl_sock_rec {
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
+_Static_assert(sizeof(struct pl_sock_rec) == 72, "pl_sock_rec is read in whole records");
 
 /* bpf_iter task_file record: a process holding a socket (by inode). */
 struct pl_owner_rec {
@@ -108,5 +139,6 @@ struct pl_owner_rec {
 	__u32 pad;
 	char comm[PL_COMM_LEN];
 };
+_Static_assert(sizeof(struct pl_owner_rec) == 32, "pl_owner_rec is read in whole records");
 
 #endif /* PORTLIFE_H */

@@ -120,7 +120,7 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	switch (r->what) {
 	case LW_STATE:
 		/* bind(0) then connect(): the port was picked without the destination. */
-		if (l->kind == PL_ALLOC_BIND_EPHEMERAL && e->old_state == 7 && e->new_state == 2)
+		if (l->kind == PL_ALLOC_BIND_EPHEMERAL && e->old_state == PL_TCP_CLOSE && e->new_state == PL_TCP_SYN_SENT)
 			p->bind_then_connect++;
 		break;
 	case LW_ALLOC:

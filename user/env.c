@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <sys/socket.h>
 #include <argp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "env.h"
+#include "loader.h"
 #include "metrics.h"
+#include "opts.h"
 #include "top.h"
 #include "util.h"
 
@@ -41,7 +44,7 @@ static const char doc[] =
 "    portlife -s --metrics-file /var/lib/prometheus/node-exporter/portlife.prom\n"
 "    portlife -s --metrics-addr 9464   # Prometheus scrape on 127.0.0.1:9464\n"
 "\n"
-"MODES: fentry/fexit (5.5+, exact search latency and TIME_WAIT), kprobe (the\n"
+"MODES: fentry/fexit (exact search latency and TIME_WAIT), kprobe (the\n"
 "same where ftrace trampolines are unavailable), tracepoint (where neither\n"
 "works: connect latency from the state tracepoint and sock_ops, TIME_WAIT by\n"
 "snapshot every --tw-interval). The mode in use is printed at start.\n"
@@ -49,7 +52,7 @@ static const char doc[] =
 "EVENTS: alloc (port obtained, or the search failed: EADDRNOTAVAIL for\n"
 "connect, EADDRINUSE for bind), state (TCP state change), tw_enter, tw_exit,\n"
 "release (the port is back in the pool). Needs root (CAP_BPF, CAP_PERFMON,\n"
-"CAP_NET_ADMIN) and a kernel with BTF.\n"
+"CAP_NET_ADMIN) and kernel " PL_MIN_KERNEL " or newer with BTF.\n"
 "\n"
 "OPTIONS:";
 
@@ -70,10 +73,7 @@ enum {
 static bool recording, topping;
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Only ports allocated by this process (tgid)", 0 },
-	{ "comm", 'c', "COMM", 0, "Only processes with this name (exact, at most 15 chars)", 0 },
-	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
-	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	OPTS_FILTER("Only ports allocated by this process (tgid)"),
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only processes in this cgroup v2 directory or below it", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until Ctrl-C)", 0 },
 	{ "interval", 'i', "SECONDS", 0, "Also print the summary every SECONDS", 0 },
@@ -113,48 +113,25 @@ const char *mode_name(enum pl_mode m)
 	return m <= MODE_TRACEPOINT ? names[m] : "?";
 }
 
-static int bad(struct argp_state *state, const char *opt, const char *arg, const char *want)
-{
-	fprintf(stderr, "portlife: invalid %s '%s': %s\n", opt, arg, want);
-	(void)state;
-	return -EINVAL;
-}
-
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct env *env = state->input;
 	unsigned long v;
+	error_t err = opt_filter(key, arg, &env->filt);
 
+	if (err != ARGP_ERR_UNKNOWN)
+		return err;
 	switch (key) {
-	case 'p':
-		if (parse_ulong(arg, 1, 4194304, &v))
-			return bad(state, "pid", arg, "expected a process id from 1 to 4194304");
-		env->pid = v;
-		break;
-	case 'c':
-		if (!*arg || strlen(arg) > 15)
-			return bad(state, "comm", arg, "expected 1 to 15 characters (the kernel keeps 15)");
-		strncpy(env->comm, arg, sizeof(env->comm) - 1);
-		env->has_comm = true;
-		break;
-	case '4':
-	case '6':
-		if (env->family && env->family != (key == '4' ? 2 : 10)) {
-			fprintf(stderr, "portlife: -4 and -6 together mean both: leave both out\n");
-			return -EINVAL;
-		}
-		env->family = key == '4' ? 2 : 10;
-		break;
 	case OPT_CGROUP:
 		env->cgroup = arg;
 		break;
 	case 'd':
 		if (parse_seconds(arg, 0.001, 31536000, &env->duration))
-			return bad(state, "duration", arg, "expected seconds, from 0.001 to 31536000");
+			return opt_bad("duration", arg, "expected seconds, from 0.001 to 31536000");
 		break;
 	case 'i':
 		if (parse_seconds(arg, 0.1, 31536000, &env->interval))
-			return bad(state, "interval", arg, "expected seconds, from 0.1 to 31536000");
+			return opt_bad("interval", arg, "expected seconds, from 0.1 to 31536000");
 		break;
 	case 's':
 		env->summary_only = true;
@@ -167,43 +144,43 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			if (!strcmp(arg, mode_name(env->mode)))
 				break;
 		if (env->mode > MODE_TRACEPOINT)
-			return bad(state, "mode", arg, "expected auto, fentry, kprobe or tracepoint");
+			return opt_bad("mode", arg, "expected auto, fentry, kprobe or tracepoint");
 		break;
 	case OPT_TW_INTERVAL:
 		if (parse_seconds(arg, 0.1, 10, &env->tw_interval))
-			return bad(state, "tw-interval", arg, "expected seconds, from 0.1 to 10");
+			return opt_bad("tw-interval", arg, "expected seconds, from 0.1 to 10");
 		break;
 	case OPT_MAX_LEASES:
 		if (parse_ulong(arg, 1024, 1UL << 26, &v))
-			return bad(state, "max-leases", arg, "expected 1024 to 67108864");
+			return opt_bad("max-leases", arg, "expected 1024 to 67108864");
 		env->max_leases = v;
 		break;
 	case OPT_RINGBUF:
 		if (parse_ulong(arg, 64, 1UL << 20, &v) || (v & (v - 1)))
-			return bad(state, "ringbuf", arg, "expected a power of two from 64 to 1048576 KiB");
+			return opt_bad("ringbuf", arg, "expected a power of two from 64 to 1048576 KiB");
 		env->ringbuf_kib = v;
 		break;
 	case OPT_WARN:
 		if (parse_seconds(arg, 1, 100, &env->warn_pct))
-			return bad(state, "warn", arg, "expected a percentage from 1 to 100");
+			return opt_bad("warn", arg, "expected a percentage from 1 to 100");
 		break;
 	case OPT_METRICS_ADDR: {
 		struct sockaddr_storage ss;
 
 		if (metrics_parse_addr(arg, &ss))
-			return bad(state, "metrics-addr", arg,
+			return opt_bad("metrics-addr", arg,
 				   "expected PORT, HOST:PORT or [V6]:PORT with a numeric address");
 		env->metrics_addr = arg;
 		break;
 	}
 	case OPT_METRICS_FILE:
 		if (!*arg)
-			return bad(state, "metrics-file", arg, "expected a file name");
+			return opt_bad("metrics-file", arg, "expected a file name");
 		env->metrics_file = arg;
 		break;
 	case OPT_METRICS_TOP:
 		if (parse_ulong(arg, 1, 1000, &v))
-			return bad(state, "metrics-top", arg, "expected 1 to 1000");
+			return opt_bad("metrics-top", arg, "expected 1 to 1000");
 		env->metrics_top = v;
 		break;
 	case OPT_SORT: {
@@ -214,7 +191,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			return -EINVAL;
 		}
 		if (c < 0)
-			return bad(state, "sort", arg, "expected one of " TOP_SORT_NAMES);
+			return opt_bad("sort", arg, "expected one of " TOP_SORT_NAMES);
 		env->top_sort = c;
 		break;
 	}
@@ -287,16 +264,10 @@ static const char top_doc[] =
 /* The filters, as text, for a trace file's header. */
 static void describe_filters(struct env *env)
 {
-	size_t n = 0;
+	size_t n;
 
-	env->filters[0] = '\0';
-	if (env->pid)
-		n += snprintf(env->filters + n, sizeof(env->filters) - n, "pid=%d ", (int)env->pid);
-	if (env->has_comm && n < sizeof(env->filters))
-		n += snprintf(env->filters + n, sizeof(env->filters) - n, "comm=%s ", env->comm);
-	if (env->family && n < sizeof(env->filters))
-		n += snprintf(env->filters + n, sizeof(env->filters) - n, "ipv%d ",
-			      env->family == 10 ? 6 : 4);
+	opt_filter_describe(&env->filt, env->filters, sizeof(env->filters));
+	n = strlen(env->filters);
 	if (env->cgroup && n < sizeof(env->filters))
 		snprintf(env->filters + n, sizeof(env->filters) - n, "cgroup=%s", env->cgroup);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "pipeline.h"
 
 /* The attach-mode ladder, best first. */
 enum pl_mode { MODE_AUTO = 0, MODE_FENTRY, MODE_KPROBE, MODE_TRACEPOINT };
@@ -13,10 +14,7 @@ enum pl_mode { MODE_AUTO = 0, MODE_FENTRY, MODE_KPROBE, MODE_TRACEPOINT };
 const char *mode_name(enum pl_mode m);
 
 struct env {
-	pid_t pid;		/* -p: only this process (tgid) */
-	char comm[16];		/* -c: only this process name */
-	bool has_comm;
-	int family;		/* 0, 2 or 10 */
+	struct pipeline_filter filt;	/* -p, -c, -4/-6 */
 	const char *cgroup;	/* --cgroup PATH: this cgroup and below */
 	double duration;	/* -d seconds, 0 = until Ctrl-C */
 	double interval;	/* -i seconds, 0 = summary only at exit */

@@ -2,10 +2,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "headroom.h"
-
-#define TCP_LISTEN 10
-#define TCP_TIME_WAIT 6
+#include "json.h"
+#include "util.h"
 
 static bool in_range(const struct ns_info *ns, __u16 port)
 {
@@ -53,7 +54,7 @@ static void add_holder(struct dest *d, const struct sock_ent *e)
 	d->top[slot].pid = e->pid;
 	memcpy(d->top[slot].comm, e->comm, PL_COMM_LEN);
 	d->top[slot].n++;
-	d->top[slot].tw += e->r.state == TCP_TIME_WAIT;
+	d->top[slot].tw += e->r.state == PL_TCP_TIME_WAIT;
 }
 
 int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest **dvp, size_t *ndp,
@@ -87,10 +88,10 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 
 		for (k = 0; k < s->nns && s->ns[k].inum != r->netns; k++)
 			;
-		if (k == s->nns || r->proto != 6)
+		if (k == s->nns || r->proto != IPPROTO_TCP)
 			continue;
 		used[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
-		if (!r->rport || r->state == TCP_LISTEN)
+		if (!r->rport || r->state == PL_TCP_LISTEN)
 			bound[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
 	}
 	for (size_t k = 0; k < s->nns; k++) {
@@ -117,7 +118,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 
 		size_t k;
 
-		if (r->proto != 6 || !r->rport || r->state == TCP_LISTEN || !in_range(ns, r->lport) ||
+		if (r->proto != IPPROTO_TCP || !r->rport || r->state == PL_TCP_LISTEN || !in_range(ns, r->lport) ||
 		    ns_reserved(ns, r->lport))
 			continue;
 		/* A listener's accepted sockets share its port: no connect() made them. */
@@ -145,7 +146,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 			d->rport = r->rport;
 		}
 		d->in_use++;
-		d->time_wait += r->state == TCP_TIME_WAIT;
+		d->time_wait += r->state == PL_TCP_TIME_WAIT;
 		add_holder(d, e);
 	}
 	struct dest *pdv = NULL;
@@ -189,4 +190,137 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	*bvp = bv;
 	*nbp = s->nns;
 	return 0;
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+const char *dest_remedy(const struct dest *d, char *buf, size_t len)
+{
+	if (d->in_use && d->time_wait * 2 >= d->in_use)
+		snprintf(buf, len, "mostly TIME_WAIT: reuse connections (keep-alive, pooling) "
+				   "to this destination; on the client, net.ipv4.tcp_tw_reuse=1; "
+				   "or widen net.ipv4.ip_local_port_range / set IP_LOCAL_PORT_RANGE "
+				   "per socket");
+	else
+		snprintf(buf, len, "many live connections to one destination: pool them, or "
+				   "add local addresses / destinations, or widen "
+				   "net.ipv4.ip_local_port_range");
+	return buf;
+}
+
+void headroom_print_dest_header(FILE *f, const char *indent)
+{
+	fprintf(f, "%s%-11s %-16s %-26s %6s %9s %7s %6s %7s %9s %12s  %s\n", indent, "NETNS",
+		"LOCAL", "REMOTE", "IN_USE", "TIME_WAIT", "USABLE", "FREE", "USED", "GROWTH/s",
+		"EXHAUSTED_IN", "TOP HOLDERS comm/pid:ports");
+}
+
+void headroom_print_dest(FILE *f, const struct dest *d, const char *indent)
+{
+	char la[48], rep[64], comm[PL_COMM_LEN], eta[32] = "-";
+
+	if (d->exhausted_in >= 0)
+		dur_str((__u64)(d->exhausted_in * 1e9), eta, sizeof(eta));
+	fprintf(f, "%s%-11u %-16s %-26s %6u %9u %7u %6u %6.1f%% %+9.1f %12s", indent, d->netns,
+		addr_str(d->family, d->laddr, la, sizeof(la)),
+		endpoint_str(d->family, d->raddr, d->rport, rep, sizeof(rep)), d->in_use,
+		d->time_wait, d->usable, d->free, d->used_pct, d->growth, eta);
+	for (int i = 0; i < 3 && d->top[i].n; i++) {
+		comm_sanitize(d->top[i].comm, PL_COMM_LEN, comm, sizeof(comm));
+		fprintf(f, "%s%s/%u:%u", i ? "," : "  ", d->top[i].pid ? comm : "?", d->top[i].pid,
+			d->top[i].n);
+	}
+	fprintf(f, "\n");
+}
+
+void headroom_json_dest(struct jw *w, const struct dest *d)
+{
+	jw_ku64(w, "netns", d->netns);
+	jw_ku64(w, "family", d->family == AF_INET6 ? 6 : 4);
+	jw_kaddr(w, "laddr", d->family, d->laddr);
+	jw_kaddr(w, "raddr", d->family, d->raddr);
+	jw_ku64(w, "rport", d->rport);
+	jw_ku64(w, "in_use", d->in_use);
+	jw_ku64(w, "time_wait", d->time_wait);
+	jw_ku64(w, "usable", d->usable);
+	jw_ku64(w, "free", d->free);
+	jw_kdouble(w, "used_pct", d->used_pct, 2);
+	jw_kdouble(w, "growth_per_s", d->growth, 2);
+	if (d->exhausted_in >= 0)
+		jw_kdouble(w, "exhausted_in_s", d->exhausted_in, 1);
+	else
+		jw_knull(w, "exhausted_in_s");
+	jw_key(w, "holders");
+	jw_arr(w);
+	for (int k = 0; k < 3 && d->top[k].n; k++) {
+		jw_obj(w);
+		jw_ku64(w, "pid", d->top[k].pid);
+		jw_kstrn(w, "comm", d->top[k].comm, PL_COMM_LEN);
+		jw_ku64(w, "ports", d->top[k].n);
+		jw_ku64(w, "time_wait", d->top[k].tw);
+		jw_end(w);
+	}
+	jw_end(w);
+}
+
+void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind_room *bv,
+		    size_t nb, bool json, __u32 netns, size_t max)
+{
+	char la[48], buf[256];
+
+	if (nd > max)
+		nd = max;
+	if (json) {
+		struct lbuf b = {};
+		struct jw w;
+
+		for (size_t i = 0; i < nd; i++) {
+			if (netns && dv[i].netns != netns)
+				continue;
+			jw_begin(&w, &b);
+			jw_obj(&w);
+			jw_kstr(&w, "event", "headroom");
+			headroom_json_dest(&w, &dv[i]);
+			jw_kstr(&w, "remedy", dest_remedy(&dv[i], buf, sizeof(buf)));
+			jw_line(&w, f);
+		}
+		for (size_t i = 0; i < nb; i++) {
+			if (netns && bv[i].netns != netns)
+				continue;
+			jw_begin(&w, &b);
+			jw_obj(&w);
+			jw_kstr(&w, "event", "bind_headroom");
+			jw_ku64(&w, "netns", bv[i].netns);
+			jw_ku64(&w, "range_lo", bv[i].lo);
+			jw_ku64(&w, "range_hi", bv[i].hi);
+			jw_ku64(&w, "reserved", bv[i].reserved);
+			jw_ku64(&w, "in_use", bv[i].in_use);
+			jw_ku64(&w, "free", bv[i].free);
+			jw_line(&w, f);
+		}
+		lbuf_free(&b);
+		return;
+	}
+	fprintf(f, "connect() headroom per destination (ephemeral ports in use, TIME_WAIT included):\n");
+	headroom_print_dest_header(f, "");
+	for (size_t i = 0; i < nd; i++)
+		if (!netns || dv[i].netns == netns)
+			headroom_print_dest(f, &dv[i], "");
+	if (!nd)
+		fprintf(f, "(no connections on ephemeral ports)\n");
+	if (nd && dv[0].used_pct >= 50)
+		fprintf(f, "remedy for %s: %s\n",
+			endpoint_str(dv[0].family, dv[0].raddr, dv[0].rport, la, sizeof(la)),
+			dest_remedy(&dv[0], buf, sizeof(buf)));
+	if (!nb)
+		return;
+	fprintf(f, "\nbind(0) headroom per netns:\n%-11s %-13s %8s %7s %7s\n", "NETNS", "RANGE",
+		"RESERVED", "IN_USE", "FREE");
+	for (size_t i = 0; i < nb; i++) {
+		if (netns && bv[i].netns != netns)
+			continue;
+		snprintf(buf, sizeof(buf), "%u-%u", bv[i].lo, bv[i].hi);
+		fprintf(f, "%-11u %-13s %8u %7u %7u\n", bv[i].netns, buf, bv[i].reserved,
+			bv[i].in_use, bv[i].free);
+	}
 }

@@ -9,6 +9,7 @@
 #ifndef PORTLIFE_HEADROOM_H
 #define PORTLIFE_HEADROOM_H
 
+#include <stdio.h>
 #include "snapshot.h"
 
 struct dest {
@@ -45,5 +46,21 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 /* The destination of (netns, family, laddr, raddr, rport) in dv, or NULL. */
 const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, int family,
 				 const __u8 *laddr, const __u8 *raddr, __u16 rport);
+
+/* The likely remedy for a destination running out of ports. */
+const char *dest_remedy(const struct dest *d, char *buf, size_t len);
+/* One row of the destination table (text), after indent. */
+void headroom_print_dest(FILE *f, const struct dest *d, const char *indent);
+/* The header of that table, after indent. */
+void headroom_print_dest_header(FILE *f, const char *indent);
+/*
+ * The fullest destinations (at most max) and the bind(0) headroom per netns,
+ * as a table or JSON lines; netns 0 for every namespace.
+ */
+void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind_room *bv,
+		    size_t nb, bool json, __u32 netns, size_t max);
+/* A destination's numbers into an open JSON object (no "event" key). */
+struct jw;
+void headroom_json_dest(struct jw *w, const struct dest *d);
 
 #endif

@@ -118,23 +118,26 @@ void hist__print(FILE *f, const struct hist *h, const char *title)
 	}
 }
 
-void hist__json(FILE *f, const struct hist *h)
+void hist__json(struct jw *w, const struct hist *h)
 {
-	int first = 1;
-
-	fprintf(f, "{\"count\":%llu,\"min\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,"
-		   "\"max\":%llu,\"sum\":%llu,\"log2_buckets\":[",
-		(unsigned long long)h->count, (unsigned long long)h->min,
-		(unsigned long long)hist__percentile(h, 50),
-		(unsigned long long)hist__percentile(h, 90),
-		(unsigned long long)hist__percentile(h, 99), (unsigned long long)h->max,
-		(unsigned long long)h->sum);
+	jw_obj(w);
+	jw_ku64(w, "count", h->count);
+	jw_ku64(w, "min", h->min);
+	jw_ku64(w, "p50", hist__percentile(h, 50));
+	jw_ku64(w, "p90", hist__percentile(h, 90));
+	jw_ku64(w, "p99", hist__percentile(h, 99));
+	jw_ku64(w, "max", h->max);
+	jw_ku64(w, "sum", h->sum);
+	jw_key(w, "log2_buckets");
+	jw_arr(w);
 	for (int i = 0; i < HIST_SLOTS; i++) {
 		if (!h->slot[i])
 			continue;
-		fprintf(f, "%s[%llu,%llu]", first ? "" : ",", (unsigned long long)hist__slot_lo(i),
-			(unsigned long long)h->slot[i]);
-		first = 0;
+		jw_arr(w);
+		jw_u64(w, hist__slot_lo(i));
+		jw_u64(w, h->slot[i]);
+		jw_end(w);
 	}
-	fprintf(f, "]}");
+	jw_end(w);
+	jw_end(w);
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <linux/types.h>
+#include "json.h"
 
 #define HIST_SLOTS 65
 
@@ -32,6 +33,6 @@ __u64 hist__percentile(const struct hist *h, double p);
 /* Bars, one line per slot from the first to the last non-empty one. */
 void hist__print(FILE *f, const struct hist *h, const char *title);
 /* {"count":..,"min":..,"p50":..,"p90":..,"p99":..,"max":..,"sum":..,"log2_buckets":[[lo,n],..]} */
-void hist__json(FILE *f, const struct hist *h);
+void hist__json(struct jw *w, const struct hist *h);
 
 #endif

@@ -94,9 +94,20 @@ void json_str(FILE *f, const char *buf, size_t len)
 size_t json_str_buf(char *out, size_t n, const char *buf, size_t len)
 {
 	struct sink s = { .out = out, .n = n };
+	size_t i;
 
 	if (!n)
 		return 0;
+	/* the common case, a plain name: copied as it is */
+	for (i = 0; i < len && buf[i] >= 0x20 && buf[i] < 0x7f && buf[i] != '"' && buf[i] != '\\'; i++)
+		;
+	if ((i == len || !buf[i]) && i + 3 <= n) {
+		out[0] = '"';
+		memcpy(out + 1, buf, i);
+		out[i + 1] = '"';
+		out[i + 2] = '\0';
+		return i + 2;
+	}
 	escape(&s, buf, len);
 	out[s.pos] = '\0';
 	return s.pos;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,7 +319,7 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		l->alloc_ts = e->ts_ns;
 		l->alloc_lat = e->dur_ns;
 		/* Tracepoint mode learns of UDP releases by snapshot too. */
-		if (l->proto == 17)
+		if (l->proto == IPPROTO_UDP)
 			tw_link(t, l);
 		r->what = LW_ALLOC;
 		r->lease = l;
@@ -343,9 +344,9 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			l->state = e->new_state;
 			l->state_ts = e->ts_ns;
 		}
-		if (e->new_state == 1 /* ESTABLISHED */ && !l->estab_ts)
+		if (e->new_state == PL_TCP_ESTABLISHED && !l->estab_ts)
 			l->estab_ts = e->ts_ns;
-		if (e->new_state == 7 /* CLOSE */) {
+		if (e->new_state == PL_TCP_CLOSE) {
 			l->flags |= L_CLOSED;
 			if (!l->close_ts || e->ts_ns < l->close_ts)
 				l->close_ts = e->ts_ns;

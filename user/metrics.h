@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include "agg.h"
 #include "headroom.h"
+#include "http.h"		/* the endpoint that serves the text */
 #include "lease.h"
 #include "output.h"
 
@@ -45,12 +46,5 @@ int metrics_check_file(const char *path);
  * by naming the address. Returns 0 or -EINVAL.
  */
 int metrics_parse_addr(const char *s, struct sockaddr_storage *ss);
-
-struct metrics_http;
-/* Listens on addr and serves the last published text at /metrics. */
-struct metrics_http *metrics_http_start(const struct sockaddr_storage *addr, char *err,
-					size_t errlen);
-void metrics_http_publish(struct metrics_http *h, const char *buf, size_t len);
-void metrics_http_stop(struct metrics_http *h);
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "cgpath.h"
 #include "json.h"
 #include "output.h"
@@ -27,13 +28,6 @@ const char *end_reason_name(int reason)
 				   "tw_overflow", "tw_unseen", "evicted", "tw_reused" };
 
 	return reason > 0 && reason < PL_END_MAX ? n[reason] : "?";
-}
-
-static const char *proto_str(const struct pl_event *e)
-{
-	if (e->proto == 17)
-		return e->family == 10 ? "udp6" : "udp4";
-	return e->family == 10 ? "tcp6" : "tcp4";
 }
 
 static void human_detail(const struct pl_event *e, const struct lease *l, char *buf, size_t len)
@@ -79,214 +73,67 @@ static void human_detail(const struct pl_event *e, const struct lease *l, char *
 	}
 }
 
-/*
- * A line built in a buffer and written with one fwrite: a connect storm
- * makes hundreds of thousands of events a second, and printf's format
- * parsing was most of what one line per event cost (perf on `make bench`).
- * Appends stop quietly at the end of the buffer, which no line reaches.
- */
-struct lb {
-	char *p, *end;
-	char buf[1024];
-};
-
-static void lb_init(struct lb *b)
-{
-	b->p = b->buf;
-	b->end = b->buf + sizeof(b->buf);
-}
-
-static void lb_mem(struct lb *b, const char *s, size_t n)
-{
-	if (n > (size_t)(b->end - b->p))
-		n = b->end - b->p;
-	memcpy(b->p, s, n);
-	b->p += n;
-}
-
-#define lb_lit(b, s) lb_mem(b, s, sizeof(s) - 1)
-
-static void lb_str(struct lb *b, const char *s)
-{
-	lb_mem(b, s, strlen(s));
-}
-
-static void lb_u64(struct lb *b, __u64 v)
-{
-	char t[20];
-	int i = sizeof(t);
-
-	do
-		t[--i] = '0' + v % 10;
-	while (v /= 10);
-	lb_mem(b, t + i, sizeof(t) - i);
-}
-
-/* exactly w digits, zero-padded: fractions of a second */
-static void lb_digits(struct lb *b, __u64 v, int w)
-{
-	char t[20];
-
-	for (int i = w; i-- > 0; v /= 10)
-		t[i] = '0' + v % 10;
-	lb_mem(b, t, w);
-}
-
-/* An IPv4 address by hand (the common case), IPv6 through inet_ntop. */
-static void lb_addr(struct lb *b, int family, const __u8 a[16])
-{
-	char t[INET6_ADDRSTRLEN];
-
-	if (family != 10) {
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				lb_lit(b, ".");
-			lb_u64(b, a[i]);
-		}
-		return;
-	}
-	lb_str(b, addr_str(family, a, t, sizeof(t)));
-}
-
-static void lb_endpoint(struct lb *b, int family, const __u8 a[16], __u16 port)
-{
-	if (family == 10)
-		lb_lit(b, "[");
-	lb_addr(b, family, a);
-	if (family == 10)
-		lb_lit(b, "]:");
-	else
-		lb_lit(b, ":");
-	lb_u64(b, port);
-}
-
-/* Ends a left-aligned column begun at 'from': spaces to width, then one more. */
-static void lb_col(struct lb *b, const char *from, int width)
-{
-	while (b->p - from < width && b->p < b->end)
-		*b->p++ = ' ';
-	if (b->p < b->end)
-		*b->p++ = ' ';
-}
-
-/* Wall-clock time as wall_str() prints it, without printf. */
-static void lb_time(struct lb *b, __u64 wall_ns, int iso)
-{
-	size_t n;
-	const char *secs = wall_secs(wall_ns, iso, &n);
-
-	lb_mem(b, secs, n);
-	lb_lit(b, ".");
-	if (iso) {
-		lb_digits(b, wall_ns % 1000000000ULL / 1000, 6);
-		lb_lit(b, "Z");
-	} else {
-		lb_digits(b, wall_ns % 1000000000ULL / 1000000, 3);
-	}
-}
-
-static void lb_flush(struct lb *b, FILE *f)
-{
-	fwrite(b->buf, 1, b->p - b->buf, f);
-}
-
 static void json_event(struct out *o, const struct pl_event *e, const struct lease *l)
 {
 	char en[16];
-	struct lb b;
+	struct jw w;
 
-	lb_init(&b);
-	lb_lit(&b, "{\"event\":\"");
-	lb_str(&b, event_name(e->type));
-	lb_lit(&b, "\",\"time\":\"");
-	lb_time(&b, e->ts_ns + o->wall_off, 1);
-	lb_lit(&b, "\",\"ts_ns\":");
-	lb_u64(&b, e->ts_ns);
-	lb_lit(&b, ",\"lease\":");
-	lb_u64(&b, e->lease);
-	lb_lit(&b, ",\"pid\":");
-	lb_u64(&b, e->pid);
-	lb_lit(&b, ",\"tid\":");
-	lb_u64(&b, e->tid);
-	lb_lit(&b, ",\"comm\":");
-	/* a comm escapes to at most 6 bytes a byte, plus quotes: room is kept */
-	b.p += json_str_buf(b.p, b.end - b.p, e->comm, sizeof(e->comm));
-	lb_lit(&b, ",\"cgroup_id\":");
-	lb_u64(&b, e->cgroup_id);
-	lb_lit(&b, ",\"netns\":");
-	lb_u64(&b, e->netns);
-	if (e->proto == 17)
-		lb_lit(&b, ",\"proto\":\"udp\"");
-	else
-		lb_lit(&b, ",\"proto\":\"tcp\"");
-	lb_lit(&b, ",\"family\":");
-	lb_u64(&b, e->family == 10 ? 6 : 4);
-	lb_lit(&b, ",\"laddr\":\"");
-	lb_addr(&b, e->family, e->laddr);
-	lb_lit(&b, "\",\"lport\":");
-	lb_u64(&b, e->lport);
-	lb_lit(&b, ",\"raddr\":\"");
-	lb_addr(&b, e->family, e->raddr);
-	lb_lit(&b, "\",\"rport\":");
-	lb_u64(&b, e->rport);
+	jw_begin(&w, &o->lb);
+	jw_obj(&w);
+	jw_kstr(&w, "event", event_name(e->type));
+	jw_ktime(&w, "time", e->ts_ns + o->wall_off);
+	jw_ku64(&w, "ts_ns", e->ts_ns);
+	jw_ku64(&w, "lease", e->lease);
+	jw_ku64(&w, "pid", e->pid);
+	jw_ku64(&w, "tid", e->tid);
+	jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
+	jw_ku64(&w, "cgroup_id", e->cgroup_id);
+	jw_ku64(&w, "netns", e->netns);
+	jw_kstr(&w, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
+	jw_ku64(&w, "family", e->family == AF_INET6 ? 6 : 4);
+	jw_kaddr(&w, "laddr", e->family, e->laddr);
+	jw_ku64(&w, "lport", e->lport);
+	jw_kaddr(&w, "raddr", e->family, e->raddr);
+	jw_ku64(&w, "rport", e->rport);
 	switch (e->type) {
 	case PL_EV_ALLOC:
-		lb_lit(&b, ",\"kind\":\"");
-		lb_str(&b, alloc_kind_name(e->kind));
-		lb_lit(&b, "\",\"latency_ns\":");
-		lb_u64(&b, e->dur_ns);
+		jw_kstr(&w, "kind", alloc_kind_name(e->kind));
+		jw_ku64(&w, "latency_ns", e->dur_ns);
 		if (e->err) {
-			lb_lit(&b, ",\"error\":\"");
-			lb_str(&b, errno_name(e->err, en, sizeof(en)));
-			lb_lit(&b, "\",\"errno\":");
-			if (e->err < 0)
-				lb_lit(&b, "-");
-			lb_u64(&b, e->err < 0 ? -(__s64)e->err : e->err);
+			jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
+			jw_ks64(&w, "errno", e->err);
 		}
 		break;
 	case PL_EV_STATE:
-		lb_lit(&b, ",\"old\":\"");
-		lb_str(&b, tcp_state_name(e->old_state));
-		lb_lit(&b, "\",\"new\":\"");
-		lb_str(&b, tcp_state_name(e->new_state));
-		if (e->kind & PL_STATE_TW_EXPECTED)
-			lb_lit(&b, "\",\"tw_expected\":true");
-		else
-			lb_lit(&b, "\",\"tw_expected\":false");
+		jw_kstr(&w, "old", tcp_state_name(e->old_state));
+		jw_kstr(&w, "new", tcp_state_name(e->new_state));
+		jw_kbool(&w, "tw_expected", e->kind & PL_STATE_TW_EXPECTED);
 		break;
 	case PL_EV_TW_ENTER:
-		lb_lit(&b, ",\"expires_ns\":");
-		lb_u64(&b, e->dur_ns);
+		jw_ku64(&w, "expires_ns", e->dur_ns);
 		break;
 	case PL_EV_TW_EXIT:
 	case PL_EV_RELEASE:
-		lb_lit(&b, ",\"reason\":\"");
-		lb_str(&b, end_reason_name(e->kind));
-		lb_lit(&b, "\"");
+		jw_kstr(&w, "reason", end_reason_name(e->kind));
 		if (l && (l->flags & L_ALLOCATED) && e->type == PL_EV_RELEASE) {
-			lb_lit(&b, ",\"hold_ns\":");
-			lb_u64(&b, l->end_ts - l->alloc_ts);
-			if (l->close_ts >= l->alloc_ts && l->close_ts) {
-				lb_lit(&b, ",\"lifetime_ns\":");
-				lb_u64(&b, l->close_ts - l->alloc_ts);
-			}
+			jw_ku64(&w, "hold_ns", l->end_ts - l->alloc_ts);
+			if (l->close_ts >= l->alloc_ts && l->close_ts)
+				jw_ku64(&w, "lifetime_ns", l->close_ts - l->alloc_ts);
 		}
-		if (l && l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts) {
-			lb_lit(&b, ",\"tw_ns\":");
-			lb_u64(&b, l->tw_exit_ts - l->tw_enter_ts);
-		}
+		if (l && l->tw_enter_ts && l->tw_exit_ts >= l->tw_enter_ts)
+			jw_ku64(&w, "tw_ns", l->tw_exit_ts - l->tw_enter_ts);
 		break;
 	}
-	lb_lit(&b, "}\n");
-	lb_flush(&b, o->f);
+	jw_line(&w, o->f);
 }
 
-void out__event(struct out *o, const struct pl_event *e, const struct lease_result *r)
+void out__event(void *ctx, const struct pl_event *e, const struct lease_result *r)
 {
+	struct out *o = ctx;
 	char comm[PL_COMM_LEN], detail[160];
 	const struct lease *l = r->lease;
-	struct lb b;
-	char *col;
+	struct lb line, *b = &line;
+	const char *col;
 
 	if (!o->events)
 		return;
@@ -302,31 +149,36 @@ void out__event(struct out *o, const struct pl_event *e, const struct lease_resu
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
 	human_detail(e, l, detail, sizeof(detail));
 	/* "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", without printf */
-	lb_init(&b);
-	col = b.p;
-	lb_time(&b, e->ts_ns + o->wall_off, 0);
-	lb_col(&b, col, 12);
-	col = b.p;
-	lb_u64(&b, e->pid);
-	lb_col(&b, col, 7);
-	col = b.p;
-	lb_str(&b, comm);
-	lb_col(&b, col, 16);
-	col = b.p;
-	lb_str(&b, event_name(e->type));
-	lb_col(&b, col, 8);
-	col = b.p;
-	lb_str(&b, proto_str(e));
-	lb_col(&b, col, 5);
-	col = b.p;
-	lb_endpoint(&b, e->family, e->laddr, e->lport);
-	lb_col(&b, col, 22);
-	col = b.p;
-	lb_endpoint(&b, e->family, e->raddr, e->rport);
-	lb_col(&b, col, 22);
-	lb_str(&b, detail);
-	lb_lit(&b, "\n");
-	lb_flush(&b, o->f);
+	lb_open(b, &o->lb);
+	col = b->p;
+	lb_time(b, e->ts_ns + o->wall_off, 0);
+	lb_col(b, col, 12);
+	col = b->p;
+	lb_u64(b, e->pid);
+	lb_col(b, col, 7);
+	col = b->p;
+	lb_str(b, comm);
+	lb_col(b, col, 16);
+	col = b->p;
+	lb_str(b, event_name(e->type));
+	lb_col(b, col, 8);
+	col = b->p;
+	lb_str(b, proto_family_str(e->proto, e->family));
+	lb_col(b, col, 5);
+	col = b->p;
+	lb_endpoint(b, e->family, e->laddr, e->lport);
+	lb_col(b, col, 22);
+	col = b->p;
+	lb_endpoint(b, e->family, e->raddr, e->rport);
+	lb_col(b, col, 22);
+	lb_str(b, detail);
+	lb_lit(b, "\n");
+	lb_close(b, o->f);
+}
+
+void out__free(struct out *o)
+{
+	lbuf_free(&o->lb);
 }
 
 static void human_proc(FILE *f, const struct proc_stats *p)
@@ -372,55 +224,96 @@ static void human_proc(FILE *f, const struct proc_stats *p)
 	hist__print(f, &p->lifetime, "connection lifetime (alloc -> close)");
 }
 
-static void json_proc(FILE *f, const struct proc_stats *p)
+static void json_proc(struct out *o, const struct proc_stats *p)
 {
 	const char *cg = p->pid ? cgpath_lookup(p->cgroup_id) : NULL;
-	char en[16];
+	char en[16], rb[320];
+	struct jw w;
 
-	fprintf(f, "{\"event\":\"summary\",\"pid\":%u,\"comm\":", p->pid);
-	json_str(f, p->comm, sizeof(p->comm));
-	fprintf(f, ",\"cgroup_id\":%llu,\"cgroup\":", (unsigned long long)p->cgroup_id);
+	jw_begin(&w, &o->lb);
+	jw_obj(&w);
+	jw_kstr(&w, "event", "summary");
+	jw_ku64(&w, "pid", p->pid);
+	jw_kstrn(&w, "comm", p->comm, sizeof(p->comm));
+	jw_ku64(&w, "cgroup_id", p->cgroup_id);
 	if (cg)
-		json_str(f, cg, strlen(cg));
+		jw_kstr(&w, "cgroup", cg);
 	else
-		fprintf(f, "null");
-	fprintf(f, ",\"allocs\":%llu,\"failures\":%llu,\"failures_by_errno\":{",
-		(unsigned long long)p->allocs, (unsigned long long)p->failures);
-	for (int i = 0; i < AGG_ERRNOS && p->fail[i].n; i++)
-		fprintf(f, "%s\"%s\":%llu", i ? "," : "", errno_name(p->fail[i].err, en, sizeof(en)),
-			(unsigned long long)p->fail[i].n);
+		jw_knull(&w, "cgroup");
+	jw_ku64(&w, "allocs", p->allocs);
+	jw_ku64(&w, "failures", p->failures);
+	jw_key(&w, "failures_by_errno");
+	jw_obj(&w);
+	for (int i = 0; i < AGG_ERRNOS && p->fail[i].n; i++) {
+		jw_key_str(&w, errno_name(p->fail[i].err, en, sizeof(en)));
+		jw_u64(&w, p->fail[i].n);
+	}
 	if (p->fail_other)
-		fprintf(f, "%s\"other\":%llu", p->fail[0].n ? "," : "",
-			(unsigned long long)p->fail_other);
-	fprintf(f, "},\"tw_entered\":%llu,\"releases\":%llu,\"released_by\":{",
-		(unsigned long long)p->tw_entered, (unsigned long long)p->releases);
-	for (int i = 1, first = 1; i < AGG_REASONS; i++) {
-		if (!p->end_reason[i])
-			continue;
-		fprintf(f, "%s\"%s\":%llu", first ? "" : ",", end_reason_name(i),
-			(unsigned long long)p->end_reason[i]);
-		first = 0;
-	}
-	{
-		char rb[320];
+		jw_ku64(&w, "other", p->fail_other);
+	jw_end(&w);
+	jw_ku64(&w, "tw_entered", p->tw_entered);
+	jw_ku64(&w, "releases", p->releases);
+	jw_key(&w, "released_by");
+	jw_obj(&w);
+	for (int i = 1; i < AGG_REASONS; i++)
+		if (p->end_reason[i])
+			jw_key_str(&w, end_reason_name(i)), jw_u64(&w, p->end_reason[i]);
+	jw_end(&w);
+	jw_ku64(&w, "bind_then_connect", p->bind_then_connect);
+	if (agg__remedy(p, rb, sizeof(rb)))
+		jw_kstr(&w, "remedy", rb);
+	else
+		jw_knull(&w, "remedy");
+	jw_ks64(&w, "held", p->held);
+	jw_ks64(&w, "peak_held", p->peak_held);
+	jw_key(&w, "alloc_latency_ns");
+	hist__json(&w, &p->alloc_lat);
+	jw_key(&w, "hold_ns");
+	hist__json(&w, &p->hold);
+	jw_key(&w, "time_wait_ns");
+	hist__json(&w, &p->tw_time);
+	jw_key(&w, "lifetime_ns");
+	hist__json(&w, &p->lifetime);
+	jw_line(&w, o->f);
+}
 
-		fprintf(f, "},\"bind_then_connect\":%llu,\"remedy\":",
-			(unsigned long long)p->bind_then_connect);
-		if (agg__remedy(p, rb, sizeof(rb)))
-			json_str(f, rb, strlen(rb));
-		else
-			fprintf(f, "null");
+static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
+{
+	const struct lease_stats *ls = ri->leases;
+	struct jw w;
+
+	jw_begin(&w, &o->lb);
+	jw_obj(&w);
+	jw_kstr(&w, "event", "totals");
+	jw_kstr(&w, "mode", ri->mode);
+	jw_ku64(&w, "elapsed_ns", ri->elapsed_ns);
+	jw_ku64(&w, "processes", nprocs);
+	jw_key(&w, "drops");
+	jw_obj(&w);
+	for (int i = 1; i < PL_EV_MAX; i++) {
+		jw_key_str(&w, event_name(i));
+		jw_u64(&w, ri->drops[i]);
 	}
-	fprintf(f, ",\"held\":%lld,\"peak_held\":%lld,\"alloc_latency_ns\":", (long long)p->held,
-		(long long)p->peak_held);
-	hist__json(f, &p->alloc_lat);
-	fprintf(f, ",\"hold_ns\":");
-	hist__json(f, &p->hold);
-	fprintf(f, ",\"time_wait_ns\":");
-	hist__json(f, &p->tw_time);
-	fprintf(f, ",\"lifetime_ns\":");
-	hist__json(f, &p->lifetime);
-	fprintf(f, "}\n");
+	jw_end(&w);
+	jw_ku64(&w, "recursion_misses", ri->recursion_misses);
+	jw_ku64(&w, "tw_overflow", ri->tw_overflow);
+	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
+	jw_ku64(&w, "snapshots", ri->snapshots);
+	jw_ku64(&w, "netns_lost", ri->netns_lost);
+	jw_ku64(&w, "snapshot_mean_ns", ri->snap_mean_ns);
+	jw_ku64(&w, "snapshot_max_ns", ri->snap_max_ns);
+	jw_kdouble(&w, "snapshot_interval_s", ri->snap_interval, 3);
+	jw_key(&w, "leases");
+	jw_obj(&w);
+	jw_ku64(&w, "live", ls->live);
+	jw_ku64(&w, "ended", ls->ended);
+	jw_ku64(&w, "no_alloc", ls->no_alloc);
+	jw_ku64(&w, "orphans", ls->orphans);
+	jw_ku64(&w, "duplicates", ls->duplicates);
+	jw_ku64(&w, "out_of_order", ls->out_of_order);
+	jw_ku64(&w, "evicted", ls->evicted);
+	jw_end(&w);
+	jw_line(&w, o->f);
 }
 
 void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
@@ -437,26 +330,8 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 
 	if (o->json) {
 		for (size_t i = 0; v && i < n; i++)
-			json_proc(o->f, v[i]);
-		fprintf(o->f, "{\"event\":\"totals\",\"mode\":\"%s\",\"elapsed_ns\":%llu,"
-			      "\"processes\":%zu,\"drops\":{",
-			ri->mode, (unsigned long long)ri->elapsed_ns, n);
-		for (int i = 1; i < PL_EV_MAX; i++)
-			fprintf(o->f, "%s\"%s\":%llu", i > 1 ? "," : "", event_name(i),
-				(unsigned long long)ri->drops[i]);
-		fprintf(o->f, "},\"recursion_misses\":%llu,\"tw_overflow\":%llu,\"tw_unseen\":%llu,"
-			      "\"snapshots\":%llu,\"netns_lost\":%llu,\"snapshot_mean_ns\":%llu,\"snapshot_max_ns\":%llu,"
-			      "\"snapshot_interval_s\":%.3f,\"leases\":{\"live\":%llu,\"ended\":%llu,"
-			      "\"no_alloc\":%llu,\"orphans\":%llu,\"duplicates\":%llu,"
-			      "\"out_of_order\":%llu,\"evicted\":%llu}}\n",
-			(unsigned long long)ri->recursion_misses, (unsigned long long)ri->tw_overflow,
-			(unsigned long long)ri->tw_unseen, (unsigned long long)ri->snapshots,
-			(unsigned long long)ri->netns_lost, (unsigned long long)ri->snap_mean_ns, (unsigned long long)ri->snap_max_ns,
-			ri->snap_interval,
-			(unsigned long long)ls->live, (unsigned long long)ls->ended,
-			(unsigned long long)ls->no_alloc, (unsigned long long)ls->orphans,
-			(unsigned long long)ls->duplicates, (unsigned long long)ls->out_of_order,
-			(unsigned long long)ls->evicted);
+			json_proc(o, v[i]);
+		json_totals(o, ri, n);
 		fflush(o->f);
 		free(v);
 		return;

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Human lines and JSON lines: one per event, one per process summary. */
+/*
+ * The terminal's and the script's view of the pipeline: one human line or
+ * one JSON line per event, and the per-process summaries with the run's
+ * totals and losses.
+ */
 #ifndef PORTLIFE_OUTPUT_H
 #define PORTLIFE_OUTPUT_H
 
 #include <stdbool.h>
 #include <stdio.h>
 #include "agg.h"
+#include "lb.h"
 #include "lease.h"
 
 struct run_info {
@@ -31,13 +36,16 @@ struct out {
 	bool events;		/* print one line per event */
 	bool header_done;
 	__u64 wall_off;		/* add to a monotonic stamp for wall-clock time */
+	struct lbuf lb;		/* lines are built here */
 };
 
 const char *event_name(int type);
 const char *alloc_kind_name(int kind);
 const char *end_reason_name(int reason);
 
-void out__event(struct out *o, const struct pl_event *e, const struct lease_result *r);
+/* One event line; a pipeline sink (ctx: struct out). */
+void out__event(void *ctx, const struct pl_event *e, const struct lease_result *r);
 void out__summary(struct out *o, struct agg *a, const struct run_info *ri);
+void out__free(struct out *o);
 
 #endif

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <argp.h>
-#include <dirent.h>
-#include <limits.h>
-#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <bpf/libbpf.h>
-#include "portlife.skel.h"
+#include "failures.h"
+#include "headroom.h"
 #include "json.h"
+#include "loader.h"
+#include "opts.h"
 #include "ports.h"
 #include "util.h"
 
@@ -38,55 +40,15 @@ static int state_by_name(const char *name)
 		if (!strcasecmp(name, tcp_state_name(s)))
 			return s;
 	if (!strcasecmp(name, "UNCONN"))
-		return 7;	/* an unconnected UDP socket is in CLOSE */
+		return PL_TCP_CLOSE;	/* an unconnected UDP socket is in CLOSE */
 	return 0;
 }
 
 static const char *proto_state(const struct pl_sock_rec *r)
 {
-	if (r->proto == 17)
-		return r->state == 1 ? "ESTAB" : "UNCONN";
+	if (r->proto == IPPROTO_UDP)
+		return r->state == PL_TCP_ESTABLISHED ? "ESTAB" : "UNCONN";
 	return tcp_state_name(r->state);
-}
-
-/* Load only the socket-table and owner iterators. */
-static int load(struct portlife **skel, struct snapshot_links *l)
-{
-	struct bpf_program *prog;
-	char kconfig[64];
-	int err;
-
-	snprintf(kconfig, sizeof(kconfig), "CONFIG_HZ=%u\n", kernel_hz());
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .kconfig = kconfig);
-
-	libbpf_set_print(quiet_print);
-	if (geteuid() != 0) {
-		fprintf(stderr, "portlife: listing sockets needs BPF iterators and setns(): "
-				"run it as root\n");
-		return -EPERM;
-	}
-	*skel = portlife__open_opts(&opts);
-	if (!*skel) {
-		fprintf(stderr, "portlife: cannot open the BPF object: %s\n", strerror(errno));
-		return -errno;
-	}
-	bpf_object__for_each_program(prog, (*skel)->obj)
-		bpf_program__set_autoload(prog, !strncmp(bpf_program__name(prog), "pl_ports_", 9));
-	err = portlife__load(*skel);
-	if (err) {
-		fprintf(stderr, "portlife: the kernel refused the socket iterators (%s): "
-				"needs BTF and 5.9+; run with -v for details\n", strerror(-err));
-		return err;
-	}
-	l->tcp = bpf_program__attach_iter((*skel)->progs.pl_ports_tcp, NULL);
-	l->udp = bpf_program__attach_iter((*skel)->progs.pl_ports_udp, NULL);
-	l->owner = bpf_program__attach_iter((*skel)->progs.pl_ports_owner, NULL);
-	if (!l->tcp || !l->udp || !l->owner) {
-		err = -errno;
-		fprintf(stderr, "portlife: cannot create the socket iterators: %s\n", strerror(-err));
-		return err;
-	}
-	return 0;
 }
 
 static bool wanted(const struct sock_ent *e)
@@ -119,26 +81,35 @@ static int by_port(const void *a, const void *b)
 	return x->r.rport < y->r.rport ? -1 : x->r.rport > y->r.rport;
 }
 
-static void print_sock_json(FILE *f, const struct sock_ent *e)
+static void print_sock_json(struct lbuf *b, FILE *f, const struct sock_ent *e)
 {
 	const struct pl_sock_rec *r = &e->r;
-	char la[48], ra[48];
+	struct jw w;
 
-	fprintf(f, "{\"event\":\"socket\",\"proto\":\"%s\",\"family\":%d,\"state\":\"%s\","
-		   "\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\",\"rport\":%u,\"netns\":%u,"
-		   "\"uid\":%u,\"pid\":",
-		r->proto == 17 ? "udp" : "tcp", r->family == 10 ? 6 : 4, proto_state(r),
-		addr_str(r->family, r->laddr, la, sizeof(la)), r->lport,
-		addr_str(r->family, r->raddr, ra, sizeof(ra)), r->rport, r->netns, r->uid);
+	jw_begin(&w, b);
+	jw_obj(&w);
+	jw_kstr(&w, "event", "socket");
+	jw_kstr(&w, "proto", r->proto == IPPROTO_UDP ? "udp" : "tcp");
+	jw_ku64(&w, "family", r->family == AF_INET6 ? 6 : 4);
+	jw_kstr(&w, "state", proto_state(r));
+	jw_kaddr(&w, "laddr", r->family, r->laddr);
+	jw_ku64(&w, "lport", r->lport);
+	jw_kaddr(&w, "raddr", r->family, r->raddr);
+	jw_ku64(&w, "rport", r->rport);
+	jw_ku64(&w, "netns", r->netns);
+	jw_ku64(&w, "uid", r->uid);
 	if (e->pid) {
-		fprintf(f, "%u,\"comm\":", e->pid);
-		json_str(f, e->comm, sizeof(e->comm));
+		jw_ku64(&w, "pid", e->pid);
+		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
 	} else {
-		fprintf(f, "null,\"comm\":null");
+		jw_knull(&w, "pid");
+		jw_knull(&w, "comm");
 	}
-	if (r->state == 6 && r->proto == 6)
-		fprintf(f, ",\"expires_ns\":%llu", (unsigned long long)r->expires_ns);
-	fprintf(f, "}\n");
+	/* pid is the lowest of them: a forked server's workers share the socket */
+	jw_ku64(&w, "processes", e->nholders);
+	if (r->state == PL_TCP_TIME_WAIT && r->proto == IPPROTO_TCP)
+		jw_ku64(&w, "expires_ns", r->expires_ns);
+	jw_line(&w, f);
 }
 
 static void print_sock(FILE *f, const struct sock_ent *e)
@@ -147,121 +118,19 @@ static void print_sock(FILE *f, const struct sock_ent *e)
 	char lep[64], rep[64], pid[16] = "-", comm[PL_COMM_LEN], left[24] = "";
 
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-	if (r->proto == 6 && r->state == 6)
+	if (r->proto == IPPROTO_TCP && r->state == PL_TCP_TIME_WAIT)
 		dur_str(r->expires_ns, left, sizeof(left));
 	if (e->pid)
 		snprintf(pid, sizeof(pid), "%u", e->pid);
 	endpoint_str(r->family, r->raddr, r->rport, rep, sizeof(rep));
 	if (!r->rport)	/* no remote end, as ss shows it */
 		strcpy(strrchr(rep, ':') + 1, "*");
-	fprintf(f, "%-5s %-12s %-24s %-24s %-7s %-16s %-11u %s\n",
-		r->proto == 17 ? (r->family == 10 ? "udp6" : "udp4") :
-				 (r->family == 10 ? "tcp6" : "tcp4"),
+	fprintf(f, "%-5s %-12s %-24s %-24s %-7s %-16s %-11u %s", proto_family_str(r->proto, r->family),
 		proto_state(r), endpoint_str(r->family, r->laddr, r->lport, lep, sizeof(lep)), rep,
 		pid, e->pid ? comm : "(unknown)", r->netns, left);
-}
-
-const char *dest_remedy(const struct dest *d, char *buf, size_t len)
-{
-	if (d->in_use && d->time_wait * 2 >= d->in_use)
-		snprintf(buf, len, "mostly TIME_WAIT: reuse connections (keep-alive, pooling) "
-				   "to this destination; on the client, net.ipv4.tcp_tw_reuse=1; "
-				   "or widen net.ipv4.ip_local_port_range / set IP_LOCAL_PORT_RANGE "
-				   "per socket");
-	else
-		snprintf(buf, len, "many live connections to one destination: pool them, or "
-				   "add local addresses / destinations, or widen "
-				   "net.ipv4.ip_local_port_range");
-	return buf;
-}
-
-void print_dest(FILE *f, const struct dest *d, const char *indent)
-{
-	char la[48], rep[64], comm[PL_COMM_LEN], eta[32] = "-";
-
-	if (d->exhausted_in >= 0)
-		dur_str((__u64)(d->exhausted_in * 1e9), eta, sizeof(eta));
-	fprintf(f, "%s%-11u %-16s %-26s %6u %9u %7u %6u %6.1f%% %+9.1f %12s", indent, d->netns,
-		addr_str(d->family, d->laddr, la, sizeof(la)),
-		endpoint_str(d->family, d->raddr, d->rport, rep, sizeof(rep)), d->in_use,
-		d->time_wait, d->usable, d->free, d->used_pct, d->growth, eta);
-	for (int i = 0; i < 3 && d->top[i].n; i++) {
-		comm_sanitize(d->top[i].comm, PL_COMM_LEN, comm, sizeof(comm));
-		fprintf(f, "%s%s/%u:%u", i ? "," : "  ", d->top[i].pid ? comm : "?", d->top[i].pid,
-			d->top[i].n);
-	}
+	if (e->nholders > 1)
+		fprintf(f, "%s(and %u more processes)", *left ? " " : "", e->nholders - 1);
 	fprintf(f, "\n");
-}
-
-void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind_room *bv,
-		    size_t nb, bool json, __u32 netns, size_t max)
-{
-	char la[48], ra[48], buf[256];
-
-	if (nd > max)
-		nd = max;
-	if (json) {
-		for (size_t i = 0; i < nd; i++) {
-			const struct dest *d = &dv[i];
-
-			if (netns && d->netns != netns)
-				continue;
-			fprintf(f, "{\"event\":\"headroom\",\"netns\":%u,\"family\":%d,\"laddr\":\"%s\","
-				   "\"raddr\":\"%s\",\"rport\":%u,\"in_use\":%u,\"time_wait\":%u,"
-				   "\"usable\":%u,\"free\":%u,\"used_pct\":%.2f,\"growth_per_s\":%.2f,"
-				   "\"exhausted_in_s\":",
-				d->netns, d->family == 10 ? 6 : 4,
-				addr_str(d->family, d->laddr, la, sizeof(la)),
-				addr_str(d->family, d->raddr, ra, sizeof(ra)), d->rport, d->in_use,
-				d->time_wait, d->usable, d->free, d->used_pct, d->growth);
-			if (d->exhausted_in >= 0)
-				fprintf(f, "%.1f", d->exhausted_in);
-			else
-				fprintf(f, "null");
-			fprintf(f, ",\"holders\":[");
-			for (int k = 0; k < 3 && d->top[k].n; k++) {
-				fprintf(f, "%s{\"pid\":%u,\"comm\":", k ? "," : "", d->top[k].pid);
-				json_str(f, d->top[k].comm, PL_COMM_LEN);
-				fprintf(f, ",\"ports\":%u,\"time_wait\":%u}", d->top[k].n, d->top[k].tw);
-			}
-			fprintf(f, "],\"remedy\":");
-			dest_remedy(d, buf, sizeof(buf));
-			json_str(f, buf, strlen(buf));
-			fprintf(f, "}\n");
-		}
-		for (size_t i = 0; i < nb; i++) {
-			if (netns && bv[i].netns != netns)
-				continue;
-			fprintf(f, "{\"event\":\"bind_headroom\",\"netns\":%u,\"range_lo\":%u,"
-				   "\"range_hi\":%u,\"reserved\":%u,\"in_use\":%u,\"free\":%u}\n",
-				bv[i].netns, bv[i].lo, bv[i].hi, bv[i].reserved, bv[i].in_use, bv[i].free);
-		}
-		return;
-	}
-	fprintf(f, "connect() headroom per destination (ephemeral ports in use, TIME_WAIT included):\n");
-	fprintf(f, "%-11s %-16s %-26s %6s %9s %7s %6s %7s %9s %12s  %s\n", "NETNS", "LOCAL",
-		"REMOTE", "IN_USE", "TIME_WAIT", "USABLE", "FREE", "USED", "GROWTH/s", "EXHAUSTED_IN",
-		"TOP HOLDERS comm/pid:ports");
-	for (size_t i = 0; i < nd; i++)
-		if (!netns || dv[i].netns == netns)
-			print_dest(f, &dv[i], "");
-	if (!nd)
-		fprintf(f, "(no connections on ephemeral ports)\n");
-	if (nd && dv[0].used_pct >= 50)
-		fprintf(f, "remedy for %s: %s\n",
-			endpoint_str(dv[0].family, dv[0].raddr, dv[0].rport, la, sizeof(la)),
-			dest_remedy(&dv[0], buf, sizeof(buf)));
-	if (!nb)
-		return;
-	fprintf(f, "\nbind(0) headroom per netns:\n%-11s %-13s %8s %7s %7s\n", "NETNS", "RANGE",
-		"RESERVED", "IN_USE", "FREE");
-	for (size_t i = 0; i < nb; i++) {
-		if (netns && bv[i].netns != netns)
-			continue;
-		snprintf(buf, sizeof(buf), "%u-%u", bv[i].lo, bv[i].hi);
-		fprintf(f, "%-11u %-13s %8u %7u %7u\n", bv[i].netns, buf, bv[i].reserved,
-			bv[i].in_use, bv[i].free);
-	}
 }
 
 enum { OPT_JSON = 0x100, OPT_RANGE, OPT_STATE, OPT_NETNS, OPT_HEADROOM, OPT_SAMPLE };
@@ -279,12 +148,6 @@ static const struct argp_option ports_opts[] = {
 	{},
 };
 
-static int bad(const char *opt, const char *arg, const char *want)
-{
-	fprintf(stderr, "portlife: invalid %s '%s': %s\n", opt, arg, want);
-	return -EINVAL;
-}
-
 static error_t parse_ports(int key, char *arg, struct argp_state *state)
 {
 	unsigned long v;
@@ -296,39 +159,39 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 		break;
 	case 'P':
 		if (parse_ulong(arg, 1, 65535, &v))
-			return bad("port", arg, "expected 1 to 65535");
+			return opt_bad("port", arg, "expected 1 to 65535");
 		penv.port = v;
 		break;
 	case OPT_RANGE:
 		dash = strchr(arg, '-');
 		if (!dash)
-			return bad("range", arg, "expected LO-HI, e.g. 32768-60999");
+			return opt_bad("range", arg, "expected LO-HI, e.g. 32768-60999");
 		*dash = '\0';
 		if (parse_ulong(arg, 1, 65535, &penv.lo) || parse_ulong(dash + 1, 1, 65535, &penv.hi) ||
 		    penv.lo > penv.hi) {
 			*dash = '-';
-			return bad("range", arg, "expected LO-HI with 1 <= LO <= HI <= 65535");
+			return opt_bad("range", arg, "expected LO-HI with 1 <= LO <= HI <= 65535");
 		}
 		break;
 	case 'p':
-		if (parse_ulong(arg, 1, 4194304, &penv.pid))
-			return bad("pid", arg, "expected a process id from 1 to 4194304");
+		if (opt_pid(arg, &penv.pid))
+			return -EINVAL;
 		break;
 	case OPT_STATE:
 		if (!(penv.state = state_by_name(arg)))
-			return bad("state", arg, "expected a TCP state such as LISTEN, ESTABLISHED, "
+			return opt_bad("state", arg, "expected a TCP state such as LISTEN, ESTABLISHED, "
 						 "TIME_WAIT, or UNCONN for UDP");
 		break;
 	case OPT_NETNS:
 		if (parse_ulong(arg, 1, 0xffffffffUL, &penv.netns))
-			return bad("netns", arg, "expected a namespace inode number");
+			return opt_bad("netns", arg, "expected a namespace inode number");
 		break;
 	case OPT_HEADROOM:
 		penv.headroom = true;
 		break;
 	case OPT_SAMPLE:
 		if (parse_seconds(arg, 0, 60, &penv.sample))
-			return bad("sample", arg, "expected seconds, from 0 to 60");
+			return opt_bad("sample", arg, "expected seconds, from 0 to 60");
 		break;
 	case 'v':
 		penv.verbose = true;
@@ -336,7 +199,7 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		if (penv.who && penv.port < 0) {
 			if (parse_ulong(arg, 1, 65535, &v))
-				return bad("port", arg, "expected 1 to 65535");
+				return opt_bad("port", arg, "expected 1 to 65535");
 			penv.port = v;
 			break;
 		}
@@ -382,72 +245,50 @@ static const char who_doc[] =
 "\n"
 "OPTIONS:";
 
-/*
- * `who`: failures on this port that a running `portlife` saw. The files are
- * ours, but read them as untrusted all the same: exact sizes, a known magic,
- * and a process that is still alive.
- */
-static void recent_failures(FILE *f, unsigned int port)
+struct who_ctx {
+	FILE *f;
+	bool json;
+	int shown;
+	struct lbuf lb;
+};
+
+/* `who`: a failure on this port that a running `portlife` saw. */
+static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 wall_off)
 {
-	char path[PATH_MAX], magic[sizeof(FAILS_MAGIC)], comm[PL_COMM_LEN], ts[32], ep[64], eb[16];
-	struct dirent *de;
-	DIR *d = opendir(FAILS_DIR);
-	struct pl_event e;
-	__u64 wall_off;
-	int shown = 0;
+	struct who_ctx *c = ctx;
+	char comm[PL_COMM_LEN], ts[32], ep[64], eb[16];
+	struct jw w;
 
-	if (!d)
+	if (!c->shown++ && !c->json)
+		fprintf(c->f, "\nrecent failures to get port %u (seen by portlife, pid %u):\n",
+			e->lport, tracer);
+	if (c->json) {
+		jw_begin(&w, &c->lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", "failure");
+		jw_ktime(&w, "time", e->ts_ns + wall_off);
+		jw_ku64(&w, "pid", e->pid);
+		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
+		jw_kstr(&w, "error", errno_name(e->err, eb, sizeof(eb)));
+		jw_ku64(&w, "lport", e->lport);
+		jw_ku64(&w, "netns", e->netns);
+		jw_line(&w, c->f);
 		return;
-	while ((de = readdir(d))) {
-		unsigned long pid;
-		char *dot = strstr(de->d_name, ".failures");
-		FILE *in;
-
-		if (!dot || dot[9] || (*dot = '\0', parse_ulong(de->d_name, 1, 4194304, &pid)))
-			continue;
-		if (kill((pid_t)pid, 0) && errno == ESRCH)
-			continue;	/* a tracer that died without cleaning up */
-		snprintf(path, sizeof(path), FAILS_DIR "/%lu.failures", pid);
-		if (!(in = fopen(path, "re")))
-			continue;
-		if (fread(magic, 1, sizeof(magic), in) != sizeof(magic) ||
-		    memcmp(magic, FAILS_MAGIC, sizeof(magic)) ||
-		    fread(&wall_off, sizeof(wall_off), 1, in) != 1) {
-			fclose(in);
-			continue;
-		}
-		while (fread(&e, sizeof(e), 1, in) == 1) {
-			if (e.type != PL_EV_ALLOC || !e.err || e.lport != port)
-				continue;
-			if (!shown++ && !penv.json)
-				printf("\nrecent failures to get port %u (seen by portlife, pid %lu):\n",
-				       port, pid);
-			comm_sanitize(e.comm, sizeof(e.comm), comm, sizeof(comm));
-			if (penv.json) {
-				fprintf(f, "{\"event\":\"failure\",\"time\":\"%s\",\"pid\":%u,\"comm\":",
-					wall_str(e.ts_ns + wall_off, 1, ts, sizeof(ts)), e.pid);
-				json_str(f, e.comm, sizeof(e.comm));
-				fprintf(f, ",\"error\":\"%s\",\"lport\":%u,\"netns\":%u}\n",
-					errno_name(e.err, eb, sizeof(eb)), e.lport, e.netns);
-			} else {
-				fprintf(f, "  %s pid %u (%s) %s on %s\n",
-					wall_str(e.ts_ns + wall_off, 0, ts, sizeof(ts)), e.pid, comm,
-					errno_name(e.err, eb, sizeof(eb)),
-					endpoint_str(e.family == 10 ? 10 : 2, e.laddr, e.lport, ep, sizeof(ep)));
-			}
-		}
-		fclose(in);
 	}
-	closedir(d);
+	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+	fprintf(c->f, "  %s pid %u (%s) %s on %s\n", wall_str(e->ts_ns + wall_off, 0, ts, sizeof(ts)),
+		e->pid, comm, errno_name(e->err, eb, sizeof(eb)),
+		endpoint_str(e->family == AF_INET6 ? AF_INET6 : AF_INET, e->laddr, e->lport, ep,
+			     sizeof(ep)));
 }
 
 static int run_ports(int argc, char **argv, int who)
 {
 	struct argp argp = { .options = ports_opts, .parser = parse_ports,
 			     .doc = who ? who_doc : ports_doc };
-	struct snapshot_links links = {};
 	struct snapshot s = {}, prev = {};
-	struct portlife *skel = NULL;
+	struct iters_bpf it = {};
+	struct lbuf lb = {};
 	size_t shown = 0;
 	int err;
 
@@ -457,16 +298,22 @@ static int run_ports(int argc, char **argv, int who)
 	penv.who = who;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
-	err = load(&skel, &links);
+	libbpf_set_print(quiet_print);
+	if (geteuid() != 0) {
+		fprintf(stderr, "portlife: listing sockets needs BPF iterators and setns(): "
+				"run it as root\n");
+		return 1;
+	}
+	err = loader__load_iters(&it);
 	if (err)
 		goto out;
 	if (penv.headroom && penv.sample > 0) {
-		err = snapshot__take(&prev, &links, penv.netns);
+		err = snapshot__take(&prev, &it.links, penv.netns);
 		if (!err)
 			usleep((useconds_t)(penv.sample * 1e6));
 	}
 	if (!err)
-		err = snapshot__take(&s, &links, penv.netns);
+		err = snapshot__take(&s, &it.links, penv.netns);
 	if (err) {
 		fprintf(stderr, "portlife: taking the socket snapshot failed: %s\n", strerror(-err));
 		goto out;
@@ -492,24 +339,26 @@ static int run_ports(int argc, char **argv, int who)
 			continue;
 		shown++;
 		if (penv.json)
-			print_sock_json(stdout, &s.v[i]);
+			print_sock_json(&lb, stdout, &s.v[i]);
 		else
 			print_sock(stdout, &s.v[i]);
 	}
 	if (who && !shown && !penv.json)
 		printf("(nobody holds port %ld)\n", penv.port);
-	if (who)
-		recent_failures(stdout, penv.port);
+	if (who) {
+		struct who_ctx c = { .f = stdout, .json = penv.json };
+
+		failures__read(penv.port, on_failure, &c);
+		lbuf_free(&c.lb);
+	}
 	if (s.ns_unreachable && !penv.json)
 		fprintf(stderr, "portlife: %zu namespaces went away while we looked\n",
 			s.ns_unreachable);
 out:
+	lbuf_free(&lb);
 	snapshot__free(&s);
 	snapshot__free(&prev);
-	bpf_link__destroy(links.tcp);
-	bpf_link__destroy(links.udp);
-	bpf_link__destroy(links.owner);
-	portlife__destroy(skel);
+	loader__unload_iters(&it);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "portlife: writing the output failed: %s\n", strerror(errno));
 		return 1;

@@ -1,176 +1,23 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
+#include "iter.h"
+#include "netns.h"
 #include "snapshot.h"
 #include "util.h"
 
-struct owner {
-	__u64 inode;
-	__u32 pid;
-	char comm[PL_COMM_LEN];
-};
-
+/* Owners sorted by socket inode, then pid: ties broken the same way every time. */
 static int owner_cmp(const void *a, const void *b)
 {
-	const struct owner *x = a, *y = b;
+	const struct pl_owner_rec *x = a, *y = b;
 
-	return x->inode < y->inode ? -1 : x->inode > y->inode;
-}
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
-/* Every socket open in any process (first process found wins), by inode. */
-static struct owner *scan_owners(struct bpf_link *link, size_t *n)
-{
-	struct pl_owner_rec recs[128];
-	struct owner *v = NULL, *nv;
-	size_t cap = 0;
-	ssize_t r;
-	int fd;
-
-	*n = 0;
-	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
-	if (fd < 0)
-		return NULL;
-	while ((r = read(fd, recs, sizeof(recs))) > 0 || (r < 0 && errno == EINTR)) {
-		for (ssize_t i = 0; r > 0 && i < r / (ssize_t)sizeof(recs[0]); i++) {
-			if (*n == cap) {
-				cap = cap ? cap * 2 : 1024;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv)
-					goto out;
-				v = nv;
-			}
-			v[*n].inode = recs[i].inode;
-			v[*n].pid = recs[i].tgid;
-			memcpy(v[*n].comm, recs[i].comm, PL_COMM_LEN);
-			v[*n].comm[PL_COMM_LEN - 1] = '\0';
-			(*n)++;
-		}
-	}
-out:
-	close(fd);
-	/* stable: the first process seen keeps a shared socket */
-	qsort(v, *n, sizeof(*v), owner_cmp);
-	return v;
-}
-
-struct ns_ref {
-	__u32 inum;
-	char path[64];	/* something to open to enter it */
-};
-
-static void add_ns(struct ns_ref **v, size_t *n, size_t *cap, __u32 inum, const char *path)
-{
-	struct ns_ref *nv;
-
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].inum == inum)
-			return;
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 32;
-		nv = realloc(*v, *cap * sizeof(**v));
-		if (!nv)
-			return;
-		*v = nv;
-	}
-	(*v)[*n].inum = inum;
-	snprintf((*v)[*n].path, sizeof((*v)[*n].path), "%s", path);
-	(*n)++;
-}
-
-/* Every network namespace a process lives in, and those pinned in /run/netns. */
-static struct ns_ref *list_netns(size_t *n)
-{
-	struct ns_ref *v = NULL;
-	size_t cap = 0;
-	struct dirent *de;
-	struct stat st;
-	char path[64];
-	DIR *d;
-
-	*n = 0;
-	if (!stat("/proc/self/ns/net", &st))
-		add_ns(&v, n, &cap, st.st_ino, "/proc/self/ns/net");
-	if ((d = opendir("/proc"))) {
-		while ((de = readdir(d))) {
-			if (!all_digits(de->d_name) || strlen(de->d_name) > 10)
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-			if (!stat(path, &st))
-				add_ns(&v, n, &cap, st.st_ino, path);
-		}
-		closedir(d);
-	}
-	if ((d = opendir("/run/netns"))) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.' || strlen(de->d_name) > 40)
-				continue;
-			snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
-			if (!stat(path, &st))
-				add_ns(&v, n, &cap, st.st_ino, path);
-		}
-		closedir(d);
-	}
-	return v;
-}
-
-static int read_iter(struct snapshot *s, struct bpf_link *link)
-{
-	char buf[sizeof(struct pl_sock_rec) * 128];
-	size_t have = 0;
-	ssize_t r;
-	int fd;
-
-	if (!link)
-		return 0;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		return -errno;
-	while ((r = read(fd, buf + have, sizeof(buf) - have)) > 0 || (r < 0 && errno == EINTR)) {
-		size_t off = 0;
-
-		if (r < 0)
-			continue;
-		have += r;
-		for (; have - off >= sizeof(struct pl_sock_rec); off += sizeof(struct pl_sock_rec)) {
-			if (s->n == s->cap) {
-				size_t cap = s->cap ? s->cap * 2 : 1024;
-				struct sock_ent *nv = realloc(s->v, cap * sizeof(*nv));
-
-				if (!nv) {
-					close(fd);
-					return -ENOMEM;
-				}
-				s->v = nv;
-				s->cap = cap;
-			}
-			memset(&s->v[s->n], 0, sizeof(s->v[s->n]));
-			memcpy(&s->v[s->n].r, buf + off, sizeof(struct pl_sock_rec));
-			s->n++;
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	close(fd);
-	return r < 0 ? -errno : 0;
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
 /* The current thread's netns: its port range and reserved ports. */
@@ -181,7 +28,7 @@ static void read_ns_sysctls(struct ns_info *ns)
 	FILE *f;
 
 	if ((f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re"))) {
-		if (fscanf(f, "%u %u", &lo, &hi) != 2)
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535)
 			lo = 32768, hi = 60999;
 		fclose(f);
 	}
@@ -222,11 +69,69 @@ const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum)
 	return NULL;
 }
 
+/* The sockets of the namespace this thread is in, appended to socks. */
+static int read_sockets(const struct snapshot_links *links, struct vec *socks)
+{
+	int err = iter_collect(links->tcp, sizeof(struct pl_sock_rec), sizeof(struct sock_ent),
+			       socks);
+
+	if (!err && links->udp)
+		err = iter_collect(links->udp, sizeof(struct pl_sock_rec),
+				   sizeof(struct sock_ent), socks);
+	return err;
+}
+
+/* The first of owners o[0..n) (sorted by owner_cmp) holding inode, or n. */
+static size_t first_owner(const struct pl_owner_rec *o, size_t n, __u64 inode)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o[mid].inode < inode)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && o[lo].inode == inode ? lo : n;
+}
+
+/*
+ * Who holds each socket: the lowest pid of the processes whose file tables
+ * have it (so the same socket always shows the same owner), and how many
+ * there are (a forked server, a socket passed with SCM_RIGHTS).
+ */
+static void find_owners(struct snapshot *s, struct bpf_link *owner_link)
+{
+	struct vec owners = {};
+	struct pl_owner_rec *o;
+
+	if (!owner_link || iter_collect(owner_link, sizeof(*o), sizeof(*o), &owners))
+		goto out;
+	o = owners.v;
+	qsort(o, owners.n, sizeof(*o), owner_cmp);
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_ent *e = &s->v[i];
+		size_t k = e->r.inode ? first_owner(o, owners.n, e->r.inode) : owners.n;
+
+		if (k == owners.n)
+			continue;
+		e->pid = o[k].tgid;
+		memcpy(e->comm, o[k].comm, PL_COMM_LEN);
+		e->comm[PL_COMM_LEN - 1] = '\0';
+		for (; k < owners.n && o[k].inode == e->r.inode; k++)
+			e->nholders++;
+	}
+out:
+	free(owners.v);
+}
+
 int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32 only_netns)
 {
-	struct ns_ref *nsv;
-	struct owner *owners;
-	size_t nns, nown;
+	struct vec socks = {};
+	struct netns_ref *nsv;
+	size_t nns;
 	int self, err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -234,7 +139,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0)
 		return -errno;
-	nsv = list_netns(&nns);
+	nsv = netns_list(&nns);
 	s->ns = calloc(nns ? nns : 1, sizeof(*s->ns));
 	if (!s->ns) {
 		close(self);
@@ -248,7 +153,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 		if (only_netns && nsv[i].inum != only_netns)
 			continue;
 		fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		if (fd < 0 || netns_enter(fd)) {
 			/* the process left, or the namespace went away meanwhile */
 			if (fd >= 0)
 				close(fd);
@@ -258,34 +163,23 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 		close(fd);
 		ns->inum = nsv[i].inum;
 		read_ns_sysctls(ns);
-		/* The iterators walk the netns of the task that creates them. */
-		err = read_iter(s, links->tcp);
-		if (!err)
-			err = read_iter(s, links->udp);
-		if (setns(self, CLONE_NEWNET) && !err)
-			err = -errno;
+		err = read_sockets(links, &socks);
+		if (netns_return(self) && !err)
+			err = -EIO;
 		if (err)
 			break;
 		s->nns++;
 	}
 	close(self);
 	free(nsv);
-	if (err)
+	s->v = socks.v;
+	s->n = socks.n;
+	s->cap = socks.cap;
+	if (err) {
+		snapshot__free(s);
 		return err;
-
-	owners = scan_owners(links->owner, &nown);
-	for (size_t i = 0; owners && i < s->n; i++) {
-		struct owner key = { .inode = s->v[i].r.inode }, *o;
-
-		if (!key.inode)
-			continue;
-		o = bsearch(&key, owners, nown, sizeof(key), owner_cmp);
-		if (o) {
-			s->v[i].pid = o->pid;
-			memcpy(s->v[i].comm, o->comm, PL_COMM_LEN);
-		}
 	}
-	free(owners);
+	find_owners(s, links->owner);
 	return 0;
 }
 

@@ -14,8 +14,10 @@
 #include "portlife.h"
 
 struct sock_ent {
-	struct pl_sock_rec r;
-	__u32 pid;		/* owner; 0 when unknown (TIME_WAIT, or gone) */
+	struct pl_sock_rec r;	/* first: iter_collect() fills it in place */
+	__u32 pid;		/* owner, the lowest pid of those holding it; 0 when
+				 * unknown (TIME_WAIT, or gone) */
+	__u32 nholders;		/* processes holding the socket (fork, SCM_RIGHTS) */
 	char comm[PL_COMM_LEN];
 };
 
@@ -41,7 +43,10 @@ struct snapshot_links {
 	struct bpf_link *owner;		/* iter/task_file: pl_ports_owner */
 };
 
-/* Take a snapshot: only_netns 0 for all namespaces. Returns 0 or -errno. */
+/*
+ * Take a snapshot: only_netns 0 for all namespaces. Returns 0 or -errno;
+ * s is then valid (empty on error) and must be freed.
+ */
 int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32 only_netns);
 void snapshot__free(struct snapshot *s);
 const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum);

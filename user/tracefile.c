@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -390,7 +392,8 @@ static int read_header(struct window *w, struct tracefile_info *info)
 static bool event_sane(const struct pl_event *e)
 {
 	return e->type >= PL_EV_ALLOC && e->type < PL_EV_MAX &&
-	       (e->family == 2 || e->family == 10) && (e->proto == 6 || e->proto == 17) &&
+	       (e->family == AF_INET || e->family == AF_INET6) &&
+	       (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP) &&
 	       e->err >= 0 && e->err < 4096;
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -6,10 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
+#include "iter.h"
+#include "netns.h"
 #include "twsnap.h"
 #include "util.h"
 
@@ -30,24 +30,15 @@ struct ns_ent {
 struct twsnap {
 	struct bpf_link *link;
 	struct bpf_link *udp_link;
-	__u64 *alive;		/* lease ids of tracked UDP sockets still there */
-	size_t nalive, capalive;
+	struct vec alive;	/* __u64 lease ids of tracked UDP sockets still there */
 	struct lease_table *t;
 	struct ns_ent *ns;
 	size_t nns, capns;
 	int self_fd;
 	__u32 self_inum;
-	struct pl_tw_rec *recs;
-	size_t nrecs, caprecs;
+	struct vec recs;	/* struct pl_tw_rec of the namespace looked at last */
 	struct twsnap_stats st;
 };
-
-static __u32 fd_inum(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? 0 : (__u32)st.st_ino;
-}
 
 struct twsnap *twsnap__new(struct bpf_link *link, struct bpf_link *udp_link,
 			   struct lease_table *t)
@@ -67,7 +58,7 @@ struct twsnap *twsnap__new(struct bpf_link *link, struct bpf_link *udp_link,
 		errno = err;
 		return NULL;
 	}
-	s->self_inum = fd_inum(s->self_fd);
+	s->self_inum = netns_fd_inum(s->self_fd);
 	return s;
 }
 
@@ -80,8 +71,8 @@ void twsnap__free(struct twsnap *s)
 			close(s->ns[i].fd);
 	close(s->self_fd);
 	free(s->ns);
-	free(s->recs);
-	free(s->alive);
+	free(s->recs.v);
+	free(s->alive.v);
 	free(s);
 }
 
@@ -127,84 +118,32 @@ static int read_tw_overflow(__u64 *out)
 
 static int ns_enter(struct twsnap *s, struct ns_ent *n)
 {
-	if (n->fd == s->self_fd)
-		return 0;
-	return setns(n->fd, CLONE_NEWNET) ? -errno : 0;
+	return n->fd == s->self_fd ? 0 : netns_enter(n->fd);
 }
 
-static void ns_leave(struct twsnap *s, struct ns_ent *n)
+static int ns_leave(struct twsnap *s, struct ns_ent *n)
 {
-	if (n->fd != s->self_fd && setns(s->self_fd, CLONE_NEWNET))
-		fprintf(stderr, "portlife: cannot return to our own network namespace: %s\n",
-			strerror(errno));
-}
-
-/* path, if it names the network namespace inum: an open fd, else -1. */
-static int open_if_ns(const char *path, __u32 inum)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0 && fd_inum(fd) != inum) {
-		close(fd);	/* the process moved or the pid was reused */
-		fd = -1;
-	}
-	return fd;
+	return n->fd == s->self_fd ? 0 : netns_return(s->self_fd);
 }
 
 /*
  * The process that allocated the lease is often gone by the time its event
- * is read (a short-lived client in a container): find another way into the
- * namespace, a namespace pinned by `ip netns add` or any process still in
- * it. A whole /proc walk, so at most once a second per namespace.
+ * is read (a short-lived client in a container): then find another way into
+ * the namespace, a namespace pinned by `ip netns add` or any process still
+ * in it. That is a whole /proc walk, so at most once a second per namespace.
  */
-static int ns_search(struct ns_ent *n)
-{
-	static const char *const dirs[] = { "/run/netns", "/proc" };
-	char path[PATH_MAX];
-	__u64 now = mono_ns();
-	int fd = -1;
-
-	if (n->last_scan && now - n->last_scan < 1000000000ULL)
-		return -1;
-	n->last_scan = now;
-	for (size_t i = 0; i < 2 && fd < 0; i++) {
-		DIR *d = opendir(dirs[i]);
-		struct dirent *de;
-
-		while (d && fd < 0 && (de = readdir(d))) {
-			if (de->d_name[0] == '.' || (i == 1 && (de->d_name[0] < '0' ||
-							       de->d_name[0] > '9')))
-				continue;
-			if (i == 0)
-				snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
-			else
-				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-			fd = open_if_ns(path, n->inum);
-			if (fd >= 0 && i == 1)
-				n->pid = strtoul(de->d_name, NULL, 10);
-		}
-		if (d)
-			closedir(d);
-	}
-	return fd;
-}
-
 static void ns_open(struct twsnap *s, struct ns_ent *n)
 {
-	char path[64];
-	int fd = -1;
+	__u64 now = mono_ns();
 
 	if (n->fd >= 0)
 		return;
-	if (n->pid) {
-		snprintf(path, sizeof(path), "/proc/%u/ns/net", n->pid);
-		fd = open_if_ns(path, n->inum);
-	}
-	if (fd < 0)
-		fd = ns_search(n);
-	if (fd < 0)
+	if (n->last_scan && now - n->last_scan < 1000000000ULL)
 		return;
-	n->fd = fd;
+	n->last_scan = now;
+	n->fd = netns_open(n->inum, n->pid, &n->pid);
+	if (n->fd < 0)
+		return;
 	/* Baseline the overflow counter now, before this netns closes anything we track. */
 	if (!ns_enter(s, n)) {
 		n->have_overflow = !read_tw_overflow(&n->overflow);
@@ -246,36 +185,14 @@ static int id_cmp(const void *a, const void *b)
 /* Lease ids from the udp iterator of the current netns into s->alive. */
 static int read_udp_alive(struct twsnap *s)
 {
-	__u64 ids[512];
-	ssize_t r;
-	int fd;
+	int err;
 
-	s->nalive = 0;
+	s->alive.n = 0;
 	if (!s->udp_link)
 		return 0;
-	fd = bpf_iter_create(bpf_link__fd(s->udp_link));
-	if (fd < 0)
-		return -errno;
-	/* bpf_seq_write() hands out whole 8-byte records per read. */
-	while ((r = read(fd, ids, sizeof(ids))) > 0 || (r < 0 && errno == EINTR)) {
-		for (ssize_t i = 0; r > 0 && i < r / 8; i++) {
-			if (s->nalive == s->capalive) {
-				size_t cap = s->capalive ? s->capalive * 2 : 256;
-				__u64 *na = realloc(s->alive, cap * sizeof(*na));
-
-				if (!na) {
-					close(fd);
-					return -ENOMEM;
-				}
-				s->alive = na;
-				s->capalive = cap;
-			}
-			s->alive[s->nalive++] = ids[i];
-		}
-	}
-	close(fd);
-	qsort(s->alive, s->nalive, sizeof(*s->alive), id_cmp);
-	return r < 0 ? -errno : 0;
+	err = iter_collect(s->udp_link, sizeof(__u64), sizeof(__u64), &s->alive);
+	qsort(s->alive.v, s->alive.n, sizeof(__u64), id_cmp);
+	return err;
 }
 
 static int rec_cmp(const void *a, const void *b)
@@ -307,65 +224,30 @@ static __u64 read_max_tw(void)
  */
 static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta, int *full)
 {
-	__u64 max_tw;
-	char buf[sizeof(struct pl_tw_rec) * 256];
-	size_t have = 0;
-	ssize_t r;
-	int fd, err = 0;
-	__u64 ov;
+	__u64 max_tw, ov;
+	int err;
 
-	s->nrecs = 0;
+	s->recs.n = 0;
 	*overflow_delta = 0;
 	*full = 0;
 	err = ns_enter(s, n);
 	if (err)
 		return err;
 	/* The iterator walks the netns of the task that creates it. */
-	fd = bpf_iter_create(bpf_link__fd(s->link));
-	if (fd < 0) {
-		err = -errno;
-		goto leave;
-	}
-	while ((r = read(fd, buf + have, sizeof(buf) - have)) > 0 || (r < 0 && errno == EINTR)) {
-		size_t off = 0;
-
-		if (r < 0)
-			continue;
-		have += r;
-		for (; have - off >= sizeof(struct pl_tw_rec); off += sizeof(struct pl_tw_rec)) {
-			if (s->nrecs == s->caprecs) {
-				size_t cap = s->caprecs ? s->caprecs * 2 : 1024;
-				struct pl_tw_rec *nr = realloc(s->recs, cap * sizeof(*nr));
-
-				if (!nr) {
-					err = -ENOMEM;
-					goto out;
-				}
-				s->recs = nr;
-				s->caprecs = cap;
-			}
-			memcpy(&s->recs[s->nrecs++], buf + off, sizeof(struct pl_tw_rec));
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	if (r < 0)
-		err = -errno;
+	err = iter_collect(s->link, sizeof(struct pl_tw_rec), sizeof(struct pl_tw_rec), &s->recs);
 	if (!err)
 		err = read_udp_alive(s);
 	max_tw = read_max_tw();
-	*full = max_tw && s->nrecs >= max_tw;
+	*full = max_tw && s->recs.n >= max_tw;
 	if (!read_tw_overflow(&ov)) {
 		if (n->have_overflow && ov > n->overflow)
 			*overflow_delta = ov - n->overflow;
 		n->overflow = ov;
 		n->have_overflow = 1;
 	}
-out:
-	close(fd);
-leave:
-	ns_leave(s, n);
-	qsort(s->recs, s->nrecs, sizeof(*s->recs), rec_cmp);
+	if (ns_leave(s, n) && !err)
+		err = -EIO;
+	qsort(s->recs.v, s->recs.n, sizeof(struct pl_tw_rec), rec_cmp);
 	return err;
 }
 
@@ -399,10 +281,10 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 
 	if (!l)
 		return;
-	if (l->proto == 17) {
+	if (l->proto == IPPROTO_UDP) {
 		/* UDP: gone from the socket table means the port is free. */
 		if (!reachable || l->alloc_ts >= start ||
-		    bsearch(&id, s->alive, s->nalive, sizeof(id), id_cmp))
+		    bsearch(&id, s->alive.v, s->alive.n, sizeof(id), id_cmp))
 			return;
 		ev_from_lease(&e, l, PL_EV_RELEASE, end);
 		e.kind = PL_END_CLOSE;
@@ -523,7 +405,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		reachable = n->fd >= 0 && !snapshot_ns(s, n, &budget, &full);
 		end = mono_ns();
 		if (!reachable) {
-			s->nrecs = 0;
+			s->recs.n = 0;
 			s->st.netns_unreachable++;
 			if (!n->lost) {
 				n->lost = 1;
@@ -536,7 +418,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 			if (w[k].netns != n->inum)
 				continue;
 			rec = reachable && key.cookie ?
-			      bsearch(&key, s->recs, s->nrecs, sizeof(key), rec_cmp) : NULL;
+			      bsearch(&key, s->recs.v, s->recs.n, sizeof(key), rec_cmp) : NULL;
 			judge(s, w[k].id, rec, start, end, &budget, full, reachable, fn, ctx);
 		}
 	}

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,9 +47,16 @@ const char *tcp_state_name(int state)
 	return names[state];
 }
 
+const char *proto_family_str(int proto, int family)
+{
+	if (proto == IPPROTO_UDP)
+		return family == AF_INET6 ? "udp6" : "udp4";
+	return family == AF_INET6 ? "tcp6" : "tcp4";
+}
+
 const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len)
 {
-	if (!inet_ntop(family == 10 ? AF_INET6 : AF_INET, addr, buf, len))
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;
 }
@@ -57,7 +66,7 @@ const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf,
 	char a[INET6_ADDRSTRLEN];
 
 	addr_str(family, addr, a, sizeof(a));
-	if (family == 10)
+	if (family == AF_INET6)
 		snprintf(buf, len, "[%s]:%u", a, port);
 	else
 		snprintf(buf, len, "%s:%u", a, port);

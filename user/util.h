@@ -11,6 +11,8 @@
 const char *errno_name(int err, char *buf, size_t len);
 /* Kernel TCP state name ("ESTABLISHED"), "?" when out of range. */
 const char *tcp_state_name(int state);
+/* "tcp4", "udp6": a protocol and its family, as the PROTO columns show them. */
+const char *proto_family_str(int proto, int family);
 /* Printable address: "10.0.0.1" or "::1". */
 const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len);
 /* "10.0.0.1:80" or "[::1]:80". */

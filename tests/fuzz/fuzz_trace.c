@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: any bytes as a trace file, read strictly and with
- * --salvage, every record pushed through the report path (lease table,
- * aggregation, event lines as text and JSON, the summary), as `portlife
- * report` does. Build and run with `make fuzz` (bounded) or, for a long run:
+ * --salvage, every record pushed through the report path (the pipeline:
+ * lease table, aggregation; event lines as text and JSON, CSV rows, Chrome
+ * slices; the summary), as `portlife report` does. Build and run with `make fuzz` (bounded) or, for a long run:
  *   .output/fuzz_trace -max_total_time=3600 .output/fuzz-corpus
  *
  * Random bytes rarely get past a record's CRC, so most mutations are made
@@ -23,8 +23,10 @@
 #include <string.h>
 #include <zlib.h>
 #include "agg.h"
+#include "export.h"
 #include "lease.h"
 #include "output.h"
+#include "pipeline.h"
 #include "tracefile.h"
 
 /* Small tables keep every input fast; overflow and eviction get exercised too. */
@@ -35,12 +37,14 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
 /* ---- the report path -------------------------------------------------- */
 
+/* What `portlife report` runs a trace through: the pipeline and every output. */
 struct report {
 	struct lease_table *leases;
 	struct agg *agg;
+	struct pipeline pipe;
 	struct out text, json;
+	struct export csv, chrome;
 	const struct tracefile_info *info;	/* its hdr is read before the first record */
-	__u64 last_ts;
 	struct digest {
 		__u64 n;
 		uLong crc;
@@ -66,9 +70,18 @@ static void report_open(struct report *r, const struct tracefile_info *info)
 	r->agg = agg__new(FUZZ_PROCS);
 	if (!r->leases || !r->agg)
 		abort();
+	pipeline__init(&r->pipe, r->leases, r->agg);
 	r->text.f = r->json.f = devnull();
 	r->text.events = r->json.events = true;
 	r->json.json = true;
+	export__init(&r->csv, devnull(), 0);
+	export__init(&r->chrome, devnull(), 0);
+	export__csv_header(&r->csv);
+	export__chrome_begin(&r->chrome);
+	pipeline__add_sink(&r->pipe, out__event, &r->text);
+	pipeline__add_sink(&r->pipe, out__event, &r->json);
+	pipeline__add_sink(&r->pipe, export__csv_sink, &r->csv);
+	pipeline__add_sink(&r->pipe, export__chrome_sink, &r->chrome);
 }
 
 static void digest(struct digest *d, const struct pl_event *e)
@@ -81,32 +94,33 @@ static void digest(struct digest *d, const struct pl_event *e)
 static void report_record(void *ctx, const struct pl_event *e)
 {
 	struct report *r = ctx;
-	struct lease_result res;
+	__u64 wall_off = r->info->hdr.wall_off_ns;
 
 	digest(&r->seen, e);
-	r->text.wall_off = r->json.wall_off = r->info->hdr.wall_off_ns;
-	if (e->ts_ns > r->last_ts)
-		r->last_ts = e->ts_ns;
-	lease_table__apply(r->leases, e, &res);
-	agg__apply(r->agg, e, &res);
-	out__event(&r->text, e, &res);
-	out__event(&r->json, e, &res);
+	r->text.wall_off = r->json.wall_off = r->csv.wall_off = r->chrome.wall_off = wall_off;
+	pipeline__event(&r->pipe, e);
 }
 
-/* The end of a report: the summary, with what the header and trailer said. */
+/* The end of a report: open leases, the summary, with what the header and trailer said. */
 static void report_close(struct report *r, const struct tracefile_info *info)
 {
 	struct run_info ri = { .mode = info->hdr.mode, .precision = info->hdr.precision };
 
+	export__chrome_end(&r->chrome, r->leases, r->pipe.last_ts);
 	if (info->has_trailer) {
 		memcpy(ri.drops, info->trailer.drops, sizeof(ri.drops));
 		ri.recursion_misses = info->trailer.recursion_misses;
 	}
-	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->last_ts) - info->hdr.start_ns;
+	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
+			info->hdr.start_ns;
 	ri.leases = lease_table__stats(r->leases);
 	ri.tw_overflow = agg__tw_overflow(r->agg);
 	out__summary(&r->text, r->agg, &ri);
 	out__summary(&r->json, r->agg, &ri);
+	out__free(&r->text);
+	out__free(&r->json);
+	export__free(&r->csv);
+	export__free(&r->chrome);
 	agg__free(r->agg);
 	lease_table__free(r->leases);
 }

@@ -3,7 +3,8 @@
 # (DESTDIR) installs the binary, portlife(8) and the bash completion with the
 # right modes and builds nothing that is up to date; the installed binary's
 # --version is the build's version; the staged man page renders and matches
-# --help (check_man.sh); the completion completes (check_completion.sh);
+# --help (check_man.sh); every doc states the same minimum kernel
+# (check_floor.sh); the completion completes (check_completion.sh);
 # make uninstall removes all three.
 # One line per check, "PASS name" or "FAIL name: why"; the last line is
 # "pkg: N passed, N failed". Exit status 1 if anything failed.
@@ -113,6 +114,13 @@ if out=$(tests/pkg/check_man.sh "$bin" "$man" 2>&1); then
 	ok "man-matches-help ($(sed -n 's/^check_man: .* matches --help (\(.*\))/\1/p' <<<"$out"))"
 else
 	ko man-matches-help "$(tr '\n' ';' <<<"$out")"
+fi
+
+# One minimum kernel, from user/loader.h, in the README, the man page and --help.
+if out=$(tests/pkg/check_floor.sh "$bin" 2>&1); then
+	ok "kernel-floor (${out#check_floor: })"
+else
+	ko kernel-floor "$(tr '\n' ';' <<<"$out")"
 fi
 
 # The completion as installed, one PASS/FAIL line per case.

@@ -8,7 +8,7 @@
 # dotted parameters to init):
 #   portlife.modes=fentry,kprobe,tracepoint  attach modes to test, in order
 #   portlife.timeout=SECONDS                  time limit of one mode's livetest
-#   portlife.tests=a_connect_v4,...           only these live tests (default all)
+#   portlife.tests=connect_v4,...             only these live tests (default all)
 #
 # Console protocol parsed by vmtest.sh, one marker per line:
 #   PORTLIFE-VM-INIT <kernel release> uptime=<s>  init started (boot time)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# VM tests: run the live tests (tests/live/livetest.c) in every attach mode on
+# VM tests: run the live tests (tests/live/*.c) in every attach mode on
 # stock Debian cloud kernels under qemu. CI's own kernel only supports the
 # tracepoint mode (fentry EPERM, no kprobes); Debian's 6.1 and 6.12 cloud
 # kernels have BTF, fentry and kprobes, boot in seconds under TCG with a
@@ -13,7 +13,7 @@
 #   VMTEST_KERNELS  kernel series to test           (default "6.1 6.12")
 #   VMTEST_MODES    portlife --mode values to test  (default "fentry kprobe tracepoint")
 #   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 1500)
-#   VMTEST_TESTS    only these live tests, e.g. "g_sigterm m_holder_before"
+#   VMTEST_TESTS    only these live tests, e.g. "sigterm holder_before"
 #                   (default: all; for chasing a VM-only failure quickly)
 #
 # Steps: install qemu-system-x86 and busybox-static if missing; build static

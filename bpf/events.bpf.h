@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The tracer's state in the kernel: its knobs, maps and lease records, and
+ * the helpers that turn a lease into an event on the ring buffer. Included by
+ * portlife.bpf.c only; the iterators of `portlife ports` (iters.bpf.c) need
+ * none of it, so they do not pay for a ring buffer they never write.
+ */
+#ifndef PORTLIFE_EVENTS_BPF_H
+#define PORTLIFE_EVENTS_BPF_H
+
+#include "common.bpf.h"
+
+/* lease_val.flags */
+#define LF_CONNECTING	0x1	/* SYN_SENT seen, port not assigned yet */
+#define LF_CLOSED	0x2	/* CLOSE seen, explicitly bound: port held until destroy */
+#define LF_CLOSED_TW	0x4	/* CLOSE via tcp_time_wait(): a TIME_WAIT socket holds the port */
+#define LF_IN_TIME_WAIT_CALL 0x8	/* exact modes: inside tcp_time_wait() */
+#define LF_TW		0x10	/* exact modes: keyed by the timewait socket */
+#define LF_TW_KILLED	0x20	/* inet_twsk_deschedule_put() */
+#define LF_TW_REUSED	0x40	/* tcp_twsk_unique() took it over */
+
+/* Knobs: rodata, set by the loader between open and load. */
+const volatile __u32 targ_tgid = 0;
+const volatile __u16 targ_family = 0;
+const volatile bool filter_cgroup = false;
+/* fentry/kprobe modes: allocation and release come from their own hooks. */
+const volatile bool exact_hooks = false;
+/* portlife itself: never traced, but its self-test calls are counted. */
+const volatile __u32 self_tgid = 0;
+/* Wake the reader only when this much is waiting; otherwise it polls on a timer. */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+/* Lease ids: a counter, never a pointer. */
+__u64 next_lease = 0;
+/*
+ * Hook entries seen from portlife's own self-test: an fentry program can
+ * attach and still never run (ftrace locked down), so user space checks.
+ */
+__u64 calib_hits = 0;
+
+/*
+ * A tracked socket, keyed by its address in the leases map. That address
+ * never leaves the kernel: events carry the lease counter and the cookie.
+ */
+struct lease_val {
+	__u64 lease;
+	__u64 cookie;
+	__u64 start_ns;		/* SYN_SENT time while LF_CONNECTING */
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 netns;
+	__u16 flags;
+	__u8 proto;
+	__u8 pad;
+	__u16 lport;		/* once allocated: lets iter/udp spot a reused address */
+	__u16 pad2[3];
+	char comm[PL_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Failed bpf_ringbuf_reserve() calls, per event type. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PL_EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Tracked sockets by address. LRU: a missed release cannot leak an entry forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct lease_val);
+} leases SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_map SEC(".maps");
+
+static __always_inline bool task_filtered(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return true;
+	if (targ_tgid && tgid != targ_tgid)
+		return true;
+	if (filter_cgroup && !bpf_current_task_under_cgroup(&cgroup_map, 0))
+		return true;
+	return false;
+}
+
+static __always_inline struct pl_event *ev_reserve(__u8 type)
+{
+	struct pl_event *e;
+	__u32 key = type;
+	__u64 *cnt;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		cnt = bpf_map_lookup_elem(&drops, &key);
+		if (cnt)
+			*cnt += 1;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->proto = IPPROTO_TCP;	/* ev_owner() sets the lease's own */
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+/*
+ * A wakeup per event is what makes per-event tracers slow: wake the reader
+ * only when the buffer fills up, and let it poll on a short timer otherwise.
+ */
+static __always_inline void ev_submit(struct pl_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void ev_owner(struct pl_event *e, const struct lease_val *l)
+{
+	e->lease = l->lease;
+	e->cookie = l->cookie;
+	e->pid = l->pid;
+	e->tid = l->tid;
+	e->netns = l->netns;
+	e->cgroup_id = l->cgroup_id;
+	e->proto = l->proto;
+	__builtin_memcpy(e->comm, l->comm, sizeof(e->comm));
+}
+
+static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
+{
+	l->lease = __sync_fetch_and_add(&next_lease, 1) + 1;
+	l->pid = tgid_pid >> 32;
+	l->tid = (__u32)tgid_pid;
+	l->cgroup_id = bpf_get_current_cgroup_id();
+	l->proto = BPF_CORE_READ(sk, sk_protocol);
+	l->netns = skc_netns(&sk->__sk_common);
+	bpf_get_current_comm(l->comm, sizeof(l->comm));
+}
+
+static __always_inline void emit_alloc(const struct sock *sk, const struct lease_val *l,
+				       __u8 kind, __s32 err, __u64 dur)
+{
+	struct pl_event *e = ev_reserve(PL_EV_ALLOC);
+
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = kind;
+	e->err = err;
+	e->dur_ns = dur;
+	ev_submit(e);
+}
+
+/* sk may be a timewait socket: both start with struct sock_common. */
+static __always_inline void emit_release(const struct sock *sk, const struct lease_val *l,
+					 __u8 reason)
+{
+	struct pl_event *e = ev_reserve(PL_EV_RELEASE);
+
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = reason;
+	ev_submit(e);
+}
+
+/* Function entry state until its exit, by thread and function. */
+enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_SEND, FN_TW_SCHED };
+
+struct call_key {
+	__u32 tid;
+	__u32 fn;
+};
+
+struct call_val {
+	__u64 ts;
+	__u64 sk;
+	__u32 arg;
+	__u16 snum;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct call_key);
+	__type(value, struct call_val);
+} calls SEC(".maps");
+
+static __always_inline void call_enter(__u32 fn, const void *sk, __u16 snum)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = fn };
+	struct call_val v = { .ts = bpf_ktime_get_ns(), .sk = (__u64)sk, .snum = snum };
+
+	if ((id >> 32) == self_tgid) {
+		__sync_fetch_and_add(&calib_hits, 1);
+		return;
+	}
+	bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
+}
+
+/* The entry state of fn in this thread (consumed), or false. */
+static __always_inline bool call_exit(__u32 fn, struct call_val *out)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = fn };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (!v)
+		return false;
+	*out = *v;
+	bpf_map_delete_elem(&calls, &k);
+	return true;
+}
+
+static __always_inline bool in_call(__u32 fn)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = fn };
+
+	return bpf_map_lookup_elem(&calls, &k) != NULL;
+}
+
+/*
+ * A port search returned: ret 0 means sk has its port now. kind/err describe
+ * this allocation path; a socket that already holds a lease (connect() after
+ * bind(), listen() re-checking its bound port) is not a new allocation.
+ */
+static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum, long ret,
+					      __u64 start, __u8 kind, __s32 err)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk, now = bpf_ktime_get_ns();
+	struct lease_val nl = {};
+	struct pl_event *e;
+
+	if (task_filtered(id >> 32))
+		return;
+	if (targ_family && BPF_CORE_READ(sk, __sk_common.skc_family) != targ_family)
+		return;
+	if (!ret && bpf_map_lookup_elem(&leases, &key))
+		return;
+	lease_init(&nl, sk, id);
+	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	nl.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (ret) {
+		e = ev_reserve(PL_EV_ALLOC);
+		if (!e)
+			return;
+		ev_owner(e, &nl);
+		READ_TUPLE_CORE(e, &sk->__sk_common);
+		if (snum)
+			e->lport = snum;
+		e->kind = kind;
+		/* get_port returns 1, inet_hash_connect a -errno */
+		e->err = ret < 0 ? -ret : err;
+		e->dur_ns = now - start;
+		ev_submit(e);
+		return;
+	}
+	bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
+	emit_alloc(sk, &nl, kind, 0, now - start);
+}
+
+#endif /* PORTLIFE_EVENTS_BPF_H */

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The command line and the process: a hostile process name through the JSON,
+ * SIGTERM mid-run, bad input, and forced modes refused with a reason.
+ */
+#include <errno.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jsonread.h"
+
+/* A process name made to break JSON and terminals. */
+static const char hostile[] = "\"\\\n\x1b[31m\xff\xc3x";
+
+static int sc_hostile(struct result *r)
+{
+	int lfd, c;
+
+	prctl(PR_SET_NAME, hostile);
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	c = connect_to(AF_INET, r->listen_port, 0, 0);
+	if (c < 0)
+		return c;
+	r->ports[r->nports++] = sock_port(c);
+	rst_close(c);
+	close(lfd);
+	return 0;
+}
+
+/* Traffic while portlife gets SIGTERM. */
+static int sc_sigterm(struct result *r)
+{
+	return sc_connects(r, AF_INET);
+}
+
+static int t_hostile_json(void)
+{
+	struct run run;
+	char cmd[1024], want[64] = "", got[256] = "";
+	FILE *f;
+	int err;
+
+	err = start(&run, sc_hostile, "hostile_json", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && check_connects(&run, AF_INET, "127.0.0.1", true))
+		err = -1;
+	if (err)
+		goto out;
+	/* The parser itself must reject what jq would. */
+	static const char *bad[] = { "{\"a\":\"\x01\"}", "{\"a\":1,}", "\"\xff\"", "{\"a\":\"\\x\"}",
+				     "{\"a\":01}", "{\"a\":1} x", "{\"a\":\"\xc0\xaf\"}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (json_line_ok(bad[i])) {
+			err = fail("the test's JSON parser accepts bad input #%zu", i);
+			goto out;
+		}
+	}
+	if (!json_line_ok("{\"a\":[1,-2.5e3,true,null,\"\\u00e9\\n\xc3\xa9\"],\"b\":{}}")) {
+		err = fail("the test's JSON parser rejects good input");
+		goto out;
+	}
+	/* Every line must parse, with our strict parser and, where installed, jq. */
+	for (int i = 0; i < run.nlines; i++) {
+		if (!json_line_ok(run.lines[i])) {
+			err = fail("line %d is not valid JSON: %s", i + 1, run.lines[i]);
+			goto out;
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "command -v jq >/dev/null 2>&1 || exit 0; "
+		 "jq -e -s 'length > 0' %s > /dev/null 2>&1", run.out);
+	if (system(cmd) != 0) {
+		err = fail("jq rejects portlife's JSON output (%s)", run.out);
+		goto out;
+	}
+	/* Read the name back: the kernel keeps 15 bytes; bad UTF-8 becomes U+FFFD. */
+	for (int i = 0; i < run.nlines; i++) {
+		const char *l = run.lines[i], *c;
+
+		if (is_event(l, "alloc") && jstr_is(l, "kind", "connect") &&
+		    jnum(l, "pid") == run.child && (c = jfind(l, "comm")))
+			j_string(&c, got, sizeof(got));
+	}
+	snprintf(want, sizeof(want), "\"\\\n\x1b[31m\xef\xbf\xbd\xef\xbf\xbdx");
+	if (strcmp(got, want))
+		err = fail("comm read back as '%s'", got);
+	(void)f;
+out:
+	cleanup(&run);
+	return err;
+}
+
+/* Every BPF program named pl_* that is loaded now; returns how many. */
+static int our_progs(void)
+{
+	union bpf_attr attr;
+	__u32 id = 0;
+	int n = 0;
+
+	for (;;) {
+		struct bpf_prog_info info = {};
+		int fd;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)))
+			break;
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_id = id;
+		fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr));
+		if (fd < 0)
+			continue;
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = fd;
+		attr.info.info_len = sizeof(info);
+		attr.info.info = (unsigned long)&info;
+		if (!syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) &&
+		    !strncmp(info.name, "pl_", 3))
+			n++;
+		close(fd);
+	}
+	return n;
+}
+
+static int t_sigterm(void)
+{
+	struct run run;
+	int err, before, loaded, after;
+
+	before = our_progs();
+	err = start(&run, sc_sigterm, "sigterm", NULL);
+	loaded = our_progs();
+	if (!err && write(run.go[1], "g", 1) != 1)
+		err = fail("cannot start the child");
+	sleep_ms(150);	/* mid-run: the child is still connecting */
+	if (!err && run.tracer > 0) {
+		int st;
+
+		kill(run.tracer, SIGTERM);
+		waitpid(run.tracer, &st, 0);
+		run.tracer_status = st;
+		run.tracer = 0;
+	}
+	stop(&run, 0);
+	/* The kernel frees programs after an RCU grace period: give it a moment. */
+	for (int t = 0; t < 40 && (after = our_progs()) != before; t++)
+		sleep_ms(50);
+	if (!err && (!WIFEXITED(run.tracer_status) || WEXITSTATUS(run.tracer_status) != 0))
+		err = fail("portlife did not exit 0 on SIGTERM (status %#x)", run.tracer_status);
+	for (int i = 0; i < run.nlines && !err; i++)
+		if (is_event(run.lines[i], "totals"))
+			break;
+		else if (i == run.nlines - 1)
+			err = fail("no final summary after SIGTERM");
+	if (!err && !run.nlines)
+		err = fail("no output at all after SIGTERM");
+	if (!err && loaded - before < 5)
+		err = fail("only %d of our programs seen while running", loaded - before);
+	if (!err && after != before)
+		err = fail("%d pl_* programs still loaded after exit (%d before)", after, before);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * Whatever mode auto picks here, every better mode must have been refused:
+ * forcing one fails with one line naming the reason and a non-zero exit.
+ */
+static int t_forced_modes(void)
+{
+	static const char *ladder[] = { "fentry", "kprobe", "tracepoint" };
+	char *argv[] = { "portlife", "--mode", NULL, "-d", "0.2", NULL };
+	struct run run;
+	const char *got = NULL;
+	int err;
+
+	if (mode)
+		return 0;	/* only meaningful for the auto run */
+	err = start(&run, sc_hostile, "forced_modes", NULL);
+	stop(&run, 0);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "start"))
+			got = jfind(run.lines[i], "mode");
+	if (!err && !got)
+		err = fail("no start line in auto mode");
+	for (int i = 0; !err && i < 3; i++) {
+		char want[64];
+
+		if (!strncmp(got + 1, ladder[i], strlen(ladder[i])))
+			break;
+		argv[2] = (char *)ladder[i];
+		snprintf(want, sizeof(want), "%s mode unavailable", ladder[i]);
+		err = expect_error(argv, want);
+	}
+	cleanup(&run);
+	return err;
+}
+
+static int t_bad_input(void)
+{
+	char *a1[] = { "portlife", "-p", "12x", NULL };
+	char *a2[] = { "portlife", "-i", "-3", NULL };
+	char *a3[] = { "portlife", "--mode", "warp", NULL };
+	char *a4[] = { "portlife", "--cgroup", "/nonexistent/cg", NULL };
+	char *a5[] = { "nobody", NULL };
+
+	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
+	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
+	    expect_error(a5, "root"))
+		return -1;
+	return 0;
+}
+
+LIVE_TEST(hostile_json, t_hostile_json, 60, false);
+LIVE_TEST(sigterm, t_sigterm, 70, false);
+LIVE_TEST(bad_input, t_bad_input, 80, false);
+LIVE_TEST(forced_modes, t_forced_modes, 110, false);

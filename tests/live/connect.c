@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Connects: 200 IPv4 and 200 IPv6 connects, each port reported once, and one
+ * workload for every mode checked lease by lease.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jsonread.h"
+
+/* 200 connects; the server closes first so the client ports are freed at once. */
+int sc_connects(struct result *r, int family)
+{
+	int lfd = listener(family, 0);
+
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 200; i++) {
+		int c = connect_to(family, r->listen_port, 0, 0), a;
+		char b;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(a);
+		/* wait for the server's FIN: the client closes passively (no TIME_WAIT) */
+		if (read(c, &b, 1) != 0)
+			return -EPROTO;
+		close(c);
+	}
+	close(lfd);
+	return 0;
+}
+
+int sc_v4(struct result *r) { return sc_connects(r, AF_INET); }
+static int sc_v6(struct result *r) { return sc_connects(r, AF_INET6); }
+
+/*
+ * One workload for every mode: IPv4 connects closed actively (TIME_WAIT),
+ * IPv6 connects closed passively, bind(0)+listen, a UDP bind(0) and a UDP
+ * autobind. Each connect() is timed: the allocation latency portlife reports
+ * must fit inside it.
+ */
+int sc_workload(struct result *r)
+{
+	int l4, l6, u1, u2, err;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if ((err = own_netns()))
+		return err;
+	l4 = listener(AF_INET, 0);
+	l6 = listener(AF_INET6, 0);
+	if (l4 < 0 || l6 < 0)
+		return -errno;
+	r->listen_port = sock_port(l4);
+	r->bound_port = sock_port(l6);	/* the v6 listener: a bind(0) + listen */
+	for (int i = 0; i < 5; i++) {
+		long long t0 = now_ns();
+		int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
+
+		r->conn_ns[r->nports] = now_ns() - t0;
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(l4, NULL, NULL);
+		close(c);	/* active close: TIME_WAIT */
+		close(a);
+	}
+	for (int i = 0; i < 5; i++) {
+		long long t0 = now_ns();
+		int c = connect_to(AF_INET6, r->bound_port, 0, 0), a;
+		char b;
+
+		r->conn6_ns[r->nports6] = now_ns() - t0;
+		if (c < 0)
+			return c;
+		r->ports6[r->nports6++] = sock_port(c);
+		a = accept(l6, NULL, NULL);
+		close(a);	/* the server closes first */
+		if (read(c, &b, 1) != 0)
+			return -EPROTO;
+		close(c);
+	}
+	u1 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(u1, (void *)&ss, len))
+		return -errno;
+	r->udp_bound = sock_port(u1);
+	u2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->udp_bound);
+	if (sendto(u2, "x", 1, 0, (void *)&ss, len) != 1)	/* autobind */
+		return -errno;
+	r->udp_auto = sock_port(u2);
+	close(u1);
+	close(u2);
+	close(l6);
+	close(l4);
+	sleep_ms(1200);	/* a TIME_WAIT snapshot or two, in tracepoint mode */
+	return 0;
+}
+
+int check_connects(struct run *run, int family, const char *raddr, bool want_release)
+{
+	for (int i = 0; i < run->r.nports; i++) {
+		const char *a = NULL, *rel = NULL;
+		int port = run->r.ports[i];
+		long long lease;
+
+		int want = 0;
+
+		/*
+		 * The client closes passively, so a port is free again at once and
+		 * the kernel may hand it out twice in one run: one alloc per time
+		 * getsockname() returned it.
+		 */
+		for (int k = 0; k < run->r.nports; k++)
+			want += run->r.ports[k] == port;
+		if (count_ev(run, "alloc", run->child, port, &a) != want)
+			return fail("port %d: %d alloc events for pid %d, want exactly %d", port,
+				    count_ev(run, "alloc", run->child, port, NULL), run->child, want);
+		if (!jstr_is(a, "kind", "connect") || jnum(a, "rport") != run->r.listen_port ||
+		    !jstr_is(a, "raddr", raddr) || jnum(a, "family") != (family == AF_INET6 ? 6 : 4) ||
+		    jfind(a, "error"))
+			return fail("port %d: wrong alloc: %s", port, a);
+		if (jnum(a, "latency_ns") <= 0)
+			return fail("port %d: no allocation latency: %s", port, a);
+		lease = jnum(a, "lease");
+		if (want_release && count_lease_ev(run, "release", lease, &rel) != 1)
+			return fail("port %d: lease %lld released %d times, want 1", port, lease,
+				    count_lease_ev(run, "release", lease, NULL));
+		if (want_release && !jstr_is(rel, "reason", "close"))
+			return fail("port %d: release reason: %s", port, rel);
+	}
+	return 0;
+}
+
+static int t_connect(int family)
+{
+	struct run run;
+	int err;
+
+	err = start(&run, family == AF_INET6 ? sc_v6 : sc_v4,
+		    family == AF_INET6 ? "connect_v6" : "connect_v4", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.nports != 200)
+		err = fail("the scenario made %d connections, want 200", run.r.nports);
+	if (!err)
+		err = check_connects(&run, family, family == AF_INET6 ? "::1" : "127.0.0.1", true);
+	if (!err && count_ev(&run, "alloc", run.child, -1, NULL) != 201)
+		err = fail("%d alloc events for the child, want 201 (200 connects + the listener)",
+			   count_ev(&run, "alloc", run.child, -1, NULL));
+	cleanup(&run);
+	return err;
+}
+
+static int t_connect_v4(void) { return t_connect(AF_INET); }
+static int t_connect_v6(void) { return t_connect(AF_INET6); }
+
+static int t_workload(void)
+{
+	struct run run;
+	const char *a;
+	int err;
+
+	err = start(&run, sc_workload, "workload", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1000);
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		a = lease_of(&run, run.r.ports[i], "connect");
+		if (!a)
+			err = fail("IPv4 port %d: no connect alloc", run.r.ports[i]);
+		else if (jnum(a, "latency_ns") <= 0 || jnum(a, "latency_ns") >= run.r.conn_ns[i])
+			err = fail("IPv4 port %d: allocation latency %lld ns not inside connect()'s %lld ns",
+				   run.r.ports[i], jnum(a, "latency_ns"), run.r.conn_ns[i]);
+		else if (jnum(a, "rport") != run.r.listen_port || !jstr_is(a, "proto", "tcp"))
+			err = fail("IPv4 port %d: wrong alloc %s", run.r.ports[i], a);
+		else
+			err = expect_end(&run, a, NULL, true);
+	}
+	for (int i = 0; !err && i < run.r.nports6; i++) {
+		a = lease_of(&run, run.r.ports6[i], "connect");
+		if (!a)
+			err = fail("IPv6 port %d: no connect alloc", run.r.ports6[i]);
+		else if (jnum(a, "latency_ns") <= 0 || jnum(a, "latency_ns") >= run.r.conn6_ns[i])
+			err = fail("IPv6 port %d: allocation latency %lld ns not inside connect()'s %lld ns",
+				   run.r.ports6[i], jnum(a, "latency_ns"), run.r.conn6_ns[i]);
+		else if (jnum(a, "family") != 6 || !jstr_is(a, "raddr", "::1"))
+			err = fail("IPv6 port %d: wrong alloc %s", run.r.ports6[i], a);
+		else
+			err = expect_end(&run, a, "close", false);
+	}
+	if (!err && !(a = lease_of(&run, run.r.bound_port, "bind_ephemeral")))
+		err = fail("the IPv6 bind(0) listener on %d was not reported", run.r.bound_port);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	if (!err && (!(a = lease_of(&run, run.r.udp_bound, "bind_ephemeral")) ||
+		     !jstr_is(a, "proto", "udp")))
+		err = fail("UDP bind(0) to %d not reported as a udp bind_ephemeral", run.r.udp_bound);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	if (!err && (!(a = lease_of(&run, run.r.udp_auto, "autobind")) || !jstr_is(a, "proto", "udp")))
+		err = fail("UDP autobind of %d not reported", run.r.udp_auto);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	cleanup(&run);
+	return err;
+}
+
+LIVE_TEST(connect_v4, t_connect_v4, 10, false);
+LIVE_TEST(connect_v6, t_connect_v6, 20, false);
+LIVE_TEST(workload, t_workload, 100, false);

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Exhaustion and conflicts: EADDRNOTAVAIL from a full range, EADDRINUSE from
+ * a second bind(), the holder named, and the headroom when TIME_WAIT fills
+ * a range.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jsonread.h"
+
+/* A 10-port range; the 11th connect() to one destination fails. */
+static int sc_exhaust(struct result *r)
+{
+	int lfd, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009")))
+		return err;
+	lfd = listener(AF_INET, 5000);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = 5000;
+	for (int i = 0; i < 30; i++) {
+		int c = connect_to(AF_INET, 5000, 0, 0);
+
+		if (c == -EADDRNOTAVAIL) {
+			r->fail_errno = EADDRNOTAVAIL;
+			return 0;
+		}
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		r->nsucc++;	/* kept open: the range fills up */
+	}
+	return -ENOSPC;	/* never failed: the range was not honoured */
+}
+
+/* A second bind() to a held port fails with EADDRINUSE. */
+static int sc_bind_conflict(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int a, b, err;
+
+	if ((err = own_netns()))
+		return err;
+	a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(a, (void *)&ss, len))
+		return -errno;
+	r->bound_port = sock_port(a);
+	if (listen(a, 16))
+		return -errno;
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->bound_port);
+	if (!bind(b, (void *)&ss, len))
+		return -EEXIST;	/* the kernel let both have it?! */
+	r->fail_errno = errno;
+	close(b);
+	close(a);
+	return 0;
+}
+
+static int t_exhaust(void)
+{
+	struct run run;
+	const char *a = NULL;
+	int err, nfail = 0;
+
+	err = start(&run, sc_exhaust, "exhaustion", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRNOTAVAIL)
+		err = fail("connect() did not fail with EADDRNOTAVAIL");
+	if (!err && run.r.nsucc != 10)
+		err = fail("%d connects succeeded in a 10-port range", run.r.nsucc);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jstr_is(l, "error", "EADDRNOTAVAIL")) {
+			nfail++;
+			a = l;
+		}
+	}
+	if (!err && nfail != 1)
+		err = fail("%d EADDRNOTAVAIL allocs reported, want 1", nfail);
+	if (!err && (jnum(a, "pid") != run.child || jnum(a, "rport") != 5000 ||
+		     !jstr_is(a, "kind", "connect") || jnum(a, "errno") != EADDRNOTAVAIL))
+		err = fail("wrong failure event (child %d): %s", run.child, a);
+	if (!err)
+		err = check_connects(&run, AF_INET, "127.0.0.1", false);
+	cleanup(&run);
+	return err;
+}
+
+static int t_bind_conflict(void)
+{
+	struct run run;
+	const char *a = NULL, *ok = NULL;
+	int err;
+
+	err = start(&run, sc_bind_conflict, "bind_conflict", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("the second bind failed with %d, not EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jstr_is(l, "error", "EADDRINUSE"))
+			a = l;
+		else if (is_event(l, "alloc") && jnum(l, "lport") == run.r.bound_port)
+			ok = l;
+	}
+	if (!err && !a)
+		err = fail("no EADDRINUSE alloc event");
+	if (!err && (jnum(a, "pid") != run.child || jnum(a, "lport") != run.r.bound_port ||
+		     !jstr_is(a, "kind", "bind")))
+		err = fail("wrong EADDRINUSE event (child %d, port %d): %s", run.child,
+			   run.r.bound_port, a);
+	if (!err && (!ok || !jstr_is(ok, "kind", "bind_ephemeral") || jnum(ok, "pid") != run.child))
+		err = fail("the first bind(0) was not reported as bind_ephemeral: %s", ok ? ok : "(none)");
+	if (!err) {
+		long long lease = jnum(ok, "lease");
+		const char *rel = NULL;
+
+		if (count_lease_ev(&run, "release", lease, &rel) != 1)
+			err = fail("the listener's port was not released once");
+	}
+	cleanup(&run);
+	return err;
+}
+
+static unsigned short held_port;
+
+/* bind() to the port a process that predates portlife holds. */
+static int sc_conflict(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, held_port);
+	int b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	prctl(PR_SET_NAME, "pl-latecomer");
+	r->bound_port = held_port;
+	if (!bind(b, (void *)&ss, len))
+		return -EEXIST;
+	r->fail_errno = errno;
+	close(b);
+	sleep_ms(300);
+	return 0;
+}
+
+static int t_holder_before(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 0);
+	int p[2], err = 0, found = 0;
+	struct run run;
+	pid_t holder;
+	char c;
+
+	if (pipe(p))
+		return fail("pipe");
+	holder = fork();
+	if (holder == 0) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		unsigned short port;
+
+		prctl(PR_SET_NAME, "pl-holder");
+		if (bind(fd, (void *)&ss, len) || listen(fd, 4))
+			_exit(1);
+		port = sock_port(fd);
+		if (write(p[1], &port, sizeof(port)) != sizeof(port))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &held_port, sizeof(held_port)) != sizeof(held_port))
+		err = fail("the holder did not start");
+	close(p[0]);
+	sleep_ms(100);
+	char out[300], portbuf[16];
+	char *who[] = { "portlife", "who", portbuf, "--json", NULL };
+
+	if (!err)
+		err = start(&run, sc_conflict, "holder_before", NULL);
+	if (!err)
+		err = drive(&run);
+	/* `portlife who` while tracing: the holder now, and the failure just seen */
+	sleep_ms(1500);
+	snprintf(portbuf, sizeof(portbuf), "%u", held_port);
+	snprintf(out, sizeof(out), "%s/holder_before_who.json", tmpdir);
+	if (!err && run_capture(who, out))
+		err = fail("portlife who failed");
+	if (!err) {
+		/* find_line() returns a static buffer: one look at a time */
+		const char *l = find_line(out, "socket", "pid", holder), *fl;
+
+		if (!l || !jstr_is(l, "comm", "pl-holder") || jnum(l, "lport") != held_port)
+			err = fail("who %u does not show holder %d: %s", held_port, holder, out);
+		else if (!(fl = find_line(out, "failure", "pid", run.child)) ||
+			 !jstr_is(fl, "error", "EADDRINUSE") || !jstr_is(fl, "comm", "pl-latecomer"))
+			err = fail("who %u does not show the recent failure of %d: %s", held_port,
+				   run.child, out);
+	}
+	stop(&run, 0);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("the second bind failed with %d, not EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i], *h;
+
+		if (!is_event(l, "diagnosis") || !jstr_is(l, "error", "EADDRINUSE"))
+			continue;
+		if (jnum(l, "pid") != run.child || !jstr_is(l, "comm", "pl-latecomer") ||
+		    jnum(l, "lport") != held_port)
+			err = fail("diagnosis names the wrong failing process: %s", l);
+		h = strstr(l, "\"holders\":[");
+		if (!err && (!h || jnum(h, "pid") != holder || !jstr_is(h, "comm", "pl-holder") ||
+			     !jstr_is(h, "state", "LISTEN")))
+			err = fail("diagnosis does not name holder %d (pl-holder): %s", holder, l);
+		found++;
+	}
+	(void)c;
+	if (!err && found != 1)
+		err = fail("%d EADDRINUSE diagnoses, want 1", found);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * A 20-port range and one destination: connect and close first until
+ * connect() fails; every port of it sits in TIME_WAIT. A second destination
+ * of the same netns keeps its headroom.
+ */
+static int sc_tw_exhaust(struct result *r)
+{
+	int la, lb, cb, err;
+
+	if ((err = own_netns()) ||
+	    (err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40019")) ||
+	    (err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "0")))
+		return err;
+	la = listener(AF_INET, 5000);
+	lb = listener(AF_INET, 5001);
+	if (la < 0 || lb < 0)
+		return -errno;
+	r->listen_port = 5000;
+	cb = connect_to(AF_INET, 5001, 0, 0);	/* B keeps one connection */
+	if (cb < 0)
+		return cb;
+	for (int i = 0; i < 40; i++) {
+		int c = connect_to(AF_INET, 5000, 0, 0), a;
+
+		if (c == -EADDRNOTAVAIL) {
+			r->fail_errno = EADDRNOTAVAIL;
+			return 0;	/* stay, with TIME_WAIT held, for the checks */
+		}
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(la, NULL, NULL);
+		close(c);
+		close(a);
+	}
+	return -ENOSPC;
+}
+
+static int t_tw_exhaust(void)
+{
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--headroom", "--json", "--sample", "0", "--netns", ns,
+			 NULL };
+	const char *l, *diag = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_tw_exhaust, "tw_exhaustion", NULL);
+	if (!err)
+		err = drive(&run);
+	/* the child still holds its netns: look at it before stopping */
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/tw_exhaustion_headroom.json", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --headroom failed");
+	stop(&run, 1000);
+	if (!err && run.r.fail_errno != EADDRNOTAVAIL)
+		err = fail("connect() never failed with EADDRNOTAVAIL");
+	if (!err && !(l = find_line(out, "headroom", "rport", 5000)))
+		err = fail("no headroom for destination :5000 in %s", out);
+	else if (!err && (jnum(l, "free") != 0 || jnum(l, "in_use") != run.r.nports ||
+			  jnum(l, "time_wait") != run.r.nports || jnum(l, "usable") != 20))
+		err = fail("destination :5000 (%d ports used): %s", run.r.nports, l);
+	if (!err && !(l = find_line(out, "headroom", "rport", 5001)))
+		err = fail("no headroom for the second destination :5001 in %s", out);
+	else if (!err && (jnum(l, "free") != 19 || jnum(l, "in_use") != 1))
+		err = fail("second destination :5001 should have 19 free: %s", l);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "diagnosis") && jstr_is(run.lines[i], "error", "EADDRNOTAVAIL"))
+			diag = run.lines[i];
+	if (!err && (!diag || jnum(diag, "pid") != run.child || jnum(diag, "free") != 0 ||
+		     jnum(diag, "time_wait") != run.r.nports || jnum(diag, "rport") != 5000))
+		err = fail("EADDRNOTAVAIL not attributed with 0 free and %d TIME_WAIT: %s",
+			   run.r.nports, diag ? diag : "(no diagnosis)");
+	cleanup(&run);
+	return err;
+}
+
+LIVE_TEST(exhaustion, t_exhaust, 40, false);
+LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
+LIVE_TEST(holder_before, t_holder_before, 130, false);
+LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);

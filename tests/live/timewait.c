@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * TIME_WAIT: entered and ended early by tcp_tw_reuse, overflowing
+ * tcp_max_tw_buckets, and ended each way (reuse, RST, expiry).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jsonread.h"
+
+/*
+ * A loopback listener and n connections to it that the client closes first:
+ * their ports go to TIME_WAIT (recorded in r->ports). Returns the listener.
+ */
+int tw_listener(struct result *r, int n, int reuse)
+{
+	int lfd = listener(AF_INET, 0);
+
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < n; i++) {
+		int c = connect_to(AF_INET, r->listen_port, reuse, 0), a;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(c);	/* active close: FIN_WAIT1 -> FIN_WAIT2 */
+		close(a);	/* peer's FIN: the client enters TIME_WAIT */
+	}
+	return lfd;
+}
+
+/*
+ * The client closes first: its ports go to TIME_WAIT. Then end TIME_WAIT
+ * early the way production does: tcp_tw_reuse lets a connect() with the same
+ * 4-tuple take the timewait socket over (needs a second of age).
+ */
+static int sc_timewait(struct result *r)
+{
+	int lfd, fds[20], err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "1")))
+		return err;
+	if ((lfd = tw_listener(r, 20, 1)) < 0)
+		return lfd;
+	/* Let portlife's snapshots see them, and let tcp_tw_reuse's 1 s pass. */
+	sleep_ms(2500);
+	for (int i = 0; i < 20; i++) {
+		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->ports[i]);
+		if (fds[i] < 0)
+			return fds[i];
+	}
+	for (int i = 0; i < 20; i++) {
+		int a = accept(lfd, NULL, NULL);
+
+		if (a >= 0)
+			rst_close(a);
+		rst_close(fds[i]);	/* RST: no second TIME_WAIT */
+	}
+	close(lfd);
+	sleep_ms(2000);
+	return 0;
+}
+
+/* Tcp_max_tw_buckets 5: of 15 active closes, 10 make no TIME_WAIT socket. */
+static int sc_tw_overflow(struct result *r)
+{
+	int lfd, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_max_tw_buckets", "5")))
+		return err;
+	if ((lfd = tw_listener(r, 15, 0)) < 0)
+		return lfd;
+	close(lfd);
+	sleep_ms(1500);
+	return 0;
+}
+
+/* Internet checksum over a pseudo header and the TCP header. */
+static unsigned short tcp_csum(unsigned saddr, unsigned daddr, const void *tcp, int len)
+{
+	const unsigned short *p = tcp;
+	unsigned long sum = 0;
+
+	sum += (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff);
+	sum += htons(IPPROTO_TCP) + htons(len);
+	for (int i = 0; i < len / 2; i++)
+		sum += p[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* An in-window RST from (sport) to (dport) on loopback: TIME_WAIT assassination. */
+static int send_rst(unsigned short sport, unsigned short dport, unsigned seq)
+{
+	struct { struct iphdr ip; struct tcphdr tcp; } pkt = {};
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW), n;
+
+	if (fd < 0)
+		return -errno;
+	pkt.ip.version = 4;
+	pkt.ip.ihl = 5;
+	pkt.ip.ttl = 64;
+	pkt.ip.protocol = IPPROTO_TCP;
+	pkt.ip.tot_len = htons(sizeof(pkt));
+	pkt.ip.saddr = htonl(INADDR_LOOPBACK);
+	pkt.ip.daddr = htonl(INADDR_LOOPBACK);
+	pkt.tcp.source = htons(sport);
+	pkt.tcp.dest = htons(dport);
+	pkt.tcp.seq = htonl(seq);
+	pkt.tcp.doff = 5;
+	pkt.tcp.rst = 1;
+	pkt.tcp.check = tcp_csum(pkt.ip.saddr, pkt.ip.daddr, &pkt.tcp, sizeof(pkt.tcp));
+	n = sendto(fd, &pkt, sizeof(pkt), 0, (void *)&dst, sizeof(dst));
+	close(fd);
+	return n == (int)sizeof(pkt) ? 0 : -EIO;
+}
+
+/* The sequence number of the next byte sk sends (its FIN, if it sends no data). */
+static int write_seq(int fd, unsigned *seq)
+{
+	int on = 1, off = 0, q = TCP_SEND_QUEUE;
+	socklen_t len = sizeof(*seq);
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &len) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Three sets of TIME_WAIT sockets, ended three ways: taken over by a
+ * connect() with the same 4-tuple (tcp_tw_reuse), assassinated by an in-window
+ * RST, and left to expire (60 s).
+ */
+static int sc_tw_reasons(struct result *r)
+{
+	unsigned seqs[16];
+	int lfd, err, fds[16];
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "1")))
+		return err;
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 12; i++) {
+		int c = connect_to(AF_INET, r->listen_port, 1, 0), a;
+		unsigned short p;
+
+		if (c < 0)
+			return c;
+		p = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		if (i < 4) {
+			r->reuse[r->nreuse++] = p;
+		} else if (i < 8) {
+			if ((err = write_seq(a, &seqs[r->nrst])))
+				return err;
+			r->rst[r->nrst++] = p;
+		} else {
+			r->expire[r->nexpire++] = p;
+		}
+		close(c);
+		close(a);
+	}
+	sleep_ms(1500);	/* tcp_tw_reuse wants the timewait socket a second old */
+	for (int i = 0; i < r->nrst; i++)
+		if ((err = send_rst(r->listen_port, r->rst[i], seqs[i] + 1)))
+			return err;
+	for (int i = 0; i < r->nreuse; i++) {
+		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->reuse[i]);
+		if (fds[i] < 0)
+			return fds[i];
+	}
+	for (int i = 0; i < r->nreuse; i++) {
+		int a = accept(lfd, NULL, NULL);
+
+		if (a >= 0)
+			rst_close(a);
+		rst_close(fds[i]);
+	}
+	/* TCP_TIMEWAIT_LEN is 60 s; the timer wheel may add up to an eighth. */
+	for (int t = 0; t < 75; t++) {
+		sleep_ms(1000);
+		if (!access("/proc/net/tcp", R_OK)) {
+			char line[512];
+			int tw = 0;
+			FILE *f = fopen("/proc/net/tcp", "r");
+
+			while (f && fgets(line, sizeof(line), f))
+				tw += strstr(line, " 06 ") != NULL;	/* st 06: TIME_WAIT */
+			if (f)
+				fclose(f);
+			if (t > 58 && !tw)
+				break;
+		}
+	}
+	sleep_ms(1200);
+	close(lfd);
+	return 0;
+}
+
+/* Did portlife run in an exact mode (fentry, kprobe)? From its start line. */
+static bool exact_mode(struct run *run)
+{
+	for (int i = 0; i < run->nlines; i++)
+		if (is_event(run->lines[i], "start"))
+			return jstr_is(run->lines[i], "mode", "fentry") ||
+			       jstr_is(run->lines[i], "mode", "kprobe");
+	return false;
+}
+
+static int t_timewait(void)
+{
+	struct run run;
+	int err, ntw;
+
+	const char *reused;
+
+	err = start(&run, sc_timewait, "timewait", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1500);
+	reused = exact_mode(&run) ? "tw_reused" : "tw_killed";
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		const char *a = NULL, *tw = NULL, *rel = NULL, *ex = NULL;
+		int port = run.r.ports[i];
+		long long lease;
+
+		if (count_ev(&run, "alloc", run.child, port, NULL) < 1)
+			err = fail("port %d: no alloc", port);
+		/* the first lease on the port is the connect; the reuse is a bind lease */
+		for (int k = 0; !err && k < run.nlines; k++) {
+			const char *l = run.lines[k];
+
+			if (is_event(l, "alloc") && jnum(l, "lport") == port && jstr_is(l, "kind", "connect")) {
+				a = l;
+				break;
+			}
+		}
+		if (!err && !a)
+			err = fail("port %d: no connect alloc", port);
+		if (err)
+			break;
+		lease = jnum(a, "lease");
+		if (count_lease_ev(&run, "tw_enter", lease, &tw) != 1)
+			err = fail("port %d: lease %lld entered TIME_WAIT %d times, want 1", port, lease,
+				   count_lease_ev(&run, "tw_enter", lease, NULL));
+		else if (jnum(tw, "expires_ns") < 50000000000LL || jnum(tw, "expires_ns") > 61000000000LL)
+			err = fail("port %d: TIME_WAIT expiry not ~60 s: %s", port, tw);
+		/* only the exact modes can tell a reuse from a kill */
+		else if (count_lease_ev(&run, "tw_exit", lease, &ex) != 1 || !jstr_is(ex, "reason", reused))
+			err = fail("port %d: TIME_WAIT exit missing or not '%s': %s", port, reused,
+				   ex ? ex : "(none)");
+		else if (count_lease_ev(&run, "release", lease, &rel) != 1 ||
+			 !jstr_is(rel, "reason", reused))
+			err = fail("port %d: release missing or wrong: %s", port, rel ? rel : "(none)");
+	}
+	/* exactly those ports: nothing else of ours entered TIME_WAIT */
+	ntw = count_ev(&run, "tw_enter", run.child, -1, NULL);
+	if (!err && ntw != run.r.nports)
+		err = fail("%d tw_enter events, want %d", ntw, run.r.nports);
+	if (!err && run.r.nports != 20)
+		err = fail("%d connections, want 20", run.r.nports);
+	cleanup(&run);
+	return err;
+}
+
+static int t_tw_overflow(void)
+{
+	struct run run;
+	int err, ntw, nover = 0;
+	const char *tot = NULL;
+
+	err = start(&run, sc_tw_overflow, "tw_overflow", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	ntw = count_ev(&run, "tw_enter", run.child, -1, NULL);
+	for (int i = 0; i < run.nlines; i++) {
+		if (is_event(run.lines[i], "release") && jstr_is(run.lines[i], "reason", "tw_overflow") &&
+		    jnum(run.lines[i], "pid") == run.child)
+			nover++;
+		if (is_event(run.lines[i], "totals"))
+			tot = run.lines[i];
+	}
+	if (!err && run.r.nports != 15)
+		err = fail("%d connections, want 15", run.r.nports);
+	if (!err && ntw != 5)
+		err = fail("%d ports entered TIME_WAIT with tcp_max_tw_buckets=5, want 5", ntw);
+	if (!err && nover != 10)
+		err = fail("%d releases with reason tw_overflow, want 10", nover);
+	if (!err && (!tot || jnum(tot, "tw_overflow") != 10))
+		err = fail("totals do not count 10 overflows: %s", tot ? tot : "(none)");
+	cleanup(&run);
+	return err;
+}
+
+static int t_tw_reasons(void)
+{
+	struct run run;
+	const char *a;
+	bool exact;
+	int err;
+
+	err = start(&run, sc_tw_reasons, "tw_reasons", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	exact = exact_mode(&run);
+	/* Only the exact modes can tell a reuse from a kill. */
+	for (int i = 0; !err && i < run.r.nreuse; i++)
+		err = (a = lease_of(&run, run.r.reuse[i], "connect")) ?
+		      expect_end(&run, a, exact ? "tw_reused" : "tw_killed", true) :
+		      fail("port %d: no alloc", run.r.reuse[i]);
+	for (int i = 0; !err && i < run.r.nrst; i++)
+		err = (a = lease_of(&run, run.r.rst[i], "connect")) ?
+		      expect_end(&run, a, "tw_killed", true) :
+		      fail("port %d: no alloc", run.r.rst[i]);
+	for (int i = 0; !err && i < run.r.nexpire; i++)
+		err = (a = lease_of(&run, run.r.expire[i], "connect")) ?
+		      expect_end(&run, a, "tw_expired", true) :
+		      fail("port %d: no alloc", run.r.expire[i]);
+	cleanup(&run);
+	return err;
+}
+
+LIVE_TEST(timewait, t_timewait, 30, false);
+LIVE_TEST(tw_overflow, t_tw_overflow, 90, false);
+LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * What portlife shows of the sockets: `ports --json` against the kernel's own
+ * tables, and `portlife top` driven in tmux.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jsonread.h"
+
+/* `portlife ports --json` lists what the kernel's own tables list. */
+static int sc_mixed(struct result *r)
+{
+	int l, c, a, u, err;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if ((err = own_netns()))
+		return err;
+	l = listener(AF_INET, 0);
+	r->listen_port = sock_port(l);
+	c = connect_to(AF_INET, r->listen_port, 0, 0);
+	a = accept(l, NULL, NULL);
+	close(c);	/* TIME_WAIT */
+	close(a);
+	if (listener(AF_INET6, 0) < 0)	/* an IPv6 LISTEN */
+		return -errno;
+	c = connect_to(AF_INET, r->listen_port, 0, 0);	/* ESTABLISHED pair */
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (c < 0 || bind(u, (void *)&ss, len))
+		return -errno;
+	u = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET6, 0);
+	if (bind(u, (void *)&ss, len))
+		return -errno;
+	sleep_ms(200);
+	return 0;
+}
+
+struct tuple { int proto, lport, rport, state; };
+
+static int tuple_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct tuple));
+}
+
+/* /proc/PID/net/{tcp,tcp6,udp,udp6}: the kernel's own listing of a netns. */
+static int proc_tuples(pid_t pid, struct tuple *v, int max)
+{
+	static const char *files[] = { "tcp", "tcp6", "udp", "udp6" };
+	char path[64], line[512];
+	int n = 0;
+
+	for (int k = 0; k < 4; k++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[k]);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(line, sizeof(line), f)) {	/* header */
+			fclose(f);
+			continue;
+		}
+		while (n < max && fgets(line, sizeof(line), f)) {
+			unsigned lp, rp, st;
+
+			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x", &lp, &rp, &st) != 3)
+				continue;
+			v[n++] = (struct tuple){ k < 2 ? 6 : 17, lp, rp, k < 2 ? (int)st : 0 };
+		}
+		fclose(f);
+	}
+	qsort(v, n, sizeof(*v), tuple_cmp);
+	return n;
+}
+
+static int state_num(const char *l)
+{
+	static const char *names[] = { "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
+				       "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
+				       "LISTEN", "CLOSING" };
+
+	for (int i = 1; i < 12; i++)
+		if (jstr_is(l, "state", names[i]))
+			return i;
+	return -1;
+}
+
+static int t_ports_vs_kernel(void)
+{
+	static struct tuple want[256], got[256];
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--json", "--netns", ns, NULL };
+	int nw, ng = 0, err;
+	struct run run;
+	FILE *f;
+	char line[4096];
+
+	err = start(&run, sc_mixed, "ports_vs_kernel", NULL);
+	if (!err)
+		err = drive(&run);
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/ports_vs_kernel.json", tmpdir);
+	nw = proc_tuples(run.child, want, 256);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --json failed");
+	stop(&run, 0);
+	f = fopen(out, "r");
+	while (!err && f && fgets(line, sizeof(line), f) && ng < 256) {
+		bool udp = jstr_is(line, "proto", "udp");
+
+		if (!is_event(line, "socket"))
+			continue;
+		got[ng++] = (struct tuple){ udp ? 17 : 6, (int)jnum(line, "lport"),
+					    (int)jnum(line, "rport"), udp ? 0 : state_num(line) };
+	}
+	if (f)
+		fclose(f);
+	qsort(got, ng, sizeof(*got), tuple_cmp);
+	if (!err && nw < 5)
+		err = fail("the scenario made only %d sockets", nw);
+	if (!err && (nw != ng || memcmp(want, got, nw * sizeof(*want)))) {
+		err = fail("portlife lists %d sockets, /proc/net %d (or they differ): see %s", ng, nw,
+			   out);
+	}
+	cleanup(&run);
+	return err;
+}
+
+static char tmux_sock[64];
+
+/* tmux on a server of our own, so a user's sessions are never touched. */
+static int tmux(const char *fmt, ...)
+{
+	char args[1024], cmd[1200];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "tmux -L %s %s", tmux_sock, args);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The visible pane, one string per line; *n set. */
+static char **pane(int *n)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/pane.txt", tmpdir);
+	*n = 0;
+	if (tmux("capture-pane -p -t pltop > %s 2>/dev/null", path))
+		return NULL;
+	return file_lines(path, n);
+}
+
+struct top_row { int line; long long held, fails, tw; double rate; char comm[32]; };
+
+/* The row of pid in the pane, or line -1. */
+static struct top_row pane_row(char **v, int n, pid_t pid)
+{
+	struct top_row r = { .line = -1 };
+
+	for (int i = 0; i < n; i++) {
+		unsigned p;
+
+		if (sscanf(v[i], "%u %31s %lld %lf %lld %lld", &p, r.comm, &r.held, &r.rate,
+			   &r.fails, &r.tw) == 6 && p == (unsigned)pid) {
+			r.line = i;
+			break;
+		}
+	}
+	return r;
+}
+
+static bool pane_has(char **v, int n, const char *needle)
+{
+	for (int i = 0; i < n; i++)
+		if (strstr(v[i], needle))
+			return true;
+	return false;
+}
+
+/*
+ * Waits (up to ms) until the pane shows our row with held/tw, the child's
+ * with its held, and a title line containing title; *order set to our row's
+ * line minus the child's.
+ */
+static int wait_rows(pid_t child, long long held, long long tw, long long cheld, const char *title,
+		     int ms, int *order)
+{
+	char last[2][200] = { "", "" };
+
+	for (int t = 0; t < ms / 100; t++, sleep_ms(100)) {
+		int n;
+		char **v = pane(&n);
+		struct top_row me = pane_row(v, n, getpid()), kid = pane_row(v, n, child);
+		bool ok = me.line >= 0 && kid.line >= 0 && me.held == held && me.tw == tw &&
+			  me.fails == 0 && kid.held == cheld && pane_has(v, n, title) &&
+			  !strcmp(me.comm, "livetest") && !strcmp(kid.comm, "pl-top-child");
+
+		if (me.line >= 0)
+			snprintf(last[0], sizeof(last[0]), "%s", v[me.line]);
+		if (kid.line >= 0)
+			snprintf(last[1], sizeof(last[1]), "%s", v[kid.line]);
+		if (ok)
+			*order = me.line - kid.line;
+		free_lines(v, n);
+		if (ok)
+			return 0;
+	}
+	return fail("top did not show us (held %lld, TIME_WAIT %lld) and the child (held %lld) "
+		    "with '%s' in time; our row '%s', the child's '%s' (pane in %s/pane.txt)",
+		    held, tw, cheld, title, last[0], last[1], tmpdir);
+}
+
+/*
+ * Portlife top on an 80x24 terminal: our own connections and a child's
+ * show with their counts (ports held, TIME_WAIT), keys change the order, q
+ * leaves the terminal as it was.
+ */
+static int t_top(void)
+{
+	int lfd, fds[12], acc[12], kid_go[2], err = 0, order = 0, n;
+	char cmd[PATH_MAX + 200];
+	pid_t child;
+	char **v;
+
+	for (int i = 0; i < 12; i++)
+		fds[i] = acc[i] = -1;
+	snprintf(tmux_sock, sizeof(tmux_sock), "portlife-live-%d", (int)getpid());
+	/* the listener's own bind(0) happens before portlife looks: not in the counts */
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0 || pipe(kid_go))
+		return fail("listener: %s", strerror(errno));
+	child = fork();
+	if (child == 0) {
+		int c[20];
+		char b;
+
+		prctl(PR_SET_NAME, "pl-top-child");
+		close(kid_go[1]);	/* so that the parent's close is our EOF */
+		if (read(kid_go[0], &b, 1) != 1)
+			_exit(1);
+		for (int i = 0; i < 20; i++)
+			if ((c[i] = connect_to(AF_INET, sock_port(lfd), 0, 0)) < 0)
+				_exit(2);
+		if (read(kid_go[0], &b, 1) < 0)	/* hold them until told */
+			_exit(3);
+		_exit(0);
+	}
+	snprintf(cmd, sizeof(cmd), "new-session -d -s pltop -x 80 -y 24 \"sh -c '%s top%s%s; "
+		 "echo TOP-EXITED rc=\\$?; sleep 60'\"", portlife, mode ? " --mode " : "",
+		 mode ? mode : "");
+	if (tmux("%s", cmd)) {
+		err = fail("cannot start tmux (is it installed? make deps)");
+		goto out;
+	}
+	for (int t = 0; t < 300; t++, sleep_ms(100)) {
+		v = pane(&n);
+		bool up = pane_has(v, n, "portlife top ");
+
+		free_lines(v, n);
+		if (up)
+			break;
+		if (t == 299) {
+			err = fail("top drew no table in 30 s (pane in %s/pane.txt)", tmpdir);
+			goto out;
+		}
+	}
+	/* we hold 12 ports, 4 of them through TIME_WAIT; the child holds 20 */
+	for (int i = 0; i < 12; i++) {
+		fds[i] = connect_to(AF_INET, sock_port(lfd), 0, 0);
+		if (fds[i] < 0) {
+			err = fail("connect: %s", strerror(-fds[i]));
+			goto out;
+		}
+	}
+	/* the queue is in connect order: acc[i] is fds[i]'s peer */
+	for (int i = 0; i < 12; i++) {
+		acc[i] = accept(lfd, NULL, NULL);
+		if (acc[i] < 0) {
+			err = fail("accept: %s", strerror(errno));
+			goto out;
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		close(fds[i]);		/* we close first: the TIME_WAIT is ours */
+		fds[i] = -1;
+		close(acc[i]);
+		acc[i] = -1;
+	}
+	if (write(kid_go[1], "g", 1) != 1) {
+		err = fail("cannot start the child");
+		goto out;
+	}
+	/* sorted by ports held (the default): the child (20) above us (12) */
+	err = wait_rows(child, 12, 4, 20, "sort held", 15000, &order);
+	if (!err && order <= 0)
+		err = fail("sorted by ports held, our row (12) is above the child's (20)");
+	if (!err && tmux("send-keys -t pltop p"))
+		err = fail("tmux send-keys failed");
+	/* by pid: we are older than our child */
+	if (!err)
+		err = wait_rows(child, 12, 4, 20, "sort pid", 5000, &order);
+	if (!err && order >= 0)
+		err = fail("sorted by pid, our row is below the child's (pid %d > %d?)", (int)getpid(),
+			   (int)child);
+	if (!err && tmux("send-keys -t pltop q"))
+		err = fail("tmux send-keys failed");
+	for (int t = 0; !err && t < 100; t++, sleep_ms(100)) {
+		bool done, table;
+
+		v = pane(&n);
+		done = pane_has(v, n, "TOP-EXITED rc=0");
+		table = pane_has(v, n, "ALLOC/s");
+		free_lines(v, n);
+		if (done && !table)
+			break;
+		if (t == 99)
+			err = fail("after q: want 'TOP-EXITED rc=0' and the table gone (the terminal "
+				   "restored); pane in %s/pane.txt", tmpdir);
+	}
+out:
+	tmux("kill-server 2>/dev/null");
+	for (int i = 0; i < 12; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (acc[i] >= 0)
+			close(acc[i]);
+	}
+	close(kid_go[1]);
+	waitpid(child, NULL, 0);
+	close(kid_go[0]);
+	close(lfd);
+	return err;
+}
+
+LIVE_TEST(ports_vs_kernel, t_ports_vs_kernel, 160, false);
+LIVE_TEST(top, t_top, 200, true);

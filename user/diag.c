@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "diag.h"
+#include "json.h"
+#include "util.h"
+
+void diag__init(struct diag *d, const struct snapshot_links *links, struct lease_table *leases,
+		FILE *f, bool json, __u64 wall_off, bool verbose)
+{
+	memset(d, 0, sizeof(*d));
+	d->links = links;
+	d->leases = leases;
+	d->f = f;
+	d->json = json;
+	d->wall_off = wall_off;
+	if (links && snapshot__take(&d->seed, links, 0) && verbose)
+		fprintf(stderr, "portlife: no start snapshot of the socket tables\n");
+}
+
+void diag__free(struct diag *d)
+{
+	snapshot__free(&d->seed);
+	lbuf_free(&d->lb);
+}
+
+void diag__owners_from_leases(struct lease_table *t, struct snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_ent *e = &s->v[i];
+		struct lease *l;
+
+		if (e->pid || !e->r.cookie || !(l = lease_table__find_cookie(t, e->r.cookie)))
+			continue;
+		e->pid = l->pid;
+		memcpy(e->comm, l->comm, PL_COMM_LEN);
+	}
+}
+
+/* A snapshot with the owners portlife knows of; 0 or -errno. */
+static int take(struct diag *d, struct snapshot *s, __u32 netns)
+{
+	int err;
+
+	if (!d->links)
+		return -ENOENT;
+	err = snapshot__take(s, d->links, netns);
+	if (!err)
+		diag__owners_from_leases(d->leases, s);
+	return err;
+}
+
+/* EADDRINUSE: who holds the port now, who held it at start, or the lease we saw. */
+static void in_use(struct diag *d, const struct pl_event *e, const struct snapshot *now)
+{
+	const struct snapshot *from[] = { now, &d->seed };
+	char ep[64], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
+	struct jw w;
+	int n = 0;
+
+	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+	jw_begin(&w, &d->lb);
+	if (d->json) {
+		jw_obj(&w);
+		jw_kstr(&w, "event", "diagnosis");
+		jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
+		jw_ku64(&w, "pid", e->pid);
+		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
+		jw_ku64(&w, "netns", e->netns);
+		jw_ku64(&w, "lport", e->lport);
+		jw_key(&w, "holders");
+		jw_arr(&w);
+	} else {
+		fprintf(d->f, "!! %s %s: pid %u (%s) could not bind %s\n",
+			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
+			errno_name(e->err, en, sizeof(en)), e->pid, comm,
+			endpoint_str(e->family, e->laddr, e->lport, ep, sizeof(ep)));
+	}
+	/* Holders now, then those at start: the holder may be gone by now. */
+	for (size_t k = 0; k < 2 && !n; k++) {
+		for (size_t i = 0; i < from[k]->n; i++) {
+			const struct sock_ent *h = &from[k]->v[i];
+			char hc[PL_COMM_LEN];
+
+			if (h->r.lport != e->lport || h->r.proto != e->proto ||
+			    h->r.netns != e->netns || (k && !h->pid))
+				continue;
+			if (d->json) {
+				jw_obj(&w);
+				jw_ku64(&w, "pid", h->pid);
+				jw_kstrn(&w, "comm", h->comm, sizeof(h->comm));
+				jw_kstr(&w, "state", tcp_state_name(h->r.state));
+				jw_kaddr(&w, "laddr", h->r.family, h->r.laddr);
+				jw_ku64(&w, "rport", h->r.rport);
+				jw_end(&w);
+			} else {
+				comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
+				fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n", h->pid,
+					h->pid ? hc : "unknown: no process holds the socket",
+					tcp_state_name(h->r.state),
+					endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)),
+					h->r.rport);
+			}
+			n++;
+		}
+	}
+	if (!n) {
+		struct lease *l = lease_table__find_port(d->leases, e->netns, e->proto, e->lport);
+
+		if (l && d->json) {
+			jw_obj(&w);
+			jw_ku64(&w, "pid", l->pid);
+			jw_kstrn(&w, "comm", l->comm, sizeof(l->comm));
+			jw_kstr(&w, "state", tcp_state_name(l->state));
+			jw_kstr(&w, "seen_by", "trace");
+			jw_end(&w);
+		} else if (l) {
+			comm_sanitize(l->comm, sizeof(l->comm), comm, sizeof(comm));
+			fprintf(d->f, "   held by pid %u (%s), which portlife saw take it\n", l->pid,
+				comm);
+		}
+		n += !!l;
+	}
+	snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
+				       "(SO_REUSEADDR only helps against TIME_WAIT holders)" :
+				       "the holder is already gone: retry");
+	if (d->json) {
+		jw_end(&w);
+		jw_kstr(&w, "remedy", buf);
+		jw_line(&w, d->f);
+	} else {
+		fprintf(d->f, "   remedy: %s\n", buf);
+	}
+}
+
+/* EADDRNOTAVAIL: how full the destination is. */
+static void no_port(struct diag *d, const struct pl_event *e, const struct snapshot *now)
+{
+	char ep[64], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
+	struct dest *dv = NULL;
+	struct bind_room *bv = NULL;
+	const struct dest *dst = NULL;
+	size_t nd, nb;
+	struct jw w;
+
+	/* the failed socket has no port: match on everything else */
+	if (!headroom(now, NULL, &dv, &nd, &bv, &nb)) {
+		for (size_t i = 0; i < nd && !dst; i++)
+			if (dv[i].netns == e->netns && dv[i].rport == e->rport &&
+			    !memcmp(dv[i].raddr, e->raddr, 16))
+				dst = &dv[i];
+	}
+	if (dst)
+		dest_remedy(dst, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "no free local port for this destination: "
+					   "widen net.ipv4.ip_local_port_range");
+	if (d->json) {
+		jw_begin(&w, &d->lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", "diagnosis");
+		jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
+		jw_ku64(&w, "pid", e->pid);
+		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
+		jw_ku64(&w, "netns", e->netns);
+		jw_kaddr(&w, "raddr", e->family, e->raddr);
+		jw_ku64(&w, "rport", e->rport);
+		if (dst) {
+			jw_ku64(&w, "in_use", dst->in_use);
+			jw_ku64(&w, "time_wait", dst->time_wait);
+			jw_ku64(&w, "usable", dst->usable);
+			jw_ku64(&w, "free", dst->free);
+		}
+		jw_kstr(&w, "remedy", buf);
+		jw_line(&w, d->f);
+	} else {
+		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+		fprintf(d->f, "!! %s %s: pid %u (%s) found no local port for %s (netns %u)\n",
+			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
+			errno_name(e->err, en, sizeof(en)), e->pid, comm,
+			endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)), e->netns);
+		if (dst) {
+			headroom_print_dest_header(d->f, "   ");
+			headroom_print_dest(d->f, dst, "   ");
+			fprintf(d->f, "   remedy: %s\n", buf);
+		}
+	}
+	free(dv);
+	free(bv);
+}
+
+/*
+ * At most one a second: an exhausted range fails thousands of times a
+ * second, and a snapshot costs.
+ */
+void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *r)
+{
+	struct diag *d = ctx;
+	struct snapshot s;
+	__u64 now = mono_ns();
+
+	if (e->type != PL_EV_ALLOC || !d->links ||
+	    (e->err != EADDRINUSE && e->err != EADDRNOTAVAIL))
+		return;
+	if (now - d->last_ns < 1000000000ULL) {
+		d->suppressed++;
+		return;
+	}
+	d->last_ns = now;
+	if (take(d, &s, e->netns))
+		return;
+	if (e->err == EADDRINUSE)
+		in_use(d, e, &s);
+	else
+		no_port(d, e, &s);
+	snapshot__free(&s);
+}
+
+static bool same_dest(const struct dest *a, const struct dest *b)
+{
+	return a->netns == b->netns && a->rport == b->rport && !memcmp(a->raddr, b->raddr, 16) &&
+	       !memcmp(a->laddr, b->laddr, 16);
+}
+
+void diag__warn(struct diag *d, double pct)
+{
+	struct dest *dv = NULL;
+	struct bind_room *bv = NULL;
+	struct snapshot s;
+	size_t nd = 0, nb = 0;
+	__u64 now = mono_ns();
+
+	if (take(d, &s, 0))
+		return;
+	if (headroom(&s, NULL, &dv, &nd, &bv, &nb))
+		goto out;
+	for (size_t i = 0; i < nd && dv[i].used_pct >= pct; i++) {
+		const struct dest *dst = &dv[i];
+		char ep[64], buf[320];
+		int slot = -1;
+		struct jw w;
+
+		/* once a minute per destination; the slots recycle */
+		for (int k = 0; k < DIAG_WARNED && slot < 0; k++)
+			if (d->warned[k].ts && same_dest(&d->warned[k].d, dst))
+				slot = k;
+		if (slot >= 0 && now - d->warned[slot].ts < 60000000000ULL)
+			continue;
+		for (int k = 0; k < DIAG_WARNED && slot < 0; k++)
+			if (!d->warned[k].ts || now - d->warned[k].ts >= 60000000000ULL)
+				slot = k;
+		if (slot >= 0) {
+			d->warned[slot].d = *dst;
+			d->warned[slot].ts = now;
+		}
+		dest_remedy(dst, buf, sizeof(buf));
+		if (d->json) {
+			jw_begin(&w, &d->lb);
+			jw_obj(&w);
+			jw_kstr(&w, "event", "warn");
+			jw_ku64(&w, "netns", dst->netns);
+			jw_kaddr(&w, "raddr", dst->family, dst->raddr);
+			jw_ku64(&w, "rport", dst->rport);
+			jw_kdouble(&w, "used_pct", dst->used_pct, 1);
+			jw_ku64(&w, "in_use", dst->in_use);
+			jw_ku64(&w, "time_wait", dst->time_wait);
+			jw_ku64(&w, "free", dst->free);
+			jw_kstr(&w, "remedy", buf);
+			jw_line(&w, d->f);
+		} else {
+			fprintf(d->f, "!! WARNING %s uses %.1f%% of its usable ports (%u of %u, %u in "
+				      "TIME_WAIT)\n",
+				endpoint_str(dst->family, dst->raddr, dst->rport, ep, sizeof(ep)),
+				dst->used_pct, dst->in_use, dst->usable, dst->time_wait);
+			headroom_print_dest(d->f, dst, "   ");
+			fprintf(d->f, "   remedy: %s\n", buf);
+		}
+	}
+out:
+	free(dv);
+	free(bv);
+	snapshot__free(&s);
+}
+
+void diag__headroom(struct diag *d)
+{
+	struct dest *dv = NULL;
+	struct bind_room *bv = NULL;
+	struct snapshot s;
+	size_t nd = 0, nb = 0;
+
+	if (take(d, &s, 0))
+		return;
+	if (!headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
+		if (!d->json)
+			fprintf(d->f, "\n");
+		headroom_print(d->f, dv, nd, bv, 0, d->json, 0, 5);
+	}
+	free(dv);
+	free(bv);
+	snapshot__free(&s);
+}

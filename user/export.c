@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "export.h"
+#include "json.h"
+#include "output.h"
+#include "util.h"
+
+void export__init(struct export *x, FILE *f, __u64 wall_off)
+{
+	memset(x, 0, sizeof(*x));
+	x->f = f;
+	x->wall_off = wall_off;
+	x->first_slice = true;
+}
+
+void export__free(struct export *x)
+{
+	lbuf_free(&x->lb);
+}
+
+void export__csv_header(struct export *x)
+{
+	fprintf(x->f, "time,ts_ns,event,lease,pid,tid,comm,proto,family,laddr,lport,raddr,rport,"
+		      "kind,error,reason,latency_ns,old,new,expires_ns,hold_ns\n");
+}
+
+/* A quoted cell; quotes doubled; control bytes never reach a spreadsheet. */
+static void csv_str(struct lb *b, const char *s, size_t n)
+{
+	char clean[64];
+
+	comm_sanitize(s, n, clean, sizeof(clean));
+	lb_lit(b, "\"");
+	for (const char *p = clean; *p; p++) {
+		if (*p == '"')
+			lb_lit(b, "\"");
+		lb_char(b, *p);
+	}
+	lb_lit(b, "\"");
+}
+
+void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_result *r)
+{
+	struct export *x = ctx;
+	const struct lease *l = r->lease;
+	struct lb line, *b = &line;
+	char en[16];
+
+	lb_open(b, &x->lb);
+	lb_time(b, e->ts_ns + x->wall_off, 1);
+	lb_lit(b, ",");
+	lb_u64(b, e->ts_ns);
+	lb_lit(b, ",");
+	lb_str(b, event_name(e->type));
+	lb_lit(b, ",");
+	lb_u64(b, e->lease);
+	lb_lit(b, ",");
+	lb_u64(b, e->pid);
+	lb_lit(b, ",");
+	lb_u64(b, e->tid);
+	lb_lit(b, ",");
+	csv_str(b, e->comm, sizeof(e->comm));
+	lb_lit(b, ",");
+	lb_str(b, e->proto == IPPROTO_UDP ? "udp" : "tcp");
+	lb_lit(b, ",");
+	lb_u64(b, e->family == AF_INET6 ? 6 : 4);
+	lb_lit(b, ",");
+	lb_addr(b, e->family, e->laddr);
+	lb_lit(b, ",");
+	lb_u64(b, e->lport);
+	lb_lit(b, ",");
+	lb_addr(b, e->family, e->raddr);
+	lb_lit(b, ",");
+	lb_u64(b, e->rport);
+	lb_lit(b, ",");
+	/* kind,error,reason,latency_ns,old,new,expires_ns,hold_ns */
+	switch (e->type) {
+	case PL_EV_ALLOC:
+		lb_str(b, alloc_kind_name(e->kind));
+		lb_lit(b, ",");
+		if (e->err)
+			lb_str(b, errno_name(e->err, en, sizeof(en)));
+		lb_lit(b, ",,");
+		lb_u64(b, e->dur_ns);
+		lb_lit(b, ",,,,");
+		break;
+	case PL_EV_STATE:
+		lb_lit(b, ",,,,");
+		lb_str(b, tcp_state_name(e->old_state));
+		lb_lit(b, ",");
+		lb_str(b, tcp_state_name(e->new_state));
+		lb_lit(b, ",,");
+		break;
+	case PL_EV_TW_ENTER:
+		lb_lit(b, ",,,,,,");
+		lb_u64(b, e->dur_ns);
+		lb_lit(b, ",");
+		break;
+	default:
+		lb_lit(b, ",,");
+		lb_str(b, end_reason_name(e->kind));
+		lb_lit(b, ",,,,,");
+		if (e->type == PL_EV_RELEASE && l && (l->flags & L_ALLOCATED))
+			lb_u64(b, l->end_ts - l->alloc_ts);
+	}
+	lb_lit(b, "\n");
+	lb_close(b, x->f);
+}
+
+void export__chrome_begin(struct export *x)
+{
+	fprintf(x->f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[");
+}
+
+/* One Chrome trace "complete" slice on the lease's own track of its process. */
+static void slice(struct export *x, const char *name, const struct lease *l, __u64 from, __u64 to)
+{
+	struct jw w;
+
+	if (!from || to < from)
+		return;
+	jw_begin(&w, &x->lb);
+	lb_str(&w.c, x->first_slice ? "\n" : ",\n");
+	x->first_slice = false;
+	jw_obj(&w);
+	jw_kstr(&w, "name", name);
+	jw_kstr(&w, "ph", "X");
+	jw_ku64(&w, "pid", l->pid);
+	jw_ku64(&w, "tid", l->id);
+	jw_kdouble(&w, "ts", from / 1e3, 3);
+	jw_kdouble(&w, "dur", (to - from) / 1e3, 3);
+	jw_end(&w);
+	lb_close(&w.c, x->f);
+}
+
+/*
+ * A lease as a slice named for its ports, with its phases as children:
+ * connecting (alloc -> ESTABLISHED), established (-> close), TIME_WAIT.
+ */
+static void chrome_lease(struct export *x, const struct lease *l, __u64 end)
+{
+	char name[96], ra[64];
+	__u64 close = l->close_ts ? l->close_ts : end;
+
+	if (!(l->flags & L_ALLOCATED))
+		return;
+	snprintf(name, sizeof(name), "%s :%u -> %s", l->proto == IPPROTO_UDP ? "udp" : "tcp",
+		 l->lport, endpoint_str(l->family, l->raddr, l->rport, ra, sizeof(ra)));
+	slice(x, name, l, l->alloc_ts, end);
+	if (l->estab_ts) {
+		slice(x, "connecting", l, l->alloc_ts, l->estab_ts);
+		slice(x, "established", l, l->estab_ts, close);
+	}
+	if (l->tw_enter_ts)
+		slice(x, "TIME_WAIT", l, l->tw_enter_ts, l->tw_exit_ts ? l->tw_exit_ts : end);
+	else if (l->close_ts && l->close_ts < end)
+		slice(x, "closing", l, l->close_ts, end);
+}
+
+void export__chrome_sink(void *ctx, const struct pl_event *e, const struct lease_result *r)
+{
+	struct export *x = ctx;
+
+	if (r->what == LW_END || (r->what == LW_ALLOC && r->ended_too))
+		chrome_lease(x, r->lease, r->lease->end_ts);
+}
+
+void export__chrome_end(struct export *x, struct lease_table *t, __u64 end_ts)
+{
+	for (struct lease *l = lease_table__first(t); l; l = lease_table__next(t, l))
+		chrome_lease(x, l, end_ts);
+	fprintf(x->f, "\n]}\n");
+}

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Lifecycle of the BPF side: open -> configure rodata and map sizes -> pick
+ * the programs of the mode from the program table -> load -> attach ->
+ * self-test. The ladder tries fentry, kprobe, tracepoint in that order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include "portlife.skel.h"
+#include "iters.skel.h"
+#include "cgpath.h"
+#include "loader.h"
+#include "util.h"
+
+/* How a program attaches; checked against the object by loader__check_table(). */
+enum attach {
+	AT_TP_BTF,	/* tp_btf/: BTF-typed tracepoint */
+	AT_TRACEPOINT,	/* tracepoint/: classic tracepoint */
+	AT_SOCKOPS,	/* sockops: attached to the cgroup v2 root */
+	AT_ITER,	/* iter/: run on demand, not on an event */
+	AT_FENTRY,
+	AT_FEXIT,
+	AT_KPROBE,
+	AT_KRETPROBE,
+};
+
+#define M_FENTRY	(1u << MODE_FENTRY)
+#define M_KPROBE	(1u << MODE_KPROBE)
+#define M_TP		(1u << MODE_TRACEPOINT)
+#define M_ALL		(M_FENTRY | M_KPROBE | M_TP)
+
+/*
+ * Every program of portlife.bpf.c: the modes that load it, and the kernel
+ * function it hooks, which the running kernel's BTF must have (so a program
+ * for a function the kernel renamed or lacks is left out, not failed on:
+ * inet_twsk_hashdance became inet_twsk_hashdance_schedule in 6.11, and
+ * inet6_hash_connect is in the ipv6 module, which may not be loaded).
+ */
+static const struct prog_spec {
+	const char *name;
+	enum attach attach;
+	unsigned int modes;
+	const char *kfunc;
+} progs[] = {
+	{ "pl_set_state",	AT_TP_BTF,	M_ALL,		NULL },
+	{ "pl_destroy",		AT_TP_BTF,	M_TP,		NULL },
+	{ "pl_connect_cb",	AT_SOCKOPS,	M_TP,		NULL },
+	{ "pl_bind_enter",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_bind_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_conn_enter",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_conn_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendto_enter",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendto_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendmsg_enter",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendmsg_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendmmsg_ent",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendmmsg_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_iter_tw",		AT_ITER,	M_TP,		NULL },
+	{ "pl_iter_udp",	AT_ITER,	M_TP,		NULL },
+	{ "pl_fe_connect",	AT_FENTRY,	M_FENTRY,	"inet_hash_connect" },
+	{ "pl_fx_connect",	AT_FEXIT,	M_FENTRY,	"inet_hash_connect" },
+	{ "pl_kp_connect",	AT_KPROBE,	M_KPROBE,	"inet_hash_connect" },
+	{ "pl_kr_connect",	AT_KRETPROBE,	M_KPROBE,	"inet_hash_connect" },
+	{ "pl_fe_connect6",	AT_FENTRY,	M_FENTRY,	"inet6_hash_connect" },
+	{ "pl_fx_connect6",	AT_FEXIT,	M_FENTRY,	"inet6_hash_connect" },
+	{ "pl_kp_connect6",	AT_KPROBE,	M_KPROBE,	"inet6_hash_connect" },
+	{ "pl_kr_connect6",	AT_KRETPROBE,	M_KPROBE,	"inet6_hash_connect" },
+	{ "pl_fe_getport",	AT_FENTRY,	M_FENTRY,	"inet_csk_get_port" },
+	{ "pl_fx_getport",	AT_FEXIT,	M_FENTRY,	"inet_csk_get_port" },
+	{ "pl_kp_getport",	AT_KPROBE,	M_KPROBE,	"inet_csk_get_port" },
+	{ "pl_kr_getport",	AT_KRETPROBE,	M_KPROBE,	"inet_csk_get_port" },
+	{ "pl_fe_udpport",	AT_FENTRY,	M_FENTRY,	"udp_lib_get_port" },
+	{ "pl_fx_udpport",	AT_FEXIT,	M_FENTRY,	"udp_lib_get_port" },
+	{ "pl_kp_udpport",	AT_KPROBE,	M_KPROBE,	"udp_lib_get_port" },
+	{ "pl_kr_udpport",	AT_KRETPROBE,	M_KPROBE,	"udp_lib_get_port" },
+	{ "pl_fe_autobind",	AT_FENTRY,	M_FENTRY,	"inet_autobind" },
+	{ "pl_fx_autobind",	AT_FEXIT,	M_FENTRY,	"inet_autobind" },
+	{ "pl_kp_autobind",	AT_KPROBE,	M_KPROBE,	"inet_autobind" },
+	{ "pl_kr_autobind",	AT_KRETPROBE,	M_KPROBE,	"inet_autobind" },
+	{ "pl_fe_timewait",	AT_FENTRY,	M_FENTRY,	"tcp_time_wait" },
+	{ "pl_kp_timewait",	AT_KPROBE,	M_KPROBE,	"tcp_time_wait" },
+	{ "pl_fe_hdsched",	AT_FENTRY,	M_FENTRY,	"inet_twsk_hashdance_schedule" },
+	{ "pl_kp_hdsched",	AT_KPROBE,	M_KPROBE,	"inet_twsk_hashdance_schedule" },
+	{ "pl_fe_hashdance",	AT_FENTRY,	M_FENTRY,	"inet_twsk_hashdance" },
+	{ "pl_kp_hashdance",	AT_KPROBE,	M_KPROBE,	"inet_twsk_hashdance" },
+	{ "pl_fe_twsched",	AT_FENTRY,	M_FENTRY,	"__inet_twsk_schedule" },
+	{ "pl_kp_twsched",	AT_KPROBE,	M_KPROBE,	"__inet_twsk_schedule" },
+	{ "pl_fe_putport",	AT_FENTRY,	M_FENTRY,	"inet_put_port" },
+	{ "pl_kp_putport",	AT_KPROBE,	M_KPROBE,	"inet_put_port" },
+	{ "pl_fe_udpunhash",	AT_FENTRY,	M_FENTRY,	"udp_lib_unhash" },
+	{ "pl_kp_udpunhash",	AT_KPROBE,	M_KPROBE,	"udp_lib_unhash" },
+	{ "pl_fx_twunique",	AT_FEXIT,	M_FENTRY,	"tcp_twsk_unique" },
+	{ "pl_kp_twunique",	AT_KPROBE,	M_KPROBE,	"tcp_twsk_unique" },
+	{ "pl_kr_twunique",	AT_KRETPROBE,	M_KPROBE,	"tcp_twsk_unique" },
+	{ "pl_fe_desched",	AT_FENTRY,	M_FENTRY,	"inet_twsk_deschedule_put" },
+	{ "pl_kp_desched",	AT_KPROBE,	M_KPROBE,	"inet_twsk_deschedule_put" },
+	{ "pl_fe_twkill",	AT_FENTRY,	M_FENTRY,	"inet_twsk_kill" },
+	{ "pl_kp_twkill",	AT_KPROBE,	M_KPROBE,	"inet_twsk_kill" },
+};
+
+#define NPROGS (sizeof(progs) / sizeof(progs[0]))
+
+static const struct prog_spec *spec_of(const struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+
+	for (size_t i = 0; i < NPROGS; i++)
+		if (!strcmp(progs[i].name, name))
+			return &progs[i];
+	return NULL;
+}
+
+/* Does prog's type in the object agree with how the table says it attaches? */
+static bool attach_matches(const struct bpf_program *prog, enum attach at)
+{
+	enum bpf_prog_type type = bpf_program__type(prog);
+	enum bpf_attach_type eat = bpf_program__expected_attach_type(prog);
+
+	switch (at) {
+	case AT_TP_BTF:
+		return type == BPF_PROG_TYPE_TRACING && eat == BPF_TRACE_RAW_TP;
+	case AT_FENTRY:
+		return type == BPF_PROG_TYPE_TRACING && eat == BPF_TRACE_FENTRY;
+	case AT_FEXIT:
+		return type == BPF_PROG_TYPE_TRACING && eat == BPF_TRACE_FEXIT;
+	case AT_ITER:
+		return type == BPF_PROG_TYPE_TRACING && eat == BPF_TRACE_ITER;
+	case AT_TRACEPOINT:
+		return type == BPF_PROG_TYPE_TRACEPOINT;
+	case AT_SOCKOPS:
+		return type == BPF_PROG_TYPE_SOCK_OPS;
+	case AT_KPROBE:
+	case AT_KRETPROBE:
+		return type == BPF_PROG_TYPE_KPROBE;
+	}
+	return false;
+}
+
+/*
+ * libbpf fails the load when the kernel has no config file to read, even for
+ * a __weak extern: hand it what we found ourselves. HZ 0 (not found) makes
+ * the BPF side assume 250; it only scales TIME_WAIT expiry.
+ */
+static void kconfig(char *buf, size_t len)
+{
+	snprintf(buf, len, "CONFIG_HZ=%u\n", kernel_hz());
+}
+
+int loader__check_table(char *why, size_t whylen)
+{
+	struct bpf_program *prog;
+	struct portlife *skel;
+	bool seen[NPROGS] = {};
+	int err = 0;
+
+	skel = portlife__open();
+	if (!skel) {
+		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		const struct prog_spec *sp = spec_of(prog);
+
+		if (!sp) {
+			snprintf(why, whylen, "program %s is not in the loader's table",
+				 bpf_program__name(prog));
+			err = -EINVAL;
+			goto out;
+		}
+		if (!attach_matches(prog, sp->attach)) {
+			snprintf(why, whylen, "program %s (%s) does not attach as the table says",
+				 sp->name, bpf_program__section_name(prog));
+			err = -EINVAL;
+			goto out;
+		}
+		seen[sp - progs] = true;
+	}
+	for (size_t i = 0; i < NPROGS; i++) {
+		if (!seen[i]) {
+			snprintf(why, whylen, "table entry %s has no program", progs[i].name);
+			err = -EINVAL;
+			goto out;
+		}
+	}
+out:
+	portlife__destroy(skel);
+	return err;
+}
+
+static bool btf_has_func(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+}
+
+static bool has_cap(int cap)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return eff & (1ULL << cap);
+}
+
+int loader__check_release(const char *release, char *why, size_t whylen)
+{
+	unsigned int major, minor;
+
+	/* a release we cannot read (a custom uname) is given the benefit of the doubt */
+	if (!release || sscanf(release, "%u.%u", &major, &minor) != 2)
+		return 0;
+	if (major > PL_MIN_KERNEL_MAJOR ||
+	    (major == PL_MIN_KERNEL_MAJOR && minor >= PL_MIN_KERNEL_MINOR))
+		return 0;
+	snprintf(why, whylen, "kernel %u.%u is older than the oldest kernel portlife's BPF "
+		 "programs load on: run it on kernel " PL_MIN_KERNEL " or newer", major, minor);
+	return -ENOTSUP;
+}
+
+int loader__preflight(void)
+{
+	struct utsname u;
+	char why[256];
+
+	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
+	if (!has_cap(21) && !(has_cap(38) && has_cap(39))) {
+		fprintf(stderr, "portlife: not enough privilege to load BPF programs: "
+				"run it as root (or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)\n");
+		return -EPERM;
+	}
+	if (!uname(&u) && loader__check_release(u.release, why, sizeof(why))) {
+		fprintf(stderr, "portlife: %s\n", why);
+		return -ENOTSUP;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "portlife: this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"use kernel " PL_MIN_KERNEL " or newer built with "
+				"CONFIG_DEBUG_INFO_BTF=y\n");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* libbpf finds classic tracepoints through tracefs; mount it where it is missing. */
+static int ensure_tracefs(bool verbose)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	if (verbose)
+		fprintf(stderr, "portlife: mounted tracefs on /sys/kernel/tracing\n");
+	return 0;
+}
+
+static int configure(struct tracer_bpf *t, const struct loader_opts *o)
+{
+	struct portlife *s = t->skel;
+	int err;
+
+	s->rodata->targ_tgid = o->pid;
+	s->rodata->targ_family = o->family;
+	s->rodata->filter_cgroup = o->filter_cgroup;
+	s->rodata->wakeup_bytes = o->ringbuf_kib * 1024 / 4;
+	s->rodata->exact_hooks = t->mode != MODE_TRACEPOINT;
+	s->rodata->self_tgid = getpid();
+	err = bpf_map__set_max_entries(s->maps.events, o->ringbuf_kib * 1024);
+	if (err)
+		return err;
+	return bpf_map__set_max_entries(s->maps.leases, o->max_leases / 4 > 262144 ?
+					o->max_leases / 4 : 262144);
+}
+
+static const char *attach_hint(enum pl_mode mode, int err)
+{
+	if (mode == MODE_FENTRY && (err == -EPERM || err == -EACCES))
+		return "ftrace is locked down or trampolines are unavailable; try --mode kprobe or --mode tracepoint";
+	if (mode == MODE_FENTRY)
+		return "this kernel cannot attach fentry here; try --mode kprobe or --mode tracepoint";
+	if (mode == MODE_KPROBE)
+		return "kprobes are not available (CONFIG_KPROBES off?); try --mode tracepoint";
+	return "the kernel lacks this hook; run with -v for libbpf's log";
+}
+
+void loader__unload_tracer(struct tracer_bpf *t)
+{
+	while (t->nlinks > 0)
+		bpf_link__destroy(t->links[--t->nlinks]);
+	t->tw_iter = t->udp_iter = NULL;
+	portlife__destroy(t->skel);
+	t->skel = NULL;
+}
+
+static int add_link(struct tracer_bpf *t, struct bpf_link *link)
+{
+	if (t->nlinks == PL_MAX_LINKS) {
+		bpf_link__destroy(link);
+		return -E2BIG;
+	}
+	t->links[t->nlinks++] = link;
+	return 0;
+}
+
+/* The cgroup v2 sock_ops program: the exact moment connect() got its port. */
+static void attach_sockops(struct tracer_bpf *t, bool verbose)
+{
+	char cgroot[PATH_MAX];
+	struct bpf_link *link;
+	int cgfd;
+
+	t->precision = "alloc latency: connect SYN_SENT -> next state (no cgroup v2 for "
+		       "sock_ops), bind syscall duration; TIME_WAIT exit: within --tw-interval";
+	if (cgroup2_mount(cgroot, sizeof(cgroot)) ||
+	    (cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	link = bpf_program__attach_cgroup(t->skel->progs.pl_connect_cb, cgfd);
+	close(cgfd);
+	if (!link) {
+		if (verbose)
+			fprintf(stderr, "portlife: sock_ops on %s failed (%s): alloc latency less exact\n",
+				cgroot, strerror(errno));
+		return;
+	}
+	if (add_link(t, link))
+		return;
+	t->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), "
+		       "bind syscall duration; TIME_WAIT exit: within --tw-interval";
+}
+
+/*
+ * An fentry program can attach and still never run (seen with ftrace locked
+ * down): bind a socket ourselves and check that inet_csk_get_port's entry
+ * hook saw it.
+ */
+static int self_test(struct tracer_bpf *t)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return __atomic_load_n(&t->skel->bss->calib_hits, __ATOMIC_RELAXED) ? 0 : -ENOSYS;
+}
+
+/*
+ * Open, configure, load and attach everything one mode needs. On failure
+ * nothing stays loaded and *why says what the kernel refused.
+ */
+static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_mode mode,
+		    const struct btf *btf, char *why, size_t whylen)
+{
+	struct bpf_program *prog;
+	char kc[64];
+	int err;
+
+	kconfig(kc, sizeof(kc));
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .kconfig = kc);
+
+	memset(t, 0, sizeof(*t));
+	t->mode = mode;
+	t->skel = portlife__open_opts(&opts);
+	if (!t->skel) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = configure(t, o);
+	if (err) {
+		snprintf(why, whylen, "cannot size the BPF maps: %s", strerror(-err));
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		const struct prog_spec *sp = spec_of(prog);
+		bool want = sp && (sp->modes & (1u << mode)) &&
+			    (!sp->kfunc || btf_has_func(btf, sp->kfunc));
+
+		bpf_program__set_autoload(prog, want);
+	}
+	err = portlife__load(t->skel);
+	if (err) {
+		if (mode == MODE_KPROBE)
+			snprintf(why, whylen, "the kernel refused kprobe programs (%s): kprobes "
+				 "are not built in; try --mode tracepoint", strerror(-err));
+		else if (mode == MODE_FENTRY && err == -EPERM)
+			snprintf(why, whylen, "the kernel refused fentry programs (%s): ftrace is "
+				 "locked down or BPF trampolines are disabled; try --mode tracepoint",
+				 strerror(-err));
+		else
+			snprintf(why, whylen, "the kernel refused to load the programs (%s); "
+				 "run with -v for the verifier log", strerror(-err));
+		goto fail;
+	}
+	if (mode == MODE_TRACEPOINT) {
+		err = ensure_tracefs(o->verbose);
+		if (err) {
+			snprintf(why, whylen, "tracefs is not mounted and mounting it failed (%s): "
+				 "mount -t tracefs nodev /sys/kernel/tracing", strerror(-err));
+			goto fail;
+		}
+	}
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog) || spec_of(prog)->attach == AT_SOCKOPS)
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			snprintf(why, whylen, "cannot attach %s (%s): %s",
+				 bpf_program__section_name(prog), strerror(-err),
+				 attach_hint(mode, err));
+			goto fail;
+		}
+		err = add_link(t, link);
+		if (err) {
+			snprintf(why, whylen, "more than %d programs", PL_MAX_LINKS);
+			goto fail;
+		}
+		if (prog == t->skel->progs.pl_iter_tw)
+			t->tw_iter = link;
+		if (prog == t->skel->progs.pl_iter_udp)
+			t->udp_iter = link;
+	}
+	if (mode != MODE_TRACEPOINT && self_test(t)) {
+		err = -ENOSYS;
+		snprintf(why, whylen, "the programs attached but never ran on a test bind() "
+			 "(ftrace or kprobes disabled at run time?); try --mode tracepoint");
+		goto fail;
+	}
+	if (mode == MODE_TRACEPOINT)
+		attach_sockops(t, o->verbose);
+	else
+		t->precision = mode == MODE_FENTRY ?
+			"alloc latency: exact search (fentry/fexit on inet_hash_connect, inet_csk_get_port, "
+			"udp_lib_get_port); TIME_WAIT enter and exit: exact" :
+			"alloc latency: exact search (kprobe/kretprobe on inet_hash_connect, "
+			"inet_csk_get_port, udp_lib_get_port); TIME_WAIT enter and exit: exact";
+	return 0;
+fail:
+	loader__unload_tracer(t);
+	return err;
+}
+
+int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char why[512], skipped[1024] = "";
+	enum pl_mode m;
+	int err = -ENOENT;
+
+	for (m = MODE_FENTRY; m <= MODE_TRACEPOINT; m++) {
+		if (o->mode != MODE_AUTO && o->mode != m)
+			continue;
+		err = try_mode(t, o, m, btf, why, sizeof(why));
+		if (!err)
+			break;
+		if (o->mode != MODE_AUTO) {
+			fprintf(stderr, "portlife: %s mode unavailable: %s\n", mode_name(m), why);
+			break;
+		}
+		snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%s: %s",
+			 *skipped ? "; " : "", mode_name(m), why);
+	}
+	btf__free(btf);
+	if (err && o->mode == MODE_AUTO)
+		fprintf(stderr, "portlife: no attach mode works here: %s\n", skipped);
+	else if (!err && *skipped && o->verbose)
+		fprintf(stderr, "portlife: skipped %s\n", skipped);
+	else if (!err && *skipped)
+		fprintf(stderr, "portlife: better modes unavailable here (-v says why)\n");
+	return err;
+}
+
+int loader__load_iters(struct iters_bpf *it)
+{
+	char kc[64];
+	int err;
+
+	kconfig(kc, sizeof(kc));
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .kconfig = kc);
+
+	memset(it, 0, sizeof(*it));
+	it->skel = iters__open_opts(&opts);
+	if (!it->skel) {
+		err = -errno;
+		fprintf(stderr, "portlife: cannot open the BPF iterators: %s\n", strerror(-err));
+		return err;
+	}
+	err = iters__load(it->skel);
+	if (err) {
+		fprintf(stderr, "portlife: the kernel refused the socket iterators (%s): they "
+				"need BTF and kernel " PL_MIN_KERNEL " or newer; run with -v for "
+				"details\n",
+			strerror(-err));
+		goto fail;
+	}
+	it->links.tcp = bpf_program__attach_iter(it->skel->progs.pl_ports_tcp, NULL);
+	it->links.udp = bpf_program__attach_iter(it->skel->progs.pl_ports_udp, NULL);
+	it->links.owner = bpf_program__attach_iter(it->skel->progs.pl_ports_owner, NULL);
+	if (!it->links.tcp || !it->links.udp || !it->links.owner) {
+		err = -errno;
+		fprintf(stderr, "portlife: cannot create the socket iterators: %s\n",
+			strerror(-err));
+		goto fail;
+	}
+	return 0;
+fail:
+	loader__unload_iters(it);
+	return err;
+}
+
+void loader__unload_iters(struct iters_bpf *it)
+{
+	bpf_link__destroy(it->links.tcp);
+	bpf_link__destroy(it->links.udp);
+	bpf_link__destroy(it->links.owner);
+	iters__destroy(it->skel);
+	memset(it, 0, sizeof(*it));
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Getting the BPF programs into the kernel: the preflight checks, the
+ * attach-mode ladder (fentry, kprobe, tracepoint: the first that loads,
+ * attaches and passes its self-test), the program table that says which
+ * program each mode needs, and the socket-table iterators of `ports`.
+ */
+#ifndef PORTLIFE_LOADER_H
+#define PORTLIFE_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/libbpf.h>
+#include "env.h"
+#include "snapshot.h"
+
+/*
+ * The oldest kernel the programs load on, stated once: the docs, --help, the
+ * man page and the preflight all say this (tests/pkg/check_floor.sh holds
+ * them to it). What sets it: bpf_get_socket_cookie() from tp_btf programs
+ * (5.12, "bpf: Expose bpf_get_socket_cookie to tracing programs"); below
+ * that come the iterators (5.9), the ring buffer (5.8) and tp_btf (5.5).
+ */
+#define PL_MIN_KERNEL "5.12"
+#define PL_MIN_KERNEL_MAJOR 5
+#define PL_MIN_KERNEL_MINOR 12
+
+#define PL_MAX_LINKS 64
+
+/* What the tracer asked for: rodata and map sizes, set between open and load. */
+struct loader_opts {
+	enum pl_mode mode;		/* MODE_AUTO: the ladder */
+	__u32 pid;			/* -p */
+	int family;			/* -4/-6: AF_INET, AF_INET6 or 0 */
+	bool filter_cgroup;		/* --cgroup: the map is filled after load */
+	unsigned long ringbuf_kib;
+	unsigned long max_leases;
+	bool verbose;
+};
+
+/* The tracer's programs, loaded and attached in one mode. */
+struct tracer_bpf {
+	struct portlife *skel;
+	enum pl_mode mode;
+	const char *precision;		/* what this mode times exactly, and what not */
+	struct bpf_link *links[PL_MAX_LINKS];
+	int nlinks;
+	struct bpf_link *tw_iter;	/* tracepoint mode: TIME_WAIT snapshots */
+	struct bpf_link *udp_iter;	/* tracepoint mode: live UDP leases */
+};
+
+/* The socket-table iterators (their own object): `ports`, `who`, diagnosis. */
+struct iters_bpf {
+	struct iters *skel;
+	struct snapshot_links links;
+};
+
+/*
+ * Root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF: 0, or -errno after
+ * one line on stderr naming the cause and the fix.
+ */
+int loader__preflight(void);
+/*
+ * Is a kernel release (uname -r) at least PL_MIN_KERNEL? 0, or -ENOTSUP with
+ * the one-line reason in why.
+ */
+int loader__check_release(const char *release, char *why, size_t whylen);
+
+/*
+ * Loads and attaches the tracer in o->mode, or the first mode of the ladder
+ * that works. On failure nothing stays loaded, and stderr has said why (for
+ * every mode tried, with -v). Returns 0 or -errno.
+ */
+int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o);
+void loader__unload_tracer(struct tracer_bpf *t);
+
+/* Loads the iterators; on failure says why on stderr and returns -errno. */
+int loader__load_iters(struct iters_bpf *it);
+void loader__unload_iters(struct iters_bpf *it);
+
+/* Checks the program table against the object: 0, or -EINVAL naming the mismatch. */
+int loader__check_table(char *why, size_t whylen);
+
+#endif

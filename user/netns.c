@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "iter.h"
+#include "netns.h"
+
+__u32 netns_fd_inum(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (__u32)st.st_ino;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/*
+ * Calls fn for each namespace path we can find: our own, /run/netns/NAME
+ * (pinned namespaces first: they outlive their processes), /proc/PID/ns/net.
+ * Stops when fn returns non-zero, and returns that.
+ */
+static int walk(int (*fn)(void *ctx, __u32 inum, __u32 pid, const char *path), void *ctx)
+{
+	static const char *const dirs[] = { "/run/netns", "/proc" };
+	char path[64];
+	struct stat st;
+	int ret = 0;
+
+	if (!stat("/proc/self/ns/net", &st) &&
+	    (ret = fn(ctx, st.st_ino, 0, "/proc/self/ns/net")))
+		return ret;
+	for (size_t i = 0; i < 2 && !ret; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+
+		while (d && !ret && (de = readdir(d))) {
+			/* names from the file system: bounded, and no dot files */
+			if (de->d_name[0] == '.' || strlen(de->d_name) > 40)
+				continue;
+			if (i == 1 && !all_digits(de->d_name))
+				continue;
+			snprintf(path, sizeof(path), i ? "/proc/%s/ns/net" : "/run/netns/%s",
+				 de->d_name);
+			if (!stat(path, &st))
+				ret = fn(ctx, st.st_ino, i ? (__u32)strtoul(de->d_name, NULL, 10) : 0,
+					 path);
+		}
+		if (d)
+			closedir(d);
+	}
+	return ret;
+}
+
+static int add_ref(void *ctx, __u32 inum, __u32 pid, const char *path)
+{
+	struct vec *v = ctx;
+	struct netns_ref *r = v->v;
+
+	for (size_t i = 0; i < v->n; i++)
+		if (r[i].inum == inum)
+			return 0;
+	r = vec_push(v, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->inum = inum;
+	r->pid = pid;
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	return 0;
+}
+
+struct netns_ref *netns_list(size_t *n)
+{
+	struct vec v = {};
+
+	if (walk(add_ref, &v)) {
+		free(v.v);
+		v.v = NULL;
+		v.n = 0;
+	}
+	*n = v.n;
+	return v.v;
+}
+
+/* path, if it still names namespace inum: an open fd, else -1. */
+static int open_if(const char *path, __u32 inum)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && netns_fd_inum(fd) != inum) {
+		close(fd);	/* the process moved on, or its pid was reused */
+		fd = -1;
+	}
+	return fd;
+}
+
+struct find {
+	__u32 inum, pid;
+	int fd;
+};
+
+static int try_ref(void *ctx, __u32 inum, __u32 pid, const char *path)
+{
+	struct find *f = ctx;
+
+	if (inum != f->inum)
+		return 0;
+	f->fd = open_if(path, inum);
+	f->pid = pid;
+	return f->fd >= 0;
+}
+
+int netns_open(__u32 inum, __u32 pid, __u32 *found_pid)
+{
+	struct find f = { .inum = inum, .fd = -1 };
+	char path[64];
+
+	if (pid) {
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+		f.fd = open_if(path, inum);
+		if (f.fd >= 0)
+			return f.fd;
+	}
+	walk(try_ref, &f);
+	if (f.fd >= 0 && found_pid && f.pid)
+		*found_pid = f.pid;
+	return f.fd;
+}
+
+int netns_enter(int fd)
+{
+	return setns(fd, CLONE_NEWNET) ? -errno : 0;
+}
+
+int netns_return(int self_fd)
+{
+	if (!setns(self_fd, CLONE_NEWNET))
+		return 0;
+	fprintf(stderr, "portlife: cannot return to our own network namespace: %s\n",
+		strerror(errno));
+	return -errno;
+}

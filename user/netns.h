@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Network namespaces: finding them and stepping into them. The bpf_iter
+ * tcp/udp programs walk the sockets of the namespace of the task that runs
+ * them, so every per-namespace look (snapshots, TIME_WAIT) is a setns() in,
+ * a read, and a setns() back.
+ */
+#ifndef PORTLIFE_NETNS_H
+#define PORTLIFE_NETNS_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct netns_ref {
+	__u32 inum;		/* the namespace's inode number */
+	__u32 pid;		/* the process it was found through, 0 if none */
+	char path[64];		/* something to open to enter it */
+};
+
+/*
+ * Every network namespace reachable now: our own, those pinned in
+ * /run/netns (`ip netns add`), and those of every process, once each.
+ * Returns an array to free, *n set; NULL with *n 0 when none or out of memory.
+ */
+struct netns_ref *netns_list(size_t *n);
+
+/*
+ * An O_RDONLY fd for namespace inum, or -1: first through /proc/PID/ns/net
+ * (when pid is not 0 and still lives there), then by walking /run/netns and
+ * every /proc/PID. *found_pid (may be NULL) is set to the process it was
+ * found through, or left alone.
+ */
+int netns_open(__u32 inum, __u32 pid, __u32 *found_pid);
+
+/* The namespace inode of an open namespace fd, 0 on error. */
+__u32 netns_fd_inum(int fd);
+
+/* setns() into the namespace of fd; 0 or -errno. */
+int netns_enter(int fd);
+/*
+ * Back into our own namespace (self_fd); 0 or -errno. On failure the thread
+ * stays in a foreign namespace: it says so on stderr, and the caller must
+ * stop looking at sockets rather than report another namespace's as ours.
+ */
+int netns_return(int self_fd);
+
+#endif

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "opts.h"
+#include "util.h"
+
+int opt_bad(const char *opt, const char *arg, const char *want)
+{
+	fprintf(stderr, "portlife: invalid %s '%s': %s\n", opt, arg, want);
+	return -EINVAL;
+}
+
+int opt_pid(const char *arg, unsigned long *pid)
+{
+	if (parse_ulong(arg, 1, 4194304, pid))
+		return opt_bad("pid", arg, "expected a process id from 1 to 4194304");
+	return 0;
+}
+
+error_t opt_filter(int key, const char *arg, struct pipeline_filter *f)
+{
+	unsigned long v;
+
+	switch (key) {
+	case 'p':
+		if (opt_pid(arg, &v))
+			return -EINVAL;
+		f->pid = v;
+		return 0;
+	case 'c':
+		if (!*arg || strlen(arg) > 15)
+			return opt_bad("comm", arg, "expected 1 to 15 characters (the kernel keeps 15)");
+		memset(f->comm, 0, sizeof(f->comm));
+		memcpy(f->comm, arg, strlen(arg));
+		f->has_comm = true;
+		return 0;
+	case '4':
+	case '6':
+		if (f->family && f->family != (key == '4' ? AF_INET : AF_INET6)) {
+			fprintf(stderr, "portlife: -4 and -6 together mean both: leave both out\n");
+			return -EINVAL;
+		}
+		f->family = key == '4' ? AF_INET : AF_INET6;
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+void opt_filter_describe(const struct pipeline_filter *f, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f->pid)
+		n += snprintf(buf + n, len - n, "pid=%u ", f->pid);
+	if (f->has_comm && n < len)
+		n += snprintf(buf + n, len - n, "comm=%s ", f->comm);
+	if (f->family && n < len)
+		snprintf(buf + n, len - n, "ipv%d ", f->family == AF_INET6 ? 6 : 4);
+}

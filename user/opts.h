@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Option parsing the commands share: the one-line error for a bad value, and
+ * the filters (-p, -c, -4, -6) that live tracing, record, top and report all
+ * take with the same meaning and the same checks.
+ */
+#ifndef PORTLIFE_OPTS_H
+#define PORTLIFE_OPTS_H
+
+#include <argp.h>
+#include "pipeline.h"
+
+/* "portlife: invalid OPT 'ARG': WANT" on stderr; returns -EINVAL for argp. */
+int opt_bad(const char *opt, const char *arg, const char *want);
+
+/* A process id from 1 to the kernel's maximum (4194304). */
+int opt_pid(const char *arg, unsigned long *pid);
+
+/* The argp entries of the filters, with 'whose' saying what -p selects. */
+#define OPTS_FILTER(whose)								\
+	{ "pid", 'p', "PID", 0, whose, 0 },						\
+	{ "comm", 'c', "COMM", 0, "Only processes with this name (exact, at most 15 chars)", 0 }, \
+	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },					\
+	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 }
+
+/*
+ * Parses key if it is one of the filters into f: 0, -EINVAL after saying
+ * why, or ARGP_ERR_UNKNOWN for any other key.
+ */
+error_t opt_filter(int key, const char *arg, struct pipeline_filter *f);
+
+/* The filters as text ("pid=42 comm=curl ipv4"), for a trace file's header. */
+void opt_filter_describe(const struct pipeline_filter *f, char *buf, size_t len);
+
+#endif

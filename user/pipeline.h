@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one path every event takes, whoever decoded it (the ring buffer, a
+ * TIME_WAIT snapshot, a trace file): filter -> record -> lease table ->
+ * aggregation -> what is shown -> every output (sink). Live tracing, record,
+ * top and report all run events through here, so they cannot drift apart.
+ */
+#ifndef PORTLIFE_PIPELINE_H
+#define PORTLIFE_PIPELINE_H
+
+#include <stdbool.h>
+#include "agg.h"
+#include "lease.h"
+#include "tracefile.h"
+
+/* -p, -c, -4/-6: applied here for every source (live tracing also filters in the kernel). */
+struct pipeline_filter {
+	__u32 pid;
+	char comm[PL_COMM_LEN];
+	bool has_comm;
+	int family;		/* AF_INET, AF_INET6, or 0 for both */
+};
+
+/*
+ * An output. 'shown' is the event as the user should see it (at CLOSE the
+ * kernel has zeroed the socket's port already: it carries the lease's tuple),
+ * r what the lease table made of it. Failed allocations come with r->lease
+ * NULL. Events that changed nothing (duplicates, orphans) are not passed on,
+ * but for ALLOCs.
+ */
+typedef void (*sink_fn)(void *ctx, const struct pl_event *shown, const struct lease_result *r);
+
+#define PIPELINE_MAX_SINKS 8
+
+struct pipeline {
+	struct pipeline_filter filt;
+	struct tracefile_writer *rec;	/* NULL: not recording */
+	int rec_err;			/* the first write error; recording stopped */
+	struct lease_table *leases;
+	struct agg *agg;
+	struct { sink_fn fn; void *ctx; } sinks[PIPELINE_MAX_SINKS];
+	int nsinks;
+	__u64 first_ts, last_ts;	/* of the events that passed the filter */
+};
+
+void pipeline__init(struct pipeline *p, struct lease_table *t, struct agg *a);
+/* Adds an output; they see each event in the order they were added. */
+void pipeline__add_sink(struct pipeline *p, sink_fn fn, void *ctx);
+/*
+ * Runs one event through. Returns 0, or the -errno of a failed trace write
+ * (the event was still applied; recording stops, what is on disk stays).
+ */
+int pipeline__event(struct pipeline *p, const struct pl_event *e);
+/* Does the event pass -p, -c, -4/-6? */
+bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e);
+
+#endif

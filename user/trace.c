@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The tracer: setup (BPF programs, outputs, the pipeline), the loop (the
+ * ring buffer, then whichever periodic jobs are due), and the finish (the
+ * last events, the summary, the trace file's trailer).
+ *
+ * Data path: BPF programs -> ring buffer -> on_ring() -> pipeline.c, which
+ * records, tracks leases, aggregates and hands each event to the sinks set
+ * up here: output.c (lines), diag.c (findings), failures.c (for `who`).
+ * TIME_WAIT snapshots (twsnap.c) feed the same pipeline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "portlife.skel.h"
+#include "agg.h"
+#include "diag.h"
+#include "env.h"
+#include "failures.h"
+#include "json.h"
+#include "lease.h"
+#include "loader.h"
+#include "metrics.h"
+#include "output.h"
+#include "pipeline.h"
+#include "top.h"
+#include "trace.h"
+#include "tracefile.h"
+#include "twsnap.h"
+#include "util.h"
+
+#ifndef PORTLIFE_VERSION
+#define PORTLIFE_VERSION "unknown"
+#endif
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	/* A second Ctrl-C means now. */
+	if (exiting)
+		_exit(128 + sig);
+	exiting = 1;
+}
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return verbose ? vfprintf(stderr, fmt, args) : 0;
+}
+
+struct tracer;
+
+/* A job of the loop, run when its time has come; it sets its next time itself. */
+struct tick {
+	const char *name;
+	void (*run)(struct tracer *tr, __u64 now);
+	__u64 next;		/* CLOCK_MONOTONIC ns; 0: off */
+};
+
+enum { TICK_SNAPSHOT, TICK_LOSSES, TICK_VIEWS, TICK_FAILURES, TICK_WARN, TICK_SUMMARY, NTICKS };
+
+struct tracer {
+	const struct env *env;
+	struct tracer_bpf bpf;
+	struct iters_bpf iters;
+	bool have_iters;
+	struct ring_buffer *rb;
+	struct lease_table *leases;
+	struct agg *agg;
+	struct pipeline pipe;
+	struct out out;
+	struct diag diag;
+	struct failures fails;
+	struct twsnap *tw;
+	struct top *top;		/* `portlife top` */
+	struct metrics_http *http;	/* --metrics-addr */
+	int metrics_err;		/* last --metrics-file error, said once */
+	int cg_filter_fd;
+	int ncpus;
+	double snap_interval;		/* seconds between TIME_WAIT snapshots now */
+	double start_wall;
+	__u64 start;
+	__u64 last_drops, last_miss;	/* for the per-second loss line */
+	struct tick ticks[NTICKS];
+};
+
+/* ---- events in ---------------------------------------------------------- */
+
+static void pipe_event(void *ctx, const struct pl_event *e)
+{
+	struct tracer *tr = ctx;
+	int err = pipeline__event(&tr->pipe, e);
+
+	if (err && !exiting) {
+		/* keep what is on disk; stop, loudly */
+		fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything "
+				"before is kept; free space and record again\n", tr->env->record,
+			(unsigned long long)tracefile_written(tr->pipe.rec), strerror(-err));
+		exiting = 1;
+	}
+}
+
+static int on_ring(void *ctx, void *data, size_t len)
+{
+	struct pl_event e;
+
+	if (len < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	pipe_event(ctx, &e);
+	return 0;
+}
+
+/* A sink: TIME_WAIT snapshots must know how to enter each allocating namespace. */
+static void note_netns(void *ctx, const struct pl_event *e, const struct lease_result *r)
+{
+	struct tracer *tr = ctx;
+
+	if (e->type == PL_EV_ALLOC && !e->err)
+		twsnap__note_netns(tr->tw, e->netns, e->pid);
+}
+
+/* ---- what the kernel says it lost -------------------------------------- */
+
+static void read_drops(struct tracer *tr, __u64 out[PL_EV_MAX])
+{
+	__u64 vals[tr->ncpus];
+
+	for (__u32 k = 0; k < PL_EV_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(tr->bpf.skel->maps.drops), &k, vals))
+			continue;
+		for (int c = 0; c < tr->ncpus; c++)
+			out[k] += vals[c];
+	}
+}
+
+static __u64 read_recursion_misses(struct tracer *tr)
+{
+	struct bpf_program *prog;
+	__u64 sum = 0;
+
+	bpf_object__for_each_program(prog, tr->bpf.skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
+static void fill_run_info(struct tracer *tr, struct run_info *ri)
+{
+	const struct twsnap_stats *ts = tr->tw ? twsnap__stats(tr->tw) : NULL;
+
+	memset(ri, 0, sizeof(*ri));
+	ri->mode = mode_name(tr->bpf.mode);
+	ri->precision = tr->bpf.precision;
+	read_drops(tr, ri->drops);
+	ri->recursion_misses = read_recursion_misses(tr);
+	if (ts) {
+		ri->tw_unseen = ts->tw_unseen;
+		ri->snapshots = ts->snapshots;
+		ri->netns_lost = ts->netns_lost;
+		ri->snap_mean_ns = ts->snapshots ? ts->total_ns / ts->snapshots : 0;
+		ri->snap_max_ns = ts->max_ns;
+		ri->snap_interval = tr->snap_interval;
+		ri->snap_interval_set = tr->env->tw_interval;
+	}
+	ri->tw_overflow = agg__tw_overflow(tr->agg);
+	ri->elapsed_ns = mono_ns() - tr->start;
+	ri->leases = lease_table__stats(tr->leases);
+	ri->procs_overflowed = agg__overflowed(tr->agg);
+}
+
+/* ---- ticks --------------------------------------------------------------- */
+
+/*
+ * The next gap between TIME_WAIT snapshots: --tw-interval, stretched so that
+ * snapshots never take more than SNAP_DUTY of one CPU. A snapshot walks every
+ * TCP socket of each namespace; with tens of thousands of TIME_WAIT sockets a
+ * round can take tens of milliseconds, and a fixed 0.1 s interval would then
+ * be a tracer eating the host it is watching. The cost: TIME_WAIT exits are
+ * timed to within the stretched interval, which the summary shows.
+ */
+#define SNAP_DUTY 0.05
+#define SEC 1000000000ULL
+
+static void tick_snapshot(struct tracer *tr, __u64 now)
+{
+	double floor_s;
+
+	twsnap__run(tr->tw, pipe_event, tr);
+	/* early RELEASEs whose ALLOC never came */
+	lease_table__age(tr->leases, now - 10 * SEC);
+	floor_s = twsnap__stats(tr->tw)->last_ns / 1e9 / SNAP_DUTY;
+	tr->snap_interval = floor_s > tr->env->tw_interval ? floor_s : tr->env->tw_interval;
+	tr->ticks[TICK_SNAPSHOT].next = mono_ns() + (__u64)(tr->snap_interval * 1e9);
+}
+
+static void tick_losses(struct tracer *tr, __u64 now)
+{
+	__u64 d[PL_EV_MAX], total = 0, miss = read_recursion_misses(tr);
+
+	tr->ticks[TICK_LOSSES].next = now + SEC;
+	read_drops(tr, d);
+	for (int i = 1; i < PL_EV_MAX; i++)
+		total += d[i];
+	/* on the full screen, the title line shows the losses */
+	if ((total > tr->last_drops || miss > tr->last_miss) &&
+	    (!tr->top || !isatty(STDOUT_FILENO)))
+		fprintf(stderr, "portlife: LOST %llu events (ring buffer full) and %llu "
+				"(recursion misses) in the last second; try --ringbuf or -s\n",
+			(unsigned long long)(total - tr->last_drops),
+			(unsigned long long)(miss - tr->last_miss));
+	tr->last_drops = total;
+	tr->last_miss = miss;
+}
+
+/*
+ * The once-a-second views: `top` and the metrics. One socket snapshot serves
+ * both (the destinations with the least headroom).
+ */
+static void refresh_views(struct tracer *tr, bool with_top)
+{
+	struct dest *dv = NULL;
+	struct bind_room *bv = NULL;
+	size_t nd = 0, nb = 0;
+	struct snapshot s;
+	struct run_info ri;
+	bool snap = false;
+
+	if (!(tr->top && with_top) && !tr->http && !tr->env->metrics_file)
+		return;
+	fill_run_info(tr, &ri);
+	if (tr->have_iters && !snapshot__take(&s, &tr->iters.links, 0)) {
+		snap = true;
+		diag__owners_from_leases(tr->leases, &s);
+		if (headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
+			dv = NULL;
+			nd = 0;
+		}
+	}
+	if (tr->top && with_top)
+		top__update(tr->top, tr->agg, tr->leases, dv, nd, &ri, mono_ns());
+	if (tr->http || tr->env->metrics_file) {
+		struct metrics_src ms = { .agg = tr->agg, .leases = tr->leases, .ri = &ri,
+					  .dv = dv, .nd = nd, .top_n = tr->env->metrics_top,
+					  .start_time = tr->start_wall,
+					  .version = PORTLIFE_VERSION };
+		const char *path = tr->env->metrics_file;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		int err = f ? metrics_render(f, &ms) : -ENOMEM;
+
+		if (f && fclose(f) && !err)
+			err = -ENOMEM;
+		if (!err) {
+			metrics_http_publish(tr->http, buf, len);
+			if (path) {
+				err = metrics_write_file(path, buf, len);
+				/* said once per kind of failure, and when it heals */
+				if (err && err != tr->metrics_err)
+					fprintf(stderr, "portlife: writing metrics to %s failed: %s; "
+							"retrying every second\n", path, strerror(-err));
+				else if (!err && tr->metrics_err)
+					fprintf(stderr, "portlife: writing metrics to %s works again\n",
+						path);
+				tr->metrics_err = err;
+			}
+		}
+		free(buf);
+	}
+	free(dv);
+	free(bv);
+	if (snap)
+		snapshot__free(&s);
+}
+
+static void tick_views(struct tracer *tr, __u64 now)
+{
+	tr->ticks[TICK_VIEWS].next = now + SEC;
+	refresh_views(tr, true);
+}
+
+static void tick_failures(struct tracer *tr, __u64 now)
+{
+	tr->ticks[TICK_FAILURES].next = now + SEC;
+	failures__publish(&tr->fails);
+}
+
+static void tick_warn(struct tracer *tr, __u64 now)
+{
+	tr->ticks[TICK_WARN].next = now + SEC;
+	diag__warn(&tr->diag, tr->env->warn_pct);
+}
+
+static void summary(struct tracer *tr)
+{
+	struct run_info ri;
+
+	fill_run_info(tr, &ri);
+	out__summary(&tr->out, tr->agg, &ri);
+	diag__headroom(&tr->diag);
+}
+
+static void tick_summary(struct tracer *tr, __u64 now)
+{
+	tr->ticks[TICK_SUMMARY].next = now + (__u64)(tr->env->interval * 1e9);
+	summary(tr);
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+static int open_outputs(struct tracer *tr)
+{
+	const struct env *env = tr->env;
+	int err;
+
+	if (env->cgroup) {
+		tr->cg_filter_fd = open(env->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tr->cg_filter_fd < 0) {
+			fprintf(stderr, "portlife: cannot open cgroup '%s': %s: give a cgroup v2 "
+					"directory, e.g. /sys/fs/cgroup/system.slice\n",
+				env->cgroup, strerror(errno));
+			return -errno;
+		}
+	}
+	if (env->metrics_addr) {
+		struct sockaddr_storage ss;
+		char why[128];
+
+		metrics_parse_addr(env->metrics_addr, &ss);	/* checked by env_parse */
+		tr->http = metrics_http_start(&ss, why, sizeof(why));
+		if (!tr->http) {
+			fprintf(stderr, "portlife: cannot serve metrics on %s: %s: pick another "
+					"--metrics-addr\n", env->metrics_addr, why);
+			return -EINVAL;
+		}
+	}
+	if (env->metrics_file && (err = metrics_check_file(env->metrics_file))) {
+		fprintf(stderr, "portlife: cannot write metrics to %s: %s: give a path in a "
+				"writable directory with --metrics-file\n", env->metrics_file,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int start_recording(struct tracer *tr)
+{
+	const struct env *env = tr->env;
+	struct pl_file_hdr h = { .magic = PL_FILE_MAGIC, .version = PL_FILE_VERSION,
+				 .hdr_size = sizeof(h), .rec_size = sizeof(struct pl_event) };
+	struct utsname u;
+
+	h.wall_off_ns = tr->out.wall_off;
+	h.start_ns = mono_ns();
+	gethostname(h.hostname, sizeof(h.hostname) - 1);
+	if (!uname(&u))
+		snprintf(h.release, sizeof(h.release), "%.63s", u.release);
+	snprintf(h.mode, sizeof(h.mode), "%s", mode_name(tr->bpf.mode));
+	snprintf(h.precision, sizeof(h.precision), "%s", tr->bpf.precision);
+	snprintf(h.filters, sizeof(h.filters), "%s", env->filters);
+	tr->pipe.rec = tracefile_create(env->record, &h);
+	if (!tr->pipe.rec) {
+		int err = -errno;
+
+		fprintf(stderr, "portlife: cannot create %s: %s%s\n", env->record, strerror(-err),
+			err == -EEXIST ? " (it exists: portlife never overwrites a trace)" : "");
+		return err;
+	}
+	return 0;
+}
+
+static int setup(struct tracer *tr)
+{
+	const struct env *env = tr->env;
+	struct loader_opts lo = { .mode = env->mode, .pid = env->filt.pid, .family = env->filt.family,
+				  .filter_cgroup = env->cgroup != NULL,
+				  .ringbuf_kib = env->ringbuf_kib, .max_leases = env->max_leases,
+				  .verbose = env->verbose };
+	int err;
+
+	err = loader__preflight();
+	if (err)
+		return err;
+	err = open_outputs(tr);
+	if (err)
+		return err;
+	tr->start_wall = mono_to_wall_offset() / 1e9 + mono_ns() / 1e9;
+	tr->ncpus = libbpf_num_possible_cpus();
+	tr->leases = lease_table__new(env->max_leases);
+	tr->agg = agg__new(65536);
+	if (tr->ncpus <= 0 || !tr->leases || !tr->agg) {
+		fprintf(stderr, "portlife: out of memory for %lu leases: lower --max-leases\n",
+			env->max_leases);
+		return -ENOMEM;
+	}
+	tr->out.f = stdout;
+	tr->out.json = env->json;
+	tr->out.events = !env->summary_only;
+	tr->out.wall_off = mono_to_wall_offset();
+
+	err = loader__load_tracer(&tr->bpf, &lo);
+	if (err)
+		return err;
+	if (tr->cg_filter_fd >= 0) {
+		__u32 k = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(tr->bpf.skel->maps.cgroup_map), &k,
+					&tr->cg_filter_fd, BPF_ANY)) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot filter on cgroup '%s' (%s): is it a "
+					"cgroup v2 directory?\n", env->cgroup, strerror(-err));
+			return err;
+		}
+	}
+	/* The socket tables, for the diagnosis, --warn, top and the metrics. */
+	tr->have_iters = !loader__load_iters(&tr->iters);
+
+	pipeline__init(&tr->pipe, tr->leases, tr->agg);
+	/* -p, -4/-6 and --cgroup are filtered in the kernel already; -c only here */
+	tr->pipe.filt = env->filt;
+	if (env->record && (err = start_recording(tr)))
+		return err;
+	pipeline__add_sink(&tr->pipe, out__event, &tr->out);
+	tr->fails.wall_off_ns = tr->out.wall_off;
+	tr->fails.verbose = env->verbose;
+	pipeline__add_sink(&tr->pipe, failures__sink, &tr->fails);
+	/* What already holds ports, so a conflict with an old holder is attributed. */
+	diag__init(&tr->diag, tr->have_iters ? &tr->iters.links : NULL, tr->leases, stdout,
+		   env->json, tr->out.wall_off, env->verbose);
+	pipeline__add_sink(&tr->pipe, diag__sink, &tr->diag);
+
+	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
+	if (tr->bpf.tw_iter) {
+		tr->tw = twsnap__new(tr->bpf.tw_iter, tr->bpf.udp_iter, tr->leases);
+		if (!tr->tw) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot set up TIME_WAIT snapshots: %s\n",
+				strerror(-err));
+			return err;
+		}
+		pipeline__add_sink(&tr->pipe, note_netns, tr);
+	}
+	tr->rb = ring_buffer__new(bpf_map__fd(tr->bpf.skel->maps.events), on_ring, tr, NULL);
+	if (!tr->rb) {
+		err = -errno;
+		fprintf(stderr, "portlife: cannot set up the event reader: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static void schedule_ticks(struct tracer *tr)
+{
+	const struct env *env = tr->env;
+	__u64 now = tr->start;
+
+	tr->ticks[TICK_SNAPSHOT] = (struct tick){ "TIME_WAIT snapshot", tick_snapshot,
+		tr->tw ? now + (__u64)(env->tw_interval * 1e9) : 0 };
+	tr->ticks[TICK_LOSSES] = (struct tick){ "losses", tick_losses, now + SEC };
+	tr->ticks[TICK_VIEWS] = (struct tick){ "views", tick_views, now + SEC };
+	tr->ticks[TICK_FAILURES] = (struct tick){ "failures file", tick_failures, now + SEC };
+	tr->ticks[TICK_WARN] = (struct tick){ "warn", tick_warn, env->warn_pct ? now + SEC : 0 };
+	tr->ticks[TICK_SUMMARY] = (struct tick){ "summary", tick_summary,
+		env->interval ? now + (__u64)(env->interval * 1e9) : 0 };
+	tr->snap_interval = env->tw_interval;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static int loop(struct tracer *tr)
+{
+	const struct env *env = tr->env;
+	__u64 end = env->duration ? tr->start + (__u64)(env->duration * 1e9) : 0;
+	int err;
+
+	while (!exiting) {
+		__u64 now;
+
+		/* Wakeups are batched in the kernel: poll on a timer, then drain. */
+		err = ring_buffer__poll(tr->rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "portlife: reading events failed: %s\n", strerror(-err));
+			return err;
+		}
+		ring_buffer__consume(tr->rb);
+		if (tr->top) {
+			int k = top__keys(tr->top);
+
+			if (k == 1)
+				break;
+			if (k == 2)
+				top__redraw(tr->top);
+		}
+		/* Records reach the file within a poll: a kill loses little. */
+		if (tr->pipe.rec && !tr->pipe.rec_err &&
+		    (tr->pipe.rec_err = tracefile_flush(tr->pipe.rec))) {
+			fprintf(stderr, "portlife: writing %s failed after %llu records: %s; "
+					"everything before is kept; free space and record again\n",
+				env->record, (unsigned long long)tracefile_written(tr->pipe.rec),
+				strerror(-tr->pipe.rec_err));
+			break;
+		}
+		now = mono_ns();
+		for (int i = 0; i < NTICKS; i++)
+			if (tr->ticks[i].next && now >= tr->ticks[i].next)
+				tr->ticks[i].run(tr, now);
+		if (end && now >= end)
+			break;
+		if (fflush(stdout) || ferror(stdout)) {
+			/* A closed pipe (portlife | head) is a normal stop; a full disk is not. */
+			if (errno == EPIPE)
+				return 0;
+			err = -errno;
+			fprintf(stderr, "portlife: writing the output failed: %s: free space "
+					"or write elsewhere\n", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- the finish ----------------------------------------------------------- */
+
+static int finish(struct tracer *tr)
+{
+	const struct env *env = tr->env;
+	struct pl_file_trailer t = {};
+	struct run_info ri;
+	int err;
+
+	/* Whatever is still in the buffer belongs in the summary. */
+	ring_buffer__consume(tr->rb);
+	if (tr->tw)
+		twsnap__run(tr->tw, pipe_event, tr);
+	/* the live view ends with the terminal as it was: no summary after it */
+	top__free(tr->top);
+	tr->top = NULL;
+	refresh_views(tr, false);
+	if (!env->top)
+		summary(tr);
+	err = tr->pipe.rec_err;
+	if (!tr->pipe.rec)
+		return err;
+	fill_run_info(tr, &ri);
+	t.end_ns = mono_ns();
+	t.records = tracefile_written(tr->pipe.rec);
+	t.recursion_misses = ri.recursion_misses;
+	t.write_errors = !!tr->pipe.rec_err;
+	memcpy(t.drops, ri.drops, sizeof(t.drops));
+	err = tracefile_close(tr->pipe.rec, &t);
+	tr->pipe.rec = NULL;
+	if (err && !tr->pipe.rec_err) {
+		fprintf(stderr, "portlife: finishing %s failed: %s; the records are kept, "
+				"without a trailer\n", env->record, strerror(-err));
+		return err;
+	}
+	if (tr->pipe.rec_err)
+		return tr->pipe.rec_err;
+	fprintf(stderr, "portlife: %llu records in %s\n", (unsigned long long)t.records,
+		env->record);
+	return 0;
+}
+
+static void teardown(struct tracer *tr)
+{
+	top__free(tr->top);
+	metrics_http_stop(tr->http);
+	if (tr->pipe.rec)
+		tracefile_close(tr->pipe.rec, &(struct pl_file_trailer){ .end_ns = mono_ns() });
+	ring_buffer__free(tr->rb);
+	loader__unload_tracer(&tr->bpf);
+	if (tr->have_iters)
+		loader__unload_iters(&tr->iters);
+	twsnap__free(tr->tw);
+	diag__free(&tr->diag);
+	failures__unpublish();
+	out__free(&tr->out);
+	agg__free(tr->agg);
+	lease_table__free(tr->leases);
+	if (tr->cg_filter_fd >= 0)
+		close(tr->cg_filter_fd);
+}
+
+static int run(const struct env *env)
+{
+	struct tracer tr = { .env = env, .cg_filter_fd = -1 };
+	int err;
+
+	verbose = env->verbose;
+	libbpf_set_print(libbpf_print);
+	err = setup(&tr);
+	if (err)
+		goto out;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	fprintf(stderr, "portlife: mode %s (%s). Tracing port leases%s... Ctrl-C to stop.\n",
+		mode_name(tr.bpf.mode), tr.bpf.precision, env->duration ? " for a while" : "");
+	if (env->json) {
+		struct jw w;
+
+		jw_begin(&w, &tr.out.lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", "start");
+		jw_kstr(&w, "mode", mode_name(tr.bpf.mode));
+		jw_kstr(&w, "precision", tr.bpf.precision);
+		jw_ku64(&w, "pid", getpid());
+		jw_line(&w, stdout);
+		fflush(stdout);
+	}
+
+	tr.start = mono_ns();
+	schedule_ticks(&tr);
+	if (env->metrics_file) {
+		/* a path that cannot be written is an error now, not a log line later */
+		refresh_views(&tr, false);
+		if (tr.metrics_err) {
+			err = tr.metrics_err;
+			goto out;
+		}
+	}
+	if (env->top) {
+		tr.top = top__new(isatty(STDOUT_FILENO), env->top_sort, stdout);
+		if (!tr.top) {
+			err = -errno;
+			fprintf(stderr, "portlife: cannot start the live view: %s: is TERM set "
+					"right? (pipe the output for plain text)\n", strerror(-err));
+			goto out;
+		}
+		refresh_views(&tr, true);
+	}
+	err = loop(&tr);
+	if (!err)
+		err = finish(&tr);
+	else
+		finish(&tr);
+out:
+	teardown(&tr);
+	return err ? 1 : 0;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	struct env env;
+
+	if (env_parse(argc, argv, &env))
+		return 2;
+	return run(&env);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct env env;
+
+	if (env_parse_record(argc, argv, &env))
+		return 2;
+	return run(&env);
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct env env;
+
+	if (env_parse_top(argc, argv, &env))
+		return 2;
+	return run(&env);
+}
