@@ -3,7 +3,8 @@
  * libFuzzer target: any bytes as a trace file, read strictly and with
  * --salvage, every record pushed through the report path (the pipeline:
  * lease table, aggregation; event lines as text and JSON, CSV rows, Chrome
- * slices; the summary), as `portlife report` does. Build and run with `make fuzz` (bounded) or, for a long run:
+ * slices; the summary), as `portlife report` does. Build and run with
+ * `make fuzz` (bounded) or, for a long run:
  *   .output/fuzz_trace -max_total_time=3600 .output/fuzz-corpus
  *
  * Random bytes rarely get past a record's CRC, so most mutations are made
@@ -161,8 +162,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		err2 = read_bytes(data, size, small, salvage, digest_record, &seen2, &info2);
 		if (err != err2 || r.seen.n != seen2.n || r.seen.crc != seen2.crc ||
 		    memcmp(&info, &info2, sizeof(info))) {
-			fprintf(stderr, "window %zu reads differently from %d: %d/%d, %llu/%llu "
-					"records, '%s' / '%s'\n", small, TRACEFILE_WINDOW, err, err2,
+			fprintf(stderr, "window %zu reads differently from %d: %d/%d, "
+					"%llu/%llu records, '%s' / '%s'\n", small, TRACEFILE_WINDOW,
+				err, err2,
 				(unsigned long long)r.seen.n, (unsigned long long)seen2.n,
 				info.error, info2.error);
 			abort();
