@@ -201,6 +201,31 @@ static void test_bad_magic_and_future_version(void **state)
 	(void)state;
 }
 
+/* Header strings that fill their fields without a NUL: not damage, just cut to fit. */
+static void test_header_strings_unterminated(void **state)
+{
+	unsigned char *b = malloc(file_len);
+	struct pl_file_hdr *h = (void *)b;
+	struct tracefile_info info;
+	struct got g;
+
+	memcpy(b, file, file_len);
+	memset(h->hostname, 'h', sizeof(h->hostname));
+	memset(h->release, 'r', sizeof(h->release));
+	memset(h->mode, 'm', sizeof(h->mode));
+	memset(h->precision, 'p', sizeof(h->precision));
+	memset(h->filters, 'f', sizeof(h->filters));
+	assert_int_equal(read_mem(b, file_len, false, &g, &info), 0);
+	assert_int_equal(g.n, NREC);
+	assert_int_equal(strlen(info.hdr.hostname), sizeof(h->hostname) - 1);
+	assert_int_equal(strlen(info.hdr.release), sizeof(h->release) - 1);
+	assert_int_equal(strlen(info.hdr.mode), sizeof(h->mode) - 1);
+	assert_int_equal(strlen(info.hdr.precision), sizeof(h->precision) - 1);
+	assert_int_equal(strlen(info.hdr.filters), sizeof(h->filters) - 1);
+	free(b);
+	(void)state;
+}
+
 /*
  * Cut the file at every byte: boundaries read cleanly, anything else is
  * named. Through the default window and through the smallest ones, where the
@@ -743,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_file_is_private),
 		cmocka_unit_test(test_empty_and_short),
 		cmocka_unit_test(test_bad_magic_and_future_version),
+		cmocka_unit_test(test_header_strings_unterminated),
 		cmocka_unit_test(test_truncate_everywhere),
 		cmocka_unit_test(test_bit_flips),
 		cmocka_unit_test(test_window_boundary_resync),
