@@ -180,9 +180,20 @@ $(OUTPUT)/fuzz-seed: tests/fuzz/mkseed.c user/tracefile.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
-fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed
+# Checksum-valid traces of hostile shapes for report's regression tests:
+# .output/mkcrafted SHAPE FILE [N] (tests/fuzz/mkcrafted.c lists the shapes).
+$(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
+
+# Seeds: the plain trace, and small ones of hostile shapes. Not lease-jump:
+# each jump costs the lease table a 2^20 loop, which would slow every input.
+FUZZ_CRAFTED := same-cookie:10 many-comms:20 hostile-header:1 formula-comm:1
+fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
 	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus
 	$(Q)$(OUTPUT)/fuzz-seed $(OUTPUT)/fuzz-corpus/seed.trace
+	$(Q)for s in $(FUZZ_CRAFTED); do $(OUTPUT)/mkcrafted $${s%:*} \
+		$(OUTPUT)/fuzz-corpus/$${s%:*}.trace $${s#*:} || exit 1; done
 	$(Q)$(OUTPUT)/fuzz_trace -max_total_time=$(FUZZ_TIME) -seed=1 -print_final_stats=1 \
 		-artifact_prefix=$(OUTPUT)/ $(OUTPUT)/fuzz-corpus 2>&1 | tail -n 12
 

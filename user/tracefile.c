@@ -6,18 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <zlib.h>
 #include "tracefile.h"
 
 #define WBUF (64 * 1024)
-#define REC_BYTES (4 + sizeof(struct pl_event) + 4)
-#define END_BYTES (4 + sizeof(struct pl_file_trailer) + 4)
+#define REC_BYTES TRACEFILE_REC_BYTES
+#define END_BYTES TRACEFILE_END_BYTES
 
 struct tracefile_writer {
 	int fd;
+	int err;		/* the first write error: nothing is accepted after it */
 	off_t good;		/* bytes known to be on disk, whole */
 	size_t used;
-	__u64 records;
+	__u64 records;		/* whole records on disk */
 	unsigned char buf[WBUF];
 };
 
@@ -27,6 +29,26 @@ static __u32 crc(const void *a, size_t an, const void *b, size_t bn)
 
 	c = crc32(c, a, an);
 	return (__u32)crc32(c, b, bn);
+}
+
+static void frame(unsigned char *out, __u32 magic, const void *body, size_t n)
+{
+	__u32 c = crc(&magic, 4, body, n);
+
+	memcpy(out, &magic, 4);
+	memcpy(out + 4, body, n);
+	memcpy(out + 4 + n, &c, 4);
+}
+
+void tracefile_frame_record(unsigned char out[TRACEFILE_REC_BYTES], const struct pl_event *e)
+{
+	frame(out, PL_REC_MAGIC, e, sizeof(*e));
+}
+
+void tracefile_frame_trailer(unsigned char out[TRACEFILE_END_BYTES],
+			     const struct pl_file_trailer *t)
+{
+	frame(out, PL_END_MAGIC, t, sizeof(*t));
 }
 
 /* write() all of buf, or put the file back to its last whole record. */
@@ -59,14 +81,19 @@ int tracefile_flush(struct tracefile_writer *w)
 {
 	int err;
 
-	if (!w->used)
-		return 0;
+	if (w->err || !w->used)
+		return w->err;
 	err = write_all(w, w->buf, w->used);
-	if (err) {
+	if (!err) {
+		w->records += w->used / REC_BYTES;
+	} else {
 		/* Disk full: keep as many whole records as still fit, one by one. */
-		for (size_t off = 0; off + REC_BYTES <= w->used; off += REC_BYTES)
+		for (size_t off = 0; off + REC_BYTES <= w->used; off += REC_BYTES) {
 			if (write_all(w, w->buf + off, REC_BYTES))
 				break;
+			w->records++;
+		}
+		w->err = err;
 	}
 	w->used = 0;
 	return err;
@@ -100,40 +127,46 @@ struct tracefile_writer *tracefile_create(const char *path, const struct pl_file
 
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e)
 {
-	__u32 magic = PL_REC_MAGIC, c = crc(&magic, 4, e, sizeof(*e));
-	int err = 0;
+	int err = w->err;
 
-	if (w->used + REC_BYTES > WBUF)
+	if (!err && w->used + REC_BYTES > WBUF)
 		err = tracefile_flush(w);
 	if (err)
 		return err;
-	memcpy(w->buf + w->used, &magic, 4);
-	memcpy(w->buf + w->used + 4, e, sizeof(*e));
-	memcpy(w->buf + w->used + 4 + sizeof(*e), &c, 4);
+	tracefile_frame_record(w->buf + w->used, e);
 	w->used += REC_BYTES;
-	w->records++;
 	return 0;
 }
 
 __u64 tracefile_written(const struct tracefile_writer *w)
 {
-	return w->records;
+	return w->records + w->used / REC_BYTES;
 }
 
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
 {
 	unsigned char end[END_BYTES];
-	__u32 magic = PL_END_MAGIC, c = crc(&magic, 4, t, sizeof(*t));
-	int err, err2;
+	struct pl_file_trailer tt;
+	int err, earlier, err2;
 
 	if (!w)
 		return -EINVAL;
+	earlier = w->err;
 	err = tracefile_flush(w);
-	if (!err) {
-		memcpy(end, &magic, 4);
-		memcpy(end + 4, t, sizeof(*t));
-		memcpy(end + 4 + sizeof(*t), &c, 4);
-		err = write_all(w, end, sizeof(end));
+	/*
+	 * After an earlier error the trailer still goes in if it fits: it keeps
+	 * the drop counts and says records were lost. After a failure in this
+	 * flush it does not: the caller reports a file without a trailer.
+	 */
+	if (!err || earlier) {
+		tt = *t;
+		tt.records = w->records;
+		if (w->err && !tt.write_errors)
+			tt.write_errors = 1;
+		tracefile_frame_trailer(end, &tt);
+		err2 = write_all(w, end, sizeof(end));
+		if (!err)
+			err = err2;
 	}
 	if (!err && fsync(w->fd))
 		err = -errno;
@@ -144,12 +177,119 @@ int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
 
 /* ---- reading --------------------------------------------------------- */
 
-static bool event_sane(const struct pl_event *e)
+/*
+ * The reader sees the file through one window of fixed size: buf[lo..hi)
+ * holds the bytes from file offset off on. Records are handed out as they
+ * are read, so neither memory nor the time to the first error grows with
+ * the file (`report /dev/zero` used to read until memory ran out).
+ */
+struct window {
+	FILE *f;
+	unsigned char *buf;
+	size_t size, lo, hi;
+	__u64 off;
+	bool eof;
+	int err;		/* errno of a failed read */
+};
+
+/* The window must hold the largest unit read at once: the header. */
+#define MIN_WINDOW sizeof(struct pl_file_hdr)
+_Static_assert(MIN_WINDOW >= REC_BYTES && MIN_WINDOW >= END_BYTES, "window below a record");
+
+/* Bytes available at the window's start, up to n; fewer only at the end or on an error. */
+static size_t win_need(struct window *w, size_t n)
 {
-	return e->type >= PL_EV_ALLOC && e->type < PL_EV_MAX &&
-	       (e->family == AF_INET || e->family == AF_INET6) &&
-	       (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP) &&
-	       e->err >= 0 && e->err < 4096;
+	if (w->hi - w->lo < n && !w->eof) {
+		memmove(w->buf, w->buf + w->lo, w->hi - w->lo);
+		w->hi -= w->lo;
+		w->lo = 0;
+		while (w->hi < n && !w->eof) {
+			size_t got;
+
+			errno = 0;
+			got = fread(w->buf + w->hi, 1, w->size - w->hi, w->f);
+			if (!got && ferror(w->f))
+				w->err = errno ? errno : EIO;
+			w->eof = !got;
+			w->hi += got;
+		}
+	}
+	return w->hi - w->lo < n ? w->hi - w->lo : n;
+}
+
+static const unsigned char *win_at(const struct window *w)
+{
+	return w->buf + w->lo;
+}
+
+static void win_skip(struct window *w, size_t n)
+{
+	w->lo += n;
+	w->off += n;
+}
+
+/* The first place in p[0..n) where a record or the trailer magic starts, or NULL. */
+static const unsigned char *find_magic(const unsigned char *p, size_t n)
+{
+	static const __u32 magic[2] = { PL_REC_MAGIC, PL_END_MAGIC };
+	const unsigned char *m0 = (const void *)&magic[0], *m1 = (const void *)&magic[1];
+	const unsigned char *end = p + n;
+
+	/* memchr goes through long runs of other bytes (a sparse file's zeros) at memory speed */
+	while (end - p >= 4) {
+		const unsigned char *a = memchr(p, m0[0], end - 3 - p);
+		const unsigned char *b = m1[0] == m0[0] ? a : memchr(p, m1[0], end - 3 - p);
+		const unsigned char *q = !a ? b : !b ? a : a < b ? a : b;
+
+		if (!q)
+			return NULL;
+		if (!memcmp(q, m0, 4) || !memcmp(q, m1, 4))
+			return q;
+		p = q + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Past damage at the window's start: skip to the next record or trailer
+ * magic, or to the end. The last 3 bytes of a window stay for the next
+ * one, so a magic astride two windows is still found. Returns bytes skipped.
+ */
+static __u64 resync(struct window *w)
+{
+	__u64 skipped = 1;
+
+	win_skip(w, 1);
+	for (;;) {
+		size_t n = win_need(w, 4), avail = w->hi - w->lo;
+		const unsigned char *q;
+
+		if (n < 4) {
+			win_skip(w, avail);
+			return skipped + avail;
+		}
+		q = find_magic(win_at(w), avail);
+		if (q) {
+			size_t k = q - win_at(w);
+
+			win_skip(w, k);
+			return skipped + k;
+		}
+		win_skip(w, avail - 3);
+		skipped += avail - 3;
+	}
+}
+
+/* Read to the end; returns how many bytes there were. */
+static __u64 drain(struct window *w)
+{
+	__u64 n = 0;
+
+	while (win_need(w, w->size)) {
+		n += w->hi - w->lo;
+		win_skip(w, w->hi - w->lo);
+	}
+	return n;
 }
 
 static void problem(struct tracefile_info *info, const char *fmt, unsigned long long off,
@@ -159,156 +299,207 @@ static void problem(struct tracefile_info *info, const char *fmt, unsigned long 
 		snprintf(info->error, sizeof(info->error), fmt, off, what);
 }
 
-int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info)
+static const char *file_kind(mode_t m)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0, cap = 0, pos;
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a file";
+}
+
+/*
+ * A trace is a regular file. A device or a FIFO may never end (/dev/zero)
+ * and cannot be read twice; refuse it before reading a byte. Memory streams
+ * (no descriptor) have an end and are let through.
+ */
+static int check_file(FILE *f, struct tracefile_info *info)
+{
+	struct stat st;
+	int fd = fileno(f), err;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st)) {
+		err = errno;
+		snprintf(info->error, sizeof(info->error), "cannot stat the trace: %s",
+			 strerror(err));
+		return -err;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	snprintf(info->error, sizeof(info->error),
+		 "not a regular file (%s): give the file `portlife record -o FILE` wrote",
+		 file_kind(st.st_mode));
+	return -EINVAL;
+}
+
+static int read_error(struct window *w, struct tracefile_info *info)
+{
+	snprintf(info->error, sizeof(info->error), "read error at offset %llu: %s",
+		 (unsigned long long)w->off, strerror(w->err));
+	return -EIO;
+}
+
+/* The header, checked whole before any record is looked at. */
+static int read_header(struct window *w, struct tracefile_info *info)
+{
 	struct pl_file_hdr *h = &info->hdr;
-	size_t n;
-	int err = 0;
+	size_t n = win_need(w, sizeof(*h));
 
-	memset(info, 0, sizeof(*info));
-	/* Traces are read whole: simple, and bounds are then plain arithmetic. */
-	for (;;) {
-		if (len == cap) {
-			unsigned char *nb;
-
-			cap = cap ? cap * 2 : 1 << 20;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				snprintf(info->error, sizeof(info->error),
-					 "out of memory reading %zu bytes", len);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(info->error, sizeof(info->error), "read error after %zu bytes", len);
-		free(buf);
-		return -EIO;
-	}
-
-	if (len < sizeof(*h)) {
+	if (w->err)
+		return read_error(w, info);
+	if (n < sizeof(*h)) {
 		snprintf(info->error, sizeof(info->error),
-			 len ? "truncated header: %zu of %zu bytes" : "empty file (%zu of %zu bytes)",
-			 len, sizeof(*h));
-		free(buf);
+			 n ? "truncated header: %zu of %zu bytes" : "empty file (%zu of %zu bytes)",
+			 n, sizeof(*h));
 		return -EINVAL;
 	}
-	memcpy(h, buf, sizeof(*h));
+	memcpy(h, win_at(w), sizeof(*h));
 	if (memcmp(h->magic, PL_FILE_MAGIC, 8)) {
 		snprintf(info->error, sizeof(info->error),
 			 "not a portlife trace: bad magic at offset 0");
-		free(buf);
 		return -EINVAL;
 	}
 	if (h->version > PL_FILE_VERSION) {
 		snprintf(info->error, sizeof(info->error),
 			 "trace format version %u is newer than this portlife's %u: upgrade portlife",
 			 h->version, PL_FILE_VERSION);
-		free(buf);
 		return -EINVAL;
 	}
 	if (h->version < 1 || h->hdr_size != sizeof(*h) || h->rec_size != sizeof(struct pl_event)) {
 		snprintf(info->error, sizeof(info->error),
 			 "corrupt header at offset 8: version %u, header %u bytes, record %u bytes",
 			 h->version, h->hdr_size, h->rec_size);
-		free(buf);
 		return -EINVAL;
 	}
-	/* Strings come from a file: make sure they end. */
+	/* Strings come from a file: make them end. Printing them safely is the printer's job. */
 	h->hostname[sizeof(h->hostname) - 1] = '\0';
 	h->release[sizeof(h->release) - 1] = '\0';
 	h->mode[sizeof(h->mode) - 1] = '\0';
 	h->precision[sizeof(h->precision) - 1] = '\0';
 	h->filters[sizeof(h->filters) - 1] = '\0';
+	win_skip(w, sizeof(*h));
+	return 0;
+}
 
-	pos = sizeof(*h);
-	while (pos < len) {
+static bool event_sane(const struct pl_event *e)
+{
+	return e->type >= PL_EV_ALLOC && e->type < PL_EV_MAX &&
+	       (e->family == AF_INET || e->family == AF_INET6) &&
+	       (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP) &&
+	       e->err >= 0 && e->err < 4096;
+}
+
+/* Records up to the trailer or the end. */
+static int read_records(struct window *w, bool salvage, tracefile_fn fn, void *ctx,
+			struct tracefile_info *info)
+{
+	for (;;) {
+		unsigned long long pos = w->off;
+		size_t n = win_need(w, 4);
 		__u32 magic, c;
-		struct pl_event e;
-		struct pl_file_trailer t;
 
-		if (len - pos < 4)
+		if (w->err)
+			return read_error(w, info);
+		if (!n)
+			return 0;	/* no trailer: the recorder was stopped hard */
+		if (n < 4)
 			goto truncated;
-		memcpy(&magic, buf + pos, 4);
+		memcpy(&magic, win_at(w), 4);
 		if (magic == PL_REC_MAGIC) {
-			if (len - pos < REC_BYTES)
+			struct pl_event e;
+			bool sum_ok;
+
+			if (win_need(w, REC_BYTES) < REC_BYTES)
 				goto truncated;
-			memcpy(&e, buf + pos + 4, sizeof(e));
-			memcpy(&c, buf + pos + 4 + sizeof(e), 4);
-			if (c != crc(&magic, 4, &e, sizeof(e)) || !event_sane(&e)) {
+			memcpy(&e, win_at(w) + 4, sizeof(e));
+			memcpy(&c, win_at(w) + 4 + sizeof(e), 4);
+			sum_ok = c == crc(&magic, 4, &e, sizeof(e));
+			if (!sum_ok || !event_sane(&e)) {
 				problem(info, "corrupt record at offset %llu%s", pos,
-					c != crc(&magic, 4, &e, sizeof(e)) ? " (checksum)" : " (values)");
+					sum_ok ? " (values)" : " (checksum)");
 				goto damaged;
 			}
+			win_skip(w, REC_BYTES);
 			e.comm[PL_COMM_LEN - 1] = '\0';
 			fn(ctx, &e);
 			info->records++;
-			pos += REC_BYTES;
 			continue;
 		}
 		if (magic == PL_END_MAGIC) {
-			if (len - pos < END_BYTES)
+			__u64 junk;
+
+			if (win_need(w, END_BYTES) < END_BYTES)
 				goto truncated;
-			memcpy(&t, buf + pos + 4, sizeof(t));
-			memcpy(&c, buf + pos + 4 + sizeof(t), 4);
-			if (c != crc(&magic, 4, &t, sizeof(t))) {
+			memcpy(&info->trailer, win_at(w) + 4, sizeof(info->trailer));
+			memcpy(&c, win_at(w) + 4 + sizeof(info->trailer), 4);
+			if (c != crc(&magic, 4, &info->trailer, sizeof(info->trailer))) {
+				memset(&info->trailer, 0, sizeof(info->trailer));
 				problem(info, "corrupt trailer at offset %llu%s", pos, "");
 				goto damaged;
 			}
-			info->trailer = t;
 			info->has_trailer = true;
-			pos += END_BYTES;
-			if (pos != len) {
-				problem(info, "%llu bytes of junk after the trailer%s",
-					(unsigned long long)(len - pos), "");
-				if (!salvage)
-					err = -EINVAL;
-				info->skipped_bytes += len - pos;
-			}
-			break;
+			win_skip(w, END_BYTES);
+			junk = drain(w);
+			if (w->err)
+				return read_error(w, info);
+			if (!junk)
+				return 0;
+			problem(info, "%llu bytes of junk after the trailer%s", junk, "");
+			info->skipped_bytes += junk;
+			return salvage ? 0 : -EINVAL;
 		}
 		problem(info, "corrupt data at offset %llu%s: no record starts here", pos, "");
 damaged:
-		if (!salvage) {
-			err = -EINVAL;
-			break;
-		}
-		/* Resync: the next offset where a record or the trailer magic starts. */
+		if (!salvage)
+			return -EINVAL;
 		info->damaged++;
-		{
-			size_t next = pos + 1;
-
-			while (next + 4 <= len) {
-				memcpy(&magic, buf + next, 4);
-				if (magic == PL_REC_MAGIC || magic == PL_END_MAGIC)
-					break;
-				next++;
-			}
-			if (next + 4 > len)
-				next = len;
-			info->skipped_bytes += next - pos;
-			pos = next;
-		}
+		info->skipped_bytes += resync(w);
 		continue;
 truncated:
+		if (w->err)
+			return read_error(w, info);
 		problem(info, "truncated record at offset %llu%s", pos,
 			" (the recorder stopped mid-write? --salvage reads the complete records)");
 		if (!salvage)
-			err = -EINVAL;
-		else {
-			info->damaged++;
-			info->skipped_bytes += len - pos;
-		}
-		break;
+			return -EINVAL;
+		info->damaged++;
+		info->skipped_bytes += w->hi - w->lo;
+		return 0;
 	}
-	free(buf);
+}
+
+int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
+			  struct tracefile_info *info)
+{
+	struct window w = { .f = f, .size = window < MIN_WINDOW ? MIN_WINDOW : window };
+	int err;
+
+	memset(info, 0, sizeof(*info));
+	err = check_file(f, info);
+	if (err)
+		return err;
+	w.buf = malloc(w.size);
+	if (!w.buf) {
+		snprintf(info->error, sizeof(info->error),
+			 "out of memory for a %zu-byte read window", w.size);
+		return -ENOMEM;
+	}
+	err = read_header(&w, info);
+	if (!err)
+		err = read_records(&w, salvage, fn, ctx, info);
+	free(w.buf);
 	return err;
+}
+
+int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info)
+{
+	return tracefile_read_window(f, TRACEFILE_WINDOW, salvage, fn, ctx, info);
 }

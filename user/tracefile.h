@@ -10,7 +10,8 @@
  * The writer only ever write()s whole records, so a recorder killed at any
  * moment leaves a file readable up to its last complete record (just no
  * trailer). The reader treats the file as untrusted: every size is checked,
- * every record's CRC too, and each problem is reported with its offset.
+ * every record's CRC too, and each problem is reported with its offset. It
+ * streams through a fixed window, so its memory does not grow with the file.
  */
 #ifndef PORTLIFE_TRACEFILE_H
 #define PORTLIFE_TRACEFILE_H
@@ -49,16 +50,38 @@ struct pl_file_trailer {
 	__u64 write_errors;
 };
 
+/* A record and the trailer as stored: magic, body, CRC-32 of both. */
+#define TRACEFILE_REC_BYTES (4 + sizeof(struct pl_event) + 4)
+#define TRACEFILE_END_BYTES (4 + sizeof(struct pl_file_trailer) + 4)
+
+void tracefile_frame_record(unsigned char out[TRACEFILE_REC_BYTES], const struct pl_event *e);
+void tracefile_frame_trailer(unsigned char out[TRACEFILE_END_BYTES],
+			     const struct pl_file_trailer *t);
+
 struct tracefile_writer;
 
 /* Create path (0600; never follows a symlink, never overwrites). */
 struct tracefile_writer *tracefile_create(const char *path, const struct pl_file_hdr *hdr);
-/* Append one record; -errno on a write error (the file keeps what it had). */
+/*
+ * Append one record; -errno on a write error. The file keeps every whole
+ * record that fit, and after an error no record is accepted any more (a
+ * trace with a hole in the middle would read back as complete).
+ */
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e);
 /* Write out the buffered records (the main loop does it every poll). */
 int tracefile_flush(struct tracefile_writer *w);
-/* Flush, write the trailer, close; -errno on error. Frees w. */
+/*
+ * Flush, write the trailer, fsync, close; frees w. Returns the first error,
+ * earlier ones included. The trailer's records and write_errors are set
+ * here, from what reached the file. After an error in this call's own flush
+ * no trailer is written; after an earlier one it is, if it fits.
+ */
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t);
+/*
+ * Records in the file once the buffer is written. After a write error that
+ * is exactly the whole records the file holds: the buffer is gone and
+ * nothing more is accepted.
+ */
 __u64 tracefile_written(const struct tracefile_writer *w);
 
 /* What reading found. */
@@ -75,12 +98,25 @@ struct tracefile_info {
 typedef void (*tracefile_fn)(void *ctx, const struct pl_event *e);
 
 /*
- * Read a whole trace from f, calling fn for each valid record. Without
- * salvage the first problem stops the read: returns -EINVAL with
- * info->error set. With salvage, damage is skipped (resyncing on the next
- * valid record) and counted. A missing trailer is not an error (the recorder
- * was stopped hard) but leaves has_trailer false.
+ * Read a whole trace from f, calling fn for each valid record as it is read;
+ * info->hdr is filled in before the first call. f must be a regular file (a
+ * device, FIFO or directory is refused before anything is read) or a memory
+ * stream. Without salvage the first problem stops the read: returns -EINVAL
+ * with info->error set. With salvage, damage is skipped (resyncing on the
+ * next record or trailer magic) and counted. A missing trailer is not an
+ * error (the recorder was stopped hard) but leaves has_trailer false.
+ * -EIO on a read error, -ENOMEM if the window cannot be allocated.
  */
 int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info);
+
+/* The reader's window: its memory, whatever the file's size. */
+#define TRACEFILE_WINDOW (64 * 1024)
+/*
+ * tracefile_read with another window size (raised to the largest framed
+ * unit, the header): tests use small ones to put every record astride a
+ * window boundary.
+ */
+int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
+			  struct tracefile_info *info);
 
 #endif

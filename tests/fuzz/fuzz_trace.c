@@ -1,58 +1,566 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: any bytes as a trace file, read strictly and with
- * --salvage, every record pushed through the lease table, the aggregation
- * and both outputs, as `portlife report` does. Build and run with
+ * --salvage, every record pushed through the report path (the pipeline:
+ * lease table, aggregation; event lines as text and JSON, CSV rows, Chrome
+ * slices; the summary), as `portlife report` does. Build and run with
  * `make fuzz` (bounded) or, for a long run:
  *   .output/fuzz_trace -max_total_time=3600 .output/fuzz-corpus
+ *
+ * Random bytes rarely get past a record's CRC, so most mutations are made
+ * on the trace's structure (LLVMFuzzerCustomMutator): the input is parsed
+ * as header, records and trailer; fields of records and of the header are
+ * changed, copied from record to record (so leases, cookies and processes
+ * meet), records duplicated, dropped, reordered, whole leases added; then
+ * everything is framed again with valid CRCs. The rest are libFuzzer's own
+ * byte mutations, which is what the framing itself needs.
+ *
+ * Besides the sanitizers, one check of its own: the reader hands out the
+ * same records and the same verdict through any window size.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "agg.h"
+#include "export.h"
 #include "lease.h"
 #include "output.h"
+#include "pipeline.h"
 #include "tracefile.h"
 
-struct sink {
-	struct lease_table *t;
-	struct agg *a;
-	struct out o;
+/* Small tables keep every input fast; overflow and eviction get exercised too. */
+#define FUZZ_LEASES 64
+#define FUZZ_PROCS 16
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* ---- the report path -------------------------------------------------- */
+
+/* What `portlife report` runs a trace through: the pipeline and every output. */
+struct report {
+	struct lease_table *leases;
+	struct agg *agg;
+	struct pipeline pipe;
+	struct out text, json;
+	struct export csv, chrome;
+	const struct tracefile_info *info;	/* its hdr is read before the first record */
+	struct digest {
+		__u64 n;
+		uLong crc;
+	} seen;
 };
 
-static void each(void *ctx, const struct pl_event *e)
+static FILE *devnull(void)
 {
-	struct sink *s = ctx;
-	struct lease_result r;
+	static FILE *f;
 
-	lease_table__apply(s->t, e, &r);
-	agg__apply(s->a, e, &r);
-	s->o.json = e->ts_ns & 1;
-	out__event(&s->o, e, &r);
+	if (!f)
+		f = fopen("/dev/null", "w");
+	if (!f)
+		abort();
+	return f;
+}
+
+static void report_open(struct report *r, const struct tracefile_info *info)
+{
+	memset(r, 0, sizeof(*r));
+	r->info = info;
+	r->leases = lease_table__new(FUZZ_LEASES);
+	r->agg = agg__new(FUZZ_PROCS);
+	if (!r->leases || !r->agg)
+		abort();
+	pipeline__init(&r->pipe, r->leases, r->agg);
+	r->text.f = r->json.f = devnull();
+	r->text.events = r->json.events = true;
+	r->json.json = true;
+	export__init(&r->csv, devnull(), 0);
+	export__init(&r->chrome, devnull(), 0);
+	export__csv_header(&r->csv);
+	export__chrome_begin(&r->chrome);
+	pipeline__add_sink(&r->pipe, out__event, &r->text);
+	pipeline__add_sink(&r->pipe, out__event, &r->json);
+	pipeline__add_sink(&r->pipe, export__csv_sink, &r->csv);
+	pipeline__add_sink(&r->pipe, export__chrome_sink, &r->chrome);
+}
+
+static void digest(struct digest *d, const struct pl_event *e)
+{
+	d->n++;
+	d->crc = crc32(d->crc, (const void *)e, sizeof(*e));
+}
+
+/* One record through everything `portlife report` runs it through. */
+static void report_record(void *ctx, const struct pl_event *e)
+{
+	struct report *r = ctx;
+	__u64 wall_off = r->info->hdr.wall_off_ns;
+
+	digest(&r->seen, e);
+	r->text.wall_off = r->json.wall_off = r->csv.wall_off = r->chrome.wall_off = wall_off;
+	pipeline__event(&r->pipe, e);
+}
+
+/* The end of a report: open leases, the summary, with what the header and trailer said. */
+static void report_close(struct report *r, const struct tracefile_info *info)
+{
+	struct run_info ri = { .mode = info->hdr.mode, .precision = info->hdr.precision };
+
+	export__chrome_end(&r->chrome, r->leases, r->pipe.last_ts);
+	if (info->has_trailer) {
+		memcpy(ri.drops, info->trailer.drops, sizeof(ri.drops));
+		ri.recursion_misses = info->trailer.recursion_misses;
+	}
+	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
+			info->hdr.start_ns;
+	ri.leases = lease_table__stats(r->leases);
+	ri.tw_overflow = agg__tw_overflow(r->agg);
+	out__summary(&r->text, r->agg, &ri);
+	out__summary(&r->json, r->agg, &ri);
+	out__free(&r->text);
+	out__free(&r->json);
+	export__free(&r->csv);
+	export__free(&r->chrome);
+	agg__free(r->agg);
+	lease_table__free(r->leases);
+}
+
+static void digest_record(void *ctx, const struct pl_event *e)
+{
+	digest(ctx, e);
+}
+
+static int read_bytes(const uint8_t *data, size_t size, size_t window, bool salvage,
+		      tracefile_fn fn, void *ctx, struct tracefile_info *info)
+{
+	FILE *f = fmemopen((void *)data, size, "r");
+	int err;
+
+	if (!f)
+		abort();
+	err = tracefile_read_window(f, window, salvage, fn, ctx, info);
+	fclose(f);
+	return err;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct sink s;
-	struct tracefile_info info;
-	struct run_info ri = { .mode = "fuzz", .precision = "" };
+	/* a window from the smallest up, so small inputs cross window edges too */
+	size_t small = size ? sizeof(struct pl_file_hdr) + data[size - 1] : 0;
 
-	if (!s.t) {
-		s.t = lease_table__new(1024);
-		s.a = agg__new(64);
-		s.o.f = fopen("/dev/null", "w");
-		s.o.events = 1;
-	}
 	for (int salvage = 0; salvage < 2 && size; salvage++) {
-		FILE *f = fmemopen((void *)data, size, "r");
+		struct tracefile_info info, info2;
+		struct digest seen2 = {};
+		struct report r;
+		int err, err2;
 
-		if (!f)
-			return 0;
-		tracefile_read(f, salvage, each, &s, &info);
-		fclose(f);
+		report_open(&r, &info);
+		err = read_bytes(data, size, TRACEFILE_WINDOW, salvage, report_record, &r, &info);
+		report_close(&r, &info);
+
+		err2 = read_bytes(data, size, small, salvage, digest_record, &seen2, &info2);
+		if (err != err2 || r.seen.n != seen2.n || r.seen.crc != seen2.crc ||
+		    memcmp(&info, &info2, sizeof(info))) {
+			fprintf(stderr, "window %zu reads differently from %d: %d/%d, "
+					"%llu/%llu records, '%s' / '%s'\n", small, TRACEFILE_WINDOW,
+				err, err2,
+				(unsigned long long)r.seen.n, (unsigned long long)seen2.n,
+				info.error, info2.error);
+			abort();
+		}
 	}
-	ri.leases = lease_table__stats(s.t);
-	s.o.json = size & 1;
-	out__summary(&s.o, s.a, &ri);
 	return 0;
+}
+
+/* ---- structure-aware mutation ------------------------------------------ */
+
+#define MAX_RECS 1024
+
+struct trace {
+	struct pl_file_hdr hdr;
+	struct pl_event ev[MAX_RECS];
+	size_t n;
+	bool has_trailer;
+	struct pl_file_trailer trailer;
+};
+
+static struct trace tr, tr2;
+
+static __u64 rng_state;
+
+static __u64 rnd64(void)
+{
+	/* xorshift64*: the mutation must follow from libFuzzer's seed alone */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static size_t rnd(size_t n)
+{
+	return n ? rnd64() % n : 0;
+}
+
+#define PICK(a) ((a)[rnd(sizeof(a) / sizeof((a)[0]))])
+
+/*
+ * Whatever the bytes are, a trace: the header as it is (or a valid one if
+ * there are too few bytes), every framed record or trailer found after it
+ * whatever its CRC, bytes between them dropped.
+ */
+static void parse(const uint8_t *data, size_t size, struct trace *t)
+{
+	size_t pos = sizeof(t->hdr);
+
+	memset(t, 0, sizeof(*t));
+	if (size < sizeof(t->hdr)) {
+		memcpy(t->hdr.magic, PL_FILE_MAGIC, 8);
+		t->hdr.version = PL_FILE_VERSION;
+		t->hdr.hdr_size = sizeof(t->hdr);
+		t->hdr.rec_size = sizeof(struct pl_event);
+		return;
+	}
+	memcpy(&t->hdr, data, sizeof(t->hdr));
+	while (pos + 4 <= size && t->n < MAX_RECS) {
+		__u32 magic;
+
+		memcpy(&magic, data + pos, 4);
+		if (magic == PL_REC_MAGIC && size - pos >= TRACEFILE_REC_BYTES) {
+			memcpy(&t->ev[t->n++], data + pos + 4, sizeof(struct pl_event));
+			pos += TRACEFILE_REC_BYTES;
+		} else if (magic == PL_END_MAGIC && size - pos >= TRACEFILE_END_BYTES) {
+			memcpy(&t->trailer, data + pos + 4, sizeof(t->trailer));
+			t->has_trailer = true;
+			pos += TRACEFILE_END_BYTES;
+		} else {
+			pos++;
+		}
+	}
+}
+
+/* The trace as a file, cut at max bytes (records past it are dropped whole). */
+static size_t serialize(const struct trace *t, uint8_t *out, size_t max)
+{
+	size_t len = sizeof(t->hdr);
+
+	if (max < len) {
+		memcpy(out, &t->hdr, max);
+		return max;
+	}
+	memcpy(out, &t->hdr, len);
+	for (size_t i = 0; i < t->n && len + TRACEFILE_REC_BYTES <= max; i++) {
+		tracefile_frame_record(out + len, &t->ev[i]);
+		len += TRACEFILE_REC_BYTES;
+	}
+	if (t->has_trailer && len + TRACEFILE_END_BYTES <= max) {
+		tracefile_frame_trailer(out + len, &t->trailer);
+		len += TRACEFILE_END_BYTES;
+	}
+	return len;
+}
+
+static const __u64 u64s[] = { 0, 1, 2, 1000, 1ULL << 20, (1ULL << 20) + 1, 0xffffffffULL,
+			      1ULL << 32, 1ULL << 63, ~0ULL - 1, ~0ULL };
+static const __u16 ports[] = { 0, 1, 80, 1023, 1024, 32768, 60999, 61000, 65535 };
+static const __s32 errs[] = { 0, 0, 0, 11 /* EAGAIN */, 98 /* EADDRINUSE */,
+			      99 /* EADDRNOTAVAIL */, 1, 4095, 4096, -1, -2147483647 - 1 };
+/* bytes that break out of quotes, lines, terminals and spreadsheet cells */
+static const unsigned char nasty[] = { '"', '\\', '\n', '\r', '\t', '\033', '\a', '\b', 0x7f, 0x80,
+			      0xc3, 0xe2, 0xff, '=', '+', '-', '@', ',', '%', '<', '&', '\0' };
+
+static __u64 some_u64(__u64 was)
+{
+	switch (rnd(5)) {
+	case 0:
+		return PICK(u64s);
+	case 1:
+		return was + 1 + rnd(4);
+	case 2:
+		return was - 1 - rnd(4);
+	case 3:
+		return rnd64();
+	default:
+		return was ^ (1ULL << rnd(64));
+	}
+}
+
+static void some_bytes(char *s, size_t n)
+{
+	size_t len = rnd(n + 1);
+
+	for (size_t i = 0; i < len; i++)
+		s[i] = rnd(2) ? PICK(nasty) : (char)(' ' + rnd(95));
+	if (len < n)
+		s[len] = '\0';
+}
+
+static struct pl_event *some_record(struct trace *t)
+{
+	return t->n ? &t->ev[rnd(t->n)] : NULL;
+}
+
+/* Change one field of e; valid values most of the time, so the record still reads. */
+static void mutate_field(struct pl_event *e)
+{
+	switch (rnd(16)) {
+	case 0:
+		e->type = rnd(8) ? PL_EV_ALLOC + rnd(PL_EV_MAX - PL_EV_ALLOC) : rnd(256);
+		break;
+	case 1:
+		e->family = rnd(8) ? (rnd(2) ? 2 : 10) : rnd(256);
+		e->proto = rnd(8) ? (rnd(2) ? 6 : 17) : rnd(256);
+		break;
+	case 2:
+		e->kind = rnd(4) ? rnd(PL_END_MAX + 1) : rnd(256);
+		break;
+	case 3:
+		e->old_state = rnd(4) ? rnd(13) : rnd(256);
+		e->new_state = rnd(4) ? rnd(13) : rnd(256);
+		break;
+	case 4:
+		e->lport = rnd(2) ? PICK(ports) : rnd(65536);
+		break;
+	case 5:
+		e->rport = rnd(2) ? PICK(ports) : rnd(65536);
+		break;
+	case 6:
+		e->err = rnd(2) ? PICK(errs) : (__s32)rnd(4096);
+		break;
+	case 7:
+		e->pid = rnd(2) ? (__u32)PICK(u64s) : (__u32)rnd(8);
+		e->tid = rnd(2) ? e->pid : (__u32)rnd64();
+		break;
+	case 8:
+		e->netns = rnd(2) ? 4026531840u + rnd(3) : (__u32)rnd64();
+		break;
+	case 9:
+		e->ts_ns = some_u64(e->ts_ns);
+		break;
+	case 10:
+		/* big jumps rarely: each costs lease.c a 2^20 loop today (mkcrafted lease-jump) */
+		e->lease = rnd(8) ? e->lease + rnd(5) - 2 : some_u64(e->lease);
+		break;
+	case 11:
+		e->cookie = rnd(2) ? some_u64(e->cookie) : rnd(4);
+		break;
+	case 12:
+		e->cgroup_id = some_u64(e->cgroup_id);
+		break;
+	case 13:
+		e->dur_ns = some_u64(e->dur_ns);
+		break;
+	case 14:
+		for (int i = 0; i < 16; i++) {
+			e->laddr[i] = rnd(4) ? e->laddr[i] : rnd(256);
+			e->raddr[i] = rnd(4) ? e->raddr[i] : rnd(256);
+		}
+		break;
+	default:
+		some_bytes(e->comm, sizeof(e->comm));
+		break;
+	}
+}
+
+/* Make two records about the same thing: lease, socket, process, time. */
+static void copy_field(struct pl_event *to, const struct pl_event *from)
+{
+	switch (rnd(6)) {
+	case 0:
+		to->lease = from->lease;
+		break;
+	case 1:
+		to->cookie = from->cookie;
+		break;
+	case 2:
+		to->pid = from->pid;
+		memcpy(to->comm, from->comm, sizeof(to->comm));
+		break;
+	case 3:
+		to->ts_ns = from->ts_ns;
+		break;
+	case 4:
+		to->lport = from->lport;
+		to->netns = from->netns;
+		to->proto = from->proto;
+		break;
+	default:
+		to->pid = from->pid;
+		memcpy(to->comm, from->comm, sizeof(to->comm));
+		to->lease = from->lease + 1;
+		break;
+	}
+}
+
+static void insert(struct trace *t, size_t at, const struct pl_event *e)
+{
+	if (t->n >= MAX_RECS)
+		return;
+	memmove(&t->ev[at + 1], &t->ev[at], (t->n - at) * sizeof(*e));
+	t->ev[at] = *e;
+	t->n++;
+}
+
+/* A whole lease, from ALLOC to RELEASE, perhaps through TIME_WAIT. */
+static void add_lease(struct trace *t)
+{
+	const struct pl_event *like = some_record(t);
+	struct pl_event e = like ? *like : (struct pl_event){ .family = 2, .proto = 6, .pid = 1 };
+	__u64 ts = e.ts_ns;
+	bool tw = rnd(2);
+	size_t at = rnd(t->n + 1);
+
+	if (!e.comm[0])
+		memcpy(e.comm, "fuzz", 5);
+	e.lease = rnd(16) ? e.lease + 1 + rnd(3) : some_u64(e.lease);
+	e.cookie = rnd(2) ? e.lease : e.cookie;
+	e.err = 0;
+	for (int type = PL_EV_ALLOC; type <= PL_EV_RELEASE; type++) {
+		if (!tw && (type == PL_EV_TW_ENTER || type == PL_EV_TW_EXIT))
+			continue;
+		e.type = type;
+		e.ts_ns = ts += 1 + rnd(1000000);
+		e.kind = type == PL_EV_ALLOC ? PL_ALLOC_CONNECT + rnd(4)
+		       : type == PL_EV_STATE ? (tw ? PL_STATE_TW_EXPECTED : 0)
+		       : tw ? PL_END_TW_EXPIRED : PL_END_CLOSE;
+		e.old_state = type == PL_EV_STATE ? 1 : 0;
+		e.new_state = type == PL_EV_STATE ? 7 : 0;
+		e.dur_ns = type == PL_EV_TW_ENTER ? 60000000000ULL : rnd(100000);
+		insert(t, at++, &e);
+	}
+}
+
+static void mutate_header(struct pl_file_hdr *h)
+{
+	switch (rnd(8)) {
+	case 0:
+		h->version = rnd(4) ? PL_FILE_VERSION : rnd(4);
+		break;
+	case 1:
+		h->hdr_size = rnd(8) ? sizeof(*h) : rnd64();
+		h->rec_size = rnd(8) ? sizeof(struct pl_event) : rnd64();
+		break;
+	case 2:
+		h->wall_off_ns = some_u64(h->wall_off_ns);
+		break;
+	case 3:
+		h->start_ns = some_u64(h->start_ns);
+		break;
+	case 4:
+		some_bytes(h->hostname, sizeof(h->hostname));
+		some_bytes(h->release, sizeof(h->release));
+		break;
+	case 5:
+		some_bytes(h->mode, sizeof(h->mode));
+		break;
+	case 6:
+		some_bytes(h->precision, sizeof(h->precision));
+		break;
+	default:
+		some_bytes(h->filters, sizeof(h->filters));
+		break;
+	}
+}
+
+static void mutate_trailer(struct trace *t)
+{
+	__u64 *w = (__u64 *)&t->trailer;
+
+	if (!t->has_trailer || !rnd(4)) {
+		t->has_trailer = !t->has_trailer;
+		return;
+	}
+	w[rnd(sizeof(t->trailer) / sizeof(*w))] = some_u64(0);
+}
+
+static void mutate_structure(struct trace *t)
+{
+	struct pl_event *a = some_record(t), *b = some_record(t), tmp;
+
+	if (!a) {
+		add_lease(t);
+		return;
+	}
+	switch (rnd(12)) {
+	case 0:
+	case 1:
+	case 2:
+		mutate_field(a);
+		break;
+	case 3:
+	case 4:
+		copy_field(a, b);
+		break;
+	case 5:
+		tmp = *a;
+		insert(t, rnd(t->n + 1), &tmp);
+		break;
+	case 6:
+		memmove(a, a + 1, (&t->ev[t->n] - a - 1) * sizeof(*a));
+		t->n--;
+		break;
+	case 7:
+		tmp = *a;
+		*a = *b;
+		*b = tmp;
+		break;
+	case 8:
+		add_lease(t);
+		break;
+	case 9:
+		/* libFuzzer's byte mutations inside one record, framed again after */
+		LLVMFuzzerMutate((uint8_t *)a, sizeof(*a), sizeof(*a));
+		break;
+	case 10:
+		mutate_header(&t->hdr);
+		break;
+	default:
+		mutate_trailer(t);
+		break;
+	}
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+	size_t len;
+
+	rng_state = seed | 1ULL << 32;
+	/* a quarter of the time, bytes: the framing, resync and header checks need that */
+	if (!rnd(4))
+		return LLVMFuzzerMutate(data, size, max_size);
+	parse(data, size, &tr);
+	for (size_t k = 1 + rnd(3); k; k--)
+		mutate_structure(&tr);
+	len = serialize(&tr, data, max_size);
+	/* now and then damage on top of the structure, for --salvage */
+	if (len > sizeof(tr.hdr) && !rnd(16)) {
+		if (rnd(2))
+			data[sizeof(tr.hdr) + rnd(len - sizeof(tr.hdr))] ^= 1 << rnd(8);
+		else
+			len -= rnd(len - sizeof(tr.hdr));
+	}
+	return len;
+}
+
+/* Records of one trace, then of the other, under the first's header. */
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *d1, size_t s1, const uint8_t *d2, size_t s2,
+				 uint8_t *out, size_t max_out, unsigned int seed)
+{
+	size_t keep, take;
+
+	rng_state = seed | 1ULL << 32;
+	parse(d1, s1, &tr);
+	parse(d2, s2, &tr2);
+	keep = rnd(tr.n + 1);
+	take = rnd(tr2.n + 1);
+	if (keep + take > MAX_RECS)
+		take = MAX_RECS - keep;
+	memcpy(&tr.ev[keep], &tr2.ev[tr2.n - take], take * sizeof(tr.ev[0]));
+	tr.n = keep + take;
+	if (tr2.has_trailer && rnd(2)) {
+		tr.has_trailer = true;
+		tr.trailer = tr2.trailer;
+	}
+	return serialize(&tr, out, max_out);
 }

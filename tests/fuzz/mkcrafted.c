@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Checksum-valid traces of hostile shapes, for regression tests of
+ * `portlife report`: each is a well-formed file, so the reader lets it
+ * through and what follows (lease table, aggregation, every output) meets
+ * it. Written through the real writer (tracefile_create/write/close).
+ *
+ * Usage: mkcrafted SHAPE FILE [N]     (FILE is replaced)
+ *   lease-jump      N ALLOCs (4000) whose lease ids jump by 2^20
+ *   same-cookie     N leases (80000) sharing one socket cookie: every ALLOC,
+ *                   then every RELEASE, oldest first
+ *   many-comms      one pid under N distinct comms (65536), one ALLOC each
+ *   hostile-header  mode `","x":1,"y":"`; hostname, release, precision and
+ *                   filters with terminal escapes (OSC title, clear screen,
+ *                   cursor home); N leases (3) of a plain process
+ *   formula-comm    N leases each (1) of processes named like spreadsheet
+ *                   formulas: `=HYPERLINK("http://x","y")` as the kernel
+ *                   keeps it (15 bytes: `=HYPERLINK("htt`), and others
+ *
+ * Example: mkcrafted same-cookie /tmp/cookie.trace && portlife report /tmp/cookie.trace
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tracefile.h"
+
+/* kernel TCP_* numbering */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
+#define TCP_CLOSE 7
+
+struct gen {
+	struct tracefile_writer *w;
+	__u64 ts;
+	int err;
+};
+
+static void put(struct gen *g, struct pl_event *e)
+{
+	g->ts += 1000;
+	e->ts_ns = g->ts;
+	if (!g->err)
+		g->err = tracefile_write(g->w, e);
+}
+
+static struct pl_event alloc_ev(__u64 lease, __u32 pid, const char *comm)
+{
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = 2, .proto = 6,
+			      .kind = PL_ALLOC_CONNECT, .lport = 32768 + lease % 28232,
+			      .rport = 443, .pid = pid, .tid = pid, .netns = 4026531840u,
+			      .lease = lease, .cookie = lease, .dur_ns = 2000,
+			      .laddr = { 10, 0, 0, 1 }, .raddr = { 10, 0, 0, 2 } };
+
+	/* as the kernel does: 15 bytes of the name and a NUL */
+	snprintf(e.comm, sizeof(e.comm), "%s", comm);
+	return e;
+}
+
+/* A whole client-side TCP lease: connect, close first, TIME_WAIT, release. */
+static void lifecycle(struct gen *g, __u64 lease, __u32 pid, const char *comm)
+{
+	static const __u8 states[][2] = { { TCP_CLOSE, TCP_SYN_SENT },
+					  { TCP_SYN_SENT, TCP_ESTABLISHED },
+					  { TCP_ESTABLISHED, TCP_FIN_WAIT1 },
+					  { TCP_FIN_WAIT1, TCP_FIN_WAIT2 },
+					  { TCP_FIN_WAIT2, TCP_CLOSE } };
+	struct pl_event e = alloc_ev(lease, pid, comm);
+
+	put(g, &e);
+	e.type = PL_EV_STATE;
+	e.dur_ns = 0;
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		e.old_state = states[i][0];
+		e.new_state = states[i][1];
+		e.kind = e.new_state == TCP_CLOSE ? PL_STATE_TW_EXPECTED : 0;
+		put(g, &e);
+	}
+	e.old_state = e.new_state = 0;
+	e.type = PL_EV_TW_ENTER;
+	e.kind = 0;
+	e.dur_ns = 60000000000ULL;
+	put(g, &e);
+	e.dur_ns = 0;
+	e.type = PL_EV_TW_EXIT;
+	e.kind = PL_END_TW_EXPIRED;
+	put(g, &e);
+	e.type = PL_EV_RELEASE;
+	put(g, &e);
+}
+
+static void lease_jump(struct gen *g, __u64 n)
+{
+	for (__u64 i = 1; i <= n; i++) {
+		struct pl_event e = alloc_ev(i << 20, 1000, "jump");
+
+		put(g, &e);
+	}
+}
+
+static void same_cookie(struct gen *g, __u64 n)
+{
+	for (int type = PL_EV_ALLOC; type <= PL_EV_RELEASE; type += PL_EV_RELEASE - PL_EV_ALLOC) {
+		for (__u64 i = 1; i <= n; i++) {
+			struct pl_event e = alloc_ev(i, 1000, "cookie");
+
+			e.type = type;
+			e.cookie = 0xc00c1e;
+			if (type == PL_EV_RELEASE)
+				e.kind = PL_END_CLOSE;
+			put(g, &e);
+		}
+	}
+}
+
+static void many_comms(struct gen *g, __u64 n)
+{
+	for (__u64 i = 1; i <= n; i++) {
+		char comm[PL_COMM_LEN];
+		struct pl_event e;
+
+		snprintf(comm, sizeof(comm), "comm-%llu", (unsigned long long)i);
+		e = alloc_ev(i, 4242, comm);
+		put(g, &e);
+	}
+}
+
+static void leases_of(struct gen *g, __u64 n, __u32 pid, const char *comm, __u64 *lease)
+{
+	for (__u64 i = 0; i < n; i++)
+		lifecycle(g, ++*lease, pid, comm);
+}
+
+static void formula_comm(struct gen *g, __u64 n)
+{
+	/* what spreadsheets run from a CSV cell: leading = + - @, and a tab or CR before one */
+	static const char *const comms[] = { "=HYPERLINK(\"http://x\",\"y\")", "=1+1", "+1+1",
+					     "-1+1", "@SUM(1)", "\t=1", "\r=1", "\"=1\",\"x" };
+	__u64 lease = 0;
+
+	for (size_t i = 0; i < sizeof(comms) / sizeof(comms[0]); i++)
+		leases_of(g, n, 3000 + i, comms[i], &lease);
+}
+
+static void hostile_header(struct gen *g, __u64 n)
+{
+	__u64 lease = 0;
+
+	leases_of(g, n, 1000, "curl", &lease);
+}
+
+/* ESC ] 0;title BEL sets the terminal's title, ESC [2J clears it, ESC [H homes the cursor */
+#define ESCAPES "\033]0;pwned\007\033[2J\033[H"
+
+static const struct shape {
+	const char *name;
+	__u64 n;
+	void (*gen)(struct gen *g, __u64 n);
+	bool hostile_header;
+} shapes[] = {
+	{ .name = "lease-jump", .n = 4000, .gen = lease_jump },
+	{ .name = "same-cookie", .n = 80000, .gen = same_cookie },
+	{ .name = "many-comms", .n = 65536, .gen = many_comms },
+	{ .name = "hostile-header", .n = 3, .gen = hostile_header, .hostile_header = true },
+	{ .name = "formula-comm", .n = 1, .gen = formula_comm },
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: mkcrafted SHAPE FILE [N]\nshapes (default N):");
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		fprintf(stderr, " %s (%llu)", shapes[i].name, (unsigned long long)shapes[i].n);
+	fprintf(stderr, "\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct pl_file_hdr h = { .magic = PL_FILE_MAGIC, .version = PL_FILE_VERSION,
+				 .hdr_size = sizeof(h), .rec_size = sizeof(struct pl_event),
+				 .wall_off_ns = 1700000000000000000ULL, .start_ns = 1000 };
+	struct pl_file_trailer t = {};
+	const struct shape *s = NULL;
+	struct gen g = { .ts = h.start_ns };
+	__u64 n;
+	char *end;
+	int err;
+
+	if (argc < 3 || argc > 4)
+		return usage();
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (!strcmp(argv[1], shapes[i].name))
+			s = &shapes[i];
+	if (!s) {
+		fprintf(stderr, "mkcrafted: unknown shape '%s'\n", argv[1]);
+		return usage();
+	}
+	n = s->n;
+	if (argc == 4) {
+		errno = 0;
+		n = strtoull(argv[3], &end, 0);
+		if (errno || *end || !n || n > 100000000) {
+			fprintf(stderr, "mkcrafted: invalid N '%s': expected 1 to 100000000\n",
+				argv[3]);
+			return 2;
+		}
+	}
+
+	snprintf(h.hostname, sizeof(h.hostname), "crafted");
+	snprintf(h.release, sizeof(h.release), "6.1.0-crafted");
+	snprintf(h.mode, sizeof(h.mode), "tracepoint");
+	snprintf(h.precision, sizeof(h.precision), "crafted by mkcrafted %s", s->name);
+	if (s->hostile_header) {
+		/* 13 bytes: closes the JSON string it is printed in and opens keys of its own */
+		snprintf(h.mode, sizeof(h.mode), "\",\"x\":1,\"y\":\"");
+		snprintf(h.hostname, sizeof(h.hostname), "host" ESCAPES);
+		snprintf(h.release, sizeof(h.release), "6.1" ESCAPES);
+		snprintf(h.precision, sizeof(h.precision), "exact" ESCAPES "\n\"\\");
+		snprintf(h.filters, sizeof(h.filters), "-p 1" ESCAPES);
+	}
+
+	unlink(argv[2]);
+	g.w = tracefile_create(argv[2], &h);
+	if (!g.w) {
+		fprintf(stderr, "mkcrafted: cannot create %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	s->gen(&g, n);
+	t.end_ns = g.ts + 1000;
+	err = tracefile_close(g.w, &t);	/* also returns an error of put() */
+	if (err) {
+		fprintf(stderr, "mkcrafted: writing %s failed: %s\n", argv[2], strerror(-err));
+		return 1;
+	}
+	return 0;
+}
