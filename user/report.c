@@ -6,10 +6,12 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "agg.h"
 #include "export.h"
 #include "lease.h"
@@ -31,9 +33,20 @@ struct report {
 
 static struct report rep;
 
+struct reading {
+	struct pipeline *pipe;
+	struct out *out;
+	struct export *x;
+	const struct tracefile_info *info;	/* its header is read before any record */
+};
+
 static void on_record(void *ctx, const struct pl_event *e)
 {
-	pipeline__event(ctx, e);
+	struct reading *rd = ctx;
+
+	/* every line's wall-clock time comes from the header's offset */
+	rd->out->wall_off = rd->x->wall_off = rd->info->hdr.wall_off_ns;
+	pipeline__event(rd->pipe, e);
 }
 
 enum { OPT_JSON = 0x100, OPT_FORMAT, OPT_SALVAGE };
@@ -118,14 +131,22 @@ int cmd_report(int argc, char **argv)
 	struct run_info ri;
 	struct out out = {};
 	struct agg *agg;
-	int ret = 1, err;
+	struct reading rd = { .pipe = &pipe, .out = &out, .x = &x, .info = &info };
+	int ret = 1, err, fd;
 	FILE *f;
 
 	memset(&rep, 0, sizeof(rep));
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
-	f = fopen(rep.path, "re");
+	/*
+	 * O_NONBLOCK: a FIFO must not hang us until a writer comes; the reader
+	 * refuses anything but a regular file, on which the flag does nothing.
+	 */
+	fd = open(rep.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		fprintf(stderr, "portlife: cannot open %s: %s\n", rep.path, strerror(errno));
 		return 1;
 	}
@@ -142,15 +163,7 @@ int cmd_report(int argc, char **argv)
 	out.events = rep.fmt == FMT_JSONL;
 	pipeline__add_sink(&pipe, out__event, &out);
 
-	/* The header first: the wall-clock offset is needed by every line. */
-	{
-		struct pl_file_hdr h;
-
-		if (fread(&h, 1, sizeof(h), f) == sizeof(h) && !memcmp(h.magic, PL_FILE_MAGIC, 8))
-			out.wall_off = h.wall_off_ns;
-		rewind(f);
-	}
-	export__init(&x, stdout, out.wall_off);
+	export__init(&x, stdout, 0);
 	if (rep.fmt == FMT_CSV) {
 		export__csv_header(&x);
 		pipeline__add_sink(&pipe, export__csv_sink, &x);
@@ -160,7 +173,7 @@ int cmd_report(int argc, char **argv)
 		pipeline__add_sink(&pipe, export__chrome_sink, &x);
 	}
 
-	err = tracefile_read(f, rep.salvage, on_record, &pipe, &info);
+	err = tracefile_read(f, rep.salvage, on_record, &rd, &info);
 	if (err) {
 		if (rep.fmt == FMT_CHROME)
 			printf("]}\n");
