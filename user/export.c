@@ -26,13 +26,20 @@ void export__csv_header(struct export *x)
 		      "kind,error,reason,latency_ns,old,new,expires_ns,hold_ns\n");
 }
 
-/* A quoted cell; quotes doubled; control bytes never reach a spreadsheet. */
+/*
+ * A quoted cell; quotes doubled; control bytes never reach a spreadsheet,
+ * and neither does a formula: a cell a spreadsheet would evaluate (=, +, -,
+ * @ first; tab and CR are '?' already) starts with a ' instead, the usual
+ * neutralisation (OWASP "CSV injection").
+ */
 static void csv_str(struct lb *b, const char *s, size_t n)
 {
 	char clean[64];
 
 	comm_sanitize(s, n, clean, sizeof(clean));
 	lb_lit(b, "\"");
+	if (strchr("=+-@", clean[0]) && clean[0])
+		lb_lit(b, "'");
 	for (const char *p = clean; *p; p++) {
 		if (*p == '"')
 			lb_lit(b, "\"");

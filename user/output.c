@@ -181,15 +181,16 @@ void out__free(struct out *o)
 	lbuf_free(&o->lb);
 }
 
-static void human_proc(FILE *f, const struct proc_stats *p)
+static void human_proc(struct out *o, const struct proc_stats *p)
 {
-	char comm[PL_COMM_LEN], en[16];
-	const char *cg = p->pid ? cgpath_lookup(p->cgroup_id) : NULL;
+	char comm[PL_COMM_LEN], en[16], cg[PL_CGPATH_TEXT];
+	FILE *f = o->f;
 
 	comm_sanitize(p->comm, sizeof(p->comm), comm, sizeof(comm));
 	fprintf(f, "\nPID %u %s", p->pid, comm);
-	if (cg)
-		fprintf(f, "  cgroup %s", cg);
+	/* a cgroup may be named by anyone with a delegated subtree: no raw bytes */
+	if (p->pid && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg, sizeof(cg)))
+		fprintf(f, "  cgroup %s", safe_str(cg, cg, sizeof(cg)));
 	fprintf(f, "\n  allocations %llu  failures %llu  TIME_WAIT %llu  released %llu"
 		   "  held now %lld  peak held %lld\n",
 		(unsigned long long)p->allocs, (unsigned long long)p->failures,
@@ -230,8 +231,8 @@ static void human_proc(FILE *f, const struct proc_stats *p)
 
 static void json_proc(struct out *o, const struct proc_stats *p)
 {
-	const char *cg = p->pid ? cgpath_lookup(p->cgroup_id) : NULL;
-	char en[16], rb[320];
+	char en[16], rb[320], cg[PL_CGPATH_TEXT];
+	bool has_cg = p->pid && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg, sizeof(cg));
 	struct jw w;
 
 	jw_begin(&w, &o->lb);
@@ -240,7 +241,7 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 	jw_ku64(&w, "pid", p->pid);
 	jw_kstrn(&w, "comm", p->comm, sizeof(p->comm));
 	jw_ku64(&w, "cgroup_id", p->cgroup_id);
-	if (cg)
+	if (has_cg)
 		jw_kstr(&w, "cgroup", cg);
 	else
 		jw_knull(&w, "cgroup");
@@ -325,10 +326,10 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 {
 	const struct lease_stats *ls = ri->leases;
 	struct proc_stats **v;
+	char mode[32];
 	__u64 drops = 0;
 	size_t n;
 
-	cgpath_invalidate();
 	v = agg__sorted(a, &n);
 	for (int i = 1; i < PL_EV_MAX; i++)
 		drops += ri->drops[i];
@@ -343,9 +344,10 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 	}
 
 	fprintf(o->f, "\n=== portlife summary: %zu process%s, %.1fs, mode %s ===\n", n,
-		n == 1 ? "" : "es", ri->elapsed_ns / 1e9, ri->mode);
+		n == 1 ? "" : "es", ri->elapsed_ns / 1e9,
+		safe_str(ri->mode, mode, sizeof(mode)));
 	for (size_t i = 0; v && i < n; i++)
-		human_proc(o->f, v[i]);
+		human_proc(o, v[i]);
 	fprintf(o->f, "\nleases: %llu live, %llu ended (%llu began before tracing), "
 		      "%llu orphan events, %llu duplicates, %llu out of order, %llu evicted\n",
 		(unsigned long long)ls->live, (unsigned long long)ls->ended,

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "agg.h"
+#include "cgpath.h"
 #include "lb.h"
 #include "lease.h"
 
@@ -37,7 +38,11 @@ struct out {
 	bool header_done;
 	__u64 wall_off;		/* add to a monotonic stamp for wall-clock time */
 	struct lbuf lb;		/* lines are built here */
+	struct cgpath_src cgroups;	/* where cgroup paths come from: this host, or a trace */
 };
+
+/* A cgroup path as shown, at most (longer ones are cut) */
+#define PL_CGPATH_TEXT 512
 
 const char *event_name(int type);
 const char *alloc_kind_name(int kind);

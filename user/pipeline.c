@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "pipeline.h"
 
@@ -7,6 +9,59 @@ void pipeline__init(struct pipeline *p, struct lease_table *t, struct agg *a)
 	memset(p, 0, sizeof(*p));
 	p->leases = t;
 	p->agg = a;
+}
+
+void pipeline__free(struct pipeline *p)
+{
+	free(p->cg_seen);
+	p->cg_seen = NULL;
+	p->cg_n = p->cg_cap = 0;
+}
+
+static size_t cg_slot(__u64 id, size_t cap)
+{
+	return (id * 0x9e3779b97f4a7c15ULL >> 17) & (cap - 1);
+}
+
+/* Adds id to the set; true if it was new. Out of memory: say new (a path twice is harmless). */
+static bool cg_new(struct pipeline *p, __u64 id)
+{
+	size_t s;
+
+	if (p->cg_n * 2 >= p->cg_cap) {
+		size_t cap = p->cg_cap ? p->cg_cap * 2 : 256;
+		__u64 *nv = calloc(cap, sizeof(*nv));
+
+		if (!nv)
+			return true;
+		for (size_t i = 0; i < p->cg_cap; i++)
+			if (p->cg_seen[i]) {
+				for (s = cg_slot(p->cg_seen[i], cap); nv[s]; s = (s + 1) & (cap - 1))
+					;
+				nv[s] = p->cg_seen[i];
+			}
+		free(p->cg_seen);
+		p->cg_seen = nv;
+		p->cg_cap = cap;
+	}
+	for (s = cg_slot(id, p->cg_cap); p->cg_seen[s]; s = (s + 1) & (p->cg_cap - 1))
+		if (p->cg_seen[s] == id)
+			return false;
+	p->cg_seen[s] = id;
+	p->cg_n++;
+	return true;
+}
+
+static int record(struct pipeline *p, const struct pl_event *e)
+{
+	char path[PL_CGPATH_MAX + 1];
+	int err = 0;
+
+	if (e->cgroup_id && cg_new(p, e->cgroup_id))
+		err = tracefile_write_cgroup(p->rec, e->cgroup_id,
+					     cgpath_src_get(&p->cgroups, e->cgroup_id, path,
+							    sizeof(path)) ? NULL : path);
+	return err ? err : tracefile_write(p->rec, e);
 }
 
 void pipeline__add_sink(struct pipeline *p, sink_fn fn, void *ctx)
@@ -46,7 +101,7 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 	if (e->ts_ns > p->last_ts)
 		p->last_ts = e->ts_ns;
 	if (p->rec && !p->rec_err)
-		p->rec_err = tracefile_write(p->rec, e);
+		p->rec_err = record(p, e);
 	lease_table__apply(p->leases, e, &r);
 	agg__apply(p->agg, e, &r);
 	if (r.what == LW_NONE && e->type != PL_EV_ALLOC)

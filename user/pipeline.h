@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include "agg.h"
+#include "cgpath.h"
 #include "lease.h"
 #include "tracefile.h"
 
@@ -36,6 +37,14 @@ struct pipeline {
 	struct pipeline_filter filt;
 	struct tracefile_writer *rec;	/* NULL: not recording */
 	int rec_err;			/* the first write error; recording stopped */
+	/*
+	 * Recording: each cgroup's path goes into the trace before the first
+	 * event naming it, looked up here (the cgroup may be gone by the time
+	 * the trace is read, and read elsewhere).
+	 */
+	struct cgpath_src cgroups;
+	__u64 *cg_seen;			/* an open-addressing set of ids */
+	size_t cg_n, cg_cap;
 	struct lease_table *leases;
 	struct agg *agg;
 	struct { sink_fn fn; void *ctx; } sinks[PIPELINE_MAX_SINKS];
@@ -44,6 +53,7 @@ struct pipeline {
 };
 
 void pipeline__init(struct pipeline *p, struct lease_table *t, struct agg *a);
+void pipeline__free(struct pipeline *p);
 /* Adds an output; they see each event in the order they were added. */
 void pipeline__add_sink(struct pipeline *p, sink_fn fn, void *ctx);
 /*

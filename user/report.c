@@ -22,31 +22,187 @@
 #include "tracefile.h"
 #include "util.h"
 
-enum fmt { FMT_TEXT, FMT_JSONL, FMT_CSV, FMT_CHROME };
-
-struct report {
-	enum fmt fmt;
-	bool json, salvage;
-	struct pipeline_filter filt;
+static struct {
+	struct report_opts o;
 	const char *path;
+} rep;
+
+/* Cgroup paths as the trace recorded them: the recording host's, never ours. */
+struct cg_path {
+	__u64 id;
+	char *path;
 };
 
-static struct report rep;
-
-struct reading {
-	struct pipeline *pipe;
-	struct out *out;
-	struct export *x;
-	const struct tracefile_info *info;	/* its header is read before any record */
+struct cg_table {
+	struct cg_path *v;
+	size_t n, cap;
+	size_t bytes;		/* of paths kept: bounded, a trace is anybody's */
+	bool sorted;
 };
+
+#define CG_TABLE_BYTES (64UL << 20)
+
+static void cg_add(struct cg_table *t, __u64 id, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (t->bytes + len > CG_TABLE_BYTES)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct cg_path *nv = realloc(t->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return;
+		t->v = nv;
+		t->cap = cap;
+	}
+	t->v[t->n].path = strdup(path);
+	if (!t->v[t->n].path)
+		return;
+	t->v[t->n].id = id;
+	t->n++;
+	t->bytes += len;
+	t->sorted = false;
+}
+
+static int by_cg_id(const void *a, const void *b)
+{
+	const struct cg_path *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* A cgpath_fn: the first path the trace gave id; -ENOENT if it gave none. */
+static int cg_find(void *ctx, __u64 id, char *buf, size_t len)
+{
+	struct cg_table *t = ctx;
+	struct cg_path key = { .id = id }, *hit;
+
+	if (!t->n)
+		return -ENOENT;
+	if (!t->sorted) {
+		/* a trace repeats an id only when crafted: then any of its paths will do */
+		qsort(t->v, t->n, sizeof(*t->v), by_cg_id);
+		t->sorted = true;
+	}
+	hit = bsearch(&key, t->v, t->n, sizeof(*t->v), by_cg_id);
+	if (!hit || !*hit->path)
+		return -ENOENT;
+	snprintf(buf, len, "%s", hit->path);
+	return 0;
+}
+
+static void cg_free(struct cg_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].path);
+	free(t->v);
+}
+
+/* Everything one report runs a trace through. */
+struct report {
+	const struct report_opts *o;
+	struct tracefile_info *info;	/* its header is read before any record */
+	struct lease_table *leases;
+	struct agg *agg;
+	struct pipeline pipe;
+	struct out out;
+	struct export x;
+	struct cg_table cgroups;
+};
+
+static void on_cgroup(void *ctx, __u64 id, const char *path)
+{
+	struct report *r = ctx;
+
+	cg_add(&r->cgroups, id, path);
+}
 
 static void on_record(void *ctx, const struct pl_event *e)
 {
-	struct reading *rd = ctx;
+	struct report *r = ctx;
 
 	/* every line's wall-clock time comes from the header's offset */
-	rd->out->wall_off = rd->x->wall_off = rd->info->hdr.wall_off_ns;
-	pipeline__event(rd->pipe, e);
+	r->out.wall_off = r->x.wall_off = r->info->hdr.wall_off_ns;
+	pipeline__event(&r->pipe, e);
+}
+
+static void summary(struct report *r, FILE *out, const char *name)
+{
+	const struct tracefile_info *info = r->info;
+	char host[64], rel[64], mode[16], filt[128];
+	struct run_info ri = {};
+
+	ri.mode = info->hdr.mode;
+	ri.precision = info->hdr.precision;
+	if (info->has_trailer) {
+		memcpy(ri.drops, info->trailer.drops, sizeof(ri.drops));
+		ri.recursion_misses = info->trailer.recursion_misses;
+	}
+	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
+			info->hdr.start_ns;
+	ri.leases = lease_table__stats(r->leases);
+	ri.tw_overflow = agg__tw_overflow(r->agg);
+	/* strings from a file, maybe from a hostile host: nothing raw to the terminal */
+	if (!r->o->json)
+		fprintf(out, "trace %s: host %s, kernel %s, mode %s, %llu records%s%s\n", name,
+			safe_str(info->hdr.hostname, host, sizeof(host)),
+			safe_str(info->hdr.release, rel, sizeof(rel)),
+			safe_str(info->hdr.mode, mode, sizeof(mode)),
+			(unsigned long long)info->records, info->hdr.filters[0] ? ", filters: " : "",
+			safe_str(info->hdr.filters, filt, sizeof(filt)));
+	out__summary(&r->out, r->agg, &ri);
+}
+
+int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *name,
+		struct tracefile_info *info)
+{
+	struct report r = { .o = o, .info = info };
+	int err = -ENOMEM;
+
+	memset(info, 0, sizeof(*info));
+	r.leases = lease_table__new(o->max_leases ? o->max_leases : 1UL << 20);
+	r.agg = agg__new(o->max_procs ? o->max_procs : 65536);
+	if (!r.leases || !r.agg) {
+		snprintf(info->error, sizeof(info->error), "out of memory for the lease table");
+		goto out;
+	}
+	pipeline__init(&r.pipe, r.leases, r.agg);
+	r.pipe.filt = o->filt;
+	r.out.f = out;
+	r.out.json = o->json || o->fmt == REPORT_JSONL;
+	r.out.events = o->fmt == REPORT_JSONL;
+	r.out.cgroups.get = cg_find;
+	r.out.cgroups.ctx = &r.cgroups;
+	pipeline__add_sink(&r.pipe, out__event, &r.out);
+	export__init(&r.x, out, 0);
+	if (o->fmt == REPORT_CSV) {
+		export__csv_header(&r.x);
+		pipeline__add_sink(&r.pipe, export__csv_sink, &r.x);
+	}
+	if (o->fmt == REPORT_CHROME) {
+		export__chrome_begin(&r.x);
+		pipeline__add_sink(&r.pipe, export__chrome_sink, &r.x);
+	}
+	err = tracefile_read_all(f, o->salvage, on_record, on_cgroup, &r, info);
+	if (o->fmt == REPORT_CHROME) {
+		/* leases still open at the end of the trace */
+		if (!err)
+			export__chrome_end(&r.x, r.leases, r.pipe.last_ts);
+		else
+			fprintf(out, "]}\n");
+	} else if (!err && (o->fmt == REPORT_TEXT || o->json)) {
+		summary(&r, out, name);
+	}
+out:
+	pipeline__free(&r.pipe);
+	export__free(&r.x);
+	out__free(&r.out);
+	cg_free(&r.cgroups);
+	agg__free(r.agg);
+	lease_table__free(r.leases);
+	return err;
 }
 
 enum { OPT_JSON = 0x100, OPT_FORMAT, OPT_SALVAGE };
@@ -78,28 +234,28 @@ static const char doc[] =
 
 static error_t parse(int key, char *arg, struct argp_state *state)
 {
-	error_t err = opt_filter(key, arg, &rep.filt);
+	error_t err = opt_filter(key, arg, &rep.o.filt);
 
 	if (err != ARGP_ERR_UNKNOWN)
 		return err;
 	switch (key) {
 	case OPT_JSON:
-		rep.json = true;
+		rep.o.json = true;
 		break;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "text"))
-			rep.fmt = FMT_TEXT;
+			rep.o.fmt = REPORT_TEXT;
 		else if (!strcmp(arg, "jsonl"))
-			rep.fmt = FMT_JSONL;
+			rep.o.fmt = REPORT_JSONL;
 		else if (!strcmp(arg, "csv"))
-			rep.fmt = FMT_CSV;
+			rep.o.fmt = REPORT_CSV;
 		else if (!strcmp(arg, "chrome"))
-			rep.fmt = FMT_CHROME;
+			rep.o.fmt = REPORT_CHROME;
 		else
 			return opt_bad("format", arg, "expected text, jsonl, csv or chrome");
 		break;
 	case OPT_SALVAGE:
-		rep.salvage = true;
+		rep.o.salvage = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (rep.path) {
@@ -125,14 +281,7 @@ int cmd_report(int argc, char **argv)
 {
 	const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
 	struct tracefile_info info;
-	struct lease_table *leases;
-	struct pipeline pipe;
-	struct export x = {};
-	struct run_info ri;
-	struct out out = {};
-	struct agg *agg;
-	struct reading rd = { .pipe = &pipe, .out = &out, .x = &x, .info = &info };
-	int ret = 1, err, fd;
+	int err, fd;
 	FILE *f;
 
 	memset(&rep, 0, sizeof(rep));
@@ -145,82 +294,29 @@ int cmd_report(int argc, char **argv)
 	fd = open(rep.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
+		fprintf(stderr, "portlife: cannot open %s: %s\n", rep.path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		fprintf(stderr, "portlife: cannot open %s: %s\n", rep.path, strerror(errno));
 		return 1;
 	}
-	leases = lease_table__new(1UL << 20);
-	agg = agg__new(65536);
-	if (!leases || !agg) {
-		fprintf(stderr, "portlife: out of memory\n");
-		goto out;
-	}
-	pipeline__init(&pipe, leases, agg);
-	pipe.filt = rep.filt;
-	out.f = stdout;
-	out.json = rep.json || rep.fmt == FMT_JSONL;
-	out.events = rep.fmt == FMT_JSONL;
-	pipeline__add_sink(&pipe, out__event, &out);
-
-	export__init(&x, stdout, 0);
-	if (rep.fmt == FMT_CSV) {
-		export__csv_header(&x);
-		pipeline__add_sink(&pipe, export__csv_sink, &x);
-	}
-	if (rep.fmt == FMT_CHROME) {
-		export__chrome_begin(&x);
-		pipeline__add_sink(&pipe, export__chrome_sink, &x);
-	}
-
-	err = tracefile_read(f, rep.salvage, on_record, &rd, &info);
-	if (err) {
-		if (rep.fmt == FMT_CHROME)
-			printf("]}\n");
-		fprintf(stderr, "portlife: %s: %s\n", rep.path, info.error);
-		goto out;
-	}
-	if (info.error[0])
-		fprintf(stderr, "portlife: %s: salvaged %llu records around %llu damaged place%s "
-				"(%llu bytes skipped); first: %s\n",
-			rep.path, (unsigned long long)info.records, (unsigned long long)info.damaged,
-			info.damaged == 1 ? "" : "s", (unsigned long long)info.skipped_bytes, info.error);
-	if (!info.has_trailer)
-		fprintf(stderr, "portlife: %s has no trailer: the recorder was stopped hard; "
-				"drop counts are unknown\n", rep.path);
-
-	if (rep.fmt == FMT_CHROME) {
-		/* leases still open at the end of the trace */
-		export__chrome_end(&x, leases, pipe.last_ts);
-	} else if (rep.fmt == FMT_TEXT || rep.json) {
-		memset(&ri, 0, sizeof(ri));
-		ri.mode = info.hdr.mode;
-		ri.precision = info.hdr.precision;
-		if (info.has_trailer) {
-			memcpy(ri.drops, info.trailer.drops, sizeof(ri.drops));
-			ri.recursion_misses = info.trailer.recursion_misses;
-		}
-		ri.elapsed_ns = (info.has_trailer ? info.trailer.end_ns : pipe.last_ts) -
-				info.hdr.start_ns;
-		ri.leases = lease_table__stats(leases);
-		ri.tw_overflow = agg__tw_overflow(agg);
-		if (!rep.json)
-			printf("trace %s: host %s, kernel %s, mode %s, %llu records%s%s\n", rep.path,
-			       info.hdr.hostname, info.hdr.release, info.hdr.mode,
-			       (unsigned long long)info.records, info.hdr.filters[0] ? ", filters: " : "",
-			       info.hdr.filters);
-		out__summary(&out, agg, &ri);
-	}
-	ret = 0;
-out:
+	err = report__run(f, &rep.o, stdout, rep.path, &info);
 	fclose(f);
-	export__free(&x);
-	out__free(&out);
-	agg__free(agg);
-	lease_table__free(leases);
+	if (err) {
+		fprintf(stderr, "portlife: %s: %s\n", rep.path, info.error);
+	} else {
+		if (info.error[0])
+			fprintf(stderr, "portlife: %s: salvaged %llu records around %llu damaged "
+					"place%s (%llu bytes skipped); first: %s\n",
+				rep.path, (unsigned long long)info.records,
+				(unsigned long long)info.damaged, info.damaged == 1 ? "" : "s",
+				(unsigned long long)info.skipped_bytes, info.error);
+		if (!info.has_trailer)
+			fprintf(stderr, "portlife: %s has no trailer: the recorder was stopped hard; "
+					"drop counts are unknown\n", rep.path);
+	}
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "portlife: writing the report failed: %s\n", strerror(errno));
 		return 1;
 	}
-	return ret;
+	return err ? 1 : 0;
 }

@@ -3,6 +3,34 @@
 #ifndef PORTLIFE_REPORT_H
 #define PORTLIFE_REPORT_H
 
+#include <stdbool.h>
+#include <stdio.h>
+#include "pipeline.h"
+#include "tracefile.h"
+
+enum report_fmt {
+	REPORT_TEXT,		/* the summary (JSON lines with json) */
+	REPORT_JSONL,		/* every event as a JSON line, then the summary */
+	REPORT_CSV,		/* every event as a row, after a header row */
+	REPORT_CHROME,		/* a Chrome/Perfetto trace: a track per process */
+};
+
+struct report_opts {
+	enum report_fmt fmt;
+	bool json;		/* the summary as JSON lines */
+	bool salvage;		/* skip damage instead of stopping at it */
+	struct pipeline_filter filt;
+	size_t max_leases, max_procs;	/* the tables' bounds; 0: the defaults */
+};
+
+/*
+ * The report of trace f, written to out; name is the trace's name in the
+ * text summary. The same pipeline as live tracing, and cgroup paths as the
+ * trace recorded them. Returns 0, or -errno with info->error saying why.
+ */
+int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *name,
+		struct tracefile_info *info);
+
 int cmd_report(int argc, char **argv);
 
 #endif

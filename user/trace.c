@@ -591,6 +591,7 @@ static void teardown(struct tracer *tr)
 		loader__unload_iters(&tr->iters);
 	twsnap__free(tr->tw);
 	diag__free(&tr->diag);
+	pipeline__free(&tr->pipe);
 	failures__unpublish();
 	out__free(&tr->out);
 	agg__free(tr->agg);

@@ -19,7 +19,8 @@ struct tracefile_writer {
 	int err;		/* the first write error: nothing is accepted after it */
 	off_t good;		/* bytes known to be on disk, whole */
 	size_t used;
-	__u64 records;		/* whole records on disk */
+	__u64 pending;		/* event records in buf */
+	__u64 records;		/* whole event records on disk */
 	unsigned char buf[WBUF];
 };
 
@@ -77,6 +78,19 @@ static int write_all(struct tracefile_writer *w, const void *buf, size_t n)
 	return 0;
 }
 
+/* The size of the framed unit at p (an event or a cgroup path record). */
+static size_t unit_bytes(const unsigned char *p)
+{
+	struct pl_cgroup_rec cg;
+	__u32 magic;
+
+	memcpy(&magic, p, 4);
+	if (magic != PL_CG_MAGIC)
+		return REC_BYTES;
+	memcpy(&cg, p + 4, sizeof(cg));
+	return 4 + sizeof(cg) + cg.len + 4;
+}
+
 int tracefile_flush(struct tracefile_writer *w)
 {
 	int err;
@@ -85,17 +99,19 @@ int tracefile_flush(struct tracefile_writer *w)
 		return w->err;
 	err = write_all(w, w->buf, w->used);
 	if (!err) {
-		w->records += w->used / REC_BYTES;
+		w->records += w->pending;
 	} else {
-		/* Disk full: keep as many whole records as still fit, one by one. */
-		for (size_t off = 0; off + REC_BYTES <= w->used; off += REC_BYTES) {
-			if (write_all(w, w->buf + off, REC_BYTES))
+		/* Disk full: keep as many whole units as still fit, one by one. */
+		for (size_t off = 0, n; off < w->used; off += n) {
+			n = unit_bytes(w->buf + off);
+			if (write_all(w, w->buf + off, n))
 				break;
-			w->records++;
+			w->records += n == REC_BYTES;
 		}
 		w->err = err;
 	}
 	w->used = 0;
+	w->pending = 0;
 	return err;
 }
 
@@ -135,12 +151,36 @@ int tracefile_write(struct tracefile_writer *w, const struct pl_event *e)
 		return err;
 	tracefile_frame_record(w->buf + w->used, e);
 	w->used += REC_BYTES;
+	w->pending++;
+	return 0;
+}
+
+int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *path)
+{
+	struct pl_cgroup_rec r = { .id = id, .len = path ? strnlen(path, PL_CGPATH_MAX) : 0 };
+	size_t n = 4 + sizeof(r) + r.len + 4;
+	__u32 magic = PL_CG_MAGIC, c;
+	uLong sum;
+	int err = w->err;
+
+	if (!err && w->used + n > WBUF)
+		err = tracefile_flush(w);
+	if (err)
+		return err;
+	sum = crc32(crc32(crc32(crc32(0L, Z_NULL, 0), (const void *)&magic, 4),
+			  (const void *)&r, sizeof(r)), (const void *)path, r.len);
+	c = (__u32)sum;
+	memcpy(w->buf + w->used, &magic, 4);
+	memcpy(w->buf + w->used + 4, &r, sizeof(r));
+	memcpy(w->buf + w->used + 4 + sizeof(r), path, r.len);
+	memcpy(w->buf + w->used + 4 + sizeof(r) + r.len, &c, 4);
+	w->used += n;
 	return 0;
 }
 
 __u64 tracefile_written(const struct tracefile_writer *w)
 {
-	return w->records + w->used / REC_BYTES;
+	return w->records + w->pending;
 }
 
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
@@ -192,9 +232,11 @@ struct window {
 	int err;		/* errno of a failed read */
 };
 
-/* The window must hold the largest unit read at once: the header. */
-#define MIN_WINDOW sizeof(struct pl_file_hdr)
-_Static_assert(MIN_WINDOW >= REC_BYTES && MIN_WINDOW >= END_BYTES, "window below a record");
+/* The window must hold the largest unit read at once: a cgroup path record. */
+#define CG_MAX_BYTES (4 + sizeof(struct pl_cgroup_rec) + PL_CGPATH_MAX + 4)
+#define MIN_WINDOW CG_MAX_BYTES
+_Static_assert(MIN_WINDOW >= REC_BYTES && MIN_WINDOW >= END_BYTES &&
+	       MIN_WINDOW >= sizeof(struct pl_file_hdr), "window below a record");
 
 /* Bytes available at the window's start, up to n; fewer only at the end or on an error. */
 static size_t win_need(struct window *w, size_t n)
@@ -231,20 +273,23 @@ static void win_skip(struct window *w, size_t n)
 /* The first place in p[0..n) where a record or the trailer magic starts, or NULL. */
 static const unsigned char *find_magic(const unsigned char *p, size_t n)
 {
-	static const __u32 magic[2] = { PL_REC_MAGIC, PL_END_MAGIC };
-	const unsigned char *m0 = (const void *)&magic[0], *m1 = (const void *)&magic[1];
+	static const __u32 magic[3] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC };
 	const unsigned char *end = p + n;
 
-	/* memchr goes through long runs of other bytes (a sparse file's zeros) at memory speed */
+	/*
+	 * memchr goes through long runs of other bytes (a sparse file's zeros)
+	 * at memory speed: all three magics start with 'P'.
+	 */
+	_Static_assert((PL_REC_MAGIC & 0xff) == 'P' && (PL_END_MAGIC & 0xff) == 'P' &&
+		       (PL_CG_MAGIC & 0xff) == 'P', "magics start with P");
 	while (end - p >= 4) {
-		const unsigned char *a = memchr(p, m0[0], end - 3 - p);
-		const unsigned char *b = m1[0] == m0[0] ? a : memchr(p, m1[0], end - 3 - p);
-		const unsigned char *q = !a ? b : !b ? a : a < b ? a : b;
+		const unsigned char *q = memchr(p, 'P', end - 3 - p);
 
 		if (!q)
 			return NULL;
-		if (!memcmp(q, m0, 4) || !memcmp(q, m1, 4))
-			return q;
+		for (int i = 0; i < 3; i++)
+			if (!memcmp(q, &magic[i], 4))
+				return q;
 		p = q + 1;
 	}
 	return NULL;
@@ -398,8 +443,8 @@ static bool event_sane(const struct pl_event *e)
 }
 
 /* Records up to the trailer or the end. */
-static int read_records(struct window *w, bool salvage, tracefile_fn fn, void *ctx,
-			struct tracefile_info *info)
+static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
+			void *ctx, struct tracefile_info *info)
 {
 	for (;;) {
 		unsigned long long pos = w->off;
@@ -431,6 +476,35 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, void *c
 			e.comm[PL_COMM_LEN - 1] = '\0';
 			fn(ctx, &e);
 			info->records++;
+			continue;
+		}
+		if (magic == PL_CG_MAGIC && info->hdr.version >= 2) {
+			struct pl_cgroup_rec r;
+			char path[PL_CGPATH_MAX + 1];
+			size_t k;
+
+			if (win_need(w, 4 + sizeof(r)) < 4 + sizeof(r))
+				goto truncated;
+			memcpy(&r, win_at(w) + 4, sizeof(r));
+			if (r.len > PL_CGPATH_MAX || r.pad) {
+				problem(info, "corrupt cgroup record at offset %llu%s", pos, " (length)");
+				goto damaged;
+			}
+			k = 4 + sizeof(r) + r.len;
+			if (win_need(w, k + 4) < k + 4)
+				goto truncated;
+			memcpy(&c, win_at(w) + k, 4);
+			if (c != (__u32)crc32(crc32(0L, win_at(w), 4 + sizeof(r)),
+					      win_at(w) + 4 + sizeof(r), r.len)) {
+				problem(info, "corrupt cgroup record at offset %llu%s", pos,
+					" (checksum)");
+				goto damaged;
+			}
+			memcpy(path, win_at(w) + 4 + sizeof(r), r.len);
+			path[r.len] = '\0';
+			win_skip(w, k + 4);
+			if (cg)
+				cg(ctx, r.id, path);
 			continue;
 		}
 		if (magic == PL_END_MAGIC) {
@@ -476,8 +550,8 @@ truncated:
 	}
 }
 
-int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
-			  struct tracefile_info *info)
+static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
+		    void *ctx, struct tracefile_info *info)
 {
 	struct window w = { .f = f, .size = window < MIN_WINDOW ? MIN_WINDOW : window };
 	int err;
@@ -494,12 +568,24 @@ int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn,
 	}
 	err = read_header(&w, info);
 	if (!err)
-		err = read_records(&w, salvage, fn, ctx, info);
+		err = read_records(&w, salvage, fn, cg, ctx, info);
 	free(w.buf);
 	return err;
 }
 
+int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
+			  struct tracefile_info *info)
+{
+	return read_all(f, window, salvage, fn, NULL, ctx, info);
+}
+
 int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info)
 {
-	return tracefile_read_window(f, TRACEFILE_WINDOW, salvage, fn, ctx, info);
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, NULL, ctx, info);
+}
+
+int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg, void *ctx,
+		       struct tracefile_info *info)
+{
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, ctx, info);
 }

@@ -5,6 +5,9 @@
  *   header   magic "PLTRACE\0", version, sizes, host, kernel, mode and
  *            precision, filters, the monotonic-to-wall-clock offset
  *   records  "PLRE" + struct pl_event + CRC-32 of both
+ *            "PLCG" + struct pl_cgroup_rec + its path + CRC-32 (version 2+):
+ *            the path of a cgroup id, before the first event that names it,
+ *            so that `report` elsewhere shows the recording host's paths
  *   trailer  "PLEN" + struct pl_file_trailer + CRC-32 (drops, end time)
  *
  * The writer only ever write()s whole records, so a recorder killed at any
@@ -23,9 +26,11 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 1
+#define PL_FILE_VERSION 2		/* 2: cgroup path records */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
+#define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
 #define PL_END_MAGIC 0x4e454c50u	/* "PLEN" */
+#define PL_CGPATH_MAX 4095		/* a cgroup path in a trace, at most */
 
 struct pl_file_hdr {
 	char magic[8];
@@ -41,6 +46,14 @@ struct pl_file_hdr {
 	char precision[256];
 	char filters[128];	/* the command line's filters, as text */
 };
+
+/* A cgroup path record's fixed part; len bytes of path follow (no NUL). */
+struct pl_cgroup_rec {
+	__u64 id;		/* cgroup v2 id, as events carry it */
+	__u32 len;		/* of the path: 0 (gone before it was looked up) to PL_CGPATH_MAX */
+	__u32 pad;		/* zero */
+};
+_Static_assert(sizeof(struct pl_cgroup_rec) == 16, "pl_cgroup_rec is the file's");
 
 struct pl_file_trailer {
 	__u64 end_ns;
@@ -68,6 +81,8 @@ struct tracefile_writer *tracefile_create(const char *path, const struct pl_file
  * trace with a hole in the middle would read back as complete).
  */
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e);
+/* Append the path of cgroup id (NULL or "": not known); as tracefile_write. */
+int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *path);
 /* Write out the buffered records (the main loop does it every poll). */
 int tracefile_flush(struct tracefile_writer *w);
 /*
@@ -96,6 +111,8 @@ struct tracefile_info {
 };
 
 typedef void (*tracefile_fn)(void *ctx, const struct pl_event *e);
+/* A cgroup path record: path NUL-terminated, bytes as the file has them (untrusted). */
+typedef void (*tracefile_cgroup_fn)(void *ctx, __u64 id, const char *path);
 
 /*
  * Read a whole trace from f, calling fn for each valid record as it is read;
@@ -118,5 +135,8 @@ int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tra
  */
 int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
 			  struct tracefile_info *info);
+/* tracefile_read, with cgroup path records handed to cg (may be NULL). */
+int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg, void *ctx,
+		       struct tracefile_info *info);
 
 #endif

@@ -99,6 +99,13 @@ void comm_sanitize(const char *comm, size_t n, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
+const char *safe_str(const char *s, char *buf, size_t len)
+{
+	/* comm_sanitize() copies forward, byte for byte: in place is fine */
+	comm_sanitize(s, strlen(s), buf, len);
+	return buf;
+}
+
 __u64 mono_ns(void)
 {
 	struct timespec ts;
@@ -157,7 +164,8 @@ int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned lo
 	char *end;
 	unsigned long v;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* digits only: strtoul alone takes " 5", "+5" and "-5" */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
@@ -176,7 +184,18 @@ int parse_seconds(const char *s, double min, double max, double *out)
 	char *end;
 	double v;
 
-	if (!s || !*s)
+	const char *p = s;
+
+	/*
+	 * DIGITS[.DIGITS] only: strtod alone takes " 5", "0x10", "1e3",
+	 * "inf" and the locale's own decimal point.
+	 */
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	p += strspn(p, "0123456789");
+	if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+		p += 1 + strspn(p + 1, "0123456789");
+	if (*p)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);

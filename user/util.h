@@ -21,6 +21,11 @@ const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf,
 const char *dur_str(__u64 ns, char *buf, size_t len);
 /* Copy an untrusted 16-byte comm for a terminal: non-printables become '?'. */
 void comm_sanitize(const char *comm, size_t n, char *out, size_t outlen);
+/*
+ * Any untrusted string (a cgroup path, a trace file's hostname) made safe for
+ * a terminal as comm_sanitize() does; s and buf may be the same. Returns buf.
+ */
+const char *safe_str(const char *s, char *buf, size_t len);
 /* CLOCK_MONOTONIC now, in ns (the clock bpf_ktime_get_ns() uses). */
 __u64 mono_ns(void);
 /* Offset to add to a monotonic ns stamp to get wall-clock ns. */

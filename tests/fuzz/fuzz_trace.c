@@ -23,11 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "agg.h"
-#include "export.h"
-#include "lease.h"
-#include "output.h"
-#include "pipeline.h"
+#include "report.h"
 #include "tracefile.h"
 
 /* Small tables keep every input fast; overflow and eviction get exercised too. */
@@ -38,19 +34,18 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
 /* ---- the report path -------------------------------------------------- */
 
-/* What `portlife report` runs a trace through: the pipeline and every output. */
-struct report {
-	struct lease_table *leases;
-	struct agg *agg;
-	struct pipeline pipe;
-	struct out text, json;
-	struct export csv, chrome;
-	const struct tracefile_info *info;	/* its hdr is read before the first record */
-	struct digest {
-		__u64 n;
-		uLong crc;
-	} seen;
+struct digest {
+	__u64 n;
+	uLong crc;
 };
+
+static void digest_record(void *ctx, const struct pl_event *e)
+{
+	struct digest *d = ctx;
+
+	d->n++;
+	d->crc = crc32(d->crc, (const void *)e, sizeof(*e));
+}
 
 static FILE *devnull(void)
 {
@@ -63,83 +58,21 @@ static FILE *devnull(void)
 	return f;
 }
 
-static void report_open(struct report *r, const struct tracefile_info *info)
-{
-	memset(r, 0, sizeof(*r));
-	r->info = info;
-	r->leases = lease_table__new(FUZZ_LEASES);
-	r->agg = agg__new(FUZZ_PROCS);
-	if (!r->leases || !r->agg)
-		abort();
-	pipeline__init(&r->pipe, r->leases, r->agg);
-	r->text.f = r->json.f = devnull();
-	r->text.events = r->json.events = true;
-	r->json.json = true;
-	export__init(&r->csv, devnull(), 0);
-	export__init(&r->chrome, devnull(), 0);
-	export__csv_header(&r->csv);
-	export__chrome_begin(&r->chrome);
-	pipeline__add_sink(&r->pipe, out__event, &r->text);
-	pipeline__add_sink(&r->pipe, out__event, &r->json);
-	pipeline__add_sink(&r->pipe, export__csv_sink, &r->csv);
-	pipeline__add_sink(&r->pipe, export__chrome_sink, &r->chrome);
-}
-
-static void digest(struct digest *d, const struct pl_event *e)
-{
-	d->n++;
-	d->crc = crc32(d->crc, (const void *)e, sizeof(*e));
-}
-
-/* One record through everything `portlife report` runs it through. */
-static void report_record(void *ctx, const struct pl_event *e)
-{
-	struct report *r = ctx;
-	__u64 wall_off = r->info->hdr.wall_off_ns;
-
-	digest(&r->seen, e);
-	r->text.wall_off = r->json.wall_off = r->csv.wall_off = r->chrome.wall_off = wall_off;
-	pipeline__event(&r->pipe, e);
-}
-
-/* The end of a report: open leases, the summary, with what the header and trailer said. */
-static void report_close(struct report *r, const struct tracefile_info *info)
-{
-	struct run_info ri = { .mode = info->hdr.mode, .precision = info->hdr.precision };
-
-	export__chrome_end(&r->chrome, r->leases, r->pipe.last_ts);
-	if (info->has_trailer) {
-		memcpy(ri.drops, info->trailer.drops, sizeof(ri.drops));
-		ri.recursion_misses = info->trailer.recursion_misses;
-	}
-	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
-			info->hdr.start_ns;
-	ri.leases = lease_table__stats(r->leases);
-	ri.tw_overflow = agg__tw_overflow(r->agg);
-	out__summary(&r->text, r->agg, &ri);
-	out__summary(&r->json, r->agg, &ri);
-	out__free(&r->text);
-	out__free(&r->json);
-	export__free(&r->csv);
-	export__free(&r->chrome);
-	agg__free(r->agg);
-	lease_table__free(r->leases);
-}
-
-static void digest_record(void *ctx, const struct pl_event *e)
-{
-	digest(ctx, e);
-}
-
-static int read_bytes(const uint8_t *data, size_t size, size_t window, bool salvage,
-		      tracefile_fn fn, void *ctx, struct tracefile_info *info)
+static FILE *memfile(const uint8_t *data, size_t size)
 {
 	FILE *f = fmemopen((void *)data, size, "r");
-	int err;
 
 	if (!f)
 		abort();
-	err = tracefile_read_window(f, window, salvage, fn, ctx, info);
+	return f;
+}
+
+static int read_bytes(const uint8_t *data, size_t size, size_t window, bool salvage,
+		      struct digest *d, struct tracefile_info *info)
+{
+	FILE *f = memfile(data, size);
+	int err = tracefile_read_window(f, window, salvage, digest_record, d, info);
+
 	fclose(f);
 	return err;
 }
@@ -148,25 +81,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* a window from the smallest up, so small inputs cross window edges too */
 	size_t small = size ? sizeof(struct pl_file_hdr) + data[size - 1] : 0;
+	/* which report: every format, and the summary as text and as JSON */
+	unsigned int pick = size ? data[size / 2] : 0;
 
 	for (int salvage = 0; salvage < 2 && size; salvage++) {
-		struct tracefile_info info, info2;
-		struct digest seen2 = {};
-		struct report r;
-		int err, err2;
+		struct report_opts o = { .fmt = pick % 4, .json = pick & 4, .salvage = salvage,
+					 .max_leases = FUZZ_LEASES, .max_procs = FUZZ_PROCS };
+		struct tracefile_info info, info1, info2;
+		struct digest seen1 = {}, seen2 = {};
+		FILE *f = memfile(data, size);
+		int err, err1, err2;
 
-		report_open(&r, &info);
-		err = read_bytes(data, size, TRACEFILE_WINDOW, salvage, report_record, &r, &info);
-		report_close(&r, &info);
-
-		err2 = read_bytes(data, size, small, salvage, digest_record, &seen2, &info2);
-		if (err != err2 || r.seen.n != seen2.n || r.seen.crc != seen2.crc ||
-		    memcmp(&info, &info2, sizeof(info))) {
-			fprintf(stderr, "window %zu reads differently from %d: %d/%d, "
+		/* the report path: `portlife report` itself */
+		err = report__run(f, &o, devnull(), "fuzz", &info);
+		fclose(f);
+		err1 = read_bytes(data, size, TRACEFILE_WINDOW, salvage, &seen1, &info1);
+		err2 = read_bytes(data, size, small, salvage, &seen2, &info2);
+		if (err != err1 || err1 != err2 || seen1.n != seen2.n || seen1.crc != seen2.crc ||
+		    memcmp(&info1, &info2, sizeof(info1)) || info.records != info1.records) {
+			fprintf(stderr, "window %zu reads differently from %d: %d/%d/%d, "
 					"%llu/%llu records, '%s' / '%s'\n", small, TRACEFILE_WINDOW,
-				err, err2,
-				(unsigned long long)r.seen.n, (unsigned long long)seen2.n,
-				info.error, info2.error);
+				err, err1, err2,
+				(unsigned long long)seen1.n, (unsigned long long)seen2.n,
+				info1.error, info2.error);
 			abort();
 		}
 	}
