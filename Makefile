@@ -164,7 +164,7 @@ bench-twsnap: $(OUTPUT)/mktw $(OUTPUT)/portlife
 # prints "N passed, N failed, N skipped" last.
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS) \
-		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/loadgen
+		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted $(OUTPUT)/loadgen
 	$(Q)tests/run_all.sh $(UNIT_BINS)
 
 # libFuzzer target for the report path (clang); `make fuzz` runs it briefly.
@@ -225,7 +225,7 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
-	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus \
+	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus python3 \
 	groff-base
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \

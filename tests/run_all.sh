@@ -51,6 +51,13 @@ rc=$?
 printf '%s\n' "$out"
 tally pkg "$out" $rc
 
+# Hostile input to report and to the command line (crafted traces, escapes,
+# formulas, another host's cgroups, strict numbers).
+out=$(tests/hostile/report.sh .output/portlife .output/mkcrafted 2>&1)
+rc=$?
+printf '%s\n' "$out"
+tally hostile "$out" $rc
+
 out=$(.output/tests/livetest .output/portlife 2>&1)
 rc=$?
 printf '%s\n' "$out"

@@ -86,6 +86,7 @@ struct tracer {
 	struct top *top;		/* `portlife top` */
 	struct metrics_http *http;	/* --metrics-addr */
 	int metrics_err;		/* last --metrics-file error, said once */
+	bool metrics_started;		/* the first --metrics-file write worked */
 	int cg_filter_fd;
 	int ncpus;
 	double snap_interval;		/* seconds between TIME_WAIT snapshots now */
@@ -273,8 +274,12 @@ static void refresh_views(struct tracer *tr, bool with_top)
 			metrics_http_publish(tr->http, buf, len);
 			if (path) {
 				err = metrics_write_file(path, buf, len);
-				/* said once per kind of failure, and when it heals */
-				if (err && err != tr->metrics_err)
+				/*
+				 * At start a failure stops portlife (metrics_started
+				 * false: run() says why); later it is said once per
+				 * kind of failure, and when it heals.
+				 */
+				if (err && err != tr->metrics_err && tr->metrics_started)
 					fprintf(stderr, "portlife: writing metrics to %s failed: %s; "
 							"retrying every second\n", path, strerror(-err));
 				else if (!err && tr->metrics_err)
@@ -637,8 +642,12 @@ static int run(const struct env *env)
 		refresh_views(&tr, false);
 		if (tr.metrics_err) {
 			err = tr.metrics_err;
+			fprintf(stderr, "portlife: cannot write metrics to %s: %s: give a path in a "
+					"writable directory with --metrics-file\n", env->metrics_file,
+				strerror(-err));
 			goto out;
 		}
+		tr.metrics_started = true;
 	}
 	if (env->top) {
 		tr.top = top__new(isatty(STDOUT_FILENO), env->top_sort, stdout);

@@ -16,6 +16,10 @@
  *   formula-comm    N leases each (1) of processes named like spreadsheet
  *                   formulas: `=HYPERLINK("http://x","y")` as the kernel
  *                   keeps it (15 bytes: `=HYPERLINK("htt`), and others
+ *   foreign-cgroups a trace from another host: pid 100 in cgroup id 1 (the
+ *                   root's id on any host), recorded as "/remote.slice/app
+ *                   ESC[2J.service"; pid 200 in cgroup id N (give the id of a
+ *                   cgroup of the host reading it), with no path recorded
  *
  * Example: mkcrafted same-cookie /tmp/cookie.trace && portlife report /tmp/cookie.trace
  */
@@ -155,6 +159,21 @@ static void hostile_header(struct gen *g, __u64 n)
 /* ESC ] 0;title BEL sets the terminal's title, ESC [2J clears it, ESC [H homes the cursor */
 #define ESCAPES "\033]0;pwned\007\033[2J\033[H"
 
+static void foreign_cgroups(struct gen *g, __u64 n)
+{
+	__u64 lease = 0;
+	struct pl_event e;
+
+	if (!g->err)
+		g->err = tracefile_write_cgroup(g->w, 1, "/remote.slice/app\033[2J.service");
+	e = alloc_ev(++lease, 100, "remote-app");
+	e.cgroup_id = 1;
+	put(g, &e);
+	e = alloc_ev(++lease, 200, "no-path");
+	e.cgroup_id = n;
+	put(g, &e);
+}
+
 static const struct shape {
 	const char *name;
 	__u64 n;
@@ -166,6 +185,7 @@ static const struct shape {
 	{ .name = "many-comms", .n = 65536, .gen = many_comms },
 	{ .name = "hostile-header", .n = 3, .gen = hostile_header, .hostile_header = true },
 	{ .name = "formula-comm", .n = 1, .gen = formula_comm },
+	{ .name = "foreign-cgroups", .n = 2, .gen = foreign_cgroups },
 };
 
 static int usage(void)

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Hostile input to `portlife report` and to the command line (issue 14): no
+# root needed but for one cgroup made and removed again, no BPF.
+#   tests/hostile/report.sh [PORTLIFE [MKCRAFTED]]
+# One line per check, "PASS name" or "FAIL name: why"; the last line is
+# "hostile: N passed, N failed". Exit status 1 if anything failed.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+pl=${1:-.output/portlife}
+mk=${2:-.output/mkcrafted}
+pass=0 fail=0
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+tmp=$(mktemp -d)
+cg=
+cleanup() {
+	[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# secs NAME LIMIT CMD...: runs CMD (stdout to $tmp/out), PASS if it exits 0 within LIMIT s
+within() {
+	local name=$1 limit=$2 t0 t1 rc
+	shift 2
+	t0=$(date +%s%N)
+	timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	t1=$(date +%s%N)
+	local ms=$(((t1 - t0) / 1000000))
+	if [ "$rc" -ne 0 ]; then
+		ko "$name" "exit $rc: $(head -c 300 "$tmp/err")"
+	elif [ "$ms" -gt $((limit * 1000)) ]; then
+		ko "$name" "took ${ms} ms, more than ${limit} s"
+	else
+		ok "$name (${ms} ms)"
+	fi
+}
+
+# Crafted, checksum-valid traces: work per event stays bounded (each took
+# 7 s to 80 s before, one chain or one bitmap clear per record).
+for shape in lease-jump same-cookie many-comms; do
+	"$mk" "$shape" "$tmp/$shape.trace" >/dev/null || ko "$shape" "mkcrafted failed"
+	within "report-$shape" 2 "$pl" report "$tmp/$shape.trace"
+	within "report-$shape-jsonl" 3 "$pl" report "$tmp/$shape.trace" --format jsonl
+done
+# 65536 names of one pid: its rows stop at 8, the rest counted
+"$pl" report "$tmp/many-comms.trace" --json >"$tmp/out" 2>/dev/null
+rows=$(grep -c '"event":"summary"' "$tmp/out")
+renamed=$(sed -n 's/.*"renamed_events":\([0-9]*\).*/\1/p' "$tmp/out" | awk '{ s += $1 } END { print s + 0 }')
+if [ "$rows" -eq 8 ] && [ "${renamed:-0}" -eq $((65536 - 8)) ]; then
+	ok "many-comms-folded ($rows rows, $renamed renamed)"
+else
+	ko many-comms-folded "$rows summary rows, ${renamed:-no} renamed_events"
+fi
+
+# Not a trace at all: refused at once, with little memory.
+fallocate -l 1G "$tmp/sparse" 2>/dev/null || truncate -s 1G "$tmp/sparse"
+for f in /dev/zero "$tmp/sparse"; do
+	name="refused-$(basename "$f")"
+	out=$( { /usr/bin/time -f '%e %M' timeout 10 "$pl" report "$f"; } 2>&1)
+	rc=$?
+	read -r secs kib <<<"$(tail -n 1 <<<"$out")"
+	if [ "$rc" -ne 1 ]; then
+		ko "$name" "exit $rc: $out"
+	elif [ "${secs%.*}" -ge 1 ] || [ "$kib" -gt 16384 ]; then
+		ko "$name" "$secs s, $kib KiB"
+	else
+		ok "$name ($secs s, $kib KiB: $(head -n 1 <<<"$out"))"
+	fi
+done
+
+# A header that closes its JSON string; strings with terminal escapes.
+"$mk" hostile-header "$tmp/hh.trace" >/dev/null
+"$pl" report "$tmp/hh.trace" >"$tmp/out" 2>&1
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
+	ko text-no-escapes "control bytes in the text report: $(cat -v "$tmp/out" | head -n 3)"
+else
+	ok text-no-escapes
+fi
+"$pl" report "$tmp/hh.trace" --json >"$tmp/out" 2>/dev/null
+if jq -e 'select(.event == "totals") | (.mode == "\",\"x\":1,\"y\":\"") and (has("x") | not)' \
+	"$tmp/out" >/dev/null 2>&1 && jq -e . "$tmp/out" >/dev/null 2>&1; then
+	ok json-no-injection
+else
+	ko json-no-injection "$(grep totals "$tmp/out")"
+fi
+
+# Process names a spreadsheet would run as formulas.
+"$mk" formula-comm "$tmp/fc.trace" >/dev/null
+"$pl" report "$tmp/fc.trace" --format csv >"$tmp/out" 2>/dev/null
+# the comm is field 7; a cell is neutral if it does not start with = + - @
+bad=$(tail -n +2 "$tmp/out" | python3 -c '
+import csv, sys
+for row in csv.reader(sys.stdin):
+    if row[6][:1] in ("=", "+", "-", "@", "\t", "\r"):
+        print(row[6])' | head -n 3)
+rows=$(tail -n +2 "$tmp/out" | wc -l)
+if [ -z "$bad" ] && [ "$rows" -gt 0 ]; then
+	ok "csv-no-formulas ($rows rows)"
+else
+	ko csv-no-formulas "cells a spreadsheet evaluates: $bad"
+fi
+
+# A trace from another host: its own cgroup paths, never ours.
+root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ -n "$root" ] && [ "$(id -u)" = 0 ] && mkdir "$root/portlife-hostile.$$" 2>/dev/null; then
+	cg="$root/portlife-hostile.$$"
+	local_id=$(stat -c %i "$cg")
+	"$mk" foreign-cgroups "$tmp/fcg.trace" "$local_id" >/dev/null
+	got=$("$pl" report "$tmp/fcg.trace" --json 2>/dev/null |
+		jq -r 'select(.event == "summary") | "\(.pid)=\(.cgroup)"' | sort | tr '\n' ' ')
+	if [ "$got" = '100=/remote.slice/app\u001b[2J.service 200=null ' ] ||
+		[ "$got" = $'100=/remote.slice/app\e[2J.service 200=null ' ]; then
+		ok "cgroups-from-the-trace"
+	else
+		ko cgroups-from-the-trace "got $got (want the recorded path for 100, none for 200)"
+	fi
+	"$pl" report "$tmp/fcg.trace" >"$tmp/out" 2>&1
+	if grep -q 'cgroup /remote.slice/app?\[2J.service' "$tmp/out" &&
+		! grep -q 'portlife-hostile' "$tmp/out"; then
+		ok cgroups-from-the-trace-text
+	else
+		ko cgroups-from-the-trace-text "$(grep -a PID "$tmp/out" | cat -v)"
+	fi
+else
+	ko cgroups-from-the-trace "cannot make a cgroup to test with (root, cgroup2)"
+fi
+
+# Values that strtol/strtod alone would take.
+for args in "-d| 5" "-d|0x10" "-d|1e3" "--metrics-addr| 80" "--metrics-addr|127.0.0.1:+80" \
+	"-i|inf" "-p|+12"; do
+	IFS='|' read -r opt val <<<"$args"
+	"$pl" "$opt" "$val" -d 1 >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -q "invalid" "$tmp/out"; then
+		ok "reject $opt '$val'"
+	else
+		ko "reject $opt '$val'" "exit $rc: $(cat "$tmp/out")"
+	fi
+done
+"$pl" report "$tmp/fc.trace" -4 -6 >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q -- '-4 and -6' "$tmp/out"; then
+	ok "report -4 -6"
+else
+	ko "report -4 -6" "exit $rc: $(cat "$tmp/out")"
+fi
+
+echo "hostile: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
