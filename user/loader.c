@@ -233,15 +233,63 @@ int loader__check_release(const char *release, char *why, size_t whylen)
 	return -ENOTSUP;
 }
 
+#define CAP_DAC_READ_SEARCH_ 2
+#define CAP_NET_ADMIN_	12
+#define CAP_SYS_PTRACE_	19
+#define CAP_SYS_ADMIN_	21
+#define CAP_PERFMON_	38
+#define CAP_BPF_	39
+
+/*
+ * What each capability gives beyond loading the programs, and what is lost
+ * without it: said once at start, so a capability set that looks enough
+ * never quietly returns less.
+ */
+static const struct {
+	int cap;
+	const char *name;
+	const char *without;
+} optional_caps[] = {
+	{ CAP_SYS_ADMIN_, "CAP_SYS_ADMIN",
+	  "cannot enter other network namespaces (setns): TIME_WAIT is watched, and sockets "
+	  "are listed for diagnosis, headroom, top and metrics, in portlife's own namespace "
+	  "only" },
+	{ CAP_SYS_PTRACE_, "CAP_SYS_PTRACE",
+	  "cannot find other users' processes' network namespaces (/proc/PID/ns): only "
+	  "those pinned in /run/netns and its own are entered" },
+	{ CAP_DAC_READ_SEARCH_, "CAP_DAC_READ_SEARCH",
+	  "cgroup paths are found by walking the cgroup tree (once a second at most) "
+	  "instead of by id" },
+};
+
+bool loader__has_cap(int cap)
+{
+	return has_cap(cap);
+}
+
+void loader__warn_caps(const char *who)
+{
+	for (size_t i = 0; i < sizeof(optional_caps) / sizeof(optional_caps[0]); i++)
+		if (!has_cap(optional_caps[i].cap))
+			fprintf(stderr, "%s: without %s: %s; run as root for all of it\n", who,
+				optional_caps[i].name, optional_caps[i].without);
+}
+
 int loader__preflight(void)
 {
 	struct utsname u;
 	char why[256];
 
-	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
-	if (!has_cap(21) && !(has_cap(38) && has_cap(39))) {
-		fprintf(stderr, "portlife: not enough privilege to load BPF programs: "
-				"run it as root (or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)\n");
+	/*
+	 * Loading needs CAP_BPF and CAP_PERFMON (tracing programs), and
+	 * CAP_NET_ADMIN for the cgroup programs of the tracepoint mode; or
+	 * CAP_SYS_ADMIN, which includes them all.
+	 */
+	if (!has_cap(CAP_SYS_ADMIN_) &&
+	    !(has_cap(CAP_PERFMON_) && has_cap(CAP_BPF_) && has_cap(CAP_NET_ADMIN_))) {
+		fprintf(stderr, "portlife: not enough privilege to load BPF programs: run it as "
+				"root (or with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, and CAP_SYS_ADMIN "
+				"to see other network namespaces)\n");
 		return -EPERM;
 	}
 	if (!uname(&u) && loader__check_release(u.release, why, sizeof(why))) {
@@ -254,6 +302,7 @@ int loader__preflight(void)
 				"CONFIG_DEBUG_INFO_BTF=y\n");
 		return -ENOENT;
 	}
+	loader__warn_caps("portlife");
 	return 0;
 }
 

@@ -61,6 +61,13 @@ struct iters_bpf {
  */
 int loader__preflight(void);
 /*
+ * One line on stderr for each capability portlife lacks beyond loading,
+ * naming what is lost without it ("who": the command, for the line).
+ */
+void loader__warn_caps(const char *who);
+/* Is capability cap (CAP_* number) effective? */
+bool loader__has_cap(int cap);
+/*
  * Is a kernel release (uname -r) at least PL_MIN_KERNEL? 0, or -ENOTSUP with
  * the one-line reason in why.
  */

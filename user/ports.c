@@ -299,11 +299,14 @@ static int run_ports(int argc, char **argv, int who)
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	libbpf_set_print(quiet_print);
-	if (geteuid() != 0) {
-		fprintf(stderr, "portlife: listing sockets needs BPF iterators and setns(): "
-				"run it as root\n");
+	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
+	if (!loader__has_cap(21) && !(loader__has_cap(38) && loader__has_cap(39))) {
+		fprintf(stderr, "portlife: listing sockets needs BPF iterators: run it as root "
+				"(or with CAP_BPF, CAP_PERFMON, and CAP_SYS_ADMIN to see other "
+				"network namespaces)\n");
 		return 1;
 	}
+	loader__warn_caps(who ? "portlife who" : "portlife ports");
 	err = loader__load_iters(&it);
 	if (err)
 		goto out;

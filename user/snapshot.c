@@ -131,6 +131,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 {
 	struct vec socks = {};
 	struct netns_ref *nsv;
+	__u32 self_inum;
 	size_t nns;
 	int self, err = 0;
 
@@ -139,6 +140,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0)
 		return -errno;
+	self_inum = netns_fd_inum(self);
 	nsv = netns_list(&nns);
 	s->ns = calloc(nns ? nns : 1, sizeof(*s->ns));
 	if (!s->ns) {
@@ -148,23 +150,33 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 	}
 	for (size_t i = 0; i < nns; i++) {
 		struct ns_info *ns = &s->ns[s->nns];
-		int fd;
+		/* our own needs no setns, and no CAP_SYS_ADMIN */
+		bool here = nsv[i].inum == self_inum;
+		int fd = -1;
 
 		if (only_netns && nsv[i].inum != only_netns)
 			continue;
-		fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || netns_enter(fd)) {
-			/* the process left, or the namespace went away meanwhile */
+		if (!here) {
+			fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
+			err = fd < 0 ? -errno : netns_enter(fd);
+		}
+		if (err) {
+			/* the process left, the namespace went away, or it is not ours to enter */
 			if (fd >= 0)
 				close(fd);
-			s->ns_unreachable++;
+			if (err == -EPERM || err == -EACCES)
+				s->ns_denied++;
+			else
+				s->ns_unreachable++;
+			err = 0;
 			continue;
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		ns->inum = nsv[i].inum;
 		read_ns_sysctls(ns);
 		err = read_sockets(links, &socks);
-		if (netns_return(self) && !err)
+		if (!here && netns_return(self) && !err)
 			err = -EIO;
 		if (err)
 			break;

@@ -35,7 +35,8 @@ struct snapshot {
 	struct ns_info *ns;
 	size_t nns;
 	__u64 ts_ns;		/* CLOCK_MONOTONIC when taken */
-	size_t ns_unreachable;
+	size_t ns_unreachable;	/* gone while we looked */
+	size_t ns_denied;	/* not ours to enter: no CAP_SYS_ADMIN (said at start) */
 };
 
 struct snapshot_links {

@@ -620,6 +620,20 @@ static int run(const struct env *env)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
+	tr.start = mono_ns();
+	schedule_ticks(&tr);
+	if (env->metrics_file) {
+		/* a path that cannot be written is an error now, not a log line later */
+		refresh_views(&tr, false);
+		if (tr.metrics_err) {
+			err = tr.metrics_err;
+			fprintf(stderr, "portlife: cannot write metrics to %s: %s: give a path in a "
+					"writable directory with --metrics-file\n", env->metrics_file,
+				strerror(-err));
+			goto out;
+		}
+		tr.metrics_started = true;
+	}
 	fprintf(stderr, "portlife: mode %s (%s). Tracing port leases%s... Ctrl-C to stop.\n",
 		mode_name(tr.bpf.mode), tr.bpf.precision, env->duration ? " for a while" : "");
 	if (env->json) {
@@ -635,20 +649,6 @@ static int run(const struct env *env)
 		fflush(stdout);
 	}
 
-	tr.start = mono_ns();
-	schedule_ticks(&tr);
-	if (env->metrics_file) {
-		/* a path that cannot be written is an error now, not a log line later */
-		refresh_views(&tr, false);
-		if (tr.metrics_err) {
-			err = tr.metrics_err;
-			fprintf(stderr, "portlife: cannot write metrics to %s: %s: give a path in a "
-					"writable directory with --metrics-file\n", env->metrics_file,
-				strerror(-err));
-			goto out;
-		}
-		tr.metrics_started = true;
-	}
 	if (env->top) {
 		tr.top = top__new(isatty(STDOUT_FILENO), env->top_sort, stdout);
 		if (!tr.top) {

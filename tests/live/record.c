@@ -159,6 +159,35 @@ static int t_record_full_disk(void)
 	if (!err && n < 20)
 		err = fail("only %d records kept from the full disk", n);
 	free_lines(v, n);
+	/* "failed after N records": N is what the file holds, as report counts them */
+	if (!err) {
+		char *rep_text[] = { "portlife", "report", trace, NULL };
+		long long said = -1, read = -1;
+		const char *p;
+		char **e;
+		int ne;
+
+		e = file_lines(run.err, &ne);
+		for (int i = 0; i < ne; i++)
+			if ((p = strstr(e[i], "failed after ")))
+				said = strtoll(p + 13, NULL, 10);
+		free_lines(e, ne);
+		snprintf(out, sizeof(out), "%s/record_full_disk.txt", tmpdir);
+		run_capture(rep_text, out);
+		e = file_lines(out, &ne);
+		/* "trace FILE: host ..., mode ..., N records" */
+		for (int i = 0; i < ne; i++) {
+			if (strncmp(e[i], "trace ", 6) || !(p = strstr(e[i], " records")))
+				continue;
+			while (p > e[i] && p[-1] >= '0' && p[-1] <= '9')
+				p--;
+			read = strtoll(p, NULL, 10);
+		}
+		free_lines(e, ne);
+		if (said < 0 || said != read)
+			err = fail("the recorder said 'failed after %lld records', the file has %lld",
+				   said, read);
+	}
 	umount2(dir, MNT_DETACH);
 	cleanup(&run);
 	return err;
