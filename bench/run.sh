@@ -22,7 +22,14 @@
 # Environment:
 #     BENCH_ROUNDS=5      rounds
 #     BENCH_COUNT=50000   connections per load
-#     BENCH_ARGS=         extra loadgen options (-6, -u, -S, -t 2, -k 16)
+#     BENCH_ARGS=         extra loadgen options for the connect storm (-6, -u, -S, -t 2, -k 16)
+#     BENCH_LOADS="conn tcpmsg udpmsg"
+#                         the loads: the connect storm, and traffic that
+#                         allocates no port (BENCH_MSGS 64-byte messages on one
+#                         TCP connection, on one connected UDP socket), whose
+#                         cost is what portlife takes from the rest of the host
+#     BENCH_MSGS=1000000  messages per message load
+#     BENCH_MODE=tracepoint  portlife's --mode
 #     BENCH_CONFIGS=...   subset, in order (default: all that are installed)
 #     BENCH_SETTLE=1.5    seconds the tracer runs after the load, to drain
 #                         (and, in tracepoint mode, take a TIME_WAIT snapshot)
@@ -36,10 +43,14 @@ LOADGEN=${LOADGEN:-.output/loadgen}
 ROUNDS=${BENCH_ROUNDS:-5}
 COUNT=${BENCH_COUNT:-50000}
 SETTLE=${BENCH_SETTLE:-1.5}
+MSGS=${BENCH_MSGS:-1000000}
+MODE=${BENCH_MODE:-tracepoint}
+LOADS=${BENCH_LOADS:-conn tcpmsg udpmsg}
 ALL="none pl_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
 if [ "${BENCH_SMOKE:-}" = "1" ]; then
 	ROUNDS=1
 	COUNT=${BENCH_COUNT:-2000}
+	MSGS=${BENCH_MSGS:-20000}
 	ALL="none pl_s"
 fi
 CONFIGS=${BENCH_CONFIGS:-$ALL}
@@ -143,10 +154,10 @@ start_tracer() {
 	# exec: $! must be the tracer itself, for its CPU, RSS, programs and signal
 	(
 		case $cfg in
-		pl_s) exec "$PORTLIFE" --mode tracepoint -s ;;
-		pl_lines) exec "$PORTLIFE" --mode tracepoint ;;
-		pl_json) exec "$PORTLIFE" --mode tracepoint --json ;;
-		pl_record) exec "$PORTLIFE" record --mode tracepoint -s -o "$TMP/rec.trace" ;;
+		pl_s) exec "$PORTLIFE" --mode "$MODE" -s ;;
+		pl_lines) exec "$PORTLIFE" --mode "$MODE" ;;
+		pl_json) exec "$PORTLIFE" --mode "$MODE" --json ;;
+		pl_record) exec "$PORTLIFE" record --mode "$MODE" -s -o "$TMP/rec.trace" ;;
 		tcplife) exec tcplife ;;
 		tcpstates) exec tcpstates ;;
 		bpftrace) exec bpftrace -e "$BT_PROG" ;;
@@ -205,7 +216,13 @@ stop_tracer() {
 }
 
 run_one() {
-	local cfg=$1 round=$2 lg ready=1 c0=0 c1=0 hwm=0 b0 b1 nprog rt0 rc0 rm0 rt1 rc1 rm1
+	local cfg=$1 round=$2 load=$3 lg ready=1 c0=0 c1=0 hwm=0 b0 b1 nprog rt0 rc0 rm0 rt1 rc1 rm1
+	local -a args
+	case $load in
+	conn) args=(-n "$COUNT" "${LGARGS[@]}") ;;
+	tcpmsg) args=(-m -n "$MSGS") ;;
+	udpmsg) args=(-m -u -n "$MSGS") ;;
+	esac
 	NS=plbench$$r$round$cfg
 	ip netns add "$NS" || die "cannot create netns $NS"
 	ip netns exec "$NS" ip link set lo up
@@ -221,9 +238,9 @@ run_one() {
 		c0=$(cpu_s "$TPID")
 		b0=$(bpf_stats "$TPID")
 	fi
-	ip netns exec "$NS" "$LOADGEN" -W -n "$COUNT" "${LGARGS[@]}" >"$TMP/lg" &
+	ip netns exec "$NS" "$LOADGEN" -W "${args[@]}" >"$TMP/lg" &
 	LGPID=$!
-	while ! grep -q conns_per_s "$TMP/lg" && kill -0 "$LGPID" 2>/dev/null; do sleep 0.05; done
+	while ! grep -q '"pid"' "$TMP/lg" && kill -0 "$LGPID" 2>/dev/null; do sleep 0.05; done
 	lg=$(head -n 1 "$TMP/lg")
 	[ -n "$lg" ] || die "loadgen failed in $cfg round $round"
 	if [ "$cfg" != none ] && [ "$ready" = 1 ]; then
@@ -247,18 +264,19 @@ run_one() {
 	LGPID=""
 	ip netns del "$NS"
 	NS=""
-	jq -c -n --argjson lg "$lg" --arg cfg "$cfg" --argjson round "$round" \
+	jq -c -n --argjson lg "$lg" --arg cfg "$cfg" --argjson round "$round" --arg load "$load" \
 		--argjson ready "$ready" --argjson c0 "$c0" --argjson c1 "$c1" \
 		--argjson hwm "${hwm:-0}" --argjson nprog "${nprog:-0}" \
 		--argjson rt "$((rt1 - rt0))" --argjson rc "$((rc1 - rc0))" --argjson rm "$((rm1 - rm0))" \
 		--arg seen "$seen" --argjson pl "$PEER_LINES_TCPLIFE" --argjson ps "$PEER_LINES_STATES" '
 		($seen | split(" ") | map(tonumber)) as $s |
-		{config: $cfg, round: $round, ready: ($ready == 1), load: $lg,
-		 conns_per_s: $lg.conns_per_s, tracer_cpu_s: ($c1 - $c0), rss_kib: $hwm,
+		{config: $cfg, round: $round, ready: ($ready == 1), kind: $load, load: $lg,
+		 conns_per_s: ($lg.conns_per_s // $lg.msgs_per_s), tracer_cpu_s: ($c1 - $c0),
+		 rss_kib: $hwm,
 		 bpf: {progs: $nprog, run_time_ns: $rt, run_cnt: $rc, recursion_misses: $rm},
 		 seen: {alloc: $s[0], tw_enter: $s[1], release: $s[2], lines: $s[3]},
 		 tracer_drops: (if $s[4] < 0 then null else $s[4] end),
-		 expected_lines: (if $lg.proto != "tcp" then null
+		 expected_lines: (if $lg.proto != "tcp" or $load != "conn" then null
 				  elif $cfg == "tcplife" then $lg.conns * $pl
 				  elif ($cfg == "tcpstates" or $cfg == "bpftrace") then $lg.conns * $ps + $lg.ports
 				  else null end)}'
@@ -267,46 +285,55 @@ run_one() {
 mkdir -p "$(dirname "$OUT")"
 RUNS=$TMP/runs.jsonl
 : >"$RUNS"
-echo "bench: ${#run_configs[@]} configurations x $ROUNDS rounds, $COUNT connections each," \
-	"loadgen ${LGARGS[*]:-(tcp4, client closes first)}" >&2
+echo "bench: ${#run_configs[@]} configurations x $ROUNDS rounds, loads $LOADS;" \
+	"$COUNT connections (loadgen ${LGARGS[*]:-tcp4, client closes first}), $MSGS messages;" \
+	"portlife --mode $MODE" >&2
 for ((r = 1; r <= ROUNDS; r++)); do
-	for c in "${run_configs[@]}"; do
-		line=$(run_one "$c" "$r") || exit 1
-		echo "$line" >>"$RUNS"
-		jq -r '"  round \(.round) \(.config): \(.conns_per_s | floor) conns/s, tracer cpu \(.tracer_cpu_s)s"' <<<"$line" >&2
+	for l in $LOADS; do
+		for c in "${run_configs[@]}"; do
+			line=$(run_one "$c" "$r" "$l") || exit 1
+			echo "$line" >>"$RUNS"
+			jq -r '"  round \(.round) \(.kind) \(.config): \(.conns_per_s | floor)/s, tracer cpu \(.tracer_cpu_s)s"' <<<"$line" >&2
+		done
 	done
 done
 
-# Medians per configuration; losses are the worst round's.
+# Medians per load and configuration; losses are the worst round's. For the
+# message loads the unit is a message: rates and CPU per message.
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 	--argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson count "$COUNT" \
-	--arg args "${LGARGS[*]:-}" '
+	--argjson msgs "$MSGS" --arg mode "$MODE" --arg args "${LGARGS[*]:-}" '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-	(map(select(.config == "none") | .conns_per_s) | median) as $base |
-	(map(select(.config == "none") | .load.cpu_us_per_conn) | median) as $cbase |
+	def per_unit: (.load.cpu_us_per_conn // .load.cpu_us_per_msg);
+	def units: (.load.conns // .load.msgs);
 	{date: $date, kernel: $kernel, cpus: $cpus, rounds: $rounds, conns_per_run: $count,
-	 loadgen_args: $args, mode: "tracepoint",
-	 results: (group_by(.config) | map(
+	 msgs_per_run: $msgs, loadgen_args: $args, mode: $mode,
+	 results: (group_by(.kind) | map(
+		. as $all | .[0].kind as $kind |
+		(map(select(.config == "none") | .conns_per_s) | median) as $base |
+		(map(select(.config == "none") | per_unit) | median) as $cbase |
+		group_by(.config) | map(
 		. as $runs | .[0].config as $c | ($runs[0].load.expected) as $exp |
-		{config: $c,
-		 conns_per_s: (map(.conns_per_s) | median),
+		{load: $kind, config: $c,
+		 per_s: (map(.conns_per_s) | median),
 		 ratio: (if $base then ((map(.conns_per_s) | median) / $base) else null end),
-		 load_cpu_us_per_conn: (map(.load.cpu_us_per_conn) | median),
-		 cpu_ratio: (if $cbase then ($cbase / (map(.load.cpu_us_per_conn) | median))
-			else null end),
+		 load_cpu_us_per_unit: (map(per_unit) | median),
+		 cpu_ratio: (if $cbase then ($cbase / (map(per_unit) | median)) else null end),
 		 tracer_cpu_s_per_100k: (if $c == "none" then null
-			else map(.tracer_cpu_s / .load.conns * 100000) | median end),
+			else map(.tracer_cpu_s / units * 100000) | median end),
 		 bpf_ns_per_run: (if $c == "none" then null
 			else map(select(.bpf.run_cnt > 0) | .bpf.run_time_ns / .bpf.run_cnt) | median end),
-		 bpf_runs_per_conn: (if $c == "none" then null
-			else map(.bpf.run_cnt / .load.conns) | median end),
+		 bpf_runs_per_unit: (if $c == "none" then null
+			else map(.bpf.run_cnt / units) | median end),
 		 recursion_misses: (map(.bpf.recursion_misses) | max),
 		 tracer_drops: (if $c == "none" or ($runs[0].tracer_drops == null) then null
 			else map(.tracer_drops) | max end),
-		 expected: (if ($c | startswith("pl_")) then $exp
+		 expected: (if $kind != "conn" then null
+			elif ($c | startswith("pl_")) then $exp
 			elif $runs[0].expected_lines then {lines: $runs[0].expected_lines} else null end),
-		 missed: (if ($c | startswith("pl_")) then
+		 missed: (if $kind != "conn" then null
+			elif ($c | startswith("pl_")) then
 				(map(($exp.alloc - .seen.alloc) + ($exp.tw_enter - .seen.tw_enter) +
 				     ($exp.release - .seen.release)) | max)
 			elif $runs[0].expected_lines then
@@ -315,15 +342,16 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 		 rss_kib: (if $c == "none" then null else map(.rss_kib) | max end),
 		 not_ready: (map(select(.ready | not)) | length)})
 		| sort_by(.config as $c | ["none","pl_s","pl_lines","pl_json","pl_record",
-			  "tcplife","tcpstates","bpftrace"] | index($c))),
+			  "tcplife","tcpstates","bpftrace"] | index($c)))
+		| sort_by(.[0].load as $l | ["conn","tcpmsg","udpmsg"] | index($l)) | add),
 	 runs: .}' "$RUNS" >"$OUT" || die "cannot write $OUT"
 
 jq -r '
 	def f(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
-	"config conns/s ratio load_us/conn cpu_ratio cpu_s/100k bpf_ns/run runs/conn drops rec_miss missed/expected rss_MiB",
-	(.results[] | [.config, (.conns_per_s | floor), (.ratio | f(2)),
-		(.load_cpu_us_per_conn | f(1)), (.cpu_ratio | f(2)), (.tracer_cpu_s_per_100k | f(2)),
-		(.bpf_ns_per_run | f(0)), (.bpf_runs_per_conn | f(1)), (.tracer_drops | f(0)),
+	"load config per_s ratio load_us/unit cpu_ratio cpu_s/100k bpf_ns/run runs/unit drops rec_miss missed/expected rss_MiB",
+	(.results[] | [.load, .config, (.per_s | floor), (.ratio | f(2)),
+		(.load_cpu_us_per_unit | f(2)), (.cpu_ratio | f(3)), (.tracer_cpu_s_per_100k | f(2)),
+		(.bpf_ns_per_run | f(0)), (.bpf_runs_per_unit | f(2)), (.tracer_drops | f(0)),
 		.recursion_misses, (if .missed == null then "-" else
 			"\(.missed)/\(.expected | to_entries | map(.value) | add)" end),
 		(if .rss_kib == null then "-" else (.rss_kib / 1024 | f(1)) end)] | join(" "))' "$OUT" |

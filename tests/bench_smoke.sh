@@ -38,16 +38,21 @@ else
 	check "runner exits 0" false
 fi
 q() { jq -r "$1" "$out" 2>/dev/null || echo false; }
-check "JSON has none and pl_s" "$(q '[.results[].config] == ["none","pl_s"]')"
-check "no-tracer rate > 0" "$(q '.results[0].conns_per_s > 0')"
-check "pl_s ratio > 0" "$(q '.results[1].ratio > 0')"
-check "pl_s attached" "$(q '.results[1].not_ready == 0')"
-check "pl_s tracer CPU measured" "$(q '.results[1].tracer_cpu_s_per_100k > 0')"
-check "pl_s BPF stats measured" "$(q '.results[1].bpf_ns_per_run > 0 and .results[1].bpf_runs_per_conn > 0')"
-check "pl_s peak RSS measured" "$(q '.results[1].rss_kib > 0')"
-check "portlife drops field present, 0" "$(q '.results[1].tracer_drops == 0')"
-check "no recursion misses" "$(q '.results[1].recursion_misses == 0')"
+# r LOAD CONFIG: that result's object
+r() { echo "(.results[] | select(.load == \"$1\" and .config == \"$2\"))"; }
+check "JSON has every load x none and pl_s" \
+	"$(q '[.results[] | "\(.load)/\(.config)"] == ["conn/none","conn/pl_s","tcpmsg/none","tcpmsg/pl_s","udpmsg/none","udpmsg/pl_s"]')"
+check "no-tracer rate > 0" "$(q "$(r conn none).per_s > 0")"
+check "pl_s ratio > 0" "$(q "$(r conn pl_s).ratio > 0")"
+check "pl_s attached" "$(q "[.results[].not_ready] | add == 0")"
+check "pl_s tracer CPU measured" "$(q "$(r conn pl_s).tracer_cpu_s_per_100k > 0")"
+check "pl_s BPF stats measured" "$(q "$(r conn pl_s) | .bpf_ns_per_run > 0 and .bpf_runs_per_unit > 0")"
+check "pl_s peak RSS measured" "$(q "$(r conn pl_s).rss_kib > 0")"
+check "portlife drops field present, 0" "$(q "$(r conn pl_s).tracer_drops == 0")"
+check "no recursion misses" "$(q "[.results[].recursion_misses] | max == 0")"
 check "expected events all seen (alloc, tw_enter, release)" \
-	"$(q '.results[1].missed == 0 and (.runs[1].seen.alloc == .runs[1].load.expected.alloc) and (.runs[1].seen.tw_enter == .runs[1].load.expected.tw_enter)')"
+	"$(q "$(r conn pl_s).missed == 0 and ([.runs[] | select(.kind == \"conn\" and .config == \"pl_s\")][0] | .seen.alloc == .load.expected.alloc and .seen.tw_enter == .load.expected.tw_enter)")"
+check "message loads measured (CPU per message, both ways)" \
+	"$(q "[.results[] | select(.load != \"conn\") | .load_cpu_us_per_unit > 0 and .cpu_ratio > 0] | all")"
 echo "bench: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
