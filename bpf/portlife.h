@@ -39,7 +39,8 @@ enum pl_event_type {
 	PL_EV_TW_ENTER = 3,	/* the port is now held by a TIME_WAIT socket */
 	PL_EV_TW_EXIT = 4,	/* that TIME_WAIT socket is gone */
 	PL_EV_RELEASE = 5,	/* the port went back to the pool */
-	PL_EV_MAX = 6,
+	PL_EV_BIND_ERROR = 6,	/* bind() failed, but not for want of a port (err, address) */
+	PL_EV_MAX = 7,
 };
 
 /* How the port was obtained (ALLOC.kind). */
@@ -77,7 +78,7 @@ struct pl_event {
 	__u16 lport;		/* host byte order */
 	__u16 rport;		/* host byte order */
 	__u16 pad;		/* zero */
-	__s32 err;		/* ALLOC: positive errno when the allocation failed */
+	__s32 err;		/* ALLOC, BIND_ERROR: positive errno when it failed */
 	__u32 pid;		/* tgid of the allocating process (0: softirq, unknown) */
 	__u32 tid;
 	__u32 netns;		/* network namespace inode number */

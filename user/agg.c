@@ -153,17 +153,24 @@ static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, _
 	return p;
 }
 
+/* Adds n to err's slot of a by-errno array; false if every slot holds another errno. */
+static bool count_errno(struct errno_count *v, int err, __u64 n)
+{
+	for (int i = 0; i < AGG_ERRNOS; i++) {
+		if (v[i].err == err || !v[i].n) {
+			v[i].err = err;
+			v[i].n += n;
+			return true;
+		}
+	}
+	return false;
+}
+
 static void count_failures(struct proc_stats *p, int err, __u64 n)
 {
 	p->failures += n;
-	for (int i = 0; i < AGG_ERRNOS; i++) {
-		if (p->fail[i].err == err || !p->fail[i].n) {
-			p->fail[i].err = err;
-			p->fail[i].n += n;
-			return;
-		}
-	}
-	p->fail_other += n;
+	if (!count_errno(p->fail, err, n))
+		p->fail_other += n;
 }
 
 static void lease_ended(struct proc_stats *p, const struct lease *l)
@@ -187,6 +194,13 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	const struct lease *l = r->lease;
 	struct proc_stats *p;
 
+	if (e->type == PL_EV_BIND_ERROR) {
+		/* no port search: not a failure to allocate, but the process's all the same */
+		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
+		p->bind_errors++;
+		count_errno(p->bind_err, e->err, 1);
+		return;
+	}
 	if (r->what == LW_NONE)
 		return;
 	if (r->what == LW_ALLOC && e->err) {
@@ -301,6 +315,9 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 	out->failures += p->fail_other;
 	out->tw_entered += p->tw_entered;
 	out->renamed += p->renamed;
+	out->bind_errors += p->bind_errors;
+	for (int k = 0; k < AGG_ERRNOS && p->bind_err[k].n; k++)
+		count_errno(out->bind_err, p->bind_err[k].err, p->bind_err[k].n);
 	out->bind_then_connect += p->bind_then_connect;
 	out->releases += p->releases;
 	for (int k = 0; k < AGG_REASONS; k++)

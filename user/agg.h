@@ -12,14 +12,22 @@
 #define AGG_REASONS PL_END_MAX	/* indexed by enum pl_end_reason */
 #define AGG_NAMES_PER_PID 8	/* rows of one pid before its renames are folded (agg.c) */
 
+/* How often one errno was seen. */
+struct errno_count {
+	int err;
+	__u64 n;
+};
+
 struct proc_stats {
 	__u32 pid;
 	char comm[PL_COMM_LEN];
 	__u64 cgroup_id;
 	__u64 allocs;
 	__u64 failures;
-	struct { int err; __u64 n; } fail[AGG_ERRNOS];	/* by errno; the rest in fail_other */
+	struct errno_count fail[AGG_ERRNOS];	/* by errno; the rest in fail_other */
 	__u64 fail_other;
+	__u64 bind_errors;	/* bind() failures that were no port search (EINVAL, ...) */
+	struct errno_count bind_err[AGG_ERRNOS];
 	__u64 tw_entered;
 	__u64 releases;
 	__u64 end_reason[AGG_REASONS];

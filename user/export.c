@@ -93,6 +93,12 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 		lb_u64(b, e->dur_ns);
 		lb_lit(b, ",,,,");
 		break;
+	case PL_EV_BIND_ERROR:
+		lb_str(b, alloc_kind_name(e->kind));
+		lb_lit(b, ",");
+		lb_str(b, errno_name(e->err, en, sizeof(en)));
+		lb_lit(b, ",,,,,,");
+		break;
 	case PL_EV_STATE:
 		lb_lit(b, ",,,,");
 		lb_str(b, tcp_state_name(e->old_state));

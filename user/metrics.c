@@ -253,6 +253,20 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 		}
 	}
 
+	family(f, "portlife_bind_errors_total", "counter",
+	       "bind() calls that failed before any port was looked for, by process name and "
+	       "errno (EADDRNOTAVAIL: the address is not local; EACCES, EINVAL, EPERM): not "
+	       "exhaustion, not in portlife_allocation_failures_total");
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < AGG_ERRNOS && g[i].s.bind_err[k].n; k++) {
+			fprintf(f, "portlife_bind_errors_total{comm=");
+			label(f, g[i].comm);
+			fprintf(f, ",errno=\"%s\"} %llu\n",
+				errno_name(g[i].s.bind_err[k].err, enbuf, sizeof(enbuf)),
+				(unsigned long long)g[i].s.bind_err[k].n);
+		}
+	}
+
 	family(f, "portlife_time_wait_entered_total", "counter",
 	       "Ports that went into TIME_WAIT, by process name");
 	for (size_t i = 0; i < n; i++)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -10,7 +11,10 @@
 
 const char *event_name(int type)
 {
-	static const char *n[] = { "?", "alloc", "state", "tw_enter", "tw_exit", "release" };
+	static const char *n[] = { "?", "alloc", "state", "tw_enter", "tw_exit", "release",
+				   "bind_error" };
+
+	_Static_assert(sizeof(n) / sizeof(n[0]) == PL_EV_MAX, "a name for every event type");
 
 	return type > 0 && type < PL_EV_MAX ? n[type] : "?";
 }
@@ -20,6 +24,24 @@ const char *alloc_kind_name(int kind)
 	static const char *n[] = { "?", "connect", "bind_ephemeral", "bind", "autobind" };
 
 	return kind > 0 && kind <= PL_ALLOC_AUTOBIND ? n[kind] : "?";
+}
+
+const char *bind_error_why(int err)
+{
+	switch (err) {
+	case EADDRNOTAVAIL:
+		return "the address is not local (no port was looked for)";
+	case EACCES:
+		return "a privileged port without CAP_NET_BIND_SERVICE";
+	case EINVAL:
+		return "the socket is bound already, or the address is invalid";
+	case EPERM:
+		return "refused by policy (a cgroup program or an LSM)";
+	case EAFNOSUPPORT:
+		return "the address family does not match the socket";
+	default:
+		return "not a port search";
+	}
 }
 
 const char *end_reason_name(int reason)
@@ -42,6 +64,10 @@ static void human_detail(const struct pl_event *e, const struct lease *l, char *
 		else
 			snprintf(buf, len, "%s in %s", alloc_kind_name(e->kind),
 				 dur_str(e->dur_ns, a, sizeof(a)));
+		break;
+	case PL_EV_BIND_ERROR:
+		snprintf(buf, len, "%s FAILED %s: %s", alloc_kind_name(e->kind),
+			 errno_name(e->err, en, sizeof(en)), bind_error_why(e->err));
 		break;
 	case PL_EV_STATE:
 		snprintf(buf, len, "%s -> %s%s", tcp_state_name(e->old_state),
@@ -103,6 +129,11 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 			jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
 			jw_ks64(&w, "errno", e->err);
 		}
+		break;
+	case PL_EV_BIND_ERROR:
+		jw_kstr(&w, "kind", alloc_kind_name(e->kind));
+		jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
+		jw_ks64(&w, "errno", e->err);
 		break;
 	case PL_EV_STATE:
 		jw_kstr(&w, "old", tcp_state_name(e->old_state));
@@ -205,6 +236,13 @@ static void human_proc(struct out *o, const struct proc_stats *p)
 			fprintf(f, " other %llu", (unsigned long long)p->fail_other);
 		fprintf(f, "\n");
 	}
+	if (p->bind_errors) {
+		fprintf(f, "  bind errors (no port search):");
+		for (int i = 0; i < AGG_ERRNOS && p->bind_err[i].n; i++)
+			fprintf(f, " %s %llu", errno_name(p->bind_err[i].err, en, sizeof(en)),
+				(unsigned long long)p->bind_err[i].n);
+		fprintf(f, "\n");
+	}
 	if (p->renamed)
 		fprintf(f, "  renamed: %llu events under further names of pid %u counted here "
 			   "(it renamed itself more than %d times)\n",
@@ -255,6 +293,14 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 	}
 	if (p->fail_other)
 		jw_ku64(&w, "other", p->fail_other);
+	jw_end(&w);
+	jw_ku64(&w, "bind_errors", p->bind_errors);
+	jw_key(&w, "bind_errors_by_errno");
+	jw_obj(&w);
+	for (int i = 0; i < AGG_ERRNOS && p->bind_err[i].n; i++) {
+		jw_key_str(&w, errno_name(p->bind_err[i].err, en, sizeof(en)));
+		jw_u64(&w, p->bind_err[i].n);
+	}
 	jw_end(&w);
 	jw_ku64(&w, "tw_entered", p->tw_entered);
 	jw_ku64(&w, "releases", p->releases);

@@ -47,6 +47,8 @@ struct out {
 const char *event_name(int type);
 const char *alloc_kind_name(int kind);
 const char *end_reason_name(int reason);
+/* Why a bind() failed with err, when it was not for want of a port. */
+const char *bind_error_why(int err);
 
 /* One event line; a pipeline sink (ctx: struct out). */
 void out__event(void *ctx, const struct pl_event *e, const struct lease_result *r);

@@ -25,9 +25,9 @@ struct pipeline_filter {
 /*
  * An output. 'shown' is the event as the user should see it (at CLOSE the
  * kernel has zeroed the socket's port already: it carries the lease's tuple),
- * r what the lease table made of it. Failed allocations come with r->lease
- * NULL. Events that changed nothing (duplicates, orphans) are not passed on,
- * but for ALLOCs.
+ * r what the lease table made of it. Failed allocations and bind errors come
+ * with r->lease NULL. Events that changed nothing (duplicates, orphans) are
+ * not passed on, but for ALLOCs.
  */
 typedef void (*sink_fn)(void *ctx, const struct pl_event *shown, const struct lease_result *r);
 

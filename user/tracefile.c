@@ -508,19 +508,35 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			continue;
 		}
 		if (magic == PL_END_MAGIC) {
+			/* the trailer grew in version 3: read what the file's version wrote */
+			bool v2 = info->hdr.version < 3;
+			size_t body = v2 ? sizeof(struct pl_file_trailer_v2) : sizeof(info->trailer);
+			unsigned char raw[sizeof(info->trailer)];
 			__u64 junk;
 
-			if (win_need(w, END_BYTES) < END_BYTES)
+			if (win_need(w, 4 + body + 4) < 4 + body + 4)
 				goto truncated;
-			memcpy(&info->trailer, win_at(w) + 4, sizeof(info->trailer));
-			memcpy(&c, win_at(w) + 4 + sizeof(info->trailer), 4);
-			if (c != crc(&magic, 4, &info->trailer, sizeof(info->trailer))) {
-				memset(&info->trailer, 0, sizeof(info->trailer));
+			memcpy(raw, win_at(w) + 4, body);
+			memcpy(&c, win_at(w) + 4 + body, 4);
+			if (c != crc(&magic, 4, raw, body)) {
 				problem(info, "corrupt trailer at offset %llu%s", pos, "");
 				goto damaged;
 			}
+			memset(&info->trailer, 0, sizeof(info->trailer));
+			if (v2) {
+				struct pl_file_trailer_v2 t2;
+
+				memcpy(&t2, raw, sizeof(t2));
+				info->trailer.end_ns = t2.end_ns;
+				info->trailer.records = t2.records;
+				memcpy(info->trailer.drops, t2.drops, sizeof(t2.drops));
+				info->trailer.recursion_misses = t2.recursion_misses;
+				info->trailer.write_errors = t2.write_errors;
+			} else {
+				memcpy(&info->trailer, raw, body);
+			}
+			win_skip(w, 4 + body + 4);
 			info->has_trailer = true;
-			win_skip(w, END_BYTES);
 			junk = drain(w);
 			if (w->err)
 				return read_error(w, info);

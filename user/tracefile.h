@@ -26,7 +26,7 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 2		/* 2: cgroup path records */
+#define PL_FILE_VERSION 3		/* 2: cgroup path records; 3: a wider trailer */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
 #define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
 #define PL_END_MAGIC 0x4e454c50u	/* "PLEN" */
@@ -55,10 +55,30 @@ struct pl_cgroup_rec {
 };
 _Static_assert(sizeof(struct pl_cgroup_rec) == 16, "pl_cgroup_rec is the file's");
 
+/*
+ * Room for an event type to come, so a new one does not change the trailer
+ * again; the whole trailer stays smaller than a record, so that after a full
+ * disk the trailer fits where a record no longer did.
+ */
+#define PL_TRAILER_DROPS 8
+_Static_assert(PL_EV_MAX <= PL_TRAILER_DROPS, "the trailer counts drops of every event type");
+
 struct pl_file_trailer {
 	__u64 end_ns;
 	__u64 records;
-	__u64 drops[PL_EV_MAX];
+	__u64 drops[PL_TRAILER_DROPS];	/* ring buffer drops by event type */
+	__u64 recursion_misses;
+	__u64 write_errors;
+	__u64 untracked;	/* leases the kernel could not track: its lease map was full */
+};
+_Static_assert(sizeof(struct pl_file_trailer) == 104, "the trailer is the file's");
+_Static_assert(sizeof(struct pl_file_trailer) < sizeof(struct pl_event), "a trailer fits where a record did not");
+
+/* The trailer of format versions 1 and 2: six event types, nothing after write_errors. */
+struct pl_file_trailer_v2 {
+	__u64 end_ns;
+	__u64 records;
+	__u64 drops[6];
 	__u64 recursion_misses;
 	__u64 write_errors;
 };
