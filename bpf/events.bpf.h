@@ -18,6 +18,9 @@
 #define LF_TW		0x10	/* exact modes: keyed by the timewait socket */
 #define LF_TW_KILLED	0x20	/* inet_twsk_deschedule_put() */
 #define LF_TW_REUSED	0x40	/* tcp_twsk_unique() took it over */
+#define LF_LEASE	0x80	/* tracepoint mode: the socket's storage holds a lease */
+#define LF_BORN		0x100	/* tracepoint mode: a UDP socket made while tracing, no port yet */
+#define LF_UDP_CONNECT	0x200	/* tracepoint mode: autobound by connect() (if it got a port) */
 
 /* Knobs: rodata, set by the loader between open and load. */
 const volatile __u32 targ_tgid = 0;
@@ -53,9 +56,15 @@ struct lease_val {
 	__u16 flags;
 	__u8 proto;
 	__u8 pad;
-	__u16 lport;		/* once allocated: lets iter/udp spot a reused address */
+	__u16 lport;		/* the port, once allocated */
 	__u16 pad2[3];
 	char comm[PL_COMM_LEN];
+	/*
+	 * Tracepoint mode: the socket's own address, as a number (cgroup
+	 * programs get the socket as a type they may not read through; a
+	 * number they may). Never leaves the kernel.
+	 */
+	__u64 skaddr;
 };
 
 struct {
@@ -71,13 +80,32 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* Tracked sockets by address. LRU: a missed release cannot leak an entry forever. */
+/*
+ * Exact modes: tracked sockets (and timewait sockets) by address. A plain
+ * hash, not an LRU: an LRU evicts live leases without a word, and an evicted
+ * lease's release would never come. When it is full, a new lease is not
+ * tracked and counted (untracked); user space sizes it from --max-leases.
+ * The tracepoint mode keeps its leases in the sockets themselves (sk_leases).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
 	__type(key, __u64);
 	__type(value, struct lease_val);
 } leases SEC(".maps");
+
+/* Leases the kernel could not keep: the map above full, a socket's storage refused. */
+__u64 untracked = 0;
+
+/* Stores a new lease; counts it as untracked when there is no room. */
+static __always_inline int lease_store(__u64 key, const struct lease_val *l)
+{
+	int err = bpf_map_update_elem(&leases, &key, l, BPF_ANY);
+
+	if (err)
+		__sync_fetch_and_add(&untracked, 1);
+	return err;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -181,7 +209,7 @@ static __always_inline void emit_release(const struct sock *sk, const struct lea
 }
 
 /* Function entry state until its exit, by thread and function. */
-enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_SEND, FN_TW_SCHED };
+enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_TW_SCHED, FN_BIND };
 
 struct call_key {
 	__u32 tid;
@@ -193,7 +221,8 @@ struct call_val {
 	__u64 sk;
 	__u32 arg;
 	__u16 snum;
-	__u16 pad;
+	__u16 family;		/* FN_BIND: the address asked for */
+	__u8 addr[16];
 };
 
 struct {
@@ -272,7 +301,8 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		ev_submit(e);
 		return;
 	}
-	bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
+	if (lease_store(key, &nl))
+		return;
 	emit_alloc(sk, &nl, kind, 0, now - start);
 }
 

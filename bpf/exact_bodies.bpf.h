@@ -18,7 +18,43 @@
 
 #include "events.bpf.h"
 
-static __always_inline void handle_connect_exit(long ret)
+/*
+ * sock:inet_sock_set_state in the exact modes: a STATE event for a tracked
+ * socket; allocation and release have hooks of their own.
+ */
+static __always_inline int handle_set_state_exact(const struct sock *sk, int oldstate,
+						  int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct lease_val *l;
+	struct pl_event *e;
+
+	/* tp_btf: sk is a typed pointer, read directly (see READ_TUPLE_BTF) */
+	if (BPF_CORE_READ_BITFIELD(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (targ_family && sk->__sk_common.skc_family != targ_family)
+		return 0;
+	l = bpf_map_lookup_elem(&leases, &key);
+	if (!l)
+		return 0;
+	/*
+	 * The cookie as the socket has it (0 if nobody asked for one): snapshot
+	 * records read it the same way, which is all it is matched against here.
+	 */
+	if (!l->cookie)
+		l->cookie = sk->__sk_common.skc_cookie.counter;
+	e = ev_reserve(PL_EV_STATE);
+	if (e) {
+		ev_owner(e, l);
+		READ_TUPLE_BTF(e, &sk->__sk_common);
+		e->old_state = oldstate;
+		e->new_state = newstate;
+		ev_submit(e);
+	}
+	return 0;
+}
+
+static __always_inline void handle_hash_connect_exit(long ret)
 {
 	struct call_val c;
 
@@ -94,8 +130,10 @@ static __always_inline void handle_hashdance(const void *tw, const struct sock *
 		return;
 	nl = *l;
 	nl.flags = (nl.flags & ~LF_IN_TIME_WAIT_CALL) | LF_TW;
-	bpf_map_update_elem(&leases, &twkey, &nl, BPF_ANY);
+	/* room is freed first: the full socket's entry goes, the timewait one comes */
 	bpf_map_delete_elem(&leases, &key);
+	if (lease_store(twkey, &nl))
+		return;
 	if (call_exit(FN_TW_SCHED, &c) && c.sk == twkey)
 		emit_tw_enter(tw, &nl, c.arg);
 }
@@ -163,6 +201,61 @@ static __always_inline void handle_tw_kill(const void *tw)
 	}
 	emit_release(tw, l, reason);
 	bpf_map_delete_elem(&leases, &key);
+}
+
+/* inet_bind()/inet6_bind(): what was asked for, for an error that comes before any port search. */
+static __always_inline void handle_inet_bind_enter(const struct socket *sock,
+						   const struct sockaddr *uaddr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = FN_BIND };
+	struct call_val v = { .ts = bpf_ktime_get_ns() };
+
+	if (task_filtered(id >> 32))
+		return;
+	v.sk = (__u64)BPF_CORE_READ(sock, sk);
+	v.family = BPF_CORE_READ(uaddr, sa_family);
+	if (targ_family && v.family != targ_family)
+		return;
+	if (v.family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)uaddr;
+
+		v.snum = bpf_ntohs(BPF_CORE_READ(s6, sin6_port));
+		BPF_CORE_READ_INTO(&v.addr, s6, sin6_addr.in6_u.u6_addr8);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)uaddr;
+
+		v.snum = bpf_ntohs(BPF_CORE_READ(s4, sin_port));
+		BPF_CORE_READ_INTO((__u32 *)v.addr, s4, sin_addr.s_addr);
+	}
+	bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
+}
+
+/*
+ * inet_bind() returned: -EADDRINUSE is the port search's failure, reported
+ * by the get_port hooks; any other error is a bind error (no port looked for).
+ */
+static __always_inline void handle_inet_bind_exit(long ret)
+{
+	struct lease_val nl = {};
+	struct pl_event *e;
+	struct call_val c;
+
+	if (!call_exit(FN_BIND, &c) || !ret || ret == -EADDRINUSE || !c.sk)
+		return;
+	lease_init(&nl, (const struct sock *)c.sk, bpf_get_current_pid_tgid());
+	e = ev_reserve(PL_EV_BIND_ERROR);
+	if (!e)
+		return;
+	ev_owner(e, &nl);
+	e->lease = 0;
+	e->kind = c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
+	e->err = -ret;
+	e->dur_ns = bpf_ktime_get_ns() - c.ts;
+	e->family = c.family;
+	e->lport = c.snum;
+	__builtin_memcpy(e->laddr, c.addr, sizeof(e->laddr));
+	ev_submit(e);
 }
 
 #endif /* PORTLIFE_EXACT_BODIES_BPF_H */

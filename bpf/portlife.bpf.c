@@ -12,15 +12,21 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* ---- sock:inet_sock_set_state: every mode ------------------------------ */
+/* ---- sock:inet_sock_set_state: every mode, a body each -------------------- */
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(pl_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	return handle_set_state(sk, oldstate, newstate);
+	return handle_set_state_exact(sk, oldstate, newstate);
 }
 
-/* ---- tracepoint mode --------------------------------------------------- */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(pl_set_state_tp, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return handle_set_state_tp(sk, oldstate, newstate);
+}
+
+/* ---- tracepoint mode ------------------------------------------------------ */
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(pl_destroy, struct sock *sk)
@@ -37,11 +43,34 @@ int pl_connect_cb(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-SEC("tracepoint/syscalls/sys_enter_bind")
-int pl_bind_enter(struct trace_event_raw_sys_enter *ctx)
+/* The cgroup programs only watch: each returns 1, "allowed". */
+
+SEC("cgroup/bind4")
+int pl_bind4(struct bpf_sock_addr *ctx)
 {
-	handle_bind_enter((int)ctx->args[0], (const void *)ctx->args[1]);
-	return 0;
+	handle_bind_pre(ctx, false);
+	return 1;
+}
+
+SEC("cgroup/bind6")
+int pl_bind6(struct bpf_sock_addr *ctx)
+{
+	handle_bind_pre(ctx, true);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int pl_post_bind4(struct bpf_sock *ctx)
+{
+	handle_post_bind(ctx);
+	return 1;
+}
+
+SEC("cgroup/post_bind6")
+int pl_post_bind6(struct bpf_sock *ctx)
+{
+	handle_post_bind(ctx);
+	return 1;
 }
 
 SEC("tracepoint/syscalls/sys_exit_bind")
@@ -51,60 +80,53 @@ int pl_bind_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int pl_conn_enter(struct trace_event_raw_sys_enter *ctx)
+SEC("cgroup/connect4")
+int pl_connect4(struct bpf_sock_addr *ctx)
 {
-	handle_send_enter((int)ctx->args[0]);
-	return 0;
+	handle_connect_pre(ctx);
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int pl_connect6(struct bpf_sock_addr *ctx)
+{
+	handle_connect_pre(ctx);
+	return 1;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int pl_conn_exit(struct trace_event_raw_sys_exit *ctx)
+int pl_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	handle_send_exit(ctx->ret);
+	handle_connect_exit(ctx->ret);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int pl_sendto_enter(struct trace_event_raw_sys_enter *ctx)
+SEC("cgroup/sendmsg4")
+int pl_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	handle_send_enter((int)ctx->args[0]);
-	return 0;
+	handle_sendmsg(ctx);
+	return 1;
 }
 
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int pl_sendto_exit(struct trace_event_raw_sys_exit *ctx)
+SEC("cgroup/sendmsg6")
+int pl_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	handle_send_exit(ctx->ret);
-	return 0;
+	handle_sendmsg(ctx);
+	return 1;
 }
 
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int pl_sendmsg_enter(struct trace_event_raw_sys_enter *ctx)
+SEC("cgroup/sock_create")
+int pl_sock_create(struct bpf_sock *ctx)
 {
-	handle_send_enter((int)ctx->args[0]);
-	return 0;
+	handle_sock_create(ctx);
+	return 1;
 }
 
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int pl_sendmsg_exit(struct trace_event_raw_sys_exit *ctx)
+SEC("cgroup/sock_release")
+int pl_sock_release(struct bpf_sock *ctx)
 {
-	handle_send_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int pl_sendmmsg_ent(struct trace_event_raw_sys_enter *ctx)
-{
-	handle_send_enter((int)ctx->args[0]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int pl_sendmmsg_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	handle_send_exit(ctx->ret);
-	return 0;
+	handle_sock_release(ctx);
+	return 1;
 }
 
 /*
@@ -136,28 +158,6 @@ int pl_iter_tw(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
-/*
- * UDP snapshot (no tracepoint sees a UDP port freed): the lease ids of the
- * tracked UDP sockets still alive in the iterating task's network namespace.
- */
-SEC("iter/udp")
-int pl_iter_udp(struct bpf_iter__udp *ctx)
-{
-	struct udp_sock *udp = ctx->udp_sk;
-	struct lease_val *l;
-	__u64 key;
-
-	if (!udp)
-		return 0;
-	key = (__u64)udp;
-	l = bpf_map_lookup_elem(&leases, &key);
-	if (!l || l->proto != IPPROTO_UDP ||
-	    l->lport != BPF_CORE_READ(udp, inet.sk.__sk_common.skc_num))
-		return 0;
-	bpf_seq_write(ctx->meta->seq, &l->lease, sizeof(l->lease));
-	return 0;
-}
-
 /* ---- exact modes: per kernel function, fentry/fexit then kprobe twins --- */
 
 /* inet_hash_connect(): connect() over IPv4 picks its port */
@@ -171,7 +171,7 @@ int BPF_PROG(pl_fe_connect, void *dr, struct sock *sk)
 SEC("fexit/inet_hash_connect")
 int BPF_PROG(pl_fx_connect, void *dr, struct sock *sk, int ret)
 {
-	handle_connect_exit(ret);
+	handle_hash_connect_exit(ret);
 	return 0;
 }
 
@@ -185,7 +185,7 @@ int BPF_KPROBE(pl_kp_connect, void *dr, struct sock *sk)
 SEC("kretprobe/inet_hash_connect")
 int BPF_KRETPROBE(pl_kr_connect, int ret)
 {
-	handle_connect_exit(ret);
+	handle_hash_connect_exit(ret);
 	return 0;
 }
 
@@ -200,7 +200,7 @@ int BPF_PROG(pl_fe_connect6, void *dr, struct sock *sk)
 SEC("fexit/inet6_hash_connect")
 int BPF_PROG(pl_fx_connect6, void *dr, struct sock *sk, int ret)
 {
-	handle_connect_exit(ret);
+	handle_hash_connect_exit(ret);
 	return 0;
 }
 
@@ -214,7 +214,64 @@ int BPF_KPROBE(pl_kp_connect6, void *dr, struct sock *sk)
 SEC("kretprobe/inet6_hash_connect")
 int BPF_KRETPROBE(pl_kr_connect6, int ret)
 {
-	handle_connect_exit(ret);
+	handle_hash_connect_exit(ret);
+	return 0;
+}
+
+/* inet_bind(), inet6_bind(): bind() errors before any port search */
+SEC("fentry/inet_bind")
+int BPF_PROG(pl_fe_bind, struct socket *sock, struct sockaddr *uaddr)
+{
+	handle_inet_bind_enter(sock, uaddr);
+	return 0;
+}
+
+SEC("fexit/inet_bind")
+int BPF_PROG(pl_fx_bind, struct socket *sock, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	handle_inet_bind_exit(ret);
+	return 0;
+}
+
+SEC("kprobe/inet_bind")
+int BPF_KPROBE(pl_kp_bind, struct socket *sock, struct sockaddr *uaddr)
+{
+	handle_inet_bind_enter(sock, uaddr);
+	return 0;
+}
+
+SEC("kretprobe/inet_bind")
+int BPF_KRETPROBE(pl_kr_bind, int ret)
+{
+	handle_inet_bind_exit(ret);
+	return 0;
+}
+
+SEC("fentry/inet6_bind")
+int BPF_PROG(pl_fe_bind6, struct socket *sock, struct sockaddr *uaddr)
+{
+	handle_inet_bind_enter(sock, uaddr);
+	return 0;
+}
+
+SEC("fexit/inet6_bind")
+int BPF_PROG(pl_fx_bind6, struct socket *sock, struct sockaddr *uaddr, int addr_len, int ret)
+{
+	handle_inet_bind_exit(ret);
+	return 0;
+}
+
+SEC("kprobe/inet6_bind")
+int BPF_KPROBE(pl_kp_bind6, struct socket *sock, struct sockaddr *uaddr)
+{
+	handle_inet_bind_enter(sock, uaddr);
+	return 0;
+}
+
+SEC("kretprobe/inet6_bind")
+int BPF_KRETPROBE(pl_kr_bind6, int ret)
+{
+	handle_inet_bind_exit(ret);
 	return 0;
 }
 

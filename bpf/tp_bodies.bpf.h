@@ -1,50 +1,91 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Hook bodies of the tracepoint mode, for kernels where neither fentry nor
- * kprobes work, and the state tracepoint body every mode shares:
- *   - sock:inet_sock_set_state   TCP state changes (all modes); in tracepoint
- *                                mode also connect() start, a failed search
- *                                and the release at CLOSE
+ * kprobes work, and the state tracepoint body every mode shares. The hooks
+ * fire only for the socket operations that can allocate or free a port, so
+ * traffic that allocates none pays nothing (the send syscalls' tracepoints
+ * of old made every send of every process run a program):
+ *   - sock:inet_sock_set_state   TCP state changes (all modes); here also
+ *                                connect() start, a failed search, the
+ *                                release at CLOSE
  *   - sock_ops TCP_CONNECT_CB    the moment connect() got its port
- *   - syscalls bind enter/exit   bind() allocations and EADDRINUSE
- *   - syscalls connect/send*     UDP autobind
- *   - tcp:tcp_destroy_sock       release of explicitly bound ports
- * TIME_WAIT and UDP releases come from iterator snapshots (portlife.bpf.c).
+ *   - tcp:tcp_destroy_sock       release of explicitly bound TCP ports
+ *   - cgroup bind4/6, post_bind4/6, and syscalls sys_exit_bind: bind(), its
+ *                                latency, its errno
+ *   - cgroup connect4/6 and syscalls sys_exit_connect: UDP autobind by
+ *                                connect(), with its latency
+ *   - cgroup sendmsg4/6          UDP autobind by an unconnected send (after
+ *                                the fact: no latency)
+ *   - cgroup sock_create         which UDP sockets were made while tracing
+ *   - cgroup sock_release        UDP releases
+ * A lease lives in its socket's own storage (sk_leases): freed with the
+ * socket, never evicted, and a lookup on a socket without one is a pointer
+ * test, not a hash miss. TIME_WAIT comes from iterator snapshots.
  */
 #ifndef PORTLIFE_TP_BODIES_BPF_H
 #define PORTLIFE_TP_BODIES_BPF_H
 
 #include "events.bpf.h"
 
-/* Connecting sockets by cookie, for the sock_ops program. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
-} connecting SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lease_val);
+} sk_leases SEC(".maps");
 
-struct bind_arg {
+/* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
+enum { PEND_BIND = 1, PEND_UDP_CONNECT };
+
+struct pending {
+	__u64 sk;		/* the socket's address: kernel-only */
 	__u64 ts;
-	__s32 fd;
-	__u16 port;
+	__u8 what;		/* PEND_* */
+	__u8 kind;		/* the allocation kind, as the event will say it */
 	__u16 family;
-	__u8 addr[16];
+	__u16 port;		/* bind: the port asked for */
+	__u16 pad;
+	__u8 addr[16];		/* bind: the address asked for */
+	struct lease_val l;	/* the owner (and for a UDP connect the lease id) */
 };
 
-/* bind() arguments between syscall entry and exit, by thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct bind_arg);
-} bind_args SEC(".maps");
+	__type(value, struct pending);
+} pendings SEC(".maps");
 
-static __always_inline int handle_set_state(const struct sock *sk, int oldstate, int newstate)
+/*
+ * The cgroup programs run only in the cgroup they are attached to (--cgroup,
+ * or the root): that is their cgroup filter.
+ */
+static __always_inline bool cg_task_filtered(__u32 tgid)
 {
-	struct lease_val *l, nl = {};
+	return tgid == self_tgid || (targ_tgid && tgid != targ_tgid);
+}
+
+/*
+ * A lease for a socket a cgroup program holds as struct bpf_sock. Its
+ * address is kept in the lease (skaddr), read back as a number, so the
+ * CO-RE reads of the rest (protocol, netns) may go through it.
+ */
+static __always_inline const struct sock *lease_init_cg(struct lease_val *l,
+							const struct bpf_sock *bsk, __u64 id)
+{
+	const struct sock *sk;
+
+	l->skaddr = (__u64)bsk;
+	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	lease_init(l, sk, id);
+	return sk;
+}
+
+static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
+{
+	struct lease_val *l;
 	struct pl_event *e;
-	__u64 key = (__u64)sk, cookie, now;
+	__u64 cookie, now;
 	__u16 family, lport;
 	bool release = false;
 	__u8 kind = 0;
@@ -56,18 +97,10 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	if (targ_family && family != targ_family)
 		return 0;
 
-	l = bpf_map_lookup_elem(&leases, &key);
-	if (l && l->proto != IPPROTO_TCP) {
-		/* A UDP lease whose release tracepoint mode missed: the address is reused. */
-		bpf_map_delete_elem(&leases, &key);
-		l = NULL;
-	}
-	if (!l) {
+	l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
+	if (!l || !(l->flags & LF_LEASE)) {
 		__u64 id = bpf_get_current_pid_tgid();
 
-		/* Exact modes create leases in the allocation hooks. */
-		if (exact_hooks)
-			return 0;
 		/*
 		 * tcp_v4_connect()/tcp_v6_connect() enter SYN_SENT before
 		 * inet_hash_connect() picks the port, in the connecting task.
@@ -76,21 +109,25 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 			return 0;
 		if (task_filtered(id >> 32))
 			return 0;
-		lease_init(&nl, sk, id);
-		nl.cookie = bpf_get_socket_cookie((void *)sk);
-		nl.flags = LF_CONNECTING;
-		nl.start_ns = bpf_ktime_get_ns();
-		bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
-		bpf_map_update_elem(&connecting, &nl.cookie, &key, BPF_ANY);
+		l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!l) {
+			__sync_fetch_and_add(&untracked, 1);
+			return 0;
+		}
+		lease_init(l, sk, id);
+		l->cookie = bpf_get_socket_cookie((void *)sk);
+		l->flags = LF_LEASE | LF_CONNECTING;
+		l->start_ns = bpf_ktime_get_ns();
 		return 0;
 	}
-	/* Tracepoint mode matches TIME_WAIT snapshots by cookie: make sure there is one. */
+	/* TIME_WAIT snapshots are matched by cookie: make sure there is one. */
 	if (!l->cookie)
 		l->cookie = bpf_get_socket_cookie((void *)sk);
 	cookie = l->cookie;
+	(void)cookie;
 
 	lport = sk->__sk_common.skc_num;
-	if (!exact_hooks && (l->flags & LF_CONNECTING)) {
+	if (l->flags & LF_CONNECTING) {
 		now = bpf_ktime_get_ns();
 		if (newstate == TCP_CLOSE && lport == 0) {
 			/*
@@ -98,20 +135,17 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 			 * EADDRNOTAVAIL. SYN_SENT -> CLOSE spans the search.
 			 */
 			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
-			bpf_map_delete_elem(&leases, &key);
-			bpf_map_delete_elem(&connecting, &cookie);
+			bpf_sk_storage_delete(&sk_leases, (void *)sk);
 			return 0;
 		}
 		if (lport) {
 			/* No sockops program saw the port assigned: bound by this state. */
 			emit_alloc(sk, l, PL_ALLOC_CONNECT, 0, now - l->start_ns);
 			l->flags &= ~LF_CONNECTING;
-			bpf_map_delete_elem(&connecting, &cookie);
 		}
 	}
 
-	if (newstate != TCP_CLOSE || exact_hooks) {
-		/* Exact modes learn about releases from inet_put_port(). */
+	if (newstate != TCP_CLOSE) {
 		l->flags &= ~LF_CLOSED;
 	} else if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) {
 		/*
@@ -145,7 +179,7 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 	}
 	if (release) {
 		emit_release(sk, l, PL_END_CLOSE);
-		bpf_map_delete_elem(&leases, &key);
+		bpf_sk_storage_delete(&sk_leases, (void *)sk);
 	}
 	return 0;
 }
@@ -153,32 +187,27 @@ static __always_inline int handle_set_state(const struct sock *sk, int oldstate,
 /* tcp_v4_destroy_sock() -> inet_put_port() for bound ports. */
 static __always_inline int handle_destroy(const struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct lease_val *l;
+	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
 
-	l = bpf_map_lookup_elem(&leases, &key);
-	if (!l)
+	if (!l || !(l->flags & LF_LEASE))
 		return 0;
 	/* A timewait socket may still hold the port: the snapshot follows it. */
 	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING)))
 		emit_release(sk, l, PL_END_CLOSE);
-	bpf_map_delete_elem(&leases, &key);
+	bpf_sk_storage_delete(&sk_leases, (void *)sk);
 	return 0;
 }
 
 /* connect(): the port was just assigned; tcp_connect() is about to send the SYN. */
 static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 {
+	struct bpf_sock *bsk = skops->sk;
 	struct lease_val *l;
 	struct pl_event *e;
-	__u64 cookie, *key;
 
-	cookie = bpf_get_socket_cookie(skops);
-	key = bpf_map_lookup_elem(&connecting, &cookie);
-	if (!key)
+	if (!bsk)
 		return 0;
-	l = bpf_map_lookup_elem(&leases, key);
-	bpf_map_delete_elem(&connecting, &cookie);
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
 	if (!l || !(l->flags & LF_CONNECTING))
 		return 0;
 	l->flags &= ~LF_CONNECTING;
@@ -211,142 +240,261 @@ static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 	return 0;
 }
 
-static __always_inline void handle_bind_enter(int fd, const void *uaddr)
+/* ---- bind() -------------------------------------------------------------- */
+
+/*
+ * cgroup bind4/bind6: before the kernel looks at the address. v6 is known at
+ * compile time: a bind4 program may not even read the user_ip6 field.
+ */
+static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const bool v6)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct pending p = {};
+	struct bpf_sock *bsk = ctx->sk;
 	__u32 tid = (__u32)id;
-	struct bind_arg a = {};
 
-	if (task_filtered(id >> 32))
+	if (!bsk || cg_task_filtered(id >> 32))
 		return;
-	if (bpf_probe_read_user(&a.family, sizeof(a.family), uaddr))
+	p.family = v6 ? AF_INET6 : AF_INET;
+	if (targ_family && p.family != targ_family)
 		return;
-	if (a.family == AF_INET) {
-		struct sockaddr_in sin;
+	p.what = PEND_BIND;
+	p.sk = (__u64)bsk;
+	p.ts = bpf_ktime_get_ns();
+	p.port = bpf_ntohs(ctx->user_port);
+	p.kind = p.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
+	if (v6) {
+		__u32 *a = (__u32 *)p.addr;
 
-		if (bpf_probe_read_user(&sin, sizeof(sin), uaddr))
-			return;
-		a.port = bpf_ntohs(sin.sin_port);
-		__builtin_memcpy(a.addr, &sin.sin_addr, 4);
-	} else if (a.family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-
-		if (bpf_probe_read_user(&sin6, sizeof(sin6), uaddr))
-			return;
-		a.port = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(a.addr, &sin6.sin6_addr, 16);
+		a[0] = ctx->user_ip6[0];
+		a[1] = ctx->user_ip6[1];
+		a[2] = ctx->user_ip6[2];
+		a[3] = ctx->user_ip6[3];
 	} else {
-		return;
+		*(__u32 *)p.addr = ctx->user_ip4;
 	}
-	if (targ_family && a.family != targ_family)
-		return;
-	a.fd = fd;
-	a.ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&bind_args, &tid, &a, BPF_ANY);
-}
-
-/* The socket behind fd in the current task, or NULL. */
-static __always_inline struct sock *sock_from_fd(int fd)
-{
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct file **fds, *f = NULL;
-	struct socket *sock;
-	unsigned int max;
-
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
-	/* Only a socket's private_data points back at its file. */
-	if (!sock || BPF_CORE_READ(sock, file) != f)
-		return NULL;
-	return BPF_CORE_READ(sock, sk);
-}
-
-static __always_inline void handle_bind_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
-	__u32 tid = (__u32)id;
-	struct bind_arg *ap, a;
-	struct lease_val nl = {};
-	struct pl_event *e;
-	struct sock *sk;
-	__u64 key;
-
-	ap = bpf_map_lookup_elem(&bind_args, &tid);
-	if (!ap)
-		return;
-	a = *ap;
-	bpf_map_delete_elem(&bind_args, &tid);
-
-	sk = sock_from_fd(a.fd);
-	if (!sk)
-		return;
-	nl.proto = BPF_CORE_READ(sk, sk_protocol);
-	if (nl.proto != IPPROTO_TCP && nl.proto != IPPROTO_UDP)
-		return;
-	lease_init(&nl, sk, id);
-
-	if (ret) {
-		/* EADDRINUSE: held by someone else, or no free port for bind(0). */
-		e = ev_reserve(PL_EV_ALLOC);
-		if (!e)
-			return;
-		ev_owner(e, &nl);
-		e->kind = a.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
-		e->err = -ret;
-		e->dur_ns = now - a.ts;
-		e->family = a.family;
-		e->lport = a.port;
-		__builtin_memcpy(e->laddr, a.addr, sizeof(e->laddr));
-		ev_submit(e);
-		return;
-	}
-
-	/* A cookie exists only if somebody asked for it; the first state change will. */
-	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	nl.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	key = (__u64)sk;
-	bpf_map_update_elem(&leases, &key, &nl, BPF_ANY);
-	emit_alloc(sk, &nl, a.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, 0,
-		   now - a.ts);
+	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
 }
 
 /*
- * UDP autobind: connect()/sendto()/sendmsg() on an unbound UDP socket binds
- * it (inet_autobind). Seen as the port appearing across the syscall; the
- * latency is the syscall's.
+ * cgroup post_bind4/6: the port is bound (never for IP_BIND_ADDRESS_NO_PORT
+ * with port 0: no port is taken then, and none is reported).
  */
-static __always_inline void handle_send_enter(int fd)
+static __always_inline void handle_post_bind(struct bpf_sock *bsk)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sock *sk;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id;
+	struct pending *p = bpf_map_lookup_elem(&pendings, &tid);
+	const struct sock *sk;
+	struct lease_val *l;
+	struct pl_event *e;
+	__u64 ts = now;
+	__u8 kind = PL_ALLOC_BIND_EPHEMERAL;
 
-	if (task_filtered(id >> 32))
+	if (p && p->what == PEND_BIND && p->sk == (__u64)bsk) {
+		ts = p->ts;
+		kind = p->kind;
+		/* done: the exit tracepoint has nothing left to report */
+		bpf_map_delete_elem(&pendings, &tid);
+	} else if (cg_task_filtered(id >> 32)) {
 		return;
-	sk = sock_from_fd(fd);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP ||
-	    BPF_CORE_READ(sk, __sk_common.skc_num))
+	}
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!l) {
+		__sync_fetch_and_add(&untracked, 1);
 		return;
-	call_enter(FN_SEND, sk, 0);
+	}
+	if (l->flags & LF_LEASE)
+		return;
+	sk = lease_init_cg(l, bsk, id);
+	l->lport = bsk->src_port;
+	l->flags = LF_LEASE;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = kind;
+	e->dur_ns = now - ts;
+	ev_submit(e);
 }
 
-static __always_inline void handle_send_exit(long ret)
+/*
+ * syscalls/sys_exit_bind: a bind that got no post_bind failed (or took no
+ * port: IP_BIND_ADDRESS_NO_PORT). Only a failed port search is an
+ * allocation failure; every other error is a bind error.
+ */
+static __always_inline void handle_bind_exit(long ret)
 {
-	const struct sock *sk;
-	struct call_val c;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *pp = bpf_map_lookup_elem(&pendings, &tid), p;
+	struct pl_event *e;
 
-	if (!call_exit(FN_SEND, &c))
+	if (!pp || pp->what != PEND_BIND)
 		return;
-	sk = (const struct sock *)c.sk;
-	if (BPF_CORE_READ(sk, __sk_common.skc_num))
-		handle_alloc_exit(sk, 0, 0, c.ts, PL_ALLOC_AUTOBIND, 0);
-	else if (ret == -EAGAIN)
-		handle_alloc_exit(sk, 0, 1, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
+	p = *pp;
+	bpf_map_delete_elem(&pendings, &tid);
+	if (ret >= 0)
+		return;
+	/* the owner: this task, the socket's namespace and protocol */
+	lease_init(&p.l, (const struct sock *)p.sk, bpf_get_current_pid_tgid());
+	e = ev_reserve(ret == -EADDRINUSE ? PL_EV_ALLOC : PL_EV_BIND_ERROR);
+	if (!e)
+		return;
+	ev_owner(e, &p.l);
+	e->lease = 0;
+	e->kind = p.kind;
+	e->err = -ret;
+	e->dur_ns = bpf_ktime_get_ns() - p.ts;
+	e->family = p.family;
+	e->lport = p.port;
+	__builtin_memcpy(e->laddr, p.addr, sizeof(e->laddr));
+	ev_submit(e);
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+/* cgroup sock_create: a UDP socket made while tracing; a port it gets later is news. */
+static __always_inline void handle_sock_create(struct bpf_sock *bsk)
+{
+	struct lease_val *l;
+
+	if (bsk->protocol != IPPROTO_UDP || cg_task_filtered(bpf_get_current_pid_tgid() >> 32))
+		return;
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (l)
+		l->flags = LF_BORN;
+}
+
+/*
+ * cgroup connect4/6, before the kernel autobinds an unbound UDP socket: the
+ * lease is made ready here (its id, its owner), and the exit tracepoint
+ * reports it with the port it got.
+ */
+static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct bpf_sock *bsk = ctx->sk;
+	__u32 tid = (__u32)id;
+	struct lease_val *l;
+	struct pending p = {};
+
+	if (!bsk || bsk->protocol != IPPROTO_UDP || bsk->src_port || cg_task_filtered(id >> 32))
+		return;
+	if (targ_family && bsk->family != targ_family)
+		return;
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!l) {
+		__sync_fetch_and_add(&untracked, 1);
+		return;
+	}
+	if (l->flags & (LF_LEASE | LF_UDP_CONNECT))
+		return;
+	lease_init_cg(l, bsk, id);
+	l->flags = LF_UDP_CONNECT;
+	p.what = PEND_UDP_CONNECT;
+	p.sk = (__u64)bsk;
+	p.ts = bpf_ktime_get_ns();
+	p.kind = PL_ALLOC_AUTOBIND;
+	p.l = *l;
+	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
+}
+
+/* syscalls/sys_exit_connect: the port a UDP connect() autobound, or EAGAIN. */
+static __always_inline void handle_connect_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *pp = bpf_map_lookup_elem(&pendings, &tid), p;
+	const struct sock *sk;
+	struct pl_event *e;
+	__u16 port;
+
+	if (!pp || pp->what != PEND_UDP_CONNECT)
+		return;
+	p = *pp;
+	bpf_map_delete_elem(&pendings, &tid);
+	sk = (const struct sock *)p.sk;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* connect() failed before the autobind, or after it without a port: no lease */
+	if (!port && ret != -EAGAIN)
+		return;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, &p.l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = PL_ALLOC_AUTOBIND;
+	e->dur_ns = e->ts_ns - p.ts;
+	if (!port) {
+		e->err = EAGAIN;	/* inet_autobind() found no free port */
+		e->lease = 0;
+	}
+	ev_submit(e);
+}
+
+/*
+ * cgroup sendmsg4/6, for a send on an unconnected UDP socket, after the
+ * kernel autobound it: a socket made while tracing that has a port now and
+ * no lease got it in this send. The autobind happened before this hook: no
+ * latency is known.
+ */
+static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct bpf_sock *bsk = ctx->sk;
+	const struct sock *sk;
+	struct lease_val *l;
+	struct pl_event *e;
+
+	if (!bsk)
+		return;
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+	if (!l || !(l->flags & LF_BORN) || !bsk->src_port)
+		return;
+	sk = lease_init_cg(l, bsk, id);
+	l->lport = bsk->src_port;
+	l->flags = LF_LEASE;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = PL_ALLOC_AUTOBIND;
+	ev_submit(e);
+}
+
+/* cgroup sock_release: close() of a UDP socket gives its port back. */
+static __always_inline void handle_sock_release(struct bpf_sock *bsk)
+{
+	struct lease_val *l;
+	struct pl_event *e;
+
+	const struct sock *sk;
+
+	if (bsk->protocol != IPPROTO_UDP)
+		return;
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+	if (!l)
+		return;
+	/*
+	 * A lease, or a connect() that autobound (its exit reported the port).
+	 * sock_release may not read the port from its context: CO-RE, through
+	 * the address the lease keeps.
+	 */
+	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	if (((l->flags & LF_LEASE) ||
+	     ((l->flags & LF_UDP_CONNECT) && BPF_CORE_READ(sk, __sk_common.skc_num))) &&
+	    l->skaddr == (__u64)bsk) {
+		e = ev_reserve(PL_EV_RELEASE);
+		if (e) {
+			ev_owner(e, l);
+			READ_TUPLE_CORE(e, &sk->__sk_common);
+			e->kind = PL_END_CLOSE;
+			ev_submit(e);
+		}
+	}
+	/* the storage goes with the socket (sock_release may not delete it) */
+	l->flags = 0;
 }
 
 #endif /* PORTLIFE_TP_BODIES_BPF_H */

@@ -379,9 +379,6 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		l->flags |= L_ALLOCATED;
 		l->alloc_ts = e->ts_ns;
 		l->alloc_lat = e->dur_ns;
-		/* Tracepoint mode learns of UDP releases by snapshot too. */
-		if (l->proto == IPPROTO_UDP)
-			tw_link(t, l);
 		r->what = LW_ALLOC;
 		r->lease = l;
 		if (l->flags & L_RELEASED) {
@@ -494,6 +491,18 @@ struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 pr
 	for (struct lease *l = t->lru.lru_prev; l != &t->lru; l = l->lru_prev)
 		if (l->lport == lport && l->netns == netns && l->proto == proto &&
 		    (l->flags & L_ALLOCATED) && !(l->flags & L_RELEASED))
+			return l;
+	return NULL;
+}
+
+struct lease *lease_table__find_tuple(struct lease_table *t, const struct lease *tw, __u64 since)
+{
+	/* newest first; the list is in touch order, so stop at the first touched before since */
+	for (struct lease *l = t->lru.lru_prev; l != &t->lru && l->touch_ts >= since; l = l->lru_prev)
+		if (l != tw && l->lport == tw->lport && l->rport == tw->rport &&
+		    l->netns == tw->netns && l->proto == tw->proto && l->family == tw->family &&
+		    l->alloc_ts >= since && (l->flags & L_ALLOCATED) &&
+		    !memcmp(l->raddr, tw->raddr, 16) && !memcmp(l->laddr, tw->laddr, 16))
 			return l;
 	return NULL;
 }

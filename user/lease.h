@@ -79,6 +79,12 @@ void lease_table__free(struct lease_table *t);
 void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r);
 struct lease *lease_table__find(struct lease_table *t, __u64 id);
 struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie);
+/*
+ * Another live lease on tw's 4-tuple (netns, proto, both addresses and
+ * ports), allocated after since, or NULL: the connect() that took a TIME_WAIT
+ * socket's tuple over. Walks only the leases touched after since.
+ */
+struct lease *lease_table__find_tuple(struct lease_table *t, const struct lease *tw, __u64 since);
 /* A live allocated lease on (netns, proto, lport), most recent first, or NULL. */
 struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport);
 /*
@@ -90,7 +96,7 @@ const struct lease_stats *lease_table__stats(const struct lease_table *t);
 /* Every lease in the table, least recently touched first (NULL at the end). */
 struct lease *lease_table__first(struct lease_table *t);
 struct lease *lease_table__next(struct lease_table *t, struct lease *l);
-/* Leases a snapshot must look for: waiting for or in TIME_WAIT, and UDP. */
+/* Leases a snapshot must look for: waiting for or in TIME_WAIT. */
 struct lease *lease_table__tw_first(struct lease_table *t);
 static inline struct lease *lease_table__tw_next(struct lease *l) { return l->tw_next; }
 

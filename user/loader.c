@@ -27,7 +27,7 @@
 enum attach {
 	AT_TP_BTF,	/* tp_btf/: BTF-typed tracepoint */
 	AT_TRACEPOINT,	/* tracepoint/: classic tracepoint */
-	AT_SOCKOPS,	/* sockops: attached to the cgroup v2 root */
+	AT_CGROUP,	/* sockops, cgroup/...: attached to a cgroup v2 directory */
 	AT_ITER,	/* iter/: run on demand, not on an event */
 	AT_FENTRY,
 	AT_FEXIT,
@@ -53,21 +53,31 @@ static const struct prog_spec {
 	unsigned int modes;
 	const char *kfunc;
 } progs[] = {
-	{ "pl_set_state",	AT_TP_BTF,	M_ALL,		NULL },
+	{ "pl_set_state",	AT_TP_BTF,	M_FENTRY | M_KPROBE, NULL },
+	{ "pl_set_state_tp",	AT_TP_BTF,	M_TP,		NULL },
 	{ "pl_destroy",		AT_TP_BTF,	M_TP,		NULL },
-	{ "pl_connect_cb",	AT_SOCKOPS,	M_TP,		NULL },
-	{ "pl_bind_enter",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_connect_cb",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_bind4",		AT_CGROUP,	M_TP,		NULL },
+	{ "pl_bind6",		AT_CGROUP,	M_TP,		NULL },
+	{ "pl_post_bind4",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_post_bind6",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_bind_exit",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_conn_enter",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_conn_exit",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_sendto_enter",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_sendto_exit",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_sendmsg_enter",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_sendmsg_exit",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_sendmmsg_ent",	AT_TRACEPOINT,	M_TP,		NULL },
-	{ "pl_sendmmsg_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_connect4",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_connect6",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_connect_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_sendmsg4",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_sendmsg6",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_sock_create",	AT_CGROUP,	M_TP,		NULL },
+	{ "pl_sock_release",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_iter_tw",		AT_ITER,	M_TP,		NULL },
-	{ "pl_iter_udp",	AT_ITER,	M_TP,		NULL },
+	{ "pl_fe_bind",		AT_FENTRY,	M_FENTRY,	"inet_bind" },
+	{ "pl_fx_bind",		AT_FEXIT,	M_FENTRY,	"inet_bind" },
+	{ "pl_kp_bind",		AT_KPROBE,	M_KPROBE,	"inet_bind" },
+	{ "pl_kr_bind",		AT_KRETPROBE,	M_KPROBE,	"inet_bind" },
+	{ "pl_fe_bind6",	AT_FENTRY,	M_FENTRY,	"inet6_bind" },
+	{ "pl_fx_bind6",	AT_FEXIT,	M_FENTRY,	"inet6_bind" },
+	{ "pl_kp_bind6",	AT_KPROBE,	M_KPROBE,	"inet6_bind" },
+	{ "pl_kr_bind6",	AT_KRETPROBE,	M_KPROBE,	"inet6_bind" },
 	{ "pl_fe_connect",	AT_FENTRY,	M_FENTRY,	"inet_hash_connect" },
 	{ "pl_fx_connect",	AT_FEXIT,	M_FENTRY,	"inet_hash_connect" },
 	{ "pl_kp_connect",	AT_KPROBE,	M_KPROBE,	"inet_hash_connect" },
@@ -138,8 +148,9 @@ static bool attach_matches(const struct bpf_program *prog, enum attach at)
 		return type == BPF_PROG_TYPE_TRACING && eat == BPF_TRACE_ITER;
 	case AT_TRACEPOINT:
 		return type == BPF_PROG_TYPE_TRACEPOINT;
-	case AT_SOCKOPS:
-		return type == BPF_PROG_TYPE_SOCK_OPS;
+	case AT_CGROUP:
+		return type == BPF_PROG_TYPE_SOCK_OPS || type == BPF_PROG_TYPE_CGROUP_SOCK ||
+		       type == BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
 	case AT_KPROBE:
 	case AT_KRETPROBE:
 		return type == BPF_PROG_TYPE_KPROBE;
@@ -155,6 +166,14 @@ static bool attach_matches(const struct bpf_program *prog, enum attach at)
 static void kconfig(char *buf, size_t len)
 {
 	snprintf(buf, len, "CONFIG_HZ=%u\n", kernel_hz());
+}
+
+size_t loader__kernel_leases(size_t max_leases)
+{
+	size_t n = max_leases / 4;
+
+	return n < PL_KERNEL_LEASES_MIN ? PL_KERNEL_LEASES_MIN :
+	       n > PL_KERNEL_LEASES_MAX ? PL_KERNEL_LEASES_MAX : n;
 }
 
 int loader__check_table(char *why, size_t whylen)
@@ -333,8 +352,9 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	err = bpf_map__set_max_entries(s->maps.events, o->ringbuf_kib * 1024);
 	if (err)
 		return err;
-	return bpf_map__set_max_entries(s->maps.leases, o->max_leases / 4 > 262144 ?
-					o->max_leases / 4 : 262144);
+	/* the tracepoint mode keeps leases in the sockets: no map to preallocate */
+	return bpf_map__set_max_entries(s->maps.leases, t->mode == MODE_TRACEPOINT ? 1 :
+					loader__kernel_leases(o->max_leases));
 }
 
 static const char *attach_hint(enum pl_mode mode, int err)
@@ -352,7 +372,7 @@ void loader__unload_tracer(struct tracer_bpf *t)
 {
 	while (t->nlinks > 0)
 		bpf_link__destroy(t->links[--t->nlinks]);
-	t->tw_iter = t->udp_iter = NULL;
+	t->tw_iter = NULL;
 	portlife__destroy(t->skel);
 	t->skel = NULL;
 }
@@ -367,30 +387,54 @@ static int add_link(struct tracer_bpf *t, struct bpf_link *link)
 	return 0;
 }
 
-/* The cgroup v2 sock_ops program: the exact moment connect() got its port. */
-static void attach_sockops(struct tracer_bpf *t, bool verbose)
+/*
+ * The tracepoint mode's cgroup programs (sock_ops, bind, connect, sendmsg,
+ * sock create and release) go on --cgroup's directory, or the cgroup v2 root:
+ * they then see the sockets of every process below it, and only those.
+ */
+static int attach_cgroup_progs(struct tracer_bpf *t, const struct loader_opts *o, char *why,
+			       size_t whylen)
 {
 	char cgroot[PATH_MAX];
-	struct bpf_link *link;
-	int cgfd;
+	const char *dir = o->cgroup;
+	struct bpf_program *prog;
+	int cgfd, err = 0;
 
-	t->precision = "alloc latency: connect SYN_SENT -> next state (no cgroup v2 for "
-		       "sock_ops), bind syscall duration; TIME_WAIT exit: within --tw-interval";
-	if (cgroup2_mount(cgroot, sizeof(cgroot)) ||
-	    (cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return;
-	link = bpf_program__attach_cgroup(t->skel->progs.pl_connect_cb, cgfd);
-	close(cgfd);
-	if (!link) {
-		if (verbose)
-			fprintf(stderr, "portlife: sock_ops on %s failed (%s): alloc latency less exact\n",
-				cgroot, strerror(errno));
-		return;
+	if (!dir) {
+		if (cgroup2_mount(cgroot, sizeof(cgroot))) {
+			snprintf(why, whylen, "no cgroup v2 is mounted, and the socket hooks of this "
+				 "mode attach to one: mount -t cgroup2 none /sys/fs/cgroup/unified");
+			return -ENOENT;
+		}
+		dir = cgroot;
 	}
-	if (add_link(t, link))
-		return;
-	t->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), "
-		       "bind syscall duration; TIME_WAIT exit: within --tw-interval";
+	cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open the cgroup %.200s: %s", dir, strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog) || spec_of(prog)->attach != AT_CGROUP)
+			continue;
+		link = bpf_program__attach_cgroup(prog, cgfd);
+		if (!link) {
+			err = -errno;
+			snprintf(why, whylen, "cannot attach %s to the cgroup %.200s (%s): it needs "
+				 "CAP_NET_ADMIN and cgroup v2", bpf_program__section_name(prog), dir,
+				 strerror(-err));
+			break;
+		}
+		err = add_link(t, link);
+		if (err) {
+			snprintf(why, whylen, "more than %d programs", PL_MAX_LINKS);
+			break;
+		}
+	}
+	close(cgfd);
+	return err;
 }
 
 /*
@@ -474,7 +518,7 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog) || spec_of(prog)->attach == AT_SOCKOPS)
+		if (!bpf_program__autoload(prog) || spec_of(prog)->attach == AT_CGROUP)
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -491,8 +535,6 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		}
 		if (prog == t->skel->progs.pl_iter_tw)
 			t->tw_iter = link;
-		if (prog == t->skel->progs.pl_iter_udp)
-			t->udp_iter = link;
 	}
 	if (mode != MODE_TRACEPOINT && self_test(t)) {
 		err = -ENOSYS;
@@ -500,14 +542,21 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 			 "(ftrace or kprobes disabled at run time?); try --mode tracepoint");
 		goto fail;
 	}
-	if (mode == MODE_TRACEPOINT)
-		attach_sockops(t, o->verbose);
-	else
+	if (mode == MODE_TRACEPOINT) {
+		err = attach_cgroup_progs(t, o, why, whylen);
+		if (err)
+			goto fail;
+		t->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: "
+			       "the cgroup bind hook -> the port bound, UDP autobind by connect(): "
+			       "the call, by a first send: none; TIME_WAIT exit: within --tw-interval, "
+			       "reuse told from kill by the 4-tuple's next lease";
+	} else {
 		t->precision = mode == MODE_FENTRY ?
 			"alloc latency: exact search (fentry/fexit on inet_hash_connect, inet_csk_get_port, "
 			"udp_lib_get_port); TIME_WAIT enter and exit: exact" :
 			"alloc latency: exact search (kprobe/kretprobe on inet_hash_connect, "
 			"inet_csk_get_port, udp_lib_get_port); TIME_WAIT enter and exit: exact";
+	}
 	return 0;
 fail:
 	loader__unload_tracer(t);

@@ -27,12 +27,24 @@
 
 #define PL_MAX_LINKS 64
 
+/*
+ * The exact modes' lease map in the kernel: --max-leases / 4 entries, within
+ * these bounds, preallocated (a kprobe program may use no other kind on older
+ * kernels) at about PL_KERNEL_LEASE_BYTES each. The tracepoint mode keeps a
+ * lease in its socket's own storage and needs no map.
+ */
+#define PL_KERNEL_LEASES_MIN 65536
+#define PL_KERNEL_LEASES_MAX 1048576
+#define PL_KERNEL_LEASE_BYTES 176
+size_t loader__kernel_leases(size_t max_leases);
+
 /* What the tracer asked for: rodata and map sizes, set between open and load. */
 struct loader_opts {
 	enum pl_mode mode;		/* MODE_AUTO: the ladder */
 	__u32 pid;			/* -p */
 	int family;			/* -4/-6: AF_INET, AF_INET6 or 0 */
 	bool filter_cgroup;		/* --cgroup: the map is filled after load */
+	const char *cgroup;		/* --cgroup: where the cgroup programs attach */
 	unsigned long ringbuf_kib;
 	unsigned long max_leases;
 	bool verbose;
@@ -46,7 +58,6 @@ struct tracer_bpf {
 	struct bpf_link *links[PL_MAX_LINKS];
 	int nlinks;
 	struct bpf_link *tw_iter;	/* tracepoint mode: TIME_WAIT snapshots */
-	struct bpf_link *udp_iter;	/* tracepoint mode: live UDP leases */
 };
 
 /* The socket-table iterators (their own object): `ports`, `who`, diagnosis. */

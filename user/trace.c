@@ -204,6 +204,8 @@ static void tick_snapshot(struct tracer *tr, __u64 now)
 {
 	double floor_s;
 
+	/* the leases of connects made until now first: a reused TIME_WAIT tuple is told by them */
+	ring_buffer__consume(tr->rb);
 	twsnap__run(tr->tw, pipe_event, tr);
 	/* early RELEASEs whose ALLOC never came */
 	lease_table__age(tr->leases, now - 10 * SEC);
@@ -396,7 +398,7 @@ static int setup(struct tracer *tr)
 {
 	const struct env *env = tr->env;
 	struct loader_opts lo = { .mode = env->mode, .pid = env->filt.pid, .family = env->filt.family,
-				  .filter_cgroup = env->cgroup != NULL,
+				  .filter_cgroup = env->cgroup != NULL, .cgroup = env->cgroup,
 				  .ringbuf_kib = env->ringbuf_kib, .max_leases = env->max_leases,
 				  .verbose = env->verbose };
 	int err;
@@ -454,7 +456,7 @@ static int setup(struct tracer *tr)
 
 	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
 	if (tr->bpf.tw_iter) {
-		tr->tw = twsnap__new(tr->bpf.tw_iter, tr->bpf.udp_iter, tr->leases);
+		tr->tw = twsnap__new(tr->bpf.tw_iter, tr->leases);
 		if (!tr->tw) {
 			err = -errno;
 			fprintf(stderr, "portlife: cannot set up TIME_WAIT snapshots: %s\n",

@@ -29,8 +29,6 @@ struct ns_ent {
 
 struct twsnap {
 	struct bpf_link *link;
-	struct bpf_link *udp_link;
-	struct vec alive;	/* __u64 lease ids of tracked UDP sockets still there */
 	struct lease_table *t;
 	struct ns_ent *ns;
 	size_t nns, capns;
@@ -40,15 +38,13 @@ struct twsnap {
 	struct twsnap_stats st;
 };
 
-struct twsnap *twsnap__new(struct bpf_link *link, struct bpf_link *udp_link,
-			   struct lease_table *t)
+struct twsnap *twsnap__new(struct bpf_link *link, struct lease_table *t)
 {
 	struct twsnap *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->link = link;
-	s->udp_link = udp_link;
 	s->t = t;
 	s->self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (s->self_fd < 0) {
@@ -72,7 +68,6 @@ void twsnap__free(struct twsnap *s)
 	close(s->self_fd);
 	free(s->ns);
 	free(s->recs.v);
-	free(s->alive.v);
 	free(s);
 }
 
@@ -175,26 +170,6 @@ void twsnap__note_netns(struct twsnap *s, __u32 inum, __u32 pid)
 	ns_open(s, n);
 }
 
-static int id_cmp(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Lease ids from the udp iterator of the current netns into s->alive. */
-static int read_udp_alive(struct twsnap *s)
-{
-	int err;
-
-	s->alive.n = 0;
-	if (!s->udp_link)
-		return 0;
-	err = iter_collect(s->udp_link, sizeof(__u64), sizeof(__u64), &s->alive);
-	qsort(s->alive.v, s->alive.n, sizeof(__u64), id_cmp);
-	return err;
-}
-
 static int rec_cmp(const void *a, const void *b)
 {
 	const struct pl_tw_rec *x = a, *y = b;
@@ -235,8 +210,6 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta
 		return err;
 	/* The iterator walks the netns of the task that creates it. */
 	err = iter_collect(s->link, sizeof(struct pl_tw_rec), sizeof(struct pl_tw_rec), &s->recs);
-	if (!err)
-		err = read_udp_alive(s);
 	max_tw = read_max_tw();
 	*full = max_tw && s->recs.n >= max_tw;
 	if (!read_tw_overflow(&ov)) {
@@ -281,16 +254,6 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 
 	if (!l)
 		return;
-	if (l->proto == IPPROTO_UDP) {
-		/* UDP: gone from the socket table means the port is free. */
-		if (!reachable || l->alloc_ts >= start ||
-		    bsearch(&id, s->alive.v, s->alive.n, sizeof(id), id_cmp))
-			return;
-		ev_from_lease(&e, l, PL_EV_RELEASE, end);
-		e.kind = PL_END_CLOSE;
-		fn(ctx, &e);
-		return;
-	}
 	if (rec) {
 		if (l->flags & L_IN_TW)
 			return;
@@ -301,16 +264,28 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 		return;
 	}
 	if (l->flags & L_IN_TW) {
+		__u8 reason;
+
 		if (!reachable && end < l->tw_expire_ts + TW_GIVE_UP_NS / 7)
 			return;
-		/* A TIME_WAIT timer never fires early: gone before expiry means killed. */
+		/*
+		 * A TIME_WAIT timer never fires early: gone before expiry means
+		 * ended on purpose. If a connect() took the same 4-tuple since
+		 * (tcp_tw_reuse), it was reused; else killed (RST, ss -K).
+		 */
+		if (end >= l->tw_expire_ts)
+			reason = PL_END_TW_EXPIRED;
+		else if (lease_table__find_tuple(s->t, l, l->tw_enter_ts))
+			reason = PL_END_TW_REUSED;
+		else
+			reason = PL_END_TW_KILLED;
 		ev_from_lease(&e, l, PL_EV_TW_EXIT, end);
-		e.kind = end >= l->tw_expire_ts ? PL_END_TW_EXPIRED : PL_END_TW_KILLED;
+		e.kind = reason;
 		fn(ctx, &e);
 		if (!(l = lease_table__find(s->t, id)))
 			return;
 		ev_from_lease(&e, l, PL_EV_RELEASE, end);
-		e.kind = end >= l->tw_expire_ts ? PL_END_TW_EXPIRED : PL_END_TW_KILLED;
+		e.kind = reason;
 		fn(ctx, &e);
 		return;
 	}

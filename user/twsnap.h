@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * TIME_WAIT and UDP releases by snapshot (tracepoint mode). The state
- * tracepoint never shows TIME_WAIT and no tracepoint sees a UDP port freed,
- * so every interval the bpf_iter tcp and udp programs list the timewait
- * sockets and the live tracked UDP sockets of each network namespace that has
- * a lease to look for, and the differences become TW_ENTER / TW_EXIT /
- * RELEASE events, fed through the same path as the ring buffer's.
+ * TIME_WAIT by snapshot (tracepoint mode). The state tracepoint never shows
+ * TIME_WAIT, so every interval the bpf_iter tcp program lists the timewait
+ * sockets of each network namespace that has a lease waiting for or in
+ * TIME_WAIT, and the differences become TW_ENTER / TW_EXIT / RELEASE events,
+ * fed through the same path as the ring buffer's.
  */
 #ifndef PORTLIFE_TWSNAP_H
 #define PORTLIFE_TWSNAP_H
@@ -27,8 +26,7 @@ struct twsnap_stats {
 	__u64 total_ns;		/* all rounds */
 };
 
-struct twsnap *twsnap__new(struct bpf_link *tcp_iter, struct bpf_link *udp_iter,
-			   struct lease_table *t);
+struct twsnap *twsnap__new(struct bpf_link *tcp_iter, struct lease_table *t);
 void twsnap__free(struct twsnap *s);
 /* A lease in netns was allocated by pid: remember how to enter that netns. */
 void twsnap__note_netns(struct twsnap *s, __u32 netns, __u32 pid);
