@@ -40,6 +40,7 @@ struct lease_table {
 	 */
 	__u64 seed;
 	struct lease **by_id, **by_cookie;
+	struct lease **by_tuple;	/* leases waiting for or in TIME_WAIT, by 4-tuple */
 	size_t nbuckets, max;
 	struct lease *pool, *free;
 	size_t used;			/* pool[used..max) never handed out yet */
@@ -74,12 +75,13 @@ struct lease_table *lease_table__new(size_t max)
 		return NULL;
 	t->by_id = calloc(nb, sizeof(*t->by_id));
 	t->by_cookie = calloc(nb, sizeof(*t->by_cookie));
+	t->by_tuple = calloc(nb, sizeof(*t->by_tuple));
 	/* Lazily touched pages: a large max costs nothing until used. */
 	t->pool = calloc(max, sizeof(*t->pool));
 	t->gone = calloc(1, sizeof(*t->gone));
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = (__u64)(uintptr_t)t ^ 0x9e3779b97f4a7c15ULL;
-	if (!t->by_id || !t->by_cookie || !t->pool || !t->gone) {
+	if (!t->by_id || !t->by_cookie || !t->by_tuple || !t->pool || !t->gone) {
 		lease_table__free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -101,6 +103,7 @@ void lease_table__free(struct lease_table *t)
 		return;
 	free(t->by_id);
 	free(t->by_cookie);
+	free(t->by_tuple);
 	free(t->pool);
 	free(t->gone);
 	free(t);
@@ -226,11 +229,54 @@ static void lru_touch(struct lease_table *t, struct lease *l, __u64 ts)
 		l->touch_ts = ts;
 }
 
+/* The bucket of a 4-tuple in its namespace (keyed, like every index here). */
+static struct lease **tuple_bucket(struct lease_table *t, __u32 netns, __u8 family, __u16 lport,
+				   __u16 rport, const __u8 *laddr, const __u8 *raddr)
+{
+	__u64 a, b, v = ((__u64)netns << 32) ^ ((__u64)lport << 16) ^ rport ^ ((__u64)family << 48);
+
+	memcpy(&a, laddr + 8, 8);
+	memcpy(&b, raddr + 8, 8);
+	v ^= a * 0x9e3779b97f4a7c15ULL;
+	v ^= b * 0xc2b2ae3d27d4eb4fULL;
+	memcpy(&a, laddr, 8);
+	memcpy(&b, raddr, 8);
+	v ^= (a ^ (b << 1)) * 0x165667b19e3779f9ULL;
+	return &t->by_tuple[hash64(t, v, t->nbuckets)];
+}
+
+static bool same_tuple(const struct lease *x, const struct lease *y)
+{
+	return x->lport == y->lport && x->rport == y->rport && x->netns == y->netns &&
+	       x->family == y->family && x->proto == y->proto &&
+	       !memcmp(x->laddr, y->laddr, 16) && !memcmp(x->raddr, y->raddr, 16);
+}
+
+/*
+ * A connect() on l's 4-tuple: if a lease waiting for or in TIME_WAIT holds
+ * it, this connect took it over (tcp_tw_reuse). The snapshot then says
+ * tw_reused, where it could only have said tw_killed.
+ */
+static void note_tuple_taken(struct lease_table *t, const struct lease *l)
+{
+	if (!l->lport || !l->rport)
+		return;
+	for (struct lease *o = *tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr,
+					      l->raddr); o; o = o->tu_next)
+		if (o != l && same_tuple(o, l))
+			o->flags |= L_TW_TAKEN;
+}
+
 static void tw_link(struct lease_table *t, struct lease *l)
 {
+	struct lease **b;
+
 	if (l->flags & L_TW_LISTED)
 		return;
 	l->flags |= L_TW_LISTED;
+	b = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
+	l->tu_next = *b;
+	*b = l;
 	l->tw_prev = NULL;
 	l->tw_next = t->tw;
 	if (t->tw)
@@ -240,9 +286,18 @@ static void tw_link(struct lease_table *t, struct lease *l)
 
 static void tw_unlink(struct lease_table *t, struct lease *l)
 {
+	struct lease **pp;
+
 	if (!(l->flags & L_TW_LISTED))
 		return;
 	l->flags &= ~L_TW_LISTED;
+	/* its bucket by the tuple it was listed under: the tuple does not change once known */
+	pp = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
+	while (*pp && *pp != l)
+		pp = &(*pp)->tu_next;
+	if (*pp)
+		*pp = l->tu_next;
+	l->tu_next = NULL;
 	if (l->tw_prev)
 		l->tw_prev->tw_next = l->tw_next;
 	else
@@ -327,6 +382,7 @@ static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts,
 	t->ended.id_next = t->ended.ck_next = NULL;
 	t->ended.lru_prev = t->ended.lru_next = NULL;
 	t->ended.tw_prev = t->ended.tw_next = NULL;
+	t->ended.tu_next = NULL;
 	t->ended.flags &= ~(L_TW_LISTED | L_CK_LINKED);
 	if (!(l->flags & L_ALLOCATED))
 		t->st.no_alloc++;
@@ -377,6 +433,8 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		set_cookie(t, l, e->cookie);
 		l->kind = e->kind;
 		l->flags |= L_ALLOCATED;
+		if (e->kind == PL_ALLOC_CONNECT)
+			note_tuple_taken(t, l);
 		l->alloc_ts = e->ts_ns;
 		l->alloc_lat = e->dur_ns;
 		r->what = LW_ALLOC;
@@ -396,14 +454,23 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		}
 		lru_touch(t, l, e->ts_ns);
 		set_cookie(t, l, e->cookie);
-		if (e->lport && !l->lport)
+		if (e->lport && !l->lport) {
 			copy_tuple(l, e);
+		} else if (e->lport == l->lport && e->rport && !l->rport) {
+			/* bound first, connected now: the far end (and the local address) */
+			l->rport = e->rport;
+			memcpy(l->laddr, e->laddr, sizeof(l->laddr));
+			memcpy(l->raddr, e->raddr, sizeof(l->raddr));
+		}
 		if (e->ts_ns >= l->state_ts) {
 			l->state = e->new_state;
 			l->state_ts = e->ts_ns;
 		}
 		if (e->new_state == PL_TCP_ESTABLISHED && !l->estab_ts)
 			l->estab_ts = e->ts_ns;
+		/* a bound socket's connect (bind, then connect to a TIME_WAIT tuple) */
+		if (e->old_state == PL_TCP_CLOSE && e->new_state == PL_TCP_SYN_SENT)
+			note_tuple_taken(t, l);
 		if (e->new_state == PL_TCP_CLOSE) {
 			l->flags |= L_CLOSED;
 			if (!l->close_ts || e->ts_ns < l->close_ts)
@@ -491,18 +558,6 @@ struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 pr
 	for (struct lease *l = t->lru.lru_prev; l != &t->lru; l = l->lru_prev)
 		if (l->lport == lport && l->netns == netns && l->proto == proto &&
 		    (l->flags & L_ALLOCATED) && !(l->flags & L_RELEASED))
-			return l;
-	return NULL;
-}
-
-struct lease *lease_table__find_tuple(struct lease_table *t, const struct lease *tw, __u64 since)
-{
-	/* newest first; the list is in touch order, so stop at the first touched before since */
-	for (struct lease *l = t->lru.lru_prev; l != &t->lru && l->touch_ts >= since; l = l->lru_prev)
-		if (l != tw && l->lport == tw->lport && l->rport == tw->rport &&
-		    l->netns == tw->netns && l->proto == tw->proto && l->family == tw->family &&
-		    l->alloc_ts >= since && (l->flags & L_ALLOCATED) &&
-		    !memcmp(l->raddr, tw->raddr, 16) && !memcmp(l->laddr, tw->laddr, 16))
 			return l;
 	return NULL;
 }

@@ -18,6 +18,7 @@
 #define L_IN_TW		0x04	/* a TIME_WAIT socket holds the port */
 #define L_RELEASED	0x08	/* RELEASE seen before ALLOC (out of order): tombstone */
 #define L_CLOSED	0x10	/* reached CLOSE */
+#define L_TW_TAKEN	0x20	/* a newer connect() took its TIME_WAIT 4-tuple over (tcp_tw_reuse) */
 
 struct lease {
 	__u64 id;
@@ -40,6 +41,7 @@ struct lease {
 	__u8 end_reason;
 	/* table links */
 	struct lease *id_next, *ck_next;
+	struct lease *tu_next;		/* TIME_WAIT leases by 4-tuple */
 	struct lease *lru_prev, *lru_next;
 	struct lease *tw_prev, *tw_next;
 };
@@ -79,12 +81,6 @@ void lease_table__free(struct lease_table *t);
 void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r);
 struct lease *lease_table__find(struct lease_table *t, __u64 id);
 struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie);
-/*
- * Another live lease on tw's 4-tuple (netns, proto, both addresses and
- * ports), allocated after since, or NULL: the connect() that took a TIME_WAIT
- * socket's tuple over. Walks only the leases touched after since.
- */
-struct lease *lease_table__find_tuple(struct lease_table *t, const struct lease *tw, __u64 since);
 /* A live allocated lease on (netns, proto, lport), most recent first, or NULL. */
 struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport);
 /*

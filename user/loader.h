@@ -33,7 +33,7 @@
  * kernels) at about PL_KERNEL_LEASE_BYTES each. The tracepoint mode keeps a
  * lease in its socket's own storage and needs no map.
  */
-#define PL_KERNEL_LEASES_MIN 65536
+#define PL_KERNEL_LEASES_MIN 1024
 #define PL_KERNEL_LEASES_MAX 1048576
 #define PL_KERNEL_LEASE_BYTES 176
 size_t loader__kernel_leases(size_t max_leases);

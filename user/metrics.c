@@ -326,6 +326,12 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 		       "running on that CPU (events lost)");
 		fprintf(f, "portlife_recursion_misses_total %llu\n",
 			(unsigned long long)ri->recursion_misses);
+		family(f, "portlife_leases_untracked_total", "counter",
+		       "Leases the kernel had no room to track (its lease map full, or a "
+		       "socket's storage refused): their releases cannot be seen; raise "
+		       "--max-leases");
+		fprintf(f, "portlife_leases_untracked_total %llu\n",
+			(unsigned long long)ri->untracked);
 		family(f, "portlife_tw_overflow_total", "counter",
 		       "Closes that got no TIME_WAIT socket because tcp_max_tw_buckets was full");
 		fprintf(f, "portlife_tw_overflow_total %llu\n", (unsigned long long)ri->tw_overflow);

@@ -348,6 +348,7 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	}
 	jw_end(&w);
 	jw_ku64(&w, "recursion_misses", ri->recursion_misses);
+	jw_ku64(&w, "untracked", ri->untracked);
 	jw_ku64(&w, "tw_overflow", ri->tw_overflow);
 	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
 	jw_ku64(&w, "snapshots", ri->snapshots);
@@ -412,8 +413,10 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 		}
 		fprintf(o->f, ")");
 	}
-	fprintf(o->f, ", %llu recursion misses (programs skipped by the kernel)\n",
-		(unsigned long long)ri->recursion_misses);
+	fprintf(o->f, ", %llu recursion misses (programs skipped by the kernel), %llu untracked "
+		      "(leases the kernel had no room for%s)\n",
+		(unsigned long long)ri->recursion_misses, (unsigned long long)ri->untracked,
+		ri->untracked ? ": raise --max-leases" : "");
 	if (ri->tw_overflow)
 		fprintf(o->f, "TIME_WAIT overflow: %llu closes made no TIME_WAIT socket "
 			      "(net.ipv4.tcp_max_tw_buckets is full); their ports were freed at once\n",

@@ -139,6 +139,7 @@ static void summary(struct report *r, FILE *out, const char *name)
 	if (info->has_trailer) {
 		memcpy(ri.drops, info->trailer.drops, sizeof(ri.drops));
 		ri.recursion_misses = info->trailer.recursion_misses;
+		ri.untracked = info->trailer.untracked;
 	}
 	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
 			info->hdr.start_ns;

@@ -92,7 +92,7 @@ struct tracer {
 	double snap_interval;		/* seconds between TIME_WAIT snapshots now */
 	double start_wall;
 	__u64 start;
-	__u64 last_drops, last_miss;	/* for the per-second loss line */
+	__u64 last_drops, last_miss, last_untracked;	/* for the per-second loss lines */
 	struct tick ticks[NTICKS];
 };
 
@@ -172,6 +172,7 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 	ri->precision = tr->bpf.precision;
 	read_drops(tr, ri->drops);
 	ri->recursion_misses = read_recursion_misses(tr);
+	ri->untracked = __atomic_load_n(&tr->bpf.skel->bss->untracked, __ATOMIC_RELAXED);
 	if (ts) {
 		ri->tw_unseen = ts->tw_unseen;
 		ri->snapshots = ts->snapshots;
@@ -217,6 +218,7 @@ static void tick_snapshot(struct tracer *tr, __u64 now)
 static void tick_losses(struct tracer *tr, __u64 now)
 {
 	__u64 d[PL_EV_MAX], total = 0, miss = read_recursion_misses(tr);
+	__u64 untracked = __atomic_load_n(&tr->bpf.skel->bss->untracked, __ATOMIC_RELAXED);
 
 	tr->ticks[TICK_LOSSES].next = now + SEC;
 	read_drops(tr, d);
@@ -229,8 +231,13 @@ static void tick_losses(struct tracer *tr, __u64 now)
 				"(recursion misses) in the last second; try --ringbuf or -s\n",
 			(unsigned long long)(total - tr->last_drops),
 			(unsigned long long)(miss - tr->last_miss));
+	if (untracked > tr->last_untracked && (!tr->top || !isatty(STDOUT_FILENO)))
+		fprintf(stderr, "portlife: %llu leases untracked in the last second: the kernel's "
+				"lease map is full; raise --max-leases\n",
+			(unsigned long long)(untracked - tr->last_untracked));
 	tr->last_drops = total;
 	tr->last_miss = miss;
+	tr->last_untracked = untracked;
 }
 
 /*
@@ -570,6 +577,7 @@ static int finish(struct tracer *tr)
 	t.end_ns = mono_ns();
 	t.records = tracefile_written(tr->pipe.rec);
 	t.recursion_misses = ri.recursion_misses;
+	t.untracked = ri.untracked;
 	t.write_errors = !!tr->pipe.rec_err;
 	memcpy(t.drops, ri.drops, sizeof(t.drops));
 	err = tracefile_close(tr->pipe.rec, &t);

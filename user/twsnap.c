@@ -275,7 +275,7 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 		 */
 		if (end >= l->tw_expire_ts)
 			reason = PL_END_TW_EXPIRED;
-		else if (lease_table__find_tuple(s->t, l, l->tw_enter_ts))
+		else if (l->flags & L_TW_TAKEN)
 			reason = PL_END_TW_REUSED;
 		else
 			reason = PL_END_TW_KILLED;

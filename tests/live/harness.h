@@ -70,6 +70,12 @@ struct result {
 	int nreuse, nrst, nexpire;
 	unsigned short reuse[16], rst[16], expire[16];
 	int other_pid;			/* netns_gone: the process that made the ports */
+	/* leases.c: sockets made per kind, the sum of their ports, and times */
+	int kind_n[16];
+	long long kind_sum[16];
+	int nhold;
+	unsigned short hold_port[8];
+	long long t_open0[8], t_open1[8], t_close0[8], t_close1[8];
 };
 
 /* ---- running portlife and a child -------------------------------------- */

@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Leases that are right in every mode (issue 12): short-lived UDP sockets of
+ * every kind, each allocated and released exactly once; a full kernel lease
+ * map counted and never turned into false releases; IP_BIND_ADDRESS_NO_PORT
+ * clients; bind() errors that are not about ports; and the times of a lease
+ * against the workload's own clock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "harness.h"
+#include "jsonread.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* ---- UDP churn ------------------------------------------------------------ */
+
+#define CHURN 500
+
+enum churn_kind {
+	K_BIND4,		/* bind(127.0.0.1:P) */
+	K_BIND0_4,		/* bind(127.0.0.1:0) */
+	K_CONNECT4,		/* connect(): autobind */
+	K_SENDTO4,		/* sendto() on an unbound socket: autobind */
+	K_BIND0_6,
+	K_CONNECT6,
+	K_SENDTO6,
+	K_CONNECT_MAPPED,	/* an IPv6 socket to ::ffff:127.0.0.1 */
+	K_SENDTO_MAPPED,
+	K_NKINDS,
+};
+
+static const struct {
+	const char *kind;	/* as portlife names it */
+	int family;		/* of the socket */
+} kinds[K_NKINDS] = {
+	[K_BIND4] = { "bind", AF_INET },
+	[K_BIND0_4] = { "bind_ephemeral", AF_INET },
+	[K_CONNECT4] = { "autobind", AF_INET },
+	[K_SENDTO4] = { "autobind", AF_INET },
+	[K_BIND0_6] = { "bind_ephemeral", AF_INET6 },
+	[K_CONNECT6] = { "autobind", AF_INET6 },
+	[K_SENDTO6] = { "autobind", AF_INET6 },
+	[K_CONNECT_MAPPED] = { "autobind", AF_INET6 },
+	[K_SENDTO_MAPPED] = { "autobind", AF_INET6 },
+};
+
+/* The receiving end of kind k's datagrams. */
+static socklen_t churn_dst(struct sockaddr_storage *ss, int k, unsigned short port)
+{
+	socklen_t len = mkaddr(ss, kinds[k].family, port);
+
+	if (k == K_CONNECT_MAPPED || k == K_SENDTO_MAPPED) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		inet_pton(AF_INET6, "::ffff:127.0.0.1", &s6->sin6_addr);
+	}
+	return len;
+}
+
+static int churn_one(int k, int i, int sink4, int sink6, struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = socket(kinds[k].family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+	int sink = kinds[k].family == AF_INET6 && k != K_CONNECT_MAPPED && k != K_SENDTO_MAPPED ?
+		   sink6 : sink4;
+
+	if (fd < 0)
+		return -errno;
+	switch (k) {
+	case K_BIND4:
+		len = mkaddr(&ss, AF_INET, 20000 + i);
+		rc = bind(fd, (void *)&ss, len);
+		break;
+	case K_BIND0_4:
+	case K_BIND0_6:
+		len = mkaddr(&ss, kinds[k].family, 0);
+		rc = bind(fd, (void *)&ss, len);
+		break;
+	case K_CONNECT4:
+	case K_CONNECT6:
+	case K_CONNECT_MAPPED:
+		len = churn_dst(&ss, k, sock_port(sink));
+		rc = connect(fd, (void *)&ss, len) || send(fd, "x", 1, 0) != 1;
+		break;
+	default:
+		len = churn_dst(&ss, k, sock_port(sink));
+		rc = sendto(fd, "x", 1, 0, (void *)&ss, len) != 1;
+		break;
+	}
+	if (rc) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	r->kind_n[k]++;
+	r->kind_sum[k] += sock_port(fd);
+	close(fd);
+	return 0;
+}
+
+static int sc_udp_churn(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int sink4, sink6, err;
+	char b[8];
+
+	if ((err = own_netns()))
+		return err;
+	sink4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	sink6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (sink4 < 0 || bind(sink4, (void *)&ss, len))
+		return -errno;
+	len = mkaddr(&ss, AF_INET6, 0);
+	if (sink6 < 0 || bind(sink6, (void *)&ss, len))
+		return -errno;
+	for (int k = 0; k < K_NKINDS; k++) {
+		for (int i = 0; i < CHURN; i++) {
+			if ((err = churn_one(k, i, sink4, sink6, r)))
+				return err;
+			/* keep the sinks' queues short */
+			while (recv(sink4, b, sizeof(b), MSG_DONTWAIT) > 0 ||
+			       recv(sink6, b, sizeof(b), MSG_DONTWAIT) > 0)
+				;
+			/*
+			 * Let the freed sockets' RCU grace period pass now and then:
+			 * the next socket then often gets a freed one's memory, which
+			 * is what a lease keyed by the socket's address must survive.
+			 */
+			if (i % 4 == 3)
+				usleep(200);
+		}
+	}
+	/* the sinks are leases too (bind(0)): closed here, counted as such */
+	r->kind_n[K_BIND0_4]++;
+	r->kind_sum[K_BIND0_4] += sock_port(sink4);
+	r->kind_n[K_BIND0_6]++;
+	r->kind_sum[K_BIND0_6] += sock_port(sink6);
+	close(sink4);
+	close(sink6);
+	return 0;
+}
+
+/*
+ * Every kind of UDP lease, 500 short-lived sockets each: allocated and
+ * released exactly once, with the ports getsockname() gave (their sum per
+ * kind and family), and nothing untracked.
+ */
+static int t_udp_churn(void)
+{
+	char *extra[] = { "-4", NULL };	/* placeholder: replaced below, no family filter */
+	long long n[3][2] = {}, sum[3][2] = {}, want_n[3][2] = {}, want_sum[3][2] = {};
+	static const char *const knames[3] = { "bind", "bind_ephemeral", "autobind" };
+	struct run run;
+	int err;
+
+	extra[0] = NULL;
+	err = start(&run, sc_udp_churn, "udp_churn", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	for (int k = 0; !err && k < K_NKINDS; k++) {
+		int ki = !strcmp(kinds[k].kind, "bind") ? 0 :
+			 !strcmp(kinds[k].kind, "bind_ephemeral") ? 1 : 2;
+		int fi = kinds[k].family == AF_INET6;
+
+		want_n[ki][fi] += run.r.kind_n[k];
+		want_sum[ki][fi] += run.r.kind_sum[k];
+	}
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+		long long lease;
+
+		if (!is_event(l, "alloc") || jnum(l, "pid") != run.child || !jstr_is(l, "proto", "udp"))
+			continue;
+		if (jfind(l, "error"))
+			err = fail("a UDP allocation failed: %s", l);
+		for (int ki = 0; !err && ki < 3; ki++) {
+			int fi = jnum(l, "family") == 6;
+
+			if (!jstr_is(l, "kind", knames[ki]))
+				continue;
+			n[ki][fi]++;
+			sum[ki][fi] += jnum(l, "lport");
+		}
+		lease = jnum(l, "lease");
+		if (!err && count_lease_ev(&run, "release", lease, NULL) != 1)
+			err = fail("UDP lease %lld (port %lld) released %d times: %s", lease,
+				   jnum(l, "lport"), count_lease_ev(&run, "release", lease, NULL), l);
+	}
+	for (int ki = 0; !err && ki < 3; ki++)
+		for (int fi = 0; !err && fi < 2; fi++)
+			if (n[ki][fi] != want_n[ki][fi] || sum[ki][fi] != want_sum[ki][fi])
+				err = fail("%s IPv%d: %lld leases reported (port sum %lld), the child "
+					   "made %lld (port sum %lld)", knames[ki], fi ? 6 : 4,
+					   n[ki][fi], sum[ki][fi], want_n[ki][fi], want_sum[ki][fi]);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "totals") && jnum(run.lines[i], "untracked") != 0)
+			err = fail("leases untracked: %s", run.lines[i]);
+	cleanup(&run);
+	return err;
+}
+
+/* ---- a full kernel lease map ---------------------------------------------- */
+
+#define HELD 3000
+
+static int sc_udp_held(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 0);
+	int err;
+
+	if ((err = own_netns()))
+		return err;
+	/* open until portlife has stopped: the child exits after that */
+	for (int i = 0; i < HELD; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || bind(fd, (void *)&ss, len))
+			return -errno;
+		r->nsucc++;
+	}
+	return 0;
+}
+
+/*
+ * 3000 open sockets against a kernel map of 1024 (--max-leases 4096, in the
+ * exact modes; the tracepoint mode keeps leases in the sockets and has room
+ * for all): every one is either reported or counted as untracked, and none
+ * is released while it is open.
+ */
+static int t_untracked(void)
+{
+	char *extra[] = { "--max-leases", "4096", NULL };
+	long long allocs = 0, untracked = -1;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_udp_held, "untracked", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	for (int i = 0; i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jnum(l, "pid") == run.child && !jfind(l, "error"))
+			allocs++;
+		if (is_event(l, "totals"))
+			untracked = jnum(l, "untracked");
+	}
+	if (!err && count_ev(&run, "release", run.child, -1, NULL))
+		err = fail("%d releases of sockets that were all still open",
+			   count_ev(&run, "release", run.child, -1, NULL));
+	if (!err && untracked < 0)
+		err = fail("no untracked count in the totals");
+	if (!err && allocs + untracked != run.r.nsucc)
+		err = fail("%lld reported + %lld untracked, the child holds %d", allocs, untracked,
+			   run.r.nsucc);
+	if (!err && mode && strcmp(mode, "tracepoint") && (!untracked || allocs > 1024))
+		err = fail("a map of 1024 took %lld leases (%lld untracked)", allocs, untracked);
+	cleanup(&run);
+	return err;
+}
+
+/* ---- IP_BIND_ADDRESS_NO_PORT ------------------------------------------- */
+
+static int sc_no_port(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd, one = 1, err;
+
+	if ((err = own_netns()))
+		return err;
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 5; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), a;
+		char b;
+
+		len = mkaddr(&ss, AF_INET, 0);
+		if (c < 0 || setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) ||
+		    bind(c, (void *)&ss, len))
+			return -errno;
+		if (sock_port(c))
+			return -EPROTO;	/* the kernel took a port at bind after all */
+		len = mkaddr(&ss, AF_INET, r->listen_port);
+		if (connect(c, (void *)&ss, len))
+			return -errno;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		close(a);
+		if (read(c, &b, 1) != 0)
+			return -EPROTO;
+		close(c);
+	}
+	close(lfd);
+	return 0;
+}
+
+/*
+ * bind((ip, 0)) with IP_BIND_ADDRESS_NO_PORT takes no port: no allocation
+ * at bind, and the port comes from connect(), with its latency; nothing
+ * tells the process to set the option it sets already.
+ */
+static int t_no_port(void)
+{
+	struct run run;
+	int err;
+
+	err = start(&run, sc_no_port, "no_port", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jnum(l, "pid") == run.child && jnum(l, "lport") == 0)
+			err = fail("an allocation of port 0: %s", l);
+		if (is_event(l, "summary") && jnum(l, "pid") == run.child &&
+		    (jnum(l, "bind_then_connect") != 0 || strstr(l, "IP_BIND_ADDRESS_NO_PORT")))
+			err = fail("the remedy tells it to set what it sets: %s", l);
+	}
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		const char *a = NULL;
+
+		if (count_ev(&run, "alloc", run.child, run.r.ports[i], &a) != 1)
+			err = fail("port %d: %d allocations, want 1", run.r.ports[i],
+				   count_ev(&run, "alloc", run.child, run.r.ports[i], NULL));
+		else if (!jstr_is(a, "kind", "connect") || jnum(a, "latency_ns") <= 0)
+			err = fail("port %d: not a connect allocation with its latency: %s",
+				   run.r.ports[i], a);
+	}
+	cleanup(&run);
+	return err;
+}
+
+/* ---- bind() errors that are not about ports --------------------------------- */
+
+static int sc_bind_errors(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int a, b, c, err;
+
+	if ((err = own_netns()))
+		return err;
+	/* 192.0.2.1 (TEST-NET-1) is nobody's address: EADDRNOTAVAIL, no port looked for */
+	a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	inet_pton(AF_INET, "192.0.2.1", &((struct sockaddr_in *)&ss)->sin_addr);
+	if (!bind(a, (void *)&ss, len) || errno != EADDRNOTAVAIL)
+		return -EPROTO;
+	/* a second bind of a bound socket: EINVAL */
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(a, (void *)&ss, len))
+		return -errno;
+	r->bound_port = sock_port(a);
+	if (listen(a, 4))
+		return -errno;
+	if (!bind(a, (void *)&ss, len) || errno != EINVAL)
+		return -EPROTO;
+	/* and one that is about a port: EADDRINUSE */
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->bound_port);
+	if (!bind(b, (void *)&ss, len) || errno != EADDRINUSE)
+		return -EPROTO;
+	/* UDP: the same non-local address */
+	c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	inet_pton(AF_INET, "192.0.2.1", &((struct sockaddr_in *)&ss)->sin_addr);
+	if (!bind(c, (void *)&ss, len) || errno != EADDRNOTAVAIL)
+		return -EPROTO;
+	close(a);
+	close(b);
+	close(c);
+	return 0;
+}
+
+static int t_bind_errors(void)
+{
+	const char *l, *ev[3] = {};
+	struct run run;
+	int err, nbe = 0;
+
+	err = start(&run, sc_bind_errors, "bind_errors", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		l = run.lines[i];
+		if (jnum(l, "pid") != run.child)
+			continue;
+		if (is_event(l, "bind_error")) {
+			nbe++;
+			if (jstr_is(l, "error", "EADDRNOTAVAIL") && jstr_is(l, "laddr", "192.0.2.1"))
+				ev[jstr_is(l, "proto", "udp") ? 2 : 0] = l;
+			else if (jstr_is(l, "error", "EINVAL") && jnum(l, "lport") == 0)
+				ev[1] = l;
+		}
+		if (is_event(l, "alloc") && jfind(l, "error") && !jstr_is(l, "error", "EADDRINUSE"))
+			err = fail("a bind error counted as an allocation failure: %s", l);
+		if (is_event(l, "diagnosis") && !jstr_is(l, "error", "EADDRINUSE"))
+			err = fail("a bind error diagnosed as exhaustion: %s", l);
+		if (is_event(l, "summary") &&
+		    (jnum(l, "failures") != 1 || jnum(l, "bind_errors") != 3))
+			err = fail("the summary counts %lld failures (want 1, the EADDRINUSE) and "
+				   "%lld bind errors (want 3): %s", jnum(l, "failures"),
+				   jnum(l, "bind_errors"), l);
+	}
+	if (!err && (!ev[0] || !ev[1] || !ev[2] || nbe != 3))
+		err = fail("%d bind_error events; missing: %s%s%s", nbe,
+			   ev[0] ? "" : "TCP EADDRNOTAVAIL ", ev[1] ? "" : "EINVAL ",
+			   ev[2] ? "" : "UDP EADDRNOTAVAIL");
+	if (!err && count_ev(&run, "alloc", run.child, run.r.bound_port, &l) < 2)
+		err = fail("no EADDRINUSE allocation failure on port %d", run.r.bound_port);
+	cleanup(&run);
+	return err;
+}
+
+/* ---- times against the workload's own clock -------------------------------- */
+
+#define HOLD_MS 100
+
+static int sc_hold(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd, err;
+
+	if ((err = own_netns()))
+		return err;
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	/* TCP, the server closing first: the port is free when the client's close() returns */
+	for (int i = 0; i < 4; i++) {
+		int c, a;
+		char b;
+
+		r->t_open0[r->nhold] = now_ns();
+		c = connect_to(AF_INET, r->listen_port, 0, 0);
+		r->t_open1[r->nhold] = now_ns();
+		if (c < 0)
+			return c;
+		r->hold_port[r->nhold] = sock_port(c);
+		a = accept(lfd, NULL, NULL);
+		sleep_ms(HOLD_MS);
+		close(a);
+		if (read(c, &b, 1) != 0)
+			return -EPROTO;
+		r->t_close0[r->nhold] = now_ns();
+		close(c);
+		r->t_close1[r->nhold++] = now_ns();
+	}
+	/* UDP: bind(0) to close() */
+	for (int i = 0; i < 4; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		len = mkaddr(&ss, AF_INET, 0);
+		r->t_open0[r->nhold] = now_ns();
+		if (fd < 0 || bind(fd, (void *)&ss, len))
+			return -errno;
+		r->t_open1[r->nhold] = now_ns();
+		r->hold_port[r->nhold] = sock_port(fd);
+		sleep_ms(HOLD_MS);
+		r->t_close0[r->nhold] = now_ns();
+		close(fd);
+		r->t_close1[r->nhold++] = now_ns();
+	}
+	close(lfd);
+	return 0;
+}
+
+/*
+ * Each lease's allocation falls inside the call that made it, its release
+ * inside the close() that ended it (20 ms of slack), and its hold time is the
+ * workload's own to within 20 ms. The clocks are the same: CLOCK_MONOTONIC.
+ */
+static int t_hold_accuracy(void)
+{
+	const long long slack = 20000000;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_hold, "hold_accuracy", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	for (int i = 0; !err && i < run.r.nhold; i++) {
+		const char *a = NULL, *rel = NULL;
+		long long at, rt, hold, own;
+
+		if (count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a) != 1 ||
+		    count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1) {
+			err = fail("port %d: not one alloc and one release", run.r.hold_port[i]);
+			break;
+		}
+		at = jnum(a, "ts_ns");
+		rt = jnum(rel, "ts_ns");
+		hold = jnum(rel, "hold_ns");
+		own = run.r.t_close1[i] - run.r.t_open0[i];
+		if (at < run.r.t_open0[i] || at > run.r.t_open1[i])
+			err = fail("port %d: allocated at %lld, outside its call [%lld, %lld]",
+				   run.r.hold_port[i], at, run.r.t_open0[i], run.r.t_open1[i]);
+		else if (rt < run.r.t_close0[i] || rt > run.r.t_close1[i] + slack)
+			err = fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
+				   run.r.hold_port[i], rt, run.r.t_close0[i], run.r.t_close1[i]);
+		else if (hold > own || hold < own - slack)
+			err = fail("port %d: held %lld ns by portlife, %lld ns by the workload's clock",
+				   run.r.hold_port[i], hold, own);
+	}
+	cleanup(&run);
+	return err;
+}
+
+LIVE_TEST(udp_churn, t_udp_churn, 195, false);
+LIVE_TEST(untracked, t_untracked, 196, false);
+LIVE_TEST(no_port, t_no_port, 197, false);
+LIVE_TEST(bind_errors, t_bind_errors, 198, false);
+LIVE_TEST(hold_accuracy, t_hold_accuracy, 199, false);
