@@ -22,6 +22,7 @@ struct pid_ent {
 };
 
 struct agg {
+	struct proc_stats *last;	/* the row of the last event: the next is often its */
 	struct proc_stats **buckets;	/* by (pid, comm) */
 	struct pid_ent **pids;		/* by pid */
 	size_t nbuckets, n, max;
@@ -129,10 +130,12 @@ static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, _
 	size_t b;
 
 	memcpy(name, comm, PL_COMM_LEN - 1);
+	if (a->last && a->last->pid == pid && !memcmp(a->last->comm, name, PL_COMM_LEN))
+		return a->last;
 	b = row_bucket(a, pid, name);
 	for (p = a->buckets[b]; p; p = p->next)
 		if (p->pid == pid && !memcmp(p->comm, name, PL_COMM_LEN))
-			return p;
+			return a->last = p;
 	pe = pid_get(a, pid);
 	if (pe && pe->names >= AGG_NAMES_PER_PID) {
 		pe->last->renamed++;
@@ -150,7 +153,7 @@ static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, _
 	a->n++;
 	pe->names++;
 	pe->last = p;
-	return p;
+	return a->last = p;
 }
 
 /* Adds n to err's slot of a by-errno array; false if every slot holds another errno. */

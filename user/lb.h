@@ -171,6 +171,38 @@ static inline void lb_time(struct lb *b, __u64 wall_ns, int iso)
 	}
 }
 
+/*
+ * A duration with its unit, as dur_str() prints it: "850ns", "12.3us",
+ * "4.00ms", "61.2s" (rounded half up).
+ */
+static inline void lb_dur(struct lb *b, __u64 ns)
+{
+	__u64 v;
+
+	if (ns < 1000) {
+		lb_u64(b, ns);
+		lb_lit(b, "ns");
+	} else if (ns < 1000000) {
+		v = (ns + 50) / 100;
+		lb_u64(b, v / 10);
+		lb_char(b, '.');
+		lb_digits(b, v % 10, 1);
+		lb_lit(b, "us");
+	} else if (ns < 1000000000) {
+		v = (ns + 5000) / 10000;
+		lb_u64(b, v / 100);
+		lb_char(b, '.');
+		lb_digits(b, v % 100, 2);
+		lb_lit(b, "ms");
+	} else {
+		v = (ns + 50000000) / 100000000;
+		lb_u64(b, v / 10);
+		lb_char(b, '.');
+		lb_digits(b, v % 10, 1);
+		lb_char(b, 's');
+	}
+}
+
 /* Ends a left-aligned column begun at 'from': spaces to width, then one more. */
 static inline void lb_col(struct lb *b, const char *from, int width)
 {

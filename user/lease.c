@@ -41,6 +41,7 @@ struct lease_table {
 	__u64 seed;
 	struct lease **by_id, **by_cookie;
 	struct lease **by_tuple;	/* leases waiting for or in TIME_WAIT, by 4-tuple */
+	bool index_tuples;		/* by_tuple kept (tracepoint mode only needs it) */
 	size_t nbuckets, max;
 	struct lease *pool, *free;
 	size_t used;			/* pool[used..max) never handed out yet */
@@ -148,6 +149,11 @@ static bool ended_before(const struct lease_table *t, __u64 id)
 	if (id + ENDED_WINDOW <= t->max_id)
 		return true;
 	return ended_has(t, id);
+}
+
+void lease_table__index_tuples(struct lease_table *t)
+{
+	t->index_tuples = true;
 }
 
 const struct lease_stats *lease_table__stats(const struct lease_table *t)
@@ -259,7 +265,7 @@ static bool same_tuple(const struct lease *x, const struct lease *y)
  */
 static void note_tuple_taken(struct lease_table *t, const struct lease *l)
 {
-	if (!l->lport || !l->rport)
+	if (!t->index_tuples || !l->lport || !l->rport)
 		return;
 	for (struct lease *o = *tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr,
 					      l->raddr); o; o = o->tu_next)
@@ -274,9 +280,11 @@ static void tw_link(struct lease_table *t, struct lease *l)
 	if (l->flags & L_TW_LISTED)
 		return;
 	l->flags |= L_TW_LISTED;
-	b = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
-	l->tu_next = *b;
-	*b = l;
+	if (t->index_tuples) {
+		b = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
+		l->tu_next = *b;
+		*b = l;
+	}
 	l->tw_prev = NULL;
 	l->tw_next = t->tw;
 	if (t->tw)
@@ -291,13 +299,15 @@ static void tw_unlink(struct lease_table *t, struct lease *l)
 	if (!(l->flags & L_TW_LISTED))
 		return;
 	l->flags &= ~L_TW_LISTED;
-	/* its bucket by the tuple it was listed under: the tuple does not change once known */
-	pp = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
-	while (*pp && *pp != l)
-		pp = &(*pp)->tu_next;
-	if (*pp)
-		*pp = l->tu_next;
-	l->tu_next = NULL;
+	if (t->index_tuples) {
+		/* its bucket by the tuple it was listed under: the tuple does not change once known */
+		pp = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
+		while (*pp && *pp != l)
+			pp = &(*pp)->tu_next;
+		if (*pp)
+			*pp = l->tu_next;
+		l->tu_next = NULL;
+	}
 	if (l->tw_prev)
 		l->tw_prev->tw_next = l->tw_next;
 	else

@@ -89,6 +89,13 @@ struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 pr
  */
 void lease_table__age(struct lease_table *t, __u64 before_ns);
 const struct lease_stats *lease_table__stats(const struct lease_table *t);
+/*
+ * Index the leases waiting for or in TIME_WAIT by 4-tuple, so that a new
+ * connect() on one marks it L_TW_TAKEN: what lets TIME_WAIT snapshots tell a
+ * reuse from a kill. Call before the first event; only the tracepoint mode
+ * needs it (the exact modes see the reuse, a trace has it recorded).
+ */
+void lease_table__index_tuples(struct lease_table *t);
 /* Every lease in the table, least recently touched first (NULL at the end). */
 struct lease *lease_table__first(struct lease_table *t);
 struct lease *lease_table__next(struct lease_table *t, struct lease *l);

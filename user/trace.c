@@ -463,6 +463,7 @@ static int setup(struct tracer *tr)
 
 	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
 	if (tr->bpf.tw_iter) {
+		lease_table__index_tuples(tr->leases);
 		tr->tw = twsnap__new(tr->bpf.tw_iter, tr->leases);
 		if (!tr->tw) {
 			err = -errno;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <sys/utsname.h>
 #include <zlib.h>
+#include "lb.h"
 #include "util.h"
 
 const char *errno_name(int err, char *buf, size_t len)
@@ -75,14 +76,13 @@ const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf,
 
 const char *dur_str(__u64 ns, char *buf, size_t len)
 {
-	if (ns < 1000)
-		snprintf(buf, len, "%lluns", (unsigned long long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.2fms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.1fs", ns / 1e9);
+	char t[32];
+	struct lb b = { t, t, t + sizeof(t) - 1 };
+
+	/* one formatter for durations: the event lines build theirs with lb_dur() */
+	lb_dur(&b, ns);
+	*b.p = '\0';
+	snprintf(buf, len, "%s", t);
 	return buf;
 }
 
