@@ -186,7 +186,8 @@ $(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
-# Seeds: the plain trace, and small ones of hostile shapes. Not lease-jump:
+# Seeds: the plain trace, and small ones of hostile shapes; tests/fuzz/regress
+# holds inputs that once crashed it, read (never written) on every run. Not lease-jump:
 # each jump costs the lease table a 2^20 loop, which would slow every input.
 FUZZ_CRAFTED := same-cookie:10 many-comms:20 hostile-header:1 formula-comm:1
 fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
@@ -195,7 +196,7 @@ fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
 	$(Q)for s in $(FUZZ_CRAFTED); do $(OUTPUT)/mkcrafted $${s%:*} \
 		$(OUTPUT)/fuzz-corpus/$${s%:*}.trace $${s#*:} || exit 1; done
 	$(Q)$(OUTPUT)/fuzz_trace -max_total_time=$(FUZZ_TIME) -seed=1 -print_final_stats=1 \
-		-artifact_prefix=$(OUTPUT)/ $(OUTPUT)/fuzz-corpus 2>&1 | tail -n 12
+		-artifact_prefix=$(OUTPUT)/ $(OUTPUT)/fuzz-corpus tests/fuzz/regress 2>&1 | tail -n 12
 
 # The benchmark's load generator (bench/loadgen.c).
 $(OUTPUT)/loadgen: bench/loadgen.c | $(OUTPUT)
