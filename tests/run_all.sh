@@ -78,7 +78,7 @@ tally bench "$out" $rc
 mkdir -p .output/fuzz-corpus
 .output/fuzz-seed .output/fuzz-corpus/seed.trace
 if out=$(.output/fuzz_trace -max_total_time="${FUZZ_TIME:-20}" -seed=1 \
-	-artifact_prefix=.output/ .output/fuzz-corpus 2>&1); then
+	-artifact_prefix=.output/ .output/fuzz-corpus tests/fuzz/regress 2>&1); then
 	echo "PASS fuzz_trace: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' <<<"$out" | tail -n 1)"
 	pass=$((pass + 1))
 else

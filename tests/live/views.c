@@ -314,12 +314,12 @@ static int t_top(void)
 		err = fail("sorted by ports held, our row (12) is above the child's (20)");
 	if (!err && tmux("send-keys -t pltop p"))
 		err = fail("tmux send-keys failed");
-	/* by pid: we are older than our child */
+	/* by pid, ascending; the child's pid is lower than ours after pid_max wrapped */
 	if (!err)
 		err = wait_rows(child, 12, 4, 20, "sort pid", 5000, &order);
-	if (!err && order >= 0)
-		err = fail("sorted by pid, our row is below the child's (pid %d > %d?)", (int)getpid(),
-			   (int)child);
+	if (!err && (getpid() < child ? order >= 0 : order <= 0))
+		err = fail("sorted by pid, our row (pid %d) is on the wrong side of the child's "
+			   "(pid %d)", (int)getpid(), (int)child);
 	if (!err && tmux("send-keys -t pltop q"))
 		err = fail("tmux send-keys failed");
 	for (int t = 0; !err && t < 100; t++, sleep_ms(100)) {
