@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "harness.h"
@@ -219,12 +220,19 @@ static int t_udp_churn(void)
 
 static int sc_udp_held(struct result *r)
 {
+	struct rlimit rl;
 	struct sockaddr_storage ss;
 	socklen_t len = mkaddr(&ss, AF_INET, 0);
 	int err;
 
 	if ((err = own_netns()))
 		return err;
+	/* a minimal init (the VMs) leaves the soft limit at 1024: take the hard one */
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < HELD + 64)
+		return -EMFILE;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
 	/* open until portlife has stopped: the child exits after that */
 	for (int i = 0; i < HELD; i++) {
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
