@@ -737,8 +737,11 @@ static struct cc_ent *ent_new(struct container_cache *c, __u64 cgid)
 	}
 	e = &c->ents[idx];
 	memset(e, 0, sizeof(*e));
+	/*
+	 * ref stays 0: only a second use marks an entry, so a run of ids seen
+	 * once (a scan, a fork storm) is evicted before the ids used again.
+	 */
 	e->cgid = cgid;
-	e->ref = 1;
 	b = bucket_of(c, cgid);
 	e->next = c->buckets[b];
 	c->buckets[b] = idx;
