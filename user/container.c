@@ -172,9 +172,10 @@ bool container__valid(const struct container *c)
 	if ((unsigned int)c->runtime >= CONTAINER_RUNTIMES ||
 	    (unsigned int)c->outer_runtime >= CONTAINER_RUNTIMES ||
 	    !FIELD_OK(c->id, any_str) || !FIELD_OK(c->short_id, any_str) ||
-	    !FIELD_OK(c->pod_uid, container__pod_uid) || !FIELD_OK(c->pod, container__dns_subdomain) ||
-	    !FIELD_OK(c->namespace, container__dns_label) || !FIELD_OK(c->name, container__dns_label) ||
-	    !FIELD_OK(c->outer_id, container__hex_id))
+	    !FIELD_OK(c->pod_uid, container__pod_uid) ||
+	    !FIELD_OK(c->pod, container__dns_subdomain) ||
+	    !FIELD_OK(c->namespace, container__dns_label) ||
+	    !FIELD_OK(c->name, container__dns_label) || !FIELD_OK(c->outer_id, container__hex_id))
 		return false;
 	if (c->outer_runtime == CONTAINER_SYSTEMD || !c->outer_runtime != !c->outer_id[0])
 		return false;
@@ -465,12 +466,13 @@ static bool pod_dir_name(const char *s, struct kpod *kp)
 static bool log_link_name(const char *s, struct klog *kl)
 {
 	size_t n = strlen(s);
-	struct comp p[3];
+	struct comp id, p[3];
 
 	if (!ends_with(s, n, ".log") || n < 4 + 1 + CONTAINER_ID_HEX)
 		return false;
 	n -= 4 + 1 + CONTAINER_ID_HEX;
-	if (s[n] != '-' || !id_between((struct comp){ s + n + 1, CONTAINER_ID_HEX }, "", "", kl->id))
+	id = (struct comp){ s + n + 1, CONTAINER_ID_HEX };
+	if (s[n] != '-' || !id_between(id, "", "", kl->id))
 		return false;
 	if (!split3(s, n, p) || !subdomain_ok(p[0].s, p[0].len) || !label_ok(p[1].s, p[1].len) ||
 	    !label_ok(p[2].s, p[2].len))
@@ -501,9 +503,10 @@ static bool pod_containers(int dirfd, const char *name, struct kpod *kp)
 	while (kp->ncontainers < 2 && (de = readdir(d))) {
 		if (!container__dns_label(de->d_name))
 			continue;
+		/* DT_UNKNOWN: the file system does not say, so ask */
 		if (de->d_type != DT_DIR &&
-		    (de->d_type != DT_UNKNOWN || fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		     !S_ISDIR(st.st_mode)))
+		    (de->d_type != DT_UNKNOWN ||
+		     fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode)))
 			continue;
 		if (!kp->ncontainers)
 			strcpy(kp->only, de->d_name);
@@ -883,7 +886,8 @@ int container_filter__set(struct container_filter *f, enum container_filter_key 
 		if (label_ok(value, n))
 			memcpy(f->namespace, value, n + 1);
 		else
-			w = "a namespace (a-z, 0-9 and '-', at most 63), as kubectl get ns shows it";
+			w = "a namespace (a-z, 0-9 and '-', at most 63), as kubectl get ns "
+			    "shows it";
 		break;
 	default:
 		w = "a known filter";
@@ -1014,7 +1018,7 @@ const char *container__str(const struct container *c, char *buf, size_t len)
 	if (n < len && c->name[0])
 		n += snprintf(buf + n, len - n, " container %s", c->name);
 	if (n < len && c->outer_runtime)
-		snprintf(buf + n, len - n, " in %s %.12s", container__runtime_name(c->outer_runtime),
-			 c->outer_id);
+		snprintf(buf + n, len - n, " in %s %.12s",
+			 container__runtime_name(c->outer_runtime), c->outer_id);
 	return buf;
 }

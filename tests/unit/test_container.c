@@ -279,6 +279,20 @@ static void test_parse_hostile(void **state)
 	assert_int_equal(container__parse(unit, &ct), 0);
 }
 
+/* The longest pod name: three labels of 63 and one of 61, with dots: 253 bytes. */
+static void longest_pod(char *pod)
+{
+	char tmp[256];
+
+	for (int i = 0; i < 4; i++) {
+		memset(tmp + i * 64, 'p', 63);
+		tmp[i * 64 + 63] = '.';
+	}
+	memcpy(pod, tmp, CONTAINER_SUBDOMAIN_MAX);
+	pod[CONTAINER_SUBDOMAIN_MAX] = '\0';
+	assert_true(container__dns_subdomain(pod));
+}
+
 static void test_validators(void **state)
 {
 	char s[300];
@@ -320,18 +334,9 @@ static void test_validators(void **state)
 	assert_false(container__dns_subdomain("a."));
 	assert_false(container__dns_subdomain("a.-b"));
 	assert_false(container__dns_subdomain("Web"));
-	/* three labels of 63 with their dots (192), then one of 60, 61, 62 */
-	for (int i = 0; i < 4; i++) {
-		memset(s + i * 64, 'a', 63);
-		s[i * 64 + 63] = '.';
-	}
-	s[252] = '\0';
-	assert_true(container__dns_subdomain(s));
-	s[252] = 'a';
-	s[253] = '\0';
-	assert_true(container__dns_subdomain(s));
-	s[253] = 'a';
-	s[254] = '\0';
+	/* 253 bytes at the most */
+	longest_pod(s);
+	strcat(s, "p");
 	assert_false(container__dns_subdomain(s));
 
 	assert_true(container__unit_name("nginx.service"));
@@ -527,6 +532,13 @@ static struct container_stats stats(const struct container_cache *c)
 	return st;
 }
 
+/* Parse path, which must be a container's, and name it from the kubelet's files. */
+static int resolve(struct container_cache *c, const char *path, struct container *ct)
+{
+	assert_int_equal(container__parse(path, ct), 1);
+	return container__resolve(c, ct);
+}
+
 /* ---- the kubelet's files ---- */
 
 static void test_kubelet_one_container(void **state)
@@ -540,15 +552,13 @@ static void test_kubelet_one_container(void **state)
 	mklink("shop", "web-7d9f8b6c5-x2x9q", UID, "app", ID_A);
 
 	/* the link names the container */
-	container__parse(BURSTABLE UID_ ".slice/cri-containerd-" ID_A ".scope", &ct);
-	assert_int_equal(container__resolve(c, &ct), 1);
+	assert_int_equal(resolve(c, BURSTABLE UID_ ".slice/cri-containerd-" ID_A ".scope", &ct), 1);
 	assert_string_equal(ct.namespace, "shop");
 	assert_string_equal(ct.pod, "web-7d9f8b6c5-x2x9q");
 	assert_string_equal(ct.name, "app");
 
 	/* the sandbox ("pause") has no log: pod known, no name guessed */
-	container__parse(BURSTABLE UID_ ".slice/cri-containerd-" ID_B ".scope", &ct);
-	assert_int_equal(container__resolve(c, &ct), 0);
+	assert_int_equal(resolve(c, BURSTABLE UID_ ".slice/cri-containerd-" ID_B ".scope", &ct), 0);
 	assert_string_equal(ct.pod, "web-7d9f8b6c5-x2x9q");
 	assert_string_equal(ct.name, "");
 	container_cache__free(c);
@@ -557,8 +567,7 @@ static void test_kubelet_one_container(void **state)
 	o.containers_dir = "/nonexistent/portlife-test";
 	c = container_cache__new(&o);
 	assert_non_null(c);
-	container__parse(BURSTABLE UID_ ".slice/cri-containerd-" ID_C ".scope", &ct);
-	assert_int_equal(container__resolve(c, &ct), 1);
+	assert_int_equal(resolve(c, BURSTABLE UID_ ".slice/cri-containerd-" ID_C ".scope", &ct), 1);
 	assert_string_equal(ct.name, "app");
 	container_cache__free(c);
 }
@@ -575,12 +584,10 @@ static void test_kubelet_several_containers(void **state)
 	mklink("shop", "cart-0", UID, "istio-proxy", ID_B);
 	mklink("shop", "cart-0", UID, "init-db", ID_D);
 
-	container__parse("/kubepods/burstable/pod" UID "/" ID_B, &ct);
-	assert_int_equal(container__resolve(c, &ct), 1);
+	assert_int_equal(resolve(c, "/kubepods/burstable/pod" UID "/" ID_B, &ct), 1);
 	assert_string_equal(ct.name, "istio-proxy");
 	assert_string_equal(ct.namespace, "shop");
-	container__parse("/kubepods/burstable/pod" UID "/crio-" ID_A, &ct);
-	assert_int_equal(container__resolve(c, &ct), 1);
+	assert_int_equal(resolve(c, "/kubepods/burstable/pod" UID "/crio-" ID_A, &ct), 1);
 	assert_string_equal(ct.name, "app");
 	assert_int_equal(stats(c).kubelet_scans, 1);
 	container_cache__free(c);
@@ -589,8 +596,7 @@ static void test_kubelet_several_containers(void **state)
 	o.containers_dir = "/nonexistent/portlife-test";
 	c = container_cache__new(&o);
 	assert_non_null(c);
-	container__parse("/kubepods/burstable/pod" UID "/" ID_B, &ct);
-	assert_int_equal(container__resolve(c, &ct), 0);
+	assert_int_equal(resolve(c, "/kubepods/burstable/pod" UID "/" ID_B, &ct), 0);
 	assert_string_equal(ct.pod, "cart-0");
 	assert_string_equal(ct.name, "");
 	container_cache__free(c);
@@ -643,9 +649,8 @@ static void test_kubelet_rate_limit(void **state)
 
 	/* eight unknown pods within one second: one scan of the directories */
 	for (int i = 0; i < 8; i++) {
-		snprintf(path[i], sizeof(path[i]),
-			 BESTEFFORT "0b6a9a4e_52c1_4f0e_9d3c_2a7e8f1d4c%02x.slice/crio-" ID_A ".scope",
-			 i);
+		snprintf(path[i], sizeof(path[i]), BESTEFFORT "%.34s%02x.slice/crio-" ID_A ".scope",
+			 UID2_, i);
 		add_path(20 + i, path[i], false);
 		assert_non_null(container__lookup(c, 20 + i));
 		now += SEC / 10;
@@ -654,8 +659,7 @@ static void test_kubelet_rate_limit(void **state)
 	assert_int_equal(stats(c).refreshes_limited, 7);
 
 	/* the direct resolve obeys the same limit */
-	container__parse(path[0], &ct);
-	assert_int_equal(container__resolve(c, &ct), 0);
+	assert_int_equal(resolve(c, path[0], &ct), 0);
 	assert_int_equal(stats(c).kubelet_scans, 1);
 	now += SEC;
 	assert_int_equal(container__resolve(c, &ct), 0);
@@ -695,23 +699,20 @@ static void test_kubelet_hostile_names(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 
-	container__parse("/kubepods/pod" UID "/" ID_A, &ct);
-	assert_int_equal(container__resolve(c, &ct), 1);
+	assert_int_equal(resolve(c, "/kubepods/pod" UID "/" ID_A, &ct), 1);
 	assert_string_equal(ct.name, "app");
 	assert_int_equal(stats(c).pods, 1);
 	assert_int_equal(stats(c).logs, 2);
 
 	/* the link for ID_B says namespace "other": not believed for a pod in "shop" */
-	container__parse("/kubepods/pod" UID "/" ID_B, &ct);
-	assert_int_equal(container__resolve(c, &ct), 1);
+	assert_int_equal(resolve(c, "/kubepods/pod" UID "/" ID_B, &ct), 1);
 	assert_string_equal(ct.pod, "web");
 	assert_string_equal(ct.name, "");
 
 	/* a pod whose container directories all have bad names has none */
 	mkpod("shop", "odd", UID2, bad_ctr);
 	now += SEC;
-	container__parse("/kubepods/pod" UID2 "/" ID_C, &ct);
-	assert_int_equal(container__resolve(c, &ct), 0);
+	assert_int_equal(resolve(c, "/kubepods/pod" UID2 "/" ID_C, &ct), 0);
 	assert_string_equal(ct.pod, "odd");
 	assert_string_equal(ct.name, "");
 	container_cache__free(c);
@@ -728,8 +729,7 @@ static void test_kubelet_bounds(void **state)
 		snprintf(uid, sizeof(uid), "0b6a9a4e-52c1-4f0e-9d3c-2a7e8f1d4c%02x", i);
 		mkpod("shop", "web", uid, one);
 	}
-	container__parse("/kubepods/pod" UID "/" ID_A, &ct);
-	assert_int_equal(container__resolve(c, &ct), 0);
+	assert_int_equal(resolve(c, "/kubepods/pod" UID "/" ID_A, &ct), 0);
 	assert_int_equal(stats(c).pods, 4);
 	assert_int_equal(stats(c).pods_dropped, 6);
 	container_cache__free(c);
@@ -985,49 +985,34 @@ static void test_json(void **state)
 	free(mem);
 }
 
-/* The longest pod name: three labels of 63 and one of 61, with dots: 253 bytes. */
-static void longest_pod(char *pod)
-{
-	char tmp[256];
-
-	for (int i = 0; i < 4; i++) {
-		memset(tmp + i * 64, 'p', 63);
-		tmp[i * 64 + 63] = '.';
-	}
-	memcpy(pod, tmp, CONTAINER_SUBDOMAIN_MAX);
-	pod[CONTAINER_SUBDOMAIN_MAX] = '\0';
-	assert_true(container__dns_subdomain(pod));
-}
-
-/* Every field at its longest and worst to escape still fits CONTAINER_JSON_MAX. */
-static void test_json_max(void **state)
+/* Names at their longest: the JSON of ct must still fit CONTAINER_JSON_MAX. */
+static void assert_json_fits(struct container *ct)
 {
 	char buf[CONTAINER_JSON_MAX + 64];
-	struct container ct = { 0 };
 	size_t n;
 
+	strcpy(ct->pod_uid, UID);
+	longest_pod(ct->pod);
+	memset(ct->namespace, 'n', CONTAINER_LABEL_MAX);
+	memset(ct->name, 'c', CONTAINER_LABEL_MAX);
+	assert_true(container__valid(ct));
+	n = container__json_buf(buf, sizeof(buf), ct);
+	assert_true(n < CONTAINER_JSON_MAX - 1);
+	assert_int_equal(buf[n - 1], '}');
+}
+
+static void test_json_max(void **state)
+{
+	struct container ct = { 0 };
+
+	/* a unit name of backslashes escapes to twice its length */
 	ct.runtime = CONTAINER_SYSTEMD;
 	memset(ct.id, '\\', CONTAINER_UNIT_MAX - 6);
 	strcpy(ct.id + CONTAINER_UNIT_MAX - 6, ".scope");
-	strcpy(ct.pod_uid, UID);
-	longest_pod(ct.pod);
-	memset(ct.namespace, 'n', CONTAINER_LABEL_MAX);
-	memset(ct.name, 'c', CONTAINER_LABEL_MAX);
-	assert_true(container__valid(&ct));
-	n = container__json_buf(buf, sizeof(buf), &ct);
-	assert_true(n < CONTAINER_JSON_MAX - 1);
-	assert_int_equal(buf[n - 1], '}');
-
+	assert_json_fits(&ct);
 	/* and the longest container form, nested */
 	container__parse("/system.slice/docker-" ID_B ".scope/docker/" ID_A, &ct);
-	strcpy(ct.pod_uid, UID);
-	longest_pod(ct.pod);
-	memset(ct.namespace, 'n', CONTAINER_LABEL_MAX);
-	memset(ct.name, 'c', CONTAINER_LABEL_MAX);
-	assert_true(container__valid(&ct));
-	n = container__json_buf(buf, sizeof(buf), &ct);
-	assert_true(n < CONTAINER_JSON_MAX - 1);
-	assert_int_equal(buf[n - 1], '}');
+	assert_json_fits(&ct);
 }
 
 static void test_str(void **state)
