@@ -804,6 +804,23 @@ const struct container *container__lookup(struct container_cache *c, __u64 cgrou
 	return e->ct.runtime ? &e->ct : NULL;
 }
 
+/* This host's cgroup tree (cgpath.c): the default path_of. */
+static const char *host_path_of(__u64 cgroup_id)
+{
+	static char buf[CONTAINER_PATH_MAX];
+
+	return cgpath_get(cgroup_id, buf, sizeof(buf)) ? NULL : buf;
+}
+
+/*
+ * cgpath finds each id by its file handle, so nothing is cached that a
+ * rescan would refresh; without CAP_DAC_READ_SEARCH it walks the tree
+ * itself, at most once a second.
+ */
+static void host_rescan(void)
+{
+}
+
 struct container_cache *container_cache__new(const struct container_opts *opts)
 {
 	struct container_opts o = opts ? *opts : (struct container_opts){ 0 };
@@ -820,8 +837,8 @@ struct container_cache *container_cache__new(const struct container_opts *opts)
 	c->max_pods = o.max_pods ? o.max_pods : 1024;
 	c->max_logs = o.max_logs ? o.max_logs : 8192;
 	c->refresh_ns = o.refresh_ns ? o.refresh_ns : SEC_NS;
-	c->path_of = o.path_of ? o.path_of : cgpath_lookup;
-	c->path_rescan = o.path_rescan ? o.path_rescan : cgpath_invalidate;
+	c->path_of = o.path_of ? o.path_of : host_path_of;
+	c->path_rescan = o.path_rescan ? o.path_rescan : host_rescan;
 	c->now_ns = o.now_ns ? o.now_ns : mono_ns;
 	c->pods_dir = strdup(o.pods_dir ? o.pods_dir : "/var/log/pods");
 	c->containers_dir = strdup(o.containers_dir ? o.containers_dir : "/var/log/containers");

@@ -83,7 +83,7 @@ struct container {
 const char *container__runtime_name(enum container_runtime rt);
 
 /*
- * Parse a cgroup v2 path relative to the cgroup2 mount, as cgpath_lookup()
+ * Parse a cgroup v2 path relative to the cgroup2 mount, as cgpath_get()
  * returns it or a trace file carries it. Pure: no file is read, so it suits
  * paths from another host. Fills runtime, id, short_id, pod_uid and outer_*;
  * pod, namespace and name stay "". *out is zeroed first in every case.
@@ -126,7 +126,7 @@ struct container_opts {
 	size_t max_pods;		/* pod directories indexed, default 1024 */
 	size_t max_logs;		/* container log links indexed, default 8192 */
 	__u64 refresh_ns;		/* least time between two rescans, default 1 s */
-	/* For tests; default cgpath_lookup, cgpath_invalidate and mono_ns. */
+	/* For tests; default this host's tree (cgpath_get), no rescan, and mono_ns. */
 	const char *(*path_of)(__u64 cgroup_id);
 	void (*path_rescan)(void);
 	__u64 (*now_ns)(void);
@@ -155,7 +155,7 @@ void container_cache__stats(const struct container_cache *c, struct container_st
  * not known yet). A hit costs a hash probe and no system call. A miss asks
  * path_of and parses; an id path_of does not know makes at most one
  * path_rescan per refresh_ns (new cgroups appear after cgpath's walk), so
- * it may free what cgpath_lookup() returned before. An id whose path or pod
+ * it may overwrite what path_of returned before. An id whose path or pod
  * names are still unknown is tried again later, backing off from refresh_ns
  * to 64 times that. The pointer is valid until the next call on this cache:
  * copy the struct to keep it. Single-threaded, like cgpath.
