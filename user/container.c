@@ -821,6 +821,16 @@ static void host_rescan(void)
 {
 }
 
+static const struct container *cache_get(void *ctx, __u64 cgroup_id)
+{
+	return container__lookup(ctx, cgroup_id);
+}
+
+struct container_src container_src__cache(struct container_cache *cache)
+{
+	return (struct container_src){ .get = cache ? cache_get : NULL, .ctx = cache };
+}
+
 struct container_cache *container_cache__new(const struct container_opts *opts)
 {
 	struct container_opts o = opts ? *opts : (struct container_opts){ 0 };
@@ -950,60 +960,56 @@ bool container__match(const struct container *c, const struct container_filter *
 
 /* ---- output ---- */
 
-struct jbuf {
-	char *p, *end;	/* end - p > 0: room for the NUL is always kept */
-};
-
-static void jb_lit(struct jbuf *b, const char *s)
-{
-	size_t n = strlen(s), room = b->end - b->p - 1;
-
-	if (n > room)
-		n = room;
-	memcpy(b->p, s, n);
-	b->p += n;
-	*b->p = '\0';
-}
-
-static void jb_str(struct jbuf *b, const char *s)
-{
-	b->p += json_str_buf(b->p, b->end - b->p, s, strlen(s));
-}
-
 /* key, then the string or null when it is not known */
-static void jb_opt(struct jbuf *b, const char *key, const char *s)
+static void jw_opt(struct jw *w, const char *key, const char *s)
 {
-	jb_lit(b, key);
+	jw_key_str(w, key);
 	if (s[0])
-		jb_str(b, s);
+		jw_str(w, s);
 	else
-		jb_lit(b, "null");
+		jw_null(w);
+}
+
+void container__jw(struct jw *w, const struct container *c)
+{
+	if (!c || !c->runtime || !container__valid(c)) {
+		jw_null(w);
+		return;
+	}
+	jw_obj(w);
+	jw_opt(w, "id", c->id);
+	jw_opt(w, "runtime", container__runtime_name(c->runtime));
+	jw_opt(w, "name", c->name);
+	jw_opt(w, "pod", c->pod);
+	jw_opt(w, "namespace", c->namespace);
+	jw_opt(w, "pod_uid", c->pod_uid);
+	if (c->outer_runtime) {
+		jw_key(w, "outer");
+		jw_obj(w);
+		jw_opt(w, "runtime", container__runtime_name(c->outer_runtime));
+		jw_opt(w, "id", c->outer_id);
+		jw_end(w);
+	}
+	jw_end(w);
 }
 
 size_t container__json_buf(char *out, size_t n, const struct container *c)
 {
-	struct jbuf b = { out, out + n };
+	struct lbuf lb = {};
+	struct jw w;
+	size_t len;
 
 	if (!n)
 		return 0;
-	*out = '\0';
-	if (!c || !c->runtime || !container__valid(c)) {
-		jb_lit(&b, "null");
-		return b.p - out;
-	}
-	jb_opt(&b, "{\"id\":", c->id);
-	jb_opt(&b, ",\"runtime\":", container__runtime_name(c->runtime));
-	jb_opt(&b, ",\"name\":", c->name);
-	jb_opt(&b, ",\"pod\":", c->pod);
-	jb_opt(&b, ",\"namespace\":", c->namespace);
-	jb_opt(&b, ",\"pod_uid\":", c->pod_uid);
-	if (c->outer_runtime) {
-		jb_opt(&b, ",\"outer\":{\"runtime\":", container__runtime_name(c->outer_runtime));
-		jb_opt(&b, ",\"id\":", c->outer_id);
-		jb_lit(&b, "}");
-	}
-	jb_lit(&b, "}");
-	return b.p - out;
+	jw_begin(&w, &lb);
+	container__jw(&w, c);
+	len = w.c.p - w.c.start;
+	if (len > n - 1)
+		len = n - 1;
+	memcpy(out, w.c.start, len);
+	out[len] = '\0';
+	lbuf_free(&lb);
+	return len;
 }
 
 void container__json(FILE *f, const struct container *c)

@@ -163,6 +163,25 @@ void container_cache__stats(const struct container_cache *c, struct container_st
 const struct container *container__lookup(struct container_cache *c, __u64 cgroup_id);
 
 /*
+ * Where the container of a cgroup id comes from: this host's cache while
+ * tracing (container_src__cache), a trace's records in `report`. get returns
+ * NULL for "in none" or "not known"; the pointer lasts until the next call.
+ */
+struct container_src {
+	const struct container *(*get)(void *ctx, __u64 cgroup_id);
+	void *ctx;
+};
+
+static inline const struct container *container_src__get(const struct container_src *s,
+							 __u64 cgroup_id)
+{
+	return s && s->get && cgroup_id ? s->get(s->ctx, cgroup_id) : NULL;
+}
+
+/* A source that asks cache (container__lookup). */
+struct container_src container_src__cache(struct container_cache *cache);
+
+/*
  * Fill ct->namespace, ct->pod and ct->name from the kubelet's directories:
  *   <pods_dir>/<namespace>_<pod>_<uid>/<container>/           pod UID -> names
  *   <containers_dir>/<pod>_<namespace>_<container>-<64hex>.log  id -> container
@@ -223,7 +242,10 @@ bool container__match(const struct container *c, const struct container_filter *
  * container__valid() give null. CONTAINER_JSON_MAX bytes always suffice.
  */
 #define CONTAINER_JSON_MAX 1280
-/* Returns the length written; truncated at n - 1 like json_str_buf(). */
+struct jw;
+/* The value, written by the line's JSON writer (json.h) after its key. */
+void container__jw(struct jw *w, const struct container *c);
+/* The same into a buffer; returns the length written, truncated at n - 1. */
 size_t container__json_buf(char *out, size_t n, const struct container *c);
 void container__json(FILE *f, const struct container *c);
 
@@ -236,5 +258,7 @@ void container__json(FILE *f, const struct container *c);
  * Invalid structs give "?".
  */
 const char *container__str(const struct container *c, char *buf, size_t len);
+/* Room for the longest of those: unit or names, and the words between. */
+#define CONTAINER_TEXT_MAX (CONTAINER_UNIT_MAX + CONTAINER_SUBDOMAIN_MAX + 2 * CONTAINER_LABEL_MAX + 64)
 
 #endif

@@ -43,6 +43,7 @@ static const char doc[] =
 "    portlife who 8080           # who holds port 8080 now\n"
 "    portlife -s --metrics-file /var/lib/prometheus/node-exporter/portlife.prom\n"
 "    portlife -s --metrics-addr 9464   # Prometheus scrape on 127.0.0.1:9464\n"
+"    portlife --json --namespace shop  # one Kubernetes namespace's pods\n"
 "\n"
 "MODES: fentry/fexit (exact search latency and TIME_WAIT), kprobe (the\n"
 "same where ftrace trampolines are unavailable), tracepoint (where neither\n"
@@ -67,6 +68,8 @@ enum {
 	OPT_METRICS_ADDR,
 	OPT_METRICS_FILE,
 	OPT_METRICS_TOP,
+	OPT_METRICS_BY,
+	OPT_KUBELET_LOGS,
 	OPT_SORT,
 };
 
@@ -102,6 +105,13 @@ static const struct argp_option opts[] = {
 	{ "metrics-top", OPT_METRICS_TOP, "N", 0,
 	  "Metric series per process name and per destination; the rest is summed into "
 	  "\"[other]\" (default 20, 1 to 1000)", 0 },
+	{ "metrics-by", OPT_METRICS_BY, "comm|pod", 0,
+	  "Label the per-process series by process name (comm, default) or by Kubernetes pod "
+	  "(namespace and pod labels; processes in no pod are pod=\"\")", 0 },
+	{ "kubelet-logs", OPT_KUBELET_LOGS, "DIR", 0,
+	  "Where the kubelet's pods/ and containers/ log directories are, for pod, namespace "
+	  "and container names (default /var/log; in a DaemonSet, where the host's are mounted)",
+	  0 },
 	{ "sort", OPT_SORT, "COLUMN", 0,
 	  "The column to sort by: " TOP_SORT_NAMES " (default held)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
@@ -185,6 +195,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, 1, 1000, &v))
 			return opt_bad("metrics-top", arg, "expected 1 to 1000");
 		env->metrics_top = v;
+		break;
+	case OPT_METRICS_BY:
+		if (strcmp(arg, "comm") && strcmp(arg, "pod"))
+			return opt_bad("metrics-by", arg, "expected comm or pod");
+		env->metrics_by_pod = !strcmp(arg, "pod");
+		break;
+	case OPT_KUBELET_LOGS:
+		if (!*arg)
+			return opt_bad("kubelet-logs", arg, "expected a directory");
+		env->kubelet_logs = arg;
 		break;
 	case OPT_SORT: {
 		int c = top_sort_parse(arg);
@@ -313,6 +333,7 @@ static int parse(int argc, char **argv, struct env *env, bool rec, bool top)
 	env->ringbuf_kib = 4096;
 	env->metrics_top = METRICS_TOP_DEFAULT;
 	env->top_sort = TS_HELD;
+	env->kubelet_logs = "/var/log";
 	recording = rec;
 	topping = top;
 	err = argp_parse(&argp, argc, argv, 0, NULL, env);

@@ -30,6 +30,8 @@ struct env {
 	const char *metrics_addr;	/* --metrics-addr: serve Prometheus text */
 	const char *metrics_file;	/* --metrics-file: write it atomically */
 	unsigned long metrics_top;	/* series per label set before "[other]" */
+	bool metrics_by_pod;	/* --metrics-by pod */
+	const char *kubelet_logs;	/* --kubelet-logs: DIR/pods and DIR/containers */
 	bool top;		/* `portlife top` */
 	int top_sort;		/* enum top_sort */
 	char filters[128];	/* the filters as text, for the trace header */

@@ -9,23 +9,26 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include "container.h"
 #include "metrics.h"
 #include "util.h"
 
 /*
- * Series are per process *name*, not per pid: pids churn with every restart
- * and would leave a trail of dead series; a name is what a dashboard groups
- * by anyway.
+ * Series are per process *name* (or, with --metrics-by pod, per Kubernetes
+ * pod), not per pid: pids churn with every restart and would leave a trail
+ * of dead series; a name or a pod is what a dashboard groups by anyway.
  */
+#define GROUP_KEY (CONTAINER_LABEL_MAX + 1 + CONTAINER_SUBDOMAIN_MAX + 1)
+
 struct group {
-	char comm[PL_COMM_LEN];		/* sanitized: printable ASCII */
+	char key[GROUP_KEY];		/* comm, or "namespace/pod"; "" for no pod */
 	__u64 tw_now;
 	struct proc_stats s;
 };
 
-static int by_comm(const void *x, const void *y)
+static int by_key(const void *x, const void *y)
 {
-	return strcmp(((const struct group *)x)->comm, ((const struct group *)y)->comm);
+	return strcmp(((const struct group *)x)->key, ((const struct group *)y)->key);
 }
 
 static int by_activity(const void *x, const void *y)
@@ -35,7 +38,25 @@ static int by_activity(const void *x, const void *y)
 
 	if (ta != tb)
 		return ta < tb ? 1 : -1;
-	return strcmp(a->comm, b->comm);
+	return strcmp(a->key, b->key);
+}
+
+/* The group of a process or a lease: its sanitized name, or its pod. */
+static void group_key(const struct metrics_src *src, const char *comm, __u64 cgroup_id,
+		      char *key, size_t len)
+{
+	const struct container *c;
+
+	if (!src->by_pod) {
+		comm_sanitize(comm, PL_COMM_LEN, key, len);
+		return;
+	}
+	/* validated DNS names: nothing in them needs escaping, and '/' is in neither */
+	c = container_src__get(&src->ctrs, cgroup_id);
+	if (c && c->pod[0])
+		snprintf(key, len, "%s/%s", c->namespace, c->pod);
+	else
+		key[0] = '\0';
 }
 
 /*
@@ -58,14 +79,14 @@ static struct group *groups(const struct metrics_src *src, size_t *n, size_t *fo
 		return NULL;
 	}
 	for (size_t i = 0; i < np; i++)
-		comm_sanitize(v[i]->comm, PL_COMM_LEN, g[i].comm, sizeof(g[i].comm));
+		group_key(src, v[i]->comm, v[i]->cgroup_id, g[i].key, sizeof(g[i].key));
 	for (size_t i = 0; i < np; i++)
 		agg__merge(&g[i].s, v[i]);
 	free(v);
 	/* merge equal names */
-	qsort(g, np, sizeof(*g), by_comm);
+	qsort(g, np, sizeof(*g), by_key);
 	for (size_t i = 0; i < np; i++) {
-		if (k && !strcmp(g[k - 1].comm, g[i].comm)) {
+		if (k && !strcmp(g[k - 1].key, g[i].key)) {
 			agg__merge(&g[k - 1].s, &g[i].s);
 			continue;
 		}
@@ -80,8 +101,8 @@ static struct group *groups(const struct metrics_src *src, size_t *n, size_t *fo
 
 		if (!(l->flags & L_IN_TW))
 			continue;
-		comm_sanitize(l->comm, PL_COMM_LEN, key.comm, sizeof(key.comm));
-		hit = bsearch(&key, g, k, sizeof(*g), by_comm);
+		group_key(src, l->comm, l->cgroup_id, key.key, sizeof(key.key));
+		hit = bsearch(&key, g, k, sizeof(*g), by_key);
 		if (hit)
 			hit->tw_now++;
 	}
@@ -94,7 +115,7 @@ static struct group *groups(const struct metrics_src *src, size_t *n, size_t *fo
 			o->tw_now += g[i].tw_now;
 		}
 		*folded = k - src->top_n;
-		snprintf(o->comm, sizeof(o->comm), "[other]");
+		snprintf(o->key, sizeof(o->key), src->by_pod ? "[other]/[other]" : "[other]");
 		k = src->top_n + 1;
 	}
 	*n = k;
@@ -122,10 +143,24 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void comm_series(FILE *f, const char *name, const struct group *g, __u64 v)
+/* A group's labels, no braces: comm="curl", or namespace="shop",pod="web-0". */
+static void glabels(FILE *f, const struct group *g, bool by_pod)
 {
-	fprintf(f, "%s{comm=", name);
-	label(f, g->comm);
+	const char *slash = by_pod ? strchr(g->key, '/') : NULL;
+
+	if (!by_pod) {
+		fputs("comm=", f);
+		label(f, g->key);
+		return;
+	}
+	fprintf(f, "namespace=\"%.*s\",pod=", slash ? (int)(slash - g->key) : 0, g->key);
+	label(f, slash ? slash + 1 : "");
+}
+
+static void comm_series(FILE *f, const char *name, const struct group *g, bool by_pod, __u64 v)
+{
+	fprintf(f, "%s{", name);
+	glabels(f, g, by_pod);
 	fprintf(f, "} %llu\n", (unsigned long long)v);
 }
 
@@ -134,8 +169,8 @@ static void comm_series(FILE *f, const char *name, const struct group *g, __u64 
  * 0..k, whose values are all below 2^k. Every step-th power of two from lo
  * to hi keeps the series count fixed and small.
  */
-static void histogram(FILE *f, const char *name, const struct group *g, const struct hist *h,
-		      int lo, int hi, int step)
+static void histogram(FILE *f, const char *name, const struct group *g, bool by_pod,
+		      const struct hist *h, int lo, int hi, int step)
 {
 	__u64 cum = 0;
 	int slot = 0;
@@ -143,19 +178,19 @@ static void histogram(FILE *f, const char *name, const struct group *g, const st
 	for (int k = lo; k <= hi; k += step) {
 		for (; slot <= k && slot < HIST_SLOTS; slot++)
 			cum += h->slot[slot];
-		fprintf(f, "%s_bucket{comm=", name);
-		label(f, g->comm);
+		fprintf(f, "%s_bucket{", name);
+		glabels(f, g, by_pod);
 		fprintf(f, ",le=\"%.9g\"} %llu\n", (double)(1ULL << k) / 1e9,
 			(unsigned long long)cum);
 	}
-	fprintf(f, "%s_bucket{comm=", name);
-	label(f, g->comm);
+	fprintf(f, "%s_bucket{", name);
+	glabels(f, g, by_pod);
 	fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
-	fprintf(f, "%s_sum{comm=", name);
-	label(f, g->comm);
+	fprintf(f, "%s_sum{", name);
+	glabels(f, g, by_pod);
 	fprintf(f, "} %.9g\n", h->sum / 1e9);
-	fprintf(f, "%s_count{comm=", name);
-	label(f, g->comm);
+	fprintf(f, "%s_count{", name);
+	glabels(f, g, by_pod);
 	fprintf(f, "} %llu\n", (unsigned long long)h->count);
 }
 
@@ -233,22 +268,22 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 	family(f, "portlife_allocations_total", "counter",
 	       "Local ports obtained (connect, bind, UDP autobind), by process name");
 	for (size_t i = 0; i < n; i++)
-		comm_series(f, "portlife_allocations_total", &g[i], g[i].s.allocs);
+		comm_series(f, "portlife_allocations_total", &g[i], src->by_pod, g[i].s.allocs);
 
 	family(f, "portlife_allocation_failures_total", "counter",
 	       "Port searches that failed, by process name and errno (EADDRNOTAVAIL: connect "
 	       "found no free port; EADDRINUSE: bind conflict)");
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < AGG_ERRNOS && g[i].s.fail[k].n; k++) {
-			fprintf(f, "portlife_allocation_failures_total{comm=");
-			label(f, g[i].comm);
+			fprintf(f, "portlife_allocation_failures_total{");
+			glabels(f, &g[i], src->by_pod);
 			fprintf(f, ",errno=\"%s\"} %llu\n",
 				errno_name(g[i].s.fail[k].err, enbuf, sizeof(enbuf)),
 				(unsigned long long)g[i].s.fail[k].n);
 		}
 		if (g[i].s.fail_other) {
-			fprintf(f, "portlife_allocation_failures_total{comm=");
-			label(f, g[i].comm);
+			fprintf(f, "portlife_allocation_failures_total{");
+			glabels(f, &g[i], src->by_pod);
 			fprintf(f, ",errno=\"other\"} %llu\n", (unsigned long long)g[i].s.fail_other);
 		}
 	}
@@ -259,8 +294,8 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 	       "exhaustion, not in portlife_allocation_failures_total");
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < AGG_ERRNOS && g[i].s.bind_err[k].n; k++) {
-			fprintf(f, "portlife_bind_errors_total{comm=");
-			label(f, g[i].comm);
+			fprintf(f, "portlife_bind_errors_total{");
+			glabels(f, &g[i], src->by_pod);
 			fprintf(f, ",errno=\"%s\"} %llu\n",
 				errno_name(g[i].s.bind_err[k].err, enbuf, sizeof(enbuf)),
 				(unsigned long long)g[i].s.bind_err[k].n);
@@ -270,7 +305,7 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 	family(f, "portlife_time_wait_entered_total", "counter",
 	       "Ports that went into TIME_WAIT, by process name");
 	for (size_t i = 0; i < n; i++)
-		comm_series(f, "portlife_time_wait_entered_total", &g[i], g[i].s.tw_entered);
+		comm_series(f, "portlife_time_wait_entered_total", &g[i], src->by_pod, g[i].s.tw_entered);
 
 	family(f, "portlife_releases_total", "counter",
 	       "Ports given back to the pool, by process name and reason");
@@ -278,8 +313,8 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 		for (int r = 1; r < AGG_REASONS; r++) {
 			if (!g[i].s.end_reason[r])
 				continue;
-			fprintf(f, "portlife_releases_total{comm=");
-			label(f, g[i].comm);
+			fprintf(f, "portlife_releases_total{");
+			glabels(f, &g[i], src->by_pod);
 			fprintf(f, ",reason=\"%s\"} %llu\n", end_reason_name(r),
 				(unsigned long long)g[i].s.end_reason[r]);
 		}
@@ -288,28 +323,28 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 	family(f, "portlife_ports_held", "gauge",
 	       "Ports held now (allocated, not yet released; TIME_WAIT included), by process name");
 	for (size_t i = 0; i < n; i++)
-		comm_series(f, "portlife_ports_held", &g[i],
+		comm_series(f, "portlife_ports_held", &g[i], src->by_pod,
 			    g[i].s.held > 0 ? (__u64)g[i].s.held : 0);
 
 	family(f, "portlife_ports_time_wait", "gauge",
 	       "Ports held now by a TIME_WAIT socket, by the name of the process that had them");
 	for (size_t i = 0; i < n; i++)
-		comm_series(f, "portlife_ports_time_wait", &g[i], g[i].tw_now);
+		comm_series(f, "portlife_ports_time_wait", &g[i], src->by_pod, g[i].tw_now);
 
 	/* 256 ns .. 4.3 s, 1 ms .. 4.9 h, 1.07 s .. 275 s */
 	family(f, "portlife_allocation_latency_seconds", "histogram",
 	       "Time the kernel spent finding a local port, failed searches included");
 	for (size_t i = 0; i < n; i++)
-		histogram(f, "portlife_allocation_latency_seconds", &g[i], &g[i].s.alloc_lat,
+		histogram(f, "portlife_allocation_latency_seconds", &g[i], src->by_pod, &g[i].s.alloc_lat,
 			  8, 32, 2);
 	family(f, "portlife_hold_seconds", "histogram",
 	       "How long a port was held: allocation to release, TIME_WAIT included");
 	for (size_t i = 0; i < n; i++)
-		histogram(f, "portlife_hold_seconds", &g[i], &g[i].s.hold, 20, 44, 2);
+		histogram(f, "portlife_hold_seconds", &g[i], src->by_pod, &g[i].s.hold, 20, 44, 2);
 	family(f, "portlife_time_wait_seconds", "histogram",
 	       "Time a port spent in TIME_WAIT");
 	for (size_t i = 0; i < n; i++)
-		histogram(f, "portlife_time_wait_seconds", &g[i], &g[i].s.tw_time, 30, 38, 1);
+		histogram(f, "portlife_time_wait_seconds", &g[i], src->by_pod, &g[i].s.tw_time, 30, 38, 1);
 
 	family(f, "portlife_process_names_folded", "gauge",
 	       "Process names summed into comm=\"[other]\" (beyond --metrics-top)");

@@ -15,6 +15,7 @@
 #include "headroom.h"
 #include "http.h"		/* the endpoint that serves the text */
 #include "lease.h"
+#include "container.h"
 #include "output.h"
 
 #define METRICS_TOP_DEFAULT 20
@@ -26,6 +27,8 @@ struct metrics_src {
 	const struct dest *dv;		/* destinations, fullest first; may be NULL */
 	size_t nd;
 	unsigned int top_n;		/* series per label set before "[other]" */
+	bool by_pod;			/* --metrics-by pod: namespace and pod labels, not comm */
+	struct container_src ctrs;	/* the pods of cgroups, for by_pod */
 	double start_time;		/* wall clock seconds */
 	const char *version;
 };

@@ -19,6 +19,25 @@ int opt_pid(const char *arg, unsigned long *pid)
 	return 0;
 }
 
+error_t opt_container_filter(int key, const char *arg, struct container_filter *f)
+{
+	static const struct { int key; enum container_filter_key which; const char *name; } k[] = {
+		{ OPT_F_CONTAINER, CONTAINER_FILTER_CONTAINER, "container" },
+		{ OPT_F_POD, CONTAINER_FILTER_POD, "pod" },
+		{ OPT_F_NAMESPACE, CONTAINER_FILTER_NAMESPACE, "namespace" },
+	};
+	const char *want;
+
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		if (k[i].key != key)
+			continue;
+		if (container_filter__set(f, k[i].which, arg, &want))
+			return opt_bad(k[i].name, arg, want);
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
 error_t opt_filter(int key, const char *arg, struct pipeline_filter *f)
 {
 	unsigned long v;
@@ -45,7 +64,7 @@ error_t opt_filter(int key, const char *arg, struct pipeline_filter *f)
 		f->family = key == '4' ? AF_INET : AF_INET6;
 		return 0;
 	}
-	return ARGP_ERR_UNKNOWN;
+	return opt_container_filter(key, arg, &f->ctr);
 }
 
 void opt_filter_describe(const struct pipeline_filter *f, char *buf, size_t len)
@@ -58,5 +77,12 @@ void opt_filter_describe(const struct pipeline_filter *f, char *buf, size_t len)
 	if (f->has_comm && n < len)
 		n += snprintf(buf + n, len - n, "comm=%s ", f->comm);
 	if (f->family && n < len)
-		snprintf(buf + n, len - n, "ipv%d ", f->family == AF_INET6 ? 6 : 4);
+		n += snprintf(buf + n, len - n, "ipv%d ", f->family == AF_INET6 ? 6 : 4);
+	/* validated when set: no byte here needs escaping */
+	if (f->ctr.container[0] && n < len)
+		n += snprintf(buf + n, len - n, "container=%s ", f->ctr.container);
+	if (f->ctr.pod[0] && n < len)
+		n += snprintf(buf + n, len - n, "pod=%s ", f->ctr.pod);
+	if (f->ctr.namespace[0] && n < len)
+		snprintf(buf + n, len - n, "namespace=%s ", f->ctr.namespace);
 }

@@ -16,20 +16,35 @@ int opt_bad(const char *opt, const char *arg, const char *want);
 /* A process id from 1 to the kernel's maximum (4194304). */
 int opt_pid(const char *arg, unsigned long *pid);
 
+/* Keys of the container filters: above every command's own (0x100 on). */
+enum { OPT_F_CONTAINER = 0x1000, OPT_F_POD, OPT_F_NAMESPACE };
+
 /* The argp entries of the filters, with 'whose' saying what -p selects. */
 #define OPTS_FILTER(whose)								\
 	{ "pid", 'p', "PID", 0, whose, 0 },						\
 	{ "comm", 'c', "COMM", 0, "Only processes with this name (exact, at most 15 chars)", 0 }, \
 	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },					\
-	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 }
+	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },					\
+	OPTS_CONTAINER_FILTER
+
+/* --container, --pod, --namespace: also for ports and who. */
+#define OPTS_CONTAINER_FILTER								\
+	{ "container", OPT_F_CONTAINER, "ID|NAME", 0,					\
+	  "Only this container: an id or its first 12+ hex digits, its name in its pod, "	\
+	  "or a systemd unit (NAME.service)", 0 },					\
+	{ "pod", OPT_F_POD, "NAME", 0, "Only this Kubernetes pod (names come from the kubelet's " \
+	  "files: see --kubelet-logs)", 0 },						\
+	{ "namespace", OPT_F_NAMESPACE, "NS", 0, "Only pods of this Kubernetes namespace", 0 }
 
 /*
  * Parses key if it is one of the filters into f: 0, -EINVAL after saying
  * why, or ARGP_ERR_UNKNOWN for any other key.
  */
 error_t opt_filter(int key, const char *arg, struct pipeline_filter *f);
+/* The same for the container filters alone. */
+error_t opt_container_filter(int key, const char *arg, struct container_filter *f);
 
-/* The filters as text ("pid=42 comm=curl ipv4"), for a trace file's header. */
+/* The filters as text ("pid=42 comm=curl ipv4 pod=web-0"), for a trace file's header. */
 void opt_filter_describe(const struct pipeline_filter *f, char *buf, size_t len);
 
 #endif

@@ -134,6 +134,8 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_ku64(&w, "tid", e->tid);
 	jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
 	jw_ku64(&w, "cgroup_id", e->cgroup_id);
+	jw_key(&w, "container");
+	container__jw(&w, container_src__get(&o->ctrs, e->cgroup_id));
 	jw_ku64(&w, "netns", e->netns);
 	jw_kstr(&w, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
 	jw_ku64(&w, "family", e->family == AF_INET6 ? 6 : 4);
@@ -233,7 +235,7 @@ void out__free(struct out *o)
 
 static void human_proc(struct out *o, const struct proc_stats *p)
 {
-	char comm[PL_COMM_LEN], en[16], cg[PL_CGPATH_TEXT];
+	char comm[PL_COMM_LEN], en[16], cg[PL_CGPATH_TEXT], ctr[CONTAINER_TEXT_MAX];
 	FILE *f = o->f;
 
 	comm_sanitize(p->comm, sizeof(p->comm), comm, sizeof(comm));
@@ -241,6 +243,10 @@ static void human_proc(struct out *o, const struct proc_stats *p)
 	/* a cgroup may be named by anyone with a delegated subtree: no raw bytes */
 	if (p->pid && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg, sizeof(cg)))
 		fprintf(f, "  cgroup %s", safe_str(cg, cg, sizeof(cg)));
+	/* validated names only (container.h): printable as they are */
+	if (p->pid && container__str(container_src__get(&o->ctrs, p->cgroup_id), ctr,
+				     sizeof(ctr))[0])
+		fprintf(f, "\n  container %s", ctr);
 	fprintf(f, "\n  allocations %llu  failures %llu  TIME_WAIT %llu  released %llu"
 		   "  held now %lld  peak held %lld\n",
 		(unsigned long long)p->allocs, (unsigned long long)p->failures,
@@ -302,6 +308,8 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 		jw_kstr(&w, "cgroup", cg);
 	else
 		jw_knull(&w, "cgroup");
+	jw_key(&w, "container");
+	container__jw(&w, p->pid ? container_src__get(&o->ctrs, p->cgroup_id) : NULL);
 	jw_ku64(&w, "allocs", p->allocs);
 	jw_ku64(&w, "failures", p->failures);
 	jw_key(&w, "failures_by_errno");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include "agg.h"
 #include "cgpath.h"
+#include "container.h"
 #include "lb.h"
 #include "lease.h"
 
@@ -40,6 +41,7 @@ struct out {
 	__u64 wall_off;		/* add to a monotonic stamp for wall-clock time */
 	struct lbuf lb;		/* lines are built here */
 	struct cgpath_src cgroups;	/* where cgroup paths come from: this host, or a trace */
+	struct container_src ctrs;	/* and containers; none: every "container" is null */
 };
 
 /* A cgroup path as shown, at most (longer ones are cut) */

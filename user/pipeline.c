@@ -11,56 +11,93 @@ void pipeline__init(struct pipeline *p, struct lease_table *t, struct agg *a)
 	p->agg = a;
 }
 
-void pipeline__free(struct pipeline *p)
+static void idset_free(struct idset *s)
 {
-	free(p->cg_seen);
-	p->cg_seen = NULL;
-	p->cg_n = p->cg_cap = 0;
+	free(s->v);
+	memset(s, 0, sizeof(*s));
 }
 
-static size_t cg_slot(__u64 id, size_t cap)
+void pipeline__free(struct pipeline *p)
+{
+	idset_free(&p->cg_seen);
+	idset_free(&p->names_seen);
+}
+
+static size_t id_slot(__u64 id, size_t cap)
 {
 	return (id * 0x9e3779b97f4a7c15ULL >> 17) & (cap - 1);
 }
 
-/* Adds id to the set; true if it was new. Out of memory: say new (a path twice is harmless). */
-static bool cg_new(struct pipeline *p, __u64 id)
+/* Adds id (non-zero) to s; true if it was new. Out of memory: say new (a record twice is harmless). */
+static bool idset_add(struct idset *s, __u64 id)
 {
-	size_t s;
+	size_t k;
 
-	if (p->cg_n * 2 >= p->cg_cap) {
-		size_t cap = p->cg_cap ? p->cg_cap * 2 : 256;
+	if (s->n * 2 >= s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
 		__u64 *nv = calloc(cap, sizeof(*nv));
 
 		if (!nv)
 			return true;
-		for (size_t i = 0; i < p->cg_cap; i++)
-			if (p->cg_seen[i]) {
-				for (s = cg_slot(p->cg_seen[i], cap); nv[s]; s = (s + 1) & (cap - 1))
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->v[i]) {
+				for (k = id_slot(s->v[i], cap); nv[k]; k = (k + 1) & (cap - 1))
 					;
-				nv[s] = p->cg_seen[i];
+				nv[k] = s->v[i];
 			}
-		free(p->cg_seen);
-		p->cg_seen = nv;
-		p->cg_cap = cap;
+		free(s->v);
+		s->v = nv;
+		s->cap = cap;
 	}
-	for (s = cg_slot(id, p->cg_cap); p->cg_seen[s]; s = (s + 1) & (p->cg_cap - 1))
-		if (p->cg_seen[s] == id)
+	for (k = id_slot(id, s->cap); s->v[k]; k = (k + 1) & (s->cap - 1))
+		if (s->v[k] == id)
 			return false;
-	p->cg_seen[s] = id;
-	p->cg_n++;
+	s->v[k] = id;
+	s->n++;
 	return true;
+}
+
+static bool idset_has(const struct idset *s, __u64 id)
+{
+	if (!s->cap)
+		return false;
+	for (size_t k = id_slot(id, s->cap); s->v[k]; k = (k + 1) & (s->cap - 1))
+		if (s->v[k] == id)
+			return true;
+	return false;
+}
+
+/*
+ * A cgroup's path goes into the trace before the first event naming it; its
+ * pod names once the kubelet's files have told them, which may be later.
+ */
+static int record_cgroup(struct pipeline *p, __u64 id)
+{
+	char path[PL_CGPATH_MAX + 1];
+	const struct container *ct;
+	int err = 0;
+
+	if (idset_add(&p->cg_seen, id))
+		err = tracefile_write_cgroup(p->rec, id, cgpath_src_get(&p->cgroups, id, path,
+									 sizeof(path)) ? NULL : path);
+	if (err || id == p->names_done_cg || idset_has(&p->names_seen, id))
+		return err;
+	ct = container_src__get(&p->ctrs, id);
+	if (!ct || !ct->pod_uid[0]) {
+		p->names_done_cg = id;	/* no pod: nothing to name */
+		return 0;
+	}
+	if (!ct->pod[0])
+		return 0;		/* not named yet: ask again at its next event */
+	idset_add(&p->names_seen, id);
+	p->names_done_cg = id;
+	return tracefile_write_names(p->rec, id, ct->namespace, ct->pod, ct->name);
 }
 
 static int record(struct pipeline *p, const struct pl_event *e)
 {
-	char path[PL_CGPATH_MAX + 1];
-	int err = 0;
+	int err = e->cgroup_id ? record_cgroup(p, e->cgroup_id) : 0;
 
-	if (e->cgroup_id && cg_new(p, e->cgroup_id))
-		err = tracefile_write_cgroup(p->rec, e->cgroup_id,
-					     cgpath_src_get(&p->cgroups, e->cgroup_id, path,
-							    sizeof(path)) ? NULL : path);
 	return err ? err : tracefile_write(p->rec, e);
 }
 
@@ -95,6 +132,9 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 	const struct pl_event *out = e;
 
 	if (!pipeline__wanted(&p->filt, e))
+		return 0;
+	if (!container_filter__empty(&p->filt.ctr) &&
+	    !container__match(container_src__get(&p->ctrs, e->cgroup_id), &p->filt.ctr))
 		return 0;
 	if (!p->first_ts || e->ts_ns < p->first_ts)
 		p->first_ts = e->ts_ns;

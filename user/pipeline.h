@@ -11,15 +11,26 @@
 #include <stdbool.h>
 #include "agg.h"
 #include "cgpath.h"
+#include "container.h"
 #include "lease.h"
 #include "tracefile.h"
 
-/* -p, -c, -4/-6: applied here for every source (live tracing also filters in the kernel). */
+/*
+ * -p, -c, -4/-6, --container, --pod, --namespace: applied here for every
+ * source (live tracing also filters pid, comm and family in the kernel).
+ */
 struct pipeline_filter {
 	__u32 pid;
 	char comm[PL_COMM_LEN];
 	bool has_comm;
 	int family;		/* AF_INET, AF_INET6, or 0 for both */
+	struct container_filter ctr;
+};
+
+/* An open-addressing set of non-zero ids. */
+struct idset {
+	__u64 *v;
+	size_t n, cap;
 };
 
 /*
@@ -43,8 +54,12 @@ struct pipeline {
 	 * the trace is read, and read elsewhere).
 	 */
 	struct cgpath_src cgroups;
-	__u64 *cg_seen;			/* an open-addressing set of ids */
-	size_t cg_n, cg_cap;
+	struct idset cg_seen;		/* cgroups whose path is in the trace */
+	/* and their Kubernetes names, once known: names come later than paths */
+	struct idset names_seen;
+	__u64 names_done_cg;		/* the last cgroup with nothing (more) to record */
+	/* containers by cgroup id: for the container filters and the trace's names */
+	struct container_src ctrs;
 	struct lease_table *leases;
 	struct agg *agg;
 	struct { sink_fn fn; void *ctx; } sinks[PIPELINE_MAX_SINKS];
@@ -61,7 +76,7 @@ void pipeline__add_sink(struct pipeline *p, sink_fn fn, void *ctx);
  * (the event was still applied; recording stops, what is on disk stays).
  */
 int pipeline__event(struct pipeline *p, const struct pl_event *e);
-/* Does the event pass -p, -c, -4/-6? */
+/* Does the event pass -p, -c, -4/-6 (the container filters are the pipeline's)? */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e);
 
 #endif

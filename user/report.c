@@ -27,67 +27,77 @@ static struct {
 	const char *path;
 } rep;
 
-/* Cgroup paths as the trace recorded them: the recording host's, never ours. */
+/*
+ * Cgroup paths as the trace recorded them: the recording host's, never ours.
+ * Hashed by id: records come between events, and a lookup may follow each.
+ */
 struct cg_path {
-	__u64 id;
+	__u64 id;	/* 0: an empty slot */
 	char *path;
 };
 
 struct cg_table {
 	struct cg_path *v;
-	size_t n, cap;
+	size_t n, cap;		/* cap: a power of two, at most half full */
 	size_t bytes;		/* of paths kept: bounded, a trace is anybody's */
-	bool sorted;
 };
 
 #define CG_TABLE_BYTES (64UL << 20)
 
+static size_t cg_slot(__u64 id, size_t cap)
+{
+	return (id * 0x9e3779b97f4a7c15ULL >> 23) & (cap - 1);
+}
+
+static struct cg_path *cg_at(const struct cg_table *t, __u64 id)
+{
+	size_t k;
+
+	if (!t->cap)
+		return NULL;
+	for (k = cg_slot(id, t->cap); t->v[k].id; k = (k + 1) & (t->cap - 1))
+		if (t->v[k].id == id)
+			return &t->v[k];
+	return &t->v[k];
+}
+
+/* The first path a trace gives an id stays: a trace repeats one only when crafted. */
 static void cg_add(struct cg_table *t, __u64 id, const char *path)
 {
 	size_t len = strlen(path);
+	struct cg_path *e;
 
-	if (t->bytes + len > CG_TABLE_BYTES)
+	if (!id || t->bytes + len > CG_TABLE_BYTES)
 		return;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct cg_path *nv = realloc(t->v, cap * sizeof(*nv));
+	if ((t->n + 1) * 2 > t->cap) {
+		struct cg_table nt = { .cap = t->cap ? t->cap * 2 : 64, .n = t->n, .bytes = t->bytes };
 
-		if (!nv)
+		nt.v = calloc(nt.cap, sizeof(*nt.v));
+		if (!nt.v)
 			return;
-		t->v = nv;
-		t->cap = cap;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].id)
+				*cg_at(&nt, t->v[i].id) = t->v[i];
+		free(t->v);
+		*t = nt;
 	}
-	t->v[t->n].path = strdup(path);
-	if (!t->v[t->n].path)
+	e = cg_at(t, id);
+	if (e->id)
 		return;
-	t->v[t->n].id = id;
+	e->path = strdup(path);
+	if (!e->path)
+		return;
+	e->id = id;
 	t->n++;
 	t->bytes += len;
-	t->sorted = false;
 }
 
-static int by_cg_id(const void *a, const void *b)
-{
-	const struct cg_path *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* A cgpath_fn: the first path the trace gave id; -ENOENT if it gave none. */
+/* A cgpath_fn: the path the trace gave id; -ENOENT if it gave none. */
 static int cg_find(void *ctx, __u64 id, char *buf, size_t len)
 {
-	struct cg_table *t = ctx;
-	struct cg_path key = { .id = id }, *hit;
+	const struct cg_path *hit = id ? cg_at(ctx, id) : NULL;
 
-	if (!t->n)
-		return -ENOENT;
-	if (!t->sorted) {
-		/* a trace repeats an id only when crafted: then any of its paths will do */
-		qsort(t->v, t->n, sizeof(*t->v), by_cg_id);
-		t->sorted = true;
-	}
-	hit = bsearch(&key, t->v, t->n, sizeof(*t->v), by_cg_id);
-	if (!hit || !*hit->path)
+	if (!hit || !hit->id || !*hit->path)
 		return -ENOENT;
 	snprintf(buf, len, "%s", hit->path);
 	return 0;
@@ -95,9 +105,127 @@ static int cg_find(void *ctx, __u64 id, char *buf, size_t len)
 
 static void cg_free(struct cg_table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->cap; i++)
 		free(t->v[i].path);
 	free(t->v);
+}
+
+/*
+ * The Kubernetes names the recording host's kubelet gave each cgroup
+ * (names records), and the containers made of them with the paths: the
+ * analysing host's kubelet knows nothing of another host's pods.
+ */
+struct cg_names {
+	__u64 id;
+	char ns[CONTAINER_LABEL_MAX + 1];
+	char pod[CONTAINER_SUBDOMAIN_MAX + 1];
+	char name[CONTAINER_LABEL_MAX + 1];
+};
+
+#define CG_NAMES_MAX (1UL << 20)	/* records kept: bounded, a trace is anybody's */
+#define CTR_SLOTS 1024			/* containers parsed, direct-mapped by id */
+
+struct ctr_table {
+	struct cg_table *paths;
+	struct cg_names *v;	/* hashed by id like cg_table; id 0: empty */
+	size_t n, cap;
+	struct {
+		__u64 id;	/* 0: empty */
+		bool in_one;
+		struct container ct;
+	} *slot;
+};
+
+static struct cg_names *names_at(const struct ctr_table *t, __u64 id)
+{
+	size_t k;
+
+	if (!t->cap)
+		return NULL;
+	for (k = cg_slot(id, t->cap); t->v[k].id; k = (k + 1) & (t->cap - 1))
+		if (t->v[k].id == id)
+			return &t->v[k];
+	return &t->v[k];
+}
+
+/* The last names a trace gives an id win: the kubelet may rename nothing, but be safe. */
+static void names_add(struct ctr_table *t, __u64 id, const char *const a[3])
+{
+	struct cg_names *e;
+
+	/* only names that may be printed: the validators are the live path's */
+	if (!id || !container__dns_label(a[0]) || !container__dns_subdomain(a[1]) ||
+	    (a[2][0] && !container__dns_label(a[2])) || t->n >= CG_NAMES_MAX)
+		return;
+	if ((t->n + 1) * 2 > t->cap) {
+		struct ctr_table nt = { .cap = t->cap ? t->cap * 2 : 16 };
+
+		nt.v = calloc(nt.cap, sizeof(*nt.v));
+		if (!nt.v)
+			return;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].id)
+				*names_at(&nt, t->v[i].id) = t->v[i];
+		free(t->v);
+		t->v = nt.v;
+		t->cap = nt.cap;
+	}
+	e = names_at(t, id);
+	if (!e->id)
+		t->n++;
+	e->id = id;
+	snprintf(e->ns, sizeof(e->ns), "%s", a[0]);
+	snprintf(e->pod, sizeof(e->pod), "%s", a[1]);
+	snprintf(e->name, sizeof(e->name), "%s", a[2]);
+}
+
+static const struct cg_names *names_find(const struct ctr_table *t, __u64 id)
+{
+	const struct cg_names *e = names_at(t, id);
+
+	return e && e->id ? e : NULL;
+}
+
+static size_t ctr_slot(__u64 id)
+{
+	return (id * 0x9e3779b97f4a7c15ULL >> 40) % CTR_SLOTS;
+}
+
+/* A container_src: the path the trace gave id, parsed, with the names it gave. */
+static const struct container *ctr_find(void *ctx, __u64 id)
+{
+	struct ctr_table *t = ctx;
+	char path[PL_CGPATH_MAX + 1];
+	const struct cg_names *nm;
+	size_t k;
+
+	if (!t->slot) {
+		t->slot = calloc(CTR_SLOTS, sizeof(*t->slot));
+		if (!t->slot)
+			return NULL;
+	}
+	k = ctr_slot(id);
+	if (t->slot[k].id == id)
+		return t->slot[k].in_one ? &t->slot[k].ct : NULL;
+	t->slot[k].id = id;
+	t->slot[k].in_one = false;
+	if (cg_find(t->paths, id, path, sizeof(path)) ||
+	    container__parse(path, &t->slot[k].ct) <= 0)
+		return NULL;
+	nm = t->slot[k].ct.pod_uid[0] ? names_find(t, id) : NULL;
+	if (nm) {
+		snprintf(t->slot[k].ct.namespace, sizeof(t->slot[k].ct.namespace), "%s", nm->ns);
+		snprintf(t->slot[k].ct.pod, sizeof(t->slot[k].ct.pod), "%s", nm->pod);
+		snprintf(t->slot[k].ct.name, sizeof(t->slot[k].ct.name), "%s", nm->name);
+	}
+	t->slot[k].in_one = container__valid(&t->slot[k].ct);
+	return t->slot[k].in_one ? &t->slot[k].ct : NULL;
+}
+
+static void ctr_free(struct ctr_table *t)
+{
+	free(t->v);
+	free(t->slot);
 }
 
 /* Everything one report runs a trace through. */
@@ -110,13 +238,20 @@ struct report {
 	struct out out;
 	struct export x;
 	struct cg_table cgroups;
+	struct ctr_table ctrs;
 };
 
-static void on_cgroup(void *ctx, __u64 id, const char *path)
+static void on_cgroup(void *ctx, __u64 id, enum tracefile_cg_kind kind, const char *const a[3])
 {
 	struct report *r = ctx;
 
-	cg_add(&r->cgroups, id, path);
+	if (kind == TRACEFILE_CG_PATH)
+		cg_add(&r->cgroups, id, a[0]);
+	else
+		names_add(&r->ctrs, id, a);
+	/* a record may change what id's container is: parse it again when asked */
+	if (r->ctrs.slot && r->ctrs.slot[ctr_slot(id)].id == id)
+		r->ctrs.slot[ctr_slot(id)].id = 0;
 }
 
 static void on_record(void *ctx, const struct pl_event *e)
@@ -176,6 +311,8 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	r.out.events = o->fmt == REPORT_JSONL;
 	r.out.cgroups.get = cg_find;
 	r.out.cgroups.ctx = &r.cgroups;
+	r.ctrs.paths = &r.cgroups;
+	r.out.ctrs = r.pipe.ctrs = (struct container_src){ .get = ctr_find, .ctx = &r.ctrs };
 	pipeline__add_sink(&r.pipe, out__event, &r.out);
 	export__init(&r.x, out, 0);
 	if (o->fmt == REPORT_CSV) {
@@ -201,6 +338,7 @@ out:
 	export__free(&r.x);
 	out__free(&r.out);
 	cg_free(&r.cgroups);
+	ctr_free(&r.ctrs);
 	agg__free(r.agg);
 	lease_table__free(r.leases);
 	return err;

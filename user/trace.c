@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include "portlife.skel.h"
 #include "agg.h"
+#include "container.h"
 #include "diag.h"
 #include "env.h"
 #include "failures.h"
@@ -84,6 +86,8 @@ struct tracer {
 	struct failures fails;
 	struct twsnap *tw;
 	struct top *top;		/* `portlife top` */
+	struct container_cache *ctrs;	/* cgroup ids to containers and pods */
+	char pods_dir[PATH_MAX], logs_dir[PATH_MAX];
 	struct metrics_http *http;	/* --metrics-addr */
 	int metrics_err;		/* last --metrics-file error, said once */
 	bool metrics_started;		/* the first --metrics-file write worked */
@@ -269,6 +273,8 @@ static void refresh_views(struct tracer *tr, bool with_top)
 	if (tr->http || tr->env->metrics_file) {
 		struct metrics_src ms = { .agg = tr->agg, .leases = tr->leases, .ri = &ri,
 					  .dv = dv, .nd = nd, .top_n = tr->env->metrics_top,
+					  .by_pod = tr->env->metrics_by_pod,
+					  .ctrs = container_src__cache(tr->ctrs),
 					  .start_time = tr->start_wall,
 					  .version = PORTLIFE_VERSION };
 		const char *path = tr->env->metrics_file;
@@ -375,6 +381,32 @@ static int open_outputs(struct tracer *tr)
 	return 0;
 }
 
+/*
+ * Containers and pods, from cgroup paths and the kubelet's log directories:
+ * every output names them, the container filters match them, and a trace
+ * records the pod names (the kubelet's files stay on this host).
+ */
+static int start_containers(struct tracer *tr)
+{
+	struct container_opts o = { .pods_dir = tr->pods_dir, .containers_dir = tr->logs_dir };
+	const char *dir = tr->env->kubelet_logs;
+
+	if ((size_t)snprintf(tr->pods_dir, sizeof(tr->pods_dir), "%s/pods", dir) >=
+	    sizeof(tr->pods_dir) ||
+	    (size_t)snprintf(tr->logs_dir, sizeof(tr->logs_dir), "%s/containers", dir) >=
+	    sizeof(tr->logs_dir)) {
+		fprintf(stderr, "portlife: --kubelet-logs '%s' is too long\n", dir);
+		return -ENAMETOOLONG;
+	}
+	tr->ctrs = container_cache__new(&o);
+	if (!tr->ctrs) {
+		fprintf(stderr, "portlife: out of memory for the container cache\n");
+		return -ENOMEM;
+	}
+	tr->out.ctrs = tr->pipe.ctrs = container_src__cache(tr->ctrs);
+	return 0;
+}
+
 static int start_recording(struct tracer *tr)
 {
 	const struct env *env = tr->env;
@@ -450,6 +482,9 @@ static int setup(struct tracer *tr)
 	pipeline__init(&tr->pipe, tr->leases, tr->agg);
 	/* -p, -4/-6 and --cgroup are filtered in the kernel already; -c only here */
 	tr->pipe.filt = env->filt;
+	err = start_containers(tr);
+	if (err)
+		return err;
 	if (env->record && (err = start_recording(tr)))
 		return err;
 	pipeline__add_sink(&tr->pipe, out__event, &tr->out);
@@ -597,6 +632,7 @@ static int finish(struct tracer *tr)
 
 static void teardown(struct tracer *tr)
 {
+	container_cache__free(tr->ctrs);
 	top__free(tr->top);
 	metrics_http_stop(tr->http);
 	if (tr->pipe.rec)

@@ -85,7 +85,7 @@ static size_t unit_bytes(const unsigned char *p)
 	__u32 magic;
 
 	memcpy(&magic, p, 4);
-	if (magic != PL_CG_MAGIC)
+	if (magic != PL_CG_MAGIC && magic != PL_CN_MAGIC)
 		return REC_BYTES;
 	memcpy(&cg, p + 4, sizeof(cg));
 	return 4 + sizeof(cg) + cg.len + 4;
@@ -155,11 +155,13 @@ int tracefile_write(struct tracefile_writer *w, const struct pl_event *e)
 	return 0;
 }
 
-int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *path)
+/* A cgroup record: magic, id and length, len bytes of data, CRC-32 of them all. */
+static int write_cg_rec(struct tracefile_writer *w, __u32 magic, __u64 id, const char *data,
+			size_t len)
 {
-	struct pl_cgroup_rec r = { .id = id, .len = path ? strnlen(path, PL_CGPATH_MAX) : 0 };
+	struct pl_cgroup_rec r = { .id = id, .len = len };
 	size_t n = 4 + sizeof(r) + r.len + 4;
-	__u32 magic = PL_CG_MAGIC, c;
+	__u32 c;
 	uLong sum;
 	int err = w->err;
 
@@ -168,14 +170,30 @@ int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *pat
 	if (err)
 		return err;
 	sum = crc32(crc32(crc32(crc32(0L, Z_NULL, 0), (const void *)&magic, 4),
-			  (const void *)&r, sizeof(r)), (const void *)path, r.len);
+			  (const void *)&r, sizeof(r)), (const void *)data, r.len);
 	c = (__u32)sum;
 	memcpy(w->buf + w->used, &magic, 4);
 	memcpy(w->buf + w->used + 4, &r, sizeof(r));
-	memcpy(w->buf + w->used + 4 + sizeof(r), path, r.len);
+	if (r.len)
+		memcpy(w->buf + w->used + 4 + sizeof(r), data, r.len);
 	memcpy(w->buf + w->used + 4 + sizeof(r) + r.len, &c, 4);
 	w->used += n;
 	return 0;
+}
+
+int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *path)
+{
+	return write_cg_rec(w, PL_CG_MAGIC, id, path, path ? strnlen(path, PL_CGPATH_MAX) : 0);
+}
+
+int tracefile_write_names(struct tracefile_writer *w, __u64 id, const char *ns, const char *pod,
+			  const char *container)
+{
+	char buf[PL_CGNAMES_MAX];
+	int n = snprintf(buf, sizeof(buf), "%.*s%c%.*s%c%.*s", PL_CGNAME_MAX, ns, 0,
+			 PL_CGNAME_MAX, pod, 0, PL_CGNAME_MAX, container);
+
+	return write_cg_rec(w, PL_CN_MAGIC, id, buf, n < 0 ? 0 : (size_t)n);
 }
 
 __u64 tracefile_written(const struct tracefile_writer *w)
@@ -273,21 +291,22 @@ static void win_skip(struct window *w, size_t n)
 /* The first place in p[0..n) where a record or the trailer magic starts, or NULL. */
 static const unsigned char *find_magic(const unsigned char *p, size_t n)
 {
-	static const __u32 magic[3] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC };
+	static const __u32 magic[4] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC, PL_CN_MAGIC };
 	const unsigned char *end = p + n;
 
 	/*
 	 * memchr goes through long runs of other bytes (a sparse file's zeros)
-	 * at memory speed: all three magics start with 'P'.
+	 * at memory speed: all the magics start with 'P'.
 	 */
 	_Static_assert((PL_REC_MAGIC & 0xff) == 'P' && (PL_END_MAGIC & 0xff) == 'P' &&
-		       (PL_CG_MAGIC & 0xff) == 'P', "magics start with P");
+		       (PL_CG_MAGIC & 0xff) == 'P' && (PL_CN_MAGIC & 0xff) == 'P',
+		       "magics start with P");
 	while (end - p >= 4) {
 		const unsigned char *q = memchr(p, 'P', end - 3 - p);
 
 		if (!q)
 			return NULL;
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			if (!memcmp(q, &magic[i], 4))
 				return q;
 		p = q + 1;
@@ -478,16 +497,21 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			info->records++;
 			continue;
 		}
-		if (magic == PL_CG_MAGIC && info->hdr.version >= 2) {
+		if ((magic == PL_CG_MAGIC && info->hdr.version >= 2) ||
+		    (magic == PL_CN_MAGIC && info->hdr.version >= 4)) {
+			bool names = magic == PL_CN_MAGIC;
+			const char *bad = names ? "corrupt names record at offset %llu%s"
+						: "corrupt cgroup record at offset %llu%s";
 			struct pl_cgroup_rec r;
-			char path[PL_CGPATH_MAX + 1];
+			char data[PL_CGPATH_MAX + 1];
+			const char *a[3] = { data, "", "" };
 			size_t k;
 
 			if (win_need(w, 4 + sizeof(r)) < 4 + sizeof(r))
 				goto truncated;
 			memcpy(&r, win_at(w) + 4, sizeof(r));
-			if (r.len > PL_CGPATH_MAX || r.pad) {
-				problem(info, "corrupt cgroup record at offset %llu%s", pos, " (length)");
+			if (r.len > (names ? PL_CGNAMES_MAX - 1 : PL_CGPATH_MAX) || r.pad) {
+				problem(info, bad, pos, " (length)");
 				goto damaged;
 			}
 			k = 4 + sizeof(r) + r.len;
@@ -496,15 +520,25 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			memcpy(&c, win_at(w) + k, 4);
 			if (c != (__u32)crc32(crc32(0L, win_at(w), 4 + sizeof(r)),
 					      win_at(w) + 4 + sizeof(r), r.len)) {
-				problem(info, "corrupt cgroup record at offset %llu%s", pos,
-					" (checksum)");
+				problem(info, bad, pos, " (checksum)");
 				goto damaged;
 			}
-			memcpy(path, win_at(w) + 4 + sizeof(r), r.len);
-			path[r.len] = '\0';
+			memcpy(data, win_at(w) + 4 + sizeof(r), r.len);
+			data[r.len] = '\0';
 			win_skip(w, k + 4);
+			if (names) {
+				/* three names, NUL-separated; a record with fewer names the rest "" */
+				char *z = memchr(data, '\0', r.len);
+
+				if (z && z < data + r.len) {
+					a[1] = z + 1;
+					z = memchr(a[1], '\0', data + r.len - a[1]);
+					if (z && z < data + r.len)
+						a[2] = z + 1;
+				}
+			}
 			if (cg)
-				cg(ctx, r.id, path);
+				cg(ctx, r.id, names ? TRACEFILE_CG_NAMES : TRACEFILE_CG_PATH, a);
 			continue;
 		}
 		if (magic == PL_END_MAGIC) {

@@ -8,6 +8,10 @@
  *            "PLCG" + struct pl_cgroup_rec + its path + CRC-32 (version 2+):
  *            the path of a cgroup id, before the first event that names it,
  *            so that `report` elsewhere shows the recording host's paths
+ *            "PLCN" + struct pl_cgroup_rec + "namespace\0pod\0container" +
+ *            CRC-32 (version 4+): the Kubernetes names of a cgroup id, once
+ *            the recording host's kubelet files told them (names are not in
+ *            the path, and the kubelet's files stay on that host)
  *   trailer  "PLEN" + struct pl_file_trailer + CRC-32 (drops, end time)
  *
  * The writer only ever write()s whole records, so a recorder killed at any
@@ -26,11 +30,14 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 3		/* 2: cgroup path records; 3: a wider trailer */
+#define PL_FILE_VERSION 4		/* 2: cgroup paths; 3: a wider trailer; 4: pod names */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
 #define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
+#define PL_CN_MAGIC 0x4e434c50u		/* "PLCN" */
 #define PL_END_MAGIC 0x4e454c50u	/* "PLEN" */
 #define PL_CGPATH_MAX 4095		/* a cgroup path in a trace, at most */
+#define PL_CGNAME_MAX 253		/* a pod name (DNS-1123 subdomain), the longest name */
+#define PL_CGNAMES_MAX (3 * (PL_CGNAME_MAX + 1))	/* a names record's data, with room */
 
 struct pl_file_hdr {
 	char magic[8];
@@ -47,7 +54,10 @@ struct pl_file_hdr {
 	char filters[128];	/* the command line's filters, as text */
 };
 
-/* A cgroup path record's fixed part; len bytes of path follow (no NUL). */
+/*
+ * A cgroup path or names record's fixed part; len bytes of path (or of the
+ * three names, each but the last ended by a NUL) follow, with no final NUL.
+ */
 struct pl_cgroup_rec {
 	__u64 id;		/* cgroup v2 id, as events carry it */
 	__u32 len;		/* of the path: 0 (gone before it was looked up) to PL_CGPATH_MAX */
@@ -103,6 +113,9 @@ struct tracefile_writer *tracefile_create(const char *path, const struct pl_file
 int tracefile_write(struct tracefile_writer *w, const struct pl_event *e);
 /* Append the path of cgroup id (NULL or "": not known); as tracefile_write. */
 int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *path);
+/* Append the Kubernetes names of cgroup id ("" for one not known); as tracefile_write. */
+int tracefile_write_names(struct tracefile_writer *w, __u64 id, const char *ns, const char *pod,
+			  const char *container);
 /* Write out the buffered records (the main loop does it every poll). */
 int tracefile_flush(struct tracefile_writer *w);
 /*
@@ -131,8 +144,14 @@ struct tracefile_info {
 };
 
 typedef void (*tracefile_fn)(void *ctx, const struct pl_event *e);
-/* A cgroup path record: path NUL-terminated, bytes as the file has them (untrusted). */
-typedef void (*tracefile_cgroup_fn)(void *ctx, __u64 id, const char *path);
+/*
+ * A cgroup record. TRACEFILE_CG_PATH: a[0] is the path. TRACEFILE_CG_NAMES:
+ * a[0..2] are the namespace, pod and container names. Each is NUL-terminated
+ * and holds the bytes as the file has them (untrusted: validate before use).
+ */
+enum tracefile_cg_kind { TRACEFILE_CG_PATH, TRACEFILE_CG_NAMES };
+typedef void (*tracefile_cgroup_fn)(void *ctx, __u64 id, enum tracefile_cg_kind kind,
+				    const char *const a[3]);
 
 /*
  * Read a whole trace from f, calling fn for each valid record as it is read;
@@ -155,7 +174,7 @@ int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tra
  */
 int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
 			  struct tracefile_info *info);
-/* tracefile_read, with cgroup path records handed to cg (may be NULL). */
+/* tracefile_read, with cgroup path and names records handed to cg (may be NULL). */
 int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg, void *ctx,
 		       struct tracefile_info *info);
 
