@@ -180,6 +180,41 @@ int cgpath_get(__u64 id, char *buf, size_t len)
 	return err;
 }
 
+int cgroup_id_of_pid(__u32 pid, __u64 *id)
+{
+	char file[64], line[PATH_MAX + 8], dir[2 * PATH_MAX];
+	struct stat st;
+	FILE *f;
+	int err = -ENOENT;
+
+	if (open_root() < 0)
+		return -ENOENT;
+	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
+	f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+
+		if (strncmp(line, "0::/", 4))
+			continue;
+		line[n] = '\0';
+		/* fstatat below the root fd: a path with ".." cannot leave the tree */
+		if (strstr(line + 3, "/../") || !strcmp(line + n - 3, "/.."))
+			break;
+		snprintf(dir, sizeof(dir), ".%s", line + 3);
+		if (!fstatat(root_fd, dir, &st, 0)) {
+			*id = st.st_ino;
+			err = 0;
+		} else {
+			err = -errno;
+		}
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
 int cgpath_src_get(const struct cgpath_src *src, __u64 id, char *buf, size_t len)
 {
 	if (src && src->get)

@@ -20,6 +20,12 @@ int cgroup2_mount(char *buf, size_t len);
 int cgpath_get(__u64 id, char *buf, size_t len);
 
 /*
+ * The cgroup v2 id of process pid now (its "0::" line in /proc/PID/cgroup,
+ * and that directory's inode): 0, or -errno (-ENOENT: gone, or no cgroup2).
+ */
+int cgroup_id_of_pid(__u32 pid, __u64 *id);
+
+/*
  * Where paths come from instead of this host's cgroup tree, for `report`:
  * a trace carries the paths of the host that recorded it.
  */

@@ -1045,3 +1045,18 @@ const char *container__str(const struct container *c, char *buf, size_t len)
 			 container__runtime_name(c->outer_runtime), c->outer_id);
 	return buf;
 }
+
+const char *container__short(const struct container *c, char *buf, size_t len)
+{
+	if (!len)
+		return buf;
+	if (!c || !c->runtime || !container__valid(c))
+		snprintf(buf, len, "-");
+	else if (c->pod[0])
+		snprintf(buf, len, "%s/%s", c->namespace, c->pod);
+	else if (c->runtime == CONTAINER_SYSTEMD)
+		snprintf(buf, len, "%s", c->id);
+	else
+		snprintf(buf, len, "%s:%s", container__runtime_name(c->runtime), c->short_id);
+	return buf;
+}

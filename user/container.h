@@ -258,6 +258,11 @@ void container__json(FILE *f, const struct container *c);
  * Invalid structs give "?".
  */
 const char *container__str(const struct container *c, char *buf, size_t len);
+/*
+ * The shortest useful name, for a table column: "shop/web-0" (a named pod),
+ * "docker:1a2b3c4d5e6f", "nginx.service"; "-" for none.
+ */
+const char *container__short(const struct container *c, char *buf, size_t len);
 /* Room for the longest of those: unit or names, and the words between. */
 #define CONTAINER_TEXT_MAX (CONTAINER_UNIT_MAX + CONTAINER_SUBDOMAIN_MAX + 2 * CONTAINER_LABEL_MAX + 64)
 

@@ -71,6 +71,7 @@ enum {
 	OPT_METRICS_BY,
 	OPT_KUBELET_LOGS,
 	OPT_SORT,
+	OPT_PODS,
 };
 
 static bool recording, topping;
@@ -114,6 +115,9 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "sort", OPT_SORT, "COLUMN", 0,
 	  "The column to sort by: " TOP_SORT_NAMES " (default held)", 0 },
+	{ "pods", OPT_PODS, NULL, 0,
+	  "A row per Kubernetes pod (or per container outside pods; the host's own processes "
+	  "share one row) instead of per process; the g key toggles it", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "output", 'o', "FILE", 0, "The trace file to create (0600; never overwritten)", 0 },
 	{},
@@ -195,6 +199,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, 1, 1000, &v))
 			return opt_bad("metrics-top", arg, "expected 1 to 1000");
 		env->metrics_top = v;
+		break;
+	case OPT_PODS:
+		if (!topping) {
+			fprintf(stderr, "portlife: --pods is for `portlife top`\n");
+			return -EINVAL;
+		}
+		env->top_by_pod = true;
 		break;
 	case OPT_METRICS_BY:
 		if (strcmp(arg, "comm") && strcmp(arg, "pod"))
@@ -306,6 +317,7 @@ static bool hidden(int key, bool rec, bool top)
 	case 'o':
 		return !rec;
 	case OPT_SORT:
+	case OPT_PODS:
 		return !top;
 	case 'i':
 	case OPT_JSON:

@@ -34,6 +34,7 @@ struct env {
 	const char *kubelet_logs;	/* --kubelet-logs: DIR/pods and DIR/containers */
 	bool top;		/* `portlife top` */
 	int top_sort;		/* enum top_sort */
+	bool top_by_pod;	/* top --pods: a row per pod */
 	char filters[128];	/* the filters as text, for the trace header */
 };
 

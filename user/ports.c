@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <argp.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <bpf/libbpf.h>
+#include "cgpath.h"
+#include "container.h"
 #include "failures.h"
 #include "headroom.h"
 #include "json.h"
@@ -25,6 +28,11 @@ struct ports_env {
 	unsigned long netns;
 	double sample;		/* seconds between two snapshots for --headroom */
 	int who;		/* `who PORT` */
+	struct container_filter ctr;	/* --container, --pod, --namespace */
+	const char *kubelet_logs;
+	struct container_cache *cc;
+	__u32 memo_pid;			/* the last owner looked up, and its container */
+	const struct container *memo;
 };
 
 static struct ports_env penv;
@@ -51,6 +59,20 @@ static const char *proto_state(const struct pl_sock_rec *r)
 	return tcp_state_name(r->state);
 }
 
+/* The container of a socket's owner now, from its cgroup; NULL for none or unknown. */
+static const struct container *owner_ctr(const struct sock_ent *e)
+{
+	__u64 id;
+
+	if (!e->pid || !penv.cc)
+		return NULL;
+	if (e->pid == penv.memo_pid)
+		return penv.memo;
+	penv.memo_pid = e->pid;
+	penv.memo = cgroup_id_of_pid(e->pid, &id) ? NULL : container__lookup(penv.cc, id);
+	return penv.memo;
+}
+
 static bool wanted(const struct sock_ent *e)
 {
 	const struct pl_sock_rec *r = &e->r;
@@ -64,6 +86,8 @@ static bool wanted(const struct sock_ent *e)
 	if (penv.state && r->state != penv.state)
 		return false;
 	if (penv.netns && r->netns != penv.netns)
+		return false;
+	if (!container_filter__empty(&penv.ctr) && !container__match(owner_ctr(e), &penv.ctr))
 		return false;
 	return true;
 }
@@ -105,6 +129,8 @@ static void print_sock_json(struct lbuf *b, FILE *f, const struct sock_ent *e)
 		jw_knull(&w, "pid");
 		jw_knull(&w, "comm");
 	}
+	jw_key(&w, "container");
+	container__jw(&w, owner_ctr(e));
 	/* pid is the lowest of them: a forked server's workers share the socket */
 	jw_ku64(&w, "processes", e->nholders);
 	if (r->state == PL_TCP_TIME_WAIT && r->proto == IPPROTO_TCP)
@@ -115,7 +141,7 @@ static void print_sock_json(struct lbuf *b, FILE *f, const struct sock_ent *e)
 static void print_sock(FILE *f, const struct sock_ent *e)
 {
 	const struct pl_sock_rec *r = &e->r;
-	char lep[64], rep[64], pid[16] = "-", comm[PL_COMM_LEN], left[24] = "";
+	char lep[64], rep[64], pid[16] = "-", comm[PL_COMM_LEN], left[24] = "-", ctr[96];
 
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
 	if (r->proto == IPPROTO_TCP && r->state == PL_TCP_TIME_WAIT)
@@ -125,15 +151,18 @@ static void print_sock(FILE *f, const struct sock_ent *e)
 	endpoint_str(r->family, r->raddr, r->rport, rep, sizeof(rep));
 	if (!r->rport)	/* no remote end, as ss shows it */
 		strcpy(strrchr(rep, ':') + 1, "*");
-	fprintf(f, "%-5s %-12s %-24s %-24s %-7s %-16s %-11u %s", proto_family_str(r->proto, r->family),
+	/* container names are validated (container.h): printable as they are */
+	fprintf(f, "%-5s %-12s %-24s %-24s %-7s %-16s %-11u %-8s %s", proto_family_str(r->proto, r->family),
 		proto_state(r), endpoint_str(r->family, r->laddr, r->lport, lep, sizeof(lep)), rep,
-		pid, e->pid ? comm : "(unknown)", r->netns, left);
+		pid, e->pid ? comm : "(unknown)", r->netns, left,
+		container__short(owner_ctr(e), ctr, sizeof(ctr)));
 	if (e->nholders > 1)
-		fprintf(f, "%s(and %u more processes)", *left ? " " : "", e->nholders - 1);
+		fprintf(f, " (and %u more processes)", e->nholders - 1);
 	fprintf(f, "\n");
 }
 
-enum { OPT_JSON = 0x100, OPT_RANGE, OPT_STATE, OPT_NETNS, OPT_HEADROOM, OPT_SAMPLE };
+enum { OPT_JSON = 0x100, OPT_RANGE, OPT_STATE, OPT_NETNS, OPT_HEADROOM, OPT_SAMPLE,
+       OPT_KUBELET_LOGS };
 
 static const struct argp_option ports_opts[] = {
 	{ "json", OPT_JSON, NULL, 0, "JSON lines: one object per socket (and per destination)", 0 },
@@ -144,6 +173,9 @@ static const struct argp_option ports_opts[] = {
 	{ "netns", OPT_NETNS, "INODE", 0, "Only this network namespace (inode, as `ls -L -i /proc/PID/ns/net`)", 0 },
 	{ "headroom", OPT_HEADROOM, NULL, 0, "Headroom per destination and per netns instead of sockets", 0 },
 	{ "sample", OPT_SAMPLE, "SECONDS", 0, "With --headroom: a second snapshot this much later for the growth rate (default 1, 0: none)", 0 },
+	OPTS_CONTAINER_FILTER,
+	{ "kubelet-logs", OPT_KUBELET_LOGS, "DIR", 0,
+	  "Where the kubelet's pods/ and containers/ log directories are (default /var/log)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{},
 };
@@ -152,8 +184,16 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 {
 	unsigned long v;
 	char *dash;
+	error_t err = opt_container_filter(key, arg, &penv.ctr);
 
+	if (err != ARGP_ERR_UNKNOWN)
+		return err;
 	switch (key) {
+	case OPT_KUBELET_LOGS:
+		if (!*arg)
+			return opt_bad("kubelet-logs", arg, "expected a directory");
+		penv.kubelet_logs = arg;
+		break;
 	case OPT_JSON:
 		penv.json = true;
 		break;
@@ -221,7 +261,8 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 static const char ports_doc[] =
 "portlife ports: every local port in use now, in every network namespace:\n"
 "protocol, state (TIME_WAIT with the time left), local and remote address,\n"
-"owner (pid and comm; TIME_WAIT sockets have none), netns.\n"
+"owner (pid and comm; TIME_WAIT sockets have none), netns, and the owner's\n"
+"pod or container.\n"
 "With --headroom: for each destination, the ephemeral ports in use against\n"
 "those usable (ip_local_port_range minus ip_local_reserved_ports minus ports\n"
 "held by bind()), the growth over --sample seconds and the time to\n"
@@ -241,7 +282,7 @@ static const char who_doc[] =
 "namespace, with its owner; and, when a `portlife` is tracing, who recently\n"
 "failed to get that port.\n"
 "\n"
-"USAGE: portlife who PORT [--json] [--netns INODE]\n"
+"USAGE: portlife who PORT [--json] [--netns INODE] [--pod NAME ...]\n"
 "\n"
 "OPTIONS:";
 
@@ -296,8 +337,28 @@ static int run_ports(int argc, char **argv, int who)
 	penv.port = -1;
 	penv.sample = 1;
 	penv.who = who;
+	penv.kubelet_logs = "/var/log";
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
+	{
+		char pods[PATH_MAX], logs[PATH_MAX];
+		struct container_opts co = { .pods_dir = pods, .containers_dir = logs };
+
+		if ((size_t)snprintf(pods, sizeof(pods), "%s/pods", penv.kubelet_logs) >=
+		    sizeof(pods) ||
+		    (size_t)snprintf(logs, sizeof(logs), "%s/containers", penv.kubelet_logs) >=
+		    sizeof(logs)) {
+			fprintf(stderr, "portlife: --kubelet-logs '%s' is too long\n",
+				penv.kubelet_logs);
+			return 2;
+		}
+		/* the cache copies the directories: they may go out of scope */
+		penv.cc = container_cache__new(&co);
+		if (!penv.cc) {
+			fprintf(stderr, "portlife: out of memory for the container cache\n");
+			return 1;
+		}
+	}
 	libbpf_set_print(quiet_print);
 	/* CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39 */
 	if (!loader__has_cap(21) && !(loader__has_cap(38) && loader__has_cap(39))) {
@@ -335,8 +396,8 @@ static int run_ports(int argc, char **argv, int who)
 	}
 	qsort(s.v, s.n, sizeof(*s.v), by_port);
 	if (!penv.json)
-		printf("%-5s %-12s %-24s %-24s %-7s %-16s %-11s %s\n", "PROTO", "STATE", "LOCAL",
-		       "REMOTE", "PID", "COMM", "NETNS", "TW_LEFT");
+		printf("%-5s %-12s %-24s %-24s %-7s %-16s %-11s %-8s %s\n", "PROTO", "STATE", "LOCAL",
+		       "REMOTE", "PID", "COMM", "NETNS", "TW_LEFT", "POD/CONTAINER");
 	for (size_t i = 0; i < s.n; i++) {
 		if (!wanted(&s.v[i]))
 			continue;
@@ -362,6 +423,8 @@ out:
 	snapshot__free(&s);
 	snapshot__free(&prev);
 	loader__unload_iters(&it);
+	container_cache__free(penv.cc);
+	penv.cc = NULL;
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "portlife: writing the output failed: %s\n", strerror(errno));
 		return 1;

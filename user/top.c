@@ -4,20 +4,26 @@
 #include <string.h>
 #include <time.h>
 #include <curses.h>
+#include "hist.h"
 #include "top.h"
 #include "ports.h"
 #include "util.h"
 
 #define TOP_DESTS 5
 
+#define WHERE_MAX 64		/* the POD/CONTAINER cell, cut to its width when drawn */
+#define WHERE_COL 24
+
 struct row {
-	__u32 pid;
-	char comm[PL_COMM_LEN];		/* sanitized */
+	__u32 pid;			/* grouped: the processes in the group */
+	char comm[PL_COMM_LEN];		/* sanitized; grouped: the busiest one's */
 	char key[PL_COMM_LEN];		/* raw, to match leases */
+	char where[WHERE_MAX];		/* container__short(); the group's key when grouped */
 	__s64 held;
 	__u64 allocs, fails, tw;
 	double rate;
 	__u64 p99_lat, med_hold;
+	struct proc_stats *agg;		/* grouped: the members' stats summed (while updating) */
 };
 
 struct top {
@@ -33,6 +39,10 @@ struct top {
 	__u64 drops, misses;
 	char mode[16];
 	bool drawn;
+	struct container_src ctrs;
+	bool by_pod;			/* one row per pod (or container, or host) */
+	struct row *groups;		/* the rows by pod, when by_pod */
+	size_t ngroups;
 };
 
 static const char *const sort_names[TS_MAX] = {
@@ -49,7 +59,8 @@ int top_sort_parse(const char *s)
 	return -1;
 }
 
-struct top *top__new(bool tty, enum top_sort sort, FILE *out)
+struct top *top__new(bool tty, enum top_sort sort, FILE *out, struct container_src ctrs,
+		     bool by_pod)
 {
 	struct top *t = calloc(1, sizeof(*t));
 
@@ -58,6 +69,8 @@ struct top *top__new(bool tty, enum top_sort sort, FILE *out)
 	t->tty = tty;
 	t->out = out;
 	t->sort = sort;
+	t->ctrs = ctrs;
+	t->by_pod = by_pod;
 	if (tty) {
 		/* newterm, not initscr: initscr exits the process when TERM is unusable */
 		if (!newterm(NULL, stdout, stdin)) {
@@ -82,6 +95,7 @@ void top__free(struct top *t)
 		endwin();
 	free(t->rows);
 	free(t->prev);
+	free(t->groups);
 	free(t);
 }
 
@@ -106,7 +120,7 @@ static int row_sort_cmp(const void *x, const void *y)
 
 	switch (g_sort) {
 	case TS_PID: c = CMP(a->pid, b->pid); break;
-	case TS_COMM: c = strcmp(a->comm, b->comm); break;
+	case TS_COMM: c = strcmp(a->comm, b->comm); break;	/* grouped: by pod */
 	/* numbers: biggest first, as a user hunting the culprit wants */
 	case TS_HELD: c = -CMP(a->held, b->held); break;
 	case TS_RATE: c = -CMP(a->rate, b->rate); break;
@@ -118,7 +132,14 @@ static int row_sort_cmp(const void *x, const void *y)
 	}
 	if (!c)
 		c = CMP(a->pid, b->pid);
+	if (!c)
+		c = strcmp(a->where, b->where);
 	return g_reverse ? -c : c;
+}
+
+static int row_where_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct row *)x)->where, ((const struct row *)y)->where);
 }
 
 static void sort_rows(struct top *t)
@@ -126,6 +147,68 @@ static void sort_rows(struct top *t)
 	g_sort = t->sort;
 	g_reverse = t->reverse;
 	qsort(t->rows, t->n, sizeof(*t->rows), row_sort_cmp);
+	if (t->groups) {
+		/* by pid means by size when grouped; by comm, by the group's name */
+		if (g_sort == TS_COMM)
+			qsort(t->groups, t->ngroups, sizeof(*t->groups), row_where_cmp);
+		else
+			qsort(t->groups, t->ngroups, sizeof(*t->groups), row_sort_cmp);
+	}
+}
+
+/*
+ * One row per pod (or per container outside pods, or one for the host):
+ * counts and rates summed, percentiles from the members' summed histograms.
+ */
+static void group_rows(struct top *t, const struct row *rows, size_t n,
+		       struct proc_stats *const *stats)
+{
+	struct row *g = calloc(n + 1, sizeof(*g));
+	struct proc_stats *sum = calloc(n + 1, sizeof(*sum));
+	__u64 *most = calloc(n + 1, sizeof(*most));	/* the busiest member's allocations */
+	size_t k = 0;
+
+	free(t->groups);
+	t->groups = NULL;
+	t->ngroups = 0;
+	if (!g || !sum || !most) {
+		free(g);
+		free(sum);
+		free(most);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct row *hit = NULL;
+
+		for (size_t j = 0; j < k && !hit; j++)
+			if (!strcmp(g[j].where, rows[i].where))
+				hit = &g[j];
+		if (!hit) {
+			hit = &g[k];
+			hit->agg = &sum[k++];
+			snprintf(hit->where, sizeof(hit->where), "%s", rows[i].where);
+		}
+		if (hit->pid == 0 || rows[i].allocs > most[hit - g]) {
+			most[hit - g] = rows[i].allocs;
+			memcpy(hit->comm, rows[i].comm, sizeof(hit->comm));
+		}
+		hit->pid++;
+		hit->held += rows[i].held;
+		hit->allocs += rows[i].allocs;
+		hit->fails += rows[i].fails;
+		hit->tw += rows[i].tw;
+		hit->rate += rows[i].rate;
+		agg__merge(hit->agg, stats[i]);
+	}
+	for (size_t j = 0; j < k; j++) {
+		g[j].p99_lat = g[j].agg->alloc_lat.count ? hist__percentile(&g[j].agg->alloc_lat, 99) : 0;
+		g[j].med_hold = g[j].agg->hold.count ? hist__percentile(&g[j].agg->hold, 50) : 0;
+		g[j].agg = NULL;
+	}
+	free(sum);
+	free(most);
+	t->groups = g;
+	t->ngroups = k;
 }
 
 void top__update(struct top *t, struct agg *a, struct lease_table *lt, const struct dest *dv,
@@ -145,9 +228,12 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct proc_stats *p = v[i];
+		struct proc_stats *p = v[i];
 		struct row *r = &rows[i];
 
+		r->agg = p;
+		container__short(container_src__get(&t->ctrs, p->cgroup_id), r->where,
+				 sizeof(r->where));
 		r->pid = p->pid;
 		memcpy(r->key, p->comm, PL_COMM_LEN);
 		comm_sanitize(p->comm, PL_COMM_LEN, r->comm, sizeof(r->comm));
@@ -157,7 +243,6 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 		r->p99_lat = p->alloc_lat.count ? hist__percentile(&p->alloc_lat, 99) : 0;
 		r->med_hold = p->hold.count ? hist__percentile(&p->hold, 50) : 0;
 	}
-	free(v);
 	/* keyed by (pid, comm), as the aggregation is, for the rates and TW counts */
 	qsort(rows, n, sizeof(*rows), row_key_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -178,6 +263,23 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 		if (hit)
 			hit->tw++;
 	}
+	if (t->by_pod) {
+		struct proc_stats **st = malloc((n + 1) * sizeof(*st));
+
+		if (st) {
+			for (size_t i = 0; i < n; i++)
+				st[i] = rows[i].agg;
+			group_rows(t, rows, n, st);
+			free(st);
+		}
+	} else {
+		free(t->groups);
+		t->groups = NULL;
+		t->ngroups = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		rows[i].agg = NULL;
+	free(v);
 	/* the next update's rates need this one's counts, in key order */
 	free(t->prev);
 	t->prev = malloc((n + 1) * sizeof(*rows));
@@ -202,23 +304,36 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 	top__redraw(t);
 }
 
-static const char *hdr_fmt = "%7s %-15s %7s %8s %6s %6s %9s %9s";
-#define ROW_FMT "%7u %-15s %7lld %8.1f %6llu %6llu %9s %9s"
+static const char *hdr_fmt = "%7s %-15s %7s %8s %6s %6s %9s %9s  %s";
+#define ROW_FMT "%7u %-15s %7lld %8.1f %6llu %6llu %9s %9s  %.*s"
 
-static void fmt_header(char *buf, size_t len)
+static void fmt_header(const struct top *t, char *buf, size_t len)
 {
-	snprintf(buf, len, hdr_fmt, "PID", "COMM", "HELD", "ALLOC/s", "FAILS", "TW",
-		 "P99 LAT", "MED HOLD");
+	snprintf(buf, len, hdr_fmt, t->by_pod ? "PROCS" : "PID", t->by_pod ? "BUSIEST" : "COMM",
+		 "HELD", "ALLOC/s", "FAILS", "TW", "P99 LAT", "MED HOLD",
+		 t->by_pod ? "POD (OR CONTAINER)" : "POD/CONTAINER");
 }
 
 static void fmt_row(const struct row *r, char *buf, size_t len)
 {
 	char lat[24], hold[24];
 
+	/* names are validated (container.h): printable, cut to the column */
 	snprintf(buf, len, ROW_FMT, r->pid, r->comm, (long long)r->held, r->rate,
 		 (unsigned long long)r->fails, (unsigned long long)r->tw,
 		 r->p99_lat ? dur_str(r->p99_lat, lat, sizeof(lat)) : "-",
-		 r->med_hold ? dur_str(r->med_hold, hold, sizeof(hold)) : "-");
+		 r->med_hold ? dur_str(r->med_hold, hold, sizeof(hold)) : "-", WHERE_COL, r->where);
+}
+
+/* The rows shown: per process, or per pod. */
+static const struct row *shown_rows(const struct top *t, size_t *n)
+{
+	if (t->by_pod && t->groups) {
+		*n = t->ngroups;
+		return t->groups;
+	}
+	*n = t->n;
+	return t->rows;
 }
 
 static void fmt_dest(const struct dest *d, char *buf, size_t len)
@@ -237,8 +352,8 @@ static void fmt_title(const struct top *t, char *buf, size_t len)
 	struct tm tm;
 
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
-	snprintf(buf, len, "portlife top  %s  mode %s  procs %zu  lost %llu  sort %s%s",
-		 ts, t->mode, t->n,
+	snprintf(buf, len, "portlife top  %s  mode %s  procs %zu%s  lost %llu  sort %s%s",
+		 ts, t->mode, t->n, t->by_pod ? "  by pod" : "",
 		 (unsigned long long)(t->drops + t->misses), sort_names[t->sort],
 		 t->reverse ? " (reversed)" : "");
 }
@@ -246,18 +361,20 @@ static void fmt_title(const struct top *t, char *buf, size_t len)
 static void draw_text(struct top *t)
 {
 	char buf[256];
-	size_t shown = t->n < 20 ? t->n : 20;
+	size_t n;
+	const struct row *rows = shown_rows(t, &n);
+	size_t shown = n < 20 ? n : 20;
 
 	fmt_title(t, buf, sizeof(buf));
 	fprintf(t->out, "%s\n", buf);
-	fmt_header(buf, sizeof(buf));
+	fmt_header(t, buf, sizeof(buf));
 	fprintf(t->out, "%s\n", buf);
 	for (size_t i = 0; i < shown; i++) {
-		fmt_row(&t->rows[i], buf, sizeof(buf));
+		fmt_row(&rows[i], buf, sizeof(buf));
 		fprintf(t->out, "%s\n", buf);
 	}
-	if (t->n > shown)
-		fprintf(t->out, "  ... %zu more\n", t->n - shown);
+	if (n > shown)
+		fprintf(t->out, "  ... %zu more\n", n - shown);
 	if (t->nd) {
 		fprintf(t->out, "least headroom:\n");
 		for (size_t i = 0; i < t->nd; i++) {
@@ -273,6 +390,8 @@ void top__redraw(struct top *t)
 {
 	char buf[256];
 	int rows, cols, y = 0, procs;
+	size_t n;
+	const struct row *rv = shown_rows(t, &n);
 
 	if (!t->tty) {
 		draw_text(t);
@@ -282,19 +401,19 @@ void top__redraw(struct top *t)
 	erase();
 	fmt_title(t, buf, sizeof(buf));
 	mvaddnstr(y++, 0, buf, cols);
-	fmt_header(buf, sizeof(buf));
+	fmt_header(t, buf, sizeof(buf));
 	attron(A_REVERSE);
 	mvaddnstr(y++, 0, buf, cols);
 	attroff(A_REVERSE);
 	/* the destinations panel and the key line keep their place at the bottom */
 	procs = rows - y - 1 - (t->nd ? (int)t->nd + 1 : 0);
-	for (int i = 0; i < procs && (size_t)i < t->n; i++) {
-		fmt_row(&t->rows[i], buf, sizeof(buf));
+	for (int i = 0; i < procs && (size_t)i < n; i++) {
+		fmt_row(&rv[i], buf, sizeof(buf));
 		mvaddnstr(y++, 0, buf, cols);
 	}
-	if (procs > 0 && t->n > (size_t)procs) {
+	if (procs > 0 && n > (size_t)procs) {
 		/* the last row gives way to the count of the rows not shown */
-		snprintf(buf, sizeof(buf), "  ... %zu more (sort to see others)", t->n - procs + 1);
+		snprintf(buf, sizeof(buf), "  ... %zu more (sort to see others)", n - procs + 1);
 		move(y - 1, 0);
 		clrtoeol();
 		mvaddnstr(y - 1, 0, buf, cols);
@@ -310,7 +429,7 @@ void top__redraw(struct top *t)
 		}
 	}
 	mvaddnstr(rows - 1, 0, "sort: p)id c)omm h)eld a)lloc/s f)ails t)w l)at hol(o) "
-			       "r)everse  q)uit", cols);
+			       "r)everse  g)roup by pod  q)uit", cols);
 	refresh();
 	t->drawn = true;
 }
@@ -330,6 +449,12 @@ int top__keys(struct top *t)
 		}
 		if (ch == 'r') {
 			t->reverse = !t->reverse;
+			ret = 2;
+			continue;
+		}
+		if (ch == 'g') {
+			/* the groups are made at the next update; until then the rows stay */
+			t->by_pod = !t->by_pod;
 			ret = 2;
 			continue;
 		}

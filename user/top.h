@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include "agg.h"
+#include "container.h"
 #include "headroom.h"
 #include "lease.h"
 #include "output.h"
@@ -22,8 +23,13 @@ int top_sort_parse(const char *s);
 
 struct top;
 
-/* tty: full screen; otherwise one text table per update on out. */
-struct top *top__new(bool tty, enum top_sort sort, FILE *out);
+/*
+ * tty: full screen; otherwise one text table per update on out. ctrs names
+ * each row's container or pod; by_pod starts with one row per pod (the g key
+ * toggles it).
+ */
+struct top *top__new(bool tty, enum top_sort sort, FILE *out, struct container_src ctrs,
+		     bool by_pod);
 /* Restores the terminal. */
 void top__free(struct top *t);
 /* Reads pending keys: returns 1 to quit, 2 when the view should be redrawn. */

@@ -697,7 +697,8 @@ static int run(const struct env *env)
 	}
 
 	if (env->top) {
-		tr.top = top__new(isatty(STDOUT_FILENO), env->top_sort, stdout);
+		tr.top = top__new(isatty(STDOUT_FILENO), env->top_sort, stdout,
+				  container_src__cache(tr.ctrs), env->top_by_pod);
 		if (!tr.top) {
 			err = -errno;
 			fprintf(stderr, "portlife: cannot start the live view: %s: is TERM set "
