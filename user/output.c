@@ -127,6 +127,8 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_begin(&w, &o->lb);
 	jw_obj(&w);
 	jw_kstr(&w, "event", event_name(e->type));
+	if (o->host)
+		jw_kstr(&w, "host", o->host);
 	jw_ktime(&w, "time", e->ts_ns + o->wall_off);
 	jw_ku64(&w, "ts_ns", e->ts_ns);
 	jw_ku64(&w, "lease", e->lease);
@@ -301,6 +303,8 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 	jw_begin(&w, &o->lb);
 	jw_obj(&w);
 	jw_kstr(&w, "event", "summary");
+	if (o->host)
+		jw_kstr(&w, "host", o->host);
 	jw_ku64(&w, "pid", p->pid);
 	jw_kstrn(&w, "comm", p->comm, sizeof(p->comm));
 	jw_ku64(&w, "cgroup_id", p->cgroup_id);
@@ -364,6 +368,8 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_begin(&w, &o->lb);
 	jw_obj(&w);
 	jw_kstr(&w, "event", "totals");
+	if (o->host)
+		jw_kstr(&w, "host", o->host);
 	jw_kstr(&w, "mode", ri->mode);
 	jw_ku64(&w, "elapsed_ns", ri->elapsed_ns);
 	jw_ku64(&w, "processes", nprocs);
@@ -396,21 +402,156 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_line(&w, o->f);
 }
 
+static int by_pod_key(const void *x, const void *y)
+{
+	const struct pod_stats *a = x, *b = y;
+	int c = strcmp(a->ns, b->ns);
+
+	if (!c)
+		c = strcmp(a->pod, b->pod);
+	return c ? c : strcmp(a->uid, b->uid);
+}
+
+static int by_pod_activity(const void *x, const void *y)
+{
+	const struct pod_stats *a = x, *b = y;
+	__u64 ta = a->s.allocs + a->s.failures, tb = b->s.allocs + b->s.failures;
+
+	return ta != tb ? (ta < tb ? 1 : -1) : by_pod_key(x, y);
+}
+
+/* A process in a pod, while the pods are being made. */
+struct pod_member {
+	char ns[CONTAINER_LABEL_MAX + 1];
+	char pod[CONTAINER_SUBDOMAIN_MAX + 1];
+	char uid[CONTAINER_UID_MAX + 1];
+	const struct proc_stats *p;
+};
+
+static int by_member_key(const void *x, const void *y)
+{
+	const struct pod_member *a = x, *b = y;
+	int c = strcmp(a->ns, b->ns);
+
+	if (!c)
+		c = strcmp(a->pod, b->pod);
+	return c ? c : strcmp(a->uid, b->uid);
+}
+
+struct pod_stats *out__pods(const struct container_src *ctrs, struct proc_stats *const *v,
+			    size_t n, size_t *np)
+{
+	/* keys first, stats only per pod: a pod's stats are kilobytes, processes many */
+	struct pod_member *mv = calloc(n + 1, sizeof(*mv));
+	struct pod_stats *pv = NULL;
+	size_t k = 0, m = 0;
+
+	*np = 0;
+	if (!mv)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct container *c = v[i]->pid ? container_src__get(ctrs, v[i]->cgroup_id) : NULL;
+
+		if (!c || !c->pod_uid[0])
+			continue;
+		snprintf(mv[k].ns, sizeof(mv[k].ns), "%s", c->namespace);
+		snprintf(mv[k].pod, sizeof(mv[k].pod), "%s", c->pod);
+		snprintf(mv[k].uid, sizeof(mv[k].uid), "%s", c->pod_uid);
+		mv[k++].p = v[i];
+	}
+	qsort(mv, k, sizeof(*mv), by_member_key);
+	for (size_t i = 0; i < k; i++)
+		m += !i || by_member_key(&mv[i - 1], &mv[i]);
+	pv = m ? calloc(m, sizeof(*pv)) : NULL;
+	if (!pv) {
+		free(mv);
+		return NULL;
+	}
+	for (size_t i = 0, j = 0; i < k; i++) {
+		if (i && by_member_key(&mv[i - 1], &mv[i]))
+			j++;
+		memcpy(pv[j].ns, mv[i].ns, sizeof(pv[j].ns));
+		memcpy(pv[j].pod, mv[i].pod, sizeof(pv[j].pod));
+		memcpy(pv[j].uid, mv[i].uid, sizeof(pv[j].uid));
+		pv[j].procs++;
+		agg__merge(&pv[j].s, mv[i].p);
+	}
+	free(mv);
+	qsort(pv, m, sizeof(*pv), by_pod_activity);
+	*np = m;
+	return pv;
+}
+
+void out__pods_print(struct out *o, const struct pod_stats *pv, size_t np)
+{
+	char name[CONTAINER_LABEL_MAX + CONTAINER_SUBDOMAIN_MAX + 8];
+
+	if (!np)
+		return;
+	if (!o->json)
+		fprintf(o->f, "\npods:\n  %-40s %5s %9s %8s %9s %6s\n", "NAMESPACE/POD", "PROCS",
+			"ALLOCS", "FAILURES", "TIME_WAIT", "HELD");
+	for (size_t i = 0; i < np; i++) {
+		const struct pod_stats *p = &pv[i];
+		struct jw w;
+
+		if (!o->json) {
+			/* validated names (container.h): printable as they are */
+			if (p->pod[0])
+				snprintf(name, sizeof(name), "%s/%s", p->ns, p->pod);
+			else
+				snprintf(name, sizeof(name), "pod uid %s", p->uid);
+			fprintf(o->f, "  %-40s %5zu %9llu %8llu %9llu %6lld\n", name, p->procs,
+				(unsigned long long)p->s.allocs, (unsigned long long)p->s.failures,
+				(unsigned long long)p->s.tw_entered, (long long)p->s.held);
+			continue;
+		}
+		jw_begin(&w, &o->lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", "pod_summary");
+		if (o->host)
+			jw_kstr(&w, "host", o->host);
+		if (p->ns[0])
+			jw_kstr(&w, "namespace", p->ns);
+		else
+			jw_knull(&w, "namespace");
+		if (p->pod[0])
+			jw_kstr(&w, "pod", p->pod);
+		else
+			jw_knull(&w, "pod");
+		jw_kstr(&w, "pod_uid", p->uid);
+		jw_ku64(&w, "processes", p->procs);
+		jw_ku64(&w, "allocs", p->s.allocs);
+		jw_ku64(&w, "failures", p->s.failures);
+		jw_ku64(&w, "bind_errors", p->s.bind_errors);
+		jw_ku64(&w, "tw_entered", p->s.tw_entered);
+		jw_ku64(&w, "releases", p->s.releases);
+		jw_ks64(&w, "held", p->s.held);
+		/* the sum of the processes' peaks: an upper bound of the pod's own */
+		jw_ks64(&w, "peak_held_sum", p->s.peak_held);
+		jw_line(&w, o->f);
+	}
+}
+
 void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 {
 	const struct lease_stats *ls = ri->leases;
 	struct proc_stats **v;
+	struct pod_stats *pv;
 	char mode[32];
 	__u64 drops = 0;
-	size_t n;
+	size_t n, np = 0;
 
 	v = agg__sorted(a, &n);
 	for (int i = 1; i < PL_EV_MAX; i++)
 		drops += ri->drops[i];
 
+	pv = v ? out__pods(&o->ctrs, v, n, &np) : NULL;
 	if (o->json) {
 		for (size_t i = 0; v && i < n; i++)
 			json_proc(o, v[i]);
+		out__pods_print(o, pv, np);
+		free(pv);
 		json_totals(o, ri, n);
 		fflush(o->f);
 		free(v);
@@ -422,6 +563,8 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 		safe_str(ri->mode, mode, sizeof(mode)));
 	for (size_t i = 0; v && i < n; i++)
 		human_proc(o, v[i]);
+	out__pods_print(o, pv, np);
+	free(pv);
 	fprintf(o->f, "\nleases: %llu live, %llu ended (%llu began before tracing), "
 		      "%llu orphan events, %llu duplicates, %llu out of order, %llu evicted\n",
 		(unsigned long long)ls->live, (unsigned long long)ls->ended,

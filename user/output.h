@@ -42,7 +42,26 @@ struct out {
 	struct lbuf lb;		/* lines are built here */
 	struct cgpath_src cgroups;	/* where cgroup paths come from: this host, or a trace */
 	struct container_src ctrs;	/* and containers; none: every "container" is null */
+	const char *host;		/* report: the recording host, on every JSON line */
 };
+
+/* The processes of one pod, summed (a pod's key: namespace/pod, or its UID unnamed). */
+struct pod_stats {
+	char ns[CONTAINER_LABEL_MAX + 1];
+	char pod[CONTAINER_SUBDOMAIN_MAX + 1];
+	char uid[CONTAINER_UID_MAX + 1];
+	size_t procs;
+	struct proc_stats s;
+};
+
+/*
+ * The pods of processes v[0..n), busiest first; *np set. The array is the
+ * caller's to free; NULL when none of them is in a pod (or out of memory).
+ */
+struct pod_stats *out__pods(const struct container_src *ctrs, struct proc_stats *const *v,
+			    size_t n, size_t *np);
+/* The pods section: a table, or one JSON line per pod. */
+void out__pods_print(struct out *o, const struct pod_stats *pv, size_t np);
 
 /* A cgroup path as shown, at most (longer ones are cut) */
 #define PL_CGPATH_TEXT 512
