@@ -23,7 +23,8 @@ void export__free(struct export *x)
 void export__csv_header(struct export *x)
 {
 	fprintf(x->f, "time,ts_ns,event,lease,pid,tid,comm,proto,family,laddr,lport,raddr,rport,"
-		      "kind,error,reason,latency_ns,old,new,expires_ns,hold_ns\n");
+		      "kind,error,reason,latency_ns,old,new,expires_ns,hold_ns,"
+		      "host,container_id,runtime,namespace,pod,container\n");
 }
 
 /*
@@ -34,7 +35,7 @@ void export__csv_header(struct export *x)
  */
 static void csv_str(struct lb *b, const char *s, size_t n)
 {
-	char clean[64];
+	char clean[CONTAINER_UNIT_MAX + 1];	/* the longest field: a unit name, a pod name */
 
 	comm_sanitize(s, n, clean, sizeof(clean));
 	lb_lit(b, "\"");
@@ -117,6 +118,29 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 		lb_lit(b, ",,,,,");
 		if (e->type == PL_EV_RELEASE && l && (l->flags & L_ALLOCATED))
 			lb_u64(b, l->end_ts - l->alloc_ts);
+	}
+	/* host,container_id,runtime,namespace,pod,container */
+	lb_lit(b, ",");
+	if (x->host)
+		csv_str(b, x->host, strlen(x->host));
+	lb_lit(b, ",");
+	{
+		const struct container *c = container_src__get(&x->ctrs, e->cgroup_id);
+
+		/* validated names (container.h): still through csv_str, like every string */
+		if (c && container__valid(c)) {
+			csv_str(b, c->id, sizeof(c->id));
+			lb_lit(b, ",");
+			lb_str(b, container__runtime_name(c->runtime));
+			lb_lit(b, ",");
+			csv_str(b, c->namespace, sizeof(c->namespace));
+			lb_lit(b, ",");
+			csv_str(b, c->pod, sizeof(c->pod));
+			lb_lit(b, ",");
+			csv_str(b, c->name, sizeof(c->name));
+		} else {
+			lb_lit(b, ",,,,");
+		}
 	}
 	lb_lit(b, "\n");
 	lb_close(b, x->f);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "container.h"
 #include "lb.h"
 #include "lease.h"
 
@@ -16,6 +17,8 @@ struct export {
 	__u64 wall_off;
 	bool first_slice;
 	struct lbuf lb;
+	const char *host;		/* CSV: the recording host's name, a column */
+	struct container_src ctrs;	/* CSV: the container columns */
 };
 
 void export__init(struct export *x, FILE *f, __u64 wall_off);

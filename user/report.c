@@ -22,10 +22,225 @@
 #include "tracefile.h"
 #include "util.h"
 
+#define REPORT_MAX_FILES 4096
+
 static struct {
 	struct report_opts o;
-	const char *path;
+	const char *paths[REPORT_MAX_FILES];
+	size_t npaths;
 } rep;
+
+/*
+ * `report a.trace b.trace ...`: each trace is reported as it would be alone
+ * (leases and processes are per host: pids and cookies mean nothing across
+ * hosts), then the fleet: totals per host, and per pod across every host.
+ */
+#define FLEET_HOSTS_PER_POD 8
+
+struct fleet_host {
+	char host[64];		/* as the header has it: escaped when shown */
+	size_t traces;
+	__u64 records, lost, untracked;
+	struct proc_stats s;
+};
+
+struct fleet_pod {
+	struct pod_stats p;
+	char hosts[FLEET_HOSTS_PER_POD][64];
+	size_t nhosts;		/* more than FLEET_HOSTS_PER_POD: the rest counted only */
+};
+
+struct fleet {
+	struct fleet_host *hv;
+	size_t nh;
+	struct fleet_pod *pv;
+	size_t np;
+	size_t traces;
+	size_t started;		/* traces begun: CSV has one header row for them all */
+};
+
+static void fleet_add_pod(struct fleet *fl, const struct pod_stats *p, const char *host)
+{
+	struct fleet_pod *hit = NULL;
+
+	for (size_t i = 0; i < fl->np && !hit; i++)
+		if (!strcmp(fl->pv[i].p.ns, p->ns) && !strcmp(fl->pv[i].p.pod, p->pod) &&
+		    !strcmp(fl->pv[i].p.uid, p->uid))
+			hit = &fl->pv[i];
+	if (!hit) {
+		struct fleet_pod *nv = realloc(fl->pv, (fl->np + 1) * sizeof(*nv));
+
+		if (!nv)
+			return;
+		fl->pv = nv;
+		hit = &fl->pv[fl->np++];
+		memset(hit, 0, sizeof(*hit));
+		memcpy(hit->p.ns, p->ns, sizeof(p->ns));
+		memcpy(hit->p.pod, p->pod, sizeof(p->pod));
+		memcpy(hit->p.uid, p->uid, sizeof(p->uid));
+	}
+	hit->p.procs += p->procs;
+	agg__merge(&hit->p.s, &p->s);
+	for (size_t i = 0; i < hit->nhosts && i < FLEET_HOSTS_PER_POD; i++)
+		if (!strcmp(hit->hosts[i], host))
+			return;
+	if (hit->nhosts < FLEET_HOSTS_PER_POD)
+		snprintf(hit->hosts[hit->nhosts], sizeof(hit->hosts[0]), "%s", host);
+	hit->nhosts++;
+}
+
+/* One trace's processes and pods into the fleet's totals. */
+static void fleet_add(struct fleet *fl, const char *host, struct agg *a,
+		      const struct container_src *ctrs, const struct tracefile_info *info)
+{
+	struct fleet_host *h = NULL;
+	struct proc_stats total = {}, **v;
+	struct pod_stats *pods;
+	size_t n, np;
+
+	fl->traces++;
+	for (size_t i = 0; i < fl->nh && !h; i++)
+		if (!strcmp(fl->hv[i].host, host))
+			h = &fl->hv[i];
+	if (!h) {
+		struct fleet_host *nv = realloc(fl->hv, (fl->nh + 1) * sizeof(*nv));
+
+		if (!nv)
+			return;
+		fl->hv = nv;
+		h = &fl->hv[fl->nh++];
+		memset(h, 0, sizeof(*h));
+		snprintf(h->host, sizeof(h->host), "%s", host);
+	}
+	h->traces++;
+	h->records += info->records;
+	if (info->has_trailer) {
+		for (int i = 0; i < PL_TRAILER_DROPS; i++)
+			h->lost += info->trailer.drops[i];
+		h->lost += info->trailer.recursion_misses;
+		h->untracked += info->trailer.untracked;
+	}
+	agg__total(a, &total);
+	agg__merge(&h->s, &total);
+	v = agg__sorted(a, &n);
+	if (!v)
+		return;
+	pods = out__pods(ctrs, v, n, &np);
+	for (size_t i = 0; i < np; i++)
+		fleet_add_pod(fl, &pods[i], host);
+	free(pods);
+	free(v);
+}
+
+static int by_fleet_pod(const void *x, const void *y)
+{
+	const struct fleet_pod *a = x, *b = y;
+	__u64 ta = a->p.s.allocs + a->p.s.failures, tb = b->p.s.allocs + b->p.s.failures;
+
+	if (ta != tb)
+		return ta < tb ? 1 : -1;
+	return strcmp(a->p.pod, b->p.pod);
+}
+
+static void fleet_print(struct fleet *fl, FILE *f, bool json)
+{
+	struct lbuf lb = {};
+	char host[64];
+
+	qsort(fl->pv, fl->np, sizeof(*fl->pv), by_fleet_pod);
+	if (!json)
+		fprintf(f, "\n=== fleet: %zu traces from %zu host%s ===\n  %-32s %6s %9s %8s %9s "
+			   "%6s %8s\n", fl->traces, fl->nh, fl->nh == 1 ? "" : "s", "HOST", "TRACES",
+			"ALLOCS", "FAILURES", "TIME_WAIT", "HELD", "LOST");
+	for (size_t i = 0; i < fl->nh; i++) {
+		const struct fleet_host *h = &fl->hv[i];
+		struct jw w;
+
+		if (!json) {
+			/* a host name from a file: nothing raw to the terminal */
+			fprintf(f, "  %-32s %6zu %9llu %8llu %9llu %6lld %8llu\n",
+				safe_str(h->host, host, sizeof(host)), h->traces,
+				(unsigned long long)h->s.allocs, (unsigned long long)h->s.failures,
+				(unsigned long long)h->s.tw_entered, (long long)h->s.held,
+				(unsigned long long)h->lost);
+			continue;
+		}
+		jw_begin(&w, &lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", "host_summary");
+		jw_kstrn(&w, "host", h->host, sizeof(h->host));
+		jw_ku64(&w, "traces", h->traces);
+		jw_ku64(&w, "records", h->records);
+		jw_ku64(&w, "allocs", h->s.allocs);
+		jw_ku64(&w, "failures", h->s.failures);
+		jw_ku64(&w, "bind_errors", h->s.bind_errors);
+		jw_ku64(&w, "tw_entered", h->s.tw_entered);
+		jw_ku64(&w, "releases", h->s.releases);
+		jw_ks64(&w, "held", h->s.held);
+		jw_ku64(&w, "lost", h->lost);
+		jw_ku64(&w, "untracked", h->untracked);
+		jw_line(&w, f);
+	}
+	if (fl->np && !json)
+		fprintf(f, "\n  %-40s %5s %9s %8s %9s %6s  %s\n", "NAMESPACE/POD (ALL HOSTS)", "PROCS",
+			"ALLOCS", "FAILURES", "TIME_WAIT", "HELD", "HOSTS");
+	for (size_t i = 0; i < fl->np; i++) {
+		const struct fleet_pod *p = &fl->pv[i];
+		char name[CONTAINER_LABEL_MAX + CONTAINER_SUBDOMAIN_MAX + 8];
+		struct jw w;
+
+		if (!json) {
+			/* validated names (container.h): printable as they are */
+			if (p->p.pod[0])
+				snprintf(name, sizeof(name), "%s/%s", p->p.ns, p->p.pod);
+			else
+				snprintf(name, sizeof(name), "pod uid %s", p->p.uid);
+			fprintf(f, "  %-40s %5zu %9llu %8llu %9llu %6lld  ", name, p->p.procs,
+				(unsigned long long)p->p.s.allocs, (unsigned long long)p->p.s.failures,
+				(unsigned long long)p->p.s.tw_entered, (long long)p->p.s.held);
+			for (size_t k = 0; k < p->nhosts && k < FLEET_HOSTS_PER_POD; k++)
+				fprintf(f, "%s%s", k ? " " : "",
+					safe_str(p->hosts[k], host, sizeof(host)));
+			if (p->nhosts > FLEET_HOSTS_PER_POD)
+				fprintf(f, " and %zu more", p->nhosts - FLEET_HOSTS_PER_POD);
+			fprintf(f, "\n");
+			continue;
+		}
+		jw_begin(&w, &lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", "fleet_pod_summary");
+		if (p->p.ns[0])
+			jw_kstr(&w, "namespace", p->p.ns);
+		else
+			jw_knull(&w, "namespace");
+		if (p->p.pod[0])
+			jw_kstr(&w, "pod", p->p.pod);
+		else
+			jw_knull(&w, "pod");
+		jw_kstr(&w, "pod_uid", p->p.uid);
+		jw_key(&w, "hosts");
+		jw_arr(&w);
+		for (size_t k = 0; k < p->nhosts && k < FLEET_HOSTS_PER_POD; k++)
+			jw_strn(&w, p->hosts[k], sizeof(p->hosts[k]));
+		jw_end(&w);
+		jw_ku64(&w, "hosts_total", p->nhosts);
+		jw_ku64(&w, "processes", p->p.procs);
+		jw_ku64(&w, "allocs", p->p.s.allocs);
+		jw_ku64(&w, "failures", p->p.s.failures);
+		jw_ku64(&w, "bind_errors", p->p.s.bind_errors);
+		jw_ku64(&w, "tw_entered", p->p.s.tw_entered);
+		jw_ku64(&w, "releases", p->p.s.releases);
+		jw_ks64(&w, "held", p->p.s.held);
+		jw_line(&w, f);
+	}
+	lbuf_free(&lb);
+}
+
+static void fleet_free(struct fleet *fl)
+{
+	free(fl->hv);
+	free(fl->pv);
+}
 
 /*
  * Cgroup paths as the trace recorded them: the recording host's, never ours.
@@ -239,6 +454,7 @@ struct report {
 	struct export x;
 	struct cg_table cgroups;
 	struct ctr_table ctrs;
+	char *host;		/* the header's host name, NUL-terminated */
 };
 
 static void on_cgroup(void *ctx, __u64 id, enum tracefile_cg_kind kind, const char *const a[3])
@@ -260,6 +476,9 @@ static void on_record(void *ctx, const struct pl_event *e)
 
 	/* every line's wall-clock time comes from the header's offset */
 	r->out.wall_off = r->x.wall_off = r->info->hdr.wall_off_ns;
+	if (!r->host[0])
+		snprintf(r->host, sizeof(r->info->hdr.hostname), "%.*s",
+			 (int)sizeof(r->info->hdr.hostname) - 1, r->info->hdr.hostname);
 	pipeline__event(&r->pipe, e);
 }
 
@@ -295,6 +514,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 		struct tracefile_info *info)
 {
 	struct report r = { .o = o, .info = info };
+	char host[sizeof(info->hdr.hostname)];
 	int err = -ENOMEM;
 
 	memset(info, 0, sizeof(*info));
@@ -312,17 +532,23 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	r.out.cgroups.get = cg_find;
 	r.out.cgroups.ctx = &r.cgroups;
 	r.ctrs.paths = &r.cgroups;
-	r.out.ctrs = r.pipe.ctrs = (struct container_src){ .get = ctr_find, .ctx = &r.ctrs };
+	r.out.ctrs = r.pipe.ctrs = r.x.ctrs =
+		(struct container_src){ .get = ctr_find, .ctx = &r.ctrs };
+	/* the header is read before the first line is written; escaped where written */
+	host[0] = '\0';
+	r.out.host = r.x.host = host;
 	pipeline__add_sink(&r.pipe, out__event, &r.out);
 	export__init(&r.x, out, 0);
 	if (o->fmt == REPORT_CSV) {
-		export__csv_header(&r.x);
+		if (!o->fleet || !o->fleet->started++)
+			export__csv_header(&r.x);
 		pipeline__add_sink(&r.pipe, export__csv_sink, &r.x);
 	}
 	if (o->fmt == REPORT_CHROME) {
 		export__chrome_begin(&r.x);
 		pipeline__add_sink(&r.pipe, export__chrome_sink, &r.x);
 	}
+	r.host = host;
 	err = tracefile_read_all(f, o->salvage, on_record, on_cgroup, &r, info);
 	if (o->fmt == REPORT_CHROME) {
 		/* leases still open at the end of the trace */
@@ -333,6 +559,8 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	} else if (!err && (o->fmt == REPORT_TEXT || o->json)) {
 		summary(&r, out, name);
 	}
+	if (!err && o->fleet)
+		fleet_add(o->fleet, host, r.agg, &r.out.ctrs, info);
 out:
 	pipeline__free(&r.pipe);
 	export__free(&r.x);
@@ -357,17 +585,22 @@ static const struct argp_option opts[] = {
 };
 
 static const char doc[] =
-"portlife report FILE: the per-process summary of a trace recorded with\n"
+"portlife report FILE...: the per-process summary of a trace recorded with\n"
 "`portlife record`, with the same numbers live tracing printed, or every event\n"
 "exported for other tools.\n"
 "\n"
-"USAGE: portlife report FILE [OPTIONS]\n"
+"With several traces (a fleet's recordings), each is reported as it would be\n"
+"alone, every JSON line and CSV row naming its host, then the totals per host\n"
+"and per pod across all of them.\n"
+"\n"
+"USAGE: portlife report FILE... [OPTIONS]\n"
 "\n"
 "EXAMPLES:\n"
 "    portlife report ports.trace\n"
 "    portlife report ports.trace --format csv > events.csv\n"
 "    portlife report ports.trace --format chrome > ports.json   # ui.perfetto.dev\n"
 "    portlife report damaged.trace --salvage\n"
+"    portlife report node-*.trace --namespace shop   # one question of a fleet\n"
 "\n"
 "OPTIONS:";
 
@@ -397,15 +630,21 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 		rep.o.salvage = true;
 		break;
 	case ARGP_KEY_ARG:
-		if (rep.path) {
-			fprintf(stderr, "portlife: one trace file at a time ('%s' and '%s')\n", rep.path, arg);
+		if (rep.npaths == REPORT_MAX_FILES) {
+			fprintf(stderr, "portlife: at most %d trace files at once: merge fewer, or "
+					"report them in batches\n", REPORT_MAX_FILES);
 			return -EINVAL;
 		}
-		rep.path = arg;
+		rep.paths[rep.npaths++] = arg;
 		break;
 	case ARGP_KEY_END:
-		if (!rep.path) {
-			fprintf(stderr, "portlife: report needs a trace file: portlife report FILE\n");
+		if (!rep.npaths) {
+			fprintf(stderr, "portlife: report needs a trace file: portlife report FILE...\n");
+			return -EINVAL;
+		}
+		if (rep.npaths > 1 && rep.o.fmt == REPORT_CHROME) {
+			fprintf(stderr, "portlife: --format chrome takes one trace (its tracks are one "
+					"host's processes): export each trace alone\n");
 			return -EINVAL;
 		}
 		break;
@@ -416,46 +655,65 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-int cmd_report(int argc, char **argv)
+/* One trace of the command line: 0, or 1 after saying why it could not be read. */
+static int report_one(const char *path)
 {
-	const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
 	struct tracefile_info info;
 	int err, fd;
 	FILE *f;
 
-	memset(&rep, 0, sizeof(rep));
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return 2;
 	/*
 	 * O_NONBLOCK: a FIFO must not hang us until a writer comes; the reader
 	 * refuses anything but a regular file, on which the flag does nothing.
 	 */
-	fd = open(rep.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
-		fprintf(stderr, "portlife: cannot open %s: %s\n", rep.path, strerror(errno));
+		fprintf(stderr, "portlife: cannot open %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return 1;
 	}
-	err = report__run(f, &rep.o, stdout, rep.path, &info);
+	err = report__run(f, &rep.o, stdout, path, &info);
 	fclose(f);
 	if (err) {
-		fprintf(stderr, "portlife: %s: %s\n", rep.path, info.error);
-	} else {
-		if (info.error[0])
-			fprintf(stderr, "portlife: %s: salvaged %llu records around %llu damaged "
-					"place%s (%llu bytes skipped); first: %s\n",
-				rep.path, (unsigned long long)info.records,
-				(unsigned long long)info.damaged, info.damaged == 1 ? "" : "s",
-				(unsigned long long)info.skipped_bytes, info.error);
-		if (!info.has_trailer)
-			fprintf(stderr, "portlife: %s has no trailer: the recorder was stopped hard; "
-					"drop counts are unknown\n", rep.path);
+		fprintf(stderr, "portlife: %s: %s\n", path, info.error);
+		return 1;
 	}
+	if (info.error[0])
+		fprintf(stderr, "portlife: %s: salvaged %llu records around %llu damaged "
+				"place%s (%llu bytes skipped); first: %s\n",
+			path, (unsigned long long)info.records,
+			(unsigned long long)info.damaged, info.damaged == 1 ? "" : "s",
+			(unsigned long long)info.skipped_bytes, info.error);
+	if (!info.has_trailer)
+		fprintf(stderr, "portlife: %s has no trailer: the recorder was stopped hard; "
+				"drop counts are unknown\n", path);
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	const struct argp argp = { .options = opts, .parser = parse, .doc = doc };
+	struct fleet fl = {};
+	int failed = 0;
+
+	memset(&rep, 0, sizeof(rep));
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	if (rep.npaths > 1)
+		rep.o.fleet = &fl;
+	for (size_t i = 0; i < rep.npaths; i++)
+		failed += report_one(rep.paths[i]);
+	if (rep.npaths > 1 && (rep.o.fmt == REPORT_TEXT || rep.o.json))
+		fleet_print(&fl, stdout, rep.o.json);
+	fleet_free(&fl);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "portlife: writing the report failed: %s\n", strerror(errno));
 		return 1;
 	}
-	return err ? 1 : 0;
+	if (failed && rep.npaths > 1)
+		fprintf(stderr, "portlife: %d of %zu traces could not be read (see above); the "
+				"fleet totals leave them out\n", failed, rep.npaths);
+	return failed ? 1 : 0;
 }

@@ -15,18 +15,22 @@ enum report_fmt {
 	REPORT_CHROME,		/* a Chrome/Perfetto trace: a track per process */
 };
 
+struct fleet;
+
 struct report_opts {
 	enum report_fmt fmt;
 	bool json;		/* the summary as JSON lines */
 	bool salvage;		/* skip damage instead of stopping at it */
 	struct pipeline_filter filt;
 	size_t max_leases, max_procs;	/* the tables' bounds; 0: the defaults */
+	struct fleet *fleet;	/* several traces: each one's totals and pods are added here */
 };
 
 /*
  * The report of trace f, written to out; name is the trace's name in the
- * text summary. The same pipeline as live tracing, and cgroup paths as the
- * trace recorded them. Returns 0, or -errno with info->error saying why.
+ * text summary. The same pipeline as live tracing, and cgroup paths and pod
+ * names as the trace recorded them. JSON lines and CSV rows carry the host
+ * that recorded it. Returns 0, or -errno with info->error saying why.
  */
 int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *name,
 		struct tracefile_info *info);

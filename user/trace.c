@@ -88,6 +88,7 @@ struct tracer {
 	struct top *top;		/* `portlife top` */
 	struct container_cache *ctrs;	/* cgroup ids to containers and pods */
 	char pods_dir[PATH_MAX], logs_dir[PATH_MAX];
+	char host[64];			/* on every JSON line, as a trace's header has it */
 	struct metrics_http *http;	/* --metrics-addr */
 	int metrics_err;		/* last --metrics-file error, said once */
 	bool metrics_started;		/* the first --metrics-file write worked */
@@ -461,6 +462,9 @@ static int setup(struct tracer *tr)
 	tr->out.json = env->json;
 	tr->out.events = !env->summary_only;
 	tr->out.wall_off = mono_to_wall_offset();
+	/* a fleet's lines meet in one log store: each says where it comes from */
+	gethostname(tr->host, sizeof(tr->host) - 1);
+	tr->out.host = tr->host;
 
 	err = loader__load_tracer(&tr->bpf, &lo);
 	if (err)
