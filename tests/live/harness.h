@@ -133,6 +133,9 @@ void free_lines(char **v, int n);
 /* The inode of pid's network namespace, or 0. */
 unsigned long netns_of(pid_t pid);
 
+/* The cgroup v2 mount point into buf; -ENOENT without one. */
+int cgroup2_root(char *buf, size_t len);
+
 /* New network namespace with lo up (IPv4 127.0.0.1 and IPv6 ::1). */
 int own_netns(void);
 /* Loopback address of family with port. */

@@ -123,26 +123,6 @@ static int t_rename_churn(void)
 
 /* ---- a cgroup named with terminal escapes ------------------------------- */
 
-static int cgroup2_root(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[4096], mnt[PATH_MAX], fs[64];
-	int found = 0;
-
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - ");
-
-		if (dash && sscanf(dash, " - %63s", fs) == 1 && !strcmp(fs, "cgroup2") &&
-		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
-			snprintf(buf, len, "%s", mnt);
-			found = 1;
-		}
-	}
-	if (f)
-		fclose(f);
-	return found ? 0 : -ENOENT;
-}
-
 /* Anyone with a delegated subtree can name a cgroup so: OSC title, clear screen. */
 #define ESC_NAME "pl-esc\033]0;pwned\007\033[2J"
 
