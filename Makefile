@@ -189,7 +189,7 @@ $(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c | $(OUTPUT)
 # Seeds: the plain trace, and small ones of hostile shapes; tests/fuzz/regress
 # holds inputs that once crashed it, read (never written) on every run. Not lease-jump:
 # each jump costs the lease table a 2^20 loop, which would slow every input.
-FUZZ_CRAFTED := same-cookie:10 many-comms:20 hostile-header:1 formula-comm:1
+FUZZ_CRAFTED := same-cookie:10 many-comms:20 hostile-header:1 formula-comm:1 hostile-pods:2
 fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
 	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus
 	$(Q)$(OUTPUT)/fuzz-seed $(OUTPUT)/fuzz-corpus/seed.trace

@@ -77,6 +77,7 @@ tally bench "$out" $rc
 # sanitizer report fails it.
 mkdir -p .output/fuzz-corpus
 .output/fuzz-seed .output/fuzz-corpus/seed.trace
+.output/mkcrafted hostile-pods .output/fuzz-corpus/hostile-pods.trace 2 >/dev/null
 if out=$(.output/fuzz_trace -max_total_time="${FUZZ_TIME:-20}" -seed=1 \
 	-artifact_prefix=.output/ .output/fuzz-corpus tests/fuzz/regress 2>&1); then
 	echo "PASS fuzz_trace: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' <<<"$out" | tail -n 1)"

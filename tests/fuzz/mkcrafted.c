@@ -20,6 +20,12 @@
  *                   root's id on any host), recorded as "/remote.slice/app
  *                   ESC[2J.service"; pid 200 in cgroup id N (give the id of a
  *                   cgroup of the host reading it), with no path recorded
+ *   hostile-pods    pod names records that must not be believed: pid 110 in a
+ *                   pod named right (shop/web-0/app); 111 in a pod whose names
+ *                   hold terminal escapes; 112 in docker with names (a docker
+ *                   container is in no pod); 113 in a path whose id is 63 hex
+ *                   (a systemd scope, then, not docker); then N more cgroups
+ *                   (2), each with a path and names
  *
  * Example: mkcrafted same-cookie /tmp/cookie.trace && portlife report /tmp/cookie.trace
  */
@@ -174,6 +180,49 @@ static void foreign_cgroups(struct gen *g, __u64 n)
 	put(g, &e);
 }
 
+#define POD_PATH(uid, id) "/kubepods.slice/kubepods-pod" uid ".slice/cri-containerd-" id ".scope"
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void hostile_pods(struct gen *g, __u64 n)
+{
+	static const struct {
+		__u32 pid;
+		const char *comm, *path, *ns, *pod, *name;
+	} c[] = {
+		{ 110, "good-pod", POD_PATH("11111111_2222_3333_4444_555555555555", HEX64),
+		  "shop", "web-0", "app" },
+		{ 111, "escape-pod", POD_PATH("21111111_2222_3333_4444_555555555555", HEX64),
+		  "shop", "web\033[2J", "app\033]0;x\007" },
+		{ 112, "docker-named", "/system.slice/docker-" HEX64 ".scope", "shop", "web-1", "app" },
+		{ 113, "short-id", "/system.slice/docker-" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
+		  ".scope", "shop", "web-2", "app" },
+	};
+	__u64 lease = 0;
+	struct pl_event e;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]) && !g->err; i++) {
+		g->err = tracefile_write_cgroup(g->w, 10 + i, c[i].path);
+		if (!g->err)
+			g->err = tracefile_write_names(g->w, 10 + i, c[i].ns, c[i].pod, c[i].name);
+		e = alloc_ev(++lease, c[i].pid, c[i].comm);
+		e.cgroup_id = 10 + i;
+		put(g, &e);
+	}
+	for (__u64 i = 0; i < n && !g->err; i++) {
+		char path[256], pod[64];
+
+		snprintf(path, sizeof(path), POD_PATH("%08llx_2222_3333_4444_555555555555", HEX64),
+			 (unsigned long long)i);
+		snprintf(pod, sizeof(pod), "pod-%llu", (unsigned long long)i);
+		g->err = tracefile_write_cgroup(g->w, 100 + i, path);
+		if (!g->err)
+			g->err = tracefile_write_names(g->w, 100 + i, "bulk", pod, "c");
+		e = alloc_ev(++lease, 1000 + i, "bulk");
+		e.cgroup_id = 100 + i;
+		put(g, &e);
+	}
+}
+
 static const struct shape {
 	const char *name;
 	__u64 n;
@@ -186,6 +235,7 @@ static const struct shape {
 	{ .name = "hostile-header", .n = 3, .gen = hostile_header, .hostile_header = true },
 	{ .name = "formula-comm", .n = 1, .gen = formula_comm },
 	{ .name = "foreign-cgroups", .n = 2, .gen = foreign_cgroups },
+	{ .name = "hostile-pods", .n = 2, .gen = hostile_pods },
 };
 
 static int usage(void)

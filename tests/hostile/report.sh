@@ -127,6 +127,25 @@ else
 	ko cgroups-from-the-trace "cannot make a cgroup to test with (root, cgroup2)"
 fi
 
+# Pod names from a trace are believed only when they are names: a pod, a
+# namespace and a container a kubelet could have made, for a path in a pod.
+"$mk" hostile-pods "$tmp/pods.trace" >/dev/null
+got=$("$pl" report "$tmp/pods.trace" --format jsonl 2>/dev/null |
+	jq -r 'select(.event == "alloc") | "\(.pid)=\(.container.runtime // "none")/\(.container.pod // "-")/\(.container.name // "-")"' |
+	sort | tr '\n' ' ')
+if [ "$got" = "1000=containerd/pod-0/c 1001=containerd/pod-1/c 110=containerd/web-0/app 111=containerd/-/- 112=docker/-/- 113=systemd/-/- " ]; then
+	ok "pod-names-from-the-trace"
+else
+	ko pod-names-from-the-trace "got $got"
+fi
+"$pl" report "$tmp/pods.trace" >"$tmp/out" 2>&1
+if grep -q 'container containerd 0123456789ab pod shop/web-0 container app' "$tmp/out" &&
+	! grep -q "$(printf '\033')" "$tmp/out" && ! grep -q 'web-1' "$tmp/out"; then
+	ok pod-names-from-the-trace-text
+else
+	ko pod-names-from-the-trace-text "$(grep -a container "$tmp/out" | cat -v)"
+fi
+
 # Values that strtol/strtod alone would take.
 for args in "-d| 5" "-d|0x10" "-d|1e3" "--metrics-addr| 80" "--metrics-addr|127.0.0.1:+80" \
 	"-i|inf" "-p|+12"; do
