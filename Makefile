@@ -227,7 +227,7 @@ run: deps
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus python3 \
-	groff-base
+	groff-base nftables
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
 	elif ! command -v apt-get >/dev/null; then \

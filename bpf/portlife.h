@@ -142,4 +142,28 @@ struct pl_owner_rec {
 };
 _Static_assert(sizeof(struct pl_owner_rec) == 32, "pl_owner_rec is read in whole records");
 
+/*
+ * natdrop.bpf.c: a packet netfilter dropped while its conntrack entry was
+ * new (unconfirmed) and source-NATed: on exhaustion nf_nat keeps a clashing
+ * tuple and the entry's insertion fails (conntrack -S: insert_failed), so
+ * the SYN is dropped and the client sees a timeout. The tuples say who.
+ */
+struct pl_nat_drop {
+	__u8 type;		/* PL_NAT_DROP */
+	__u8 family;		/* 2 or 10 */
+	__u8 proto;		/* 6 or 17 */
+	__u8 pad;
+	__u16 sport;		/* original tuple: the client's own port */
+	__u16 dport;		/* original tuple: the destination's port */
+	__u16 nat_port;		/* reply tuple's destination: the clashing NAT port */
+	__u16 pad2;
+	__u32 netns;		/* where the translation was tried (the "node") */
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u8 saddr[16];		/* original tuple: the client */
+	__u8 daddr[16];		/* original tuple: the destination */
+	__u8 nat_addr[16];	/* reply tuple's destination: the NAT address */
+};
+_Static_assert(sizeof(struct pl_nat_drop) == 72, "pl_nat_drop is read in whole records");
+#define PL_NAT_DROP 0x4e	/* its type tag: no pl_event_type */
+
 #endif /* PORTLIFE_H */

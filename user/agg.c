@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "agg.h"
+#include "tracefile.h"
 
 /*
  * A process keeps a row per name it allocated under (PR_SET_NAME renames
@@ -244,6 +245,32 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	}
 }
 
+void agg__nat(struct agg *a, const struct pl_nat_rec *n)
+{
+	struct proc_stats *p;
+
+	if (n->kind == PL_NAT_SEEN)
+		return;	/* taken before tracing: its owner is not known to have done it now */
+	p = proc_get(a, n->pid, n->comm, n->cgroup_id);
+	switch (n->kind) {
+	case PL_NAT_NEW:
+		p->nat_taken++;
+		p->nat_held++;
+		break;
+	case PL_NAT_FAIL:
+		p->nat_failed += n->n;
+		break;
+	case PL_NAT_END:
+		p->nat_released++;
+		if (n->flags & PL_NATF_WAS_SEEN)
+			break;	/* its NEW was before tracing: not in nat_held, no hold time */
+		p->nat_held--;
+		if (!(n->flags & PL_NATF_END_LOST))
+			hist__add(&p->nat_hold, n->hold_ns);
+		break;
+	}
+}
+
 const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 {
 	double secs = p->last_ts > p->first_ts ? (p->last_ts - p->first_ts) / 1e9 : 0;
@@ -331,6 +358,11 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 	hist__merge(&out->hold, &p->hold);
 	hist__merge(&out->tw_time, &p->tw_time);
 	hist__merge(&out->lifetime, &p->lifetime);
+	out->nat_taken += p->nat_taken;
+	out->nat_failed += p->nat_failed;
+	out->nat_released += p->nat_released;
+	out->nat_held += p->nat_held;
+	hist__merge(&out->nat_hold, &p->nat_hold);
 }
 
 void agg__total(struct agg *a, struct proc_stats *out)

@@ -40,6 +40,10 @@ struct proc_stats {
 	struct hist hold;	/* alloc -> release */
 	struct hist tw_time;	/* TIME_WAIT enter -> exit */
 	struct hist lifetime;	/* alloc -> CLOSE: the socket's own life */
+	/* NAT ports taken on the process's behalf (user/nat.c) */
+	__u64 nat_taken, nat_failed, nat_released;
+	__s64 nat_held;
+	struct hist nat_hold;	/* conntrack NEW -> DESTROY */
 	struct proc_stats *next;
 };
 
@@ -49,6 +53,9 @@ struct agg *agg__new(size_t max_procs);
 void agg__free(struct agg *a);
 /* Fold one applied event in (e: the event, r: what the lease table made of it). */
 void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_result *r);
+/* Fold one NAT record in (struct pl_nat_rec, tracefile.h). */
+struct pl_nat_rec;
+void agg__nat(struct agg *a, const struct pl_nat_rec *n);
 /* All processes, most allocations first; *n set. The array is the caller's to free. */
 struct proc_stats **agg__sorted(struct agg *a, size_t *n);
 /* Sum over every process (pid 0, comm "[all]"). */

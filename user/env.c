@@ -39,6 +39,7 @@ static const char doc[] =
 "    portlife --cgroup /sys/fs/cgroup/system.slice/app.service\n"
 "    portlife --json | jq 'select(.error)'   # failed allocations as JSON\n"
 "    portlife --warn 80          # say when a destination's ports are 80% used\n"
+"    portlife --nat-netns node --nat-range 40000-40003   # NAT ports of netns node\n"
 "    portlife ports --headroom   # snapshot: how close each destination is\n"
 "    portlife who 8080           # who holds port 8080 now\n"
 "    portlife -s --metrics-file /var/lib/prometheus/node-exporter/portlife.prom\n"
@@ -52,7 +53,9 @@ static const char doc[] =
 "\n"
 "EVENTS: alloc (port obtained, or the search failed: EADDRNOTAVAIL for\n"
 "connect, EADDRINUSE for bind), state (TCP state change), tw_enter, tw_exit,\n"
-"release (the port is back in the pool). Needs root (CAP_BPF, CAP_PERFMON,\n"
+"release (the port is back in the pool), nat (conntrack translated a flow's\n"
+"source to nat_addr:nat_port, or failed to: error insert_failed, the packet\n"
+"dropped), nat_release (the conntrack entry ended). Needs root (CAP_BPF, CAP_PERFMON,\n"
 "CAP_NET_ADMIN) and kernel " PL_MIN_KERNEL " or newer with BTF.\n"
 "\n"
 "OPTIONS:";
@@ -72,6 +75,9 @@ enum {
 	OPT_KUBELET_LOGS,
 	OPT_SORT,
 	OPT_PODS,
+	OPT_NAT_NETNS,
+	OPT_NAT_RANGE,
+	OPT_NO_NAT,
 };
 
 static bool recording, topping;
@@ -118,6 +124,14 @@ static const struct argp_option opts[] = {
 	{ "pods", OPT_PODS, NULL, 0,
 	  "A row per Kubernetes pod (or per container outside pods; the host's own processes "
 	  "share one row) instead of per process; the g key toggles it", 0 },
+	{ "nat-netns", OPT_NAT_NETNS, "NETNS", 0,
+	  "Also watch NAT (conntrack) in this network namespace: a name in /run/netns, a path "
+	  "such as /proc/PID/ns/net, or an inode number; up to 7 times. portlife's own "
+	  "namespace is always watched", 0 },
+	{ "nat-range", OPT_NAT_RANGE, "LO-HI", 0,
+	  "The NAT rules' port range, for NAT headroom (default: nf_nat's own, 1024-65535: "
+	  "conntrack does not say the rule's)", 0 },
+	{ "no-nat", OPT_NO_NAT, NULL, 0, "Do not watch NAT port allocation (conntrack)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "output", 'o', "FILE", 0, "The trace file to create (0600; never overwritten)", 0 },
 	{},
@@ -229,6 +243,20 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env->top_sort = c;
 		break;
 	}
+	case OPT_NAT_NETNS:
+		if (!*arg)
+			return opt_bad("nat-netns", arg, "expected a namespace name, path or inode");
+		if (env->nat.nnetns == NAT_MAX_NETNS - 1)
+			return opt_bad("nat-netns", arg, "at most 7 namespaces besides portlife's own");
+		env->nat.netns[env->nat.nnetns++] = arg;
+		break;
+	case OPT_NAT_RANGE:
+		if (nat_parse_range(arg, &env->nat.range_lo, &env->nat.range_hi))
+			return opt_bad("nat-range", arg, "expected LO-HI, ports from 1 to 65535");
+		break;
+	case OPT_NO_NAT:
+		env->no_nat = true;
+		break;
 	case 'v':
 		env->verbose = true;
 		break;
@@ -248,6 +276,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (topping && env->json) {
 			fprintf(stderr, "portlife: top draws a table; for JSON use portlife --json, "
 					"or --metrics-file for numbers a script reads\n");
+			return -EINVAL;
+		}
+		if (env->no_nat && (env->nat.nnetns || env->nat.range_hi)) {
+			fprintf(stderr, "portlife: --no-nat turns NAT watching off; --nat-netns and "
+					"--nat-range are for when it is on\n");
 			return -EINVAL;
 		}
 		if (recording && !env->record) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "nat.h"
 #include "pipeline.h"
 
 /* The attach-mode ladder, best first. */
@@ -36,6 +37,8 @@ struct env {
 	int top_sort;		/* enum top_sort */
 	bool top_by_pod;	/* top --pods: a row per pod */
 	char filters[128];	/* the filters as text, for the trace header */
+	struct nat_opts nat;	/* --nat-netns, --nat-range */
+	bool no_nat;		/* --no-nat: do not watch conntrack */
 };
 
 /* Parses argv into env; on a bad value prints one line and returns -EINVAL. */

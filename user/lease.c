@@ -30,6 +30,7 @@ struct ended_set {
 /* lease.flags private to the table */
 #define L_TW_LISTED	0x80000000u	/* on the TIME_WAIT/UDP watch list */
 #define L_CK_LINKED	0x40000000u	/* in the cookie index */
+#define L_FL_LINKED	0x20000000u	/* in the flow index */
 
 struct lease_table {
 	struct ended_set *gone;		/* ids that ended */
@@ -42,6 +43,11 @@ struct lease_table {
 	struct lease **by_id, **by_cookie;
 	struct lease **by_tuple;	/* leases waiting for or in TIME_WAIT, by 4-tuple */
 	bool index_tuples;		/* by_tuple kept (tracepoint mode only needs it) */
+	/*
+	 * Allocated leases by (proto, port) alone: a port is known from the
+	 * ALLOC on, while the addresses may come later (bind, then connect).
+	 */
+	struct lease **by_flow;		/* NULL: not indexed */
 	size_t nbuckets, max;
 	struct lease *pool, *free;
 	size_t used;			/* pool[used..max) never handed out yet */
@@ -105,6 +111,7 @@ void lease_table__free(struct lease_table *t)
 	free(t->by_id);
 	free(t->by_cookie);
 	free(t->by_tuple);
+	free(t->by_flow);
 	free(t->pool);
 	free(t->gone);
 	free(t);
@@ -154,6 +161,81 @@ static bool ended_before(const struct lease_table *t, __u64 id)
 void lease_table__index_tuples(struct lease_table *t)
 {
 	t->index_tuples = true;
+}
+
+int lease_table__index_flows(struct lease_table *t)
+{
+	if (!t->by_flow)
+		t->by_flow = calloc(t->nbuckets, sizeof(*t->by_flow));
+	return t->by_flow ? 0 : -ENOMEM;
+}
+
+static struct lease **flow_bucket(struct lease_table *t, __u8 proto, __u16 lport)
+{
+	return &t->by_flow[hash64(t, ((__u64)proto << 16) | lport, t->nbuckets)];
+}
+
+static void flow_link(struct lease_table *t, struct lease *l)
+{
+	struct lease **b;
+
+	if (!t->by_flow || (l->flags & L_FL_LINKED) || !l->lport)
+		return;
+	b = flow_bucket(t, l->proto, l->lport);
+	l->fl_next = *b;
+	*b = l;
+	l->flags |= L_FL_LINKED;
+}
+
+static void flow_unlink(struct lease_table *t, struct lease *l)
+{
+	struct lease **pp;
+
+	if (!(l->flags & L_FL_LINKED))
+		return;
+	/* its bucket by the port it was linked under: a lease's port does not change */
+	for (pp = flow_bucket(t, l->proto, l->lport); *pp && *pp != l; pp = &(*pp)->fl_next)
+		;
+	if (*pp)
+		*pp = l->fl_next;
+	l->fl_next = NULL;
+	l->flags &= ~L_FL_LINKED;
+}
+
+static bool addr_any(const __u8 *a)
+{
+	static const __u8 zero[16];
+
+	return !memcmp(a, zero, 16);
+}
+
+struct lease *lease_table__find_flow(struct lease_table *t, __u8 proto, __u8 family,
+				     const __u8 *laddr, __u16 lport, const __u8 *raddr,
+				     __u16 rport)
+{
+	struct lease *best = NULL;
+	int best_score = 0;
+
+	if (!t->by_flow || !lport)
+		return NULL;
+	for (struct lease *l = *flow_bucket(t, proto, lport); l; l = l->fl_next) {
+		int score;
+
+		if (l->lport != lport || l->proto != proto || l->family != family ||
+		    (l->flags & L_RELEASED))
+			continue;
+		if (memcmp(l->laddr, laddr, 16) && !addr_any(l->laddr))
+			continue;
+		if (l->rport && (l->rport != rport || memcmp(l->raddr, raddr, 16)))
+			continue;
+		/* an exact 4-tuple beats a wildcard; among equals, the newest */
+		score = 1 + !addr_any(l->laddr) + 2 * !!l->rport;
+		if (score > best_score || (score == best_score && l->touch_ts > best->touch_ts)) {
+			best = l;
+			best_score = score;
+		}
+	}
+	return best;
 }
 
 const struct lease_stats *lease_table__stats(const struct lease_table *t)
@@ -329,6 +411,7 @@ static void remove_lease(struct lease_table *t, struct lease *l)
 		unlink_chain(&t->by_cookie[hash64(t, l->cookie, t->nbuckets)], l, 1);
 	lru_unlink(l);
 	tw_unlink(t, l);
+	flow_unlink(t, l);
 	l->id_next = t->free;
 	t->free = l;
 	t->st.live--;
@@ -393,7 +476,8 @@ static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts,
 	t->ended.lru_prev = t->ended.lru_next = NULL;
 	t->ended.tw_prev = t->ended.tw_next = NULL;
 	t->ended.tu_next = NULL;
-	t->ended.flags &= ~(L_TW_LISTED | L_CK_LINKED);
+	t->ended.fl_next = NULL;
+	t->ended.flags &= ~(L_TW_LISTED | L_CK_LINKED | L_FL_LINKED);
 	if (!(l->flags & L_ALLOCATED))
 		t->st.no_alloc++;
 	ended_add(t, l->id);
@@ -447,6 +531,7 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			note_tuple_taken(t, l);
 		l->alloc_ts = e->ts_ns;
 		l->alloc_lat = e->dur_ns;
+		flow_link(t, l);
 		r->what = LW_ALLOC;
 		r->lease = l;
 		if (l->flags & L_RELEASED) {
@@ -476,6 +561,8 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			l->state = e->new_state;
 			l->state_ts = e->ts_ns;
 		}
+		if (l->flags & L_ALLOCATED)
+			flow_link(t, l);
 		if (e->new_state == PL_TCP_ESTABLISHED && !l->estab_ts)
 			l->estab_ts = e->ts_ns;
 		/* a bound socket's connect (bind, then connect to a TIME_WAIT tuple) */

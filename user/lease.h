@@ -42,6 +42,7 @@ struct lease {
 	/* table links */
 	struct lease *id_next, *ck_next;
 	struct lease *tu_next;		/* TIME_WAIT leases by 4-tuple */
+	struct lease *fl_next;		/* every allocated lease by (proto, port): NAT */
 	struct lease *lru_prev, *lru_next;
 	struct lease *tw_prev, *tw_next;
 };
@@ -96,6 +97,21 @@ const struct lease_stats *lease_table__stats(const struct lease_table *t);
  * needs it (the exact modes see the reuse, a trace has it recorded).
  */
 void lease_table__index_tuples(struct lease_table *t);
+/*
+ * Index every allocated lease by its flow, so that a conntrack entry's
+ * original tuple finds the process behind it (user/nat.c). Call before the
+ * first event; 0 or -ENOMEM.
+ */
+int lease_table__index_flows(struct lease_table *t);
+/*
+ * The live lease whose flow is this, in any namespace: same proto, family
+ * and port; its address the same or the wildcard; its remote end the same,
+ * or none (an unconnected UDP socket). Exact matches first, then the most
+ * recently touched. NULL if none, or if flows are not indexed.
+ */
+struct lease *lease_table__find_flow(struct lease_table *t, __u8 proto, __u8 family,
+				     const __u8 *laddr, __u16 lport, const __u8 *raddr,
+				     __u16 rport);
 /* Every lease in the table, least recently touched first (NULL at the end). */
 struct lease *lease_table__first(struct lease_table *t);
 struct lease *lease_table__next(struct lease_table *t, struct lease *l);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include "container.h"
 #include "metrics.h"
+#include "nat.h"
 #include "util.h"
 
 /*
@@ -245,6 +246,64 @@ static void destinations(FILE *f, const struct metrics_src *src)
 	}
 }
 
+static void nat_labels(FILE *f, const struct nat_dest *d)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!d) {
+		fputs("{netns=\"\",nat_addr=\"\",raddr=\"[other]\",rport=\"\",proto=\"\"}", f);
+		return;
+	}
+	fprintf(f, "{netns=\"%u\",nat_addr=\"%s\",", d->nat_netns,
+		addr_str(d->family, d->nat_addr, a, sizeof(a)));
+	fprintf(f, "raddr=\"%s\",rport=\"%u\",proto=\"%s\"}",
+		addr_str(d->family, d->raddr, a, sizeof(a)), d->rport,
+		d->proto == IPPROTO_UDP ? "udp" : "tcp");
+}
+
+/* NAT headroom: the top N (NAT address, destination) pairs, the rest in "[other]". */
+static void nat_series(FILE *f, const struct metrics_src *src)
+{
+	static const struct { const char *name, *type, *help; } fam[] = {
+		{ "portlife_nat_ports_in_use", "gauge",
+		  "NAT ports in use (conntrack translations alive) per NAT address and destination" },
+		{ "portlife_nat_ports_usable", "gauge",
+		  "NAT ports usable per NAT address and destination: the rule's port range "
+		  "(--nat-range, else nf_nat's default)" },
+		{ "portlife_nat_failures_total", "counter",
+		  "Translations that failed for want of a NAT port (packet dropped, conntrack "
+		  "insert_failed), per NAT address and destination" },
+	};
+	size_t n = 0, top;
+	struct nat_dest *v = nat_view__sorted(src->nat, &n);
+
+	if (!v)
+		return;
+	top = n < src->top_n ? n : src->top_n;
+	for (size_t k = 0; k < 3; k++) {
+		__u64 other = 0;
+
+		family(f, fam[k].name, fam[k].type, fam[k].help);
+		for (size_t i = 0; i < n; i++) {
+			__u64 x = k == 0 ? v[i].in_use : k == 1 ? v[i].usable : v[i].failures;
+
+			if (i >= top) {
+				other += x;
+				continue;
+			}
+			fputs(fam[k].name, f);
+			nat_labels(f, &v[i]);
+			fprintf(f, " %llu\n", (unsigned long long)x);
+		}
+		if (n > top) {
+			fputs(fam[k].name, f);
+			nat_labels(f, NULL);
+			fprintf(f, " %llu\n", (unsigned long long)other);
+		}
+	}
+	free(v);
+}
+
 int metrics_render(FILE *f, const struct metrics_src *src)
 {
 	const struct run_info *ri = src->ri;
@@ -393,6 +452,14 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 	}
 	if (src->dv)
 		destinations(f, src);
+	if (src->nat) {
+		nat_series(f, src);
+		family(f, "portlife_nat_events_lost_total", "counter",
+		       "conntrack events lost to netlink overruns (ENOBUFS); the table is read "
+		       "again after each");
+		fprintf(f, "portlife_nat_events_lost_total %llu\n",
+			(unsigned long long)(ri ? ri->nat_lost : 0));
+	}
 	free(g);
 	fflush(f);
 	return ferror(f) ? -EIO : 0;

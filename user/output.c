@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include "cgpath.h"
 #include "json.h"
+#include "nat.h"
 #include "output.h"
 #include "util.h"
 
@@ -230,6 +231,134 @@ void out__event(void *ctx, const struct pl_event *e, const struct lease_result *
 	lb_close(b, o->f);
 }
 
+static const char *nat_event_name(int kind)
+{
+	return kind == PL_NAT_END ? "nat_release" : "nat";
+}
+
+/*
+ * A NAT record: the translation, its failure or its end. The process's
+ * own tuple in LOCAL and REMOTE, what the NAT made of it in DETAIL. SEEN
+ * records (translations older than tracing) only count in the headroom.
+ */
+void out__nat(void *ctx, const struct pl_nat_rec *n)
+{
+	struct out *o = ctx;
+	char comm[PL_COMM_LEN], ep[64], hb[32];
+	struct lb line, *b = &line;
+	const char *col;
+
+	if (!o->events || n->kind == PL_NAT_SEEN)
+		return;
+	if (o->json) {
+		struct jw w;
+
+		jw_begin(&w, &o->lb);
+		jw_obj(&w);
+		jw_kstr(&w, "event", nat_event_name(n->kind));
+		jw_ktime(&w, "time", n->ts_ns + o->wall_off);
+		jw_ku64(&w, "ts_ns", n->ts_ns);
+		jw_ku64(&w, "pid", n->pid);
+		jw_kstrn(&w, "comm", n->comm, sizeof(n->comm));
+		jw_ku64(&w, "cgroup_id", n->cgroup_id);
+		jw_ku64(&w, "netns", n->netns);
+		jw_ku64(&w, "nat_netns", n->nat_netns);
+		if (n->flags & PL_NATF_COUNT_ONLY) {
+			/* conntrack counted failures it gave no tuple for */
+			jw_kstr(&w, "error", "insert_failed");
+			jw_ku64(&w, "count", n->n);
+			jw_line(&w, o->f);
+			return;
+		}
+		jw_kstr(&w, "proto", n->proto == IPPROTO_UDP ? "udp" : "tcp");
+		jw_ku64(&w, "family", n->family == AF_INET6 ? 6 : 4);
+		jw_kaddr(&w, "laddr", n->family, n->laddr);
+		jw_ku64(&w, "lport", n->lport);
+		jw_kaddr(&w, "raddr", n->family, n->raddr);
+		jw_ku64(&w, "rport", n->rport);
+		jw_kaddr(&w, "nat_addr", n->family, n->nat_addr);
+		if (n->kind == PL_NAT_FAIL) {
+			jw_kstr(&w, "error", "insert_failed");
+			jw_ku64(&w, "clash_port", n->nat_port);
+		} else {
+			jw_ku64(&w, "nat_port", n->nat_port);
+		}
+		jw_kbool(&w, "attributed", n->flags & PL_NATF_OWNED);
+		if (n->kind == PL_NAT_END) {
+			if (n->flags & (PL_NATF_WAS_SEEN | PL_NATF_END_LOST))
+				jw_knull(&w, "hold_ns");
+			else
+				jw_ku64(&w, "hold_ns", n->hold_ns);
+		}
+		jw_line(&w, o->f);
+		return;
+	}
+	if (!o->header_done) {
+		fprintf(o->f, "%-12s %-7s %-16s %-8s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
+			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
+		o->header_done = true;
+	}
+	comm_sanitize(n->comm, sizeof(n->comm), comm, sizeof(comm));
+	lb_open(b, &o->lb);
+	col = b->p;
+	lb_time(b, n->ts_ns + o->wall_off, 0);
+	lb_col(b, col, 12);
+	col = b->p;
+	lb_u64(b, n->pid);
+	lb_col(b, col, 7);
+	col = b->p;
+	lb_str(b, comm);
+	lb_col(b, col, 16);
+	col = b->p;
+	lb_str(b, nat_event_name(n->kind));
+	lb_col(b, col, 8);
+	col = b->p;
+	if (n->flags & PL_NATF_COUNT_ONLY) {
+		lb_lit(b, "-");
+		lb_col(b, col, 5);
+		col = b->p;
+		lb_lit(b, "-");
+		lb_col(b, col, 22);
+		col = b->p;
+		lb_lit(b, "-");
+		lb_col(b, col, 22);
+		lb_lit(b, "FAILED ");
+		lb_u64(b, n->n);
+		lb_lit(b, " conntrack insert_failed in netns ");
+		lb_u64(b, n->nat_netns);
+		lb_lit(b, " (no tuple: not attributed)\n");
+		lb_close(b, o->f);
+		return;
+	}
+	lb_str(b, proto_family_str(n->proto, n->family));
+	lb_col(b, col, 5);
+	col = b->p;
+	lb_endpoint(b, n->family, n->laddr, n->lport);
+	lb_col(b, col, 22);
+	col = b->p;
+	lb_endpoint(b, n->family, n->raddr, n->rport);
+	lb_col(b, col, 22);
+	if (n->kind == PL_NAT_FAIL) {
+		lb_lit(b, "FAILED no free NAT port on ");
+		lb_str(b, addr_str(n->family, n->nat_addr, ep, sizeof(ep)));
+		lb_lit(b, " (insert_failed: packet dropped, the client times out)");
+	} else {
+		lb_lit(b, n->kind == PL_NAT_END ? "released " : "as ");
+		lb_str(b, endpoint_str(n->family, n->nat_addr, n->nat_port, ep, sizeof(ep)));
+		if (n->kind == PL_NAT_END) {
+			lb_lit(b, " held ");
+			lb_str(b, n->flags & (PL_NATF_WAS_SEEN | PL_NATF_END_LOST) ? "?" :
+				  dur_str(n->hold_ns, hb, sizeof(hb)));
+		}
+	}
+	lb_lit(b, " netns ");
+	lb_u64(b, n->nat_netns);
+	if (!(n->flags & PL_NATF_OWNED))
+		lb_lit(b, " (no lease matched)");
+	lb_lit(b, "\n");
+	lb_close(b, o->f);
+}
+
 void out__free(struct out *o)
 {
 	lbuf_free(&o->lb);
@@ -292,6 +421,12 @@ static void human_proc(struct out *o, const struct proc_stats *p)
 	hist__print(f, &p->hold, "hold time (alloc -> release)");
 	hist__print(f, &p->tw_time, "time in TIME_WAIT");
 	hist__print(f, &p->lifetime, "connection lifetime (alloc -> close)");
+	if (p->nat_taken || p->nat_failed || p->nat_released) {
+		fprintf(f, "  NAT: ports taken %llu  failed %llu  released %llu  held now %lld\n",
+			(unsigned long long)p->nat_taken, (unsigned long long)p->nat_failed,
+			(unsigned long long)p->nat_released, (long long)p->nat_held);
+		hist__print(f, &p->nat_hold, "NAT port hold (conntrack NEW -> DESTROY)");
+	}
 }
 
 static void json_proc(struct out *o, const struct proc_stats *p)
@@ -357,6 +492,15 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 	hist__json(&w, &p->tw_time);
 	jw_key(&w, "lifetime_ns");
 	hist__json(&w, &p->lifetime);
+	jw_key(&w, "nat");
+	jw_obj(&w);
+	jw_ku64(&w, "taken", p->nat_taken);
+	jw_ku64(&w, "failed", p->nat_failed);
+	jw_ku64(&w, "released", p->nat_released);
+	jw_ks64(&w, "held", p->nat_held);
+	jw_key(&w, "hold_ns");
+	hist__json(&w, &p->nat_hold);
+	jw_end(&w);
 	jw_line(&w, o->f);
 }
 
@@ -399,6 +543,17 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_ku64(&w, "out_of_order", ls->out_of_order);
 	jw_ku64(&w, "evicted", ls->evicted);
 	jw_end(&w);
+	if (ri->nat_netns) {
+		jw_key(&w, "nat");
+		jw_obj(&w);
+		jw_ku64(&w, "events_lost", ri->nat_lost);
+		jw_ku64(&w, "unattributed", ri->nat_unattributed);
+		jw_ku64(&w, "failures_without_tuple", ri->nat_count_only);
+		jw_kbool(&w, "drop_hook", ri->nat_drop_hook);
+		if (ri->nat_range)
+			jw_kstr(&w, "range_from", ri->nat_range);
+		jw_end(&w);
+	}
 	jw_line(&w, o->f);
 }
 
@@ -607,6 +762,16 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			"kept under 5% of a CPU)" : "");
 	if (ri->procs_overflowed)
 		fprintf(o->f, "processes past the table size were summed as [other]\n");
+	if (ri->nat_netns)
+		fprintf(o->f, "NAT: %llu conntrack events lost (netlink overruns%s), %llu translations "
+			      "no lease matched, %llu failures without a tuple (conntrack statistics"
+			      "%s); port range: %s\n", (unsigned long long)ri->nat_lost,
+			ri->nat_lost ? ": the table was read again" : "",
+			(unsigned long long)ri->nat_unattributed,
+			(unsigned long long)ri->nat_count_only,
+			ri->nat_drop_hook ? "" : "; the drop hook is not loaded, so no failure has "
+						 "its tuple",
+			ri->nat_range ? ri->nat_range : "?");
 	fflush(o->f);
 	free(v);
 }

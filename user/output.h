@@ -31,6 +31,13 @@ struct run_info {
 	__u64 elapsed_ns;
 	const struct lease_stats *leases;
 	__u64 procs_overflowed;
+	/* NAT (user/nat.c): watched when nat_netns is set */
+	__u32 nat_netns;		/* the first watched namespace, 0: NAT not watched */
+	__u64 nat_lost;			/* netlink overruns: conntrack events lost */
+	__u64 nat_unattributed;		/* translations no lease matched */
+	__u64 nat_count_only;		/* failures from conntrack statistics, no tuple */
+	bool nat_drop_hook;		/* failures attributed by the BPF drop hook */
+	const char *nat_range;		/* where the port range came from */
 };
 
 struct out {
@@ -74,6 +81,9 @@ const char *bind_error_why(int err);
 
 /* One event line; a pipeline sink (ctx: struct out). */
 void out__event(void *ctx, const struct pl_event *e, const struct lease_result *r);
+/* One NAT record's line (a pipeline NAT sink; ctx: struct out). */
+struct pl_nat_rec;
+void out__nat(void *ctx, const struct pl_nat_rec *n);
 void out__summary(struct out *o, struct agg *a, const struct run_info *ri);
 void out__free(struct out *o);
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nat.h"
 #include "pipeline.h"
 
 void pipeline__init(struct pipeline *p, struct lease_table *t, struct agg *a)
@@ -108,6 +109,37 @@ void pipeline__add_sink(struct pipeline *p, sink_fn fn, void *ctx)
 	p->sinks[p->nsinks].fn = fn;
 	p->sinks[p->nsinks].ctx = ctx;
 	p->nsinks++;
+}
+
+void pipeline__add_nat_sink(struct pipeline *p, nat_sink_fn fn, void *ctx)
+{
+	if (p->n_nat_sinks == 4)
+		return;
+	p->nat_sinks[p->n_nat_sinks].fn = fn;
+	p->nat_sinks[p->n_nat_sinks].ctx = ctx;
+	p->n_nat_sinks++;
+}
+
+int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n)
+{
+	const struct pipeline_filter *f = &p->filt;
+	int err;
+
+	/* a translation belongs to its owner: -p and -c keep or drop it with its leases */
+	if ((f->pid && n->pid != f->pid) ||
+	    (f->has_comm && strncmp(n->comm, f->comm, sizeof(f->comm))) ||
+	    (f->family && n->family && n->family != f->family))
+		return 0;
+	if (p->rec && !p->rec_err) {
+		err = n->cgroup_id ? record_cgroup(p, n->cgroup_id) : 0;
+		p->rec_err = err ? err : tracefile_write_nat(p->rec, n);
+	}
+	if (p->nat)
+		nat_view__apply(p->nat, n);
+	agg__nat(p->agg, n);
+	for (int i = 0; i < p->n_nat_sinks; i++)
+		p->nat_sinks[i].fn(p->nat_sinks[i].ctx, n);
+	return p->rec_err;
 }
 
 /*

@@ -44,6 +44,10 @@ typedef void (*sink_fn)(void *ctx, const struct pl_event *shown, const struct le
 
 #define PIPELINE_MAX_SINKS 8
 
+/* An output of NAT records (struct pl_nat_rec), after the filter. */
+typedef void (*nat_sink_fn)(void *ctx, const struct pl_nat_rec *n);
+struct nat_view;
+
 struct pipeline {
 	struct pipeline_filter filt;
 	struct tracefile_writer *rec;	/* NULL: not recording */
@@ -64,6 +68,10 @@ struct pipeline {
 	struct agg *agg;
 	struct { sink_fn fn; void *ctx; } sinks[PIPELINE_MAX_SINKS];
 	int nsinks;
+	/* NAT: records from conntrack (user/nat.c) or a trace; view NULL: none */
+	struct nat_view *nat;
+	struct { nat_sink_fn fn; void *ctx; } nat_sinks[4];
+	int n_nat_sinks;
 	__u64 first_ts, last_ts;	/* of the events that passed the filter */
 };
 
@@ -76,6 +84,13 @@ void pipeline__add_sink(struct pipeline *p, sink_fn fn, void *ctx);
  * (the event was still applied; recording stops, what is on disk stays).
  */
 int pipeline__event(struct pipeline *p, const struct pl_event *e);
+/* Adds a NAT output. */
+void pipeline__add_nat_sink(struct pipeline *p, nat_sink_fn fn, void *ctx);
+/*
+ * Runs one NAT record through: filter, record, NAT view, aggregation,
+ * outputs. Returns 0 or a trace write's -errno, as pipeline__event.
+ */
+int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n);
 /* Does the event pass -p, -c, -4/-6 (the container filters are the pipeline's)? */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e);
 

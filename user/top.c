@@ -6,10 +6,12 @@
 #include <curses.h>
 #include "hist.h"
 #include "top.h"
+#include "nat.h"
 #include "ports.h"
 #include "util.h"
 
 #define TOP_DESTS 5
+#define TOP_NAT 3
 
 #define WHERE_MAX 64		/* the POD/CONTAINER cell, cut to its width when drawn */
 #define WHERE_COL 24
@@ -36,6 +38,8 @@ struct top {
 	__u64 prev_ns;
 	struct dest dests[TOP_DESTS];
 	size_t nd;
+	struct nat_dest nat[TOP_NAT];	/* the fullest NAT destinations */
+	size_t nnat;
 	__u64 drops, misses;
 	char mode[16];
 	bool drawn;
@@ -97,6 +101,17 @@ void top__free(struct top *t)
 	free(t->prev);
 	free(t->groups);
 	free(t);
+}
+
+void top__set_nat(struct top *t, struct nat_view *v)
+{
+	size_t n = 0;
+	struct nat_dest *d = v ? nat_view__sorted(v, &n) : NULL;
+
+	t->nnat = d ? (n < TOP_NAT ? n : TOP_NAT) : 0;
+	if (t->nnat)
+		memcpy(t->nat, d, t->nnat * sizeof(*d));
+	free(d);
 }
 
 static int row_key_cmp(const void *x, const void *y)
@@ -382,6 +397,13 @@ static void draw_text(struct top *t)
 			fprintf(t->out, "%s\n", buf);
 		}
 	}
+	if (t->nnat) {
+		fprintf(t->out, "NAT least headroom:\n");
+		for (size_t i = 0; i < t->nnat; i++) {
+			nat_dest_line(&t->nat[i], buf, sizeof(buf));
+			fprintf(t->out, "%s\n", buf);
+		}
+	}
 	fprintf(t->out, "\n");
 	fflush(t->out);
 }
@@ -406,7 +428,7 @@ void top__redraw(struct top *t)
 	mvaddnstr(y++, 0, buf, cols);
 	attroff(A_REVERSE);
 	/* the destinations panel and the key line keep their place at the bottom */
-	procs = rows - y - 1 - (t->nd ? (int)t->nd + 1 : 0);
+	procs = rows - y - 1 - (t->nd ? (int)t->nd + 1 : 0) - (t->nnat ? (int)t->nnat + 1 : 0);
 	for (int i = 0; i < procs && (size_t)i < n; i++) {
 		fmt_row(&rv[i], buf, sizeof(buf));
 		mvaddnstr(y++, 0, buf, cols);
@@ -417,6 +439,16 @@ void top__redraw(struct top *t)
 		move(y - 1, 0);
 		clrtoeol();
 		mvaddnstr(y - 1, 0, buf, cols);
+	}
+	if (t->nnat) {
+		y = rows - 2 - (int)t->nnat - (t->nd ? (int)t->nd + 1 : 0);
+		attron(A_BOLD);
+		mvaddnstr(y++, 0, "NAT: THE LEAST HEADROOM", cols);
+		attroff(A_BOLD);
+		for (size_t i = 0; i < t->nnat; i++) {
+			nat_dest_line(&t->nat[i], buf, sizeof(buf));
+			mvaddnstr(y++, 0, buf, cols);
+		}
 	}
 	if (t->nd) {
 		y = rows - 2 - (int)t->nd;

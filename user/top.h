@@ -40,6 +40,9 @@ int top__keys(struct top *t);
  */
 void top__update(struct top *t, struct agg *a, struct lease_table *lt, const struct dest *dv,
 		 size_t nd, const struct run_info *ri, __u64 now_ns);
+/* The NAT headroom to show under the destinations at the next update (may be NULL). */
+struct nat_view;
+void top__set_nat(struct top *t, struct nat_view *v);
 /* Redraws what the last update computed (after a sort key or a resize). */
 void top__redraw(struct top *t);
 

@@ -32,6 +32,7 @@
 #include "lease.h"
 #include "loader.h"
 #include "metrics.h"
+#include "nat.h"
 #include "output.h"
 #include "pipeline.h"
 #include "top.h"
@@ -70,7 +71,8 @@ struct tick {
 	__u64 next;		/* CLOCK_MONOTONIC ns; 0: off */
 };
 
-enum { TICK_SNAPSHOT, TICK_LOSSES, TICK_VIEWS, TICK_FAILURES, TICK_WARN, TICK_SUMMARY, NTICKS };
+enum { TICK_SNAPSHOT, TICK_LOSSES, TICK_VIEWS, TICK_FAILURES, TICK_WARN, TICK_SUMMARY, TICK_NAT,
+       NTICKS };
 
 struct tracer {
 	const struct env *env;
@@ -90,6 +92,8 @@ struct tracer {
 	char pods_dir[PATH_MAX], logs_dir[PATH_MAX];
 	char host[64];			/* on every JSON line, as a trace's header has it */
 	struct metrics_http *http;	/* --metrics-addr */
+	struct nat_watch *nat;		/* conntrack; NULL with --no-nat */
+	struct nat_view *natv;		/* NAT headroom */
 	int metrics_err;		/* last --metrics-file error, said once */
 	bool metrics_started;		/* the first --metrics-file write worked */
 	int cg_filter_fd;
@@ -126,6 +130,20 @@ static int on_ring(void *ctx, void *data, size_t len)
 	memcpy(&e, data, sizeof(e));
 	pipe_event(ctx, &e);
 	return 0;
+}
+
+/* The NAT watcher's records go down the same pipeline as events. */
+static void pipe_nat(void *ctx, const struct pl_nat_rec *n)
+{
+	struct tracer *tr = ctx;
+	int err = pipeline__nat(&tr->pipe, n);
+
+	if (err && !exiting) {
+		fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything "
+				"before is kept; free space and record again\n", tr->env->record,
+			(unsigned long long)tracefile_written(tr->pipe.rec), strerror(-err));
+		exiting = 1;
+	}
 }
 
 /* A sink: TIME_WAIT snapshots must know how to enter each allocating namespace. */
@@ -191,6 +209,16 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 	ri->elapsed_ns = mono_ns() - tr->start;
 	ri->leases = lease_table__stats(tr->leases);
 	ri->procs_overflowed = agg__overflowed(tr->agg);
+	if (tr->nat) {
+		const struct nat_stats *ns = nat_watch__stats(tr->nat);
+
+		ri->nat_netns = ns->nnetns ? ns->netns[0] : 0;
+		ri->nat_lost = ns->lost;
+		ri->nat_unattributed = ns->unattributed;
+		ri->nat_count_only = nat_view__count_only(tr->natv);
+		ri->nat_drop_hook = ns->drop_hook;
+		ri->nat_range = ns->range_src;
+	}
 }
 
 /* ---- ticks --------------------------------------------------------------- */
@@ -258,6 +286,8 @@ static void refresh_views(struct tracer *tr, bool with_top)
 	struct run_info ri;
 	bool snap = false;
 
+	if (tr->natv)
+		nat_view__sample(tr->natv, mono_ns());
 	if (!(tr->top && with_top) && !tr->http && !tr->env->metrics_file)
 		return;
 	fill_run_info(tr, &ri);
@@ -269,13 +299,16 @@ static void refresh_views(struct tracer *tr, bool with_top)
 			nd = 0;
 		}
 	}
-	if (tr->top && with_top)
+	if (tr->top && with_top) {
+		top__set_nat(tr->top, tr->natv);
 		top__update(tr->top, tr->agg, tr->leases, dv, nd, &ri, mono_ns());
+	}
 	if (tr->http || tr->env->metrics_file) {
 		struct metrics_src ms = { .agg = tr->agg, .leases = tr->leases, .ri = &ri,
 					  .dv = dv, .nd = nd, .top_n = tr->env->metrics_top,
 					  .by_pod = tr->env->metrics_by_pod,
 					  .ctrs = container_src__cache(tr->ctrs),
+					  .nat = tr->natv,
 					  .start_time = tr->start_wall,
 					  .version = PORTLIFE_VERSION };
 		const char *path = tr->env->metrics_file;
@@ -318,6 +351,12 @@ static void tick_views(struct tracer *tr, __u64 now)
 	refresh_views(tr, true);
 }
 
+static void tick_nat(struct tracer *tr, __u64 now)
+{
+	tr->ticks[TICK_NAT].next = now + SEC;
+	nat_watch__tick(tr->nat, now);
+}
+
 static void tick_failures(struct tracer *tr, __u64 now)
 {
 	tr->ticks[TICK_FAILURES].next = now + SEC;
@@ -328,6 +367,8 @@ static void tick_warn(struct tracer *tr, __u64 now)
 {
 	tr->ticks[TICK_WARN].next = now + SEC;
 	diag__warn(&tr->diag, tr->env->warn_pct);
+	if (tr->natv)
+		nat_view__warn(tr->natv, tr->env->warn_pct, stdout, tr->env->json, now);
 }
 
 static void summary(struct tracer *tr)
@@ -337,6 +378,17 @@ static void summary(struct tracer *tr)
 	fill_run_info(tr, &ri);
 	out__summary(&tr->out, tr->agg, &ri);
 	diag__headroom(&tr->diag);
+	if (tr->natv && nat_view__any(tr->natv)) {
+		size_t n;
+		struct nat_dest *v = nat_view__sorted(tr->natv, &n);
+
+		if (v) {
+			if (!tr->env->json)
+				fprintf(stdout, "\n");
+			nat_print(stdout, v, n, tr->env->json, 5);
+		}
+		free(v);
+	}
 }
 
 static void tick_summary(struct tracer *tr, __u64 now)
@@ -500,6 +552,29 @@ static int setup(struct tracer *tr)
 		   env->json, tr->out.wall_off, env->verbose);
 	pipeline__add_sink(&tr->pipe, diag__sink, &tr->diag);
 
+	if (!env->no_nat) {
+		char why[400];
+		struct nat_opts no = env->nat;
+
+		no.verbose = env->verbose;
+		tr->natv = nat_view__new(65536);
+		if (!tr->natv)
+			return -ENOMEM;
+		tr->pipe.nat = tr->natv;
+		pipeline__add_nat_sink(&tr->pipe, out__nat, &tr->out);
+		tr->nat = nat_watch__new(&no, tr->leases, pipe_nat, tr, why, sizeof(why));
+		if (!tr->nat && env->nat.nnetns) {
+			/* a namespace was asked for by name: not watching it is an error */
+			fprintf(stderr, "portlife: NAT: %s\n", why);
+			return -errno;
+		}
+		if (!tr->nat)
+			fprintf(stderr, "portlife: not watching NAT: %s (--no-nat says nothing)\n",
+				why);
+		else
+			pipeline__add_sink(&tr->pipe, nat_watch__lease_sink, tr->nat);
+	}
+
 	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
 	if (tr->bpf.tw_iter) {
 		lease_table__index_tuples(tr->leases);
@@ -534,6 +609,7 @@ static void schedule_ticks(struct tracer *tr)
 	tr->ticks[TICK_WARN] = (struct tick){ "warn", tick_warn, env->warn_pct ? now + SEC : 0 };
 	tr->ticks[TICK_SUMMARY] = (struct tick){ "summary", tick_summary,
 		env->interval ? now + (__u64)(env->interval * 1e9) : 0 };
+	tr->ticks[TICK_NAT] = (struct tick){ "NAT statistics", tick_nat, tr->nat ? now + SEC : 0 };
 	tr->snap_interval = env->tw_interval;
 }
 
@@ -555,6 +631,9 @@ static int loop(struct tracer *tr)
 			return err;
 		}
 		ring_buffer__consume(tr->rb);
+		/* after the ring: a translation's lease is then known, mostly */
+		if (tr->nat)
+			nat_watch__poll(tr->nat, mono_ns());
 		if (tr->top) {
 			int k = top__keys(tr->top);
 
@@ -602,6 +681,8 @@ static int finish(struct tracer *tr)
 
 	/* Whatever is still in the buffer belongs in the summary. */
 	ring_buffer__consume(tr->rb);
+	if (tr->nat)
+		nat_watch__finish(tr->nat, mono_ns());
 	if (tr->tw)
 		twsnap__run(tr->tw, pipe_event, tr);
 	/* the live view ends with the terminal as it was: no summary after it */
@@ -646,6 +727,8 @@ static void teardown(struct tracer *tr)
 	if (tr->have_iters)
 		loader__unload_iters(&tr->iters);
 	twsnap__free(tr->tw);
+	nat_watch__free(tr->nat);
+	nat_view__free(tr->natv);
 	diag__free(&tr->diag);
 	pipeline__free(&tr->pipe);
 	failures__unpublish();

@@ -85,6 +85,8 @@ static size_t unit_bytes(const unsigned char *p)
 	__u32 magic;
 
 	memcpy(&magic, p, 4);
+	if (magic == PL_NAT_MAGIC)
+		return TRACEFILE_NAT_BYTES;
 	if (magic != PL_CG_MAGIC && magic != PL_CN_MAGIC)
 		return REC_BYTES;
 	memcpy(&cg, p + 4, sizeof(cg));
@@ -106,7 +108,8 @@ int tracefile_flush(struct tracefile_writer *w)
 			n = unit_bytes(w->buf + off);
 			if (write_all(w, w->buf + off, n))
 				break;
-			w->records += n == REC_BYTES;
+			/* event records only: a NAT record has the same size */
+			w->records += !memcmp(w->buf + off, &(__u32){ PL_REC_MAGIC }, 4);
 		}
 		w->err = err;
 	}
@@ -194,6 +197,19 @@ int tracefile_write_names(struct tracefile_writer *w, __u64 id, const char *ns, 
 			 PL_CGNAME_MAX, pod, 0, PL_CGNAME_MAX, container);
 
 	return write_cg_rec(w, PL_CN_MAGIC, id, buf, n < 0 ? 0 : (size_t)n);
+}
+
+int tracefile_write_nat(struct tracefile_writer *w, const struct pl_nat_rec *n)
+{
+	int err = w->err;
+
+	if (!err && w->used + TRACEFILE_NAT_BYTES > WBUF)
+		err = tracefile_flush(w);
+	if (err)
+		return err;
+	frame(w->buf + w->used, PL_NAT_MAGIC, n, sizeof(*n));
+	w->used += TRACEFILE_NAT_BYTES;
+	return 0;
 }
 
 __u64 tracefile_written(const struct tracefile_writer *w)
@@ -291,7 +307,8 @@ static void win_skip(struct window *w, size_t n)
 /* The first place in p[0..n) where a record or the trailer magic starts, or NULL. */
 static const unsigned char *find_magic(const unsigned char *p, size_t n)
 {
-	static const __u32 magic[4] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC, PL_CN_MAGIC };
+	static const __u32 magic[5] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC, PL_CN_MAGIC,
+					   PL_NAT_MAGIC };
 	const unsigned char *end = p + n;
 
 	/*
@@ -299,14 +316,15 @@ static const unsigned char *find_magic(const unsigned char *p, size_t n)
 	 * at memory speed: all the magics start with 'P'.
 	 */
 	_Static_assert((PL_REC_MAGIC & 0xff) == 'P' && (PL_END_MAGIC & 0xff) == 'P' &&
-		       (PL_CG_MAGIC & 0xff) == 'P' && (PL_CN_MAGIC & 0xff) == 'P',
+		       (PL_CG_MAGIC & 0xff) == 'P' && (PL_CN_MAGIC & 0xff) == 'P' &&
+		       (PL_NAT_MAGIC & 0xff) == 'P',
 		       "magics start with P");
 	while (end - p >= 4) {
 		const unsigned char *q = memchr(p, 'P', end - 3 - p);
 
 		if (!q)
 			return NULL;
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			if (!memcmp(q, &magic[i], 4))
 				return q;
 		p = q + 1;
@@ -461,9 +479,23 @@ static bool event_sane(const struct pl_event *e)
 	       e->err >= 0 && e->err < 4096;
 }
 
+bool tracefile_nat_sane(const struct pl_nat_rec *n)
+{
+	bool count_only = n->flags & PL_NATF_COUNT_ONLY;
+
+	if (n->kind < PL_NAT_NEW || n->kind >= PL_NAT_MAX || (n->flags & ~PL_NATF_ALL) ||
+	    n->pad || n->range_lo > n->range_hi)
+		return false;
+	if (count_only)
+		return n->kind == PL_NAT_FAIL && n->n && !n->family && !n->proto;
+	return (n->family == AF_INET || n->family == AF_INET6) &&
+	       (n->proto == IPPROTO_TCP || n->proto == IPPROTO_UDP) &&
+	       (n->kind == PL_NAT_FAIL ? n->n == 1 : !n->n);
+}
+
 /* Records up to the trailer or the end. */
 static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
-			void *ctx, struct tracefile_info *info)
+			tracefile_nat_fn nat, void *ctx, struct tracefile_info *info)
 {
 	for (;;) {
 		unsigned long long pos = w->off;
@@ -495,6 +527,24 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			e.comm[PL_COMM_LEN - 1] = '\0';
 			fn(ctx, &e);
 			info->records++;
+			continue;
+		}
+		if (magic == PL_NAT_MAGIC && info->hdr.version >= 5) {
+			struct pl_nat_rec n;
+
+			if (win_need(w, TRACEFILE_NAT_BYTES) < TRACEFILE_NAT_BYTES)
+				goto truncated;
+			memcpy(&n, win_at(w) + 4, sizeof(n));
+			memcpy(&c, win_at(w) + 4 + sizeof(n), 4);
+			if (c != crc(&magic, 4, &n, sizeof(n)) || !tracefile_nat_sane(&n)) {
+				problem(info, "corrupt NAT record at offset %llu%s", pos,
+					c != crc(&magic, 4, &n, sizeof(n)) ? " (checksum)" : " (values)");
+				goto damaged;
+			}
+			win_skip(w, TRACEFILE_NAT_BYTES);
+			n.comm[PL_COMM_LEN - 1] = '\0';
+			if (nat)
+				nat(ctx, &n);
 			continue;
 		}
 		if ((magic == PL_CG_MAGIC && info->hdr.version >= 2) ||
@@ -601,7 +651,7 @@ truncated:
 }
 
 static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
-		    void *ctx, struct tracefile_info *info)
+		    tracefile_nat_fn nat, void *ctx, struct tracefile_info *info)
 {
 	struct window w = { .f = f, .size = window < MIN_WINDOW ? MIN_WINDOW : window };
 	int err;
@@ -618,7 +668,7 @@ static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, trace
 	}
 	err = read_header(&w, info);
 	if (!err)
-		err = read_records(&w, salvage, fn, cg, ctx, info);
+		err = read_records(&w, salvage, fn, cg, nat, ctx, info);
 	free(w.buf);
 	return err;
 }
@@ -626,16 +676,22 @@ static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, trace
 int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
 			  struct tracefile_info *info)
 {
-	return read_all(f, window, salvage, fn, NULL, ctx, info);
+	return read_all(f, window, salvage, fn, NULL, NULL, ctx, info);
 }
 
 int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info)
 {
-	return read_all(f, TRACEFILE_WINDOW, salvage, fn, NULL, ctx, info);
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, NULL, NULL, ctx, info);
 }
 
 int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg, void *ctx,
 		       struct tracefile_info *info)
 {
-	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, ctx, info);
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, NULL, ctx, info);
+}
+
+int tracefile_read_nat(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
+		       tracefile_nat_fn nat, void *ctx, struct tracefile_info *info)
+{
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, nat, ctx, info);
 }

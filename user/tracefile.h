@@ -12,6 +12,8 @@
  *            CRC-32 (version 4+): the Kubernetes names of a cgroup id, once
  *            the recording host's kubelet files told them (names are not in
  *            the path, and the kubelet's files stay on that host)
+ *            "PLNT" + struct pl_nat_rec + CRC-32 (version 5+): a NAT port
+ *            taken, refused or given back, already attributed
  *   trailer  "PLEN" + struct pl_file_trailer + CRC-32 (drops, end time)
  *
  * The writer only ever write()s whole records, so a recorder killed at any
@@ -30,11 +32,13 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 4		/* 2: cgroup paths; 3: a wider trailer; 4: pod names */
+#define PL_FILE_VERSION 5		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
+					 * 5: NAT records */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
 #define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
 #define PL_CN_MAGIC 0x4e434c50u		/* "PLCN" */
 #define PL_END_MAGIC 0x4e454c50u	/* "PLEN" */
+#define PL_NAT_MAGIC 0x544e4c50u	/* "PLNT" */
 #define PL_CGPATH_MAX 4095		/* a cgroup path in a trace, at most */
 #define PL_CGNAME_MAX 253		/* a pod name (DNS-1123 subdomain), the longest name */
 #define PL_CGNAMES_MAX (3 * (PL_CGNAME_MAX + 1))	/* a names record's data, with room */
@@ -64,6 +68,51 @@ struct pl_cgroup_rec {
 	__u32 pad;		/* zero */
 };
 _Static_assert(sizeof(struct pl_cgroup_rec) == 16, "pl_cgroup_rec is the file's");
+
+/*
+ * A NAT port's life as conntrack tells it (user/nat.c), attributed to the
+ * process whose own lease is the entry's original tuple. Not a ring buffer
+ * event: it comes from netlink. Fixed-width, every pad named and zero.
+ */
+enum pl_nat_kind {
+	PL_NAT_NEW = 1,		/* a translation: nat_addr:nat_port taken for this flow */
+	PL_NAT_FAIL = 2,	/* a translation failed: no free NAT port, the packet dropped */
+	PL_NAT_END = 3,		/* the conntrack entry ended: the NAT port is free again */
+	PL_NAT_SEEN = 4,	/* a translation that existed when tracing began */
+	PL_NAT_MAX = 5,
+};
+
+/* pl_nat_rec.flags */
+#define PL_NATF_OWNED		0x1	/* pid, comm, cgroup, netns: the lease of the original tuple */
+#define PL_NATF_COUNT_ONLY	0x2	/* FAIL known from conntrack statistics only: no tuple */
+#define PL_NATF_END_LOST	0x4	/* END found by a resync after lost events: no hold time */
+#define PL_NATF_WAS_SEEN		0x8	/* END of a translation older than tracing: no hold time */
+#define PL_NATF_ALL		0xf
+
+struct pl_nat_rec {
+	__u8 kind;		/* enum pl_nat_kind */
+	__u8 family;		/* 2 or 10 (0 for a COUNT_ONLY failure) */
+	__u8 proto;		/* 6 or 17 (0 for a COUNT_ONLY failure) */
+	__u8 flags;		/* PL_NATF_* */
+	__u16 lport;		/* the process's own port: the original tuple's source */
+	__u16 rport;		/* the destination's port */
+	__u16 nat_port;		/* the translated source port (FAIL: the one that clashed) */
+	__u16 pad;		/* zero */
+	__u32 pid;		/* owner, 0 if no lease matched */
+	__u32 netns;		/* the owner's netns, 0 if unknown */
+	__u32 nat_netns;	/* where the translation happened */
+	__u32 n;		/* FAIL: failures this record stands for (1, more for COUNT_ONLY) */
+	__u16 range_lo;		/* the NAT port range counted against */
+	__u16 range_hi;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u64 cgroup_id;
+	__u64 hold_ns;		/* END: NEW -> END (0 when the NEW was not seen) */
+	__u8 laddr[16];		/* the process's own address (IPv4 in the first 4 bytes) */
+	__u8 raddr[16];		/* the destination */
+	__u8 nat_addr[16];	/* the translated source address */
+	char comm[PL_COMM_LEN];
+};
+_Static_assert(sizeof(struct pl_nat_rec) == 120, "pl_nat_rec is the trace file's record");
 
 /*
  * Room for an event type to come, so a new one does not change the trailer
@@ -96,6 +145,7 @@ struct pl_file_trailer_v2 {
 /* A record and the trailer as stored: magic, body, CRC-32 of both. */
 #define TRACEFILE_REC_BYTES (4 + sizeof(struct pl_event) + 4)
 #define TRACEFILE_END_BYTES (4 + sizeof(struct pl_file_trailer) + 4)
+#define TRACEFILE_NAT_BYTES (4 + sizeof(struct pl_nat_rec) + 4)
 
 void tracefile_frame_record(unsigned char out[TRACEFILE_REC_BYTES], const struct pl_event *e);
 void tracefile_frame_trailer(unsigned char out[TRACEFILE_END_BYTES],
@@ -116,6 +166,8 @@ int tracefile_write_cgroup(struct tracefile_writer *w, __u64 id, const char *pat
 /* Append the Kubernetes names of cgroup id ("" for one not known); as tracefile_write. */
 int tracefile_write_names(struct tracefile_writer *w, __u64 id, const char *ns, const char *pod,
 			  const char *container);
+/* Append one NAT record; as tracefile_write. */
+int tracefile_write_nat(struct tracefile_writer *w, const struct pl_nat_rec *n);
 /* Write out the buffered records (the main loop does it every poll). */
 int tracefile_flush(struct tracefile_writer *w);
 /*
@@ -174,8 +226,16 @@ int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tra
  */
 int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
 			  struct tracefile_info *info);
+/* A NAT record, checked (kind, family, proto, flags, pads) and comm NUL-ended. */
+typedef void (*tracefile_nat_fn)(void *ctx, const struct pl_nat_rec *n);
+/* Is a NAT record's content possible? (the reader's check, for tests too) */
+bool tracefile_nat_sane(const struct pl_nat_rec *n);
+
 /* tracefile_read, with cgroup path and names records handed to cg (may be NULL). */
 int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg, void *ctx,
 		       struct tracefile_info *info);
+/* tracefile_read_all, with NAT records handed to nat (may be NULL: skipped). */
+int tracefile_read_nat(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
+		       tracefile_nat_fn nat, void *ctx, struct tracefile_info *info);
 
 #endif
