@@ -89,11 +89,15 @@ void nat_view__free(struct nat_view *v);
 void nat_view__apply(struct nat_view *v, const struct pl_nat_rec *n);
 /* Take a sample at ts: growth and time to exhaustion from the last one. */
 void nat_view__sample(struct nat_view *v, __u64 ts);
+/* Growth from an earlier view of the same destinations (taken at prev_ts) to now_ts. */
+void nat_view__growth_from(struct nat_view *v, struct nat_view *prev, __u64 prev_ts, __u64 now_ts);
 /* The destinations, fullest first (a copy to free); *n set. */
 struct nat_dest *nat_view__sorted(const struct nat_view *v, size_t *n);
 /* Failures known only from conntrack statistics (no tuple), and drops of this view. */
 __u64 nat_view__count_only(const struct nat_view *v);
 __u64 nat_view__dests_dropped(const struct nat_view *v);
+/* Translations (NEW) that no lease matched. */
+__u64 nat_view__unattributed(const struct nat_view *v);
 /* Was anything NAT seen at all? */
 bool nat_view__any(const struct nat_view *v);
 

@@ -26,6 +26,7 @@ struct nat_view {
 	__u64 seed;
 	__u64 count_only;	/* failures with no tuple (conntrack statistics) */
 	__u64 dropped;		/* records for destinations past max */
+	__u64 unattributed;	/* NEW records with no owner */
 	struct { struct nat_dest d; __u64 ts; } warned[WARN_SLOTS];
 	bool any;
 };
@@ -154,6 +155,7 @@ void nat_view__apply(struct nat_view *v, const struct pl_nat_rec *n)
 	struct nat_dest *d;
 
 	v->any = true;
+	v->unattributed += n->kind == PL_NAT_NEW && !(n->flags & PL_NATF_OWNED);
 	if (n->flags & PL_NATF_COUNT_ONLY) {
 		v->count_only += n->n;
 		return;
@@ -201,6 +203,22 @@ void nat_view__sample(struct nat_view *v, __u64 ts)
 	}
 }
 
+void nat_view__growth_from(struct nat_view *v, struct nat_view *prev, __u64 prev_ts, __u64 now_ts)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		struct nat_dest *d = &v->v[i], *p;
+		struct pl_nat_rec key = { .nat_netns = d->nat_netns, .proto = d->proto,
+					  .family = d->family, .rport = d->rport };
+
+		memcpy(key.nat_addr, d->nat_addr, 16);
+		memcpy(key.raddr, d->raddr, 16);
+		p = dest_of(prev, &key, false);
+		d->prev_in_use = p ? p->in_use : 0;
+		d->prev_ts = prev_ts;
+	}
+	nat_view__sample(v, now_ts);
+}
+
 static int by_used(const void *a, const void *b)
 {
 	const struct nat_dest *x = a, *y = b;
@@ -233,6 +251,11 @@ __u64 nat_view__count_only(const struct nat_view *v)
 __u64 nat_view__dests_dropped(const struct nat_view *v)
 {
 	return v->dropped;
+}
+
+__u64 nat_view__unattributed(const struct nat_view *v)
+{
+	return v->unattributed;
 }
 
 bool nat_view__any(const struct nat_view *v)

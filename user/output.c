@@ -543,7 +543,7 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_ku64(&w, "out_of_order", ls->out_of_order);
 	jw_ku64(&w, "evicted", ls->evicted);
 	jw_end(&w);
-	if (ri->nat_netns) {
+	if (ri->nat_watched) {
 		jw_key(&w, "nat");
 		jw_obj(&w);
 		jw_ku64(&w, "events_lost", ri->nat_lost);
@@ -762,7 +762,7 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			"kept under 5% of a CPU)" : "");
 	if (ri->procs_overflowed)
 		fprintf(o->f, "processes past the table size were summed as [other]\n");
-	if (ri->nat_netns)
+	if (ri->nat_watched)
 		fprintf(o->f, "NAT: %llu conntrack events lost (netlink overruns%s), %llu translations "
 			      "no lease matched, %llu failures without a tuple (conntrack statistics"
 			      "%s); port range: %s\n", (unsigned long long)ri->nat_lost,

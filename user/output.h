@@ -32,7 +32,7 @@ struct run_info {
 	const struct lease_stats *leases;
 	__u64 procs_overflowed;
 	/* NAT (user/nat.c): watched when nat_netns is set */
-	__u32 nat_netns;		/* the first watched namespace, 0: NAT not watched */
+	bool nat_watched;		/* NAT was watched (or a trace has NAT records) */
 	__u64 nat_lost;			/* netlink overruns: conntrack events lost */
 	__u64 nat_unattributed;		/* translations no lease matched */
 	__u64 nat_count_only;		/* failures from conntrack statistics, no tuple */

@@ -15,6 +15,7 @@
 #include "headroom.h"
 #include "json.h"
 #include "loader.h"
+#include "nat.h"
 #include "opts.h"
 #include "ports.h"
 #include "util.h"
@@ -27,6 +28,7 @@ struct ports_env {
 	int state;		/* 0: any */
 	unsigned long netns;
 	double sample;		/* seconds between two snapshots for --headroom */
+	struct nat_opts nat;	/* --nat-netns, --nat-range: NAT headroom too */
 	int who;		/* `who PORT` */
 	struct container_filter ctr;	/* --container, --pod, --namespace */
 	const char *kubelet_logs;
@@ -162,7 +164,7 @@ static void print_sock(FILE *f, const struct sock_ent *e)
 }
 
 enum { OPT_JSON = 0x100, OPT_RANGE, OPT_STATE, OPT_NETNS, OPT_HEADROOM, OPT_SAMPLE,
-       OPT_KUBELET_LOGS };
+       OPT_KUBELET_LOGS, OPT_NAT_NETNS, OPT_NAT_RANGE };
 
 static const struct argp_option ports_opts[] = {
 	{ "json", OPT_JSON, NULL, 0, "JSON lines: one object per socket (and per destination)", 0 },
@@ -172,6 +174,8 @@ static const struct argp_option ports_opts[] = {
 	{ "state", OPT_STATE, "STATE", 0, "Only this state (LISTEN, ESTABLISHED, TIME_WAIT, UNCONN...)", 0 },
 	{ "netns", OPT_NETNS, "INODE", 0, "Only this network namespace (inode, as `ls -L -i /proc/PID/ns/net`)", 0 },
 	{ "headroom", OPT_HEADROOM, NULL, 0, "Headroom per destination and per netns instead of sockets", 0 },
+	{ "nat-netns", OPT_NAT_NETNS, "NETNS", 0, "With --headroom: NAT headroom of this network namespace too (a name in /run/netns, a path or an inode; portlife's own is always included; up to 7 times)", 0 },
+	{ "nat-range", OPT_NAT_RANGE, "LO-HI", 0, "With --headroom: the NAT rules' port range (default nf_nat's own, 1024-65535)", 0 },
 	{ "sample", OPT_SAMPLE, "SECONDS", 0, "With --headroom: a second snapshot this much later for the growth rate (default 1, 0: none)", 0 },
 	OPTS_CONTAINER_FILTER,
 	{ "kubelet-logs", OPT_KUBELET_LOGS, "DIR", 0,
@@ -229,6 +233,15 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 	case OPT_HEADROOM:
 		penv.headroom = true;
 		break;
+	case OPT_NAT_NETNS:
+		if (penv.nat.nnetns == NAT_MAX_NETNS - 1)
+			return opt_bad("nat-netns", arg, "at most 7 namespaces besides portlife's own");
+		penv.nat.netns[penv.nat.nnetns++] = arg;
+		break;
+	case OPT_NAT_RANGE:
+		if (nat_parse_range(arg, &penv.nat.range_lo, &penv.nat.range_hi))
+			return opt_bad("nat-range", arg, "expected LO-HI, ports from 1 to 65535");
+		break;
 	case OPT_SAMPLE:
 		if (parse_seconds(arg, 0, 60, &penv.sample))
 			return opt_bad("sample", arg, "expected seconds, from 0 to 60");
@@ -266,7 +279,9 @@ static const char ports_doc[] =
 "With --headroom: for each destination, the ephemeral ports in use against\n"
 "those usable (ip_local_port_range minus ip_local_reserved_ports minus ports\n"
 "held by bind()), the growth over --sample seconds and the time to\n"
-"exhaustion at that pace; and the bind(0) headroom of each netns.\n"
+"exhaustion at that pace; and the bind(0) headroom of each netns. And the\n"
+"NAT headroom: the translations conntrack holds per (NAT address,\n"
+"destination) against the NAT port range, with their owners.\n"
 "\n"
 "USAGE: portlife ports [OPTIONS]\n"
 "\n"
@@ -328,6 +343,9 @@ static int run_ports(int argc, char **argv, int who)
 	struct argp argp = { .options = ports_opts, .parser = parse_ports,
 			     .doc = who ? who_doc : ports_doc };
 	struct snapshot s = {}, prev = {};
+	struct nat_view *natp = NULL, *natn = NULL;
+	__u64 nat_t0 = 0;
+	char why[300];
 	struct iters_bpf it = {};
 	struct lbuf lb = {};
 	size_t shown = 0;
@@ -373,6 +391,13 @@ static int run_ports(int argc, char **argv, int who)
 		goto out;
 	if (penv.headroom && penv.sample > 0) {
 		err = snapshot__take(&prev, &it.links, penv.netns);
+		nat_t0 = mono_ns();
+		natp = nat_view__new(65536);
+		/* NAT is a part of the answer: without conntrack it is left out, not fatal */
+		if (!err && natp && nat_dump(&penv.nat, &prev, natp, nat_t0, why, sizeof(why))) {
+			nat_view__free(natp);
+			natp = NULL;
+		}
 		if (!err)
 			usleep((useconds_t)(penv.sample * 1e6));
 	}
@@ -392,6 +417,28 @@ static int run_ports(int argc, char **argv, int who)
 			headroom_print(stdout, dv, nd, bv, nb, penv.json, penv.netns, (size_t)-1);
 		free(dv);
 		free(bv);
+		natn = nat_view__new(65536);
+		if (!err && natn) {
+			__u64 now = mono_ns();
+			struct nat_dest *v;
+			size_t n;
+
+			if (nat_dump(&penv.nat, &s, natn, now, why, sizeof(why))) {
+				fprintf(stderr, "portlife: no NAT headroom: %s\n", why);
+				if (penv.nat.nnetns)
+					err = -EINVAL;	/* a namespace asked for by name */
+				goto out;
+			}
+			if (natp)
+				nat_view__growth_from(natn, natp, nat_t0, now);
+			v = nat_view__sorted(natn, &n);
+			if (v && (n || !penv.json)) {
+				if (!penv.json)
+					printf("\n");
+				nat_print(stdout, v, n, penv.json, (size_t)-1);
+			}
+			free(v);
+		}
 		goto out;
 	}
 	qsort(s.v, s.n, sizeof(*s.v), by_port);
@@ -419,6 +466,8 @@ static int run_ports(int argc, char **argv, int who)
 		fprintf(stderr, "portlife: %zu namespaces went away while we looked\n",
 			s.ns_unreachable);
 out:
+	nat_view__free(natp);
+	nat_view__free(natn);
 	lbuf_free(&lb);
 	snapshot__free(&s);
 	snapshot__free(&prev);

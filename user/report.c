@@ -15,6 +15,7 @@
 #include "agg.h"
 #include "export.h"
 #include "lease.h"
+#include "nat.h"
 #include "opts.h"
 #include "output.h"
 #include "pipeline.h"
@@ -455,6 +456,7 @@ struct report {
 	struct cg_table cgroups;
 	struct ctr_table ctrs;
 	char *host;		/* the header's host name, NUL-terminated */
+	struct nat_view *nat;
 };
 
 static void on_cgroup(void *ctx, __u64 id, enum tracefile_cg_kind kind, const char *const a[3])
@@ -482,6 +484,14 @@ static void on_record(void *ctx, const struct pl_event *e)
 	pipeline__event(&r->pipe, e);
 }
 
+static void on_nat(void *ctx, const struct pl_nat_rec *n)
+{
+	struct report *r = ctx;
+
+	r->out.wall_off = r->info->hdr.wall_off_ns;
+	pipeline__nat(&r->pipe, n);
+}
+
 static void summary(struct report *r, FILE *out, const char *name)
 {
 	const struct tracefile_info *info = r->info;
@@ -499,6 +509,15 @@ static void summary(struct report *r, FILE *out, const char *name)
 			info->hdr.start_ns;
 	ri.leases = lease_table__stats(r->leases);
 	ri.tw_overflow = agg__tw_overflow(r->agg);
+	if (nat_view__any(r->nat)) {
+		/* the NAT watcher's losses are in the trailer's last drop slot */
+		ri.nat_watched = true;
+		ri.nat_lost = info->has_trailer ? info->trailer.drops[PL_TRAILER_NAT_LOST] : 0;
+		ri.nat_unattributed = nat_view__unattributed(r->nat);
+		ri.nat_count_only = nat_view__count_only(r->nat);
+		ri.nat_drop_hook = true;
+		ri.nat_range = "as each record says";
+	}
 	/* strings from a file, maybe from a hostile host: nothing raw to the terminal */
 	if (!r->o->json)
 		fprintf(out, "trace %s: host %s, kernel %s, mode %s, %llu records%s%s\n", name,
@@ -508,6 +527,17 @@ static void summary(struct report *r, FILE *out, const char *name)
 			(unsigned long long)info->records, info->hdr.filters[0] ? ", filters: " : "",
 			safe_str(info->hdr.filters, filt, sizeof(filt)));
 	out__summary(&r->out, r->agg, &ri);
+	if (nat_view__any(r->nat)) {
+		size_t n;
+		struct nat_dest *v = nat_view__sorted(r->nat, &n);
+
+		if (v) {
+			if (!r->o->json)
+				fprintf(out, "\n");
+			nat_print(out, v, n, r->o->json, 5);
+		}
+		free(v);
+	}
 }
 
 int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *name,
@@ -520,7 +550,8 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	memset(info, 0, sizeof(*info));
 	r.leases = lease_table__new(o->max_leases ? o->max_leases : 1UL << 20);
 	r.agg = agg__new(o->max_procs ? o->max_procs : 65536);
-	if (!r.leases || !r.agg) {
+	r.nat = nat_view__new(65536);
+	if (!r.leases || !r.agg || !r.nat) {
 		snprintf(info->error, sizeof(info->error), "out of memory for the lease table");
 		goto out;
 	}
@@ -538,6 +569,8 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	host[0] = '\0';
 	r.out.host = r.x.host = host;
 	pipeline__add_sink(&r.pipe, out__event, &r.out);
+	r.pipe.nat = r.nat;
+	pipeline__add_nat_sink(&r.pipe, out__nat, &r.out);
 	export__init(&r.x, out, 0);
 	if (o->fmt == REPORT_CSV) {
 		if (!o->fleet || !o->fleet->started++)
@@ -549,7 +582,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 		pipeline__add_sink(&r.pipe, export__chrome_sink, &r.x);
 	}
 	r.host = host;
-	err = tracefile_read_all(f, o->salvage, on_record, on_cgroup, &r, info);
+	err = tracefile_read_nat(f, o->salvage, on_record, on_cgroup, on_nat, &r, info);
 	if (o->fmt == REPORT_CHROME) {
 		/* leases still open at the end of the trace */
 		if (!err)
@@ -568,6 +601,7 @@ out:
 	cg_free(&r.cgroups);
 	ctr_free(&r.ctrs);
 	agg__free(r.agg);
+	nat_view__free(r.nat);
 	lease_table__free(r.leases);
 	return err;
 }

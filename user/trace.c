@@ -212,9 +212,9 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 	if (tr->nat) {
 		const struct nat_stats *ns = nat_watch__stats(tr->nat);
 
-		ri->nat_netns = ns->nnetns ? ns->netns[0] : 0;
+		ri->nat_watched = ns->nnetns > 0;
 		ri->nat_lost = ns->lost;
-		ri->nat_unattributed = ns->unattributed;
+		ri->nat_unattributed = nat_view__unattributed(tr->natv);
 		ri->nat_count_only = nat_view__count_only(tr->natv);
 		ri->nat_drop_hook = ns->drop_hook;
 		ri->nat_range = ns->range_src;
@@ -700,7 +700,8 @@ static int finish(struct tracer *tr)
 	t.recursion_misses = ri.recursion_misses;
 	t.untracked = ri.untracked;
 	t.write_errors = !!tr->pipe.rec_err;
-	memcpy(t.drops, ri.drops, sizeof(t.drops));
+	memcpy(t.drops, ri.drops, sizeof(ri.drops));
+	t.drops[PL_TRAILER_NAT_LOST] = ri.nat_lost;
 	err = tracefile_close(tr->pipe.rec, &t);
 	tr->pipe.rec = NULL;
 	if (err && !tr->pipe.rec_err) {

@@ -120,7 +120,9 @@ _Static_assert(sizeof(struct pl_nat_rec) == 120, "pl_nat_rec is the trace file's
  * disk the trailer fits where a record no longer did.
  */
 #define PL_TRAILER_DROPS 8
-_Static_assert(PL_EV_MAX <= PL_TRAILER_DROPS, "the trailer counts drops of every event type");
+/* Its last slot (version 4+): conntrack events lost to netlink overruns (user/nat.c). */
+#define PL_TRAILER_NAT_LOST (PL_TRAILER_DROPS - 1)
+_Static_assert(PL_EV_MAX <= PL_TRAILER_NAT_LOST, "the trailer counts drops of every event type");
 
 struct pl_file_trailer {
 	__u64 end_ns;
