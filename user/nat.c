@@ -407,7 +407,7 @@ static bool owner_of(struct nat_watch *w, struct pl_nat_rec *r, __u64 now)
 		const struct ended *e = &w->ended[i];
 
 		if (!e->ts || e->lport != r->lport || e->proto != r->proto ||
-		    e->family != r->family || now - e->ts > ENDED_NS ||
+		    e->family != r->family || (now > e->ts && now - e->ts > ENDED_NS) ||
 		    memcmp(e->laddr, r->laddr, 16) ||
 		    (e->rport && (e->rport != r->rport || memcmp(e->raddr, r->raddr, 16))))
 			continue;
@@ -867,13 +867,44 @@ fail:
 	return NULL;
 }
 
+struct nat_watch *nat_watch__detached(__u32 inum, const struct nat_opts *o,
+				      struct lease_table *leases, nat_emit_fn emit, void *ctx)
+{
+	struct nat_watch *w = calloc(1, sizeof(*w));
+
+	if (!w || !(w->bucket = calloc(NBUCKETS, sizeof(*w->bucket)))) {
+		free(w);
+		return NULL;
+	}
+	w->o = *o;
+	w->leases = leases;
+	w->emit = emit;
+	w->ctx = ctx;
+	if (leases && lease_table__index_flows(leases)) {
+		nat_watch__free(w);
+		return NULL;
+	}
+	w->ns[0].inum = inum;
+	w->ns[0].fd = w->ns[0].dump_fd = -1;
+	w->nns = 1;
+	return w;
+}
+
+void nat_watch__feed(struct nat_watch *w, const void *msg, size_t len, __u64 now)
+{
+	handle(w, 0, msg, len, now);
+	drain_pending(w, now, false);
+}
+
 void nat_watch__free(struct nat_watch *w)
 {
 	if (!w)
 		return;
 	for (int i = 0; i < w->nns; i++) {
-		close(w->ns[i].fd);
-		close(w->ns[i].dump_fd);
+		if (w->ns[i].fd >= 0)
+			close(w->ns[i].fd);
+		if (w->ns[i].dump_fd >= 0)
+			close(w->ns[i].dump_fd);
 	}
 	ring_buffer__free(w->drop_rb);
 	natdrop__destroy(w->drop);
@@ -896,6 +927,8 @@ void nat_watch__poll(struct nat_watch *w, __u64 now)
 	if (w->drop_rb)
 		ring_buffer__consume(w->drop_rb);
 	for (int i = 0; i < w->nns; i++) {
+		if (w->ns[i].fd < 0)
+			continue;
 		/* bounded: a flood cannot keep us here forever */
 		for (int rounds = 0; rounds < 256; rounds++) {
 			ssize_t n = recv(w->ns[i].fd, buf, sizeof(buf), 0);
@@ -981,9 +1014,8 @@ void nat_watch__lease_sink(void *ctx, const struct pl_event *e, const struct lea
 	x->netns = r->lease->netns;
 	x->cgroup_id = r->lease->cgroup_id;
 	memcpy(x->comm, r->lease->comm, PL_COMM_LEN);
-	/* our clock: the age test compares with mono_ns() */
-	x->ts = mono_ns();
-	(void)e;
+	/* the kernel's CLOCK_MONOTONIC, as the watcher's own clock */
+	x->ts = e->ts_ns ? e->ts_ns : 1;
 }
 
 const struct nat_stats *nat_watch__stats(struct nat_watch *w)

@@ -150,6 +150,14 @@ typedef void (*nat_emit_fn)(void *ctx, const struct pl_nat_rec *n);
 struct nat_watch *nat_watch__new(const struct nat_opts *o, struct lease_table *leases,
 				 nat_emit_fn emit, void *ctx, char *why, size_t whylen);
 void nat_watch__free(struct nat_watch *w);
+/*
+ * A watcher of messages from elsewhere (tests, replay): namespace inum, no
+ * socket, no drop hook; nat_watch__feed() hands it each message.
+ */
+struct nat_watch *nat_watch__detached(__u32 inum, const struct nat_opts *o,
+				      struct lease_table *leases, nat_emit_fn emit, void *ctx);
+/* One ctnetlink message of namespace index 0, as if read at now_ns. */
+void nat_watch__feed(struct nat_watch *w, const void *msg, size_t len, __u64 now_ns);
 /* Read what is pending (non-blocking); resolve the attribution queue. */
 void nat_watch__poll(struct nat_watch *w, __u64 now_ns);
 /* At the end: read what is left; everything queued goes out, attributed or not. */
