@@ -13,6 +13,10 @@
  *   hostile-header  mode `","x":1,"y":"`; hostname, release, precision and
  *                   filters with terminal escapes (OSC title, clear screen,
  *                   cursor home); N leases (3) of a plain process
+ *   nat-many        N NAT translations (100000), each to a destination of its
+ *                   own (past the NAT view's 65536), owned by processes named
+ *                   with terminal escapes, JSON quotes and formulas; then their
+ *                   ends, and failures with and without a tuple
  *   formula-comm    N leases each (1) of processes named like spreadsheet
  *                   formulas: `=HYPERLINK("http://x","y")` as the kernel
  *                   keeps it (15 bytes: `=HYPERLINK("htt`), and others
@@ -223,6 +227,38 @@ static void hostile_pods(struct gen *g, __u64 n)
 	}
 }
 
+static void nat_many(struct gen *g, __u64 n)
+{
+	static const char *const comms[] = { "\033]0;pwned\007", "\",\"x\":\"", "=1+1", "ok" };
+
+	for (int k = 0; k < 2; k++) {
+		for (__u64 i = 0; i < n && !g->err; i++) {
+			struct pl_nat_rec r = { .kind = k ? PL_NAT_END : PL_NAT_NEW, .family = 2,
+						.proto = 6, .lport = 32768 + i % 28232,
+						.rport = 1 + i % 65535, .nat_port = 1024 + i % 4,
+						.pid = 100 + i % 4, .nat_netns = 7, .range_lo = 1024,
+						.range_hi = 1027, .flags = PL_NATF_OWNED,
+						.raddr = { 192, 0, 2, (__u8)(i >> 16) },
+						.nat_addr = { 198, 51, 100, 1 } };
+
+			g->ts += 1000;
+			r.ts_ns = g->ts;
+			r.hold_ns = k ? n * 1000 : 0;
+			snprintf(r.comm, sizeof(r.comm), "%s", comms[i % 4]);
+			g->err = tracefile_write_nat(g->w, &r);
+			if (!g->err && !k && i % 1000 == 0) {
+				r.kind = PL_NAT_FAIL;
+				r.n = 1;
+				g->err = tracefile_write_nat(g->w, &r);
+			}
+		}
+	}
+	if (!g->err)
+		g->err = tracefile_write_nat(g->w, &(struct pl_nat_rec){
+			.kind = PL_NAT_FAIL, .n = 0xffffffffu, .nat_netns = 7,
+			.flags = PL_NATF_COUNT_ONLY, .ts_ns = g->ts });
+}
+
 static const struct shape {
 	const char *name;
 	__u64 n;
@@ -234,6 +270,7 @@ static const struct shape {
 	{ .name = "many-comms", .n = 65536, .gen = many_comms },
 	{ .name = "hostile-header", .n = 3, .gen = hostile_header, .hostile_header = true },
 	{ .name = "formula-comm", .n = 1, .gen = formula_comm },
+	{ .name = "nat-many", .n = 100000, .gen = nat_many },
 	{ .name = "foreign-cgroups", .n = 2, .gen = foreign_cgroups },
 	{ .name = "hostile-pods", .n = 2, .gen = hostile_pods },
 };

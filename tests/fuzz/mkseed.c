@@ -29,5 +29,18 @@ int main(int argc, char **argv)
 		strcpy(e.comm, "seed");
 		tracefile_write(w, &e);
 	}
+	/* a NAT port taken for that lease, refused for another, given back; one without a tuple */
+	for (int k = PL_NAT_NEW; k < PL_NAT_MAX; k++) {
+		struct pl_nat_rec n = { .kind = k, .family = 2, .proto = 6, .lport = 40000,
+					.rport = 80, .nat_port = 1024 + k, .pid = 42,
+					.nat_netns = 7, .range_lo = 1024, .range_hi = 1027,
+					.ts_ns = 7000 + k, .flags = PL_NATF_OWNED,
+					.n = k == PL_NAT_FAIL, .hold_ns = k == PL_NAT_END ? 5 : 0 };
+
+		strcpy(n.comm, "seed");
+		tracefile_write_nat(w, &n);
+	}
+	tracefile_write_nat(w, &(struct pl_nat_rec){ .kind = PL_NAT_FAIL, .n = 3, .nat_netns = 7,
+						      .flags = PL_NATF_COUNT_ONLY });
 	return tracefile_close(w, &t) ? 1 : 0;
 }

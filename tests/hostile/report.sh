@@ -166,5 +166,23 @@ else
 	ko "report -4 -6" "exit $rc: $(cat "$tmp/out")"
 fi
 
+# NAT records: more destinations than the view keeps, hostile owner names.
+"$mk" nat-many "$tmp/nat.trace" >/dev/null || ko nat-many "mkcrafted failed"
+within report-nat-many 3 "$pl" report "$tmp/nat.trace"
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
+	ko nat-text-no-escapes "control bytes in the text report: $(cat -v "$tmp/out" | head -n 3)"
+elif ! grep -q '^NAT headroom' "$tmp/out"; then
+	ko nat-text-no-escapes "no NAT headroom in the report"
+else
+	ok nat-text-no-escapes
+fi
+within report-nat-many-jsonl 5 "$pl" report "$tmp/nat.trace" --format jsonl
+# every line one JSON object, no key smuggled in by a process name
+if jq -e . "$tmp/out" >/dev/null 2>&1 && ! jq -e 'select(has("x"))' "$tmp/out" >/dev/null 2>&1 &&
+	[ "$(grep -c '"event":"nat"' "$tmp/out")" -ge 100000 ]; then
+	ok nat-jsonl-valid
+else
+	ko nat-jsonl-valid "invalid JSON, a smuggled key, or NAT events missing"
+fi
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
