@@ -42,6 +42,10 @@ _portlife()
 	--mode) words="auto fentry kprobe tracepoint" ;;
 	--format) [[ $sub == report ]] && words="text jsonl csv chrome" ;;
 	--sort) [[ $sub == top ]] && words="pid comm held rate fail tw lat hold" ;;
+	--metrics-by) words="comm pod" ;;
+	--nat-netns)
+		words=$(ls /run/netns 2>/dev/null)
+		;;
 	--state)
 		words="LISTEN ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE"
 		words+=" CLOSE_WAIT LAST_ACK CLOSING NEW_SYN_RECV BOUND_INACTIVE UNCONN"
@@ -60,9 +64,14 @@ _portlife()
 		mapfile -t COMPREPLY < <(compgen -d -- "${cur:-/sys/fs/cgroup/}")
 		return 0
 		;;
+	--kubelet-logs)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -d -- "${cur:-/var/log}")
+		return 0
+		;;
 	-c | --comm | -d | --duration | -i | --interval | --tw-interval | --max-leases | \
 		--ringbuf | --warn | --metrics-addr | --metrics-top | --netns | -P | --port | \
-		--range | --sample)
+		--range | --sample | --container | --pod | --namespace | --nat-range)
 		COMPREPLY=()	# a value only the user knows
 		return 0
 		;;
@@ -73,18 +82,20 @@ _portlife()
 	fi
 
 	local common="--help --usage -V --version"
-	local trace="-p --pid -c --comm -4 --ipv4 -6 --ipv6 --cgroup -d --duration -s --summary
-		--mode --tw-interval --max-leases --ringbuf --warn --metrics-addr --metrics-file
-		--metrics-top -v --verbose"
-	local snap="--headroom --json --netns -p --pid -P --port --range --sample --state
+	local ctr="--container --pod --namespace"
+	local trace="-p --pid -c --comm -4 --ipv4 -6 --ipv6 --cgroup $ctr -d --duration -s --summary
+		--mode --tw-interval --max-leases --ringbuf --metrics-addr --metrics-file
+		--metrics-top --metrics-by --kubelet-logs --nat-netns --nat-range --no-nat
 		-v --verbose"
+	local snap="--headroom --json --netns -p --pid -P --port --range --sample --state
+		$ctr --kubelet-logs --nat-netns --nat-range -v --verbose"
 	case $sub in
-	"") opts="$trace -i --interval --json $common" ;;
-	top) opts="$trace --sort $common" ;;
-	record) opts="$trace -o --output -i --interval --json $common" ;;
+	"") opts="$trace --warn -i --interval --json $common" ;;
+	top) opts="$trace --sort --pods $common" ;;
+	record) opts="$trace --warn -o --output -i --interval --json $common" ;;
 	ports) opts="$snap $common" ;;
 	who) opts="$snap $common" ;;
-	report) opts="-4 --ipv4 -6 --ipv6 -c --comm --format --json -p --pid --salvage $common" ;;
+	report) opts="-4 --ipv4 -6 --ipv6 -c --comm $ctr --format --json -p --pid --salvage $common" ;;
 	esac
 
 	if [[ $cur == -* ]]; then
@@ -95,24 +106,11 @@ _portlife()
 		mapfile -t COMPREPLY < <(compgen -W "top ports who record report" -- "$cur")
 		return 0
 	fi
-	# report FILE: the trace file, once.
+	# report FILE...: trace files, a fleet's as well as one.
 	if [[ $sub == report ]]; then
-		local i n=0
-		for ((i = 2; i < COMP_CWORD; i++)); do
-			case ${COMP_WORDS[i]} in
-			--format | -p | --pid | -c | --comm)
-				[[ ${COMP_WORDS[i + 1]:-} == = ]] && ((i++))
-				((i++))
-				;;
-			-*) ;;
-			*) n=$((n + 1)) ;;
-			esac
-		done
-		if ((n == 0)); then
-			compopt -o filenames 2>/dev/null
-			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
-			return 0
-		fi
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0
 	fi
 	COMPREPLY=()
 	return 0

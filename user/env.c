@@ -192,6 +192,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env->ringbuf_kib = v;
 		break;
 	case OPT_WARN:
+		if (topping) {
+			fprintf(stderr, "portlife: top shows the fullest destinations in its own "
+					"panel: --warn is for line output\n");
+			return -EINVAL;
+		}
 		if (parse_seconds(arg, 1, 100, &env->warn_pct))
 			return opt_bad("warn", arg, "expected a percentage from 1 to 100");
 		break;
@@ -352,6 +357,8 @@ static bool hidden(int key, bool rec, bool top)
 	case OPT_SORT:
 	case OPT_PODS:
 		return !top;
+	case OPT_WARN:
+		return top;
 	case 'i':
 	case OPT_JSON:
 		return top;

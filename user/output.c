@@ -256,11 +256,16 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		jw_begin(&w, &o->lb);
 		jw_obj(&w);
 		jw_kstr(&w, "event", nat_event_name(n->kind));
+		if (o->host)
+			jw_kstr(&w, "host", o->host);
 		jw_ktime(&w, "time", n->ts_ns + o->wall_off);
 		jw_ku64(&w, "ts_ns", n->ts_ns);
 		jw_ku64(&w, "pid", n->pid);
 		jw_kstrn(&w, "comm", n->comm, sizeof(n->comm));
 		jw_ku64(&w, "cgroup_id", n->cgroup_id);
+		/* the pod behind a node's NAT port: the question NAT exhaustion asks */
+		jw_key(&w, "container");
+		container__jw(&w, n->pid ? container_src__get(&o->ctrs, n->cgroup_id) : NULL);
 		jw_ku64(&w, "netns", n->netns);
 		jw_ku64(&w, "nat_netns", n->nat_netns);
 		if (n->flags & PL_NATF_COUNT_ONLY) {

@@ -550,7 +550,9 @@ static int setup(struct tracer *tr)
 	/* What already holds ports, so a conflict with an old holder is attributed. */
 	diag__init(&tr->diag, tr->have_iters ? &tr->iters.links : NULL, tr->leases, stdout,
 		   env->json, tr->out.wall_off, env->verbose);
-	pipeline__add_sink(&tr->pipe, diag__sink, &tr->diag);
+	/* top owns the screen: a diagnosis printed there would tear its table */
+	if (!env->top)
+		pipeline__add_sink(&tr->pipe, diag__sink, &tr->diag);
 
 	if (!env->no_nat) {
 		char why[400];
@@ -606,7 +608,9 @@ static void schedule_ticks(struct tracer *tr)
 	tr->ticks[TICK_LOSSES] = (struct tick){ "losses", tick_losses, now + SEC };
 	tr->ticks[TICK_VIEWS] = (struct tick){ "views", tick_views, now + SEC };
 	tr->ticks[TICK_FAILURES] = (struct tick){ "failures file", tick_failures, now + SEC };
-	tr->ticks[TICK_WARN] = (struct tick){ "warn", tick_warn, env->warn_pct ? now + SEC : 0 };
+	/* top shows the fullest destinations in its own panel; no lines over it */
+	tr->ticks[TICK_WARN] = (struct tick){ "warn", tick_warn,
+					      env->warn_pct && !env->top ? now + SEC : 0 };
 	tr->ticks[TICK_SUMMARY] = (struct tick){ "summary", tick_summary,
 		env->interval ? now + (__u64)(env->interval * 1e9) : 0 };
 	tr->ticks[TICK_NAT] = (struct tick){ "NAT statistics", tick_nat, tr->nat ? now + SEC : 0 };

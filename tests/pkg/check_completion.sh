@@ -74,7 +74,7 @@ expect mode-eq-split "kprobe" portlife --mode = k
 expect mode-eq-word "--mode=tracepoint" portlife --mode=t
 expect format "chrome csv jsonl text" portlife report x.trace --format ""
 expect sort "held hold" portlife top --sort h
-expect long-prefix "--metrics-addr --metrics-file --metrics-top" portlife --metr
+expect long-prefix "--metrics-addr --metrics-by --metrics-file --metrics-top" portlife --metr
 expect top-no-json "" portlife top --js
 has record-output "--output" portlife record --out
 hasnt live-no-output "--output" portlife --ou
@@ -88,7 +88,9 @@ touch "$tmp/a.trace" "$tmp/b.prom"
 expect output-file "$tmp/a.trace" portlife record -o "$tmp/a."
 expect metrics-file "$tmp/b.prom" portlife --metrics-file "$tmp/b"
 expect report-file "$tmp/a.trace" portlife report "$tmp/a"
-expect report-second-arg "" portlife report "$tmp/a.trace" "$tmp/a"
+# report takes a fleet's traces: the second file is completed like the first
+expect report-second-arg "$tmp/a.trace" portlife report "$tmp/a.trace" "$tmp/a"
+expect report-pod-value "" portlife report "$tmp/a.trace" --pod ""
 rm -rf "$tmp"
 has pid "$$" portlife -p ""
 has pid-long "$$" portlife ports --pid ""
