@@ -15,7 +15,10 @@
 # tracer reports them and counted against what loadgen says the workload must
 # produce; BPF ns per program run (kernel.bpf_stats_enabled, bpftool prog show
 # run_time_ns/run_cnt of the tracer's own programs) and the kernel's
-# recursion_misses; peak RSS (VmHWM).
+# recursion_misses; peak RSS (VmHWM). The BPF statistics cost two clock reads
+# per program run, so the measured rounds run without them and one more round
+# per load and tracer (round 0, after the others) takes them alone: the ratios
+# are not taxed by the measuring.
 #
 # Needs root. Run it under the host's BPF lock (make bench does):
 #     flock /tmp/portlife-live.lock bench/run.sh
@@ -106,6 +109,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 sysctl -qw kernel.bpf_stats_enabled=1 || die "cannot enable kernel.bpf_stats_enabled"
+sysctl -qw kernel.bpf_stats_enabled=0	# until the statistics round
 
 # CPU seconds the tracer has used, all threads: the sum of their
 # sum_exec_runtime (/proc/PID/task/*/schedstat, ns), which is utime+stime
@@ -297,6 +301,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		done
 	done
 done
+# Round 0: the BPF statistics, for bpf_ns/run and runs/unit only.
+sysctl -qw kernel.bpf_stats_enabled=1 || die "cannot enable kernel.bpf_stats_enabled"
+for l in $LOADS; do
+	for c in "${run_configs[@]}"; do
+		[ "$c" = none ] && continue
+		line=$(run_one "$c" 0 "$l") || exit 1
+		echo "$line" >>"$RUNS"
+		jq -r '"  statistics round \(.kind) \(.config): \(.bpf.run_cnt) runs, \(.bpf.run_time_ns) ns"' <<<"$line" >&2
+	done
+done
 
 # Medians per load and configuration; losses are the worst round's. For the
 # message loads the unit is a message: rates and CPU per message.
@@ -310,11 +324,14 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 	{date: $date, kernel: $kernel, cpus: $cpus, rounds: $rounds, conns_per_run: $count,
 	 msgs_per_run: $msgs, loadgen_args: $args, mode: $mode,
 	 results: (group_by(.kind) | map(
+		(map(select(.round == 0))) as $stats |
+		map(select(.round > 0)) |
 		. as $all | .[0].kind as $kind |
 		(map(select(.config == "none") | .conns_per_s) | median) as $base |
 		(map(select(.config == "none") | per_unit) | median) as $cbase |
 		group_by(.config) | map(
 		. as $runs | .[0].config as $c | ($runs[0].load.expected) as $exp |
+		($stats | map(select(.config == $c))) as $st |
 		{load: $kind, config: $c,
 		 per_s: (map(.conns_per_s) | median),
 		 ratio: (if $base then ((map(.conns_per_s) | median) / $base) else null end),
@@ -323,10 +340,10 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 		 tracer_cpu_s_per_100k: (if $c == "none" then null
 			else map(.tracer_cpu_s / units * 100000) | median end),
 		 bpf_ns_per_run: (if $c == "none" then null
-			else map(select(.bpf.run_cnt > 0) | .bpf.run_time_ns / .bpf.run_cnt) | median end),
+			else $st | map(select(.bpf.run_cnt > 0) | .bpf.run_time_ns / .bpf.run_cnt) | median end),
 		 bpf_runs_per_unit: (if $c == "none" then null
-			else map(.bpf.run_cnt / units) | median end),
-		 recursion_misses: (map(.bpf.recursion_misses) | max),
+			else $st | map(.bpf.run_cnt / units) | median end),
+		 recursion_misses: (($runs + $st) | map(.bpf.recursion_misses) | max),
 		 tracer_drops: (if $c == "none" or ($runs[0].tracer_drops == null) then null
 			else map(.tracer_drops) | max end),
 		 expected: (if $kind != "conn" then null
