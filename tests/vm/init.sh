@@ -9,9 +9,15 @@
 #   portlife.modes=fentry,kprobe,tracepoint  attach modes to test, in order
 #   portlife.timeout=SECONDS                  time limit of one mode's livetest
 #   portlife.tests=connect_v4,...             only these live tests (default all)
+#   portlife.diag=1                           before each mode's live tests, show
+#                                             "portlife -v --mode MODE -d 1" (libbpf's
+#                                             and the verifier's messages)
 #
 # Console protocol parsed by vmtest.sh, one marker per line:
 #   PORTLIFE-VM-INIT <kernel release> uptime=<s>  init started (boot time)
+#   PORTLIFE-VM-DIAG <mode> rc=<exit code>        portlife.diag=1: the output of
+#                                                 "portlife -v" follows, up to
+#   PORTLIFE-VM-DIAG-END <mode>                   (before the mode's own markers)
 #   PORTLIFE-VM-MODE <mode>                       livetest --mode <mode> starts
 #   PORTLIFE-VM-TIME <mode> <s>s                  how long it ran
 #   PORTLIFE-VM-DONE <mode> rc=<exit code>        it ended
@@ -51,13 +57,14 @@ mnt cgroup2 /sys/fs/cgroup
 # others use the initial netns, whose lo starts down.
 ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"
 
-modes=tracepoint limit=300 tests=
+modes=tracepoint limit=300 tests= diag=
 # shellcheck disable=SC2013 # the command line is one line of words
 for w in $(cat /proc/cmdline); do
 	case $w in
 	portlife.modes=*) modes=${w#portlife.modes=} ;;
 	portlife.timeout=*) limit=${w#portlife.timeout=} ;;
 	portlife.tests=*) tests=$(echo "${w#portlife.tests=}" | tr , ' ') ;;
+	portlife.diag=1) diag=1 ;;
 	esac
 done
 
@@ -75,6 +82,15 @@ leftovers() {
 }
 
 for mode in $(echo "$modes" | tr , ' '); do
+	if [ -n "$diag" ]; then
+		# Load, attach, trace a second, exit: what a mode's failure to
+		# start looks like, in full (-v: libbpf debug and verifier logs).
+		# Outside the mode's markers, so the judging does not read it.
+		timeout -s KILL 120 /portlife -v --mode "$mode" -d 1 >/tmp/diag.out 2>&1
+		echo "PORTLIFE-VM-DIAG $mode rc=$?"
+		cat /tmp/diag.out
+		echo "PORTLIFE-VM-DIAG-END $mode"
+	fi
 	echo "PORTLIFE-VM-MODE $mode"
 	start=$(cut -d. -f1 /proc/uptime)
 	# In-guest limit, so one hung mode still leaves the others a result.

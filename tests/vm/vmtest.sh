@@ -3,8 +3,8 @@
 #
 # VM tests: run the live tests (tests/live/*.c) in every attach mode on
 # stock Debian cloud kernels under qemu. CI's own kernel only supports the
-# tracepoint mode (fentry EPERM, no kprobes); Debian's 6.1 and 6.12 cloud
-# kernels have BTF, fentry and kprobes, boot in seconds under TCG with a
+# tracepoint mode (fentry EPERM, no kprobes); Debian's 5.10, 6.1 and 6.12
+# cloud kernels have BTF, fentry and kprobes, boot in seconds under TCG with a
 # busybox initramfs, and prove CO-RE: one build, several kernels.
 #
 #   tests/vm/vmtest.sh          (root; non-interactive; fine under CI=true)
@@ -12,20 +12,36 @@
 # Environment:
 #   VMTEST_KERNELS  kernel series to test           (default "6.1 6.12")
 #   VMTEST_MODES    portlife --mode values to test  (default "fentry kprobe tracepoint")
+#   VMTEST_PLAN     modes per kernel, instead of every mode on every kernel:
+#                   "SERIES:MODE,MODE SERIES:MODE ...", e.g.
+#                   "5.10:kprobe,tracepoint 6.1:fentry,tracepoint 6.12:fentry,kprobe";
+#                   a SERIES without ":" gets VMTEST_MODES. Overrides VMTEST_KERNELS.
 #   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 1500)
 #   VMTEST_TESTS    only these live tests, e.g. "sigterm holder_before"
 #                   (default: all; for chasing a VM-only failure quickly)
+#   VMTEST_DIAG     1: before each mode's live tests, run "portlife -v --mode
+#                   MODE -d 1" in the guest and show its output (libbpf and
+#                   verifier messages), for a kernel where a mode fails to load
 #
 # Steps: install qemu-system-x86 and busybox-static if missing; build static
 # portlife and livetest; fetch the newest Debian cloud kernel of each series
 # (cached in /var/cache/portlife-vmtest: CI clones afresh every run); pack a
 # busybox initramfs around tests/vm/init.sh; boot each kernel once, running
-# every mode in turn; judge each kernel x mode from the console markers only.
+# its modes in turn; judge each kernel x mode from the console markers only.
+#
+# Kernels: 6.1 and 6.12 come from the host's own apt sources (bookworm).
+# 5.10 is Debian 11's (bullseye), which the host does not list: it comes from
+# a "bullseye main" source on the same mirror as the host's bookworm, in an
+# apt state of its own under the cache directory (its own sources, lists,
+# package cache and an empty dpkg status), so the host's apt configuration
+# and lists are never touched. The bullseye Release file is checked against
+# /usr/share/keyrings/debian-archive-keyring.gpg (its 11/bullseye keys).
 #
 # Output: the console of each boot (live, and in .output/vm/<series>.log),
-# then one line per kernel x mode, "vm <release> <mode>: PASS (N passed, 0
-# failed)" or "... FAIL (reason)", and last "vm: N passed, N failed", counting
-# individual live tests (a kernel x mode without a result counts as 1 failed).
+# then the time of each boot and of each mode's live tests, then one line per
+# kernel x mode, "vm <release> <mode>: PASS (N passed, 0 failed)" or "...
+# FAIL (reason)", and last "vm: N passed, N failed", counting individual live
+# tests (a kernel x mode without a result counts as 1 failed).
 # Exit status 0 only if everything passed.
 
 set -euo pipefail
@@ -50,21 +66,57 @@ say() { echo "vmtest: $*"; }
 # Modes go on the kernel command line and into file names: keep them plain,
 # and drop repeats (a repeated mode would make its markers ambiguous).
 # read -a splits on blanks without globbing.
-read -ra words <<<"$modes"
-mode_list=()
-for m in "${words[@]}"; do
-	[[ $m =~ ^[a-z0-9_-]+$ ]] || die "bad mode '$m' in VMTEST_MODES"
-	[[ " ${mode_list[*]} " == *" $m "* ]] || mode_list+=("$m")
-done
-((${#mode_list[@]})) || die "VMTEST_MODES is empty"
+# parse_modes WORDS WHERE: set $modes_out to the checked, de-duplicated modes.
+parse_modes() {
+	local m words
+	read -ra words <<<"$1"
+	modes_out=
+	for m in "${words[@]}"; do
+		[[ $m =~ ^[a-z0-9_-]+$ ]] || die "bad mode '$m' in $2"
+		[[ " $modes_out " == *" $m "* ]] || modes_out+="${modes_out:+ }$m"
+	done
+	[[ -n $modes_out ]] || die "$2 has no mode"
+}
+parse_modes "$modes" VMTEST_MODES
+default_modes=$modes_out
 read -ra test_list <<<"${VMTEST_TESTS:-}"
 for t in "${test_list[@]}"; do
 	[[ $t =~ ^[a-z0-9_]+$ ]] || die "bad test name '$t' in VMTEST_TESTS"
 done
-read -ra kernel_list <<<"$kernels"
-((${#kernel_list[@]})) || die "VMTEST_KERNELS is empty"
+# The plan: kernel_list[i] boots once and runs kernel_modes[i] (blank-separated).
+kernel_list=() kernel_modes=()
+if [[ -n ${VMTEST_PLAN:-} ]]; then
+	[[ -z ${VMTEST_KERNELS:-} ]] || die "set VMTEST_PLAN or VMTEST_KERNELS, not both"
+	read -ra words <<<"$VMTEST_PLAN"
+	for w in "${words[@]}"; do
+		k=${w%%:*}
+		if [[ $w == *:* ]]; then
+			m=${w#*:}
+			parse_modes "${m//,/ }" "VMTEST_PLAN entry '$w'"
+		else
+			modes_out=$default_modes
+		fi
+		kernel_list+=("$k")
+		kernel_modes+=("$modes_out")
+	done
+else
+	read -ra kernel_list <<<"$kernels"
+	for k in "${kernel_list[@]}"; do kernel_modes+=("$default_modes"); done
+fi
+((${#kernel_list[@]})) || die "no kernel to test (VMTEST_KERNELS or VMTEST_PLAN is empty)"
 for k in "${kernel_list[@]}"; do
-	[[ $k =~ ^[0-9]+\.[0-9]+$ ]] || die "bad kernel series '$k' in VMTEST_KERNELS (want e.g. 6.1)"
+	[[ $k =~ ^[0-9]+\.[0-9]+$ ]] || die "bad kernel series '$k' (want e.g. 6.1)"
+done
+for ((i = 0; i < ${#kernel_list[@]}; i++)); do
+	for ((j = 0; j < i; j++)); do
+		[[ ${kernel_list[i]} != "${kernel_list[j]}" ]] ||
+			die "kernel series ${kernel_list[i]} listed twice (one boot per series)"
+	done
+done
+plan=
+for ((i = 0; i < ${#kernel_list[@]}; i++)); do
+	m=${kernel_modes[i]}
+	plan+="${plan:+ }${kernel_list[i]}:${m// /,}"
 done
 [[ $(id -u) -eq 0 ]] || die "run as root (installs packages, writes $cache)"
 export DEBIAN_FRONTEND=noninteractive
@@ -105,20 +157,98 @@ make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/live
 
 mkdir -p "$cache" "$out"
 
+# Kernel series that the host's own apt sources (bookworm) do not carry, and
+# the Debian suite that does. Fetched through an apt state of their own.
+suite_of() {
+	case $1 in
+	5.10) echo bullseye ;;	# Debian 11: 5.10 LTS, with BTF, kprobes, fentry
+	*) echo "" ;;
+	esac
+}
+
+# apt_for SERIES: set $apt_opts to the apt options that reach the series'
+# packages: none for the host's own suites, else a private apt state (made on
+# first use) under $cache/apt-<suite>. A private update runs at most once per
+# run, and only when its lists lack the package (a fresh cache: bullseye
+# main is past its last point release; rm -r the directory to refresh it).
+apt_opts=()
+apt_private_updated=" "
+apt_for() {
+	local suite dir mirror codename keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	suite=$(suite_of "$1")
+	apt_opts=()
+	[[ -n $suite ]] || return 0
+	dir=$cache/apt-$suite
+	if [[ ! -s $dir/apt.conf ]]; then
+		# The mirror the host already uses for Debian itself: the source
+		# of the host's own release (apt's parse of sources.list and
+		# sources.list.d/*, one-line and deb822 alike), not a host
+		# hard-coded here.
+		codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+		mirror=$(apt-get indextargets --no-release-info --format '$(REPO_URI)' \
+			"Release: $codename" 'Target-Of: deb' 'Identifier: Packages' 2>/dev/null |
+			head -n 1)
+		[[ -n $mirror ]] || { say "no Debian mirror for '$codename' in the host's apt sources"; return 1; }
+		[[ -s $keyring ]] || { say "$keyring is missing (package debian-archive-keyring)"; return 1; }
+		mkdir -p "$dir"/{lists/partial,cache/archives/partial,sources.list.d,preferences.d} || return 1
+		: >"$dir/status"
+		echo "deb [signed-by=$keyring] $mirror $suite main" >"$dir/sources.list"
+		# Read after the host's apt.conf (so its proxy and the like still
+		# apply); every path apt writes or reads package state from is
+		# ours. The host's update hooks are for the host's lists.
+		cat >"$dir/apt.conf.tmp" <<-EOF
+			Dir::Etc::sourcelist "$dir/sources.list";
+			Dir::Etc::sourceparts "$dir/sources.list.d";
+			Dir::Etc::preferences "$dir/preferences";
+			Dir::Etc::preferencesparts "$dir/preferences.d";
+			Dir::State "$dir";
+			Dir::State::Lists "$dir/lists";
+			Dir::State::status "$dir/status";
+			Dir::State::extended_states "$dir/extended_states";
+			Dir::Cache "$dir/cache";
+			Acquire::Languages "none";
+			APT::Sandbox::User "root";
+			#clear APT::Update::Pre-Invoke;
+			#clear APT::Update::Post-Invoke;
+			#clear APT::Update::Post-Invoke-Success;
+		EOF
+		mv "$dir/apt.conf.tmp" "$dir/apt.conf" || return 1
+		say "apt state for $suite in $dir: $(cat "$dir/sources.list")"
+	fi
+	apt_opts=(-c "$dir/apt.conf")
+}
+
+# newest_pkg SERIES RE: print the newest package matching RE in the series' sources.
+newest_pkg() {
+	apt-cache "${apt_opts[@]}" search --names-only "$2" 2>/dev/null |
+		awk '{print $1}' | sort -V | tail -n 1
+}
+
 # fetch_kernel SERIES: set $vmlinuz (and $kconfig) to the newest Debian cloud
 # kernel image of that series (and its config), from the cache or downloaded
 # into it; non-zero if it cannot.
-# Debian names them linux-image-6.1.0-<abi>-cloud-amd64 (bookworm's own) and
+# Debian names them linux-image-5.10.0-<abi>-cloud-amd64 (bullseye),
+# linux-image-6.1.0-<abi>-cloud-amd64 (bookworm's own) and
 # linux-image-6.12.<n>+deb12-cloud-amd64 (bookworm's 6.12); one pattern
-# covers both. sort -V picks the newest; the package name is the release.
+# covers them all. sort -V picks the newest; the package name is the release.
 fetch_kernel() {
 	local series=$1 re pkg rel tmp rc=0
 	re="^linux-image-${series//./\\.}\\.[0-9]+(-[0-9]+)?(\\+deb[0-9]+)?-cloud-amd64\$"
-	pkg=$(apt-cache search --names-only "$re" | awk '{print $1}' | sort -V | tail -n 1)
+	apt_for "$series" || return 1
+	pkg=$(newest_pkg "$series" "$re")
 	if [[ -z $pkg ]]; then
-		# A fresh container may have no package lists yet.
-		apt_update
-		pkg=$(apt-cache search --names-only "$re" | awk '{print $1}' | sort -V | tail -n 1)
+		# A fresh container may have no package lists yet; a fresh
+		# cache has no private lists.
+		if ((${#apt_opts[@]})); then
+			if [[ $apt_private_updated != *" $series "* ]]; then
+				say "apt-get update ($(suite_of "$series") only, private state)"
+				apt-get "${apt_opts[@]}" update -qq || { say "apt-get update for $series failed"; return 1; }
+				apt_private_updated+="$series "
+			fi
+		else
+			apt_update
+		fi
+		pkg=$(newest_pkg "$series" "$re")
 	fi
 	[[ -n $pkg ]] || { say "no package matches $re"; return 1; }
 	rel=${pkg#linux-image-}
@@ -132,7 +262,7 @@ fetch_kernel() {
 	tmp=$(mktemp -d "$cache/tmp.XXXXXX") || return 1
 	# As root, apt drops to the _apt user to download, which cannot write
 	# here; Sandbox::User=root keeps it root (no permission warning).
-	if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg") ||
+	if ! (cd "$tmp" && apt-get "${apt_opts[@]}" download -q -o APT::Sandbox::User=root "$pkg") ||
 		! dpkg-deb -x "$tmp"/*.deb "$tmp/x" ||
 		! [[ -s $tmp/x/boot/vmlinuz-$rel && -s $tmp/x/boot/config-$rel ]]; then
 		say "could not get /boot/vmlinuz-$rel and config-$rel out of $pkg"
@@ -197,11 +327,15 @@ make_initrd() {
 
 # ---- 5./6. boot, judge ------------------------------------------------------
 
+# The kernel command line of a boot running mode_list (set per kernel).
 # Per mode, the in-guest limit leaves the host's limit room for booting.
-per_mode=$(((limit - 60) / ${#mode_list[@]}))
-((per_mode >= 30)) || per_mode=30
-append="console=ttyS0 panic=-1 quiet portlife.modes=$(IFS=,; echo "${mode_list[*]}") portlife.timeout=$per_mode"
-((${#test_list[@]} == 0)) || append+=" portlife.tests=$(IFS=,; echo "${test_list[*]}")"
+make_append() {
+	per_mode=$(((limit - 60) / ${#mode_list[@]}))
+	((per_mode >= 30)) || per_mode=30
+	append="console=ttyS0 panic=-1 quiet portlife.modes=$(IFS=,; echo "${mode_list[*]}") portlife.timeout=$per_mode"
+	((${#test_list[@]} == 0)) || append+=" portlife.tests=$(IFS=,; echo "${test_list[*]}")"
+	[[ ${VMTEST_DIAG:-} != 1 ]] || append+=" portlife.diag=1"
+}
 
 results=()            # one line per kernel x mode
 total_pass=0 total_fail=0
@@ -261,7 +395,10 @@ judge() {
 }
 
 t_setup=$SECONDS
-for series in "${kernel_list[@]}"; do
+for ((ki = 0; ki < ${#kernel_list[@]}; ki++)); do
+	series=${kernel_list[ki]}
+	read -ra mode_list <<<"${kernel_modes[ki]}"
+	make_append
 	log=$out/$series.log
 	if ! fetch_kernel_locked "$series"; then
 		for mode in "${mode_list[@]}"; do
@@ -302,6 +439,11 @@ for series in "${kernel_list[@]}"; do
 
 	boot=$(sed -n 's/^PORTLIFE-VM-INIT .* uptime=\([0-9.]*\)$/\1/p' "$log" | head -n 1 || true)
 	timings+=("vm $rel: init after ${boot:-?}s of guest uptime; boot to power-off ${secs}s wall")
+	# Each mode's live tests, guest clock (init.sh's PORTLIFE-VM-TIME).
+	for mode in "${mode_list[@]}"; do
+		t=$(sed -n "s/^PORTLIFE-VM-TIME $mode \\([0-9]*s\\)\$/\\1/p" "$log" | tail -n 1 || true)
+		timings+=("vm $rel $mode: live tests ${t:-?} (guest clock)")
+	done
 
 	# Why a mode may have no result, most specific first.
 	killed=$(grep -m1 -o 'terminating on signal [0-9]* from pid [0-9]*.*' "$log" || true)
@@ -322,6 +464,7 @@ done
 
 echo
 for t in "${timings[@]}"; do echo "$t"; done
+echo "vm: plan $plan"
 echo "vm: total ${SECONDS}s: set-up (install, build, initramfs) ${t_setup}s, kernels and boots $((SECONDS - t_setup))s"
 for r in "${results[@]}"; do echo "$r"; done
 echo "vm: $total_pass passed, $total_fail failed"
