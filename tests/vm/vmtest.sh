@@ -309,6 +309,20 @@ done < <("$busybox" --list-full)
 # The kernel's built-in initramfs normally provides /dev/console; made here
 # too so init has a console even if it does not.
 mknod -m 600 "$root/dev/console" c 5 1
+# Host tools the live tests run where busybox's applet will not do, with the
+# shared libraries they need (the rest of the initramfs is static):
+#   setpriv  caps_limited drops capabilities with --bounding-set, which
+#            busybox's setpriv lacks (util-linux, Essential on Debian)
+add_host_tool() { # PATH: the binary at the same path, and its libraries
+	local lib
+	# busybox's applet of that name goes, wherever PATH would find it first
+	rm -f "$root"/{bin,sbin,usr/bin,usr/sbin}/"${1##*/}"
+	install -D -m 755 "$1" "$root$1" || return 1
+	for lib in $(ldd "$1" | grep -o '/[^ ]*'); do
+		[[ -e $root$lib ]] || install -D -m 755 "$lib" "$root$lib" || return 1
+	done
+}
+add_host_tool "$(command -v setpriv)" || die "cannot copy setpriv (util-linux) into the initramfs"
 install -m 755 tests/vm/init.sh "$root/init"
 install -m 755 "$static/portlife" "$root/portlife"
 install -m 755 "$static/tests/livetest" "$root/livetest"
