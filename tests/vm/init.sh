@@ -92,6 +92,8 @@ for mode in $(echo "$modes" | tr , ' '); do
 		echo "PORTLIFE-VM-DIAG-END $mode"
 	fi
 	echo "PORTLIFE-VM-MODE $mode"
+	# The output directories before this run: its own is the new one.
+	before=$(echo /tmp/portlife-live.*)
 	start=$(cut -d. -f1 /proc/uptime)
 	# In-guest limit, so one hung mode still leaves the others a result.
 	# shellcheck disable=SC2086 # $tests: a list of plain words, or nothing
@@ -102,11 +104,17 @@ for mode in $(echo "$modes" | tr , ' '); do
 		[ "$rc" -eq 137 ] && echo "PORTLIFE-VM-WARN livetest killed (SIGKILL; in-guest limit ${limit}s)"
 		# The VM and its /tmp are gone once we power off: show portlife's
 		# stderr from this run here, the only place it can be read (less
-		# its start banner, so only files with something to say appear).
-		# shellcheck disable=SC2012 # newest first; livetest names it plainly
-		dir=$(ls -1td /tmp/portlife-live.* 2>/dev/null | head -n 1)
-		for f in "$dir"/*.err; do
-			msg=$(grep -v '^portlife: mode ' "$f" 2>/dev/null | head -n 40)
+		# its start banner, so only files with something to say appear),
+		# and portlife's own lines from outputs that mix both (*.out).
+		dir=
+		for d in /tmp/portlife-live.*; do
+			case " $before " in *" $d "*) ;; *) dir=$d ;; esac
+		done
+		for f in "$dir"/*.err "$dir"/*.out; do
+			case $f in
+			*.err) msg=$(grep -v '^portlife: mode ' "$f" 2>/dev/null | head -n 40) ;;
+			*) msg=$(grep '^portlife: ' "$f" 2>/dev/null | grep -v '^portlife: mode ' | head -n 40) ;;
+			esac
 			[ -n "$msg" ] || continue
 			echo "--- $f (first 40 lines, start banner omitted)"
 			echo "$msg"
