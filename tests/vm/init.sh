@@ -53,6 +53,9 @@ mnt bpf /sys/fs/bpf
 mnt tracefs /sys/kernel/tracing
 mnt debugfs /sys/kernel/debug
 mnt cgroup2 /sys/fs/cgroup
+# The kernel starts init with 1024 open files; a host's shell has more (CI's:
+# 20000), and the untracked live test holds 3000 sockets.
+ulimit -n 65536 || echo "PORTLIFE-VM-WARN cannot raise the open-file limit"
 # The tests that need sysctls make their own netns and bring its lo up; the
 # others use the initial netns, whose lo starts down.
 ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"
