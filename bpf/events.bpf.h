@@ -94,6 +94,18 @@ struct {
 	__type(value, struct lease_val);
 } leases SEC(".maps");
 
+/*
+ * Lease ids claimed, for lease_id_new(): on 5.10 an insert into a hash map
+ * is the only atomic test-and-set a tracing program has. LRU: old claims go
+ * by themselves.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} lease_ids SEC(".maps");
+
 /* Leases the kernel could not keep: the map above full, a socket's storage refused. */
 __u64 untracked = 0;
 
@@ -168,9 +180,39 @@ static __always_inline void ev_owner(struct pl_event *e, const struct lease_val 
 	__builtin_memcpy(e->comm, l->comm, sizeof(e->comm));
 }
 
+/*
+ * A new lease id, unique for this run and increasing (user space keeps a
+ * window of recent ids). Not __sync_fetch_and_add()'s result: atomic fetch
+ * instructions came in 5.12 (5ca419f2864a "bpf: Add BPF_FETCH field / create
+ * atomic_fetch_add instruction"), and 5.10 rejects a program holding one
+ * anywhere, dead code included ("BPF_STX uses reserved fields": the check
+ * runs over every instruction before the verifier walks the program).
+ * Instead: an atomic add without fetch (BPF_XADD, every kernel), then a read.
+ * Two CPUs may read the same value; the BPF_NOEXIST insert gives it to one,
+ * the other takes the next. Some ids are skipped, none is given twice.
+ * Cost: one LRU hash insert per allocation; traffic that allocates no port
+ * never gets here.
+ */
+static __always_inline __u64 lease_id_new(void)
+{
+	__u8 one = 1;
+
+	for (int i = 0; i < 8; i++) {
+		__u64 id;
+
+		__sync_fetch_and_add(&next_lease, 1);	/* result unused: no BPF_FETCH */
+		id = *(volatile __u64 *)&next_lease;
+		if (!bpf_map_update_elem(&lease_ids, &id, &one, BPF_NOEXIST))
+			return id;
+	}
+	/* eight races lost in a row (never seen): a lease without an id, counted */
+	__sync_fetch_and_add(&untracked, 1);
+	return 0;
+}
+
 static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
 {
-	l->lease = __sync_fetch_and_add(&next_lease, 1) + 1;
+	l->lease = lease_id_new();
 	l->pid = tgid_pid >> 32;
 	l->tid = (__u32)tgid_pid;
 	l->cgroup_id = bpf_get_current_cgroup_id();
