@@ -415,18 +415,27 @@ int BPF_KPROBE(pl_kp_hashdance, void *tw, struct sock *sk)
 	return 0;
 }
 
-/* __inet_twsk_schedule(): the TIME_WAIT timer is armed */
+/*
+ * __inet_twsk_schedule(): the TIME_WAIT timer is armed.
+ * BPF_PROG2, not BPF_PROG: rearm is a bool, and the x86 trampoline saves an
+ * argument with its own size (save_regs(): a 1-byte store into an 8-byte
+ * slot). BPF_PROG's (bool)ctx[2] tests all eight bytes, seven of them stale
+ * stack: on 5.10 they were never zero, every schedule looked like a rearm,
+ * and fentry mode saw no TIME_WAIT at all. On 6.1 and 6.12 they happened to
+ * be zero. BPF_PROG2 reads the one byte.
+ */
 SEC("fentry/__inet_twsk_schedule")
-int BPF_PROG(pl_fe_twsched, void *tw, int timeo, bool rearm)
+int BPF_PROG2(pl_fe_twsched, void *, tw, int, timeo, bool, rearm)
 {
 	handle_tw_schedule(tw, timeo, rearm);
 	return 0;
 }
 
+/* A bool is the low byte of its register (x86-64 ABI): the rest is not ours. */
 SEC("kprobe/__inet_twsk_schedule")
-int BPF_KPROBE(pl_kp_twsched, void *tw, int timeo, bool rearm)
+int BPF_KPROBE(pl_kp_twsched, void *tw, int timeo, unsigned long rearm)
 {
-	handle_tw_schedule(tw, timeo, rearm);
+	handle_tw_schedule(tw, timeo, (__u8)rearm);
 	return 0;
 }
 
