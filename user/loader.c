@@ -7,11 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -256,6 +259,7 @@ int loader__check_release(const char *release, char *why, size_t whylen)
 #define CAP_NET_ADMIN_	12
 #define CAP_SYS_PTRACE_	19
 #define CAP_SYS_ADMIN_	21
+#define CAP_SYS_RESOURCE_ 24
 #define CAP_PERFMON_	38
 #define CAP_BPF_	39
 
@@ -294,8 +298,56 @@ void loader__warn_caps(const char *who)
 				optional_caps[i].name, optional_caps[i].without);
 }
 
+/*
+ * Does this kernel charge BPF maps and programs to RLIMIT_MEMLOCK? Before
+ * 5.11 it does (memory cgroups took over in 5.11, "bpf: Eliminate
+ * rlimit-based memory accounting for bpf maps"). Asked the way libbpf asks
+ * before it raises the limit (probe_memcg_account()): bpf_ktime_get_coarse_ns()
+ * came in the same release. Unknown counts as no: nothing to warn about.
+ */
+static bool memlock_charged(void)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER,
+				       BPF_FUNC_ktime_get_coarse_ns, NULL) == 0;
+}
+
+/*
+ * Where libbpf cannot raise RLIMIT_MEMLOCK to what the maps need: it sets
+ * both limits to infinity, and raising the hard limit takes
+ * CAP_SYS_RESOURCE. The soft limit in KiB, or 0 when nothing stands in the way.
+ */
+static unsigned long long memlock_stuck_kib(void)
+{
+	struct rlimit rl;
+
+	if (has_cap(CAP_SYS_RESOURCE_) || getrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    rl.rlim_max == RLIM_INFINITY || !memlock_charged())
+		return 0;
+	return rl.rlim_cur / 1024 ? rl.rlim_cur / 1024 : 1;
+}
+
+/*
+ * kernel.perf_event_paranoid 3 (a Debian and Android patch; Debian's
+ * default) refuses perf_event_open() to anyone without CAP_SYS_ADMIN, and
+ * kprobes and classic tracepoints attach through it. fentry and tp_btf do
+ * not. True if that is what stands in the way here.
+ */
+static bool perf_locked(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	int level = 0;
+
+	if (f) {
+		if (fscanf(f, "%d", &level) != 1)
+			level = 0;
+		fclose(f);
+	}
+	return level >= 3 && !has_cap(CAP_SYS_ADMIN_);
+}
+
 int loader__preflight(void)
 {
+	unsigned long long kib;
 	struct utsname u;
 	char why[256];
 
@@ -322,6 +374,17 @@ int loader__preflight(void)
 		return -ENOENT;
 	}
 	loader__warn_caps("portlife");
+	if (perf_locked())
+		fprintf(stderr, "portlife: without CAP_SYS_ADMIN: kernel.perf_event_paranoid is 3, "
+				"which keeps perf events from anyone else: the kprobe and tracepoint "
+				"modes cannot attach, only fentry can; run as root or set "
+				"kernel.perf_event_paranoid=2\n");
+	kib = memlock_stuck_kib();
+	if (kib)
+		fprintf(stderr, "portlife: without CAP_SYS_RESOURCE: this kernel (before 5.11) charges "
+				"BPF maps to the locked-memory limit, %llu KiB here, which portlife "
+				"cannot raise: loading fails unless it is raised (ulimit -l unlimited) "
+				"or portlife runs as root\n", kib);
 	return 0;
 }
 
@@ -359,6 +422,9 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 
 static const char *attach_hint(enum pl_mode mode, int err)
 {
+	if (mode != MODE_FENTRY && (err == -EACCES || err == -EPERM) && perf_locked())
+		return "kernel.perf_event_paranoid is 3, and perf events (kprobes, tracepoints) "
+		       "then need CAP_SYS_ADMIN: run as root or set kernel.perf_event_paranoid=2";
 	if (mode == MODE_FENTRY && (err == -EPERM || err == -EACCES))
 		return "ftrace is locked down or trampolines are unavailable; try --mode kprobe or --mode tracepoint";
 	if (mode == MODE_FENTRY)
