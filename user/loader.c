@@ -526,6 +526,190 @@ static int self_test(struct tracer_bpf *t)
 }
 
 /*
+ * Why a load failed, in the kernel's words: libbpf names the program or map
+ * and prints the verifier's log as warnings, which are caught here on their
+ * way to the caller's print function. The error line then names the program
+ * and the verifier's reason instead of guessing from the mode.
+ */
+static struct {
+	char prog[64];		/* the program the kernel refused */
+	char map[64];		/* or the map it would not create */
+	char reason[200];	/* the verifier log's last word, or the map's error */
+} load_err;
+static libbpf_print_fn_t outer_print;
+
+/* The verifier log's last line that says something (not its statistics). */
+static void note_verifier_reason(const char *log, size_t len)
+{
+	const char *end = log + len, *line;
+
+	while (end > log) {
+		while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		for (line = end; line > log && line[-1] != '\n'; line--)
+			;
+		if (end > line && strncmp(line, "processed ", 10) &&
+		    strncmp(line, "verification time", 17) && strncmp(line, "stack depth", 11)) {
+			snprintf(load_err.reason, sizeof(load_err.reason), "%.*s", (int)(end - line),
+				 line);
+			return;
+		}
+		end = line;
+	}
+}
+
+static int catch_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	static const char begin[] = "-- BEGIN PROG LOAD LOG --\n", stop[] = "-- END PROG LOAD LOG --";
+	char *msg = NULL, *p, *q;
+	va_list copy;
+	int n;
+
+	va_copy(copy, args);
+	if (level == LIBBPF_WARN && vasprintf(&msg, fmt, copy) >= 0) {
+		if ((p = strstr(msg, "prog '")) && (q = strchr(p + 6, '\'')) && !load_err.prog[0] &&
+		    (strstr(q, "failed to load") || strstr(q, "load failed") || strstr(q, begin)))
+			snprintf(load_err.prog, sizeof(load_err.prog), "%.*s", (int)(q - p - 6), p + 6);
+		if ((p = strstr(msg, begin)) && (q = strstr(p, stop)))
+			note_verifier_reason(p + sizeof(begin) - 1, q - p - (sizeof(begin) - 1));
+		if ((p = strstr(msg, "map '")) && (q = strchr(p + 5, '\'')) && !load_err.map[0] &&
+		    strstr(q, "failed to create: ")) {
+			snprintf(load_err.map, sizeof(load_err.map), "%.*s", (int)(q - p - 5), p + 5);
+			p = strstr(q, "failed to create: ") + 18;
+			snprintf(load_err.reason, sizeof(load_err.reason), "%.*s",
+				 (int)strcspn(p, "(\n"), p);
+		}
+	}
+	va_end(copy);
+	free(msg);
+	n = outer_print ? outer_print(level, fmt, args) : 0;
+	return n;
+}
+
+/* The one line saying why the kernel refused mode's programs (err from the load). */
+static void load_failure(struct tracer_bpf *t, enum pl_mode mode, int err, char *why,
+			 size_t whylen)
+{
+	const struct bpf_program *prog = NULL;
+	unsigned long long kib;
+
+	if (load_err.map[0]) {
+		kib = err == -EPERM ? memlock_stuck_kib() : 0;
+		if (kib)
+			snprintf(why, whylen, "cannot create BPF map %s (%s): this kernel (before "
+				 "5.11) charges BPF maps to the locked-memory limit (%llu KiB), and "
+				 "raising it takes CAP_SYS_RESOURCE: run as root or ulimit -l unlimited",
+				 load_err.map, load_err.reason, kib);
+		else
+			snprintf(why, whylen, "cannot create BPF map %s (%s); run with -v for libbpf's "
+				 "log", load_err.map, load_err.reason[0] ? load_err.reason : strerror(-err));
+		return;
+	}
+	if (load_err.prog[0])
+		prog = bpf_object__find_program_by_name(t->skel->obj, load_err.prog);
+	if (!prog) {
+		snprintf(why, whylen, "the kernel refused to load the programs (%s); run with -v for "
+			 "libbpf's log", strerror(-err));
+		return;
+	}
+	if (mode == MODE_FENTRY && err == -EPERM && spec_of(prog)->attach != AT_TP_BTF)
+		snprintf(why, whylen, "the kernel refused fentry program %s (%s): ftrace is locked "
+			 "down or BPF trampolines are disabled; try --mode kprobe or tracepoint",
+			 load_err.prog, strerror(-err));
+	else if ((spec_of(prog)->attach == AT_KPROBE || spec_of(prog)->attach == AT_KRETPROBE) &&
+		 !load_err.reason[0])
+		snprintf(why, whylen, "the kernel refused kprobe program %s (%s) without a word "
+			 "from the verifier: no kprobe programs here (CONFIG_KPROBE_EVENTS off?); "
+			 "try --mode tracepoint", load_err.prog, strerror(-err));
+	else
+		snprintf(why, whylen, "the kernel refused program %s (%s): %s; run with -v for the "
+			 "verifier log", load_err.prog, bpf_program__section_name(prog),
+			 load_err.reason[0] ? load_err.reason : strerror(-err));
+}
+
+/*
+ * May a tp_btf program (the tracepoint mode's kind) call helper func? Asked
+ * of the verifier with "call func; exit" on inet_sock_set_state: it looks
+ * the helper up before it checks any argument, so "unknown func" in its log
+ * means no, and any other complaint means yes. (libbpf_probe_bpf_helper()
+ * does not probe tracing programs: they need an attach target.) 1 yes, 0 no,
+ * -errno when it cannot tell.
+ */
+static int tracing_has_helper(const struct btf *btf, enum bpf_func_id func)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_JMP | BPF_CALL, .imm = func },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char log[4096] = "";
+	int id, fd;
+
+	id = btf ? btf__find_by_name_kind(btf, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF)
+		 : -ENOENT;
+	if (id < 0)
+		return -ENOENT;
+	LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_RAW_TP,
+		    .attach_btf_id = id, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "pl_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &lo);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (strstr(log, "unknown func"))
+		return 0;
+	return log[0] ? 1 : -errno;
+}
+
+/*
+ * The tracepoint mode keeps a lease in its socket's storage and matches
+ * TIME_WAIT snapshots by cookie, from tp_btf programs: a kernel whose tracing
+ * programs lack either helper (before PL_TP_MIN_KERNEL) refuses it here, in
+ * one line, and the ladder has already tried fentry and kprobe.
+ */
+static int tp_mode_refused(const struct btf *btf, char *why, size_t whylen)
+{
+	bool storage = tracing_has_helper(btf, BPF_FUNC_sk_storage_get) != 0;
+	bool cookie = tracing_has_helper(btf, BPF_FUNC_get_socket_cookie) != 0;
+
+	if (storage && cookie)
+		return 0;
+	snprintf(why, whylen, "tracing programs on this kernel cannot call %s, which this mode "
+		 "keeps its leases with (kernel " PL_TP_MIN_KERNEL " has %s); use --mode fentry or "
+		 "--mode kprobe",
+		 !storage && !cookie ? "bpf_sk_storage_get() nor bpf_get_socket_cookie()" :
+		 !storage ? "bpf_sk_storage_get()" : "bpf_get_socket_cookie()",
+		 !storage && !cookie ? "both" : "it");
+	return -EOPNOTSUPP;
+}
+
+#ifndef offsetofend
+#define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+#endif
+
+/*
+ * Does the kernel count recursion misses (bpf_prog_info.recursion_misses,
+ * 5.12: 9ed9e9ba2337 "bpf: Count the number of times recursion was
+ * prevented")? Its info is shorter where it does not: the kernel says how
+ * much it filled in.
+ */
+static bool counts_recursion(const struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_program__fd(prog) < 0)
+			continue;
+		return !bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) &&
+		       len >= offsetofend(struct bpf_prog_info, recursion_misses);
+	}
+	return false;
+}
+
+/*
  * Open, configure, load and attach everything one mode needs. On failure
  * nothing stays loaded and *why says what the kernel refused.
  */
@@ -541,6 +725,11 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 
 	memset(t, 0, sizeof(*t));
 	t->mode = mode;
+	if (mode == MODE_TRACEPOINT) {
+		err = tp_mode_refused(btf, why, whylen);
+		if (err)
+			return err;
+	}
 	t->skel = portlife__open_opts(&opts);
 	if (!t->skel) {
 		err = -errno;
@@ -559,20 +748,15 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 
 		bpf_program__set_autoload(prog, want);
 	}
+	memset(&load_err, 0, sizeof(load_err));
+	outer_print = libbpf_set_print(catch_print);
 	err = portlife__load(t->skel);
+	libbpf_set_print(outer_print);
 	if (err) {
-		if (mode == MODE_KPROBE)
-			snprintf(why, whylen, "the kernel refused kprobe programs (%s): kprobes "
-				 "are not built in; try --mode tracepoint", strerror(-err));
-		else if (mode == MODE_FENTRY && err == -EPERM)
-			snprintf(why, whylen, "the kernel refused fentry programs (%s): ftrace is "
-				 "locked down or BPF trampolines are disabled; try --mode tracepoint",
-				 strerror(-err));
-		else
-			snprintf(why, whylen, "the kernel refused to load the programs (%s); "
-				 "run with -v for the verifier log", strerror(-err));
+		load_failure(t, mode, err, why, whylen);
 		goto fail;
 	}
+	t->recursion_counted = counts_recursion(t->skel->obj);
 	if (mode == MODE_TRACEPOINT) {
 		err = ensure_tracefs(o->verbose);
 		if (err) {
@@ -612,16 +796,24 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		err = attach_cgroup_progs(t, o, why, whylen);
 		if (err)
 			goto fail;
-		t->precision = "alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: "
-			       "the cgroup bind hook -> the port bound, UDP autobind by connect(): "
-			       "the call, by a first send: none; TIME_WAIT exit: within --tw-interval, "
-			       "reuse told from kill by the 4-tuple's next lease";
+		snprintf(t->precision, sizeof(t->precision), "%s",
+			 "alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: "
+			 "the cgroup bind hook -> the port bound, UDP autobind by connect(): "
+			 "the call, by a first send: none; TIME_WAIT exit: within --tw-interval, "
+			 "reuse told from kill by the 4-tuple's next lease");
 	} else {
-		t->precision = mode == MODE_FENTRY ?
-			"alloc latency: exact search (fentry/fexit on inet_hash_connect, inet_csk_get_port, "
-			"udp_lib_get_port); TIME_WAIT enter and exit: exact" :
-			"alloc latency: exact search (kprobe/kretprobe on inet_hash_connect, "
-			"inet_csk_get_port, udp_lib_get_port); TIME_WAIT enter and exit: exact";
+		/*
+		 * What this kernel does not tell is said with the precision (the
+		 * start line, the trace header). The tracepoint mode needs
+		 * PL_TP_MIN_KERNEL, which counts recursion misses.
+		 */
+		snprintf(t->precision, sizeof(t->precision), "%s%s", mode == MODE_FENTRY ?
+			 "alloc latency: exact search (fentry/fexit on inet_hash_connect, "
+			 "inet_csk_get_port, udp_lib_get_port); TIME_WAIT enter and exit: exact" :
+			 "alloc latency: exact search (kprobe/kretprobe on inet_hash_connect, "
+			 "inet_csk_get_port, udp_lib_get_port); TIME_WAIT enter and exit: exact",
+			 t->recursion_counted ? "" :
+			 "; recursion misses: not counted (kernel before 5.12)");
 	}
 	return 0;
 fail:

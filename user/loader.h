@@ -25,6 +25,16 @@
 #define PL_MIN_KERNEL_MAJOR 5
 #define PL_MIN_KERNEL_MINOR 12
 
+/*
+ * The tracepoint mode alone needs more: bpf_sk_storage_get() (5.11,
+ * 8e4597c627fb "bpf: Allow using bpf_sk_storage in FENTRY/FEXIT/RAW_TP")
+ * and bpf_get_socket_cookie() (5.12, c5dbb89fc2ac "bpf: Expose
+ * bpf_get_socket_cookie to tracing programs") in its tp_btf programs. The
+ * loader asks the verifier, not the version; this is what the refusal and
+ * the docs name.
+ */
+#define PL_TP_MIN_KERNEL "5.12"
+
 #define PL_MAX_LINKS 64
 
 /*
@@ -54,7 +64,8 @@ struct loader_opts {
 struct tracer_bpf {
 	struct portlife *skel;
 	enum pl_mode mode;
-	const char *precision;		/* what this mode times exactly, and what not */
+	char precision[256];		/* what this mode times exactly, and what not */
+	bool recursion_counted;		/* bpf_prog_info has recursion_misses (5.12+) */
 	struct bpf_link *links[PL_MAX_LINKS];
 	int nlinks;
 	struct bpf_link *tw_iter;	/* tracepoint mode: TIME_WAIT snapshots */

@@ -415,11 +415,14 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 		for (int t = 1; t < PL_EV_MAX; t++)
 			fprintf(f, "portlife_events_dropped_total{type=\"%s\"} %llu\n",
 				event_name(t), (unsigned long long)ri->drops[t]);
-		family(f, "portlife_recursion_misses_total", "counter",
-		       "Program runs the kernel skipped because another BPF program was "
-		       "running on that CPU (events lost)");
-		fprintf(f, "portlife_recursion_misses_total %llu\n",
-			(unsigned long long)ri->recursion_misses);
+		/* absent, not 0, where the kernel does not count them (before 5.12) */
+		if (ri->recursion_misses != PL_NOT_COUNTED) {
+			family(f, "portlife_recursion_misses_total", "counter",
+			       "Program runs the kernel skipped because another BPF program was "
+			       "running on that CPU (events lost)");
+			fprintf(f, "portlife_recursion_misses_total %llu\n",
+				(unsigned long long)ri->recursion_misses);
+		}
 		family(f, "portlife_leases_untracked_total", "counter",
 		       "Leases the kernel had no room to track (its lease map full, or a "
 		       "socket's storage refused): their releases cannot be seen; raise "

@@ -529,7 +529,10 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 		jw_u64(&w, ri->drops[i]);
 	}
 	jw_end(&w);
-	jw_ku64(&w, "recursion_misses", ri->recursion_misses);
+	if (ri->recursion_misses == PL_NOT_COUNTED)
+		jw_knull(&w, "recursion_misses");	/* not 0: the kernel does not count them */
+	else
+		jw_ku64(&w, "recursion_misses", ri->recursion_misses);
 	jw_ku64(&w, "untracked", ri->untracked);
 	jw_ku64(&w, "tw_overflow", ri->tw_overflow);
 	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
@@ -743,10 +746,13 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 		}
 		fprintf(o->f, ")");
 	}
-	fprintf(o->f, ", %llu recursion misses (programs skipped by the kernel), %llu untracked "
-		      "(leases the kernel had no room for%s)\n",
-		(unsigned long long)ri->recursion_misses, (unsigned long long)ri->untracked,
-		ri->untracked ? ": raise --max-leases" : "");
+	if (ri->recursion_misses == PL_NOT_COUNTED)
+		fprintf(o->f, ", recursion misses not counted (kernel before 5.12)");
+	else
+		fprintf(o->f, ", %llu recursion misses (programs skipped by the kernel)",
+			(unsigned long long)ri->recursion_misses);
+	fprintf(o->f, ", %llu untracked (leases the kernel had no room for%s)\n",
+		(unsigned long long)ri->untracked, ri->untracked ? ": raise --max-leases" : "");
 	if (ri->tw_overflow)
 		fprintf(o->f, "TIME_WAIT overflow: %llu closes made no TIME_WAIT socket "
 			      "(net.ipv4.tcp_max_tw_buckets is full); their ports were freed at once\n",

@@ -19,7 +19,8 @@ struct run_info {
 	const char *mode;		/* "tracepoint" */
 	const char *precision;		/* what the mode can and cannot time exactly */
 	__u64 drops[PL_EV_MAX];		/* ring buffer reserve failures by type */
-	__u64 recursion_misses;		/* programs the kernel skipped on a busy CPU */
+	__u64 recursion_misses;		/* programs the kernel skipped on a busy CPU, or: */
+#define PL_NOT_COUNTED ((__u64)-1)	/* the kernel does not count them (before 5.12) */
 	__u64 untracked;		/* leases the kernel had no room for (--max-leases) */
 	__u64 tw_overflow;		/* closes that made no TIME_WAIT: buckets full */
 	__u64 tw_unseen;		/* TIME_WAIT shorter than the snapshot interval */

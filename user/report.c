@@ -118,7 +118,8 @@ static void fleet_add(struct fleet *fl, const char *host, struct agg *a,
 	if (info->has_trailer) {
 		for (int i = 0; i < PL_TRAILER_DROPS; i++)
 			h->lost += info->trailer.drops[i];
-		h->lost += info->trailer.recursion_misses;
+		if (info->trailer.recursion_misses != PL_NOT_COUNTED)
+			h->lost += info->trailer.recursion_misses;
 		h->untracked += info->trailer.untracked;
 	}
 	agg__total(a, &total);

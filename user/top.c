@@ -312,7 +312,7 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 		t->drops = 0;
 		for (int k = 0; k < PL_EV_MAX; k++)
 			t->drops += ri->drops[k];
-		t->misses = ri->recursion_misses;
+		t->misses = ri->recursion_misses == PL_NOT_COUNTED ? 0 : ri->recursion_misses;
 		snprintf(t->mode, sizeof(t->mode), "%s", ri->mode ? ri->mode : "");
 	}
 	sort_rows(t);

@@ -170,11 +170,14 @@ static void read_drops(struct tracer *tr, __u64 out[PL_EV_MAX])
 	}
 }
 
+/* PL_NOT_COUNTED where bpf_prog_info has no recursion_misses (before 5.12) */
 static __u64 read_recursion_misses(struct tracer *tr)
 {
 	struct bpf_program *prog;
 	__u64 sum = 0;
 
+	if (!tr->bpf.recursion_counted)
+		return PL_NOT_COUNTED;
 	bpf_object__for_each_program(prog, tr->bpf.skel->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
@@ -251,6 +254,9 @@ static void tick_snapshot(struct tracer *tr, __u64 now)
 static void tick_losses(struct tracer *tr, __u64 now)
 {
 	__u64 d[PL_EV_MAX], total = 0, miss = read_recursion_misses(tr);
+
+	if (miss == PL_NOT_COUNTED)
+		miss = 0;	/* said once, in the precision at start */
 	__u64 untracked = __atomic_load_n(&tr->bpf.skel->bss->untracked, __ATOMIC_RELAXED);
 
 	tr->ticks[TICK_LOSSES].next = now + SEC;

@@ -128,7 +128,7 @@ struct pl_file_trailer {
 	__u64 end_ns;
 	__u64 records;
 	__u64 drops[PL_TRAILER_DROPS];	/* ring buffer drops by event type */
-	__u64 recursion_misses;
+	__u64 recursion_misses;	/* PL_NOT_COUNTED (all ones): the kernel does not count them */
 	__u64 write_errors;
 	__u64 untracked;	/* leases the kernel could not track: its lease map was full */
 };

@@ -241,6 +241,25 @@ static void test_write_file(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A kernel that does not count recursion misses (before 5.12): no series,
+ * rather than a 0 that says none were missed.
+ */
+static void test_recursion_not_counted(void **state)
+{
+	struct fixture *fx = *state;
+	const char *text;
+
+	fx->ri.recursion_misses = 3;
+	text = render(fx, 5);
+	assert_true(value(text, "portlife_recursion_misses_total") == 3);
+	fx->ri.recursion_misses = PL_NOT_COUNTED;
+	text = render(fx, 5);
+	assert_int_equal(count_lines(text, "portlife_recursion_misses_total"), 0);
+	assert_int_equal(count_lines(text, "# TYPE portlife_recursion_misses_total"), 0);
+	assert_true(value(text, "portlife_leases_untracked_total") == 0);
+}
+
 static void test_parse_addr(void **state)
 {
 	struct sockaddr_storage ss;
@@ -275,6 +294,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_comm_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_comm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_histogram_cumulative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recursion_not_counted, setup, teardown),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_parse_addr),
 	};

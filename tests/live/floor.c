@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * What the kernel's age takes away, said and not hidden. The tracepoint mode
+ * needs socket storage and socket cookies in tracing programs (5.11, 5.12):
+ * below that it is refused in one line naming what is missing, and the
+ * ladder settles on an exact mode; where the kernel does not count recursion
+ * misses (before 5.12), the start line says so. The expectations come from
+ * uname here, so the test does not trust the probes it checks.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "harness.h"
+
+static bool kernel_at_least(unsigned int want_major, unsigned int want_minor)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return true;
+	return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+/* The value of "mode" in the JSON start line of file path, into buf; false if none. */
+static bool start_mode(const char *path, char *buf, size_t len)
+{
+	const char *line = find_line(path, "start", NULL, 0), *p;
+
+	if (!line || !(p = strstr(line, "\"mode\":\"")))
+		return false;
+	p += 8;
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "\""), p);
+	return true;
+}
+
+static int t_mode_floor(void)
+{
+	char *tp[] = { "portlife", "--mode", "tracepoint", "-d", "0.2", "--json", NULL };
+	char *automode[] = { "portlife", "-d", "0.2", "--json", NULL };
+	char out[300], err[320], got[32];
+	const char *missing;
+	int rc;
+
+	snprintf(out, sizeof(out), "%s/mode_floor.out", tmpdir);
+	snprintf(err, sizeof(err), "%s.err", out);
+	if (kernel_at_least(5, 12)) {
+		/* nothing missing: the helper probes must not refuse it */
+		rc = run_capture(tp, out);
+		if (rc || file_has(err, "cannot call"))
+			return fail("--mode tracepoint exited %d on a kernel with both helpers: see %s",
+				    rc, err);
+		if (!start_mode(out, got, sizeof(got)) || strcmp(got, "tracepoint"))
+			return fail("--mode tracepoint started no tracepoint mode: see %s", out);
+		return 0;
+	}
+	missing = kernel_at_least(5, 11) ? "cannot call bpf_get_socket_cookie()" :
+		  "cannot call bpf_sk_storage_get() nor bpf_get_socket_cookie()";
+	if (expect_error(tp, "tracepoint mode unavailable: tracing programs on this kernel") ||
+	    expect_error(tp, missing))
+		return -1;
+	/* the ladder settles on an exact mode, which says recursion misses go uncounted */
+	rc = run_capture(automode, out);
+	if (rc || !start_mode(out, got, sizeof(got)) ||
+	    (strcmp(got, "fentry") && strcmp(got, "kprobe")))
+		return fail("auto mode exited %d, started '%s', want fentry or kprobe: see %s", rc,
+			    rc ? "" : got, out);
+	if (!file_has(out, "recursion misses: not counted (kernel before 5.12)"))
+		return fail("the precision does not say recursion misses go uncounted: see %s", out);
+	if (!file_has(out, "\"recursion_misses\":null"))
+		return fail("the totals give a count of recursion misses the kernel never kept: "
+			    "see %s", out);
+	return 0;
+}
+
+LIVE_TEST(mode_floor, t_mode_floor, 115, false);
