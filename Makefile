@@ -4,7 +4,8 @@
 #   make deps       install the build and test dependencies (Debian/Ubuntu, root)
 #   make run        install what is missing, build, trace until Ctrl-C (root)
 #   make test       install what is missing, build, unit + live + VM tests (root)
-#   make vmtest     only the VM tests (qemu, Debian kernels 6.1 and 6.12)
+#   make vmtest     only the VM tests (qemu, Debian kernels 5.10, 6.1, 6.12;
+#                   VMTEST_PLAN picks the modes of each: tests/vm/vmtest.sh)
 #   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
 #   make install    binary, portlife(8), bash completion into DESTDIR/PREFIX
 #   make uninstall  remove them again (same PREFIX and DESTDIR)
@@ -215,7 +216,7 @@ bench: deps
 			$(BENCH_PEERS) >/dev/null 2>&1 || echo "  DEPS     peers not installed: skipped"; fi
 	$(Q)flock $(PL_LOCK) bench/run.sh
 
-# The live tests in every attach mode on Debian's 6.1 and 6.12 kernels, in qemu.
+# The live tests on Debian's 5.10, 6.1 and 6.12 kernels in qemu, each mode on two.
 vmtest: deps
 	$(Q)tests/vm/vmtest.sh
 
