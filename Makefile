@@ -165,7 +165,8 @@ bench-twsnap: $(OUTPUT)/mktw $(OUTPUT)/portlife
 # prints "N passed, N failed, N skipped" last.
 test: deps
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(UNIT_BINS) $(LIVE_BINS) \
-		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted $(OUTPUT)/loadgen
+		$(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted $(OUTPUT)/loadgen \
+		$(OUTPUT)/bpfstats
 	$(Q)tests/run_all.sh $(UNIT_BINS)
 
 # libFuzzer target for the report path (clang); `make fuzz` runs it briefly.
@@ -202,14 +203,19 @@ fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
 # The benchmark's load generator (bench/loadgen.c).
 $(OUTPUT)/loadgen: bench/loadgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -MMD -MP $< -lpthread -o $@
+	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< -lpthread -o $@
+
+# The benchmarks' reader of a tracer's BPF statistics (bench/bpfstats.c).
+$(OUTPUT)/bpfstats: bench/bpfstats.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(PL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LDLIBS) -o $@
 
 # The peers are optional: installed when apt can, skipped by the runner when not.
 # One BPF tracer at a time on this host: the runner holds the live-test lock.
 BENCH_PEERS := libbpf-tools bpftrace
 PL_LOCK ?= /tmp/portlife-live.lock
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(OUTPUT)/loadgen
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife $(OUTPUT)/loadgen $(OUTPUT)/bpfstats
 	$(Q)if ! dpkg -s $(BENCH_PEERS) >/dev/null 2>&1 && command -v apt-get >/dev/null; then \
 		echo "  DEPS     installing the peers: $(BENCH_PEERS)"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

@@ -13,8 +13,8 @@
 # than the wall-clock rate; the tracer's CPU seconds per 100k connections (on-CPU time of all its threads,
 # from just before the load to just before the stop); events lost, both as the
 # tracer reports them and counted against what loadgen says the workload must
-# produce; BPF ns per program run (kernel.bpf_stats_enabled, bpftool prog show
-# run_time_ns/run_cnt of the tracer's own programs) and the kernel's
+# produce; BPF ns per program run (kernel.bpf_stats_enabled, run_time_ns /
+# run_cnt of the tracer's own programs, read by bench/bpfstats) and the kernel's
 # recursion_misses; peak RSS (VmHWM). The BPF statistics cost two clock reads
 # per program run, so the measured rounds run without them and one more round
 # per load and tracer (round 0, after the others) takes them alone: the ratios
@@ -43,6 +43,7 @@ cd "$(dirname "$0")/.."
 
 PORTLIFE=${PORTLIFE:-.output/portlife}
 LOADGEN=${LOADGEN:-.output/loadgen}
+BPFSTATS=${BPFSTATS:-.output/bpfstats}
 ROUNDS=${BENCH_ROUNDS:-5}
 COUNT=${BENCH_COUNT:-50000}
 SETTLE=${BENCH_SETTLE:-1.5}
@@ -78,9 +79,9 @@ tracepoint:sock:inet_sock_set_state {
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF, network namespaces)"
-[ -x "$PORTLIFE" ] && [ -x "$LOADGEN" ] || die "build first: make $PORTLIFE $LOADGEN"
+[ -x "$PORTLIFE" ] && [ -x "$LOADGEN" ] && [ -x "$BPFSTATS" ] ||
+	die "build first: make $PORTLIFE $LOADGEN $BPFSTATS"
 command -v jq >/dev/null || die "needs jq"
-command -v bpftool >/dev/null || die "needs bpftool"
 
 have() {
 	case $1 in
@@ -118,15 +119,10 @@ cpu_s() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.4f", s / 1e9 }'
 }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# run_time_ns, run_cnt and recursion_misses summed over the programs PID
-# holds (its prog and link fds name them in fdinfo)
+# "programs run_time_ns run_cnt recursion_misses" summed over the programs
+# PID holds (bench/bpfstats; recursion_misses -1 where the kernel keeps none)
 bpf_stats() {
-	local ids
-	ids=$(cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^prog_id:/ { print $2 }' | sort -un |
-		jq -s -c .)
-	bpftool prog show -j 2>/dev/null | jq -r --argjson ids "${ids:-[]}" '
-		[.[] | select(.id as $i | $ids | index($i))] |
-		"\(length) \(map(.run_time_ns // 0) | add // 0) \(map(.run_cnt // 0) | add // 0) \(map(.recursion_misses // 0) | add // 0)"'
+	"$BPFSTATS" "$1" 2>/dev/null || echo "0 0 0 0"
 }
 
 # Waits for the tracer to be attached. portlife says so on stderr; for the
@@ -271,7 +267,8 @@ run_one() {
 	jq -c -n --argjson lg "$lg" --arg cfg "$cfg" --argjson round "$round" --arg load "$load" \
 		--argjson ready "$ready" --argjson c0 "$c0" --argjson c1 "$c1" \
 		--argjson hwm "${hwm:-0}" --argjson nprog "${nprog:-0}" \
-		--argjson rt "$((rt1 - rt0))" --argjson rc "$((rc1 - rc0))" --argjson rm "$((rm1 - rm0))" \
+		--argjson rt "$((rt1 - rt0))" --argjson rc "$((rc1 - rc0))" \
+		--argjson rm "$(if [ "$rm1" = -1 ]; then echo null; else echo $((rm1 - rm0)); fi)" \
 		--arg seen "$seen" --argjson pl "$PEER_LINES_TCPLIFE" --argjson ps "$PEER_LINES_STATES" '
 		($seen | split(" ") | map(tonumber)) as $s |
 		{config: $cfg, round: $round, ready: ($ready == 1), kind: $load, load: $lg,
@@ -314,11 +311,10 @@ done
 
 # Medians per load and configuration; losses are the worst round's. For the
 # message loads the unit is a message: rates and CPU per message.
-jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
+jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 	--argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson count "$COUNT" \
 	--argjson msgs "$MSGS" --arg mode "$MODE" --arg args "${LGARGS[*]:-}" '
-	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	include "lib";
 	def per_unit: (.load.cpu_us_per_conn // .load.cpu_us_per_msg);
 	def units: (.load.conns // .load.msgs);
 	{date: $date, kernel: $kernel, cpus: $cpus, rounds: $rounds, conns_per_run: $count,
@@ -363,8 +359,7 @@ jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 		| sort_by(.[0].load as $l | ["conn","tcpmsg","udpmsg"] | index($l)) | add),
 	 runs: .}' "$RUNS" >"$OUT" || die "cannot write $OUT"
 
-jq -r '
-	def f(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
+jq -r -L bench 'include "lib";
 	"load config per_s ratio load_us/unit cpu_ratio cpu_s/100k bpf_ns/run runs/unit drops rec_miss missed/expected rss_MiB",
 	(.results[] | [.load, .config, (.per_s | floor), (.ratio | f(2)),
 		(.load_cpu_us_per_unit | f(2)), (.cpu_ratio | f(3)), (.tracer_cpu_s_per_100k | f(2)),
