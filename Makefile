@@ -11,6 +11,8 @@
 #   make uninstall  remove them again (same PREFIX and DESTDIR)
 #   make bench      throughput and cost against no tracer and the peers (root;
 #                   BENCH_ROUNDS, BENCH_COUNT, BENCH_ARGS, BENCH_SMOKE: bench/run.sh)
+#   make bench-vm   the connect storm in fentry, kprobe and tracepoint modes inside
+#                   Debian's 6.1 and 6.12 guests (qemu TCG: indicative; bench/vm.sh)
 #   make bench-pipeline  the userspace side alone: events/s, RSS per lease, report
 #   make bench-twsnap    cost of TIME_WAIT snapshots with 1k, 10k, 28k sockets
 #   make V=1        show full commands
@@ -79,7 +81,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz bench bench-pipeline bench-twsnap print-version install uninstall FORCE
+.PHONY: all clean test run deps vmtest fuzz bench bench-vm bench-pipeline bench-twsnap print-version install uninstall FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -221,6 +223,11 @@ bench: deps
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(BENCH_PEERS) >/dev/null 2>&1 || echo "  DEPS     peers not installed: skipped"; fi
 	$(Q)flock $(PL_LOCK) bench/run.sh
+
+# The exact modes' cost where they run: the connect storm in Debian's guests
+# (tests/vm/vmtest.sh builds what the guest needs). Not part of `make test`.
+bench-vm: deps
+	$(Q)flock $(PL_LOCK) bench/vm.sh
 
 # The live tests on Debian's 5.10, 6.1 and 6.12 kernels in qemu, each mode on two.
 vmtest: deps

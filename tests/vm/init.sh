@@ -12,13 +12,15 @@
 #   portlife.diag=1                           before each mode's live tests, show
 #                                             "portlife -v --mode MODE -d 1" (libbpf's
 #                                             and the verifier's messages)
+#   portlife.bench=ROUNDS,COUNT,SETTLE        make bench-vm: per mode, /bench.sh
+#                                             (bench/vm-guest.sh) instead of livetest
 #
 # Console protocol parsed by vmtest.sh, one marker per line:
 #   PORTLIFE-VM-INIT <kernel release> uptime=<s>  init started (boot time)
 #   PORTLIFE-VM-DIAG <mode> rc=<exit code>        portlife.diag=1: the output of
 #                                                 "portlife -v" follows, up to
 #   PORTLIFE-VM-DIAG-END <mode>                   (before the mode's own markers)
-#   PORTLIFE-VM-MODE <mode>                       livetest --mode <mode> starts
+#   PORTLIFE-VM-MODE <mode>                       livetest (or /bench.sh) starts, in <mode>
 #   PORTLIFE-VM-TIME <mode> <s>s                  how long it ran
 #   PORTLIFE-VM-DONE <mode> rc=<exit code>        it ended
 #   PORTLIFE-VM-END                               all done, powering off
@@ -60,7 +62,7 @@ ulimit -n 65536 || echo "PORTLIFE-VM-WARN cannot raise the open-file limit"
 # others use the initial netns, whose lo starts down.
 ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"
 
-modes=tracepoint limit=300 tests= diag=
+modes=tracepoint limit=300 tests= diag= bench=
 # shellcheck disable=SC2013 # the command line is one line of words
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -68,6 +70,7 @@ for w in $(cat /proc/cmdline); do
 	portlife.timeout=*) limit=${w#portlife.timeout=} ;;
 	portlife.tests=*) tests=$(echo "${w#portlife.tests=}" | tr , ' ') ;;
 	portlife.diag=1) diag=1 ;;
+	portlife.bench=*) bench=$(echo "${w#portlife.bench=}" | tr , ' ') ;;
 	esac
 done
 
@@ -99,11 +102,15 @@ for mode in $(echo "$modes" | tr , ' '); do
 	before=$(echo /tmp/portlife-live.*)
 	start=$(cut -d. -f1 /proc/uptime)
 	# In-guest limit, so one hung mode still leaves the others a result.
-	# shellcheck disable=SC2086 # $tests: a list of plain words, or nothing
-	timeout -s KILL "$limit" /livetest --mode "$mode" /portlife $tests
+	# shellcheck disable=SC2086 # $tests, $bench: lists of plain words, or nothing
+	if [ -n "$bench" ]; then
+		timeout -s KILL "$limit" /bench.sh "$mode" $bench
+	else
+		timeout -s KILL "$limit" /livetest --mode "$mode" /portlife $tests
+	fi
 	rc=$?
 	end=$(cut -d. -f1 /proc/uptime)
-	if [ "$rc" -ne 0 ]; then
+	if [ "$rc" -ne 0 ] && [ -z "$bench" ]; then
 		[ "$rc" -eq 137 ] && echo "PORTLIFE-VM-WARN livetest killed (SIGKILL; in-guest limit ${limit}s)"
 		# The VM and its /tmp are gone once we power off: show portlife's
 		# stderr from this run here, the only place it can be read (less

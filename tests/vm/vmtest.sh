@@ -25,6 +25,9 @@
 #   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 1500)
 #   VMTEST_TESTS    only these live tests, e.g. "sigterm holder_before"
 #                   (default: all; for chasing a VM-only failure quickly)
+#   VMTEST_BENCH    ROUNDS,COUNT,SETTLE: run the connect-storm benchmark
+#                   (bench/vm-guest.sh) in each mode instead of the live tests;
+#                   make bench-vm (bench/vm.sh) sets it and reads the results
 #   VMTEST_DIAG     1: before each mode's live tests, run "portlife -v --mode
 #                   MODE -d 1" in the guest and show its output (libbpf and
 #                   verifier messages), for a kernel where a mode fails to load
@@ -126,6 +129,9 @@ for ((i = 0; i < ${#kernel_list[@]}; i++)); do
 	m=${kernel_modes[i]}
 	plan+="${plan:+ }${kernel_list[i]}:${m// /,}"
 done
+bench=${VMTEST_BENCH:-}
+[[ -z $bench || $bench =~ ^[1-9][0-9]*,[1-9][0-9]*,[0-9]+(\.[0-9]+)?$ ]] ||
+	die "VMTEST_BENCH must be ROUNDS,COUNT,SETTLE (e.g. 5,5000,1.5), not '$bench'"
 [[ $(id -u) -eq 0 ]] || die "run as root (installs packages, writes $cache)"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -157,8 +163,9 @@ fi
 
 # Static so the initramfs needs no libc, libbpf, libelf or zlib. glibc warns
 # about getpwnam & co. in a static link: harmless here.
-say "building static portlife and livetest"
-make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/livetest" ||
+say "building static portlife and livetest${bench:+, loadgen and bpfstats}"
+make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/livetest" \
+	${bench:+"$static/loadgen" "$static/bpfstats"} ||
 	die "static build failed"
 
 # ---- 3. kernels -------------------------------------------------------------
@@ -334,6 +341,11 @@ add_host_tool "$(command -v setpriv)" || die "cannot copy setpriv (util-linux) i
 install -m 755 tests/vm/init.sh "$root/init"
 install -m 755 "$static/portlife" "$root/portlife"
 install -m 755 "$static/tests/livetest" "$root/livetest"
+if [[ -n $bench ]]; then
+	install -m 755 "$static/loadgen" "$root/loadgen"
+	install -m 755 "$static/bpfstats" "$root/bpfstats"
+	install -m 755 bench/vm-guest.sh "$root/bench.sh"
+fi
 mkdir -p "$root/boot"
 
 # make_initrd RELEASE: set $initrd to an uncompressed newc cpio of the tree
@@ -357,6 +369,7 @@ make_append() {
 	append="console=ttyS0 panic=-1 quiet portlife.modes=$(IFS=,; echo "${mode_list[*]}") portlife.timeout=$per_mode"
 	((${#test_list[@]} == 0)) || append+=" portlife.tests=$(IFS=,; echo "${test_list[*]}")"
 	[[ ${VMTEST_DIAG:-} != 1 ]] || append+=" portlife.diag=1"
+	[[ -z $bench ]] || append+=" portlife.bench=$bench"
 }
 
 results=()            # one line per kernel x mode
@@ -388,6 +401,17 @@ judge() {
 				result "$rel" "$mode" 0 1 "FAIL (no result: started, then $noresult)"
 			else
 				result "$rel" "$mode" 0 1 "FAIL (no result: never started; $noresult)"
+			fi
+			continue
+		fi
+		if [[ -n $bench ]]; then
+			# ROUNDS loads without and with the tracer, and its statistics round
+			p=$(grep -c '^PORTLIFE-VM-BENCH {' <<<"$section" || true)
+			f=$((2 * ${bench%%,*} + 1))
+			if ((rc == 0 && p == f)); then
+				result "$rel" "$mode" "$p" 0 "PASS (bench: $p loads)"
+			else
+				result "$rel" "$mode" "$p" 1 "FAIL (bench: $p of $f loads, rc=$rc; $(grep -m1 '^PORTLIFE-VM-BENCH-ERR' <<<"$section" || echo "see $log"))"
 			fi
 			continue
 		fi
