@@ -527,19 +527,15 @@ static int self_test(struct tracer_bpf *t)
 
 /*
  * Why a load failed, in the kernel's words: libbpf names the program or map
- * and prints the verifier's log as warnings, which are caught here on their
- * way to the caller's print function. The error line then names the program
- * and the verifier's reason instead of guessing from the mode.
+ * and prints the verifier's log as warnings, which are caught on their way to
+ * the caller's print function. The error line then names the program and the
+ * verifier's reason instead of guessing from the mode.
  */
-static struct {
-	char prog[64];		/* the program the kernel refused */
-	char map[64];		/* or the map it would not create */
-	char reason[200];	/* the verifier log's last word, or the map's error */
-} load_err;
+static struct load_err load_err;
 static libbpf_print_fn_t outer_print;
 
 /* The verifier log's last line that says something (not its statistics). */
-static void note_verifier_reason(const char *log, size_t len)
+static void note_verifier_reason(struct load_err *le, const char *log, size_t len)
 {
 	const char *end = log + len, *line;
 
@@ -550,40 +546,42 @@ static void note_verifier_reason(const char *log, size_t len)
 			;
 		if (end > line && strncmp(line, "processed ", 10) &&
 		    strncmp(line, "verification time", 17) && strncmp(line, "stack depth", 11)) {
-			snprintf(load_err.reason, sizeof(load_err.reason), "%.*s", (int)(end - line),
-				 line);
+			snprintf(le->reason, sizeof(le->reason), "%.*s", (int)(end - line), line);
 			return;
 		}
 		end = line;
 	}
 }
 
-static int catch_print(enum libbpf_print_level level, const char *fmt, va_list args)
+void loader__note_warning(struct load_err *le, const char *msg)
 {
 	static const char begin[] = "-- BEGIN PROG LOAD LOG --\n", stop[] = "-- END PROG LOAD LOG --";
-	char *msg = NULL, *p, *q;
+	const char *p, *q;
+
+	if ((p = strstr(msg, "prog '")) && (q = strchr(p + 6, '\'')) && !le->prog[0] &&
+	    (strstr(q, "failed to load") || strstr(q, "load failed") || strstr(q, begin)))
+		snprintf(le->prog, sizeof(le->prog), "%.*s", (int)(q - p - 6), p + 6);
+	if ((p = strstr(msg, begin)) && (q = strstr(p, stop)))
+		note_verifier_reason(le, p + sizeof(begin) - 1, q - p - (sizeof(begin) - 1));
+	if ((p = strstr(msg, "map '")) && (q = strchr(p + 5, '\'')) && !le->map[0] &&
+	    strstr(q, "failed to create: ")) {
+		snprintf(le->map, sizeof(le->map), "%.*s", (int)(q - p - 5), p + 5);
+		p = strstr(q, "failed to create: ") + 18;
+		snprintf(le->reason, sizeof(le->reason), "%.*s", (int)strcspn(p, "(\n"), p);
+	}
+}
+
+static int catch_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char *msg = NULL;
 	va_list copy;
-	int n;
 
 	va_copy(copy, args);
-	if (level == LIBBPF_WARN && vasprintf(&msg, fmt, copy) >= 0) {
-		if ((p = strstr(msg, "prog '")) && (q = strchr(p + 6, '\'')) && !load_err.prog[0] &&
-		    (strstr(q, "failed to load") || strstr(q, "load failed") || strstr(q, begin)))
-			snprintf(load_err.prog, sizeof(load_err.prog), "%.*s", (int)(q - p - 6), p + 6);
-		if ((p = strstr(msg, begin)) && (q = strstr(p, stop)))
-			note_verifier_reason(p + sizeof(begin) - 1, q - p - (sizeof(begin) - 1));
-		if ((p = strstr(msg, "map '")) && (q = strchr(p + 5, '\'')) && !load_err.map[0] &&
-		    strstr(q, "failed to create: ")) {
-			snprintf(load_err.map, sizeof(load_err.map), "%.*s", (int)(q - p - 5), p + 5);
-			p = strstr(q, "failed to create: ") + 18;
-			snprintf(load_err.reason, sizeof(load_err.reason), "%.*s",
-				 (int)strcspn(p, "(\n"), p);
-		}
-	}
+	if (level == LIBBPF_WARN && vasprintf(&msg, fmt, copy) >= 0)
+		loader__note_warning(&load_err, msg);
 	va_end(copy);
 	free(msg);
-	n = outer_print ? outer_print(level, fmt, args) : 0;
-	return n;
+	return outer_print ? outer_print(level, fmt, args) : 0;
 }
 
 /* The one line saying why the kernel refused mode's programs (err from the load). */

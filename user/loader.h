@@ -111,6 +111,18 @@ void loader__unload_tracer(struct tracer_bpf *t);
 int loader__load_iters(struct iters_bpf *it);
 void loader__unload_iters(struct iters_bpf *it);
 
+/*
+ * Why a load failed, from libbpf's warnings (loader__note_warning() reads
+ * one formatted message): the program the kernel refused and the verifier
+ * log's last word, or the map it would not create and why.
+ */
+struct load_err {
+	char prog[64];
+	char map[64];
+	char reason[200];
+};
+void loader__note_warning(struct load_err *le, const char *msg);
+
 /* Checks the program table against the object: 0, or -EINVAL naming the mismatch. */
 int loader__check_table(char *why, size_t whylen);
 
