@@ -97,9 +97,9 @@ fi
 
 # Static so the initramfs needs no libc, libbpf, libelf or zlib. glibc warns
 # about getpwnam & co. in a static link: harmless here.
-say "building static portlife and livetest"
-make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/livetest" ||
-	die "static build failed"
+say "building static portlife, livetest and loadgen"
+make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/livetest" \
+	"$static/loadgen" || die "static build failed"
 
 # ---- 3. kernels -------------------------------------------------------------
 
@@ -165,7 +165,7 @@ fetch_kernel_locked() {
 # ---- 4. initramfs -----------------------------------------------------------
 
 # The tree shared by all kernels: busybox and its applet links, /init,
-# /portlife, /livetest. make_initrd adds the kernel's /boot/config-*.
+# /portlife, /livetest, /loadgen. make_initrd adds the kernel's /boot/config-*.
 say "building initramfs"
 root=$out/initramfs
 rm -rf "$root"
@@ -182,6 +182,8 @@ mknod -m 600 "$root/dev/console" c 5 1
 install -m 755 tests/vm/init.sh "$root/init"
 install -m 755 "$static/portlife" "$root/portlife"
 install -m 755 "$static/tests/livetest" "$root/livetest"
+# the bench's load generator, which alerts_quiet_bench runs beside /portlife
+install -m 755 "$static/loadgen" "$root/loadgen"
 mkdir -p "$root/boot"
 
 # make_initrd RELEASE: set $initrd to an uncompressed newc cpio of the tree
