@@ -1065,10 +1065,23 @@ void alerts__sink(void *ctx, const struct pl_event *e, const struct lease_result
 			scan_out(a, e, 0);
 		return;
 	case PL_EV_STATE:
-		/* how a connect() ended: answered, or refused, unreachable, timed out, given up */
+		/* a connect() answered */
 		if (on[AR_SCAN_OUT] && e->proto == IPPROTO_TCP && e->old_state == PL_TCP_SYN_SENT &&
-		    (e->new_state == PL_TCP_ESTABLISHED || e->new_state == PL_TCP_CLOSE))
-			scan_out(a, e, e->new_state == PL_TCP_ESTABLISHED ? 1 : 2);
+		    e->new_state == PL_TCP_ESTABLISHED)
+			scan_out(a, e, 1);
+		return;
+	case PL_EV_RELEASE:
+		/*
+		 * A connect() that failed: refused, unreachable, timed out or given
+		 * up, its port released without it ever being established. By the
+		 * release, not a state change: the exact modes see no SYN_SENT ->
+		 * CLOSE (tcp_set_state() gives the port back before the state
+		 * tracepoint, and the lease goes with it).
+		 */
+		if (on[AR_SCAN_OUT] && r->what == LW_END && r->lease &&
+		    (r->lease->flags & L_ALLOCATED) && r->lease->kind == PL_ALLOC_CONNECT &&
+		    r->lease->proto == IPPROTO_TCP && !r->lease->estab_ts)
+			scan_out(a, e, 2);
 		return;
 	case PL_EV_SIGNAL:
 		if (on[AR_SCAN_IN] && (e->kind == PL_SIG_TCP_CLOSED || e->kind == PL_SIG_UDP_CLOSED))

@@ -114,12 +114,14 @@ static void addr4(__u8 a[16], __u32 host)
 
 /*
  * One connect() of pid to host:port at ts, as the kernel reports it: the
- * ALLOC, then SYN_SENT -> ESTABLISHED (answered) or -> CLOSE, where the
- * kernel has zeroed the socket's ports already (the pipeline shows the
- * lease's). Returns the lease.
+ * ALLOC, then SYN_SENT -> ESTABLISHED (answered), or for a failure SYN_SENT
+ * -> CLOSE and the RELEASE, where the kernel has zeroed the socket's ports
+ * already (the pipeline shows the lease's). The exact modes report no
+ * SYN_SENT -> CLOSE: the port is released before the state tracepoint runs
+ * (exact_shape). Returns the lease.
  */
-static __u64 connect_ev(struct fixture *f, __u32 pid, __u32 host, __u16 port, __u64 ts,
-			bool answered)
+static __u64 connect_ev_shape(struct fixture *f, __u32 pid, __u32 host, __u16 port, __u64 ts,
+			      bool answered, bool exact_shape)
 {
 	struct pl_event e = ev(PL_EV_ALLOC, pid, ts);
 	__u64 id = f->lease++;
@@ -131,6 +133,7 @@ static __u64 connect_ev(struct fixture *f, __u32 pid, __u32 host, __u16 port, __
 	addr4(e.raddr, host);
 	pipeline__event(&f->p, &e);
 	e.type = PL_EV_STATE;
+	e.kind = 0;
 	e.ts_ns = ts + 1000;
 	e.old_state = PL_TCP_SYN_SENT;
 	e.new_state = answered ? PL_TCP_ESTABLISHED : PL_TCP_CLOSE;
@@ -138,8 +141,22 @@ static __u64 connect_ev(struct fixture *f, __u32 pid, __u32 host, __u16 port, __
 		e.lport = e.rport = 0;
 		memset(e.raddr, 0, sizeof(e.raddr));
 	}
-	pipeline__event(&f->p, &e);
+	if (answered || !exact_shape)
+		pipeline__event(&f->p, &e);
+	if (!answered) {
+		e.type = PL_EV_RELEASE;
+		e.kind = PL_END_CLOSE;
+		e.ts_ns = ts + 2000;
+		e.old_state = e.new_state = 0;
+		pipeline__event(&f->p, &e);
+	}
 	return id;
+}
+
+static __u64 connect_ev(struct fixture *f, __u32 pid, __u32 host, __u16 port, __u64 ts,
+			bool answered)
+{
+	return connect_ev_shape(f, pid, host, port, ts, answered, false);
 }
 
 /* A bind(0) or UDP autobind allocation: ALLOC only (alloc_burst counts every kind). */
@@ -214,7 +231,7 @@ static void test_scan_out_raises_at_threshold(void **state)
 	assert_int_equal(al->so.connects, 100);
 	assert_int_equal(al->so.answered, 0);
 	assert_int_equal(al->window_ns, 10 * S);
-	assert_int_equal(al->ts_ns, 5 * S + 99 * 1000000ULL + 1000);
+	assert_int_equal(al->ts_ns, 5 * S + 99 * 1000000ULL + 2000);
 	/* the destinations, from the lease: the CLOSE event itself had them zeroed */
 	assert_int_equal(al->nsamples, ALERT_SAMPLES);
 	assert_int_equal(al->samples[0].port, 1);
@@ -223,6 +240,30 @@ static void test_scan_out_raises_at_threshold(void **state)
 	assert_non_null(strstr(printed(f), "!! "));
 	assert_non_null(strstr(printed(f), "ALERT scan_out (critical): pid 4242 (proc4242)"));
 	assert_non_null(strstr(printed(f), "e.g. 192.168.0.1:1 192.168.0.1:2"));
+}
+
+/* The exact modes' shape (no SYN_SENT -> CLOSE, the RELEASE only): the same alert. */
+static void test_scan_out_exact_modes(void **state)
+{
+	struct fixture *f = *state;
+	const struct alert *al;
+
+	for (int i = 0; i < 150; i++)
+		connect_ev_shape(f, 4243, 1, 1 + i, S + i * 1000ULL, false, true);
+	al = only(f, AR_SCAN_OUT);
+	assert_int_equal(al->so.dests, 100);
+	assert_int_equal(al->so.failed, 100);
+	assert_int_equal(al->samples[0].port, 1);
+	/* a lease that was established and then ended is no failed connect */
+	for (int i = 0; i < 150; i++) {
+		struct pl_event e = ev(PL_EV_RELEASE, 4244, 2 * S + i);
+		__u64 id = connect_ev(f, 4244, 2, 1 + i, 2 * S + i * 1000ULL, true);
+
+		e.lease = id;
+		e.kind = PL_END_CLOSE;
+		pipeline__event(&f->p, &e);
+	}
+	assert_int_equal(alerts__count(f->a, AR_SCAN_OUT), 1);
 }
 
 static void test_scan_out_next_window(void **state)
@@ -622,6 +663,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scan_out_raises_at_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_out_exact_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_out_next_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_out_quiet_on_fanout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_out_mostly, setup, teardown),
