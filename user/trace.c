@@ -243,6 +243,9 @@ static void note_unrecorded(struct tracer *tr)
 	d = n - tr->last_over_rate;
 	e.aux = d > UINT32_MAX ? UINT32_MAX : d;
 	e.ts_ns = mono_ns();
+	/* with -6 the probes were IPv6 ones: the count must pass the same filter */
+	if (tr->env->filt.family)
+		e.family = tr->env->filt.family;
 	tr->last_over_rate += e.aux;
 	pipe_event(tr, &e);
 }
@@ -830,15 +833,17 @@ static int run(const struct env *env)
 	fprintf(stderr, "portlife: mode %s (%s). Tracing port leases%s... Ctrl-C to stop.\n",
 		mode_name(tr.bpf.mode), tr.bpf.precision, env->duration ? " for a while" : "");
 	if (tr.alerts) {
+		struct alert_cfg c = env->alerts;
 		char blind[400];
 
 		if (tr.bpf.signals_note[0])
 			fprintf(stderr, "portlife: alerts: %s\n", tr.bpf.signals_note);
-		if (*alerts_blind_spots(&env->alerts, tr.bpf.sees, true, blind, sizeof(blind)))
-			fprintf(stderr, "portlife: alerts: %s mode here sees %s%s\n",
-				mode_name(tr.bpf.mode), blind,
-				env->filt.pid || env->filt.has_comm || env->cgroup ?
-				" (probes are no process's: not watched with -p, -c or --cgroup)" : "");
+		/* with -p, -c or --cgroup no probe is watched (documented): not the mode's blind spot */
+		if (env->filt.pid || env->filt.has_comm || env->cgroup)
+			c.on[AR_SCAN_IN] = false;
+		if (*alerts_blind_spots(&c, tr.bpf.sees, true, blind, sizeof(blind)))
+			fprintf(stderr, "portlife: alerts: %s mode here sees %s\n",
+				mode_name(tr.bpf.mode), blind);
 	}
 	if (env->json) {
 		struct jw w;
