@@ -527,15 +527,17 @@ static int sc_flood(struct result *r)
 	prctl(PR_SET_NAME, "pl-flood");
 	if (own_netns())
 		return -errno;
+	r->t_open0[0] = now_ns();
 	for (int i = 0; i < FLOOD; i++)
 		if (connect_to(AF_INET, 1 + i % 1000, 0, 0) == -ECONNREFUSED)
 			r->nsucc++;
+	r->t_open1[0] = now_ns();
 	return r->nsucc == FLOOD ? 0 : -EPROTO;
 }
 
 static int t_alert_probe_flood(void)
 {
-	long long unrecorded = 0, drops = -1;
+	long long unrecorded = 0, drops = -1, most;
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	unsigned long ns = 0;
 	const char *t;
@@ -550,6 +552,8 @@ static int t_alert_probe_flood(void)
 	if (!err)
 		ns = netns_of(run.child);
 	stop(&run, 1500);
+	/* 1000 a second per CPU, over the seconds the flood touched (a slow VM takes several) */
+	most = 1000LL * ncpu * ((run.r.t_open1[0] - run.r.t_open0[0]) / 1000000000LL + 2);
 	n = signals_from(&run, "tcp_closed", ns, "127.0.0.1");
 	for (int i = 0; i < run.nlines; i++)
 		if (is_event(run.lines[i], "signal") && jstr_is(run.lines[i], "signal", "unrecorded"))
@@ -562,10 +566,9 @@ static int t_alert_probe_flood(void)
 		if (n)
 			err = fail("%d probes recorded by a mode that says it sees none", n);
 		printf("  (TCP probes not seen in this mode on this kernel, as its start line says)\n");
-	} else if (!err && (n > 1000 * ncpu * 2 || n < 20 || n + unrecorded < FLOOD)) {
-		err = fail("%d probes recorded (at most %ld: 1000 a second per CPU, over at most two "
-			   "seconds) and %lld counted as unrecorded, for %d sent", n, 1000 * ncpu * 2,
-			   unrecorded, FLOOD);
+	} else if (!err && (n > most || n < 20 || n + unrecorded < FLOOD)) {
+		err = fail("%d probes recorded (at most %lld: 1000 a second per CPU) and %lld counted "
+			   "as unrecorded, for %d sent", n, most, unrecorded, FLOOD);
 	} else if (!err && (!alert_from(run.lines, run.nlines, ns, "127.0.0.1") || drops != 0)) {
 		err = fail("no scan_in alert for the flood, or lease events dropped (%lld)", drops);
 	}
@@ -625,7 +628,7 @@ static int sc_burst(struct result *r)
 
 static int t_alert_burst(void)
 {
-	const char *a = NULL;
+	const char *a = NULL, *b;
 	struct run run;
 	int err;
 
@@ -636,11 +639,16 @@ static int t_alert_burst(void)
 	if (!err && alerts_of(run.lines, run.nlines, NULL, 0, &a) != 1)
 		err = fail("want exactly one alert, got %d", alerts_of(run.lines, run.nlines, NULL, 0,
 								      NULL));
-	/* 61 allocations in the 12 s before (the listener's bind, 60 connects): ~5 a second */
+	/*
+	 * 61 allocations in the 12 s before (the listener's bind, 60 connects):
+	 * ~5 a second, more when the burst straddles a second and its start
+	 * counts as history (a slow VM); 20 is where 200 stops being 10 times it
+	 */
 	if (!err && (!jstr_is(a, "rule", "alloc_burst") || jnum(a, "pid") != run.child ||
 		     !jstr_is(a, "comm", "pl-burster") || jnum(a, "allocations") != 200 ||
-		     jnum(a, "history_s") < 10 || jnum(a, "baseline_per_s") < 4 ||
-		     jnum(a, "baseline_per_s") > 7 || !has_sample(a, "127.0.0.1:5000")))
+		     jnum(a, "history_s") < 10 || !(b = jfind(a, "baseline_per_s")) ||
+		     strtod(b, NULL) < 3.5 || strtod(b, NULL) > 20 ||
+		     !has_sample(a, "127.0.0.1:5000")))
 		err = fail("wrong alloc_burst alert (pid %d): %s", run.child, a);
 	cleanup(&run);
 	return err;

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # /init (PID 1) of the portlife test VM, run by busybox sh. tests/vm/vmtest.sh
-# packs it into a busybox initramfs with the static /portlife and /livetest.
+# packs it into a busybox initramfs with the static /portlife, /livetest and
+# /loadgen, and /lib/modules/veth.ko.
 #
 # Kernel command line (read from /proc/cmdline: the kernel does not hand
 # dotted parameters to init):
@@ -47,6 +48,9 @@ mnt bpf /sys/fs/bpf
 mnt tracefs /sys/kernel/tracing
 mnt debugfs /sys/kernel/debug
 mnt cgroup2 /sys/fs/cgroup
+# veth (a module in Debian's cloud kernels): the security rules' tests join
+# two namespaces with a pair.
+insmod /lib/modules/veth.ko || echo "PORTLIFE-VM-WARN cannot load veth.ko"
 # The tests that need sysctls make their own netns and bring its lo up; the
 # others use the initial netns, whose lo starts down.
 ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"
