@@ -659,6 +659,28 @@ static void test_summary_and_blind_spots(void **state)
 			       "before portlife recorded signals"));
 }
 
+/*
+ * A recording's drop counts: SIGNAL's ride in the trailer's slot 0 (no event
+ * type has it), the NAT watcher's losses keep slot 7; both come back, and a
+ * trace older than SIGNAL events has none.
+ */
+static void test_trailer_drops(void **state)
+{
+	__u64 in[PL_EV_MAX] = { 0, 1, 2, 3, 4, 5, 6, 77 }, out[PL_EV_MAX];
+	struct pl_file_trailer t = {};
+
+	(void)state;
+	t.drops[PL_TRAILER_NAT_LOST] = 9;
+	trailer_put_drops(&t, in);
+	assert_int_equal(t.drops[PL_TRAILER_NAT_LOST], 9);
+	assert_int_equal(t.drops[PL_TRAILER_SIGNAL_DROPS], 77);
+	trailer_get_drops(&t, PL_FILE_VERSION, out);
+	assert_memory_equal(in, out, sizeof(in));
+	trailer_get_drops(&t, 5, out);
+	assert_int_equal(out[PL_EV_SIGNAL], 0);
+	assert_int_equal(out[PL_EV_RELEASE], 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_comm),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test_setup_teardown(test_summary_and_blind_spots, setup, teardown),
+		cmocka_unit_test(test_trailer_drops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
