@@ -203,6 +203,7 @@ fuzz: $(OUTPUT)/fuzz_trace $(OUTPUT)/fuzz-seed $(OUTPUT)/mkcrafted
 		-artifact_prefix=$(OUTPUT)/ $(OUTPUT)/fuzz-corpus tests/fuzz/regress 2>&1 | tail -n 12
 
 # The benchmark's load generator (bench/loadgen.c).
+# LDFLAGS: STATIC=1 makes it static too, for the VM tests' initramfs.
 $(OUTPUT)/loadgen: bench/loadgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP $< -lpthread -o $@

@@ -4,8 +4,9 @@
 # The portlife benchmark: one run measures every configuration, alternating
 # A B C ... for BENCH_ROUNDS rounds, so the host's drift hits them all alike;
 # it reports medians. Each load runs in a fresh network namespace (lo up,
-# ip_local_port_range 1024-65535) so TIME_WAIT never carries over between runs
-# and the host's sysctls are left alone.
+# ip_local_port_range 1024-65535, loadgen's listener ports reserved) so
+# TIME_WAIT never carries over between runs and the host's sysctls are left
+# alone.
 #
 # Per configuration: connections/s (median) and its ratio to no tracer; the
 # load's own CPU µs per connection (median; the BPF programs run in its
@@ -203,6 +204,18 @@ count_seen() {
 	esac
 }
 
+# loadgen's listener ports, BASE-(BASE+PORTS-1), from its options (-b, -k).
+listener_ports() {
+	local base=20000 k=16 i
+	for ((i = 0; i < ${#LGARGS[@]}; i++)); do
+		case ${LGARGS[i]} in
+		-b) base=${LGARGS[i + 1]} ;;
+		-k) k=${LGARGS[i + 1]} ;;
+		esac
+	done
+	echo "$base-$((base + k - 1))"
+}
+
 # SIGINT, as Ctrl-C would; SIGTERM if it has not exited within 10 s
 stop_tracer() {
 	local i
@@ -227,6 +240,10 @@ run_one() {
 	ip netns add "$NS" || die "cannot create netns $NS"
 	ip netns exec "$NS" ip link set lo up
 	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	# The wide range takes in loadgen's listener ports: reserved, as a real
+	# service's would have to be (connect() never picks them; no
+	# listen_ephemeral alert)
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_reserved_ports="$(listener_ports)"
 	: >"$TMP/out" >"$TMP/err" >"$TMP/lg"
 	rm -f "$TMP/rec.trace"
 	if [ "$cfg" != none ]; then

@@ -21,6 +21,7 @@
 #define LF_LEASE	0x80	/* tracepoint mode: the socket's storage holds a lease */
 #define LF_BORN		0x100	/* tracepoint mode: a UDP socket made while tracing, no port yet */
 #define LF_UDP_CONNECT	0x200	/* tracepoint mode: autobound by connect() (if it got a port) */
+#define LF_LISTEN_AUTO	0x400	/* tracepoint mode: listen() without a port; sock_ops says which */
 
 /* Knobs: rodata, set by the loader between open and load. */
 const volatile __u32 targ_tgid = 0;
@@ -32,6 +33,10 @@ const volatile bool exact_hooks = false;
 const volatile __u32 self_tgid = 0;
 /* Wake the reader only when this much is waiting; otherwise it polls on a timer. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
+/* The security rules' signals (listen; probes, where their programs load): off with --no-alerts. */
+const volatile bool signals_on = false;
+/* Probe signals recorded per CPU and second, at most: see signals.bpf.h. */
+const volatile __u32 probe_rate = 1000;
 
 /* Lease ids: a counter, never a pointer. */
 __u64 next_lease = 0;
@@ -57,7 +62,8 @@ struct lease_val {
 	__u8 proto;
 	__u8 pad;
 	__u16 lport;		/* the port, once allocated */
-	__u16 pad2[3];
+	__u16 pad2;
+	__u32 range;		/* LF_LISTEN_AUTO: the netns's ip_local_port_range */
 	char comm[PL_COMM_LEN];
 	/*
 	 * Tracepoint mode: the socket's own address, as a number (cgroup
@@ -108,6 +114,8 @@ struct {
 
 /* Leases the kernel could not keep: the map above full, a socket's storage refused. */
 __u64 untracked = 0;
+/* Probe signals over probe_rate: counted here, not recorded (user space reports them). */
+__u64 probes_over_rate = 0;
 
 /* Stores a new lease; counts it as untracked when there is no room. */
 static __always_inline int lease_store(__u64 key, const struct lease_val *l)
@@ -137,17 +145,22 @@ static __always_inline bool task_filtered(__u32 tgid)
 	return false;
 }
 
+static __always_inline void count_drop(__u8 type)
+{
+	__u32 key = type;
+	__u64 *cnt = bpf_map_lookup_elem(&drops, &key);
+
+	if (cnt)
+		*cnt += 1;
+}
+
 static __always_inline struct pl_event *ev_reserve(__u8 type)
 {
 	struct pl_event *e;
-	__u32 key = type;
-	__u64 *cnt;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		cnt = bpf_map_lookup_elem(&drops, &key);
-		if (cnt)
-			*cnt += 1;
+		count_drop(type);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -210,15 +223,21 @@ static __always_inline __u64 lease_id_new(void)
 	return 0;
 }
 
-static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
+/* The owner: this task, the socket's namespace and protocol. */
+static __always_inline void owner_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
 {
-	l->lease = lease_id_new();
 	l->pid = tgid_pid >> 32;
 	l->tid = (__u32)tgid_pid;
 	l->cgroup_id = bpf_get_current_cgroup_id();
 	l->proto = BPF_CORE_READ(sk, sk_protocol);
 	l->netns = skc_netns(&sk->__sk_common);
 	bpf_get_current_comm(l->comm, sizeof(l->comm));
+}
+
+static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)
+{
+	l->lease = lease_id_new();
+	owner_init(l, sk, tgid_pid);
 }
 
 static __always_inline void emit_alloc(const struct sock *sk, const struct lease_val *l,

@@ -16,7 +16,7 @@
 #ifndef PORTLIFE_EXACT_BODIES_BPF_H
 #define PORTLIFE_EXACT_BODIES_BPF_H
 
-#include "events.bpf.h"
+#include "signals.bpf.h"
 
 /*
  * sock:inet_sock_set_state in the exact modes: a STATE event for a tracked
@@ -34,6 +34,13 @@ static __always_inline int handle_set_state_exact(const struct sock *sk, int old
 		return 0;
 	if (targ_family && sk->__sk_common.skc_family != targ_family)
 		return 0;
+	/* listen() of a bound socket; an unbound one is given its port later (handle_get_port_exit) */
+	if (newstate == TCP_LISTEN && signals_on && sk->__sk_common.skc_num) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		if (!task_filtered(id >> 32))
+			emit_listen(sk, sk->__sk_common.skc_num, id);
+	}
 	l = bpf_map_lookup_elem(&leases, &key);
 	if (!l)
 		return 0;
@@ -65,12 +72,26 @@ static __always_inline void handle_hash_connect_exit(long ret)
 
 static __always_inline void handle_get_port_exit(long ret)
 {
+	const struct sock *sk;
 	struct call_val c;
 
-	if (call_exit(FN_GET_PORT, &c))
-		handle_alloc_exit((const struct sock *)c.sk, c.snum, ret, c.ts,
-				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,
-				  EADDRINUSE);
+	if (!call_exit(FN_GET_PORT, &c))
+		return;
+	sk = (const struct sock *)c.sk;
+	/*
+	 * listen() without bind(): inet_csk_listen_start() enters LISTEN, then
+	 * asks for a port; the state tracepoint saw no port yet.
+	 */
+	if (signals_on && !ret && !c.snum &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		if (!task_filtered(id >> 32) &&
+		    (!targ_family || BPF_CORE_READ(sk, __sk_common.skc_family) == targ_family))
+			emit_listen(sk, BPF_CORE_READ(sk, __sk_common.skc_num), id);
+	}
+	handle_alloc_exit(sk, c.snum, ret, c.ts,
+			  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE);
 }
 
 static __always_inline void handle_udp_get_port_exit(long ret)

@@ -39,6 +39,8 @@ int pl_connect_cb(struct bpf_sock_ops *skops)
 {
 	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB)
 		handle_connect_cb(skops);
+	else if (skops->op == BPF_SOCK_OPS_TCP_LISTEN_CB)
+		handle_listen_cb(skops);
 	/* sock_ops: 1 means "allowed"; reply stays 0 so TCP keeps its defaults. */
 	return 1;
 }
@@ -127,6 +129,27 @@ int pl_sock_release(struct bpf_sock *ctx)
 {
 	handle_sock_release(ctx);
 	return 1;
+}
+
+/*
+ * Probes of closed ports (signals.bpf.h). tcp:tcp_send_reset is called for
+ * a segment without a socket (a closed port) from 6.10, the release that
+ * also gave it its reason argument, which is how the loader tells; before,
+ * tcp_v4_send_reset() called it only with a full socket. icmp:icmp_send
+ * (IPv4 only) loads where this kernel's BTF has it.
+ */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(pl_tp_rst, const struct sock *sk, const struct sk_buff *skb)
+{
+	handle_send_reset(sk, skb);
+	return 0;
+}
+
+SEC("tp_btf/icmp_send")
+int BPF_PROG(pl_tp_icmp, const struct sk_buff *skb, int type, int code)
+{
+	handle_icmp_send(skb, type, code, false);
+	return 0;
 }
 
 /*
@@ -523,5 +546,65 @@ SEC("kprobe/inet_twsk_kill")
 int BPF_KPROBE(pl_kp_twkill, void *tw)
 {
 	handle_tw_kill(tw);
+	return 0;
+}
+
+/* ---- probes of closed ports, exact modes: every kernel has these -------- */
+
+/* tcp_v4_send_reset(), tcp_v6_send_reset(): sk NULL is a segment for no socket */
+SEC("fentry/tcp_v4_send_reset")
+int BPF_PROG(pl_fe_rst4, const struct sock *sk, const struct sk_buff *skb)
+{
+	handle_send_reset(sk, skb);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_send_reset")
+int BPF_KPROBE(pl_kp_rst4, const struct sock *sk, const struct sk_buff *skb)
+{
+	handle_send_reset(sk, skb);
+	return 0;
+}
+
+SEC("fentry/tcp_v6_send_reset")
+int BPF_PROG(pl_fe_rst6, const struct sock *sk, const struct sk_buff *skb)
+{
+	handle_send_reset(sk, skb);
+	return 0;
+}
+
+SEC("kprobe/tcp_v6_send_reset")
+int BPF_KPROBE(pl_kp_rst6, const struct sock *sk, const struct sk_buff *skb)
+{
+	handle_send_reset(sk, skb);
+	return 0;
+}
+
+/* __icmp_send(), icmp6_send(): every ICMP error, before the ICMP rate limits */
+SEC("fentry/__icmp_send")
+int BPF_PROG(pl_fe_icmp, const struct sk_buff *skb, int type, int code)
+{
+	handle_icmp_send(skb, type, code, false);
+	return 0;
+}
+
+SEC("kprobe/__icmp_send")
+int BPF_KPROBE(pl_kp_icmp, const struct sk_buff *skb, int type, int code)
+{
+	handle_icmp_send(skb, type, code, false);
+	return 0;
+}
+
+SEC("fentry/icmp6_send")
+int BPF_PROG(pl_fe_icmp6, const struct sk_buff *skb, __u8 type, __u8 code)
+{
+	handle_icmp_send(skb, type, code, true);
+	return 0;
+}
+
+SEC("kprobe/icmp6_send")
+int BPF_KPROBE(pl_kp_icmp6, const struct sk_buff *skb, __u8 type, __u8 code)
+{
+	handle_icmp_send(skb, type, code, true);
 	return 0;
 }

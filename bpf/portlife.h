@@ -40,8 +40,28 @@ enum pl_event_type {
 	PL_EV_TW_EXIT = 4,	/* that TIME_WAIT socket is gone */
 	PL_EV_RELEASE = 5,	/* the port went back to the pool */
 	PL_EV_BIND_ERROR = 6,	/* bind() failed, but not for want of a port (err, address) */
-	PL_EV_MAX = 7,
+	PL_EV_SIGNAL = 7,	/* no lease: what the security rules watch (kind: pl_signal) */
+	PL_EV_MAX = 8,
 };
+
+/*
+ * SIGNAL.kind. A probe names no process (pid 0, no comm: the kernel answered
+ * in softirq); its laddr/lport are this host's closed port, raddr/rport the
+ * prober. A listen names the process that called listen().
+ */
+enum pl_signal {
+	PL_SIG_TCP_CLOSED = 1,	/* a SYN to a closed TCP port was answered with a RST */
+	PL_SIG_UDP_CLOSED = 2,	/* a datagram to a closed UDP port: ICMP port unreachable */
+	PL_SIG_LISTEN = 3,	/* a TCP socket started listening; aux: the netns's
+				 * ip_local_port_range, lo | hi << 16 */
+	PL_SIG_UNRECORDED = 4,	/* user space, once a second: aux probes the kernel
+				 * counted over its rate limit and did not record */
+	PL_SIG_MAX = 5,
+};
+
+/* SIGNAL.sflags (PL_SIG_LISTEN) */
+#define PL_SIGF_BOUND		0x1	/* the port was given to bind(), not chosen by the kernel */
+#define PL_SIGF_RESERVED	0x2	/* the port is in ip_local_reserved_ports */
 
 /* How the port was obtained (ALLOC.kind). */
 enum pl_alloc_kind {
@@ -77,12 +97,13 @@ struct pl_event {
 	__u8 new_state;
 	__u16 lport;		/* host byte order */
 	__u16 rport;		/* host byte order */
-	__u16 pad;		/* zero */
+	__u16 sflags;		/* SIGNAL: PL_SIGF_* (else zero) */
 	__s32 err;		/* ALLOC, BIND_ERROR: positive errno when it failed */
 	__u32 pid;		/* tgid of the allocating process (0: softirq, unknown) */
 	__u32 tid;
 	__u32 netns;		/* network namespace inode number */
-	__u32 pad2;		/* zero: the u64s below are 8-aligned */
+	__u32 aux;		/* SIGNAL: see enum pl_signal (else zero); the u64s
+				 * below are 8-aligned */
 	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 lease;		/* lease id, unique for this run of portlife */
 	__u64 cookie;		/* socket cookie (0 if not known yet) */
@@ -97,8 +118,13 @@ struct pl_event {
  * These records cross the kernel/user boundary (ring buffer, iterators) and
  * pl_event also goes into trace files: their layout is the wire format. Every
  * pad is named and zeroed; a size change must be a format version change.
+ * (sflags and aux were zero pads before format version 4: only SIGNAL uses them.)
  */
 _Static_assert(sizeof(struct pl_event) == 120, "pl_event is the trace file's record");
+_Static_assert(__builtin_offsetof(struct pl_event, sflags) == 10 &&
+	       __builtin_offsetof(struct pl_event, aux) == 28 &&
+	       __builtin_offsetof(struct pl_event, ts_ns) == 32,
+	       "the pads SIGNAL uses stay where they were");
 
 /* bpf_iter tcp record: one per TIME_WAIT socket of the iterated netns. */
 struct pl_tw_rec {

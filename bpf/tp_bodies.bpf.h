@@ -18,6 +18,7 @@
  *                                the fact: no latency)
  *   - cgroup sock_create         which UDP sockets were made while tracing
  *   - cgroup sock_release        UDP releases
+ *   - sock_ops TCP_LISTEN_CB     the port of a listen() without bind() (signals.bpf.h)
  * A lease lives in its socket's own storage (sk_leases): freed with the
  * socket, never evicted, and a lookup on a socket without one is a pointer
  * test, not a hash miss. TIME_WAIT comes from iterator snapshots.
@@ -25,7 +26,7 @@
 #ifndef PORTLIFE_TP_BODIES_BPF_H
 #define PORTLIFE_TP_BODIES_BPF_H
 
-#include "events.bpf.h"
+#include "signals.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -81,6 +82,69 @@ static __always_inline const struct sock *lease_init_cg(struct lease_val *l,
 	return sk;
 }
 
+/*
+ * A socket starts listening (the state tracepoint, in listen()). A bound one
+ * has its port; one that was never bound is given its port after this, and
+ * sock_ops TCP_LISTEN_CB reports it with the owner kept here.
+ */
+static __always_inline void listen_tp(const struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u16 port = sk->__sk_common.skc_num;
+	struct lease_val *l;
+
+	if (!signals_on || task_filtered(id >> 32))
+		return;
+	if (port) {
+		emit_listen(sk, port, id);
+		return;
+	}
+	l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!l)
+		return;
+	if (!(l->flags & LF_LEASE))
+		owner_init(l, sk, id);
+	l->range = netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net));
+	l->flags |= LF_LISTEN_AUTO;
+}
+
+/* sock_ops TCP_LISTEN_CB: listen() has its port now. */
+static __always_inline void handle_listen_cb(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *bsk = skops->sk;
+	struct lease_val *l;
+	struct pl_event *e;
+
+	if (!bsk)
+		return;
+	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+	if (!l || !(l->flags & LF_LISTEN_AUTO))
+		return;
+	l->flags &= ~LF_LISTEN_AUTO;
+	e = ev_reserve(PL_EV_SIGNAL);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	e->lease = 0;
+	e->cookie = 0;
+	e->kind = PL_SIG_LISTEN;
+	e->aux = l->range;
+	e->family = skops->family;
+	e->lport = skops->local_port;
+	/* a port the kernel chose is never a reserved one: the search skips those */
+	if (e->family == AF_INET6) {
+		__u32 *la = (__u32 *)e->laddr;
+
+		la[0] = skops->local_ip6[0];
+		la[1] = skops->local_ip6[1];
+		la[2] = skops->local_ip6[2];
+		la[3] = skops->local_ip6[3];
+	} else {
+		*(__u32 *)e->laddr = skops->local_ip4;
+	}
+	ev_submit(e);
+}
+
 static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
 {
 	struct lease_val *l;
@@ -96,6 +160,8 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	family = sk->__sk_common.skc_family;
 	if (targ_family && family != targ_family)
 		return 0;
+	if (newstate == TCP_LISTEN)
+		listen_tp(sk);
 
 	l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
 	if (!l || !(l->flags & LF_LEASE)) {

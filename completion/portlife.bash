@@ -46,6 +46,12 @@ _portlife()
 	--nat-netns)
 		words=$(ls /run/netns 2>/dev/null)
 		;;
+	--alert)
+		# RULE=off, RULE=on, or RULE:KEY=N,... (the keys are in --help)
+		words="scan_out: scan_in: alloc_burst: scan_out=off scan_in=off alloc_burst=off"
+		words+=" listen_ephemeral=off"
+		compopt -o nospace 2>/dev/null
+		;;
 	--state)
 		words="LISTEN ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE"
 		words+=" CLOSE_WAIT LAST_ACK CLOSING NEW_SYN_RECV BOUND_INACTIVE UNCONN"
@@ -86,6 +92,7 @@ _portlife()
 	local trace="-p --pid -c --comm -4 --ipv4 -6 --ipv6 --cgroup $ctr -d --duration -s --summary
 		--mode --tw-interval --max-leases --ringbuf --metrics-addr --metrics-file
 		--metrics-top --metrics-by --kubelet-logs --nat-netns --nat-range --no-nat
+		--alert --no-alerts
 		-v --verbose"
 	local snap="--headroom --json --netns -p --pid -P --port --range --sample --state
 		$ctr --kubelet-logs --nat-netns --nat-range -v --verbose"
@@ -95,7 +102,8 @@ _portlife()
 	record) opts="$trace --warn -o --output -i --interval --json $common" ;;
 	ports) opts="$snap $common" ;;
 	who) opts="$snap $common" ;;
-	report) opts="-4 --ipv4 -6 --ipv6 -c --comm $ctr --format --json -p --pid --salvage $common" ;;
+	report) opts="-4 --ipv4 -6 --ipv6 -c --comm $ctr --format --json -p --pid --salvage --alert
+		--no-alerts $common" ;;
 	esac
 
 	if [[ $cur == -* ]]; then

@@ -56,12 +56,22 @@ static const char doc[] =
 "connect, EADDRINUSE for bind), state (TCP state change), tw_enter, tw_exit,\n"
 "release (the port is back in the pool), nat (conntrack translated a flow's\n"
 "source to nat_addr:nat_port, or failed to: error insert_failed, the packet\n"
-"dropped), nat_release (the conntrack entry ended).\n"
+"dropped), nat_release (the conntrack entry ended), signal (a listener, a\n"
+"probe of a closed port).\n"
 "\n"
 "Needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN; also CAP_SYS_ADMIN for the\n"
 "kprobe and tracepoint modes where kernel.perf_event_paranoid is 3, as on\n"
 "Debian, and CAP_SYS_RESOURCE or a raised ulimit -l before 5.11) and kernel\n"
 PL_MIN_KERNEL " or newer with BTF.\n"
+"\n"
+"ALERTS (!! lines, JSON \"alert\" lines, the summary, portlife_alerts_total):\n"
+"scan_out: a process whose connect()s to 100 destinations in 10 s were mostly\n"
+"refused or unanswered; scan_in: one source probing 20 closed ports in 10 s;\n"
+"alloc_burst: a process taking 10x its own ports a second (200 at least);\n"
+"listen_ephemeral: a listener inside ip_local_port_range. Probes are seen by\n"
+"tcp:tcp_send_reset (from kernel 6.10) and icmp:icmp_send (IPv4) in tracepoint\n"
+"mode, by tcp_v4/v6_send_reset and __icmp_send/icmp6_send in fentry and\n"
+"kprobe modes; not with -p, -c or --cgroup (a probe is no process's).\n"
 "\n"
 "OPTIONS:";
 
@@ -83,9 +93,11 @@ enum {
 	OPT_NAT_NETNS,
 	OPT_NAT_RANGE,
 	OPT_NO_NAT,
+	OPT_ALERT,
+	OPT_NO_ALERTS,
 };
 
-static bool recording, topping;
+static bool recording, topping, alert_set, no_alerts;
 
 static const struct argp_option opts[] = {
 	OPTS_FILTER("Only ports allocated by this process (tgid)"),
@@ -137,6 +149,7 @@ static const struct argp_option opts[] = {
 	  "The NAT rules' port range, for NAT headroom (default: nf_nat's own, 1024-65535: "
 	  "conntrack does not say the rule's)", 0 },
 	{ "no-nat", OPT_NO_NAT, NULL, 0, "Do not watch NAT port allocation (conntrack)", 0 },
+	OPTS_ALERTS(OPT_ALERT, OPT_NO_ALERTS),
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "output", 'o', "FILE", 0, "The trace file to create (0600; never overwritten)", 0 },
 	{},
@@ -267,6 +280,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_NAT:
 		env->no_nat = true;
 		break;
+	case OPT_ALERT:
+		if (alert_cfg_parse(&env->alerts, arg))
+			return -EINVAL;
+		alert_set = true;
+		break;
+	case OPT_NO_ALERTS:
+		no_alerts = true;
+		break;
 	case 'v':
 		env->verbose = true;
 		break;
@@ -297,6 +318,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "portlife: record needs a file: portlife record -o FILE\n");
 			return -EINVAL;
 		}
+		if (alert_set && no_alerts) {
+			fprintf(stderr, "portlife: --alert and --no-alerts together: --no-alerts "
+					"turns every rule off; use --alert RULE=off for one\n");
+			return -EINVAL;
+		}
+		if (no_alerts)
+			alert_cfg_off(&env->alerts);
 		break;
 	case ARGP_KEY_ARG:
 		fprintf(stderr, "portlife: unexpected argument '%s' (see --help)\n", arg);
@@ -391,8 +419,10 @@ static int parse(int argc, char **argv, struct env *env, bool rec, bool top)
 	env->metrics_top = METRICS_TOP_DEFAULT;
 	env->top_sort = TS_HELD;
 	env->kubelet_logs = "/var/log";
+	alert_cfg_default(&env->alerts);
 	recording = rec;
 	topping = top;
+	alert_set = no_alerts = false;
 	err = argp_parse(&argp, argc, argv, 0, NULL, env);
 	if (rec)
 		env->summary_only = true;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "nat.h"
+#include "alerts.h"
 #include "pipeline.h"
 
 /* The attach-mode ladder, best first. */
@@ -39,6 +40,7 @@ struct env {
 	char filters[128];	/* the filters as text, for the trace header */
 	struct nat_opts nat;	/* --nat-netns, --nat-range */
 	bool no_nat;		/* --no-nat: do not watch conntrack */
+	struct alert_cfg alerts;	/* the security rules: --alert, --no-alerts */
 };
 
 /* Parses argv into env; on a bad value prints one line and returns -EINVAL. */

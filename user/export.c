@@ -112,6 +112,11 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 		lb_u64(b, e->dur_ns);
 		lb_lit(b, ",");
 		break;
+	case PL_EV_SIGNAL:
+		/* the signal in the kind column */
+		lb_str(b, signal_name(e->kind));
+		lb_lit(b, ",,,,,,,");
+		break;
 	default:
 		lb_lit(b, ",,");
 		lb_str(b, end_reason_name(e->kind));

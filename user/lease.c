@@ -508,8 +508,8 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		r->what = LW_ALLOC;
 		return;
 	}
-	if (e->type == PL_EV_BIND_ERROR)
-		return;	/* no port was looked for: nothing to track */
+	if (e->type == PL_EV_BIND_ERROR || e->type == PL_EV_SIGNAL)
+		return;	/* no port was looked for, or none is held: nothing to track */
 	l = lease_table__find(t, e->lease);
 	if (l && e->ts_ns < l->touch_ts)
 		t->st.out_of_order++;

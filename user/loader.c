@@ -120,7 +120,54 @@ static const struct prog_spec {
 	{ "pl_kp_desched",	AT_KPROBE,	M_KPROBE,	"inet_twsk_deschedule_put" },
 	{ "pl_fe_twkill",	AT_FENTRY,	M_FENTRY,	"inet_twsk_kill" },
 	{ "pl_kp_twkill",	AT_KPROBE,	M_KPROBE,	"inet_twsk_kill" },
+	/* probes of closed ports: see signal_progs below */
+	{ "pl_tp_rst",		AT_TP_BTF,	M_TP,		NULL },
+	{ "pl_tp_icmp",		AT_TP_BTF,	M_TP,		NULL },
+	{ "pl_fe_rst4",		AT_FENTRY,	M_FENTRY,	"tcp_v4_send_reset" },
+	{ "pl_kp_rst4",		AT_KPROBE,	M_KPROBE,	"tcp_v4_send_reset" },
+	{ "pl_fe_rst6",		AT_FENTRY,	M_FENTRY,	"tcp_v6_send_reset" },
+	{ "pl_kp_rst6",		AT_KPROBE,	M_KPROBE,	"tcp_v6_send_reset" },
+	{ "pl_fe_icmp",		AT_FENTRY,	M_FENTRY,	"__icmp_send" },
+	{ "pl_kp_icmp",		AT_KPROBE,	M_KPROBE,	"__icmp_send" },
+	{ "pl_fe_icmp6",	AT_FENTRY,	M_FENTRY,	"icmp6_send" },
+	{ "pl_kp_icmp6",	AT_KPROBE,	M_KPROBE,	"icmp6_send" },
 };
+
+/*
+ * The signal programs of the security rules: what each delivers (PL_SEES_*),
+ * and for tp_btf ones the tracepoint prototype they need. They load only when
+ * the rules want them, and one that does not load or attach is left out with
+ * a note, never a failure to start. tcp:tcp_send_reset sees a segment without
+ * a socket from 6.10, the release that added its reason argument: a
+ * prototype of four arguments (ctx, sk, skb, reason) is the test.
+ * icmp:icmp_send fires after the ICMP rate limits; __icmp_send() is entered
+ * before them.
+ */
+static const struct signal_spec {
+	const char *name;
+	unsigned int sees;
+	const char *tp;		/* tp_btf: btf_trace_<tp> must exist ... */
+	int tp_args;		/* ... with at least this many arguments */
+} signal_progs[] = {
+	{ "pl_tp_rst",	 PL_SEES_TCP4 | PL_SEES_TCP6,		"tcp_send_reset", 4 },
+	{ "pl_tp_icmp",	 PL_SEES_UDP4 | PL_SEES_UDP_LIMITED,	"icmp_send", 1 },
+	{ "pl_fe_rst4",	 PL_SEES_TCP4,	NULL, 0 },
+	{ "pl_kp_rst4",	 PL_SEES_TCP4,	NULL, 0 },
+	{ "pl_fe_rst6",	 PL_SEES_TCP6,	NULL, 0 },
+	{ "pl_kp_rst6",	 PL_SEES_TCP6,	NULL, 0 },
+	{ "pl_fe_icmp",	 PL_SEES_UDP4,	NULL, 0 },
+	{ "pl_kp_icmp",	 PL_SEES_UDP4,	NULL, 0 },
+	{ "pl_fe_icmp6", PL_SEES_UDP6,	NULL, 0 },
+	{ "pl_kp_icmp6", PL_SEES_UDP6,	NULL, 0 },
+};
+
+static const struct signal_spec *signal_of(const struct prog_spec *sp)
+{
+	for (size_t i = 0; sp && i < sizeof(signal_progs) / sizeof(signal_progs[0]); i++)
+		if (!strcmp(signal_progs[i].name, sp->name))
+			return &signal_progs[i];
+	return NULL;
+}
 
 #define NPROGS (sizeof(progs) / sizeof(progs[0]))
 
@@ -223,6 +270,43 @@ out:
 static bool btf_has_func(const struct btf *btf, const char *name)
 {
 	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+}
+
+/*
+ * Does tracepoint tp exist with at least nargs arguments (its BTF typedef
+ * btf_trace_<tp>: a pointer to a prototype whose first argument is the
+ * context)?
+ */
+static bool btf_has_tp(const struct btf *btf, const char *tp, int nargs)
+{
+	char name[128];
+	const struct btf_type *t;
+	int id;
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) : -1;
+	if (id < 0)
+		return false;
+	t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+	if (!t || !btf_is_ptr(t))
+		return false;
+	t = btf__type_by_id(btf, t->type);
+	return t && btf_is_func_proto(t) && btf_vlen(t) >= nargs;
+}
+
+/* May prog load in mode on this kernel, with the signals asked for? */
+static bool wanted(const struct prog_spec *sp, enum pl_mode mode, const struct btf *btf,
+		   bool probes)
+{
+	const struct signal_spec *sig = signal_of(sp);
+
+	if (!sp || !(sp->modes & (1u << mode)))
+		return false;
+	if (sig && !probes)
+		return false;
+	if (sp->kfunc && !btf_has_func(btf, sp->kfunc))
+		return false;
+	return !sig || !sig->tp || btf_has_tp(btf, sig->tp, sig->tp_args);
 }
 
 static bool has_cap(int cap)
@@ -412,6 +496,8 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	s->rodata->wakeup_bytes = o->ringbuf_kib * 1024 / 4;
 	s->rodata->exact_hooks = t->mode != MODE_TRACEPOINT;
 	s->rodata->self_tgid = getpid();
+	s->rodata->signals_on = o->signals;
+	s->rodata->probe_rate = PL_PROBE_RATE;
 	err = bpf_map__set_max_entries(s->maps.events, o->ringbuf_kib * 1024);
 	if (err)
 		return err;
@@ -712,7 +798,7 @@ static bool counts_recursion(const struct bpf_object *obj)
  * nothing stays loaded and *why says what the kernel refused.
  */
 static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_mode mode,
-		    const struct btf *btf, char *why, size_t whylen)
+		    const struct btf *btf, bool probes, char *why, size_t whylen)
 {
 	struct bpf_program *prog;
 	char kc[64];
@@ -739,17 +825,22 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		snprintf(why, whylen, "cannot size the BPF maps: %s", strerror(-err));
 		goto fail;
 	}
-	bpf_object__for_each_program(prog, t->skel->obj) {
-		const struct prog_spec *sp = spec_of(prog);
-		bool want = sp && (sp->modes & (1u << mode)) &&
-			    (!sp->kfunc || btf_has_func(btf, sp->kfunc));
-
-		bpf_program__set_autoload(prog, want);
-	}
+	bpf_object__for_each_program(prog, t->skel->obj)
+		bpf_program__set_autoload(prog, wanted(spec_of(prog), mode, btf, probes));
 	memset(&load_err, 0, sizeof(load_err));
 	outer_print = libbpf_set_print(catch_print);
 	err = portlife__load(t->skel);
 	libbpf_set_print(outer_print);
+	if (err && probes) {
+		/* the probes are worth no failure to start: try without them */
+		loader__unload_tracer(t);
+		err = try_mode(t, o, mode, btf, false, why, whylen);
+		if (!err)
+			snprintf(t->signals_note, sizeof(t->signals_note), "the kernel refused the "
+				 "programs that watch closed ports: scan_in sees nothing this run "
+				 "(-v says why)");
+		return err;
+	}
 	if (err) {
 		load_failure(t, mode, err, why, whylen);
 		goto fail;
@@ -764,11 +855,19 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		}
 	}
 	bpf_object__for_each_program(prog, t->skel->obj) {
+		const struct prog_spec *sp = spec_of(prog);
+		const struct signal_spec *sig = signal_of(sp);
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog) || spec_of(prog)->attach == AT_CGROUP)
+		if (!bpf_program__autoload(prog) || sp->attach == AT_CGROUP)
 			continue;
 		link = bpf_program__attach(prog);
+		if (!link && sig) {
+			snprintf(t->signals_note, sizeof(t->signals_note), "cannot attach %s (%s): "
+				 "scan_in misses what it would have seen", bpf_program__section_name(prog),
+				 strerror(errno));
+			continue;
+		}
 		if (!link) {
 			err = -errno;
 			snprintf(why, whylen, "cannot attach %s (%s): %s",
@@ -783,7 +882,11 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		}
 		if (prog == t->skel->progs.pl_iter_tw)
 			t->tw_iter = link;
+		if (sig)
+			t->sees |= sig->sees;
 	}
+	if (o->signals)
+		t->sees |= PL_SEES_LISTEN;
 	if (mode != MODE_TRACEPOINT && self_test(t)) {
 		err = -ENOSYS;
 		snprintf(why, whylen, "the programs attached but never ran on a test bind() "
@@ -829,7 +932,7 @@ int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
 	for (m = MODE_FENTRY; m <= MODE_TRACEPOINT; m++) {
 		if (o->mode != MODE_AUTO && o->mode != m)
 			continue;
-		err = try_mode(t, o, m, btf, why, sizeof(why));
+		err = try_mode(t, o, m, btf, o->probes, why, sizeof(why));
 		if (!err)
 			break;
 		if (o->mode != MODE_AUTO) {

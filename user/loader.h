@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "env.h"
 #include "snapshot.h"
+#include "tracefile.h"
 
 /*
  * The oldest kernel the programs load on, stated once: the docs, --help, the
@@ -42,6 +43,13 @@
 #define PL_MAX_LINKS 64
 
 /*
+ * Probe signals (a SYN or a datagram to a closed port) recorded per CPU and
+ * second, at most: a flood must not crowd port leases out of the ring buffer.
+ * What is over it is counted as a SIGNAL drop.
+ */
+#define PL_PROBE_RATE 1000
+
+/*
  * The exact modes' lease map in the kernel: --max-leases / 4 entries, within
  * these bounds, preallocated (a kprobe program may use no other kind on older
  * kernels) at about PL_KERNEL_LEASE_BYTES each. The tracepoint mode keeps a
@@ -62,6 +70,8 @@ struct loader_opts {
 	unsigned long ringbuf_kib;
 	unsigned long max_leases;
 	bool verbose;
+	bool signals;			/* the security rules are on: listen signals */
+	bool probes;			/* ... and want the probes of closed ports */
 };
 
 /* The tracer's programs, loaded and attached in one mode. */
@@ -73,6 +83,8 @@ struct tracer_bpf {
 	struct bpf_link *links[PL_MAX_LINKS];
 	int nlinks;
 	struct bpf_link *tw_iter;	/* tracepoint mode: TIME_WAIT snapshots */
+	unsigned int sees;		/* PL_SEES_*: the signals this mode delivers here */
+	char signals_note[256];		/* a signal program left out, and why; "" if none */
 };
 
 /* The socket-table iterators (their own object): `ports`, `who`, diagnosis. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include "container.h"
+#include "alerts.h"
 #include "metrics.h"
 #include "nat.h"
 #include "util.h"
@@ -432,6 +433,16 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 		family(f, "portlife_tw_overflow_total", "counter",
 		       "Closes that got no TIME_WAIT socket because tcp_max_tw_buckets was full");
 		fprintf(f, "portlife_tw_overflow_total %llu\n", (unsigned long long)ri->tw_overflow);
+		/* every rule, zeros included, so rate() starts from 0; absent with --no-alerts */
+		if (ri->alerts) {
+			family(f, "portlife_alerts_total", "counter",
+			       "Alerts the security rules raised, by rule (scan_out, scan_in, "
+			       "alloc_burst, listen_ephemeral), printed or not");
+			for (int r = 0; r < AR_MAX; r++)
+				fprintf(f, "portlife_alerts_total{rule=\"%s\"} %llu\n",
+					alert_rule_name(r),
+					(unsigned long long)alerts__count(ri->alerts, r));
+		}
 		if (ri->snap_interval > 0) {	/* tracepoint mode: TIME_WAIT by snapshots */
 			family(f, "portlife_tw_snapshots_total", "counter",
 			       "TIME_WAIT snapshot rounds (tracepoint mode)");

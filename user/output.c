@@ -4,6 +4,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "alerts.h"
 #include "cgpath.h"
 #include "json.h"
 #include "nat.h"
@@ -13,11 +14,20 @@
 const char *event_name(int type)
 {
 	static const char *n[] = { "?", "alloc", "state", "tw_enter", "tw_exit", "release",
-				   "bind_error" };
+				   "bind_error", "signal" };
 
 	_Static_assert(sizeof(n) / sizeof(n[0]) == PL_EV_MAX, "a name for every event type");
 
 	return type > 0 && type < PL_EV_MAX ? n[type] : "?";
+}
+
+const char *signal_name(int kind)
+{
+	static const char *n[] = { "?", "tcp_closed", "udp_closed", "listen", "unrecorded" };
+
+	_Static_assert(sizeof(n) / sizeof(n[0]) == PL_SIG_MAX, "a name for every signal");
+
+	return kind > 0 && kind < PL_SIG_MAX ? n[kind] : "?";
 }
 
 const char *alloc_kind_name(int kind)
@@ -89,6 +99,35 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 	case PL_EV_TW_ENTER:
 		lb_lit(b, "expires in ");
 		lb_dur(b, e->dur_ns);
+		break;
+	case PL_EV_SIGNAL:
+		if (e->kind == PL_SIG_TCP_CLOSED) {
+			lb_lit(b, "SYN to a closed port, answered with RST");
+			break;
+		}
+		if (e->kind == PL_SIG_UDP_CLOSED) {
+			lb_lit(b, "datagram to a closed port, answered with ICMP port unreachable");
+			break;
+		}
+		if (e->kind == PL_SIG_UNRECORDED) {
+			lb_u64(b, e->aux);
+			lb_lit(b, " probes of closed ports over the in-kernel rate limit: counted, "
+				  "not recorded");
+			break;
+		}
+		lb_str(b, signal_name(e->kind));
+		if (e->kind != PL_SIG_LISTEN)
+			break;
+		lb_lit(b, e->sflags & PL_SIGF_BOUND ? " on a port given to bind()" :
+			  " on a port the kernel chose");
+		if (e->aux) {
+			lb_lit(b, ", ip_local_port_range ");
+			lb_u64(b, e->aux & 0xffff);
+			lb_lit(b, "-");
+			lb_u64(b, e->aux >> 16);
+		}
+		if (e->sflags & PL_SIGF_RESERVED)
+			lb_lit(b, " (reserved)");
 		break;
 	case PL_EV_TW_EXIT:
 		lb_str(b, end_reason_name(e->kind));
@@ -167,6 +206,19 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 		break;
 	case PL_EV_TW_ENTER:
 		jw_ku64(&w, "expires_ns", e->dur_ns);
+		break;
+	case PL_EV_SIGNAL:
+		jw_kstr(&w, "signal", signal_name(e->kind));
+		if (e->kind == PL_SIG_UNRECORDED)
+			jw_ku64(&w, "count", e->aux);
+		if (e->kind != PL_SIG_LISTEN)
+			break;
+		jw_kbool(&w, "bound", e->sflags & PL_SIGF_BOUND);
+		jw_kbool(&w, "reserved", e->sflags & PL_SIGF_RESERVED);
+		if (e->aux) {
+			jw_ku64(&w, "range_lo", e->aux & 0xffff);
+			jw_ku64(&w, "range_hi", e->aux >> 16);
+		}
 		break;
 	case PL_EV_TW_EXIT:
 	case PL_EV_RELEASE:
@@ -715,6 +767,8 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			json_proc(o, v[i]);
 		out__pods_print(o, pv, np);
 		free(pv);
+		/* the security rules' section; totals stay the last line */
+		alerts__summary(ri->alerts, o->f, true);
 		json_totals(o, ri, n);
 		fflush(o->f);
 		free(v);
@@ -728,6 +782,7 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 		human_proc(o, v[i]);
 	out__pods_print(o, pv, np);
 	free(pv);
+	alerts__summary(ri->alerts, o->f, false);
 	fprintf(o->f, "\nleases: %llu live, %llu ended (%llu began before tracing), "
 		      "%llu orphan events, %llu duplicates, %llu out of order, %llu evicted\n",
 		(unsigned long long)ls->live, (unsigned long long)ls->ended,

@@ -39,7 +39,10 @@ struct run_info {
 	__u64 nat_count_only;		/* failures from conntrack statistics, no tuple */
 	bool nat_drop_hook;		/* failures attributed by the BPF drop hook */
 	const char *nat_range;		/* where the port range came from */
+	const struct alerts *alerts;	/* the security rules' counts; NULL when off */
 };
+
+struct alerts;
 
 struct out {
 	FILE *f;
@@ -76,6 +79,8 @@ void out__pods_print(struct out *o, const struct pod_stats *pv, size_t np);
 
 const char *event_name(int type);
 const char *alloc_kind_name(int kind);
+/* SIGNAL.kind: "tcp_closed", "udp_closed", "listen" */
+const char *signal_name(int kind);
 const char *end_reason_name(int reason);
 /* Why a bind() failed with err, when it was not for want of a port. */
 const char *bind_error_why(int err);

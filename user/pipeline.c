@@ -176,8 +176,9 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 		p->rec_err = record(p, e);
 	lease_table__apply(p->leases, e, &r);
 	agg__apply(p->agg, e, &r);
-	/* nothing new: shown only if it is news by itself (a failure, a repeated ALLOC) */
-	if (r.what == LW_NONE && e->type != PL_EV_ALLOC && e->type != PL_EV_BIND_ERROR)
+	/* nothing new: shown only if it is news by itself (a failure, a repeated ALLOC, a signal) */
+	if (r.what == LW_NONE && e->type != PL_EV_ALLOC && e->type != PL_EV_BIND_ERROR &&
+	    e->type != PL_EV_SIGNAL)
 		return p->rec_err;
 	if (r.lease && e->type != PL_EV_ALLOC && (r.lease->flags & L_ALLOCATED)) {
 		/* At CLOSE the kernel has zeroed the socket's port already: show the lease's. */

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "agg.h"
+#include "alerts.h"
 #include "export.h"
 #include "lease.h"
 #include "nat.h"
@@ -29,6 +30,7 @@ static struct {
 	struct report_opts o;
 	const char *paths[REPORT_MAX_FILES];
 	size_t npaths;
+	bool alert_set, no_alerts;
 } rep;
 
 /*
@@ -458,6 +460,7 @@ struct report {
 	struct ctr_table ctrs;
 	char *host;		/* the header's host name, NUL-terminated */
 	struct nat_view *nat;
+	struct alerts *alerts;		/* NULL: the rules are off */
 };
 
 static void on_cgroup(void *ctx, __u64 id, enum tracefile_cg_kind kind, const char *const a[3])
@@ -482,6 +485,8 @@ static void on_record(void *ctx, const struct pl_event *e)
 	if (!r->host[0])
 		snprintf(r->host, sizeof(r->info->hdr.hostname), "%.*s",
 			 (int)sizeof(r->info->hdr.hostname) - 1, r->info->hdr.hostname);
+	if (r->alerts)
+		alerts__set_wall_off(r->alerts, r->info->hdr.wall_off_ns);
 	pipeline__event(&r->pipe, e);
 }
 
@@ -502,7 +507,7 @@ static void summary(struct report *r, FILE *out, const char *name)
 	ri.mode = info->hdr.mode;
 	ri.precision = info->hdr.precision;
 	if (info->has_trailer) {
-		memcpy(ri.drops, info->trailer.drops, sizeof(ri.drops));
+		trailer_get_drops(&info->trailer, info->hdr.version, ri.drops);
 		ri.recursion_misses = info->trailer.recursion_misses;
 		ri.untracked = info->trailer.untracked;
 	}
@@ -519,6 +524,10 @@ static void summary(struct report *r, FILE *out, const char *name)
 		ri.nat_drop_hook = true;
 		ri.nat_range = "as each record says";
 	}
+	ri.alerts = r->alerts;
+	/* what the recording tracer could see: format 6 says; older traces have no signals */
+	if (r->alerts)
+		alerts__set_sees(r->alerts, info->hdr.flags, info->hdr.version >= 6);
 	/* strings from a file, maybe from a hostile host: nothing raw to the terminal */
 	if (!r->o->json)
 		fprintf(out, "trace %s: host %s, kernel %s, mode %s, %llu records%s%s\n", name,
@@ -572,6 +581,16 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	pipeline__add_sink(&r.pipe, out__event, &r.out);
 	r.pipe.nat = r.nat;
 	pipeline__add_nat_sink(&r.pipe, out__nat, &r.out);
+	if (alert_cfg_any(&o->alerts)) {
+		/* alert lines among the event lines (jsonl), as live --json prints them */
+		r.alerts = alerts__new(&o->alerts, out, r.out.json, o->fmt == REPORT_JSONL);
+		if (!r.alerts) {
+			snprintf(info->error, sizeof(info->error), "out of memory for the security "
+				 "rules: run with --no-alerts");
+			goto out;
+		}
+		pipeline__add_sink(&r.pipe, alerts__sink, r.alerts);
+	}
 	export__init(&r.x, out, 0);
 	if (o->fmt == REPORT_CSV) {
 		if (!o->fleet || !o->fleet->started++)
@@ -601,13 +620,14 @@ out:
 	out__free(&r.out);
 	cg_free(&r.cgroups);
 	ctr_free(&r.ctrs);
+	alerts__free(r.alerts);
 	agg__free(r.agg);
 	nat_view__free(r.nat);
 	lease_table__free(r.leases);
 	return err;
 }
 
-enum { OPT_JSON = 0x100, OPT_FORMAT, OPT_SALVAGE };
+enum { OPT_JSON = 0x100, OPT_FORMAT, OPT_SALVAGE, OPT_ALERT, OPT_NO_ALERTS };
 
 static const struct argp_option opts[] = {
 	{ "json", OPT_JSON, NULL, 0, "The summary as JSON lines, as portlife --json prints it", 0 },
@@ -616,13 +636,15 @@ static const struct argp_option opts[] = {
 	  "row), chrome (a Chrome/Perfetto trace: one track per process)", 0 },
 	OPTS_FILTER("Only leases of this process (tgid)"),
 	{ "salvage", OPT_SALVAGE, NULL, 0, "Read what is valid in a damaged trace, skip the rest", 0 },
+	OPTS_ALERTS(OPT_ALERT, OPT_NO_ALERTS),
 	{},
 };
 
 static const char doc[] =
 "portlife report FILE...: the per-process summary of a trace recorded with\n"
-"`portlife record`, with the same numbers live tracing printed, or every event\n"
-"exported for other tools.\n"
+"`portlife record`, with the same numbers live tracing printed (the security\n"
+"rules' alerts too, from the events' own times), or every event exported for\n"
+"other tools.\n"
 "\n"
 "With several traces (a fleet's recordings), each is reported as it would be\n"
 "alone, every JSON line and CSV row naming its host, then the totals per host\n"
@@ -664,6 +686,14 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case OPT_SALVAGE:
 		rep.o.salvage = true;
 		break;
+	case OPT_ALERT:
+		if (alert_cfg_parse(&rep.o.alerts, arg))
+			return -EINVAL;
+		rep.alert_set = true;
+		break;
+	case OPT_NO_ALERTS:
+		rep.no_alerts = true;
+		break;
 	case ARGP_KEY_ARG:
 		if (rep.npaths == REPORT_MAX_FILES) {
 			fprintf(stderr, "portlife: at most %d trace files at once: merge fewer, or "
@@ -682,6 +712,13 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 					"host's processes): export each trace alone\n");
 			return -EINVAL;
 		}
+		if (rep.alert_set && rep.no_alerts) {
+			fprintf(stderr, "portlife: --alert and --no-alerts together: --no-alerts "
+					"turns every rule off; use --alert RULE=off for one\n");
+			return -EINVAL;
+		}
+		if (rep.no_alerts)
+			alert_cfg_off(&rep.o.alerts);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -734,6 +771,8 @@ int cmd_report(int argc, char **argv)
 	int failed = 0;
 
 	memset(&rep, 0, sizeof(rep));
+	/* the same rules and thresholds as live tracing: the same alerts */
+	alert_cfg_default(&rep.o.alerts);
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	if (rep.npaths > 1)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "alerts.h"
 #include "pipeline.h"
 #include "tracefile.h"
 
@@ -24,6 +25,7 @@ struct report_opts {
 	struct pipeline_filter filt;
 	size_t max_leases, max_procs;	/* the tables' bounds; 0: the defaults */
 	struct fleet *fleet;	/* several traces: each one's totals and pods are added here */
+	struct alert_cfg alerts;	/* the security rules (all off when zeroed) */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <curses.h>
 #include "hist.h"
+#include "alerts.h"
 #include "top.h"
 #include "nat.h"
 #include "ports.h"
@@ -26,6 +27,7 @@ struct row {
 	double rate;
 	__u64 p99_lat, med_hold;
 	struct proc_stats *agg;		/* grouped: the members' stats summed (while updating) */
+	bool alerted;			/* raised a security alert lately: marked '!' */
 };
 
 struct top {
@@ -41,6 +43,7 @@ struct top {
 	struct nat_dest nat[TOP_NAT];	/* the fullest NAT destinations */
 	size_t nnat;
 	__u64 drops, misses;
+	__u64 alerts;			/* raised so far; the title shows them */
 	char mode[16];
 	bool drawn;
 	struct container_src ctrs;
@@ -213,6 +216,7 @@ static void group_rows(struct top *t, const struct row *rows, size_t n,
 		hit->fails += rows[i].fails;
 		hit->tw += rows[i].tw;
 		hit->rate += rows[i].rate;
+		hit->alerted |= rows[i].alerted;
 		agg__merge(hit->agg, stats[i]);
 	}
 	for (size_t j = 0; j < k; j++) {
@@ -257,6 +261,7 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 		r->fails = p->failures;
 		r->p99_lat = p->alloc_lat.count ? hist__percentile(&p->alloc_lat, 99) : 0;
 		r->med_hold = p->hold.count ? hist__percentile(&p->hold, 50) : 0;
+		r->alerted = ri && alerts__pid_alerted(ri->alerts, p->pid);
 	}
 	/* keyed by (pid, comm), as the aggregation is, for the rates and TW counts */
 	qsort(rows, n, sizeof(*rows), row_key_cmp);
@@ -313,19 +318,21 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 		for (int k = 0; k < PL_EV_MAX; k++)
 			t->drops += ri->drops[k];
 		t->misses = ri->recursion_misses == PL_NOT_COUNTED ? 0 : ri->recursion_misses;
+		t->alerts = alerts__total(ri->alerts);
 		snprintf(t->mode, sizeof(t->mode), "%s", ri->mode ? ri->mode : "");
 	}
 	sort_rows(t);
 	top__redraw(t);
 }
 
-static const char *hdr_fmt = "%7s %-15s %7s %8s %6s %6s %9s %9s  %s";
-#define ROW_FMT "%7u %-15s %7lld %8.1f %6llu %6llu %9s %9s  %.*s"
+/* "!" marks a process that raised a security alert lately, before where it runs. */
+static const char *hdr_fmt = "%7s %-15s %7s %8s %6s %6s %9s %9s %1s %s";
+#define ROW_FMT "%7u %-15s %7lld %8.1f %6llu %6llu %9s %9s %1s %.*s"
 
 static void fmt_header(const struct top *t, char *buf, size_t len)
 {
 	snprintf(buf, len, hdr_fmt, t->by_pod ? "PROCS" : "PID", t->by_pod ? "BUSIEST" : "COMM",
-		 "HELD", "ALLOC/s", "FAILS", "TW", "P99 LAT", "MED HOLD",
+		 "HELD", "ALLOC/s", "FAILS", "TW", "P99 LAT", "MED HOLD", "!",
 		 t->by_pod ? "POD (OR CONTAINER)" : "POD/CONTAINER");
 }
 
@@ -337,7 +344,8 @@ static void fmt_row(const struct row *r, char *buf, size_t len)
 	snprintf(buf, len, ROW_FMT, r->pid, r->comm, (long long)r->held, r->rate,
 		 (unsigned long long)r->fails, (unsigned long long)r->tw,
 		 r->p99_lat ? dur_str(r->p99_lat, lat, sizeof(lat)) : "-",
-		 r->med_hold ? dur_str(r->med_hold, hold, sizeof(hold)) : "-", WHERE_COL, r->where);
+		 r->med_hold ? dur_str(r->med_hold, hold, sizeof(hold)) : "-",
+		 r->alerted ? "!" : "", WHERE_COL, r->where);
 }
 
 /* The rows shown: per process, or per pod. */
@@ -362,14 +370,17 @@ static void fmt_dest(const struct dest *d, char *buf, size_t len)
 
 static void fmt_title(const struct top *t, char *buf, size_t len)
 {
-	char ts[32];
+	char ts[32], al[32] = "";
 	time_t now = time(NULL);
 	struct tm tm;
 
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
-	snprintf(buf, len, "portlife top  %s  mode %s  procs %zu%s  lost %llu  sort %s%s",
+	/* only once there are some: the title fits 80 columns as it was */
+	if (t->alerts)
+		snprintf(al, sizeof(al), "  alerts %llu", (unsigned long long)t->alerts);
+	snprintf(buf, len, "portlife top  %s  mode %s  procs %zu%s  lost %llu%s  sort %s%s",
 		 ts, t->mode, t->n, t->by_pod ? "  by pod" : "",
-		 (unsigned long long)(t->drops + t->misses), sort_names[t->sort],
+		 (unsigned long long)(t->drops + t->misses), al, sort_names[t->sort],
 		 t->reverse ? " (reversed)" : "");
 }
 

@@ -16,7 +16,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@
 #include "portlife.skel.h"
 #include "agg.h"
 #include "container.h"
+#include "alerts.h"
 #include "diag.h"
 #include "env.h"
 #include "failures.h"
@@ -86,6 +89,7 @@ struct tracer {
 	struct out out;
 	struct diag diag;
 	struct failures fails;
+	struct alerts *alerts;		/* the security rules; NULL with --no-alerts */
 	struct twsnap *tw;
 	struct top *top;		/* `portlife top` */
 	struct container_cache *ctrs;	/* cgroup ids to containers and pods */
@@ -102,6 +106,7 @@ struct tracer {
 	double start_wall;
 	__u64 start;
 	__u64 last_drops, last_miss, last_untracked;	/* for the per-second loss lines */
+	__u64 last_over_rate;		/* probes over the kernel's rate, put in the stream */
 	struct tick ticks[NTICKS];
 };
 
@@ -222,6 +227,30 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 		ri->nat_drop_hook = ns->drop_hook;
 		ri->nat_range = ns->range_src;
 	}
+	ri->alerts = tr->alerts;
+}
+
+/*
+ * Probes of closed ports the kernel counted over its rate limit and did not
+ * record go into the event stream, as a SIGNAL of user space's own: the
+ * rules, a recording and `report` all count them as live tracing did.
+ */
+static void note_unrecorded(struct tracer *tr)
+{
+	__u64 n = __atomic_load_n(&tr->bpf.skel->bss->probes_over_rate, __ATOMIC_RELAXED), d;
+	struct pl_event e = { .type = PL_EV_SIGNAL, .kind = PL_SIG_UNRECORDED,
+			      .family = AF_INET, .proto = IPPROTO_TCP };
+
+	if (n <= tr->last_over_rate)
+		return;
+	d = n - tr->last_over_rate;
+	e.aux = d > UINT32_MAX ? UINT32_MAX : d;
+	e.ts_ns = mono_ns();
+	/* with -6 the probes were IPv6 ones: the count must pass the same filter */
+	if (tr->env->filt.family)
+		e.family = tr->env->filt.family;
+	tr->last_over_rate += e.aux;
+	pipe_event(tr, &e);
 }
 
 /* ---- ticks --------------------------------------------------------------- */
@@ -277,6 +306,7 @@ static void tick_losses(struct tracer *tr, __u64 now)
 	tr->last_drops = total;
 	tr->last_miss = miss;
 	tr->last_untracked = untracked;
+	note_unrecorded(tr);
 }
 
 /*
@@ -481,6 +511,7 @@ static int start_recording(struct tracer *tr)
 	snprintf(h.mode, sizeof(h.mode), "%s", mode_name(tr->bpf.mode));
 	snprintf(h.precision, sizeof(h.precision), "%s", tr->bpf.precision);
 	snprintf(h.filters, sizeof(h.filters), "%s", env->filters);
+	h.flags = tr->bpf.sees;
 	tr->pipe.rec = tracefile_create(env->record, &h);
 	if (!tr->pipe.rec) {
 		int err = -errno;
@@ -498,7 +529,11 @@ static int setup(struct tracer *tr)
 	struct loader_opts lo = { .mode = env->mode, .pid = env->filt.pid, .family = env->filt.family,
 				  .filter_cgroup = env->cgroup != NULL, .cgroup = env->cgroup,
 				  .ringbuf_kib = env->ringbuf_kib, .max_leases = env->max_leases,
-				  .verbose = env->verbose };
+				  .verbose = env->verbose,
+				  .signals = env->alerts.on[AR_LISTEN_EPHEMERAL],
+				  /* a probe is no process's: -p, -c and --cgroup would drop them all */
+				  .probes = env->alerts.on[AR_SCAN_IN] && !env->filt.pid &&
+					    !env->filt.has_comm && !env->cgroup };
 	int err;
 
 	err = loader__preflight();
@@ -581,6 +616,18 @@ static int setup(struct tracer *tr)
 				why);
 		else
 			pipeline__add_sink(&tr->pipe, nat_watch__lease_sink, tr->nat);
+	}
+	if (alert_cfg_any(&env->alerts)) {
+		/* top's screen shows a marker instead of lines */
+		tr->alerts = alerts__new(&env->alerts, stdout, env->json, !env->top);
+		if (!tr->alerts) {
+			fprintf(stderr, "portlife: out of memory for the security rules: run with "
+					"--no-alerts\n");
+			return -ENOMEM;
+		}
+		alerts__set_wall_off(tr->alerts, tr->out.wall_off);
+		alerts__set_sees(tr->alerts, tr->bpf.sees, true);
+		pipeline__add_sink(&tr->pipe, alerts__sink, tr->alerts);
 	}
 
 	/* Only the tracepoint mode needs TIME_WAIT snapshots. */
@@ -693,6 +740,7 @@ static int finish(struct tracer *tr)
 	ring_buffer__consume(tr->rb);
 	if (tr->nat)
 		nat_watch__finish(tr->nat, mono_ns());
+	note_unrecorded(tr);
 	if (tr->tw)
 		twsnap__run(tr->tw, pipe_event, tr);
 	/* the live view ends with the terminal as it was: no summary after it */
@@ -710,7 +758,7 @@ static int finish(struct tracer *tr)
 	t.recursion_misses = ri.recursion_misses;
 	t.untracked = ri.untracked;
 	t.write_errors = !!tr->pipe.rec_err;
-	memcpy(t.drops, ri.drops, sizeof(ri.drops));
+	trailer_put_drops(&t, ri.drops);
 	t.drops[PL_TRAILER_NAT_LOST] = ri.nat_lost;
 	err = tracefile_close(tr->pipe.rec, &t);
 	tr->pipe.rec = NULL;
@@ -741,6 +789,7 @@ static void teardown(struct tracer *tr)
 	nat_watch__free(tr->nat);
 	nat_view__free(tr->natv);
 	diag__free(&tr->diag);
+	alerts__free(tr->alerts);
 	pipeline__free(&tr->pipe);
 	failures__unpublish();
 	out__free(&tr->out);
@@ -789,6 +838,19 @@ static int run(const struct env *env)
 	}
 	fprintf(stderr, "portlife: mode %s (%s). Tracing port leases%s... Ctrl-C to stop.\n",
 		mode_name(tr.bpf.mode), tr.bpf.precision, env->duration ? " for a while" : "");
+	if (tr.alerts) {
+		struct alert_cfg c = env->alerts;
+		char blind[400];
+
+		if (tr.bpf.signals_note[0])
+			fprintf(stderr, "portlife: alerts: %s\n", tr.bpf.signals_note);
+		/* with -p, -c or --cgroup no probe is watched (documented): not the mode's blind spot */
+		if (env->filt.pid || env->filt.has_comm || env->cgroup)
+			c.on[AR_SCAN_IN] = false;
+		if (*alerts_blind_spots(&c, tr.bpf.sees, true, blind, sizeof(blind)))
+			fprintf(stderr, "portlife: alerts: %s mode here sees %s\n",
+				mode_name(tr.bpf.mode), blind);
+	}
 	if (env->json) {
 		struct jw w;
 
@@ -798,6 +860,18 @@ static int run(const struct env *env)
 		jw_kstr(&w, "mode", mode_name(tr.bpf.mode));
 		jw_kstr(&w, "precision", tr.bpf.precision);
 		jw_ku64(&w, "pid", getpid());
+		if (tr.alerts) {
+			/* what the security rules can see in this mode, on this kernel */
+			jw_key(&w, "signals");
+			jw_obj(&w);
+			jw_kbool(&w, "listen", tr.bpf.sees & PL_SEES_LISTEN);
+			jw_kbool(&w, "tcp4", tr.bpf.sees & PL_SEES_TCP4);
+			jw_kbool(&w, "tcp6", tr.bpf.sees & PL_SEES_TCP6);
+			jw_kbool(&w, "udp4", tr.bpf.sees & PL_SEES_UDP4);
+			jw_kbool(&w, "udp6", tr.bpf.sees & PL_SEES_UDP6);
+			jw_kbool(&w, "udp_rate_limited", tr.bpf.sees & PL_SEES_UDP_LIMITED);
+			jw_end(&w);
+		}
 		jw_line(&w, stdout);
 		fflush(stdout);
 	}

@@ -32,8 +32,8 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 5		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
-					 * 5: NAT records */
+#define PL_FILE_VERSION 6		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
+					 * 5: NAT records; 6: SIGNAL events, hdr.flags */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
 #define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
 #define PL_CN_MAGIC 0x4e434c50u		/* "PLCN" */
@@ -43,12 +43,24 @@
 #define PL_CGNAME_MAX 253		/* a pod name (DNS-1123 subdomain), the longest name */
 #define PL_CGNAMES_MAX (3 * (PL_CGNAME_MAX + 1))	/* a names record's data, with room */
 
+/*
+ * pl_file_hdr.flags (format 6+), and what a loaded tracer can see
+ * (tracer_bpf.sees): the signals its mode on its kernel delivers, so that a
+ * report can say what its alerts could not have seen.
+ */
+#define PL_SEES_LISTEN		0x01	/* listen() (listen_ephemeral) */
+#define PL_SEES_TCP4		0x02	/* SYNs to closed TCP ports, IPv4 (scan_in) */
+#define PL_SEES_TCP6		0x04	/* ... IPv6 */
+#define PL_SEES_UDP4		0x08	/* datagrams to closed UDP ports, IPv4 (scan_in) */
+#define PL_SEES_UDP6		0x10	/* ... IPv6 */
+#define PL_SEES_UDP_LIMITED	0x20	/* only those the kernel's ICMP rate limits answered */
+
 struct pl_file_hdr {
 	char magic[8];
 	__u32 version;
 	__u32 hdr_size;		/* sizeof(struct pl_file_hdr) of the writer */
 	__u32 rec_size;		/* sizeof(struct pl_event) of the writer */
-	__u32 flags;
+	__u32 flags;		/* PL_SEES_* */
 	__u64 wall_off_ns;	/* add to a record's ts_ns for wall-clock time */
 	__u64 start_ns;		/* CLOCK_MONOTONIC at the start */
 	char hostname[64];
@@ -122,7 +134,14 @@ _Static_assert(sizeof(struct pl_nat_rec) == 120, "pl_nat_rec is the trace file's
 #define PL_TRAILER_DROPS 8
 /* Its last slot (version 4+): conntrack events lost to netlink overruns (user/nat.c). */
 #define PL_TRAILER_NAT_LOST (PL_TRAILER_DROPS - 1)
-_Static_assert(PL_EV_MAX <= PL_TRAILER_NAT_LOST, "the trailer counts drops of every event type");
+/*
+ * Its first slot, which no event type has (version 6+): SIGNAL drops, the
+ * type that came after the last slot was the NAT watcher's. Use
+ * trailer_put_drops() and trailer_get_drops(), never the slots directly.
+ */
+#define PL_TRAILER_SIGNAL_DROPS 0
+_Static_assert(PL_EV_SIGNAL == PL_EV_MAX - 1 && PL_EV_SIGNAL == PL_TRAILER_NAT_LOST,
+	       "the trailer counts drops of every event type, SIGNAL's in slot 0");
 
 struct pl_file_trailer {
 	__u64 end_ns;
@@ -134,6 +153,24 @@ struct pl_file_trailer {
 };
 _Static_assert(sizeof(struct pl_file_trailer) == 104, "the trailer is the file's");
 _Static_assert(sizeof(struct pl_file_trailer) < sizeof(struct pl_event), "a trailer fits where a record did not");
+
+/* Drops by event type into a trailer's slots (the NAT slot untouched). */
+static inline void trailer_put_drops(struct pl_file_trailer *t, const __u64 drops[PL_EV_MAX])
+{
+	for (int i = 1; i < PL_EV_SIGNAL; i++)
+		t->drops[i] = drops[i];
+	t->drops[PL_TRAILER_SIGNAL_DROPS] = drops[PL_EV_SIGNAL];
+}
+
+/* ... and back, from a trailer of format version (older ones had no SIGNAL). */
+static inline void trailer_get_drops(const struct pl_file_trailer *t, __u32 version,
+				     __u64 drops[PL_EV_MAX])
+{
+	drops[0] = 0;
+	for (int i = 1; i < PL_EV_SIGNAL; i++)
+		drops[i] = t->drops[i];
+	drops[PL_EV_SIGNAL] = version >= 6 ? t->drops[PL_TRAILER_SIGNAL_DROPS] : 0;
+}
 
 /* The trailer of format versions 1 and 2: six event types, nothing after write_errors. */
 struct pl_file_trailer_v2 {

@@ -92,6 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FILE *f = memfile(data, size);
 		int err, err1, err2;
 
+		/* the security rules too: at their defaults, or at thresholds any input reaches */
+		alert_cfg_default(&o.alerts);
+		if (pick & 8) {
+			o.alerts.so_dests = o.alerts.si_ports = 2;
+			o.alerts.ab_min = o.alerts.ab_learn = 1;
+			o.alerts.ab_factor = 2;
+		}
+
 		/* the report path: `portlife report` itself */
 		err = report__run(f, &o, devnull(), "fuzz", &info);
 		fclose(f);

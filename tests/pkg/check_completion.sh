@@ -82,6 +82,9 @@ hasnt top-no-interval "--interval" portlife top --int
 expect report-opts "--salvage" portlife report --sal
 expect ports-headroom "--headroom" portlife ports --hea
 expect state "TIME_WAIT" portlife ports --state TIME_
+expect alert-rules "scan_in: scan_in=off" portlife --alert scan_i
+has alert-off "listen_ephemeral=off" portlife record --alert ""
+has report-no-alerts "--no-alerts" portlife report --no
 
 tmp=$(mktemp -d)
 touch "$tmp/a.trace" "$tmp/b.prom"
@@ -91,6 +94,7 @@ expect report-file "$tmp/a.trace" portlife report "$tmp/a"
 # report takes a fleet's traces: the second file is completed like the first
 expect report-second-arg "$tmp/a.trace" portlife report "$tmp/a.trace" "$tmp/a"
 expect report-pod-value "" portlife report "$tmp/a.trace" --pod ""
+expect report-alert-then-file "$tmp/a.trace" portlife report --alert scan_out=off "$tmp/a"
 rm -rf "$tmp"
 has pid "$$" portlife -p ""
 has pid-long "$$" portlife ports --pid ""

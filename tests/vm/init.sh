@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # /init (PID 1) of the portlife test VM, run by busybox sh. tests/vm/vmtest.sh
-# packs it into a busybox initramfs with the static /portlife and /livetest.
+# packs it into a busybox initramfs with the static /portlife, /livetest and
+# /loadgen, and /lib/modules/veth.ko.
 #
 # Kernel command line (read from /proc/cmdline: the kernel does not hand
 # dotted parameters to init):
@@ -58,6 +59,9 @@ mnt cgroup2 /sys/fs/cgroup
 # The kernel starts init with 1024 open files; a host's shell has more (CI's:
 # 20000), and the untracked live test holds 3000 sockets.
 ulimit -n 65536 || echo "PORTLIFE-VM-WARN cannot raise the open-file limit"
+# veth (a module in Debian's cloud kernels): the security rules' tests join
+# two namespaces with a pair.
+insmod /lib/modules/veth.ko || echo "PORTLIFE-VM-WARN cannot load veth.ko"
 # The tests that need sysctls make their own netns and bring its lo up; the
 # others use the initial netns, whose lo starts down.
 ip link set lo up || echo "PORTLIFE-VM-WARN cannot bring lo up"

@@ -163,10 +163,9 @@ fi
 
 # Static so the initramfs needs no libc, libbpf, libelf or zlib. glibc warns
 # about getpwnam & co. in a static link: harmless here.
-say "building static portlife and livetest${bench:+, loadgen and bpfstats}"
+say "building static portlife, livetest, loadgen${bench:+ and bpfstats}"
 make -C "$repo" OUTPUT="$static" STATIC=1 "$static/portlife" "$static/tests/livetest" \
-	${bench:+"$static/loadgen" "$static/bpfstats"} ||
-	die "static build failed"
+	"$static/loadgen" ${bench:+"$static/bpfstats"} || die "static build failed"
 
 # ---- 3. kernels -------------------------------------------------------------
 
@@ -239,9 +238,9 @@ newest_pkg() {
 		awk '{print $1}' | sort -V | tail -n 1
 }
 
-# fetch_kernel SERIES: set $vmlinuz (and $kconfig) to the newest Debian cloud
-# kernel image of that series (and its config), from the cache or downloaded
-# into it; non-zero if it cannot.
+# fetch_kernel SERIES: set $vmlinuz (and $kconfig, $veth) to the newest Debian
+# cloud kernel image of that series (and its config, and its veth module),
+# from the cache or downloaded into it; non-zero if it cannot.
 # Debian names them linux-image-5.10.0-<abi>-cloud-amd64 (bullseye),
 # linux-image-6.1.0-<abi>-cloud-amd64 (bookworm's own) and
 # linux-image-6.12.<n>+deb12-cloud-amd64 (bookworm's 6.12); one pattern
@@ -269,7 +268,8 @@ fetch_kernel() {
 	rel=${pkg#linux-image-}
 	vmlinuz=$cache/vmlinuz-$rel
 	kconfig=$cache/config-$rel
-	if [[ -s $vmlinuz && -s $kconfig ]]; then
+	veth=$cache/veth-$rel.ko
+	if [[ -s $vmlinuz && -s $kconfig && -s $veth ]]; then
 		say "kernel $rel: cached in $cache"
 		return 0
 	fi
@@ -286,10 +286,20 @@ fetch_kernel() {
 	fi
 	# Keep only the kernel image and its config (a Debian host has
 	# /boot/config-*, where libbpf resolves __kconfig externs such as
-	# CONFIG_HZ; these kernels have no /proc/config.gz). No modules: the
-	# initramfs loads none. Older files of this series go, so the cache
-	# does not grow.
-	rm -f "$cache/vmlinuz-$series".[0-9]* "$cache/config-$series".[0-9]*
+	# CONFIG_HZ; these kernels have no /proc/config.gz), and one module:
+	# veth (=m in these kernels), which the security rules' live tests
+	# join two namespaces with; uncompressed, for busybox insmod. Older
+	# files of this series go, so the cache does not grow.
+	rm -f "$cache/vmlinuz-$series".[0-9]* "$cache/config-$series".[0-9]* \
+		"$cache/veth-$series".[0-9]*
+	local ko
+	ko=$(find "$tmp/x/lib/modules/$rel" -name 'veth.ko*' | head -n 1)
+	case $ko in
+	*.ko) cp "$ko" "$veth" || rc=1 ;;
+	*.ko.xz) xz -dc "$ko" >"$veth" || rc=1 ;;
+	*.ko.zst) zstd -qdc "$ko" >"$veth" || rc=1 ;;
+	*) say "no veth module in $pkg"; rc=1 ;;
+	esac
 	mv "$tmp/x/boot/config-$rel" "$kconfig" && mv "$tmp/x/boot/vmlinuz-$rel" "$vmlinuz" || rc=1
 	rm -rf "$tmp"
 	return $rc
@@ -310,7 +320,7 @@ fetch_kernel_locked() {
 # ---- 4. initramfs -----------------------------------------------------------
 
 # The tree shared by all kernels: busybox and its applet links, /init,
-# /portlife, /livetest. make_initrd adds the kernel's /boot/config-*.
+# /portlife, /livetest, /loadgen. make_initrd adds the kernel's /boot/config-*.
 say "building initramfs"
 root=$out/initramfs
 rm -rf "$root"
@@ -341,19 +351,23 @@ add_host_tool "$(command -v setpriv)" || die "cannot copy setpriv (util-linux) i
 install -m 755 tests/vm/init.sh "$root/init"
 install -m 755 "$static/portlife" "$root/portlife"
 install -m 755 "$static/tests/livetest" "$root/livetest"
+# the bench's load generator: the bench runs it, and so does
+# alerts_quiet_bench beside /portlife
+install -m 755 "$static/loadgen" "$root/loadgen"
 if [[ -n $bench ]]; then
-	install -m 755 "$static/loadgen" "$root/loadgen"
 	install -m 755 "$static/bpfstats" "$root/bpfstats"
 	install -m 755 bench/vm-guest.sh "$root/bench.sh"
 fi
 mkdir -p "$root/boot"
 
 # make_initrd RELEASE: set $initrd to an uncompressed newc cpio of the tree
-# plus /boot/config-RELEASE (the kernel takes it as is; cpio(1) is not
-# installed, busybox's is).
+# plus /boot/config-RELEASE and /lib/modules/veth.ko of that kernel (the
+# kernel takes it as is; cpio(1) is not installed, busybox's is).
 make_initrd() {
 	rm -f "$root"/boot/*
 	cp "$kconfig" "$root/boot/config-$1"
+	mkdir -p "$root/lib/modules"
+	cp "$veth" "$root/lib/modules/veth.ko"
 	initrd=$out/initramfs-$1.cpio
 	rm -f "$out"/initramfs-*.cpio
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) >"$initrd"
