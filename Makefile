@@ -6,7 +6,8 @@
 #   make test       install what is missing, build, unit + live + VM tests (root)
 #   make vmtest     only the VM tests (qemu, Debian kernels 6.1 and 6.12)
 #   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
-#   make install    binary, portlife(8), bash completion into DESTDIR/PREFIX
+#   make install    binary, portlife(8), bash completion, systemd unit into
+#                   DESTDIR/PREFIX
 #   make uninstall  remove them again (same PREFIX and DESTDIR)
 #   make bench      throughput and cost against no tracer and the peers (root;
 #                   BENCH_ROUNDS, BENCH_COUNT, BENCH_ARGS, BENCH_SMOKE: bench/run.sh)
@@ -243,18 +244,25 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# systemd searches /usr/local/lib/systemd/system too: the unit follows PREFIX.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 INSTALLED := $(DESTDIR)$(BINDIR)/portlife $(DESTDIR)$(MANDIR)/man8/portlife.8 \
-	$(DESTDIR)$(BASHCOMPDIR)/portlife
+	$(DESTDIR)$(BASHCOMPDIR)/portlife $(DESTDIR)$(UNITDIR)/portlife.service
 
 install: $(OUTPUT)/portlife
 	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/portlife)
 	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/portlife.8)
 	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/portlife)
-	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)"
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/portlife.service)
+	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)" \
+		"$(DESTDIR)$(UNITDIR)"
 	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/portlife "$(DESTDIR)$(BINDIR)/portlife"
 	$(Q)$(INSTALL) -m 0644 doc/portlife.8 "$(DESTDIR)$(MANDIR)/man8/portlife.8"
 	$(Q)$(INSTALL) -m 0644 completion/portlife.bash "$(DESTDIR)$(BASHCOMPDIR)/portlife"
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' deploy/systemd/portlife.service.in > "$(DESTDIR)$(UNITDIR)/portlife.service.tmp"
+	$(Q)$(INSTALL) -m 0644 "$(DESTDIR)$(UNITDIR)/portlife.service.tmp" "$(DESTDIR)$(UNITDIR)/portlife.service"
+	$(Q)rm -f "$(DESTDIR)$(UNITDIR)/portlife.service.tmp"
 
 # The files only: the directories may hold other programs' files.
 uninstall:
