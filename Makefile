@@ -226,9 +226,11 @@ run: deps
 	$(Q)$(OUTPUT)/portlife $(ARGS)
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
+# The deploy tests (tests/deploy/check.sh): systemd-analyze, strace, pgrep,
+# and Debian's python3 with yaml and the Kubernetes API models.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus python3 \
-	groff-base nftables
+	groff-base nftables systemd strace procps python3-yaml python3-kubernetes
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
 	elif ! command -v apt-get >/dev/null; then \
