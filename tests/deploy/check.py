@@ -410,7 +410,8 @@ def check_daemonset(a, help_text, caps, entrypoint, runs):
     # named in user/; an alternative to a mounted path, or a path that is not
     # the host's, is not needed
     not_needed = {"/sys/kernel/debug/tracing/events": "the older place of tracefs: "
-                  "/sys/kernel/tracing is mounted"}
+                  "/sys/kernel/tracing is mounted",
+                  "/var/log": "--kubelet-logs' default: only its pods/ and containers/ are read"}
     needed, written = set(), set()
     for f in sorted(os.listdir(os.path.join(a.root, "user"))):
         if f.endswith((".c", ".h")):
