@@ -31,8 +31,10 @@ if [ -n "${MAKEFLAGS:-}" ]; then
 fi
 tmp=$(mktemp -d)
 pl_pid=
+ns=
 cleanup() {
 	[ -n "$pl_pid" ] && kill -KILL "$pl_pid" 2>/dev/null
+	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -92,7 +94,7 @@ fi
 # run NAME CAPS URL ARGV...: ARGV as root with only CAPS in its bounding set
 # and no_new_privs (what systemd does with CapabilityBoundingSet= and
 # NoNewPrivileges=, or a runtime with capabilities.add), under strace -f,
-# while the workload runs; then SIGTERM, as systemd and the kubelet stop it.
+# while the workload runs (here and in the named namespace $ns); then SIGTERM, as systemd and the kubelet stop it.
 # Its metrics are copied from the file the command line names, or fetched
 # from URL. Leaves $tmp/run-NAME/{cmd,strace,stderr,rc,metrics,capeff}.
 run() {
@@ -113,6 +115,9 @@ run() {
 	pl_pid=$(pgrep -P "$tracer" | head -n 1)
 	[ -n "$pl_pid" ] && sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$pl_pid/status" >"$dir/capeff"
 	"$PY" tests/deploy/workload.py "$COMM" 20 || echo "workload failed" >>"$dir/stderr"
+	# and in a named namespace: TIME_WAIT there is watched through setns()
+	ip netns exec "$ns" "$PY" tests/deploy/workload.py "$COMM" 5 ||
+		echo "workload in $ns failed" >>"$dir/stderr"
 	sleep 2.5		# metrics are rewritten every second
 	if [ -n "$url" ]; then
 		"$PY" -c 'import sys, urllib.request
@@ -137,6 +142,8 @@ else
 		exec 9>/tmp/portlife-live.lock
 		flock 9
 	fi
+	ns=pl-deploy-$$
+	ip netns add "$ns" && ip -n "$ns" link set lo up || ko netns "ip netns add $ns failed"
 	# the unit's ExecStart with the staged binary, its metrics file in the run's directory
 	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
 	mkdir -p "$tmp/run-unit"
