@@ -9,6 +9,9 @@
 #   make install    binary, portlife(8), bash completion, systemd unit into
 #                   DESTDIR/PREFIX
 #   make uninstall  remove them again (same PREFIX and DESTDIR)
+#   make image-check  build deploy/Containerfile's stages with mmdebstrap and
+#                   chroot (no container runtime needed) and run the image as
+#                   the DaemonSet does (root; downloads ~300 MB of packages)
 #   make bench      throughput and cost against no tracer and the peers (root;
 #                   BENCH_ROUNDS, BENCH_COUNT, BENCH_ARGS, BENCH_SMOKE: bench/run.sh)
 #   make bench-pipeline  the userspace side alone: events/s, RSS per lease, report
@@ -79,7 +82,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz bench bench-pipeline bench-twsnap print-version install uninstall FORCE
+.PHONY: all clean test run deps vmtest fuzz bench bench-pipeline bench-twsnap print-version install uninstall image-check FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -215,6 +218,14 @@ bench: deps
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(BENCH_PEERS) >/dev/null 2>&1 || echo "  DEPS     peers not installed: skipped"; fi
 	$(Q)flock $(PL_LOCK) bench/run.sh
+
+# deploy/Containerfile without a container runtime (tests/deploy/image.sh).
+# mmdebstrap only here: make test does not download images' packages.
+image-check: deps
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife
+	$(Q)dpkg -s mmdebstrap >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+	$(Q)tests/deploy/image.sh
 
 # The live tests in every attach mode on Debian's 6.1 and 6.12 kernels, in qemu.
 vmtest: deps
