@@ -219,12 +219,10 @@ bench: deps
 			$(BENCH_PEERS) >/dev/null 2>&1 || echo "  DEPS     peers not installed: skipped"; fi
 	$(Q)flock $(PL_LOCK) bench/run.sh
 
-# deploy/Containerfile without a container runtime (tests/deploy/image.sh).
-# mmdebstrap only here: make test does not download images' packages.
+# deploy/Containerfile without a container runtime (tests/deploy/image.sh):
+# not in make test, which downloads only the few packages of the unit's test.
 image-check: deps
 	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife
-	$(Q)dpkg -s mmdebstrap >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
 	$(Q)tests/deploy/image.sh
 
 # The live tests in every attach mode on Debian's 6.1 and 6.12 kernels, in qemu.
@@ -238,10 +236,12 @@ run: deps
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
 # The deploy tests (tests/deploy/check.sh): systemd-analyze, strace, pgrep,
-# and Debian's python3 with yaml and the Kubernetes API models.
+# Debian's python3 with yaml and the Kubernetes API models, and mmdebstrap
+# and systemd-nspawn to start the unit under systemd in a container.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus python3 \
-	groff-base nftables systemd strace procps python3-yaml python3-kubernetes
+	groff-base nftables systemd strace procps python3-yaml python3-kubernetes \
+	mmdebstrap systemd-container
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
 	elif ! command -v apt-get >/dev/null; then \

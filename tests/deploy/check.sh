@@ -6,7 +6,9 @@
 #     CapabilityBoundingSet and NoNewPrivileges (setpriv), under strace, with
 #     a small workload: it must trace, write metrics, warn of no missing
 #     capability, and use no syscall, address family, namespace, device or
-#     writable path that the unit's sandbox takes away (check.py);
+#     writable path that the unit's sandbox takes away (check.py); and the
+#     unit itself started by systemd, PID 1 of a systemd-nspawn container
+#     (under_systemd below), tracing the workload inside its sandbox;
 #   - the DaemonSet against the Kubernetes API models, user/loader.c's
 #     capabilities and the host paths portlife opens; its args run the same
 #     way with its capabilities, and /metrics is scraped;
@@ -46,7 +48,7 @@ summary() {
 }
 
 missing=
-for t in systemd-analyze promtool strace setpriv apt-cache dpkg ldd; do
+for t in systemd-analyze promtool strace setpriv apt-cache dpkg ldd mmdebstrap systemd-nspawn; do
 	command -v "$t" >/dev/null || missing="$missing $t"
 done
 "$PY" -c 'import yaml, kubernetes' 2>/dev/null || missing="$missing python3-yaml/python3-kubernetes"
@@ -133,6 +135,89 @@ sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())
 	done
 }
 
+# The unit under systemd itself. systemd is not PID 1 on this machine, so
+# it boots as PID 1 of a systemd-nspawn container: a Debian root made by
+# mmdebstrap (systemd, python3 and the image's libraries), portlife and the
+# unit installed in it by make install PREFIX=/usr, the unit enabled. The
+# container keeps the capabilities the unit asks for and allows the syscalls
+# it adds (nspawn's own filter would refuse bpf). A oneshot unit ordered after
+# it runs the workload, reads the service's capabilities, no_new_privs and
+# seccomp mode, stops it and powers the container off; the results come back
+# through a bind mount. Leaves $tmp/nspawn-results/out.
+under_systemd() {
+	local root=$tmp/nspawn res=$tmp/nspawn-results pkgs
+	pkgs=$("$PY" -c 'import sys; sys.path.insert(0, "tests/deploy"); import check
+print(",".join(check.containerfile_stages("deploy/Containerfile")[-1]["pkgs"]))')
+	mkdir -p "$res"
+	if ! mmdebstrap --quiet --variant=apt --include="systemd,systemd-sysv,dbus,python3,$pkgs" \
+		"$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)" "$root" >"$res/mmdebstrap.log" 2>&1; then
+		echo "mmdebstrap failed: $(tail -n 3 "$res/mmdebstrap.log" | tr '\n' ' ')" >"$res/out"
+		return
+	fi
+	$MAKE --no-print-directory -s install DESTDIR="$root" PREFIX=/usr >/dev/null
+	mkdir -p "$root/var/lib/prometheus/node-exporter" "$root/etc/systemd/system/multi-user.target.wants"
+	cp tests/deploy/workload.py "$root/usr/local/bin/"
+	cat >"$root/etc/systemd/system/pl-test.service" <<-EOF
+	[Unit]
+	After=portlife.service
+	Wants=portlife.service
+	[Service]
+	Type=oneshot
+	ExecStart=/bin/sh -c '/usr/local/bin/pl-test.sh >/results/out 2>&1'
+	ExecStartPost=/bin/systemctl poweroff --no-block
+	EOF
+	cat >"$root/usr/local/bin/pl-test.sh" <<-EOF
+	#!/bin/sh
+	for i in \$(seq 1 100); do
+		journalctl -u portlife | grep -q 'portlife: mode' && break
+		sleep 0.2
+	done
+	pid=\$(systemctl show -p MainPID --value portlife)
+	echo "=== active: \$(systemctl is-active portlife)"
+	python3 /usr/local/bin/workload.py $COMM 20
+	sleep 2.5
+	echo "=== status"; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/\$pid/status
+	echo "=== metrics"; cat /var/lib/prometheus/node-exporter/portlife.prom
+	systemctl stop portlife
+	echo "=== after stop: \$(systemctl show -p Result --value portlife)"
+	ls /var/lib/prometheus/node-exporter/
+	echo "=== journal"; journalctl -u portlife --no-pager | grep -v '|'
+	EOF
+	chmod +x "$root/usr/local/bin/pl-test.sh"
+	ln -s /usr/lib/systemd/system/portlife.service "$root/etc/systemd/system/multi-user.target.wants/"
+	ln -s /etc/systemd/system/pl-test.service "$root/etc/systemd/system/multi-user.target.wants/"
+	timeout 180 systemd-nspawn -q -D "$root" -M "pl-deploy-$$" -b --register=no --keep-unit \
+		--console=pipe --bind="$res:/results" \
+		--capability="$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr ' ' ',')" \
+		--system-call-filter="$(sed -n 's/^SystemCallFilter=//p' "$unit" | tr ' ' '\n' |
+			grep -v '^@' | tr '\n' ' ')" >"$res/boot.log" 2>&1 ||
+		echo "systemd-nspawn: $(tail -n 3 "$res/boot.log" | tr '\n' ' ')" >>"$res/out"
+}
+
+# check_under_systemd: what the unit did under systemd
+check_under_systemd() {
+	local out=$tmp/nspawn-results/out want errs=
+	want=$("$PY" -c 'import sys; sys.path.insert(0, "tests/deploy"); import check
+print("%016x" % sum(1 << n for n in check.loader_caps(".", numbers=True).values()))')
+	[ -f "$out" ] || { ko unit-under-systemd "no results from the container"; return; }
+	grep -q '^=== active: active$' "$out" || errs="$errs; not active"
+	grep -q 'portlife: mode ' "$out" || errs="$errs; never said its mode"
+	grep -q 'without CAP_' "$out" && errs="$errs; warned of a missing capability"
+	grep -qx "CapEff:	$want" "$out" || errs="$errs; CapEff $(sed -n 's/^CapEff:\t//p' "$out"), not $want"
+	grep -qx 'NoNewPrivs:	1' "$out" || errs="$errs; no no_new_privs"
+	grep -qx 'Seccomp:	2' "$out" || errs="$errs; no seccomp filter"
+	grep -qE "^portlife_allocations_total\{comm=\"$COMM\"\} [1-9]" "$out" ||
+		errs="$errs; no workload series in the metrics file"
+	grep -q '^=== after stop: success$' "$out" || errs="$errs; the stop did not succeed"
+	[ "$(sed -n '/^=== after stop/{n;p}' "$out")" = "=== journal" ] ||
+		errs="$errs; the metrics file outlived the stop"
+	if [ -z "$errs" ]; then
+		ok "unit-under-systemd (systemd $(systemd-analyze --version | sed -n '1s/systemd \([0-9]*\).*/\1/p') as PID 1 in systemd-nspawn: traced, CapEff $want, seccomp, metrics removed at stop)"
+	else
+		ko unit-under-systemd "${errs#; }: $(tr '\n' ' ' <"$out" | cut -c1-300)"
+	fi
+}
+
 runs=()
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP live runs of the unit and the DaemonSet: needs root"
@@ -165,6 +250,8 @@ for a in c["args"]:
 	port=$(printf '%s\n' "${dsargs[@]}" | sed -nE 's/^--metrics-addr=.*:([0-9]+)$/\1/p')
 	run daemonset "${dsargs[0]}" "http://127.0.0.1:$port/metrics" "$bin" "${dsargs[@]:1}"
 	runs+=(--run daemonset="$tmp/run-daemonset")
+	under_systemd
+	check_under_systemd
 	[ -z "${PORTLIFE_LOCK_HELD:-}" ] && exec 9>&-
 fi
 
