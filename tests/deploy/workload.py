@@ -5,7 +5,9 @@ against: connects that end in TIME_WAIT (the client closes first), a bind()
 conflict (EADDRINUSE: an allocation failure), a bind() to an address that is
 not local (a bind error) and a UDP autobind. Loopback only.
 
-    workload.py COMM ROUNDS
+    workload.py COMM ROUNDS            all of the above
+    workload.py COMM ROUNDS ADDR:PORT  only connects to ADDR:PORT (a server
+                                       behind NAT), the client closing first
 """
 import ctypes
 import errno
@@ -23,6 +25,11 @@ def set_comm(name):
 def main():
     set_comm(sys.argv[1])
     rounds = int(sys.argv[2])
+    if len(sys.argv) > 3:
+        host, port = sys.argv[3].rsplit(":", 1)
+        for _ in range(rounds):
+            socket.create_connection((host, int(port)), timeout=5).close()
+        return
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(64)
