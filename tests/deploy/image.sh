@@ -192,7 +192,8 @@ rc=$?
 pl_pid=
 [ -z "${PORTLIFE_LOCK_HELD:-}" ] && exec 9>&-
 got=$(grep -E "^portlife_allocations_total\{comm=\"$COMM\"\} [1-9]" "$work/metrics")
-warned=$(grep 'without CAP_\|cannot\|error' "$work/pod.err")
+warned=$("$PY" -c 'import sys; sys.path.insert(0, "tests/deploy"); import check
+print("; ".join(check.unexpected_lines(open(sys.argv[1]).read())))' "$work/pod.err")
 if [ "$rc" -eq 0 ] && [ -n "$got" ] && [ -z "$warned" ]; then
 	ok "pod-traces ($(grep -o 'mode [a-z]*' "$work/pod.err" | head -n 1); $got)"
 else
