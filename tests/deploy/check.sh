@@ -183,10 +183,28 @@ under_systemd() {
 	local root=$tmp/nspawn res=$tmp/nspawn-results pkgs
 	pkgs=$("$PY" -c 'import sys; sys.path.insert(0, "tests/deploy"); import check
 print(",".join(check.containerfile_stages("deploy/Containerfile")[-1]["pkgs"]))')
+	local codename cache key
 	mkdir -p "$res"
-	if ! mmdebstrap --quiet --variant=apt --include="systemd,systemd-sysv,dbus,python3,$pkgs" \
-		"$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)" "$root" >"$res/mmdebstrap.log" 2>&1; then
-		echo "mmdebstrap failed: $(tail -n 3 "$res/mmdebstrap.log" | tr '\n' ' ')" >"$res/out"
+	codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)
+	# The root is the same until the package list changes: made once and kept
+	# (as the VM kernels are), so a test run neither downloads ~60 MB nor
+	# depends on the mirror; each run unpacks a fresh copy to install into.
+	cache=${PORTLIFE_DEPLOY_CACHE:-/var/cache/portlife-deploy}
+	key=$(printf '%s %s' "$codename" "systemd,systemd-sysv,dbus,python3,$pkgs" | sha256sum | cut -c1-16)
+	mkdir -p "$cache"
+	if [ ! -s "$cache/nspawn-$key.tar" ]; then
+		rm -rf "$cache"/nspawn-*.tar	# roots of older package lists
+		if ! mmdebstrap --quiet --variant=apt --include="systemd,systemd-sysv,dbus,python3,$pkgs" \
+			"$codename" "$cache/nspawn-$key.new.tar" >"$res/mmdebstrap.log" 2>&1; then
+			rm -f "$cache/nspawn-$key.new.tar"
+			echo "mmdebstrap failed: $(tail -n 3 "$res/mmdebstrap.log" | tr '\n' ' ')" >"$res/out"
+			return
+		fi
+		mv "$cache/nspawn-$key.new.tar" "$cache/nspawn-$key.tar"
+	fi
+	mkdir -p "$root"
+	if ! tar -C "$root" -xf "$cache/nspawn-$key.tar"; then
+		echo "cannot unpack $cache/nspawn-$key.tar" >"$res/out"
 		return
 	fi
 	$MAKE --no-print-directory -s install DESTDIR="$root" PREFIX=/usr >/dev/null
