@@ -7,8 +7,12 @@
 #   make vmtest     only the VM tests (qemu, Debian kernels 5.10, 6.1, 6.12;
 #                   VMTEST_PLAN picks the modes of each: tests/vm/vmtest.sh)
 #   make fuzz       fuzz the trace reader for FUZZ_TIME seconds (default 20)
-#   make install    binary, portlife(8), bash completion into DESTDIR/PREFIX
+#   make install    binary, portlife(8), bash completion, systemd unit into
+#                   DESTDIR/PREFIX
 #   make uninstall  remove them again (same PREFIX and DESTDIR)
+#   make image-check  build deploy/Containerfile's stages with mmdebstrap and
+#                   chroot (no container runtime needed) and run the image as
+#                   the DaemonSet does (root; downloads ~300 MB of packages)
 #   make bench      throughput and cost against no tracer and the peers (root;
 #                   BENCH_ROUNDS, BENCH_COUNT, BENCH_ARGS, BENCH_SMOKE: bench/run.sh)
 #   make bench-vm   the connect storm in fentry, kprobe and tracepoint modes inside
@@ -81,7 +85,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test run deps vmtest fuzz bench bench-vm bench-pipeline bench-twsnap print-version install uninstall FORCE
+.PHONY: all clean test run deps vmtest fuzz bench bench-vm bench-pipeline bench-twsnap print-version install uninstall image-check FORCE
 
 all: $(OUTPUT)/portlife
 
@@ -225,6 +229,12 @@ bench: deps
 			$(BENCH_PEERS) >/dev/null 2>&1 || echo "  DEPS     peers not installed: skipped"; fi
 	$(Q)flock $(PL_LOCK) bench/run.sh
 
+# deploy/Containerfile without a container runtime (tests/deploy/image.sh):
+# not in make test, which downloads only the few packages of the unit's test.
+image-check: deps
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/portlife
+	$(Q)tests/deploy/image.sh
+
 # The exact modes' cost where they run: the connect storm in Debian's guests
 # (tests/vm/vmtest.sh builds what the guest needs). Not part of `make test`.
 bench-vm: deps
@@ -240,9 +250,13 @@ run: deps
 	$(Q)$(OUTPUT)/portlife $(ARGS)
 
 # Debian 12 / Ubuntu package names. Idempotent; needs root.
+# The deploy tests (tests/deploy/check.sh): systemd-analyze, strace, pgrep,
+# Debian's python3 with yaml and the Kubernetes API models, and mmdebstrap
+# and systemd-nspawn to start the unit under systemd in a container.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	gcc make pkg-config iproute2 jq libncurses-dev tmux prometheus python3 \
-	groff-base nftables
+	groff-base nftables systemd strace procps python3-yaml python3-kubernetes \
+	mmdebstrap systemd-container
 deps:
 	$(Q)if dpkg -s $(DEPS) >/dev/null 2>&1; then :; \
 	elif ! command -v apt-get >/dev/null; then \
@@ -258,18 +272,25 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# systemd searches /usr/local/lib/systemd/system too: the unit follows PREFIX.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 INSTALLED := $(DESTDIR)$(BINDIR)/portlife $(DESTDIR)$(MANDIR)/man8/portlife.8 \
-	$(DESTDIR)$(BASHCOMPDIR)/portlife
+	$(DESTDIR)$(BASHCOMPDIR)/portlife $(DESTDIR)$(UNITDIR)/portlife.service
 
 install: $(OUTPUT)/portlife
 	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/portlife)
 	$(call msg,INSTALL,$(DESTDIR)$(MANDIR)/man8/portlife.8)
 	$(call msg,INSTALL,$(DESTDIR)$(BASHCOMPDIR)/portlife)
-	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)"
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/portlife.service)
+	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)" \
+		"$(DESTDIR)$(UNITDIR)"
 	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/portlife "$(DESTDIR)$(BINDIR)/portlife"
 	$(Q)$(INSTALL) -m 0644 doc/portlife.8 "$(DESTDIR)$(MANDIR)/man8/portlife.8"
 	$(Q)$(INSTALL) -m 0644 completion/portlife.bash "$(DESTDIR)$(BASHCOMPDIR)/portlife"
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' deploy/systemd/portlife.service.in > "$(DESTDIR)$(UNITDIR)/portlife.service.tmp"
+	$(Q)$(INSTALL) -m 0644 "$(DESTDIR)$(UNITDIR)/portlife.service.tmp" "$(DESTDIR)$(UNITDIR)/portlife.service"
+	$(Q)rm -f "$(DESTDIR)$(UNITDIR)/portlife.service.tmp"
 
 # The files only: the directories may hold other programs' files.
 uninstall:

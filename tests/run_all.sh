@@ -51,6 +51,14 @@ rc=$?
 printf '%s\n' "$out"
 tally pkg "$out" $rc
 
+# The deployment files (deploy/): the systemd unit run with its own
+# capabilities, the DaemonSet, the Containerfile, the alerting rules and the
+# dashboard against a real exporter run (tests/deploy/check.sh).
+out=$(tests/deploy/check.sh 2>&1)
+rc=$?
+printf '%s\n' "$out"
+tally deploy "$out" $rc
+
 # Hostile input to report and to the command line (crafted traces, escapes,
 # formulas, another host's cgroups, strict numbers).
 out=$(tests/hostile/report.sh .output/portlife .output/mkcrafted 2>&1)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The packaging tests (no root, no BPF): make install into a staging tree
-# (DESTDIR) installs the binary, portlife(8) and the bash completion with the
-# right modes and builds nothing that is up to date; the installed binary's
+# (DESTDIR) installs the binary, portlife(8), the bash completion and the
+# systemd unit (its ExecStart naming the installed binary) with the right
+# modes and builds nothing that is up to date; the installed binary's
 # --version is the build's version; the staged man page renders and matches
 # --help (check_man.sh); every doc states the same minimum kernel
 # (check_floor.sh); the completion completes (check_completion.sh);
-# make uninstall removes all three.
+# make uninstall removes all four.
 # One line per check, "PASS name" or "FAIL name: why"; the last line is
 # "pkg: N passed, N failed". Exit status 1 if anything failed.
 set -u
@@ -27,6 +28,7 @@ prefix=/usr
 bin=$tmp$prefix/sbin/portlife
 man=$tmp$prefix/share/man/man8/portlife.8
 comp=$tmp$prefix/share/bash-completion/completions/portlife
+unit=$tmp$prefix/lib/systemd/system/portlife.service
 
 summary() {
 	echo "pkg: $pass passed, $fail failed"
@@ -69,13 +71,18 @@ check_mode() {
 check_mode installed-binary "$bin" 755
 check_mode installed-man "$man" 644
 check_mode installed-completion "$comp" 644
-if [ -n "$(find "$tmp" -type f ! -path "$bin" ! -path "$man" ! -path "$comp")" ]; then
-	ko installed-nothing-else "$(find "$tmp" -type f ! -path "$bin" ! -path "$man" ! -path "$comp")"
+check_mode installed-unit "$unit" 644
+others=$(find "$tmp" -type f ! -path "$bin" ! -path "$man" ! -path "$comp" ! -path "$unit")
+if [ -n "$others" ]; then
+	ko installed-nothing-else "$others"
 else
 	ok installed-nothing-else
 fi
+# The unit as installed: the template with the installed binary's path.
 if cmp -s doc/portlife.8 "$man" && cmp -s completion/portlife.bash "$comp" &&
-	cmp -s .output/portlife "$bin"; then
+	cmp -s .output/portlife "$bin" &&
+	sed "s|@BINDIR@|$prefix/sbin|g" deploy/systemd/portlife.service.in | cmp -s - "$unit" &&
+	grep -qx "ExecStart=$prefix/sbin/portlife .*" "$unit"; then
 	ok installed-same-files
 else
 	ko installed-same-files "a staged file differs from the one in the tree"
