@@ -5,6 +5,7 @@
 #include "export.h"
 #include "json.h"
 #include "output.h"
+#include "tracefile.h"
 #include "util.h"
 
 void export__init(struct export *x, FILE *f, __u64 wall_off)
@@ -24,7 +25,8 @@ void export__csv_header(struct export *x)
 {
 	fprintf(x->f, "time,ts_ns,event,lease,pid,tid,comm,proto,family,laddr,lport,raddr,rport,"
 		      "kind,error,reason,latency_ns,old,new,expires_ns,hold_ns,"
-		      "host,container_id,runtime,namespace,pod,container\n");
+		      "host,container_id,runtime,namespace,pod,container,"
+		      "nat_netns,nat_addr,nat_port,count\n");
 }
 
 /*
@@ -47,6 +49,31 @@ static void csv_str(struct lb *b, const char *s, size_t n)
 		lb_char(b, *p);
 	}
 	lb_lit(b, "\"");
+}
+
+/* host,container_id,runtime,namespace,pod,container: a row's last columns but NAT's */
+static void csv_owner(struct export *x, struct lb *b, __u64 cgroup_id, bool owned)
+{
+	const struct container *c = owned ? container_src__get(&x->ctrs, cgroup_id) : NULL;
+
+	lb_lit(b, ",");
+	if (x->host)
+		csv_str(b, x->host, strlen(x->host));
+	lb_lit(b, ",");
+	/* validated names (container.h): still through csv_str, like every string */
+	if (c && container__valid(c)) {
+		csv_str(b, c->id, sizeof(c->id));
+		lb_lit(b, ",");
+		lb_str(b, container__runtime_name(c->runtime));
+		lb_lit(b, ",");
+		csv_str(b, c->namespace, sizeof(c->namespace));
+		lb_lit(b, ",");
+		csv_str(b, c->pod, sizeof(c->pod));
+		lb_lit(b, ",");
+		csv_str(b, c->name, sizeof(c->name));
+	} else {
+		lb_lit(b, ",,,,");
+	}
 }
 
 void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_result *r)
@@ -124,29 +151,77 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 		if (e->type == PL_EV_RELEASE && l && (l->flags & L_ALLOCATED))
 			lb_u64(b, l->end_ts - l->alloc_ts);
 	}
-	/* host,container_id,runtime,namespace,pod,container */
-	lb_lit(b, ",");
-	if (x->host)
-		csv_str(b, x->host, strlen(x->host));
-	lb_lit(b, ",");
-	{
-		const struct container *c = container_src__get(&x->ctrs, e->cgroup_id);
+	csv_owner(x, b, e->cgroup_id, true);
+	lb_lit(b, ",,,,");	/* nat_netns,nat_addr,nat_port,count */
+	lb_lit(b, "\n");
+	lb_close(b, x->f);
+}
 
-		/* validated names (container.h): still through csv_str, like every string */
-		if (c && container__valid(c)) {
-			csv_str(b, c->id, sizeof(c->id));
-			lb_lit(b, ",");
-			lb_str(b, container__runtime_name(c->runtime));
-			lb_lit(b, ",");
-			csv_str(b, c->namespace, sizeof(c->namespace));
-			lb_lit(b, ",");
-			csv_str(b, c->pod, sizeof(c->pod));
-			lb_lit(b, ",");
-			csv_str(b, c->name, sizeof(c->name));
-		} else {
-			lb_lit(b, ",,,,");
-		}
+/*
+ * A NAT record as jsonl shows it: the process's own tuple where an event has
+ * its own, the translation in the nat_* columns; a failure's error
+ * insert_failed, its clashing port in nat_port and how many failures the row
+ * stands for in count (more than 1 when conntrack counted without a tuple).
+ * SEEN records (translations older than tracing) are headroom, not events.
+ */
+void export__csv_nat(void *ctx, const struct pl_nat_rec *n)
+{
+	struct export *x = ctx;
+	struct lb line, *b = &line;
+	bool tuple = !(n->flags & PL_NATF_COUNT_ONLY);
+
+	if (n->kind == PL_NAT_SEEN)
+		return;
+	lb_open(b, &x->lb);
+	lb_time(b, n->ts_ns + x->wall_off, 1);
+	lb_lit(b, ",");
+	lb_u64(b, n->ts_ns);
+	lb_lit(b, ",");
+	lb_str(b, nat_event_name(n->kind));
+	lb_lit(b, ",,");		/* no lease: conntrack's, not a socket's */
+	if (n->pid)
+		lb_u64(b, n->pid);
+	lb_lit(b, ",,");		/* no tid */
+	if (n->pid)
+		csv_str(b, n->comm, sizeof(n->comm));
+	lb_lit(b, ",");
+	if (tuple) {
+		lb_str(b, n->proto == IPPROTO_UDP ? "udp" : "tcp");
+		lb_lit(b, ",");
+		lb_u64(b, n->family == AF_INET6 ? 6 : 4);
+		lb_lit(b, ",");
+		lb_addr(b, n->family, n->laddr);
+		lb_lit(b, ",");
+		lb_u64(b, n->lport);
+		lb_lit(b, ",");
+		lb_addr(b, n->family, n->raddr);
+		lb_lit(b, ",");
+		lb_u64(b, n->rport);
+	} else {
+		lb_lit(b, ",,,,,");
 	}
+	/* kind,error,reason,latency_ns,old,new,expires_ns,hold_ns */
+	lb_lit(b, ",,");
+	if (n->kind == PL_NAT_FAIL)
+		lb_lit(b, "insert_failed");
+	lb_lit(b, ",,,,,,");
+	if (n->kind == PL_NAT_END && !(n->flags & (PL_NATF_WAS_SEEN | PL_NATF_END_LOST)))
+		lb_u64(b, n->hold_ns);
+	csv_owner(x, b, n->cgroup_id, n->pid != 0);
+	/* nat_netns,nat_addr,nat_port,count */
+	lb_lit(b, ",");
+	lb_u64(b, n->nat_netns);
+	lb_lit(b, ",");
+	if (tuple) {
+		lb_addr(b, n->family, n->nat_addr);
+		lb_lit(b, ",");
+		lb_u64(b, n->nat_port);
+	} else {
+		lb_lit(b, ",");
+	}
+	lb_lit(b, ",");
+	if (n->kind == PL_NAT_FAIL)
+		lb_u64(b, n->n);
 	lb_lit(b, "\n");
 	lb_close(b, x->f);
 }

@@ -27,6 +27,9 @@ void export__free(struct export *x);
 /* CSV: the header row, then a sink writing one row per event (ctx: struct export). */
 void export__csv_header(struct export *x);
 void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_result *r);
+/* CSV: a NAT record's row, in the same columns (the nat_* ones its own). */
+struct pl_nat_rec;
+void export__csv_nat(void *ctx, const struct pl_nat_rec *n);
 
 /*
  * Chrome trace: the opening, a sink writing each lease when it ends, the

@@ -283,7 +283,7 @@ void out__event(void *ctx, const struct pl_event *e, const struct lease_result *
 	lb_close(b, o->f);
 }
 
-static const char *nat_event_name(int kind)
+const char *nat_event_name(int kind)
 {
 	return kind == PL_NAT_END ? "nat_release" : "nat";
 }

@@ -81,6 +81,8 @@ const char *event_name(int type);
 const char *alloc_kind_name(int kind);
 /* SIGNAL.kind: "tcp_closed", "udp_closed", "listen" */
 const char *signal_name(int kind);
+/* A NAT record's event name: nat, or nat_release for its end. */
+const char *nat_event_name(int kind);
 const char *end_reason_name(int reason);
 /* Why a bind() failed with err, when it was not for want of a port. */
 const char *bind_error_why(int err);

@@ -596,6 +596,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 		if (!o->fleet || !o->fleet->started++)
 			export__csv_header(&r.x);
 		pipeline__add_sink(&r.pipe, export__csv_sink, &r.x);
+		pipeline__add_nat_sink(&r.pipe, export__csv_nat, &r.x);
 	}
 	if (o->fmt == REPORT_CHROME) {
 		export__chrome_begin(&r.x);
@@ -632,8 +633,9 @@ enum { OPT_JSON = 0x100, OPT_FORMAT, OPT_SALVAGE, OPT_ALERT, OPT_NO_ALERTS };
 static const struct argp_option opts[] = {
 	{ "json", OPT_JSON, NULL, 0, "The summary as JSON lines, as portlife --json prints it", 0 },
 	{ "format", OPT_FORMAT, "FMT", 0,
-	  "text (the summary, default), jsonl (every event), csv (every event, with a header "
-	  "row), chrome (a Chrome/Perfetto trace: one track per process)", 0 },
+	  "text (the summary, default), jsonl (every event), csv (every event and NAT record, "
+	  "with a header row), chrome (a Chrome/Perfetto trace: one track per process; no NAT)",
+	  0 },
 	OPTS_FILTER("Only leases of this process (tgid)"),
 	{ "salvage", OPT_SALVAGE, NULL, 0, "Read what is valid in a damaged trace, skip the rest", 0 },
 	OPTS_ALERTS(OPT_ALERT, OPT_NO_ALERTS),

@@ -24,6 +24,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include "nat.h"
+#include "report.h"
 #include "tracefile.h"
 
 /* ---- a ctnetlink message builder ----------------------------------------- */
@@ -536,6 +537,146 @@ static void t_sane(void **state)
 	(void)state;
 }
 
+/* Splits a CSV row (no quoted commas here) into at most max fields. */
+static int csv_split(char *row, char **f, int max)
+{
+	int n = 0;
+
+	for (char *p = row;; p++) {
+		if (n < max)
+			f[n] = p;
+		n++;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		*p = '\0';
+	}
+	return n;
+}
+
+static int csv_col(char **hdr, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(hdr[i], name))
+			return i;
+	fail_msg("no column %s", name);
+	return -1;
+}
+
+/*
+ * report --format csv: the NAT records are rows of their own (nat,
+ * nat_release), in the header's columns, as --format jsonl shows them; a
+ * SEEN record (older than tracing) is no row.
+ */
+static void t_report_csv(void **state)
+{
+	char path[] = "/tmp/test_nat_csv.XXXXXX", *buf = NULL, *rows[8], *hdr[40], *f[40];
+	int fd = mkstemp(path), nh, nrows = 0, c_event, c_pid, c_err, c_hold, c_nport, c_count,
+	    c_naddr, c_nnetns, c_lport;
+	struct pl_file_hdr h = { .magic = PL_FILE_MAGIC, .version = PL_FILE_VERSION,
+				 .hdr_size = sizeof(h), .rec_size = sizeof(struct pl_event) };
+	struct pl_file_trailer tr = {};
+	struct report_opts o = { .fmt = REPORT_CSV };
+	struct tracefile_writer *w;
+	struct tracefile_info info;
+	struct pl_event e = alloc_ev(1, 4242, "client", 50001, 1000);
+	struct pl_nat_rec n;
+	size_t len = 0;
+	FILE *in, *out;
+
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	w = tracefile_create(path, &h);
+	assert_non_null(w);
+	assert_int_equal(tracefile_write(w, &e), 0);
+	n = rec(PL_NAT_SEEN, 0, "", 40002);
+	n.flags = 0;
+	n.ts_ns = 1500;
+	assert_int_equal(tracefile_write_nat(w, &n), 0);
+	n = rec(PL_NAT_NEW, 4242, "client", 40001);
+	n.lport = 50001;		/* the alloc's port */
+	n.ts_ns = 2000;
+	assert_int_equal(tracefile_write_nat(w, &n), 0);
+	n = rec(PL_NAT_FAIL, 4242, "client", 40001);
+	n.ts_ns = 2500;
+	assert_int_equal(tracefile_write_nat(w, &n), 0);
+	memset(&n, 0, sizeof(n));
+	n.kind = PL_NAT_FAIL;
+	n.flags = PL_NATF_COUNT_ONLY;
+	n.n = 5;
+	n.nat_netns = 7;
+	n.ts_ns = 2600;
+	assert_int_equal(tracefile_write_nat(w, &n), 0);
+	n = rec(PL_NAT_END, 4242, "client", 40001);
+	n.ts_ns = 3000;
+	n.hold_ns = 1000;
+	assert_int_equal(tracefile_write_nat(w, &n), 0);
+	assert_int_equal(tracefile_close(w, &tr), 0);
+
+	in = fopen(path, "r");
+	out = open_memstream(&buf, &len);
+	assert_non_null(in);
+	assert_non_null(out);
+	assert_int_equal(report__run(in, &o, out, path, &info), 0);
+	fclose(in);
+	fclose(out);
+	unlink(path);
+
+	for (char *p = buf, *nl; p && *p && nrows < 8; p = nl + 1) {
+		nl = strchr(p, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		rows[nrows++] = p;
+	}
+	assert_int_equal(nrows, 6);	/* the header, the alloc, NEW, FAIL, COUNT_ONLY FAIL, END */
+	nh = csv_split(rows[0], hdr, 40);
+	assert_int_equal(nh, 31);
+	c_event = csv_col(hdr, nh, "event");
+	c_pid = csv_col(hdr, nh, "pid");
+	c_lport = csv_col(hdr, nh, "lport");
+	c_err = csv_col(hdr, nh, "error");
+	c_hold = csv_col(hdr, nh, "hold_ns");
+	c_nnetns = csv_col(hdr, nh, "nat_netns");
+	c_naddr = csv_col(hdr, nh, "nat_addr");
+	c_nport = csv_col(hdr, nh, "nat_port");
+	c_count = csv_col(hdr, nh, "count");
+	/* the alloc: its own row, the NAT columns empty */
+	assert_int_equal(csv_split(rows[1], f, 40), nh);
+	assert_string_equal(f[c_event], "alloc");
+	assert_string_equal(f[c_nport], "");
+	/* the translation */
+	assert_int_equal(csv_split(rows[2], f, 40), nh);
+	assert_string_equal(f[c_event], "nat");
+	assert_string_equal(f[c_pid], "4242");
+	assert_string_equal(f[c_lport], "50001");
+	assert_string_equal(f[c_naddr], "198.51.100.1");
+	assert_string_equal(f[c_nport], "40001");
+	assert_string_equal(f[c_nnetns], "7");
+	assert_string_equal(f[c_err], "");
+	assert_string_equal(f[c_count], "");
+	/* its failure: the clashing port, one failure */
+	assert_int_equal(csv_split(rows[3], f, 40), nh);
+	assert_string_equal(f[c_event], "nat");
+	assert_string_equal(f[c_err], "insert_failed");
+	assert_string_equal(f[c_nport], "40001");
+	assert_string_equal(f[c_count], "1");
+	/* failures conntrack only counted: no owner, no tuple, their number */
+	assert_int_equal(csv_split(rows[4], f, 40), nh);
+	assert_string_equal(f[c_pid], "");
+	assert_string_equal(f[c_lport], "");
+	assert_string_equal(f[c_naddr], "");
+	assert_string_equal(f[c_err], "insert_failed");
+	assert_string_equal(f[c_count], "5");
+	/* the end: the hold */
+	assert_int_equal(csv_split(rows[5], f, 40), nh);
+	assert_string_equal(f[c_event], "nat_release");
+	assert_string_equal(f[c_hold], "1000");
+	assert_string_equal(f[c_nport], "40001");
+	free(buf);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +690,7 @@ int main(void)
 		cmocka_unit_test(t_headroom),
 		cmocka_unit_test(t_headroom_bounded),
 		cmocka_unit_test(t_tracefile),
+		cmocka_unit_test(t_report_csv),
 		cmocka_unit_test(t_sane),
 	};
 
