@@ -274,7 +274,7 @@ static bool pod_slice(struct comp c, char *uid)
 	for (size_t i = 0; i < sizeof(qos) / sizeof(qos[0]); i++) {
 		size_t q = strlen(qos[i]);
 
-		if (plen >= q && !memcmp(dash - q, qos[i], q) && (plen == q || dash[-q - 1] == '-'))
+		if (plen >= q && !memcmp(dash - q, qos[i], q) && (plen == q || *(dash - q - 1) == '-'))
 			return uid_copy(dash + 4, rest - 3, '_', uid);
 	}
 	return false;

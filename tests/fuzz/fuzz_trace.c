@@ -11,8 +11,10 @@
  * on the trace's structure (LLVMFuzzerCustomMutator): the input is parsed
  * as header, records and trailer; fields of records and of the header are
  * changed, copied from record to record (so leases, cookies and processes
- * meet), records duplicated, dropped, reordered, whole leases added; then
- * everything is framed again with valid CRCs. The rest are libFuzzer's own
+ * meet), records duplicated, dropped, reordered, whole leases added; the
+ * NAT, cgroup path and names records between them are kept, changed, made
+ * from the events around (a lease's NAT port, its pod's names) and moved;
+ * then everything is framed again with valid CRCs. The rest are libFuzzer's own
  * byte mutations, which is what the framing itself needs.
  *
  * Besides the sanitizers, one check of its own: the reader hands out the
@@ -121,11 +123,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* ---- structure-aware mutation ------------------------------------------ */
 
 #define MAX_RECS 1024
+#define MAX_EXTRAS 64
+
+/*
+ * A record that is not an event (PL_NAT_MAGIC, PL_CG_MAGIC, PL_CN_MAGIC),
+ * written before the event at index `at` (after the last if past it). For
+ * a cgroup record, body holds its struct pl_cgroup_rec and `data` bytes
+ * after it; the record's own len may say otherwise (the reader must cope).
+ */
+struct extra {
+	size_t at;
+	__u32 magic;
+	size_t data;
+	union {
+		struct pl_nat_rec nat;
+		struct {
+			struct pl_cgroup_rec r;
+			char bytes[PL_CGPATH_MAX];
+		} cg;
+	} body;
+};
 
 struct trace {
 	struct pl_file_hdr hdr;
 	struct pl_event ev[MAX_RECS];
 	size_t n;
+	struct extra x[MAX_EXTRAS];
+	size_t nx;
 	bool has_trailer;
 	struct pl_file_trailer trailer;
 };
@@ -175,6 +199,31 @@ static void parse(const uint8_t *data, size_t size, struct trace *t)
 		if (magic == PL_REC_MAGIC && size - pos >= TRACEFILE_REC_BYTES) {
 			memcpy(&t->ev[t->n++], data + pos + 4, sizeof(struct pl_event));
 			pos += TRACEFILE_REC_BYTES;
+		} else if (magic == PL_NAT_MAGIC && size - pos >= TRACEFILE_NAT_BYTES &&
+			   t->nx < MAX_EXTRAS) {
+			struct extra *x = &t->x[t->nx++];
+
+			x->at = t->n;
+			x->magic = magic;
+			memcpy(&x->body.nat, data + pos + 4, sizeof(x->body.nat));
+			pos += TRACEFILE_NAT_BYTES;
+		} else if ((magic == PL_CG_MAGIC || magic == PL_CN_MAGIC) &&
+			   size - pos >= 4 + sizeof(struct pl_cgroup_rec) + 4 && t->nx < MAX_EXTRAS) {
+			struct extra *x = &t->x[t->nx];
+			size_t len;
+
+			memcpy(&x->body.cg.r, data + pos + 4, sizeof(x->body.cg.r));
+			len = x->body.cg.r.len;
+			if (len > PL_CGPATH_MAX || size - pos < 4 + sizeof(x->body.cg.r) + len + 4) {
+				pos++;
+				continue;
+			}
+			memcpy(x->body.cg.bytes, data + pos + 4 + sizeof(x->body.cg.r), len);
+			x->at = t->n;
+			x->magic = magic;
+			x->data = len;
+			t->nx++;
+			pos += 4 + sizeof(x->body.cg.r) + len + 4;
 		} else if (magic == PL_END_MAGIC && size - pos >= TRACEFILE_END_BYTES) {
 			memcpy(&t->trailer, data + pos + 4, sizeof(t->trailer));
 			t->has_trailer = true;
@@ -183,6 +232,34 @@ static void parse(const uint8_t *data, size_t size, struct trace *t)
 			pos++;
 		}
 	}
+}
+
+/* A non-event record framed as the writer frames it: magic, body, CRC-32 of both. */
+static size_t frame_extra(uint8_t *out, size_t room, const struct extra *x)
+{
+	size_t body = x->magic == PL_NAT_MAGIC ? sizeof(x->body.nat)
+						: sizeof(x->body.cg.r) + x->data;
+	__u32 c;
+
+	if (room < 4 + body + 4)
+		return 0;
+	memcpy(out, &x->magic, 4);
+	memcpy(out + 4, &x->body, body);
+	c = (__u32)crc32(crc32(0L, Z_NULL, 0), out, 4 + body);
+	memcpy(out + 4 + body, &c, 4);
+	return 4 + body + 4;
+}
+
+/* The extras that come before event i (all that are left, for i == n). */
+static size_t put_extras(const struct trace *t, size_t i, uint8_t *out, size_t len, size_t max)
+{
+	for (size_t k = 0; k < t->nx; k++) {
+		size_t at = t->x[k].at > t->n ? t->n : t->x[k].at;
+
+		if (at == i)
+			len += frame_extra(out + len, max - len, &t->x[k]);
+	}
+	return len;
 }
 
 /* The trace as a file, cut at max bytes (records past it are dropped whole). */
@@ -196,9 +273,13 @@ static size_t serialize(const struct trace *t, uint8_t *out, size_t max)
 	}
 	memcpy(out, &t->hdr, len);
 	for (size_t i = 0; i < t->n && len + TRACEFILE_REC_BYTES <= max; i++) {
+		len = put_extras(t, i, out, len, max);
+		if (len + TRACEFILE_REC_BYTES > max)
+			break;
 		tracefile_frame_record(out + len, &t->ev[i]);
 		len += TRACEFILE_REC_BYTES;
 	}
+	len = put_extras(t, t->n, out, len, max);
 	if (t->has_trailer && len + TRACEFILE_END_BYTES <= max) {
 		tracefile_frame_trailer(out + len, &t->trailer);
 		len += TRACEFILE_END_BYTES;
@@ -376,6 +457,151 @@ static void add_lease(struct trace *t)
 	}
 }
 
+/* A NAT record about event e's lease: its tuple, owner and time; any kind. */
+static void add_nat(struct trace *t)
+{
+	const struct pl_event *e = some_record(t);
+	struct extra *x;
+	struct pl_nat_rec *n;
+
+	if (t->nx >= MAX_EXTRAS)
+		return;
+	x = &t->x[t->nx++];
+	memset(x, 0, sizeof(*x));
+	x->magic = PL_NAT_MAGIC;
+	x->at = rnd(t->n + 1);
+	n = &x->body.nat;
+	n->kind = PL_NAT_NEW + rnd(PL_NAT_MAX - PL_NAT_NEW);
+	n->family = e && (e->family == 2 || e->family == 10) ? e->family : 2;
+	n->proto = e && e->proto == 17 ? 17 : 6;
+	n->flags = rnd(4) ? PL_NATF_OWNED : rnd(PL_NATF_ALL + 1);
+	if (n->flags & PL_NATF_COUNT_ONLY)
+		n->kind = PL_NAT_FAIL, n->family = n->proto = 0;
+	n->n = n->kind == PL_NAT_FAIL ? (n->flags & PL_NATF_COUNT_ONLY ? 1 + rnd(100) : 1) : 0;
+	n->range_lo = rnd(2) ? 1024 : PICK(ports);
+	n->range_hi = n->range_lo + rnd(65536 - n->range_lo);
+	n->nat_port = rnd(2) ? n->range_lo + rnd(n->range_hi - n->range_lo + 1) : PICK(ports);
+	n->nat_netns = rnd(2) ? 7 : (__u32)rnd64();
+	n->ts_ns = e ? e->ts_ns + rnd(1000) : rnd64();
+	n->hold_ns = n->kind == PL_NAT_END ? some_u64(0) : 0;
+	if (e) {
+		n->lport = e->lport;
+		n->rport = e->rport;
+		n->pid = e->pid;
+		n->netns = e->netns;
+		n->cgroup_id = e->cgroup_id;
+		memcpy(n->laddr, e->laddr, 16);
+		memcpy(n->raddr, e->raddr, 16);
+		memcpy(n->comm, e->comm, sizeof(n->comm));
+	}
+	memcpy(n->nat_addr, n->laddr, 16);
+	n->nat_addr[3] ^= 1 + rnd(255);
+}
+
+/* A cgroup path or names record for an event's cgroup: hostile bytes often. */
+static void add_cgroup(struct trace *t)
+{
+	const struct pl_event *e = some_record(t);
+	static const char *const paths[] = {
+		"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234abcd_5678_"
+		"90ef_1234_567890abcdef.slice/cri-containerd-0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef.scope",
+		"/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef012345678"
+		"9abcdef.scope",
+		"/machine.slice/libpod-0123456789abcdef0123456789abcdef0123456789abcdef0123456"
+		"789abcdef.scope",
+		"/system.slice/nginx.service", "/", "",
+	};
+	struct extra *x;
+	size_t max;
+
+	if (t->nx >= MAX_EXTRAS)
+		return;
+	x = &t->x[t->nx++];
+	memset(x, 0, sizeof(*x));
+	x->magic = rnd(2) ? PL_CG_MAGIC : PL_CN_MAGIC;
+	x->at = rnd(t->n + 1);
+	x->body.cg.r.id = e && rnd(4) ? e->cgroup_id : some_u64(0);
+	max = x->magic == PL_CN_MAGIC ? PL_CGNAMES_MAX - 1 : PL_CGPATH_MAX;
+	if (x->magic == PL_CG_MAGIC && rnd(2)) {
+		const char *path = PICK(paths);
+
+		x->data = strlen(path);
+		memcpy(x->body.cg.bytes, path, x->data);
+	} else {
+		/* namespace, pod, container: NUL-separated, any bytes in them */
+		x->data = rnd(max + 1);
+		some_bytes(x->body.cg.bytes, x->data);
+		for (size_t i = 0; i < x->data; i++)
+			if (!rnd(16))
+				x->body.cg.bytes[i] = '\0';
+	}
+	x->body.cg.r.len = x->data;
+}
+
+/* Change one field of a non-event record; valid values most of the time. */
+static void mutate_extra(struct trace *t)
+{
+	struct extra *x = &t->x[rnd(t->nx)];
+	struct pl_nat_rec *n = &x->body.nat;
+
+	switch (rnd(4)) {
+	case 0:
+		x->at = rnd(t->n + 1);
+		return;
+	case 1:
+		/* gone */
+		*x = t->x[--t->nx];
+		return;
+	default:
+		break;
+	}
+	if (x->magic != PL_NAT_MAGIC) {
+		if (!rnd(8))
+			x->body.cg.r.len = rnd(2) ? (__u32)some_u64(x->body.cg.r.len) : x->data + 1;
+		else if (!rnd(8))
+			x->body.cg.r.pad = 1;
+		else if (x->data)
+			x->body.cg.bytes[rnd(x->data)] = rnd(2) ? PICK(nasty) : (char)rnd(256);
+		return;
+	}
+	switch (rnd(10)) {
+	case 0:
+		n->kind = rnd(8) ? PL_NAT_NEW + rnd(PL_NAT_MAX - PL_NAT_NEW) : rnd(256);
+		n->n = n->kind == PL_NAT_FAIL;
+		break;
+	case 1:
+		n->flags = rnd(8) ? rnd(PL_NATF_ALL + 1) : rnd(256);
+		break;
+	case 2:
+		n->nat_port = rnd(2) ? PICK(ports) : rnd(65536);
+		break;
+	case 3:
+		n->range_lo = rnd(2) ? PICK(ports) : rnd(65536);
+		n->range_hi = rnd(2) ? PICK(ports) : rnd(65536);
+		break;
+	case 4:
+		n->pid = rnd(2) ? (__u32)PICK(u64s) : (__u32)rnd(8);
+		break;
+	case 5:
+		n->ts_ns = some_u64(n->ts_ns);
+		break;
+	case 6:
+		n->hold_ns = some_u64(n->hold_ns);
+		break;
+	case 7:
+		n->n = rnd(2) ? (__u32)PICK(u64s) : rnd(3);
+		break;
+	case 8:
+		n->lport = rnd(2) ? PICK(ports) : rnd(65536);
+		n->nat_netns = rnd(2) ? n->nat_netns : (__u32)rnd64();
+		break;
+	default:
+		some_bytes(n->comm, sizeof(n->comm));
+		break;
+	}
+}
+
 static void mutate_header(struct pl_file_hdr *h)
 {
 	switch (rnd(8)) {
@@ -427,7 +653,19 @@ static void mutate_structure(struct trace *t)
 		add_lease(t);
 		return;
 	}
-	switch (rnd(12)) {
+	switch (rnd(15)) {
+	case 12:
+		add_nat(t);
+		break;
+	case 13:
+		add_cgroup(t);
+		break;
+	case 14:
+		if (t->nx)
+			mutate_extra(t);
+		else
+			add_nat(t);
+		break;
 	case 0:
 	case 1:
 	case 2:
