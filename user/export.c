@@ -51,6 +51,23 @@ static void csv_str(struct lb *b, const char *s, size_t n)
 	lb_lit(b, "\"");
 }
 
+/* proto,family,laddr,lport,raddr,rport */
+static void csv_tuple(struct lb *b, __u8 proto, __u8 family, const __u8 laddr[16], __u16 lport,
+		      const __u8 raddr[16], __u16 rport)
+{
+	lb_str(b, proto == IPPROTO_UDP ? "udp" : "tcp");
+	lb_lit(b, ",");
+	lb_u64(b, family == AF_INET6 ? 6 : 4);
+	lb_lit(b, ",");
+	lb_addr(b, family, laddr);
+	lb_lit(b, ",");
+	lb_u64(b, lport);
+	lb_lit(b, ",");
+	lb_addr(b, family, raddr);
+	lb_lit(b, ",");
+	lb_u64(b, rport);
+}
+
 /* host,container_id,runtime,namespace,pod,container: a row's last columns but NAT's */
 static void csv_owner(struct export *x, struct lb *b, __u64 cgroup_id, bool owned)
 {
@@ -98,17 +115,7 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 	lb_lit(b, ",");
 	csv_str(b, e->comm, sizeof(e->comm));
 	lb_lit(b, ",");
-	lb_str(b, e->proto == IPPROTO_UDP ? "udp" : "tcp");
-	lb_lit(b, ",");
-	lb_u64(b, e->family == AF_INET6 ? 6 : 4);
-	lb_lit(b, ",");
-	lb_addr(b, e->family, e->laddr);
-	lb_lit(b, ",");
-	lb_u64(b, e->lport);
-	lb_lit(b, ",");
-	lb_addr(b, e->family, e->raddr);
-	lb_lit(b, ",");
-	lb_u64(b, e->rport);
+	csv_tuple(b, e->proto, e->family, e->laddr, e->lport, e->raddr, e->rport);
 	lb_lit(b, ",");
 	/* kind,error,reason,latency_ns,old,new,expires_ns,hold_ns */
 	switch (e->type) {
@@ -186,17 +193,7 @@ void export__csv_nat(void *ctx, const struct pl_nat_rec *n)
 		csv_str(b, n->comm, sizeof(n->comm));
 	lb_lit(b, ",");
 	if (tuple) {
-		lb_str(b, n->proto == IPPROTO_UDP ? "udp" : "tcp");
-		lb_lit(b, ",");
-		lb_u64(b, n->family == AF_INET6 ? 6 : 4);
-		lb_lit(b, ",");
-		lb_addr(b, n->family, n->laddr);
-		lb_lit(b, ",");
-		lb_u64(b, n->lport);
-		lb_lit(b, ",");
-		lb_addr(b, n->family, n->raddr);
-		lb_lit(b, ",");
-		lb_u64(b, n->rport);
+		csv_tuple(b, n->proto, n->family, n->laddr, n->lport, n->raddr, n->rport);
 	} else {
 		lb_lit(b, ",,,,,");
 	}

@@ -235,10 +235,51 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_line(&w, o->f);
 }
 
+/*
+ * A text line's first columns, TIME PID COMM EVENT, into b (opened here),
+ * after the header if none was printed yet. The whole line is
+ * "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", built without printf.
+ */
+static void text_head(struct out *o, struct lb *b, __u64 ts_ns, __u32 pid,
+		      const char raw_comm[PL_COMM_LEN], const char *event)
+{
+	char comm[PL_COMM_LEN];
+	const char *col;
+
+	if (!o->header_done) {
+		fprintf(o->f, "%-12s %-7s %-16s %-8s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
+			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
+		o->header_done = true;
+	}
+	comm_sanitize(raw_comm, PL_COMM_LEN, comm, sizeof(comm));
+	lb_open(b, &o->lb);
+	col = b->p;
+	lb_time(b, ts_ns + o->wall_off, 0);
+	lb_col(b, col, 12);
+	col = b->p;
+	lb_u64(b, pid);
+	lb_col(b, col, 7);
+	col = b->p;
+	lb_str(b, comm);
+	lb_col(b, col, 16);
+	col = b->p;
+	lb_str(b, event);
+	lb_col(b, col, 8);
+}
+
+void out__json_counts(struct jw *w, const struct proc_stats *s)
+{
+	jw_ku64(w, "allocs", s->allocs);
+	jw_ku64(w, "failures", s->failures);
+	jw_ku64(w, "bind_errors", s->bind_errors);
+	jw_ku64(w, "tw_entered", s->tw_entered);
+	jw_ku64(w, "releases", s->releases);
+	jw_ks64(w, "held", s->held);
+}
+
 void out__event(void *ctx, const struct pl_event *e, const struct lease_result *r)
 {
 	struct out *o = ctx;
-	char comm[PL_COMM_LEN];
 	const struct lease *l = r->lease;
 	struct lb line, *b = &line;
 	const char *col;
@@ -249,26 +290,7 @@ void out__event(void *ctx, const struct pl_event *e, const struct lease_result *
 		json_event(o, e, l);
 		return;
 	}
-	if (!o->header_done) {
-		fprintf(o->f, "%-12s %-7s %-16s %-8s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
-			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
-		o->header_done = true;
-	}
-	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-	/* "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", without printf */
-	lb_open(b, &o->lb);
-	col = b->p;
-	lb_time(b, e->ts_ns + o->wall_off, 0);
-	lb_col(b, col, 12);
-	col = b->p;
-	lb_u64(b, e->pid);
-	lb_col(b, col, 7);
-	col = b->p;
-	lb_str(b, comm);
-	lb_col(b, col, 16);
-	col = b->p;
-	lb_str(b, event_name(e->type));
-	lb_col(b, col, 8);
+	text_head(o, b, e->ts_ns, e->pid, e->comm, event_name(e->type));
 	col = b->p;
 	lb_str(b, proto_family_str(e->proto, e->family));
 	lb_col(b, col, 5);
@@ -296,7 +318,7 @@ const char *nat_event_name(int kind)
 void out__nat(void *ctx, const struct pl_nat_rec *n)
 {
 	struct out *o = ctx;
-	char comm[PL_COMM_LEN], ep[64], hb[32];
+	char ep[64], hb[32];
 	struct lb line, *b = &line;
 	const char *col;
 
@@ -350,25 +372,7 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		jw_line(&w, o->f);
 		return;
 	}
-	if (!o->header_done) {
-		fprintf(o->f, "%-12s %-7s %-16s %-8s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
-			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
-		o->header_done = true;
-	}
-	comm_sanitize(n->comm, sizeof(n->comm), comm, sizeof(comm));
-	lb_open(b, &o->lb);
-	col = b->p;
-	lb_time(b, n->ts_ns + o->wall_off, 0);
-	lb_col(b, col, 12);
-	col = b->p;
-	lb_u64(b, n->pid);
-	lb_col(b, col, 7);
-	col = b->p;
-	lb_str(b, comm);
-	lb_col(b, col, 16);
-	col = b->p;
-	lb_str(b, nat_event_name(n->kind));
-	lb_col(b, col, 8);
+	text_head(o, b, n->ts_ns, n->pid, n->comm, nat_event_name(n->kind));
 	col = b->p;
 	if (n->flags & PL_NATF_COUNT_ONLY) {
 		lb_lit(b, "-");
@@ -736,12 +740,7 @@ void out__pods_print(struct out *o, const struct pod_stats *pv, size_t np)
 			jw_knull(&w, "pod");
 		jw_kstr(&w, "pod_uid", p->uid);
 		jw_ku64(&w, "processes", p->procs);
-		jw_ku64(&w, "allocs", p->s.allocs);
-		jw_ku64(&w, "failures", p->s.failures);
-		jw_ku64(&w, "bind_errors", p->s.bind_errors);
-		jw_ku64(&w, "tw_entered", p->s.tw_entered);
-		jw_ku64(&w, "releases", p->s.releases);
-		jw_ks64(&w, "held", p->s.held);
+		out__json_counts(&w, &p->s);
 		/* the sum of the processes' peaks: an upper bound of the pod's own */
 		jw_ks64(&w, "peak_held_sum", p->s.peak_held);
 		jw_line(&w, o->f);

@@ -93,6 +93,9 @@ void out__event(void *ctx, const struct pl_event *e, const struct lease_result *
 struct pl_nat_rec;
 void out__nat(void *ctx, const struct pl_nat_rec *n);
 void out__summary(struct out *o, struct agg *a, const struct run_info *ri);
+/* A summary line's counts: allocs, failures, bind_errors, tw_entered, releases, held. */
+struct jw;
+void out__json_counts(struct jw *w, const struct proc_stats *s);
 void out__free(struct out *o);
 
 #endif

@@ -175,12 +175,7 @@ static void fleet_print(struct fleet *fl, FILE *f, bool json)
 		jw_kstrn(&w, "host", h->host, sizeof(h->host));
 		jw_ku64(&w, "traces", h->traces);
 		jw_ku64(&w, "records", h->records);
-		jw_ku64(&w, "allocs", h->s.allocs);
-		jw_ku64(&w, "failures", h->s.failures);
-		jw_ku64(&w, "bind_errors", h->s.bind_errors);
-		jw_ku64(&w, "tw_entered", h->s.tw_entered);
-		jw_ku64(&w, "releases", h->s.releases);
-		jw_ks64(&w, "held", h->s.held);
+		out__json_counts(&w, &h->s);
 		jw_ku64(&w, "lost", h->lost);
 		jw_ku64(&w, "untracked", h->untracked);
 		jw_line(&w, f);
@@ -229,12 +224,7 @@ static void fleet_print(struct fleet *fl, FILE *f, bool json)
 		jw_end(&w);
 		jw_ku64(&w, "hosts_total", p->nhosts);
 		jw_ku64(&w, "processes", p->p.procs);
-		jw_ku64(&w, "allocs", p->p.s.allocs);
-		jw_ku64(&w, "failures", p->p.s.failures);
-		jw_ku64(&w, "bind_errors", p->p.s.bind_errors);
-		jw_ku64(&w, "tw_entered", p->p.s.tw_entered);
-		jw_ku64(&w, "releases", p->p.s.releases);
-		jw_ks64(&w, "held", p->p.s.held);
+		out__json_counts(&w, &p->p.s);
 		jw_line(&w, f);
 	}
 	lbuf_free(&lb);
