@@ -198,11 +198,13 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 {
 	struct diag *d = ctx;
 	struct snapshot s;
-	__u64 now = mono_ns();
+	__u64 now;
 
+	/* every event comes through here: the clock only for the failures */
 	if (e->type != PL_EV_ALLOC || !d->links ||
 	    (e->err != EADDRINUSE && e->err != EADDRNOTAVAIL))
 		return;
+	now = mono_ns();
 	if (now - d->last_ns < 1000000000ULL) {
 		d->suppressed++;
 		return;

@@ -82,14 +82,30 @@ static inline void lb_char(struct lb *b, char c)
 		*b->p++ = c;
 }
 
+/* "00" "01" ... "99": two digits per division, half the divisions of one each */
+#define LB_DIGIT_PAIRS								\
+	"00010203040506070809101112131415161718192021222324252627282930313233343536"	\
+	"37383940414243444546474849505152535455565758596061626364656667686970717273"	\
+	"7475767778798081828384858687888990919293949596979899"
+
 static inline void lb_u64(struct lb *b, __u64 v)
 {
 	char t[20];
 	int i = sizeof(t);
 
-	do
-		t[--i] = '0' + v % 10;
-	while (v /= 10);
+	while (v >= 100) {
+		unsigned int r = v % 100;
+
+		v /= 100;
+		i -= 2;
+		memcpy(t + i, LB_DIGIT_PAIRS + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(t + i, LB_DIGIT_PAIRS + 2 * v, 2);
+	} else {
+		t[--i] = '0' + v;
+	}
 	lb_mem(b, t + i, sizeof(t) - i);
 }
 

@@ -255,10 +255,24 @@ struct lease *lease_table__find(struct lease_table *t, __u64 id)
 
 	if (t->last && t->last->id == id)
 		return t->last;
+	/*
+	 * Ids grow: a new lease's ALLOC carries one above all seen, in no
+	 * chain. Said here, its ALLOC skips a bucket that is not in cache.
+	 */
+	if (id > t->max_id)
+		return NULL;
 	for (l = t->by_id[hash64(t, id, t->nbuckets)]; l && l->id != id; l = l->id_next)
 		;
 	if (l)
 		t->last = l;
+	return l;
+}
+
+struct lease *lease_table__recheck(struct lease_table *t, struct lease *l, __u64 id)
+{
+	if (!l || l->id != id || (l->flags & L_FREE))
+		return NULL;
+	t->last = l;
 	return l;
 }
 
@@ -424,6 +438,7 @@ static void remove_lease(struct lease_table *t, struct lease *l)
 	lru_unlink(l);
 	tw_unlink(t, l);
 	flow_unlink(t, l);
+	l->flags |= L_FREE;
 	l->id_next = t->free;
 	t->free = l;
 	t->st.live--;

@@ -19,6 +19,7 @@
 #define L_RELEASED	0x08	/* RELEASE seen before ALLOC (out of order): tombstone */
 #define L_CLOSED	0x10	/* reached CLOSE */
 #define L_TW_TAKEN	0x20	/* a newer connect() took its TIME_WAIT 4-tuple over (tcp_tw_reuse) */
+#define L_FREE		0x40	/* the slot is on the free list: the lease it held ended */
 
 struct lease {
 	__u64 id;
@@ -81,6 +82,12 @@ void lease_table__free(struct lease_table *t);
 /* Apply one event; see enum lease_what. */
 void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r);
 struct lease *lease_table__find(struct lease_table *t, __u64 id);
+/*
+ * l if it still holds the live lease 'id' (a pointer kept across events
+ * that may have ended it or reused its slot), else NULL; found like
+ * lease_table__find(), without the hash lookup.
+ */
+struct lease *lease_table__recheck(struct lease_table *t, struct lease *l, __u64 id);
 struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie);
 /* A live allocated lease on (netns, proto, lport), most recent first, or NULL. */
 struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport);

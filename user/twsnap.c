@@ -35,6 +35,14 @@ struct twsnap {
 	int self_fd;
 	__u32 self_inum;
 	struct vec recs;	/* struct pl_tw_rec of the namespace looked at last */
+	/*
+	 * recs by cookie: open addressing, index + 1, 0 empty. Built in one
+	 * pass per namespace; a sort of tens of thousands of 64-byte records
+	 * and a binary search per waiting lease cost several times more.
+	 */
+	__u32 *by_cookie;
+	size_t nslots;		/* a power of two, at least twice recs.n */
+	int slot_shift;		/* 64 - log2(nslots) */
 	struct twsnap_stats st;
 };
 
@@ -68,6 +76,7 @@ void twsnap__free(struct twsnap *s)
 	close(s->self_fd);
 	free(s->ns);
 	free(s->recs.v);
+	free(s->by_cookie);
 	free(s);
 }
 
@@ -170,11 +179,57 @@ void twsnap__note_netns(struct twsnap *s, __u32 inum, __u32 pid)
 	ns_open(s, n);
 }
 
-static int rec_cmp(const void *a, const void *b)
+/*
+ * Cookies come from a kernel counter, never from input: Fibonacci hashing
+ * (the product's top bits) spreads a run of them evenly. Its middle bits
+ * do not: sequential cookies piled into clusters thousands of slots long.
+ */
+static size_t cookie_slot(const struct twsnap *s, __u64 cookie)
 {
-	const struct pl_tw_rec *x = a, *y = b;
+	return (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >> s->slot_shift);
+}
 
-	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+static int index_recs(struct twsnap *s)
+{
+	const struct pl_tw_rec *r = s->recs.v;
+	size_t need = 64;
+	int bits = 6;
+
+	while (need < s->recs.n * 2) {
+		need <<= 1;
+		bits++;
+	}
+	if (need > s->nslots) {
+		__u32 *v = realloc(s->by_cookie, need * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->by_cookie = v;
+		s->nslots = need;
+		s->slot_shift = 64 - bits;
+	}
+	memset(s->by_cookie, 0, s->nslots * sizeof(*s->by_cookie));
+	for (size_t i = 0; i < s->recs.n; i++) {
+		size_t h = cookie_slot(s, r[i].cookie);
+
+		while (s->by_cookie[h])
+			h = (h + 1) & (s->nslots - 1);
+		s->by_cookie[h] = (__u32)i + 1;
+	}
+	return 0;
+}
+
+static const struct pl_tw_rec *rec_find(const struct twsnap *s, __u64 cookie)
+{
+	const struct pl_tw_rec *r = s->recs.v;
+
+	if (!s->nslots)
+		return NULL;
+	for (size_t h = cookie_slot(s, cookie); s->by_cookie[h];
+	     h = (h + 1) & (s->nslots - 1))
+		if (r[s->by_cookie[h] - 1].cookie == cookie)
+			return &r[s->by_cookie[h] - 1];
+	return NULL;
 }
 
 /* net.ipv4.tcp_max_tw_buckets of the current thread's netns, 0 if unknown. */
@@ -220,7 +275,10 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta
 	}
 	if (ns_leave(s, n) && !err)
 		err = -EIO;
-	qsort(s->recs.v, s->recs.n, sizeof(struct pl_tw_rec), rec_cmp);
+	if (!err && s->recs.n > UINT32_MAX / 2)
+		err = -E2BIG;
+	if (!err)
+		err = index_recs(s);
 	return err;
 }
 
@@ -244,12 +302,20 @@ static void ev_from_lease(struct pl_event *e, const struct lease *l, __u8 type, 
 	memcpy(e->comm, l->comm, PL_COMM_LEN);
 }
 
+/* A lease on the watch list, copied: emitting events changes the list. */
+struct waiting {
+	struct lease *l;	/* rechecked before use: an event may have ended it */
+	__u64 id, cookie;
+	__u32 netns;
+};
+
 /* Decide the fate of one waiting lease from what the snapshot showed. */
-static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64 start,
-		  __u64 end, __u64 *overflow_budget, int full, int reachable, twsnap_emit_fn fn,
-		  void *ctx)
+static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_rec *rec,
+		  __u64 start, __u64 end, __u64 *overflow_budget, int full, int reachable,
+		  twsnap_emit_fn fn, void *ctx)
 {
-	struct lease *l = lease_table__find(s->t, id);
+	/* by pointer: a lookup by id is a cache miss per lease per round */
+	struct lease *l = lease_table__recheck(s->t, w->l, w->id);
 	struct pl_event e;
 
 	if (!l)
@@ -282,7 +348,7 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 		ev_from_lease(&e, l, PL_EV_TW_EXIT, end);
 		e.kind = reason;
 		fn(ctx, &e);
-		if (!(l = lease_table__find(s->t, id)))
+		if (!(l = lease_table__recheck(s->t, l, w->id)))
 			return;
 		ev_from_lease(&e, l, PL_EV_RELEASE, end);
 		e.kind = reason;
@@ -306,12 +372,6 @@ static void judge(struct twsnap *s, __u64 id, const struct pl_tw_rec *rec, __u64
 	}
 	fn(ctx, &e);
 }
-
-/* A lease on the watch list, copied: emitting events changes the list. */
-struct waiting {
-	__u64 id, cookie;
-	__u32 netns;
-};
 
 /*
  * An open namespace fd keeps the namespace alive: holding one for every
@@ -359,6 +419,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 			}
 			w = nwp;
 		}
+		w[nw].l = l;
 		w[nw].id = l->id;
 		w[nw].cookie = l->cookie;
 		w[nw].netns = l->netns;
@@ -388,13 +449,12 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 			}
 		}
 		for (size_t k = 0; k < nw; k++) {
-			struct pl_tw_rec key = { .cookie = w[k].cookie }, *rec;
+			const struct pl_tw_rec *rec;
 
 			if (w[k].netns != n->inum)
 				continue;
-			rec = reachable && key.cookie ?
-			      bsearch(&key, s->recs.v, s->recs.n, sizeof(key), rec_cmp) : NULL;
-			judge(s, w[k].id, rec, start, end, &budget, full, reachable, fn, ctx);
+			rec = reachable && w[k].cookie ? rec_find(s, w[k].cookie) : NULL;
+			judge(s, &w[k], rec, start, end, &budget, full, reachable, fn, ctx);
 		}
 	}
 	/* Leases in a netns we never learnt how to enter. */
@@ -402,7 +462,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		__u64 budget = 0, now = mono_ns();
 
 		if (!ns_find(s, w[k].netns))
-			judge(s, w[k].id, NULL, now, now, &budget, 0, 0, fn, ctx);
+			judge(s, &w[k], NULL, now, now, &budget, 0, 0, fn, ctx);
 	}
 	forget_idle(s);
 	free(w);

@@ -223,6 +223,32 @@ static size_t esc(char *out, const char *in, size_t len)
 #define CHECKS(in, want) CHECK((in), sizeof(in) - 1, (want))
 
 /* The validator must itself reject bad tokens, or the sweeps prove nothing. */
+/* Numbers as the writers print them: every digit count, both ends of the range. */
+static void test_numbers(void **state)
+{
+	static const __u64 fixed[] = { 0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1009,
+				       65535, 4294967295ULL, 10000000000000000000ULL,
+				       18446744073709551615ULL };
+	struct lbuf o = {};
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 10000; i++) {
+		__u64 v = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] :
+			  ((__u64)rand() << 33 ^ (__u64)rand() << 11 ^ rand()) >> (rand() % 64);
+		struct lb b;
+
+		lb_open(&b, &o);
+		lb_u64(&b, v);
+		lb_char(&b, '|');
+		lb_s64(&b, -(__s64)(v >> 1));
+		snprintf(want, sizeof(want), "%llu|%lld", (unsigned long long)v,
+			 -(long long)(v >> 1));
+		assert_int_equal(b.p - b.start, strlen(want));
+		assert_memory_equal(b.start, want, strlen(want));
+	}
+	lbuf_free(&o);
+}
+
 static void test_validator_self_check(void **state)
 {
 	static const char *bad[] = {
@@ -414,6 +440,7 @@ static void test_random_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_validator_self_check),
 		cmocka_unit_test(test_plain_and_quotes),
 		cmocka_unit_test(test_control_bytes),

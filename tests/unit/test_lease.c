@@ -566,6 +566,43 @@ static void test_find_cookie(void **state)
 	assert_int_equal(l->state, TCP_FIN_WAIT2);
 }
 
+/*
+ * A kept pointer is trusted only while it holds the same live lease: the
+ * TIME_WAIT snapshot keeps one per waiting lease across the events it emits.
+ */
+static void test_recheck(void **state)
+{
+	struct lease_table *t = table(2);
+	struct lease *l5, *l6;
+
+	l5 = apply(t, ev_alloc(5, 100, 0x55)).lease;
+	assert_ptr_equal(lease_table__recheck(t, l5, 5), l5);
+	assert_null(lease_table__recheck(t, l5, 4));
+	assert_null(lease_table__recheck(t, NULL, 5));
+	/* ids above every one seen are in no chain */
+	assert_null(lease_table__find(t, 6));
+	assert_null(lease_table__find(t, ~0ULL));
+
+	/* ended: the slot is free, its id still in it */
+	assert_int_equal(apply(t, ev_release(5, 200, PL_END_CLOSE)).what, LW_END);
+	assert_null(lease_table__recheck(t, l5, 5));
+	assert_null(lease_table__find(t, 5));
+
+	/* the freed slot goes to the next lease: a pointer to it is that one's */
+	l6 = apply(t, ev_alloc(6, 300, 0x66)).lease;
+	assert_ptr_equal(l6, l5);
+	assert_null(lease_table__recheck(t, l5, 5));
+	assert_ptr_equal(lease_table__recheck(t, l5, 6), l6);
+	assert_ptr_equal(lease_table__find(t, 6), l6);
+
+	/* evicted from a full table: the same */
+	apply(t, ev_alloc(7, 400, 0x77));
+	apply(t, ev_alloc(8, 500, 0x88));
+	assert_int_equal(lease_table__stats(t)->evicted, 1);
+	assert_null(lease_table__find(t, 6));
+	assert_null(lease_table__recheck(t, l6, 6));
+}
+
 /* A STATE older than the current one does not roll the state back. */
 static void test_state_out_of_order(void **state)
 {
@@ -628,6 +665,7 @@ static void test_random_invariants(void **state)
 			for (struct lease *l = lease_table__tw_first(t); l;
 			     l = lease_table__tw_next(l)) {
 				assert_ptr_equal(lease_table__find(t, l->id), l);
+				assert_ptr_equal(lease_table__recheck(t, l, l->id), l);
 				assert_true(l->flags & (L_TW_EXPECTED | L_IN_TW));
 				assert_true(++n <= max);
 			}
@@ -655,6 +693,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_bounded, teardown),
 		cmocka_unit_test_teardown(test_bounded_lru, teardown),
 		cmocka_unit_test_teardown(test_find_cookie, teardown),
+		cmocka_unit_test_teardown(test_recheck, teardown),
 		cmocka_unit_test_teardown(test_state_out_of_order, teardown),
 		cmocka_unit_test_teardown(test_random_invariants, teardown),
 	};
