@@ -103,6 +103,16 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP -MT $@ -MF $@.d -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
+# The tracer once more for kernels before 5.12, which refuse a program with
+# an atomic fetch instruction anywhere in it: its lease ids come from a map
+# claim instead (bpf/events.bpf.h, lease_id_new). The loader probes which of
+# the two the kernel takes.
+SKELS += $(OUTPUT)/portlife_nofetch.skel.h
+$(OUTPUT)/portlife_nofetch.bpf.o: bpf/portlife.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DPL_NO_FETCH -I$(dir $(VMLINUX)) -Ibpf -MMD -MP -MT $@ -MF $@.d -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@

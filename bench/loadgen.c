@@ -358,7 +358,7 @@ int main(int argc, char **argv)
 		       "\"cpu_us_per_msg\":%.4f}\n",
 		       opt.udp ? "udp" : "tcp", opt.ipv6 ? 6 : 4, (int)getpid(), done, secs,
 		       secs > 0 ? done / secs : 0.0, cpu, done ? cpu * 1e6 / done : 0.0);
-		return rc;
+		goto out;
 	}
 	alloc = done + opt.ports;	/* + the listeners' explicit binds */
 	tw = (!opt.udp && !opt.server_first) ? done : 0;
@@ -371,6 +371,7 @@ int main(int argc, char **argv)
 	       opt.udp ? "none" : opt.server_first ? "server" : "client", opt.threads, opt.ports,
 	       (int)getpid(), done, secs, secs > 0 ? done / secs : 0.0, cpu,
 	       done ? cpu * 1e6 / done : 0.0, alloc, tw, rel);
+out:
 	fflush(stdout);
 	if (opt.hold) {
 		int sig;

@@ -101,9 +101,10 @@ struct {
 } leases SEC(".maps");
 
 /*
- * Lease ids claimed, for lease_id_new(): on 5.10 an insert into a hash map
- * is the only atomic test-and-set a tracing program has. LRU: old claims go
- * by themselves.
+ * Lease ids claimed, for lease_id_new() built without atomic fetch (before
+ * 5.12): an insert into a hash map is the only atomic test-and-set a tracing
+ * program has there. LRU: old claims go by themselves. The loader creates
+ * it only for that build.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -195,19 +196,25 @@ static __always_inline void ev_owner(struct pl_event *e, const struct lease_val 
 
 /*
  * A new lease id, unique for this run and increasing (user space keeps a
- * window of recent ids). Not __sync_fetch_and_add()'s result: atomic fetch
- * instructions came in 5.12 (5ca419f2864a "bpf: Add BPF_FETCH field / create
- * atomic_fetch_add instruction"), and 5.10 rejects a program holding one
- * anywhere, dead code included ("BPF_STX uses reserved fields": the check
- * runs over every instruction before the verifier walks the program).
- * Instead: an atomic add without fetch (BPF_XADD, every kernel), then a read.
- * Two CPUs may read the same value; the BPF_NOEXIST insert gives it to one,
- * the other takes the next. Some ids are skipped, none is given twice.
- * Cost: one LRU hash insert per allocation; traffic that allocates no port
- * never gets here.
+ * window of recent ids).
+ *
+ * From 5.12 (5ca419f2864a "bpf: Add BPF_FETCH field / create
+ * atomic_fetch_add instruction") one atomic fetch-and-add does it. 5.10
+ * rejects a program holding such an instruction anywhere, dead code included
+ * ("BPF_STX uses reserved fields": the check runs over every instruction
+ * before the verifier walks the program), so the tracer is built twice and
+ * the loader probes which one the kernel takes (portlife_nofetch.bpf.o,
+ * -DPL_NO_FETCH). Without fetch: an atomic add (BPF_XADD, every kernel),
+ * then a read. Two CPUs may read the same value; a BPF_NOEXIST insert into
+ * lease_ids gives it to one, the other takes the next. Some ids are skipped,
+ * none is given twice. That insert into a full LRU map costs about 0.5 us
+ * per allocation (make bench), which is why it is not the default.
  */
 static __always_inline __u64 lease_id_new(void)
 {
+#ifndef PL_NO_FETCH
+	return __sync_fetch_and_add(&next_lease, 1) + 1;
+#else
 	__u8 one = 1;
 
 	for (int i = 0; i < 8; i++) {
@@ -221,6 +228,7 @@ static __always_inline __u64 lease_id_new(void)
 	/* eight races lost in a row (never seen): a lease without an id, counted */
 	__sync_fetch_and_add(&untracked, 1);
 	return 0;
+#endif
 }
 
 /* The owner: this task, the socket's namespace and protocol. */
