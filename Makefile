@@ -98,20 +98,24 @@ $(VMLINUX):
 	@echo "  mkdir -p $(dir $(VMLINUX)) && bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)" >&2
 	@exit 1
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
+# One BPF object from its source ($<), with BPF_DEFS set per target.
+define bpf_object
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP -MT $@ -MF $@.d -c $< -o $@.tmp
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(BPF_DEFS) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP -MT $@ -MF $@.d -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+endef
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(bpf_object)
 
 # The tracer once more for kernels before 5.12, which refuse a program with
 # an atomic fetch instruction anywhere in it: its lease ids come from a map
 # claim instead (bpf/events.bpf.h, lease_id_new). The loader probes which of
 # the two the kernel takes.
 SKELS += $(OUTPUT)/portlife_nofetch.skel.h
+$(OUTPUT)/portlife_nofetch.bpf.o: BPF_DEFS := -DPL_NO_FETCH
 $(OUTPUT)/portlife_nofetch.bpf.o: bpf/portlife.bpf.c $(VMLINUX) | $(OUTPUT)
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -DPL_NO_FETCH -I$(dir $(VMLINUX)) -Ibpf -MMD -MP -MT $@ -MF $@.d -c $< -o $@.tmp
-	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+	$(bpf_object)
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)

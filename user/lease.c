@@ -172,9 +172,14 @@ static void ended_add(struct lease_table *t, __u64 id)
 	e->next = (slot + 1) % ENDED_KEEP;
 }
 
-/* Did lease id end already? Ids far below the highest seen count as ended. */
+/*
+ * Did lease id end already? Ids far below the highest seen count as ended;
+ * one above it (every new lease's ALLOC) never did, and skips the set.
+ */
 static bool ended_before(const struct lease_table *t, __u64 id)
 {
+	if (id > t->max_id)
+		return false;
 	if (id + ENDED_WINDOW <= t->max_id)
 		return true;
 	return ended_has(t, id);

@@ -882,8 +882,7 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		if (err)
 			return err;
 	}
-	t->fetch = kernel_has_atomic_fetch();
-	t->skel = open_tracer(&opts, t->fetch);
+	t->skel = open_tracer(&opts, kernel_has_atomic_fetch());
 	if (!t->skel) {
 		err = -errno;
 		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(-err));
@@ -1018,7 +1017,7 @@ int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
 		fprintf(stderr, "portlife: skipped %s\n", skipped);
 	else if (!err && *skipped)
 		fprintf(stderr, "portlife: better modes unavailable here (-v says why)\n");
-	if (!err && !t->fetch && o->verbose)
+	if (!err && o->verbose && !kernel_has_atomic_fetch())
 		fprintf(stderr, "portlife: lease ids by map claim: this kernel has no atomic "
 			"fetch (5.12), ~0.5 us more per allocation\n");
 	return err;

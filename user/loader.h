@@ -80,7 +80,6 @@ struct tracer_bpf {
 	enum pl_mode mode;
 	char precision[256];		/* what this mode times exactly, and what not */
 	bool recursion_counted;		/* bpf_prog_info has recursion_misses (5.12+) */
-	bool fetch;			/* the build with atomic fetch (5.12+), not the map claim */
 	struct bpf_link *links[PL_MAX_LINKS];
 	int nlinks;
 	struct bpf_link *tw_iter;	/* tracepoint mode: TIME_WAIT snapshots */

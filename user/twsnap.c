@@ -193,12 +193,9 @@ static int index_recs(struct twsnap *s)
 {
 	const struct pl_tw_rec *r = s->recs.v;
 	size_t need = 64;
-	int bits = 6;
 
-	while (need < s->recs.n * 2) {
+	while (need < s->recs.n * 2)
 		need <<= 1;
-		bits++;
-	}
 	if (need > s->nslots) {
 		__u32 *v = realloc(s->by_cookie, need * sizeof(*v));
 
@@ -206,7 +203,7 @@ static int index_recs(struct twsnap *s)
 			return -ENOMEM;
 		s->by_cookie = v;
 		s->nslots = need;
-		s->slot_shift = 64 - bits;
+		s->slot_shift = 64 - __builtin_ctzll(need);
 	}
 	memset(s->by_cookie, 0, s->nslots * sizeof(*s->by_cookie));
 	for (size_t i = 0; i < s->recs.n; i++) {
