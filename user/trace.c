@@ -272,7 +272,7 @@ static void tick_snapshot(struct tracer *tr, __u64 now)
 
 	/* the leases of connects made until now first: a reused TIME_WAIT tuple is told by them */
 	ring_buffer__consume(tr->rb);
-	twsnap__run(tr->tw, pipe_event, tr);
+	twsnap__run(tr->tw, false, pipe_event, tr);
 	/* early RELEASEs whose ALLOC never came */
 	lease_table__age(tr->leases, now - 10 * SEC);
 	floor_s = twsnap__stats(tr->tw)->last_ns / 1e9 / SNAP_DUTY;
@@ -742,7 +742,7 @@ static int finish(struct tracer *tr)
 		nat_watch__finish(tr->nat, mono_ns());
 	note_unrecorded(tr);
 	if (tr->tw)
-		twsnap__run(tr->tw, pipe_event, tr);
+		twsnap__run(tr->tw, true, pipe_event, tr);
 	/* the live view ends with the terminal as it was: no summary after it */
 	top__free(tr->top);
 	tr->top = NULL;

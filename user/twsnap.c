@@ -309,7 +309,7 @@ struct waiting {
 /* Decide the fate of one waiting lease from what the snapshot showed. */
 static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_rec *rec,
 		  __u64 start, __u64 end, __u64 *overflow_budget, int full, int reachable,
-		  twsnap_emit_fn fn, void *ctx)
+		  bool final, twsnap_emit_fn fn, void *ctx)
 {
 	/* by pointer: a lookup by id is a cache miss per lease per round */
 	struct lease *l = lease_table__recheck(s->t, w->l, w->id);
@@ -327,6 +327,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		return;
 	}
 	if (l->flags & L_IN_TW) {
+		__u64 gone = l->flags & L_TW_GONE ? l->tw_gone_ts : end;
 		__u8 reason;
 
 		if (!reachable && end < l->tw_expire_ts + TW_GIVE_UP_NS / 7)
@@ -336,18 +337,29 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		 * ended on purpose. If a connect() took the same 4-tuple since
 		 * (tcp_tw_reuse), it was reused; else killed (RST, ss -K).
 		 */
-		if (end >= l->tw_expire_ts)
+		if (gone >= l->tw_expire_ts)
 			reason = PL_END_TW_EXPIRED;
 		else if (l->flags & L_TW_TAKEN)
 			reason = PL_END_TW_REUSED;
 		else
 			reason = PL_END_TW_KILLED;
-		ev_from_lease(&e, l, PL_EV_TW_EXIT, end);
+		/*
+		 * The connect() that reuses a tuple frees the timewait socket
+		 * before its own event is in the buffer, and this round read the
+		 * buffer before the iterator ran: a kill seen now may be a reuse
+		 * whose event is still on its way. Ask again next round.
+		 */
+		if (reason == PL_END_TW_KILLED && !final && !(l->flags & L_TW_GONE)) {
+			l->flags |= L_TW_GONE;
+			l->tw_gone_ts = end;
+			return;
+		}
+		ev_from_lease(&e, l, PL_EV_TW_EXIT, gone);
 		e.kind = reason;
 		fn(ctx, &e);
 		if (!(l = lease_table__recheck(s->t, l, w->id)))
 			return;
-		ev_from_lease(&e, l, PL_EV_RELEASE, end);
+		ev_from_lease(&e, l, PL_EV_RELEASE, gone);
 		e.kind = reason;
 		fn(ctx, &e);
 		return;
@@ -396,7 +408,7 @@ static void forget_idle(struct twsnap *s)
 	s->nns = k;
 }
 
-int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
+int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 {
 	struct waiting *w = NULL;
 	size_t nw = 0, cap = 0;
@@ -451,7 +463,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 			if (w[k].netns != n->inum)
 				continue;
 			rec = reachable && w[k].cookie ? rec_find(s, w[k].cookie) : NULL;
-			judge(s, &w[k], rec, start, end, &budget, full, reachable, fn, ctx);
+			judge(s, &w[k], rec, start, end, &budget, full, reachable, final, fn, ctx);
 		}
 	}
 	/* Leases in a netns we never learnt how to enter. */
@@ -459,7 +471,7 @@ int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx)
 		__u64 budget = 0, now = mono_ns();
 
 		if (!ns_find(s, w[k].netns))
-			judge(s, &w[k], NULL, now, now, &budget, 0, 0, fn, ctx);
+			judge(s, &w[k], NULL, now, now, &budget, 0, 0, final, fn, ctx);
 	}
 	forget_idle(s);
 	free(w);

@@ -30,8 +30,13 @@ struct twsnap *twsnap__new(struct bpf_link *tcp_iter, struct lease_table *t);
 void twsnap__free(struct twsnap *s);
 /* A lease in netns was allocated by pid: remember how to enter that netns. */
 void twsnap__note_netns(struct twsnap *s, __u32 netns, __u32 pid);
-/* One snapshot round; emits through fn. Returns 0 or -errno. */
-int twsnap__run(struct twsnap *s, twsnap_emit_fn fn, void *ctx);
+/*
+ * One snapshot round; emits through fn. Returns 0 or -errno. A TIME_WAIT
+ * socket gone early is judged (reused or killed) one round after it was
+ * missed, when the connect() that may have taken it over has surely been
+ * read; 'final' judges at once (the last round, the buffer drained first).
+ */
+int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx);
 const struct twsnap_stats *twsnap__stats(const struct twsnap *s);
 
 #endif
