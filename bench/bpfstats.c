@@ -10,6 +10,12 @@
  * Prints one line, "PROGS RUN_TIME_NS RUN_CNT RECURSION_MISSES"; the last is
  * -1 where the kernel does not count them. Exit 1, with a line on stderr,
  * when the process cannot be read.
+ *
+ * bpfstats -p PID: each program instead, as one JSON array on one line,
+ * [{"id":N,"name":"pl_set_state_tp","run_time_ns":N,"run_cnt":N},...], so a
+ * benchmark can tell which program a change moved cost to (the busybox VM
+ * has no bpftool to ask). The name is the kernel's (letters, digits, '_' and
+ * '.' only, which it checks at load): printed as it is.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,15 +41,20 @@ int main(int argc, char **argv)
 	static __u32 ids[MAX_PROGS];
 	unsigned long long rt = 0, rc = 0, rm = 0;
 	char path[300], line[256];
-	bool counted = true;
+	bool counted = true, each = false;
 	size_t n = 0, progs = 0;
 	struct dirent *d;
 	char *end;
 	DIR *dir;
 	long pid;
 
+	if (argc == 3 && !strcmp(argv[1], "-p")) {
+		each = true;
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || (pid = strtol(argv[1], &end, 10)) <= 0 || *end) {
-		fprintf(stderr, "usage: bpfstats PID\n");
+		fprintf(stderr, "usage: bpfstats [-p] PID\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/fdinfo", pid);
@@ -67,6 +78,8 @@ int main(int argc, char **argv)
 	}
 	closedir(dir);
 	qsort(ids, n, sizeof(ids[0]), cmp_u32);
+	if (each)
+		putchar('[');
 	for (size_t i = 0; i < n; i++) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
@@ -78,6 +91,12 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			continue;	/* unloaded since: not ours any more */
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			if (each)
+				printf("%s{\"id\":%u,\"name\":\"%.*s\",\"run_time_ns\":%llu,"
+				       "\"run_cnt\":%llu}", progs ? "," : "", info.id,
+				       (int)strnlen(info.name, sizeof(info.name)), info.name,
+				       (unsigned long long)info.run_time_ns,
+				       (unsigned long long)info.run_cnt);
 			progs++;
 			rt += info.run_time_ns;
 			rc += info.run_cnt;
@@ -89,7 +108,9 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	if (counted)
+	if (each)
+		printf("]\n");
+	else if (counted)
 		printf("%zu %llu %llu %llu\n", progs, rt, rc, rm);
 	else
 		printf("%zu %llu %llu -1\n", progs, rt, rc);

@@ -11,15 +11,18 @@
 # Per configuration: connections/s (median) and its ratio to no tracer; the
 # load's own CPU µs per connection (median; the BPF programs run in its
 # context) and its ratio to no tracer, which a noisy neighbour moves far less
-# than the wall-clock rate; the tracer's CPU seconds per 100k connections (on-CPU time of all its threads,
-# from just before the load to just before the stop); events lost, both as the
-# tracer reports them and counted against what loadgen says the workload must
-# produce; BPF ns per program run (kernel.bpf_stats_enabled, run_time_ns /
-# run_cnt of the tracer's own programs, read by bench/bpfstats) and the kernel's
-# recursion_misses; peak RSS (VmHWM). The BPF statistics cost two clock reads
-# per program run, so the measured rounds run without them and one more round
-# per load and tracer (round 0, after the others) takes them alone: the ratios
-# are not taxed by the measuring.
+# than the wall-clock rate; the tracer's CPU seconds per 100k connections
+# (on-CPU time of all its threads, from just before the load to just before
+# the stop); events lost, both as the tracer reports them and counted against
+# what loadgen says the workload must produce; BPF ns per program run
+# (kernel.bpf_stats_enabled, run_time_ns / run_cnt of the tracer's own
+# programs, read by bench/bpfstats) and the kernel's recursion_misses, and
+# the same program by program (bpf_by_prog: ns and runs per connection or
+# message, printed for portlife -s after the table, so a change shows which
+# program it moved cost to); peak RSS (VmHWM). The BPF statistics cost two
+# clock reads per program run, so the measured rounds run without them and
+# one more round per load and tracer (round 0, after the others) takes them
+# alone: the ratios are not taxed by the measuring.
 #
 # Needs root. Run it under the host's BPF lock (make bench does):
 #     flock /tmp/portlife-live.lock bench/run.sh
@@ -124,6 +127,10 @@ hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 # PID holds (bench/bpfstats; recursion_misses -1 where the kernel keeps none)
 bpf_stats() {
 	"$BPFSTATS" "$1" 2>/dev/null || echo "0 0 0 0"
+}
+# the same per program, as a JSON array (statistics round only)
+prog_stats() {
+	"$BPFSTATS" -p "$1" 2>/dev/null || echo "[]"
 }
 
 # Waits for the tracer to be attached. portlife says so on stderr; for the
@@ -230,6 +237,7 @@ stop_tracer() {
 
 run_one() {
 	local cfg=$1 round=$2 load=$3 lg ready=1 c0=0 c1=0 hwm=0 b0 b1 nprog rt0 rc0 rm0 rt1 rc1 rm1
+	local p0='[]' p1='[]'
 	local -a args
 	case $load in
 	conn) args=(-n "$COUNT" "${LGARGS[@]}") ;;
@@ -254,6 +262,7 @@ run_one() {
 		fi
 		c0=$(cpu_s "$TPID")
 		b0=$(bpf_stats "$TPID")
+		[ "$round" = 0 ] && p0=$(prog_stats "$TPID")
 	fi
 	ip netns exec "$NS" "$LOADGEN" -W "${args[@]}" >"$TMP/lg" &
 	LGPID=$!
@@ -265,6 +274,7 @@ run_one() {
 		c1=$(cpu_s "$TPID")
 		hwm=$(hwm_kib "$TPID")
 		b1=$(bpf_stats "$TPID")
+		[ "$round" = 0 ] && p1=$(prog_stats "$TPID")
 		stop_tracer
 	else
 		b0="0 0 0 0"
@@ -286,12 +296,16 @@ run_one() {
 		--argjson hwm "${hwm:-0}" --argjson nprog "${nprog:-0}" \
 		--argjson rt "$((rt1 - rt0))" --argjson rc "$((rc1 - rc0))" \
 		--argjson rm "$(if [ "$rm1" = -1 ]; then echo null; else echo $((rm1 - rm0)); fi)" \
-		--arg seen "$seen" --argjson pl "$PEER_LINES_TCPLIFE" --argjson ps "$PEER_LINES_STATES" '
+		--arg seen "$seen" --argjson pl "$PEER_LINES_TCPLIFE" --argjson ps "$PEER_LINES_STATES" \
+		--argjson p0 "$p0" --argjson p1 "$p1" '
 		($seen | split(" ") | map(tonumber)) as $s |
 		{config: $cfg, round: $round, ready: ($ready == 1), kind: $load, load: $lg,
 		 conns_per_s: ($lg.conns_per_s // $lg.msgs_per_s), tracer_cpu_s: ($c1 - $c0),
 		 rss_kib: $hwm,
 		 bpf: {progs: $nprog, run_time_ns: $rt, run_cnt: $rc, recursion_misses: $rm},
+		 bpf_progs: ($p1 | map(. as $x | ($p0 | map(select(.id == $x.id)) | first) as $y |
+			{name: $x.name, run_time_ns: ($x.run_time_ns - ($y.run_time_ns // 0)),
+			 run_cnt: ($x.run_cnt - ($y.run_cnt // 0))}) | map(select(.run_cnt > 0))),
 		 seen: {alloc: $s[0], tw_enter: $s[1], release: $s[2], lines: $s[3]},
 		 tracer_drops: (if $s[4] < 0 then null else $s[4] end),
 		 expected_lines: (if $lg.proto != "tcp" or $load != "conn" then null
@@ -356,6 +370,10 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname
 			else $st | map(select(.bpf.run_cnt > 0) | .bpf.run_time_ns / .bpf.run_cnt) | median end),
 		 bpf_runs_per_unit: (if $c == "none" then null
 			else $st | map(.bpf.run_cnt / units) | median end),
+		 bpf_by_prog: (if $c == "none" or ($st | length) == 0 then null
+			else $st[0] | units as $u | .bpf_progs // [] | map({prog: .name,
+				ns_per_unit: (.run_time_ns / $u), runs_per_unit: (.run_cnt / $u),
+				ns_per_run: (.run_time_ns / .run_cnt)}) | sort_by(-.ns_per_unit) end),
 		 recursion_misses: (($runs + $st) | map(.bpf.recursion_misses) | max),
 		 tracer_drops: (if $c == "none" or ($runs[0].tracer_drops == null) then null
 			else map(.tracer_drops) | max end),
@@ -384,5 +402,13 @@ jq -r -L bench 'include "lib";
 		.recursion_misses, (if .missed == null then "-" else
 			"\(.missed)/\(.expected | to_entries | map(.value) | add)" end),
 		(if .rss_kib == null then "-" else (.rss_kib / 1024 | f(1)) end)] | join(" "))' "$OUT" |
+	column -t
+# Where the BPF time goes, program by program (portlife -s's statistics round;
+# the JSON has every program, the table those costing 0.5 ns a unit or more).
+jq -r -L bench 'include "lib";
+	[.results[] | select(.config == "pl_s" and .bpf_by_prog != null) | .load as $l |
+	 .bpf_by_prog[] | select(.ns_per_unit >= 0.5) | [$l, .prog, (.ns_per_unit | f(0)), (.runs_per_unit | f(2)),
+		(.ns_per_run | f(0))] | join(" ")] |
+	if length > 0 then "load pl_s_program bpf_ns/unit runs/unit ns/run", .[] else empty end' "$OUT" |
 	column -t
 echo "bench: results in $OUT" >&2

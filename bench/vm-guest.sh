@@ -12,9 +12,11 @@
 #
 # One console line per load, parsed on the host (bench/vm.sh):
 #   PORTLIFE-VM-BENCH {"mode":M,"round":R,"config":"none"|"pl_s","load":{loadgen's JSON},
-#                      "bpf0":[progs,run_time_ns,run_cnt,misses],"bpf1":[...]}
+#                      "bpf0":[progs,run_time_ns,run_cnt,misses],"bpf1":[...],
+#                      "progs0":[...],"progs1":[...]}
 #   PORTLIFE-VM-BENCH-ERR <why>   a load or a tracer that did not run
-# bpf0/bpf1: bench/bpfstats of the tracer before and after the load.
+# bpf0/bpf1: bench/bpfstats of the tracer before and after the load;
+# progs0/progs1: the same per program (bpfstats -p), in round 0 only.
 # Exit status: the number of loads that failed.
 mode=$1 rounds=$2 count=$3 settle=$4
 failed=0
@@ -32,7 +34,7 @@ wait_for() {
 
 # run ROUND CONFIG
 run() {
-	tpid= b0="0,0,0,0" b1="0,0,0,0"
+	tpid= b0="0,0,0,0" b1="0,0,0,0" p0="[]" p1="[]"
 	: >/tmp/bench.lg
 	if [ "$2" = pl_s ]; then
 		/portlife --mode "$mode" -s >/tmp/bench.out 2>/tmp/bench.err &
@@ -46,6 +48,7 @@ run() {
 			return
 		fi
 		b0=$(/bpfstats "$tpid" | tr ' ' ,)
+		[ "$1" = 0 ] && p0=$(/bpfstats -p "$tpid")
 	fi
 	# A namespace of its own: lo, a wide port range, no TIME_WAIT of earlier
 	# loads. -W: loadgen holds it (and its listeners) until the tracer is done.
@@ -59,6 +62,7 @@ run() {
 	elif [ -n "$tpid" ]; then
 		sleep "$settle"
 		b1=$(/bpfstats "$tpid" | tr ' ' ,)
+		[ "$1" = 0 ] && p1=$(/bpfstats -p "$tpid")
 	fi
 	if [ -n "$tpid" ]; then
 		kill -INT "$tpid"
@@ -67,8 +71,8 @@ run() {
 	kill -TERM "$lgpid" 2>/dev/null
 	wait "$lgpid"
 	grep -q '"pid"' /tmp/bench.lg || return
-	printf 'PORTLIFE-VM-BENCH {"mode":"%s","round":%d,"config":"%s","load":%s,"bpf0":[%s],"bpf1":[%s]}\n' \
-		"$mode" "$1" "$2" "$(head -n 1 /tmp/bench.lg)" "$b0" "$b1"
+	printf 'PORTLIFE-VM-BENCH {"mode":"%s","round":%d,"config":"%s","load":%s,"bpf0":[%s],"bpf1":[%s],"progs0":%s,"progs1":%s}\n' \
+		"$mode" "$1" "$2" "$(head -n 1 /tmp/bench.lg)" "$b0" "$b1" "${p0:-[]}" "${p1:-[]}"
 }
 
 sysctl -qw kernel.bpf_stats_enabled=0

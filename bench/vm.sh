@@ -12,7 +12,8 @@
 #              make bench: 0.8 means the load spends 1.25x the CPU)
 #   ns/run     BPF ns per program run, and runs/conn, program runs per
 #              connection, from a separate round with kernel.bpf_stats_enabled
-#              (bench/bpfstats), so the measured rounds do not pay for it
+#              (bench/bpfstats), so the measured rounds do not pay for it;
+#              then the same program by program (ns/conn, runs/conn, ns/run)
 # Under TCG (no KVM here), one vCPU, the ratios are indicative only: TCG
 # slows kernel and user code unevenly. ns/run and runs/conn suffer less.
 #
@@ -82,6 +83,12 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson rounds "$ro
 			then ($st.bpf1[1] - $st.bpf0[1]) / ($st.bpf1[2] - $st.bpf0[2]) else null end),
 		 bpf_runs_per_conn: (if $st then ($st.bpf1[2] - $st.bpf0[2]) / $st.load.conns
 			else null end),
+		 bpf_by_prog: (if $st then $st.progs1 // [] | map(. as $x |
+			(($st.progs0 // []) | map(select(.id == $x.id)) | first) as $y |
+			{prog: $x.name, runs: ($x.run_cnt - ($y.run_cnt // 0)),
+			 ns: ($x.run_time_ns - ($y.run_time_ns // 0))} | select(.runs > 0) |
+			{prog, ns_per_conn: (.ns / $st.load.conns), runs_per_conn: (.runs / $st.load.conns),
+			 ns_per_run: (.ns / .runs)}) | sort_by(-.ns_per_conn) else null end),
 		 rounds_measured: ([$none, $pl] | map(length) | min)})),
 	 runs: .}' "$runs" >"$out" || die "cannot write $out"
 
@@ -91,5 +98,11 @@ jq -r -L bench 'include "lib";
 	(.results[] | [.kernel, .mode, (.none_per_s | f(0)), (.pl_s_per_s | f(0)), (.ratio | f(2)),
 		(.cpu_ratio | f(2)), (.bpf_ns_per_run | f(0)), (.bpf_runs_per_conn | f(2)),
 		(.progs | f(0))] | join(" "))' "$out" | column -t
+jq -r -L bench 'include "lib";
+	[.results[] | .kernel as $k | .mode as $m | (.bpf_by_prog // [])[] |
+	 [$k, $m, .prog, (.ns_per_conn | f(0)), (.runs_per_conn | f(2)), (.ns_per_run | f(0))] |
+	 join(" ")] |
+	if length > 0 then "kernel mode program ns/conn runs/conn ns/run", .[] else empty end' "$out" |
+	column -t
 echo "bench-vm: results in $out" >&2
 exit "$rc"

@@ -47,6 +47,8 @@ check "pl_s ratio > 0" "$(q "$(r conn pl_s).ratio > 0")"
 check "pl_s attached" "$(q "[.results[].not_ready] | add == 0")"
 check "pl_s tracer CPU measured" "$(q "$(r conn pl_s).tracer_cpu_s_per_100k > 0")"
 check "pl_s BPF stats measured" "$(q "$(r conn pl_s) | .bpf_ns_per_run > 0 and .bpf_runs_per_unit > 0")"
+check "pl_s BPF time by program adds up to the total (within 5%: the host's own traffic)" \
+	"$(q "$(r conn pl_s) | (.bpf_by_prog | length) > 0 and ([.bpf_by_prog[].runs_per_unit] | add) as \$s | (\$s - .bpf_runs_per_unit | fabs) <= 0.05 * .bpf_runs_per_unit")"
 check "pl_s peak RSS measured" "$(q "$(r conn pl_s).rss_kib > 0")"
 check "portlife drops field present, 0" "$(q "$(r conn pl_s).tracer_drops == 0")"
 check "no recursion misses" "$(q "[.results[].recursion_misses] | max == 0")"
