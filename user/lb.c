@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include "lb.h"
 
+int lb_write_errno;
+
 bool lbuf_reserve(struct lbuf *o)
 {
 	char *nb = realloc(o->buf, LB_LINE_MAX);

@@ -14,6 +14,7 @@
 #ifndef PORTLIFE_LB_H
 #define PORTLIFE_LB_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,13 +53,36 @@ static inline void lb_open(struct lb *b, struct lbuf *o)
 	b->end = o->buf + o->cap;
 }
 
+/*
+ * The errno of the first line that could not be written, 0 if none. Read
+ * when the stream's error flag is found set, later: by then the write that
+ * failed (one stdio made by itself, its buffer full) is long past, and the
+ * buffer it could not write is gone, so a flush cannot fail again to say why.
+ */
+extern int lb_write_errno;
+
+/* fflush(f), keeping the cause of a failure in lb_write_errno; 0 or EOF. */
+static inline int lb_flush(FILE *f)
+{
+	if (fflush(f) != EOF)
+		return 0;
+	if (!lb_write_errno)
+		lb_write_errno = errno ? errno : EIO;
+	return EOF;
+}
+
 /* Writes the line out; 0, or EOF as fwrite says it. */
 static inline int lb_close(struct lb *b, FILE *f)
 {
 	size_t n = b->p - b->start;
 
 	b->p = b->start;
-	return n && fwrite(b->start, 1, n, f) != n ? EOF : 0;
+	if (n && fwrite(b->start, 1, n, f) != n) {
+		if (!lb_write_errno)
+			lb_write_errno = errno ? errno : EIO;
+		return EOF;
+	}
+	return 0;
 }
 
 static inline void lb_mem(struct lb *b, const void *s, size_t n)

@@ -769,7 +769,7 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 		/* the security rules' section; totals stay the last line */
 		alerts__summary(ri->alerts, o->f, true);
 		json_totals(o, ri, n);
-		fflush(o->f);
+		lb_flush(o->f);
 		free(v);
 		return;
 	}
@@ -837,6 +837,6 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			ri->nat_drop_hook ? "" : "; the drop hook is not loaded, so no failure has "
 						 "its tuple",
 			ri->nat_range ? ri->nat_range : "?");
-	fflush(o->f);
+	lb_flush(o->f);
 	free(v);
 }

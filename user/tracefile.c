@@ -217,6 +217,11 @@ __u64 tracefile_written(const struct tracefile_writer *w)
 	return w->records + w->pending;
 }
 
+size_t tracefile_buffered(const struct tracefile_writer *w)
+{
+	return w->used;
+}
+
 int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
 {
 	unsigned char end[END_BYTES];

@@ -222,6 +222,8 @@ int tracefile_close(struct tracefile_writer *w, const struct pl_file_trailer *t)
  * nothing more is accepted.
  */
 __u64 tracefile_written(const struct tracefile_writer *w);
+/* Bytes buffered, not yet written: tracefile_flush() would write them. */
+size_t tracefile_buffered(const struct tracefile_writer *w);
 
 /* What reading found. */
 struct tracefile_info {
