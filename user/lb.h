@@ -61,14 +61,18 @@ static inline void lb_open(struct lb *b, struct lbuf *o)
  */
 extern int lb_write_errno;
 
-/* fflush(f), keeping the cause of a failure in lb_write_errno; 0 or EOF. */
-static inline int lb_flush(FILE *f)
+/* A write just failed: keep its cause, if it is the first; EOF. */
+static inline int lb_write_failed(void)
 {
-	if (fflush(f) != EOF)
-		return 0;
 	if (!lb_write_errno)
 		lb_write_errno = errno ? errno : EIO;
 	return EOF;
+}
+
+/* fflush(f), keeping the cause of a failure in lb_write_errno; 0 or EOF. */
+static inline int lb_flush(FILE *f)
+{
+	return fflush(f) == EOF ? lb_write_failed() : 0;
 }
 
 /* Writes the line out; 0, or EOF as fwrite says it. */
@@ -77,12 +81,7 @@ static inline int lb_close(struct lb *b, FILE *f)
 	size_t n = b->p - b->start;
 
 	b->p = b->start;
-	if (n && fwrite(b->start, 1, n, f) != n) {
-		if (!lb_write_errno)
-			lb_write_errno = errno ? errno : EIO;
-		return EOF;
-	}
-	return 0;
+	return n && fwrite(b->start, 1, n, f) != n ? lb_write_failed() : 0;
 }
 
 static inline void lb_mem(struct lb *b, const void *s, size_t n)

@@ -20,7 +20,6 @@
 #define L_CLOSED	0x10	/* reached CLOSE */
 #define L_TW_TAKEN	0x20	/* a newer connect() took its TIME_WAIT 4-tuple over (tcp_tw_reuse) */
 #define L_FREE		0x40	/* the slot is on the free list: the lease it held ended */
-#define L_TW_GONE	0x80	/* a snapshot found its TIME_WAIT socket gone early (tw_gone_ts) */
 
 struct lease {
 	__u64 id;
@@ -37,7 +36,7 @@ struct lease {
 	__u64 estab_ts;
 	__u64 close_ts;		/* the socket reached CLOSE */
 	__u64 tw_enter_ts, tw_expire_ts, tw_exit_ts;
-	__u64 tw_gone_ts;	/* L_TW_GONE: the end of the snapshot that missed it */
+	__u64 tw_gone_ts;	/* a snapshot that missed its TIME_WAIT socket early ended then; 0: none */
 	__u64 end_ts;		/* released */
 	__u64 state_ts;		/* ts of the event that set .state */
 	__u64 touch_ts;		/* last event, for LRU eviction and ageing */

@@ -687,6 +687,7 @@ static void schedule_ticks(struct tracer *tr)
  */
 #define OUT_DELAY_NS (50 * 1000000ULL)
 
+/* Output waits, the oldest since OUT_DELAY_NS or more: write it now (and restart the clock). */
 static bool out_due(struct tracer *tr, __u64 now)
 {
 	if (!__fpending(stdout) && !(tr->pipe.rec && tracefile_buffered(tr->pipe.rec))) {
@@ -695,7 +696,10 @@ static bool out_due(struct tracer *tr, __u64 now)
 	}
 	if (!tr->out_since)
 		tr->out_since = now;
-	return now - tr->out_since >= OUT_DELAY_NS;
+	if (now - tr->out_since < OUT_DELAY_NS)
+		return false;
+	tr->out_since = 0;
+	return true;
 }
 
 /*
@@ -765,7 +769,6 @@ static int loop(struct tracer *tr)
 		if (end && now >= end)
 			break;
 		if (out_due(tr, now)) {
-			tr->out_since = 0;
 			/* Records reach the file within OUT_DELAY_NS: a kill loses little. */
 			if (tr->pipe.rec && !tr->pipe.rec_err &&
 			    (tr->pipe.rec_err = tracefile_flush(tr->pipe.rec))) {

@@ -327,7 +327,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		return;
 	}
 	if (l->flags & L_IN_TW) {
-		__u64 gone = l->flags & L_TW_GONE ? l->tw_gone_ts : end;
+		__u64 gone = l->tw_gone_ts ? l->tw_gone_ts : end;
 		__u8 reason;
 
 		if (!reachable && end < l->tw_expire_ts + TW_GIVE_UP_NS / 7)
@@ -349,8 +349,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		 * buffer before the iterator ran: a kill seen now may be a reuse
 		 * whose event is still on its way. Ask again next round.
 		 */
-		if (reason == PL_END_TW_KILLED && !final && !(l->flags & L_TW_GONE)) {
-			l->flags |= L_TW_GONE;
+		if (reason == PL_END_TW_KILLED && !final && !l->tw_gone_ts) {
 			l->tw_gone_ts = end;
 			return;
 		}
