@@ -32,6 +32,9 @@ struct ended_set {
 #define L_CK_LINKED	0x40000000u	/* in the cookie index */
 #define L_FL_LINKED	0x20000000u	/* in the flow index */
 
+/* Buckets per index to start with (fewer if max is smaller). */
+#define LEASE_MIN_BUCKETS 1024
+
 struct lease_table {
 	struct ended_set *gone;		/* ids that ended */
 	__u64 max_id;
@@ -48,7 +51,14 @@ struct lease_table {
 	 * ALLOC on, while the addresses may come later (bind, then connect).
 	 */
 	struct lease **by_flow;		/* NULL: not indexed */
-	size_t nbuckets, max;
+	/*
+	 * Every index has nbuckets buckets, grown to keep about one lease per
+	 * bucket up to max_buckets (max, rounded up to a power of two). Sized
+	 * for max from the start, the four indexes of the default million
+	 * leases were 32 MB that a storm of 50k connections touched in full
+	 * (a page fault per page, and a cache miss per lookup).
+	 */
+	size_t nbuckets, max_buckets, max;
 	struct lease *pool, *free;
 	size_t used;			/* pool[used..max) never handed out yet */
 	struct lease lru;		/* sentinel: lru.lru_next is the oldest */
@@ -102,6 +112,9 @@ struct lease_table *lease_table__new(size_t max)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->max_buckets = nb;
+	if (nb > LEASE_MIN_BUCKETS)
+		nb = LEASE_MIN_BUCKETS;
 	t->by_id = calloc(nb, sizeof(*t->by_id));
 	t->by_cookie = calloc(nb, sizeof(*t->by_cookie));
 	t->by_tuple = calloc(nb, sizeof(*t->by_tuple));
@@ -465,6 +478,66 @@ static void remove_lease(struct lease_table *t, struct lease *l)
 	t->st.live--;
 }
 
+/*
+ * Twice the buckets in every index, each lease relinked where its keys now
+ * fall (chains are unordered: every lookup compares keys). Called when the
+ * table holds more leases than buckets; without memory for the new arrays
+ * the old ones stay, only slower.
+ */
+static void grow_indexes(struct lease_table *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct lease **id = calloc(nb, sizeof(*id)), **ck = calloc(nb, sizeof(*ck));
+	struct lease **tu = calloc(nb, sizeof(*tu));
+	struct lease **fl = t->by_flow ? calloc(nb, sizeof(*fl)) : NULL;
+	struct lease **old_id = t->by_id, **old_ck = t->by_cookie, **old_tu = t->by_tuple;
+	struct lease **old_fl = t->by_flow, *l, *next, **b;
+	size_t i, old_nb = t->nbuckets;
+
+	if (!id || !ck || !tu || (t->by_flow && !fl)) {
+		free(id);
+		free(ck);
+		free(tu);
+		free(fl);
+		return;
+	}
+	t->by_id = id;
+	t->by_cookie = ck;
+	t->by_tuple = tu;
+	t->by_flow = fl;
+	t->nbuckets = nb;
+	for (i = 0; i < old_nb; i++) {
+		for (l = old_id[i]; l; l = next) {
+			next = l->id_next;
+			b = &t->by_id[seq_bucket(t, l->id)];
+			l->id_next = *b;
+			*b = l;
+		}
+		for (l = old_ck[i]; l; l = next) {
+			next = l->ck_next;
+			b = &t->by_cookie[seq_bucket(t, l->cookie)];
+			l->ck_next = *b;
+			*b = l;
+		}
+		for (l = old_tu[i]; l; l = next) {
+			next = l->tu_next;
+			b = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
+			l->tu_next = *b;
+			*b = l;
+		}
+		for (l = old_fl ? old_fl[i] : NULL; l; l = next) {
+			next = l->fl_next;
+			b = flow_bucket(t, l->proto, l->lport);
+			l->fl_next = *b;
+			*b = l;
+		}
+	}
+	free(old_id);
+	free(old_ck);
+	free(old_tu);
+	free(old_fl);
+}
+
 static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
 {
 	struct lease *l;
@@ -492,6 +565,8 @@ static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
 	lru_touch(t, l, ts);
 	t->st.live++;
 	t->st.created++;
+	if (t->st.live > t->nbuckets && t->nbuckets < t->max_buckets)
+		grow_indexes(t);
 	return l;
 }
 

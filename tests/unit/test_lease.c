@@ -676,6 +676,83 @@ static void test_random_invariants(void **state)
 	assert_true(st->evicted > 0);
 }
 
+/* A distinct 4-tuple per n: the port and the far end's last two bytes. */
+static void tuple_of(struct pl_event *e, unsigned n)
+{
+	e->lport = 10000 + (__u16)(n % 50000);
+	e->raddr[2] = (__u8)(n >> 8);
+	e->raddr[3] = (__u8)n;
+}
+
+/*
+ * The indexes start small and grow with the table: every lease stays findable
+ * by id, cookie, flow and 4-tuple across the growths, and one that ends leaves
+ * each index (a stale tuple entry would mark the slot's next tenant taken).
+ */
+static void test_grow_indexes(void **state)
+{
+	const unsigned n = 20000;
+	struct lease_table *t = table(1 << 20);
+	const struct lease_stats *st = lease_table__stats(t);
+	struct pl_event e;
+	struct lease *l;
+
+	lease_table__index_tuples(t);
+	assert_int_equal(lease_table__index_flows(t), 0);
+	for (unsigned i = 1; i <= n; i++) {
+		e = ev_alloc(i, i * 10, 0x100000 + i);
+		tuple_of(&e, i);
+		apply(t, e);
+		if (i % 2 == 0) {
+			e = ev_state(i, i * 10 + 5, 0, TCP_FIN_WAIT2, TCP_CLOSE, PL_STATE_TW_EXPECTED);
+			tuple_of(&e, i);
+			apply(t, e);
+		}
+	}
+	assert_int_equal(st->live, n);
+	assert_int_equal(tw_count(t), n / 2);
+	for (unsigned i = 1; i <= n; i++) {
+		e = ev(PL_EV_ALLOC, i, 0);
+		tuple_of(&e, i);
+		l = lease_table__find(t, i);
+		assert_non_null(l);
+		assert_int_equal(l->id, i);
+		assert_ptr_equal(lease_table__find_cookie(t, 0x100000 + i), l);
+		assert_ptr_equal(lease_table__find_flow(t, 6, 2, e.laddr, e.lport, e.raddr, e.rport), l);
+	}
+	/* a connect() on an even lease's tuple takes its TIME_WAIT over; odd ones wait for none */
+	for (unsigned i = 1; i <= 200; i++) {
+		e = ev_alloc(n + i, n * 10 + i, 0);
+		tuple_of(&e, i);
+		apply(t, e);
+		l = lease_table__find(t, i);
+		assert_int_equal(!!(l->flags & L_TW_TAKEN), i % 2 == 0);
+	}
+	/* every lease ends; new ones on the same tuples find nobody to take over */
+	for (unsigned i = 1; i <= n + 200; i++)
+		apply(t, ev_release(i, n * 20 + i, PL_END_CLOSE));
+	assert_int_equal(st->live, 0);
+	assert_int_equal(tw_count(t), 0);
+	for (unsigned i = 1; i <= n; i++) {
+		e = ev_alloc(2 * n + i, n * 30 + i, 0);
+		tuple_of(&e, i);
+		l = apply(t, e).lease;
+		assert_false(l->flags & L_TW_TAKEN);
+		if (i % 2 == 0) {
+			e = ev_state(2 * n + i, n * 30 + i + 1, 0, TCP_FIN_WAIT2, TCP_CLOSE,
+				     PL_STATE_TW_EXPECTED);
+			tuple_of(&e, i);
+			apply(t, e);
+		}
+	}
+	for (unsigned i = 1; i <= n; i += 2) {
+		e = ev_alloc(4 * n + i, n * 40 + i, 0);
+		tuple_of(&e, i);
+		apply(t, e);
+		assert_false(lease_table__find(t, 2 * n + i)->flags & L_TW_TAKEN);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +773,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_recheck, teardown),
 		cmocka_unit_test_teardown(test_state_out_of_order, teardown),
 		cmocka_unit_test_teardown(test_random_invariants, teardown),
+		cmocka_unit_test_teardown(test_grow_indexes, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
