@@ -479,20 +479,21 @@ static void remove_lease(struct lease_table *t, struct lease *l)
 }
 
 /*
- * Twice the buckets in every index, each lease relinked where its keys now
- * fall (chains are unordered: every lookup compares keys). Called when the
- * table holds more leases than buckets; without memory for the new arrays
- * the old ones stay, only slower.
+ * Four times the buckets in every index (fewer rehashes than doubling), each
+ * lease relinked where its keys now fall: chains are unordered, every lookup
+ * compares keys. The pool is walked in order, not the old chains: one pass
+ * over memory the prefetcher follows, where chasing chains was a cache miss
+ * per lease per index (perf: a storm's growths took 15% of the tracer).
+ * Called when the table holds more leases than buckets; without memory for
+ * the new arrays the old ones stay, only slower.
  */
 static void grow_indexes(struct lease_table *t)
 {
-	size_t nb = t->nbuckets * 2;
+	size_t nb = t->nbuckets * 4 < t->max_buckets ? t->nbuckets * 4 : t->max_buckets;
 	struct lease **id = calloc(nb, sizeof(*id)), **ck = calloc(nb, sizeof(*ck));
 	struct lease **tu = calloc(nb, sizeof(*tu));
 	struct lease **fl = t->by_flow ? calloc(nb, sizeof(*fl)) : NULL;
-	struct lease **old_id = t->by_id, **old_ck = t->by_cookie, **old_tu = t->by_tuple;
-	struct lease **old_fl = t->by_flow, *l, *next, **b;
-	size_t i, old_nb = t->nbuckets;
+	struct lease **b;
 
 	if (!id || !ck || !tu || (t->by_flow && !fl)) {
 		free(id);
@@ -501,41 +502,40 @@ static void grow_indexes(struct lease_table *t)
 		free(fl);
 		return;
 	}
+	free(t->by_id);
+	free(t->by_cookie);
+	free(t->by_tuple);
+	free(t->by_flow);
 	t->by_id = id;
 	t->by_cookie = ck;
 	t->by_tuple = tu;
 	t->by_flow = fl;
 	t->nbuckets = nb;
-	for (i = 0; i < old_nb; i++) {
-		for (l = old_id[i]; l; l = next) {
-			next = l->id_next;
-			b = &t->by_id[seq_bucket(t, l->id)];
-			l->id_next = *b;
-			*b = l;
-		}
-		for (l = old_ck[i]; l; l = next) {
-			next = l->ck_next;
+	for (size_t i = 0; i < t->used; i++) {
+		struct lease *l = &t->pool[i];
+
+		if (l->flags & L_FREE)
+			continue;
+		b = &t->by_id[seq_bucket(t, l->id)];
+		l->id_next = *b;
+		*b = l;
+		if (l->flags & L_CK_LINKED) {
 			b = &t->by_cookie[seq_bucket(t, l->cookie)];
 			l->ck_next = *b;
 			*b = l;
 		}
-		for (l = old_tu[i]; l; l = next) {
-			next = l->tu_next;
-			b = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr, l->raddr);
+		if ((l->flags & L_TW_LISTED) && t->index_tuples) {
+			b = tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr,
+					 l->raddr);
 			l->tu_next = *b;
 			*b = l;
 		}
-		for (l = old_fl ? old_fl[i] : NULL; l; l = next) {
-			next = l->fl_next;
+		if (l->flags & L_FL_LINKED) {
 			b = flow_bucket(t, l->proto, l->lport);
 			l->fl_next = *b;
 			*b = l;
 		}
 	}
-	free(old_id);
-	free(old_ck);
-	free(old_tu);
-	free(old_fl);
 }
 
 static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
