@@ -159,8 +159,84 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 	}
 }
 
+/*
+ * The event's owner, formatted once for the lines that repeat it (the cache
+ * key is every byte it is made of, the comm's 16 included).
+ */
+static const struct out_owner *owner_of(struct out *o, const struct pl_event *e)
+{
+	struct out_owner *c = &o->owner;
+	struct lbuf lb = { .buf = c->json, .cap = sizeof(c->json) };
+	struct jw w;
+
+	if (c->len && c->pid == e->pid && c->tid == e->tid && c->cgroup_id == e->cgroup_id &&
+	    !memcmp(c->comm, e->comm, PL_COMM_LEN))
+		return c;
+	c->pid = e->pid;
+	c->tid = e->tid;
+	c->cgroup_id = e->cgroup_id;
+	memcpy(c->comm, e->comm, PL_COMM_LEN);
+	/* the writer appends into the cache itself: it never grows a buffer it did not get */
+	w.c.start = w.c.p = lb.buf;
+	w.c.end = lb.buf + lb.cap;
+	w.depth = 0;
+	w.after_key = false;
+	w.has_items[0] = false;
+	jw_ku64(&w, "pid", e->pid);
+	jw_ku64(&w, "tid", e->tid);
+	jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
+	jw_ku64(&w, "cgroup_id", e->cgroup_id);
+	c->len = w.c.p - w.c.start;
+	comm_sanitize(e->comm, PL_COMM_LEN, c->text, sizeof(c->text));
+	return c;
+}
+
+/* An address as text ("10.0.0.1", "::1"), formatted once while it repeats. */
+static const struct out_addr *addr_of(struct out *o, int slot, int family, const __u8 a[16])
+{
+	struct out_addr *c = &o->addr[slot];
+	struct lb b;
+
+	if (c->len && c->family == family && !memcmp(c->a, a, 16))
+		return c;
+	c->family = family;
+	memcpy(c->a, a, 16);
+	b.start = b.p = c->s;
+	b.end = c->s + sizeof(c->s);
+	lb_addr(&b, family, a);
+	c->len = b.p - b.start;
+	return c;
+}
+
+static void jw_kaddr_cached(struct out *o, struct jw *w, int slot, int family, const __u8 a[16])
+{
+	const struct out_addr *c = addr_of(o, slot, family, a);
+
+	jw_sep(w);
+	lb_char(&w->c, '"');
+	lb_mem(&w->c, c->s, c->len);
+	lb_char(&w->c, '"');
+}
+
+/* lb_endpoint() with the address from the cache */
+static void text_endpoint(struct out *o, struct lb *b, int slot, int family, const __u8 a[16],
+			  __u16 port)
+{
+	const struct out_addr *c = addr_of(o, slot, family, a);
+
+	if (family == AF_INET6)
+		lb_char(b, '[');
+	lb_mem(b, c->s, c->len);
+	if (family == AF_INET6)
+		lb_lit(b, "]:");
+	else
+		lb_char(b, ':');
+	lb_u64(b, port);
+}
+
 static void json_event(struct out *o, const struct pl_event *e, const struct lease *l)
 {
+	const struct out_owner *ow;
 	char en[16];
 	struct jw w;
 
@@ -172,18 +248,19 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_ktime(&w, "time", e->ts_ns + o->wall_off);
 	jw_ku64(&w, "ts_ns", e->ts_ns);
 	jw_ku64(&w, "lease", e->lease);
-	jw_ku64(&w, "pid", e->pid);
-	jw_ku64(&w, "tid", e->tid);
-	jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
-	jw_ku64(&w, "cgroup_id", e->cgroup_id);
+	ow = owner_of(o, e);
+	jw_sep(&w);
+	lb_mem(&w.c, ow->json, ow->len);
 	jw_key(&w, "container");
 	container__jw(&w, container_src__get(&o->ctrs, e->cgroup_id));
 	jw_ku64(&w, "netns", e->netns);
 	jw_kstr(&w, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
 	jw_ku64(&w, "family", e->family == AF_INET6 ? 6 : 4);
-	jw_kaddr(&w, "laddr", e->family, e->laddr);
+	jw_key(&w, "laddr");
+	jw_kaddr_cached(o, &w, 0, e->family, e->laddr);
 	jw_ku64(&w, "lport", e->lport);
-	jw_kaddr(&w, "raddr", e->family, e->raddr);
+	jw_key(&w, "raddr");
+	jw_kaddr_cached(o, &w, 1, e->family, e->raddr);
 	jw_ku64(&w, "rport", e->rport);
 	switch (e->type) {
 	case PL_EV_ALLOC:
@@ -237,13 +314,13 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 
 /*
  * A text line's first columns, TIME PID COMM EVENT, into b (opened here),
- * after the header if none was printed yet. The whole line is
- * "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", built without printf.
+ * after the header if none was printed yet; comm is sanitized already. The
+ * whole line is "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", built without
+ * printf.
  */
 static void text_head(struct out *o, struct lb *b, __u64 ts_ns, __u32 pid,
-		      const char raw_comm[PL_COMM_LEN], const char *event)
+		      const char *comm, const char *event)
 {
-	char comm[PL_COMM_LEN];
 	const char *col;
 
 	if (!o->header_done) {
@@ -251,7 +328,6 @@ static void text_head(struct out *o, struct lb *b, __u64 ts_ns, __u32 pid,
 			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
 		o->header_done = true;
 	}
-	comm_sanitize(raw_comm, PL_COMM_LEN, comm, sizeof(comm));
 	lb_open(b, &o->lb);
 	col = b->p;
 	lb_time(b, ts_ns + o->wall_off, 0);
@@ -290,15 +366,15 @@ void out__event(void *ctx, const struct pl_event *e, const struct lease_result *
 		json_event(o, e, l);
 		return;
 	}
-	text_head(o, b, e->ts_ns, e->pid, e->comm, event_name(e->type));
+	text_head(o, b, e->ts_ns, e->pid, owner_of(o, e)->text, event_name(e->type));
 	col = b->p;
 	lb_str(b, proto_family_str(e->proto, e->family));
 	lb_col(b, col, 5);
 	col = b->p;
-	lb_endpoint(b, e->family, e->laddr, e->lport);
+	text_endpoint(o, b, 0, e->family, e->laddr, e->lport);
 	lb_col(b, col, 22);
 	col = b->p;
-	lb_endpoint(b, e->family, e->raddr, e->rport);
+	text_endpoint(o, b, 1, e->family, e->raddr, e->rport);
 	lb_col(b, col, 22);
 	human_detail(b, e, l);
 	lb_lit(b, "\n");
@@ -318,7 +394,7 @@ const char *nat_event_name(int kind)
 void out__nat(void *ctx, const struct pl_nat_rec *n)
 {
 	struct out *o = ctx;
-	char ep[64], hb[32];
+	char ep[64], hb[32], comm[PL_COMM_LEN];
 	struct lb line, *b = &line;
 	const char *col;
 
@@ -372,7 +448,8 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		jw_line(&w, o->f);
 		return;
 	}
-	text_head(o, b, n->ts_ns, n->pid, n->comm, nat_event_name(n->kind));
+	comm_sanitize(n->comm, PL_COMM_LEN, comm, sizeof(comm));
+	text_head(o, b, n->ts_ns, n->pid, comm, nat_event_name(n->kind));
 	col = b->p;
 	if (n->flags & PL_NATF_COUNT_ONLY) {
 		lb_lit(b, "-");

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <netinet/in.h>
 #include "agg.h"
 #include "cgpath.h"
 #include "container.h"
@@ -44,6 +45,26 @@ struct run_info {
 
 struct alerts;
 
+/* A JSON owner: four keys, two numbers of 10 digits, one of 20, a comm escaped. */
+#define OUT_OWNER_MAX (64 + 2 * 10 + 20 + PL_COMM_LEN * 6 + 2)
+
+/* An event's owner as the last line wrote it; len 0: none yet. */
+struct out_owner {
+	__u32 pid, tid;
+	__u64 cgroup_id;
+	char comm[PL_COMM_LEN];		/* as the event had it, bytes after a NUL included */
+	size_t len;
+	char json[OUT_OWNER_MAX];	/* "pid":..,"tid":..,"comm":"..","cgroup_id":.. */
+	char text[PL_COMM_LEN];		/* the comm, sanitized for a terminal */
+};
+
+/* An address as the last line wrote it; len 0: none yet. */
+struct out_addr {
+	__u8 family, len;
+	__u8 a[16];
+	char s[INET6_ADDRSTRLEN];
+};
+
 struct out {
 	FILE *f;
 	bool json;
@@ -54,6 +75,13 @@ struct out {
 	struct cgpath_src cgroups;	/* where cgroup paths come from: this host, or a trace */
 	struct container_src ctrs;	/* and containers; none: every "container" is null */
 	const char *host;		/* report: the recording host, on every JSON line */
+	/*
+	 * What the last event line said of its owner and addresses, formatted:
+	 * a connection's events (and a process's connections) repeat them, and
+	 * formatting them was a fifth of an event line's cost.
+	 */
+	struct out_owner owner;
+	struct out_addr addr[2];	/* [0] the local address, [1] the remote one */
 };
 
 /* The processes of one pod, summed (a pod's key: namespace/pod, or its UID unnamed). */
