@@ -47,7 +47,7 @@ static __always_inline __u64 jiffies_left_ns(unsigned long expires)
 
 /*
  * A socket's tuple into any record with family, lport, rport, laddr and
- * raddr fields (pl_event, pl_sock_rec, pl_tw_rec). skc is the socket's
+ * raddr fields (pl_event, pl_sock_rec). skc is the socket's
  * struct sock_common: a full socket, a timewait socket and a request socket
  * all start with one.
  *

@@ -130,16 +130,8 @@ _Static_assert(__builtin_offsetof(struct pl_event, sflags) == 10 &&
 struct pl_tw_rec {
 	__u64 cookie;
 	__u64 expires_ns;	/* time left until the TIME_WAIT timer fires */
-	__u32 netns;
-	__u16 lport;
-	__u16 rport;
-	__u8 family;
-	__u8 substate;		/* TIME_WAIT, or FIN_WAIT2 for an orphaned FIN_WAIT2 */
-	__u8 pad[6];
-	__u8 laddr[16];
-	__u8 raddr[16];
 };
-_Static_assert(sizeof(struct pl_tw_rec) == 64, "pl_tw_rec is read in whole records");
+_Static_assert(sizeof(struct pl_tw_rec) == 16, "pl_tw_rec is read in whole records");
 
 /* bpf_iter tcp/udp record for `portlife ports`: every socket holding a port. */
 struct pl_sock_rec {

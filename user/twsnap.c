@@ -27,6 +27,14 @@ struct ns_ent {
 	int idle;		/* no lease there waited in the last round */
 };
 
+/* A lease on the watch list, copied: emitting events changes the list. */
+struct waiting {
+	struct lease *l;	/* rechecked before use: an event may have ended it */
+	__u64 id, cookie;
+	__u32 netns;
+	__u32 ns_ix;		/* its namespace's index in ns; nns if none is known */
+};
+
 struct twsnap {
 	struct bpf_link *link;
 	struct lease_table *t;
@@ -37,12 +45,21 @@ struct twsnap {
 	struct vec recs;	/* struct pl_tw_rec of the namespace looked at last */
 	/*
 	 * recs by cookie: open addressing, index + 1, 0 empty. Built in one
-	 * pass per namespace; a sort of tens of thousands of 64-byte records
+	 * pass per namespace; a sort of tens of thousands of records
 	 * and a binary search per waiting lease cost several times more.
 	 */
 	__u32 *by_cookie;
 	size_t nslots;		/* a power of two, at least twice recs.n */
 	int slot_shift;		/* 64 - log2(nslots) */
+	/*
+	 * A round's waiting leases, as listed and then grouped by namespace:
+	 * kept between rounds (tens of thousands, a fresh allocation each round
+	 * was fresh pages each round).
+	 */
+	struct waiting *w, *by_ns;
+	size_t capw;
+	size_t *ns_count;	/* per namespace index, nns + 1 of them */
+	size_t capns_count;
 	struct twsnap_stats st;
 };
 
@@ -77,6 +94,9 @@ void twsnap__free(struct twsnap *s)
 	free(s->ns);
 	free(s->recs.v);
 	free(s->by_cookie);
+	free(s->w);
+	free(s->by_ns);
+	free(s->ns_count);
 	free(s);
 }
 
@@ -299,13 +319,6 @@ static void ev_from_lease(struct pl_event *e, const struct lease *l, __u8 type, 
 	memcpy(e->comm, l->comm, PL_COMM_LEN);
 }
 
-/* A lease on the watch list, copied: emitting events changes the list. */
-struct waiting {
-	struct lease *l;	/* rechecked before use: an event may have ended it */
-	__u64 id, cookie;
-	__u32 netns;
-};
-
 /* Decide the fate of one waiting lease from what the snapshot showed. */
 static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_rec *rec,
 		  __u64 start, __u64 end, __u64 *overflow_budget, int full, int reachable,
@@ -407,42 +420,92 @@ static void forget_idle(struct twsnap *s)
 	s->nns = k;
 }
 
+/* Room for n waiting leases and nns + 1 namespace counts; -ENOMEM if not. */
+static int reserve_waiting(struct twsnap *s, size_t n)
+{
+	if (n > s->capw) {
+		size_t cap = s->capw ? s->capw : 256;
+		struct waiting *w, *g;
+
+		while (cap < n)
+			cap *= 2;
+		w = realloc(s->w, cap * sizeof(*w));
+		if (w)
+			s->w = w;
+		g = realloc(s->by_ns, cap * sizeof(*g));
+		if (g)
+			s->by_ns = g;
+		if (!w || !g)
+			return -ENOMEM;
+		s->capw = cap;
+	}
+	if (s->nns + 1 > s->capns_count) {
+		size_t *c = realloc(s->ns_count, (s->nns + 1) * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		s->ns_count = c;
+		s->capns_count = s->nns + 1;
+	}
+	return 0;
+}
+
 int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 {
-	struct waiting *w = NULL;
-	size_t nw = 0, cap = 0;
+	size_t nw = 0, nns = s->nns, *cnt, i, k, at;
+	struct waiting *w, *g;
 	__u64 t0 = mono_ns();
+	__u32 last_inum = 0, last_ix = 0;
 	int err = 0;
 
 	/* Copy first: emitting events changes the list we walk. */
 	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l)) {
-		if (nw == cap) {
-			struct waiting *nwp;
-
-			cap = cap ? cap * 2 : 256;
-			nwp = realloc(w, cap * sizeof(*w));
-			if (!nwp) {
-				free(w);
-				return -ENOMEM;
-			}
-			w = nwp;
-		}
-		w[nw].l = l;
-		w[nw].id = l->id;
-		w[nw].cookie = l->cookie;
-		w[nw].netns = l->netns;
-		nw++;
+		if (nw == s->capw && reserve_waiting(s, nw + 1))
+			return -ENOMEM;
+		w = &s->w[nw++];
+		w->l = l;
+		w->id = l->id;
+		w->cookie = l->cookie;
+		w->netns = l->netns;
 	}
+	if (reserve_waiting(s, nw))
+		return -ENOMEM;
+	/*
+	 * Grouped by namespace (a counting sort on its index): one pass each,
+	 * where a pass over every lease for every namespace grew with
+	 * containers times connections.
+	 */
+	cnt = s->ns_count;
+	memset(cnt, 0, (nns + 1) * sizeof(*cnt));
+	for (k = 0; k < nw; k++) {
+		w = &s->w[k];
+		if (k == 0 || w->netns != last_inum) {
+			struct ns_ent *n = ns_find(s, w->netns);
 
-	for (size_t i = 0; i < s->nns; i++) {
+			last_inum = w->netns;
+			last_ix = n ? (__u32)(n - s->ns) : (__u32)nns;
+		}
+		w->ns_ix = last_ix;
+		cnt[last_ix]++;
+	}
+	for (i = 0, at = 0; i <= nns; i++) {
+		size_t c = cnt[i];
+
+		cnt[i] = at;
+		at += c;
+	}
+	for (k = 0; k < nw; k++)
+		s->by_ns[cnt[s->w[k].ns_ix]++] = s->w[k];
+	/* cnt[i] is now where group i ends; group i starts where i - 1 ends */
+
+	for (i = 0; i < nns; i++) {
 		struct ns_ent *n = &s->ns[i];
+		size_t from = i ? cnt[i - 1] : 0, to = cnt[i];
 		__u64 start, end, budget = 0;
-		int reachable, any = 0, full = 0;
+		int reachable, full = 0;
 
-		for (size_t k = 0; k < nw && !any; k++)
-			any = w[k].netns == n->inum;
-		n->idle = !any;
-		if (!any)
+		n->idle = from == to;
+		if (n->idle)
 			continue;
 		ns_open(s, n);
 		start = mono_ns();
@@ -456,24 +519,21 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 				s->st.netns_lost++;
 			}
 		}
-		for (size_t k = 0; k < nw; k++) {
+		for (k = from; k < to; k++) {
 			const struct pl_tw_rec *rec;
 
-			if (w[k].netns != n->inum)
-				continue;
-			rec = reachable && w[k].cookie ? rec_find(s, w[k].cookie) : NULL;
-			judge(s, &w[k], rec, start, end, &budget, full, reachable, final, fn, ctx);
+			g = &s->by_ns[k];
+			rec = reachable && g->cookie ? rec_find(s, g->cookie) : NULL;
+			judge(s, g, rec, start, end, &budget, full, reachable, final, fn, ctx);
 		}
 	}
 	/* Leases in a netns we never learnt how to enter. */
-	for (size_t k = 0; k < nw; k++) {
+	for (k = nns ? cnt[nns - 1] : 0; k < cnt[nns]; k++) {
 		__u64 budget = 0, now = mono_ns();
 
-		if (!ns_find(s, w[k].netns))
-			judge(s, &w[k], NULL, now, now, &budget, 0, 0, final, fn, ctx);
+		judge(s, &s->by_ns[k], NULL, now, now, &budget, 0, 0, final, fn, ctx);
 	}
 	forget_idle(s);
-	free(w);
 	s->st.snapshots++;
 	s->st.last_ns = mono_ns() - t0;
 	s->st.total_ns += s->st.last_ns;
