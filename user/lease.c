@@ -403,14 +403,16 @@ static bool same_tuple(const struct lease *x, const struct lease *y)
  * it, this connect took it over (tcp_tw_reuse). The snapshot then says
  * tw_reused, where it could only have said tw_killed.
  */
-static void note_tuple_taken(struct lease_table *t, const struct lease *l)
+static void note_tuple_taken(struct lease_table *t, const struct lease *l, __u64 ts)
 {
 	if (!t->index_tuples || !l->lport || !l->rport)
 		return;
 	for (struct lease *o = *tuple_bucket(t, l->netns, l->family, l->lport, l->rport, l->laddr,
 					      l->raddr); o; o = o->tu_next)
-		if (o != l && same_tuple(o, l))
+		if (o != l && same_tuple(o, l) && !(o->flags & L_TW_TAKEN)) {
 			o->flags |= L_TW_TAKEN;
+			o->tw_taken_ts = ts;
+		}
 }
 
 static void tw_link(struct lease_table *t, struct lease *l)
@@ -651,7 +653,7 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		l->kind = e->kind;
 		l->flags |= L_ALLOCATED;
 		if (e->kind == PL_ALLOC_CONNECT)
-			note_tuple_taken(t, l);
+			note_tuple_taken(t, l, e->ts_ns);
 		l->alloc_ts = e->ts_ns;
 		l->alloc_lat = e->dur_ns;
 		flow_link(t, l);
@@ -690,7 +692,7 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			l->estab_ts = e->ts_ns;
 		/* a bound socket's connect (bind, then connect to a TIME_WAIT tuple) */
 		if (e->old_state == PL_TCP_CLOSE && e->new_state == PL_TCP_SYN_SENT)
-			note_tuple_taken(t, l);
+			note_tuple_taken(t, l, e->ts_ns);
 		if (e->new_state == PL_TCP_CLOSE) {
 			l->flags |= L_CLOSED;
 			if (!l->close_ts || e->ts_ns < l->close_ts)

@@ -331,6 +331,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 	if (!l)
 		return;
 	if (rec) {
+		l->tw_gone_ts = 0;	/* a round that missed it was wrong (a socket moved mid-walk) */
 		if (l->flags & L_IN_TW)
 			return;
 		/* tcp_time_wait() made the timewait socket at the CLOSE we saw. */
@@ -366,6 +367,10 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 			l->tw_gone_ts = end;
 			return;
 		}
+		/* a reuse happened at the connect() that took the tuple, not at a round */
+		if (reason == PL_END_TW_REUSED && l->tw_taken_ts >= l->tw_enter_ts &&
+		    l->tw_taken_ts < gone)
+			gone = l->tw_taken_ts;
 		ev_from_lease(&e, l, PL_EV_TW_EXIT, gone);
 		e.kind = reason;
 		fn(ctx, &e);
@@ -380,13 +385,27 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		return;	/* closed after this snapshot began: next time */
 	if (!reachable && end < l->close_ts + TW_GIVE_UP_NS)
 		return;
-	/* No timewait socket ever seen: the port was freed at the close. */
+	/*
+	 * No timewait socket seen. None was made (the namespace overflowed
+	 * tcp_max_tw_buckets since the last round): the port was freed at the
+	 * close. Or one was, and a connect() took its 4-tuple over
+	 * (tcp_tw_reuse) before any round looked: the port passed to the taker
+	 * then. Or it came and went between two rounds; as above, the taker's
+	 * event may still be on its way, so that is said one round later.
+	 */
 	ev_from_lease(&e, l, PL_EV_RELEASE, l->close_ts);
-	if (*overflow_budget || full) {
+	if (!l->tw_gone_ts && (*overflow_budget || full)) {
 		if (*overflow_budget)
 			(*overflow_budget)--;
 		e.kind = PL_END_TW_OVERFLOW;
 		s->st.tw_overflow++;
+	} else if (l->flags & L_TW_TAKEN) {
+		if (l->tw_taken_ts > l->close_ts)
+			e.ts_ns = l->tw_taken_ts;
+		e.kind = PL_END_TW_REUSED;
+	} else if (!final && !l->tw_gone_ts) {
+		l->tw_gone_ts = end;
+		return;
 	} else {
 		e.kind = PL_END_TW_UNSEEN;
 		s->st.tw_unseen++;

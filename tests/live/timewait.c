@@ -311,6 +311,73 @@ static int t_tw_overflow(void)
 	return err;
 }
 
+/*
+ * TIME_WAIT sockets taken over by a connect() (tcp_tw_reuse) before any
+ * snapshot round saw them: portlife runs with --tw-interval 10 and the whole
+ * scenario takes ~2 s, so only the round at exit looks.
+ */
+static int sc_tw_reused_early(struct result *r)
+{
+	int lfd, err, fds[8];
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "1")))
+		return err;
+	if ((lfd = tw_listener(r, 8, 1)) < 0)
+		return lfd;
+	sleep_ms(1500);	/* tcp_tw_reuse wants the timewait socket a second old */
+	for (int i = 0; i < 8; i++) {
+		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->ports[i]);
+		if (fds[i] < 0)
+			return fds[i];
+		r->reuse[r->nreuse++] = r->ports[i];
+	}
+	for (int i = 0; i < 8; i++) {
+		int a = accept(lfd, NULL, NULL);
+
+		if (a >= 0)
+			rst_close(a);
+		rst_close(fds[i]);	/* RST: no second TIME_WAIT */
+	}
+	close(lfd);
+	return 0;
+}
+
+/*
+ * A timewait socket reused before any round looked still ended by reuse, at
+ * the taker's connect(), not "came and went" (tw_unseen): the kernel's
+ * TcpExtTWRecycled counts every one of them.
+ */
+static int t_tw_reused_early(void)
+{
+	char *const extra[] = { "--tw-interval", "10", NULL };
+	struct run run;
+	const char *a, *b, *rel;
+	int err;
+
+	err = start(&run, sc_tw_reused_early, "tw_reused_early", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 300);
+	for (int i = 0; !err && i < run.r.nreuse; i++) {
+		int port = run.r.reuse[i];
+
+		if (!(a = lease_of(&run, port, "connect")))
+			err = fail("port %d: no connect alloc", port);
+		else if ((err = expect_end(&run, a, "tw_reused", false)))
+			break;
+		else if (!(b = lease_of(&run, port, "bind")))
+			err = fail("port %d: no alloc for the connect() that took it over", port);
+		else if (count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1 ||
+			 jnum(rel, "ts_ns") < jnum(b, "ts_ns") - 1000000)
+			err = fail("port %d: the release is not at the taker's connect(): %s / %s", port,
+				   rel ? rel : "(none)", b);
+	}
+	cleanup(&run);
+	return err;
+}
+
 static int t_tw_reasons(void)
 {
 	struct run run;
@@ -344,3 +411,4 @@ static int t_tw_reasons(void)
 LIVE_TEST(timewait, t_timewait, 30, false);
 LIVE_TEST(tw_overflow, t_tw_overflow, 90, false);
 LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);
+LIVE_TEST(tw_reused_early, t_tw_reused_early, 121, false);
