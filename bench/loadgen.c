@@ -3,11 +3,11 @@
  * loadgen: a bounded connect storm on loopback for the portlife benchmark.
  *
  * Every connection takes one ephemeral port (connect() autobind) to one of
- * K listener ports, spread evenly, so the 4-tuples stay unique without
- * touching tcp_tw_reuse: the search is per destination (RFC 6056 alg. 4).
- * Run it in its own network namespace with a wide ip_local_port_range
- * (bench/run.sh does): TIME_WAIT from earlier runs then never carries over,
- * and the host's own range is left alone.
+ * K listener ports, spread evenly. Run it in its own network namespace with
+ * a wide ip_local_port_range and tcp_tw_reuse 0 (bench/run.sh does):
+ * TIME_WAIT from earlier runs then never carries over, no timewait socket is
+ * taken over (loopback's default, 2, recycled a few hundred of 50k on a slow
+ * host), and the host's own settings are left alone.
  *
  * Each connection, on loopback, completes synchronously: connect() returns
  * once the handshake is done, accept() finds it queued, and the closes run

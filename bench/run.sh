@@ -4,9 +4,9 @@
 # The portlife benchmark: one run measures every configuration, alternating
 # A B C ... for BENCH_ROUNDS rounds, so the host's drift hits them all alike;
 # it reports medians. Each load runs in a fresh network namespace (lo up,
-# ip_local_port_range 1024-65535, loadgen's listener ports reserved) so
-# TIME_WAIT never carries over between runs and the host's sysctls are left
-# alone.
+# ip_local_port_range 1024-65535, loadgen's listener ports reserved,
+# tcp_tw_reuse 0) so TIME_WAIT never carries over between runs, none is
+# recycled, and the host's sysctls are left alone.
 #
 # Per configuration: connections/s (median) and its ratio to no tracer; the
 # load's own CPU µs per connection (median; the BPF programs run in its
@@ -248,6 +248,10 @@ run_one() {
 	ip netns add "$NS" || die "cannot create netns $NS"
 	ip netns exec "$NS" ip link set lo up
 	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	# No TIME_WAIT recycling: loopback's default (tcp_tw_reuse=2) let the
+	# kernel take over a few hundred of a storm's 50k timewait sockets on a
+	# slow host (TcpExtTWRecycled), which the expected counts do not allow for
+	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_tw_reuse=0
 	# The wide range takes in loadgen's listener ports: reserved, as a real
 	# service's would have to be (connect() never picks them; no
 	# listen_ephemeral alert)

@@ -51,9 +51,10 @@ run() {
 		[ "$1" = 0 ] && p0=$(/bpfstats -p "$tpid")
 	fi
 	# A namespace of its own: lo, a wide port range, no TIME_WAIT of earlier
-	# loads. -W: loadgen holds it (and its listeners) until the tracer is done.
+	# loads, none recycled (as bench/run.sh). -W: loadgen holds it (and its listeners) until the tracer is done.
 	unshare -n sh -c 'ip link set lo up &&
 		sysctl -qw net.ipv4.ip_local_port_range="1024 65535" &&
+		sysctl -qw net.ipv4.tcp_tw_reuse=0 &&
 		exec /loadgen -W -n "$0"' "$count" >/tmp/bench.lg &
 	lgpid=$!
 	if ! wait_for /tmp/bench.lg '"pid"' 6000; then

@@ -347,25 +347,31 @@ static int sc_tw_reused_early(struct result *r)
 /*
  * A timewait socket reused before any round looked still ended by reuse, at
  * the taker's connect(), not "came and went" (tw_unseen): the kernel's
- * TcpExtTWRecycled counts every one of them.
+ * TcpExtTWRecycled counts every one of them. The tracepoint mode never saw
+ * it in TIME_WAIT, so it has no tw_enter there; the exact modes have one.
  */
 static int t_tw_reused_early(void)
 {
 	char *const extra[] = { "--tw-interval", "10", NULL };
 	struct run run;
 	const char *a, *b, *rel;
+	bool tp = true;
 	int err;
 
 	err = start(&run, sc_tw_reused_early, "tw_reused_early", extra);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 300);
+	/* the exact modes see each timewait socket made, the tracepoint mode only by a round */
+	for (int k = 0; k < run.nlines; k++)
+		if (is_event(run.lines[k], "start"))
+			tp = jstr_is(run.lines[k], "mode", "tracepoint");
 	for (int i = 0; !err && i < run.r.nreuse; i++) {
 		int port = run.r.reuse[i];
 
 		if (!(a = lease_of(&run, port, "connect")))
 			err = fail("port %d: no connect alloc", port);
-		else if ((err = expect_end(&run, a, "tw_reused", false)))
+		else if ((err = expect_end(&run, a, "tw_reused", !tp)))
 			break;
 		else if (!(b = lease_of(&run, port, "bind")))
 			err = fail("port %d: no alloc for the connect() that took it over", port);
