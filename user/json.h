@@ -47,12 +47,27 @@ struct jw {
 	char close[JW_MAX_DEPTH];	/* '}' or ']' */
 };
 
-static inline void jw_begin(struct jw *w, struct lbuf *o)
+static inline void jw_reset(struct jw *w)
 {
-	lb_open(&w->c, o);
 	w->depth = 0;
 	w->after_key = false;
 	w->has_items[0] = false;
+}
+
+static inline void jw_begin(struct jw *w, struct lbuf *o)
+{
+	lb_open(&w->c, o);
+	jw_reset(w);
+}
+
+/*
+ * Into buf[0..n) itself (never grown): a fragment, such as members to paste
+ * into other lines with jw_raw(). No container is open: keys at depth 0.
+ */
+static inline void jw_begin_on(struct jw *w, char *buf, size_t n)
+{
+	lb_on(&w->c, buf, n);
+	jw_reset(w);
 }
 
 /* Before a value or key: the comma that separates it from the previous item. */
@@ -170,6 +185,13 @@ static inline void jw_double(struct jw *w, double v, int decimals)
 		lb_lit(&w->c, "null");
 	else
 		lb_printf(&w->c, "%.*f", decimals, v);
+}
+
+/* Already JSON (a fragment jw_begin_on() made, members or a value), as one item. */
+static inline void jw_raw(struct jw *w, const char *s, size_t n)
+{
+	jw_sep(w);
+	lb_mem(&w->c, s, n);
 }
 
 /* An address ("10.0.0.1", "::1") as a string. */

@@ -41,16 +41,22 @@ struct lb {
 bool lbuf_reserve(struct lbuf *o);
 void lbuf_free(struct lbuf *o);
 
+/* A line built into buf[0..n) itself, a buffer the caller owns (never grown). */
+static inline void lb_on(struct lb *b, char *buf, size_t n)
+{
+	b->start = b->p = buf;
+	b->end = buf + n;
+}
+
 static inline void lb_open(struct lb *b, struct lbuf *o)
 {
 	static char none[1];
 
 	if (o->cap < LB_LINE_MAX && !lbuf_reserve(o)) {
-		b->start = b->p = b->end = none;
+		lb_on(b, none, 0);
 		return;
 	}
-	b->start = b->p = o->buf;
-	b->end = o->buf + o->cap;
+	lb_on(b, o->buf, o->cap);
 }
 
 /*
@@ -181,17 +187,30 @@ static inline void lb_addr(struct lb *b, int family, const __u8 a[16])
 	}
 }
 
-/* An endpoint: "10.0.0.1:80", "[::1]:80". */
-static inline void lb_endpoint(struct lb *b, int family, const __u8 a[16], __u16 port)
+/*
+ * An endpoint around an address the caller writes between the two:
+ * "10.0.0.1:80", "[::1]:80".
+ */
+static inline void lb_endpoint_open(struct lb *b, int family)
 {
 	if (family == 10)
 		lb_char(b, '[');
-	lb_addr(b, family, a);
+}
+
+static inline void lb_endpoint_close(struct lb *b, int family, __u16 port)
+{
 	if (family == 10)
 		lb_lit(b, "]:");
 	else
 		lb_char(b, ':');
 	lb_u64(b, port);
+}
+
+static inline void lb_endpoint(struct lb *b, int family, const __u8 a[16], __u16 port)
+{
+	lb_endpoint_open(b, family);
+	lb_addr(b, family, a);
+	lb_endpoint_close(b, family, port);
 }
 
 /* Wall-clock time as wall_str() prints it: "12:01:02.345" or ISO 8601 UTC. */

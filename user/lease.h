@@ -36,7 +36,7 @@ struct lease {
 	__u64 estab_ts;
 	__u64 close_ts;		/* the socket reached CLOSE */
 	__u64 tw_enter_ts, tw_expire_ts, tw_exit_ts;
-	__u64 tw_gone_ts;	/* a snapshot that missed its TIME_WAIT socket early ended then; 0: none */
+	__u64 tw_gone_ts;	/* a round missed its timewait socket (early, or never seen): judged next round; 0: none */
 	__u64 tw_taken_ts;	/* L_TW_TAKEN: the connect() that took the 4-tuple over */
 	__u64 end_ts;		/* released */
 	__u64 state_ts;		/* ts of the event that set .state */

@@ -161,12 +161,12 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 
 /*
  * The event's owner, formatted once for the lines that repeat it (the cache
- * key is every byte it is made of, the comm's 16 included).
+ * key is every byte it is made of, the comm's 16 included), in the one form
+ * this output writes.
  */
 static const struct out_owner *owner_of(struct out *o, const struct pl_event *e)
 {
 	struct out_owner *c = &o->owner;
-	struct lbuf lb = { .buf = c->json, .cap = sizeof(c->json) };
 	struct jw w;
 
 	if (c->len && c->pid == e->pid && c->tid == e->tid && c->cgroup_id == e->cgroup_id &&
@@ -176,18 +176,17 @@ static const struct out_owner *owner_of(struct out *o, const struct pl_event *e)
 	c->tid = e->tid;
 	c->cgroup_id = e->cgroup_id;
 	memcpy(c->comm, e->comm, PL_COMM_LEN);
-	/* the writer appends into the cache itself: it never grows a buffer it did not get */
-	w.c.start = w.c.p = lb.buf;
-	w.c.end = lb.buf + lb.cap;
-	w.depth = 0;
-	w.after_key = false;
-	w.has_items[0] = false;
+	if (!o->json) {
+		comm_sanitize(e->comm, PL_COMM_LEN, c->text, sizeof(c->text));
+		c->len = strlen(c->text) + 1;	/* not 0: an empty comm is cached too */
+		return c;
+	}
+	jw_begin_on(&w, c->json, sizeof(c->json));
 	jw_ku64(&w, "pid", e->pid);
 	jw_ku64(&w, "tid", e->tid);
 	jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
 	jw_ku64(&w, "cgroup_id", e->cgroup_id);
 	c->len = w.c.p - w.c.start;
-	comm_sanitize(e->comm, PL_COMM_LEN, c->text, sizeof(c->text));
 	return c;
 }
 
@@ -201,8 +200,7 @@ static const struct out_addr *addr_of(struct out *o, int slot, int family, const
 		return c;
 	c->family = family;
 	memcpy(c->a, a, 16);
-	b.start = b.p = c->s;
-	b.end = c->s + sizeof(c->s);
+	lb_on(&b, c->s, sizeof(c->s));
 	lb_addr(&b, family, a);
 	c->len = b.p - b.start;
 	return c;
@@ -224,14 +222,9 @@ static void text_endpoint(struct out *o, struct lb *b, int slot, int family, con
 {
 	const struct out_addr *c = addr_of(o, slot, family, a);
 
-	if (family == AF_INET6)
-		lb_char(b, '[');
+	lb_endpoint_open(b, family);
 	lb_mem(b, c->s, c->len);
-	if (family == AF_INET6)
-		lb_lit(b, "]:");
-	else
-		lb_char(b, ':');
-	lb_u64(b, port);
+	lb_endpoint_close(b, family, port);
 }
 
 static void json_event(struct out *o, const struct pl_event *e, const struct lease *l)
@@ -249,8 +242,7 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_ku64(&w, "ts_ns", e->ts_ns);
 	jw_ku64(&w, "lease", e->lease);
 	ow = owner_of(o, e);
-	jw_sep(&w);
-	lb_mem(&w.c, ow->json, ow->len);
+	jw_raw(&w, ow->json, ow->len);
 	jw_key(&w, "container");
 	container__jw(&w, container_src__get(&o->ctrs, e->cgroup_id));
 	jw_ku64(&w, "netns", e->netns);

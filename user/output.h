@@ -48,14 +48,14 @@ struct alerts;
 /* A JSON owner: four keys, two numbers of 10 digits, one of 20, a comm escaped. */
 #define OUT_OWNER_MAX (64 + 2 * 10 + 20 + PL_COMM_LEN * 6 + 2)
 
-/* An event's owner as the last line wrote it; len 0: none yet. */
+/* An event's owner as the last line wrote it, in that output's form; len 0: none yet. */
 struct out_owner {
 	__u32 pid, tid;
 	__u64 cgroup_id;
 	char comm[PL_COMM_LEN];		/* as the event had it, bytes after a NUL included */
-	size_t len;
-	char json[OUT_OWNER_MAX];	/* "pid":..,"tid":..,"comm":"..","cgroup_id":.. */
-	char text[PL_COMM_LEN];		/* the comm, sanitized for a terminal */
+	size_t len;			/* of json; for text, of text and its NUL */
+	char json[OUT_OWNER_MAX];	/* JSON: "pid":..,"tid":..,"comm":"..","cgroup_id":.. */
+	char text[PL_COMM_LEN];		/* text: the comm, sanitized for a terminal */
 };
 
 /* An address as the last line wrote it; len 0: none yet. */

@@ -44,13 +44,37 @@ int tw_listener(struct result *r, int n, int reuse)
 }
 
 /*
+ * tcp_tw_reuse at work: a connect() from each of ports[0..n) (n <= 32) to the
+ * listener takes its TIME_WAIT 4-tuple over; both ends then close with an RST,
+ * so no second TIME_WAIT follows.
+ */
+static int take_over(int lfd, unsigned short listen_port, const unsigned short *ports, int n)
+{
+	int fds[32];
+
+	for (int i = 0; i < n; i++) {
+		fds[i] = connect_to(AF_INET, listen_port, 1, ports[i]);
+		if (fds[i] < 0)
+			return fds[i];
+	}
+	for (int i = 0; i < n; i++) {
+		int a = accept(lfd, NULL, NULL);
+
+		if (a >= 0)
+			rst_close(a);
+		rst_close(fds[i]);
+	}
+	return 0;
+}
+
+/*
  * The client closes first: its ports go to TIME_WAIT. Then end TIME_WAIT
  * early the way production does: tcp_tw_reuse lets a connect() with the same
  * 4-tuple take the timewait socket over (needs a second of age).
  */
 static int sc_timewait(struct result *r)
 {
-	int lfd, fds[20], err;
+	int lfd, err;
 
 	if ((err = own_netns()))
 		return err;
@@ -60,18 +84,8 @@ static int sc_timewait(struct result *r)
 		return lfd;
 	/* Let portlife's snapshots see them, and let tcp_tw_reuse's 1 s pass. */
 	sleep_ms(2500);
-	for (int i = 0; i < 20; i++) {
-		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->ports[i]);
-		if (fds[i] < 0)
-			return fds[i];
-	}
-	for (int i = 0; i < 20; i++) {
-		int a = accept(lfd, NULL, NULL);
-
-		if (a >= 0)
-			rst_close(a);
-		rst_close(fds[i]);	/* RST: no second TIME_WAIT */
-	}
+	if ((err = take_over(lfd, r->listen_port, r->ports, 20)))
+		return err;
 	close(lfd);
 	sleep_ms(2000);
 	return 0;
@@ -157,7 +171,7 @@ static int write_seq(int fd, unsigned *seq)
 static int sc_tw_reasons(struct result *r)
 {
 	unsigned seqs[16];
-	int lfd, err, fds[16];
+	int lfd, err;
 
 	if ((err = own_netns()))
 		return err;
@@ -193,18 +207,8 @@ static int sc_tw_reasons(struct result *r)
 	for (int i = 0; i < r->nrst; i++)
 		if ((err = send_rst(r->listen_port, r->rst[i], seqs[i] + 1)))
 			return err;
-	for (int i = 0; i < r->nreuse; i++) {
-		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->reuse[i]);
-		if (fds[i] < 0)
-			return fds[i];
-	}
-	for (int i = 0; i < r->nreuse; i++) {
-		int a = accept(lfd, NULL, NULL);
-
-		if (a >= 0)
-			rst_close(a);
-		rst_close(fds[i]);
-	}
+	if ((err = take_over(lfd, r->listen_port, r->reuse, r->nreuse)))
+		return err;
 	/* TCP_TIMEWAIT_LEN is 60 s; the timer wheel may add up to an eighth. */
 	for (int t = 0; t < 75; t++) {
 		sleep_ms(1000);
@@ -318,7 +322,7 @@ static int t_tw_overflow(void)
  */
 static int sc_tw_reused_early(struct result *r)
 {
-	int lfd, err, fds[8];
+	int lfd, err;
 
 	if ((err = own_netns()))
 		return err;
@@ -327,19 +331,10 @@ static int sc_tw_reused_early(struct result *r)
 	if ((lfd = tw_listener(r, 8, 1)) < 0)
 		return lfd;
 	sleep_ms(1500);	/* tcp_tw_reuse wants the timewait socket a second old */
-	for (int i = 0; i < 8; i++) {
-		fds[i] = connect_to(AF_INET, r->listen_port, 1, r->ports[i]);
-		if (fds[i] < 0)
-			return fds[i];
+	for (int i = 0; i < 8; i++)
 		r->reuse[r->nreuse++] = r->ports[i];
-	}
-	for (int i = 0; i < 8; i++) {
-		int a = accept(lfd, NULL, NULL);
-
-		if (a >= 0)
-			rst_close(a);
-		rst_close(fds[i]);	/* RST: no second TIME_WAIT */
-	}
+	if ((err = take_over(lfd, r->listen_port, r->reuse, r->nreuse)))
+		return err;
 	close(lfd);
 	return 0;
 }
