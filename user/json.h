@@ -149,6 +149,20 @@ static inline void jw_str(struct jw *w, const char *s)
 	jw_strn(w, s, strlen(s));
 }
 
+/*
+ * One of portlife's own names as a string: an event, a state, a reason, an
+ * errno, always a literal of its name tables (unknown values are "?"), never
+ * input. Quoted, not escaped: escaping them was most of json_str_buf()'s
+ * share of an event line.
+ */
+static inline void jw_name(struct jw *w, const char *s)
+{
+	jw_sep(w);
+	lb_char(&w->c, '"');
+	lb_str(&w->c, s);
+	lb_char(&w->c, '"');
+}
+
 static inline void jw_u64(struct jw *w, __u64 v)
 {
 	jw_sep(w);
@@ -214,6 +228,7 @@ static inline void jw_time(struct jw *w, __u64 wall_ns)
 
 /* key (a string literal) and value in one */
 #define jw_kstr(w, k, s)		(jw_key(w, k), jw_str(w, s))
+#define jw_kname(w, k, s)		(jw_key(w, k), jw_name(w, s))
 #define jw_kstrn(w, k, s, n)		(jw_key(w, k), jw_strn(w, s, n))
 #define jw_ku64(w, k, v)		(jw_key(w, k), jw_u64(w, v))
 #define jw_ks64(w, k, v)		(jw_key(w, k), jw_s64(w, v))

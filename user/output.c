@@ -212,7 +212,7 @@ static void jw_kaddr_cached(struct out *o, struct jw *w, int slot, int family, c
 
 	jw_sep(w);
 	lb_char(&w->c, '"');
-	lb_mem(&w->c, c->s, c->len);
+	lb_mem_in(&w->c, c->s, c->len, sizeof(c->s));
 	lb_char(&w->c, '"');
 }
 
@@ -223,8 +223,36 @@ static void text_endpoint(struct out *o, struct lb *b, int slot, int family, con
 	const struct out_addr *c = addr_of(o, slot, family, a);
 
 	lb_endpoint_open(b, family);
-	lb_mem(b, c->s, c->len);
+	lb_mem_in(b, c->s, c->len, sizeof(c->s));
 	lb_endpoint_close(b, family, port);
+}
+
+/*
+ * "host":"...", escaped again only when the host changes: it is on every line.
+ * (report fills its host buffer from each trace's header, so the text is
+ * compared, not the pointer.)
+ */
+static void jw_host(struct out *o, struct jw *w)
+{
+	if (!o->host_raw || strcmp(o->host_raw, o->host)) {
+		size_t n = strlen(o->host) * 6 + 16;	/* jw_strn()'s worst case, and the key */
+		struct jw h;
+
+		free(o->host_raw);
+		free(o->host_json);
+		o->host_raw = strdup(o->host);
+		o->host_json = malloc(n);
+		if (!o->host_raw || !o->host_json) {
+			free(o->host_raw);
+			o->host_raw = NULL;
+			jw_kstr(w, "host", o->host);
+			return;
+		}
+		jw_begin_on(&h, o->host_json, n);
+		jw_kstr(&h, "host", o->host);
+		o->host_len = h.c.p - h.c.start;
+	}
+	jw_raw(w, o->host_json, o->host_len);
 }
 
 static void json_event(struct out *o, const struct pl_event *e, const struct lease *l)
@@ -235,9 +263,9 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 
 	jw_begin(&w, &o->lb);
 	jw_obj(&w);
-	jw_kstr(&w, "event", event_name(e->type));
+	jw_kname(&w, "event", event_name(e->type));
 	if (o->host)
-		jw_kstr(&w, "host", o->host);
+		jw_host(o, &w);
 	jw_ktime(&w, "time", e->ts_ns + o->wall_off);
 	jw_ku64(&w, "ts_ns", e->ts_ns);
 	jw_ku64(&w, "lease", e->lease);
@@ -246,7 +274,7 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_key(&w, "container");
 	container__jw(&w, container_src__get(&o->ctrs, e->cgroup_id));
 	jw_ku64(&w, "netns", e->netns);
-	jw_kstr(&w, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
+	jw_kname(&w, "proto", e->proto == IPPROTO_UDP ? "udp" : "tcp");
 	jw_ku64(&w, "family", e->family == AF_INET6 ? 6 : 4);
 	jw_key(&w, "laddr");
 	jw_kaddr_cached(o, &w, 0, e->family, e->laddr);
@@ -256,28 +284,28 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	jw_ku64(&w, "rport", e->rport);
 	switch (e->type) {
 	case PL_EV_ALLOC:
-		jw_kstr(&w, "kind", alloc_kind_name(e->kind));
+		jw_kname(&w, "kind", alloc_kind_name(e->kind));
 		jw_ku64(&w, "latency_ns", e->dur_ns);
 		if (e->err) {
-			jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
+			jw_kname(&w, "error", errno_name(e->err, en, sizeof(en)));
 			jw_ks64(&w, "errno", e->err);
 		}
 		break;
 	case PL_EV_BIND_ERROR:
-		jw_kstr(&w, "kind", alloc_kind_name(e->kind));
-		jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
+		jw_kname(&w, "kind", alloc_kind_name(e->kind));
+		jw_kname(&w, "error", errno_name(e->err, en, sizeof(en)));
 		jw_ks64(&w, "errno", e->err);
 		break;
 	case PL_EV_STATE:
-		jw_kstr(&w, "old", tcp_state_name(e->old_state));
-		jw_kstr(&w, "new", tcp_state_name(e->new_state));
+		jw_kname(&w, "old", tcp_state_name(e->old_state));
+		jw_kname(&w, "new", tcp_state_name(e->new_state));
 		jw_kbool(&w, "tw_expected", e->kind & PL_STATE_TW_EXPECTED);
 		break;
 	case PL_EV_TW_ENTER:
 		jw_ku64(&w, "expires_ns", e->dur_ns);
 		break;
 	case PL_EV_SIGNAL:
-		jw_kstr(&w, "signal", signal_name(e->kind));
+		jw_kname(&w, "signal", signal_name(e->kind));
 		if (e->kind == PL_SIG_UNRECORDED)
 			jw_ku64(&w, "count", e->aux);
 		if (e->kind != PL_SIG_LISTEN)
@@ -291,7 +319,7 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 		break;
 	case PL_EV_TW_EXIT:
 	case PL_EV_RELEASE:
-		jw_kstr(&w, "reason", end_reason_name(e->kind));
+		jw_kname(&w, "reason", end_reason_name(e->kind));
 		if (l && (l->flags & L_ALLOCATED) && e->type == PL_EV_RELEASE) {
 			jw_ku64(&w, "hold_ns", l->end_ts - l->alloc_ts);
 			if (l->close_ts >= l->alloc_ts && l->close_ts)
@@ -399,7 +427,7 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		jw_obj(&w);
 		jw_kstr(&w, "event", nat_event_name(n->kind));
 		if (o->host)
-			jw_kstr(&w, "host", o->host);
+			jw_host(o, &w);
 		jw_ktime(&w, "time", n->ts_ns + o->wall_off);
 		jw_ku64(&w, "ts_ns", n->ts_ns);
 		jw_ku64(&w, "pid", n->pid);
@@ -492,6 +520,9 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 void out__free(struct out *o)
 {
 	lbuf_free(&o->lb);
+	free(o->host_json);
+	free(o->host_raw);
+	o->host_json = o->host_raw = NULL;
 }
 
 static void human_proc(struct out *o, const struct proc_stats *p)
@@ -569,7 +600,7 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 	jw_obj(&w);
 	jw_kstr(&w, "event", "summary");
 	if (o->host)
-		jw_kstr(&w, "host", o->host);
+		jw_host(o, &w);
 	jw_ku64(&w, "pid", p->pid);
 	jw_kstrn(&w, "comm", p->comm, sizeof(p->comm));
 	jw_ku64(&w, "cgroup_id", p->cgroup_id);
@@ -643,7 +674,7 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_obj(&w);
 	jw_kstr(&w, "event", "totals");
 	if (o->host)
-		jw_kstr(&w, "host", o->host);
+		jw_host(o, &w);
 	jw_kstr(&w, "mode", ri->mode);
 	jw_ku64(&w, "elapsed_ns", ri->elapsed_ns);
 	jw_ku64(&w, "processes", nprocs);
@@ -798,7 +829,7 @@ void out__pods_print(struct out *o, const struct pod_stats *pv, size_t np)
 		jw_obj(&w);
 		jw_kstr(&w, "event", "pod_summary");
 		if (o->host)
-			jw_kstr(&w, "host", o->host);
+			jw_host(o, &w);
 		if (p->ns[0])
 			jw_kstr(&w, "namespace", p->ns);
 		else

@@ -75,6 +75,10 @@ struct out {
 	struct cgpath_src cgroups;	/* where cgroup paths come from: this host, or a trace */
 	struct container_src ctrs;	/* and containers; none: every "container" is null */
 	const char *host;		/* report: the recording host, on every JSON line */
+	/* "host":"..." as JSON, escaped once while host says the same (host_raw) */
+	char *host_raw;
+	char *host_json;
+	size_t host_len;
 	/*
 	 * What the last event line said of its owner and addresses, formatted:
 	 * a connection's events (and a process's connections) repeat them, and

@@ -249,6 +249,47 @@ static void test_numbers(void **state)
 	lbuf_free(&o);
 }
 
+/*
+ * Near the end of a builder's buffer, appends write what fits and stop: never
+ * a byte past the end, and what is written is the start of the whole line.
+ * The fast paths copy more than they keep (lb_mem_in) or write digits in
+ * place (lb_u64), so every room from 0 up is tried.
+ */
+static void test_near_the_end(void **state)
+{
+	static const char addr[46] = "10.200.30.4";	/* a cached field, zero-padded */
+	char full[256], buf[256 + 64];
+	struct lb b;
+	size_t n;
+
+	lb_on(&b, full, sizeof(full));
+	lb_u64(&b, 18446744073709551615ULL);
+	lb_mem_in(&b, addr, strlen(addr), sizeof(addr));
+	lb_lit(&b, ",\"key\":");
+	lb_u64(&b, 7);
+	lb_s64(&b, -1234567);
+	n = b.p - b.start;
+	assert_int_equal(n, 20 + 11 + 7 + 1 + 8);
+	for (size_t room = 0; room <= n; room++) {
+		memset(buf, 0xAA, sizeof(buf));
+		lb_on(&b, buf, room);
+		lb_u64(&b, 18446744073709551615ULL);
+		lb_mem_in(&b, addr, strlen(addr), sizeof(addr));
+		lb_lit(&b, ",\"key\":");
+		lb_u64(&b, 7);
+		lb_s64(&b, -1234567);
+		assert_true(b.p <= b.end);
+		for (size_t i = room; i < sizeof(buf); i++)
+			assert_int_equal((unsigned char)buf[i], 0xAA);
+		/* a prefix of the whole: nothing skipped to make a later piece fit */
+		assert_memory_equal(buf, full, b.p - b.start);
+		if (room < n)
+			assert_true((size_t)(b.p - b.start) <= room);
+		else
+			assert_int_equal(b.p - b.start, n);
+	}
+}
+
 static void test_validator_self_check(void **state)
 {
 	static const char *bad[] = {
@@ -441,6 +482,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_near_the_end),
 		cmocka_unit_test(test_validator_self_check),
 		cmocka_unit_test(test_plain_and_quotes),
 		cmocka_unit_test(test_control_bytes),
