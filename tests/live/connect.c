@@ -180,7 +180,7 @@ static int t_workload(void)
 		err = drive(&run);
 	stop(&run, 1000);
 	for (int i = 0; !err && i < run.r.nports; i++) {
-		a = lease_of(&run, run.r.ports[i], "connect");
+		a = lease_of_family(&run, run.r.ports[i], "connect", 4);
 		if (!a)
 			err = fail("IPv4 port %d: no connect alloc", run.r.ports[i]);
 		else if (jnum(a, "latency_ns") <= 0 || jnum(a, "latency_ns") >= run.r.conn_ns[i])
@@ -192,7 +192,7 @@ static int t_workload(void)
 			err = expect_end(&run, a, NULL, true);
 	}
 	for (int i = 0; !err && i < run.r.nports6; i++) {
-		a = lease_of(&run, run.r.ports6[i], "connect");
+		a = lease_of_family(&run, run.r.ports6[i], "connect", 6);
 		if (!a)
 			err = fail("IPv6 port %d: no connect alloc", run.r.ports6[i]);
 		else if (jnum(a, "latency_ns") <= 0 || jnum(a, "latency_ns") >= run.r.conn6_ns[i])

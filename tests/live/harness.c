@@ -437,16 +437,22 @@ int count_lease_ev(struct run *run, const char *ev, long long lease, const char 
 	return n;
 }
 
-const char *lease_of(struct run *run, int port, const char *kind)
+const char *lease_of_family(struct run *run, int port, const char *kind, int family)
 {
 	for (int k = 0; k < run->nlines; k++) {
 		const char *l = run->lines[k];
 
 		if (is_event(l, "alloc") && jnum(l, "lport") == port && jstr_is(l, "kind", kind) &&
-		    jnum(l, "pid") == run->child && !jfind(l, "error"))
+		    jnum(l, "pid") == run->child && !jfind(l, "error") &&
+		    (!family || jnum(l, "family") == family))
 			return l;
 	}
 	return NULL;
+}
+
+const char *lease_of(struct run *run, int port, const char *kind)
+{
+	return lease_of_family(run, port, kind, 0);
 }
 
 int expect_end(struct run *run, const char *a, const char *reason, bool tw)

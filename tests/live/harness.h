@@ -115,6 +115,12 @@ int count_ev(struct run *run, const char *ev, int pid, int lport, const char **l
 int count_lease_ev(struct run *run, const char *ev, long long lease, const char **last);
 /* The child's successful alloc of port with kind, or NULL. */
 const char *lease_of(struct run *run, int port, const char *kind);
+/*
+ * The same, of one family (4 or 6): connect() may give an IPv4 and an IPv6
+ * connection the same port (their 4-tuples differ), so a workload with both
+ * must say which it means.
+ */
+const char *lease_of_family(struct run *run, int port, const char *kind, int family);
 /* The lease of alloc a entered TIME_WAIT (tw) or not, and ended for reason. */
 int expect_end(struct run *run, const char *a, const char *reason, bool tw);
 /* The first line of event ev in the file path (with key == val); static buffer. */
