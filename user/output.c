@@ -234,21 +234,15 @@ static void text_endpoint(struct out *o, struct lb *b, int slot, int family, con
  */
 static void jw_host(struct out *o, struct jw *w)
 {
-	if (!o->host_raw || strcmp(o->host_raw, o->host)) {
-		size_t n = strlen(o->host) * 6 + 16;	/* jw_strn()'s worst case, and the key */
+	if (!o->host_len || strcmp(o->host_raw, o->host)) {
 		struct jw h;
 
-		free(o->host_raw);
-		free(o->host_json);
-		o->host_raw = strdup(o->host);
-		o->host_json = malloc(n);
-		if (!o->host_raw || !o->host_json) {
-			free(o->host_raw);
-			o->host_raw = NULL;
-			jw_kstr(w, "host", o->host);
+		if (strlen(o->host) > OUT_HOST_MAX) {
+			jw_kstr(w, "host", o->host);	/* longer than any trace's: not kept */
 			return;
 		}
-		jw_begin_on(&h, o->host_json, n);
+		strcpy(o->host_raw, o->host);
+		jw_begin_on(&h, o->host_json, sizeof(o->host_json));
 		jw_kstr(&h, "host", o->host);
 		o->host_len = h.c.p - h.c.start;
 	}
@@ -520,9 +514,6 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 void out__free(struct out *o)
 {
 	lbuf_free(&o->lb);
-	free(o->host_json);
-	free(o->host_raw);
-	o->host_json = o->host_raw = NULL;
 }
 
 static void human_proc(struct out *o, const struct proc_stats *p)

@@ -48,6 +48,9 @@ struct alerts;
 /* A JSON owner: four keys, two numbers of 10 digits, one of 20, a comm escaped. */
 #define OUT_OWNER_MAX (64 + 2 * 10 + 20 + PL_COMM_LEN * 6 + 2)
 
+/* A host name as traces keep it (their header's field), at most */
+#define OUT_HOST_MAX 64
+
 /* An event's owner as the last line wrote it, in that output's form; len 0: none yet. */
 struct out_owner {
 	__u32 pid, tid;
@@ -76,9 +79,9 @@ struct out {
 	struct container_src ctrs;	/* and containers; none: every "container" is null */
 	const char *host;		/* report: the recording host, on every JSON line */
 	/* "host":"..." as JSON, escaped once while host says the same (host_raw) */
-	char *host_raw;
-	char *host_json;
-	size_t host_len;
+	char host_raw[OUT_HOST_MAX + 1];
+	char host_json[OUT_HOST_MAX * 6 + 16];
+	size_t host_len;		/* of host_json; 0: nothing cached */
 	/*
 	 * What the last event line said of its owner and addresses, formatted:
 	 * a connection's events (and a process's connections) repeat them, and
