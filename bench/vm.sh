@@ -46,13 +46,15 @@ VMTEST_PLAN=$plan VMTEST_BENCH="$rounds,$count,$settle" tests/vm/vmtest.sh || rc
 # Every load's line, from each guest's console, with its kernel's release.
 runs=$(mktemp /tmp/plbench-vm.XXXXXX)
 trap 'rm -f "$runs"' EXIT
+# (one console log per kernel x mode: .output/vm/SERIES-MODE.log)
 for w in $plan; do
-	log=.output/vm/${w%%:*}.log
-	[[ -r $log ]] || continue
-	rel=$(sed -n 's/^PORTLIFE-VM-INIT \([^ ]*\) .*/\1/p' "$log" | head -n 1)
-	sed -n 's/^PORTLIFE-VM-BENCH {/{/p' "$log" |
-		jq -c --arg k "$rel" '. + {kernel: $k}' >>"$runs" ||
-		echo "bench-vm: unreadable result lines in $log" >&2
+	for log in .output/vm/"${w%%:*}"-*.log; do
+		[[ -r $log ]] || continue
+		rel=$(sed -n 's/^PORTLIFE-VM-INIT \([^ ]*\) .*/\1/p' "$log" | head -n 1)
+		sed -n 's/^PORTLIFE-VM-BENCH {/{/p' "$log" |
+			jq -c --arg k "$rel" '. + {kernel: $k}' >>"$runs" ||
+			echo "bench-vm: unreadable result lines in $log" >&2
+	done
 done
 [[ -s $runs ]] || die "no results (see .output/vm/*.log)"
 

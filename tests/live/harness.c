@@ -573,6 +573,7 @@ int main(int argc, char **argv)
 {
 	const struct live_test **tests;
 	size_t ntests;
+	long long t0;
 
 	if (argc >= 3 && !strcmp(argv[1], "--mode")) {
 		mode = argv[2];
@@ -605,11 +606,16 @@ int main(int argc, char **argv)
 		if (!want)
 			continue;
 		failmsg[0] = '\0';
+		/*
+		 * Each test's wall time on its line: the VM tests run under TCG
+		 * and are most of CI's time, and this shows where it goes.
+		 */
+		t0 = now_ns();
 		if (tests[i]->fn() == 0) {
-			printf("PASS %s\n", tests[i]->name);
+			printf("PASS %s (%.1fs)\n", tests[i]->name, (now_ns() - t0) / 1e9);
 			passed++;
 		} else {
-			printf("FAIL %s: %s\n", tests[i]->name, failmsg);
+			printf("FAIL %s: %s (%.1fs)\n", tests[i]->name, failmsg, (now_ns() - t0) / 1e9);
 			failed++;
 		}
 		fflush(stdout);

@@ -15,14 +15,17 @@
 #                   a SERIES without ":" gets VMTEST_MODES. Default, when
 #                   VMTEST_KERNELS is not set either:
 #                   "5.10:fentry,kprobe 6.1:kprobe,tracepoint 6.12:fentry,tracepoint"
-#                   every mode on two kernels, every kernel in two modes, in
-#                   about 25 minutes (a kernel x mode takes 3-5 min under TCG;
-#                   CI's whole run must stay under 45). 5.10 has no tracepoint
+#                   every mode on two kernels, every kernel in two modes
+#                   (a kernel x mode takes 8-10 min under TCG; CI's whole run
+#                   must stay under 45 minutes: see VMTEST_JOBS). 5.10 has no tracepoint
 #                   run: the mode is refused there (kernel 5.12 or newer), and
 #                   the live test mode_floor checks that refusal in each run.
 #   VMTEST_KERNELS  kernel series to run VMTEST_MODES on each, instead of the plan
 #   VMTEST_MODES    portlife --mode values          (default "fentry kprobe tracepoint")
 #   VMTEST_TIMEOUT  wall-clock limit of one boot, s (default 1500)
+#   VMTEST_JOBS     boots at once (default: the host's cores, at most 4; 1
+#                   with VMTEST_BENCH). Each kernel x mode boots on its own,
+#                   on one TCG vCPU, so each boot keeps one host core busy
 #   VMTEST_TESTS    only these live tests, e.g. "sigterm holder_before"
 #                   (default: all; for chasing a VM-only failure quickly)
 #   VMTEST_BENCH    ROUNDS,COUNT,SETTLE: run the connect-storm benchmark
@@ -35,8 +38,8 @@
 # Steps: install qemu-system-x86 and busybox-static if missing; build static
 # portlife and livetest; fetch the newest Debian cloud kernel of each series
 # (cached in /var/cache/portlife-vmtest: CI clones afresh every run); pack a
-# busybox initramfs around tests/vm/init.sh; boot each kernel once, running
-# its modes in turn; judge each kernel x mode from the console markers only.
+# busybox initramfs around tests/vm/init.sh; boot each kernel x mode, up to
+# VMTEST_JOBS at once; judge each from the console markers only.
 #
 # Kernels: 6.1 and 6.12 come from the host's own apt sources (bookworm).
 # 5.10 is Debian 11's (bullseye), which the host does not list: it comes from
@@ -46,8 +49,9 @@
 # and lists are never touched. The bullseye Release file is checked against
 # /usr/share/keyrings/debian-archive-keyring.gpg (its 11/bullseye keys).
 #
-# Output: the console of each boot (live, and in .output/vm/<series>.log),
-# then the time of each boot and of each mode's live tests, then one line per
+# Output: the console of each boot (live, each line prefixed with its kernel
+# and mode when boots run side by side, and in .output/vm/<series>-<mode>.log),
+# then the time of each boot and of its live tests, then one line per
 # kernel x mode, "vm <release> <mode>: PASS (N passed, 0 failed)" or "...
 # FAIL (reason)", and last "vm: N passed, N failed", counting individual live
 # tests (a kernel x mode without a result counts as 1 failed).
@@ -121,7 +125,7 @@ done
 for ((i = 0; i < ${#kernel_list[@]}; i++)); do
 	for ((j = 0; j < i; j++)); do
 		[[ ${kernel_list[i]} != "${kernel_list[j]}" ]] ||
-			die "kernel series ${kernel_list[i]} listed twice (one boot per series)"
+			die "kernel series ${kernel_list[i]} listed twice (give all its modes in one entry)"
 	done
 done
 plan=
@@ -362,21 +366,35 @@ mkdir -p "$root/boot"
 
 # make_initrd RELEASE: set $initrd to an uncompressed newc cpio of the tree
 # plus /boot/config-RELEASE and /lib/modules/veth.ko of that kernel (the
-# kernel takes it as is; cpio(1) is not installed, busybox's is).
+# kernel takes it as is; cpio(1) is not installed, busybox's is). One file
+# per release: the boots of several kernels run at once.
 make_initrd() {
 	rm -f "$root"/boot/*
 	cp "$kconfig" "$root/boot/config-$1"
 	mkdir -p "$root/lib/modules"
 	cp "$veth" "$root/lib/modules/veth.ko"
 	initrd=$out/initramfs-$1.cpio
-	rm -f "$out"/initramfs-*.cpio
 	(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null) >"$initrd"
 }
 
 # ---- 5./6. boot, judge ------------------------------------------------------
 
-# The kernel command line of a boot running mode_list (set per kernel).
-# Per mode, the in-guest limit leaves the host's limit room for booting.
+# Each kernel x mode boots on its own: a fresh kernel per mode (one mode's
+# failure cannot leak into the next), and units small enough to share out.
+# Up to $jobs boots run at once, one TCG vCPU each: the VM tests are most of
+# CI's time, and one boot keeps one host core busy. The benchmark's boots
+# run one at a time: a load must not share the host's cores with another.
+jobs=${VMTEST_JOBS:-}
+if [[ -z $jobs ]]; then
+	jobs=$(nproc 2>/dev/null || echo 1)
+	# 1 GiB of guest memory per boot; more than 4 at once has not been tried
+	((jobs <= 4)) || jobs=4
+	[[ -z $bench ]] || jobs=1
+fi
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "VMTEST_JOBS must be a positive number of boots, not '$jobs'"
+
+# The kernel command line of a boot running mode_list (set per boot).
+# The in-guest limit leaves the host's limit room for booting.
 make_append() {
 	per_mode=$(((limit - 60) / ${#mode_list[@]}))
 	((per_mode >= 30)) || per_mode=30
@@ -454,23 +472,13 @@ judge() {
 	done
 }
 
-t_setup=$SECONDS
-for ((ki = 0; ki < ${#kernel_list[@]}; ki++)); do
-	series=${kernel_list[ki]}
-	read -ra mode_list <<<"${kernel_modes[ki]}"
-	make_append
-	log=$out/$series.log
-	if ! fetch_kernel_locked "$series"; then
-		for mode in "${mode_list[@]}"; do
-			result "$series" "$mode" 0 1 "FAIL (no kernel: could not fetch the newest $series cloud kernel)"
-		done
-		continue
-	fi
-	rel=${vmlinuz##*/vmlinuz-}
-	make_initrd "$rel" || die "cpio failed"
-	echo "=== vm $rel: booting (modes ${mode_list[*]}; limit ${limit}s; console in $log) ==="
-	t0=$SECONDS
-	qrc=0
+
+# boot VMLINUZ INITRD LOG TAG: one qemu run; its console goes to LOG and,
+# prefixed with TAG when boots run side by side, to stdout (so CI shows it
+# live). Leaves "QEMU-EXIT-STATUS SECONDS" in LOG.status.
+boot() {
+	local t0=$SECONDS qrc=0 prefix=
+	((jobs == 1)) || prefix="[$4] "
 	# stdin from /dev/null: no terminal to put in raw mode (CI has none, and
 	# a killed qemu could not restore it). -nic none: the guest only uses lo
 	# (and its own network namespaces); a NIC would only add a device
@@ -490,24 +498,85 @@ for ((ki = 0; ki < ${#kernel_list[@]}; ki++)); do
 	# race, not a portlife fault. One vCPU has no such race.
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -m 1024 -smp 1 \
 		-nographic -no-reboot -nic none \
-		-kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
+		-kernel "$1" -initrd "$2" -append "$append" \
 		</dev/null 2>&1 |
 		sed -u -e 's/\r$//' -e 's/\x1bc/\n/g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
-		tee "$log" || qrc=$?
-	secs=$((SECONDS - t0))
-	echo "=== vm $rel: qemu exited $qrc after ${secs}s ==="
+		tee "$3" | sed -u "s/^/$prefix/" || qrc=$?
+	echo "$qrc $((SECONDS - t0))" >"$3.status"
+	echo "=== vm $4: qemu exited $qrc after $((SECONDS - t0))s ==="
+}
 
-	boot=$(sed -n 's/^PORTLIFE-VM-INIT .* uptime=\([0-9.]*\)$/\1/p' "$log" | head -n 1 || true)
-	timings+=("vm $rel: init after ${boot:-?}s of guest uptime; boot to power-off ${secs}s wall")
-	# Each mode's live tests, guest clock (init.sh's PORTLIFE-VM-TIME).
+# A boot still running when this script ends (an error, a signal) is stopped:
+# each runs in a subshell of its own, with timeout, sed and tee as children.
+boot_pids=()
+stop_boots() {
+	local p
+	for p in "${boot_pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
+}
+trap stop_boots EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t_setup=$SECONDS
+# Kernels and initramfs first (the fetch is locked, the tree is shared), then
+# the boots.
+unit_series=() unit_rel=() unit_mode=() unit_kernel=() unit_initrd=()
+rm -f "$out"/initramfs-*.cpio "$out"/*.log "$out"/*.log.status
+for ((ki = 0; ki < ${#kernel_list[@]}; ki++)); do
+	series=${kernel_list[ki]}
+	read -ra mode_list <<<"${kernel_modes[ki]}"
+	if ! fetch_kernel_locked "$series"; then
+		for mode in "${mode_list[@]}"; do
+			result "$series" "$mode" 0 1 "FAIL (no kernel: could not fetch the newest $series cloud kernel)"
+		done
+		continue
+	fi
+	rel=${vmlinuz##*/vmlinuz-}
+	make_initrd "$rel" || die "cpio failed"
 	for mode in "${mode_list[@]}"; do
-		t=$(sed -n "s/^PORTLIFE-VM-TIME $mode \\([0-9]*s\\)\$/\\1/p" "$log" | tail -n 1 || true)
-		timings+=("vm $rel $mode: live tests ${t:-?} (guest clock)")
+		unit_series+=("$series") unit_rel+=("$rel") unit_mode+=("$mode")
+		unit_kernel+=("$vmlinuz") unit_initrd+=("$initrd")
 	done
+done
+
+say "${#unit_mode[@]} boots, up to $jobs at once (VMTEST_JOBS), limit ${limit}s each"
+running=0
+for ((u = 0; u < ${#unit_mode[@]}; u++)); do
+	if ((running >= jobs)); then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	mode_list=("${unit_mode[u]}")
+	make_append
+	tag="${unit_rel[u]} ${unit_mode[u]}"
+	log=$out/${unit_series[u]}-${unit_mode[u]}.log
+	echo "=== vm $tag: booting (limit ${limit}s; console in $log) ==="
+	boot "${unit_kernel[u]}" "${unit_initrd[u]}" "$log" "$tag" &
+	boot_pids+=($!)
+	running=$((running + 1))
+done
+wait || true
+boot_pids=()
+
+for ((u = 0; u < ${#unit_mode[@]}; u++)); do
+	rel=${unit_rel[u]}
+	mode_list=("${unit_mode[u]}")
+	make_append
+	log=$out/${unit_series[u]}-${unit_mode[u]}.log
+	qrc=1 secs=?
+	[[ -r $log.status ]] && read -r qrc secs <"$log.status"
+	touch "$log"
+
+	init_up=$(sed -n 's/^PORTLIFE-VM-INIT .* uptime=\([0-9.]*\)$/\1/p' "$log" | head -n 1 || true)
+	t=$(sed -n "s/^PORTLIFE-VM-TIME ${unit_mode[u]} \\([0-9]*s\\)\$/\\1/p" "$log" | tail -n 1 || true)
+	timings+=("vm $rel ${unit_mode[u]}: init after ${init_up:-?}s of guest uptime; live tests ${t:-?} (guest clock); boot to power-off ${secs}s wall")
 
 	# Why a mode may have no result, most specific first.
 	killed=$(grep -m1 -o 'terminating on signal [0-9]* from pid [0-9]*.*' "$log" || true)
-	if ((qrc == 124 || qrc == 137)); then
+	if [[ ! -r $log.status ]]; then
+		why="the boot left no exit status (its runner died), see $log"
+	elif ((qrc == 124 || qrc == 137)); then
 		why="timed out after ${limit}s (VMTEST_TIMEOUT), see $log"
 	elif [[ -n $killed ]]; then
 		# Someone else killed qemu (it then exits 0): not the guest's fault.
@@ -525,7 +594,7 @@ done
 echo
 for t in "${timings[@]}"; do echo "$t"; done
 echo "vm: plan $plan"
-echo "vm: total ${SECONDS}s: set-up (install, build, initramfs) ${t_setup}s, kernels and boots $((SECONDS - t_setup))s"
+echo "vm: total ${SECONDS}s: set-up (install, build, initramfs) ${t_setup}s, kernels and boots $((SECONDS - t_setup))s, $jobs at once"
 for r in "${results[@]}"; do echo "$r"; done
 echo "vm: $total_pass passed, $total_fail failed"
 ((total_fail == 0))
