@@ -990,6 +990,75 @@ fail:
 	return err;
 }
 
+/*
+ * Auto mode's quick looks before a whole attempt. Loading the whole object in
+ * a mode the kernel then refuses costs a start ~0.25 s on a host where
+ * neither exact mode works (here: fentry refused, no kprobes): vmlinux BTF
+ * parsed again, the CO-RE relocations, the exact modes' leases map
+ * preallocated, programs verified, all thrown away. Each look says no only
+ * where the whole attempt would fail for the same reason, with its words;
+ * anything it cannot tell leaves the decision to the whole attempt.
+ */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524	/* the kernel's own "not supported", as bpf() returns it */
+#endif
+
+/*
+ * The exact modes' hook on inet_hash_connect, as a two-instruction fentry
+ * program: a kernel that locks ftrace down refuses it at load with EPERM,
+ * as it refuses the object's fentry programs. Non-zero (and why) only then.
+ */
+static int fentry_refused(const struct btf *btf, char *why, size_t whylen)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int id, fd, err;
+
+	id = btf ? btf__find_by_name_kind(btf, "inet_hash_connect", BTF_KIND_FUNC) : -ENOENT;
+	if (id <= 0)
+		return 0;
+	LIBBPF_OPTS(bpf_prog_load_opts, popts, .expected_attach_type = BPF_TRACE_FENTRY,
+		    .attach_btf_id = id);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "pl_fentry_look", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &popts);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	err = -errno;
+	/* a locked-memory limit refuses everything alike: the whole attempt says that best */
+	if (err == -EPERM && !memlock_stuck_kib()) {
+		snprintf(why, whylen, "the kernel refused a fentry program on inet_hash_connect "
+			 "(%s): ftrace is locked down or BPF trampolines are disabled; try --mode "
+			 "kprobe or tracepoint", strerror(-err));
+		return err;
+	}
+	if (err == -EOPNOTSUPP || err == -ENOTSUPP) {
+		snprintf(why, whylen, "the kernel cannot load fentry programs (%s): %s",
+			 err == -ENOTSUPP ? "not supported" : strerror(-err),
+			 attach_hint(MODE_FENTRY, err));
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * libbpf attaches kprobes through the kprobe PMU, which the kernel registers
+ * with CONFIG_KPROBE_EVENTS (and which its legacy tracefs path needs too,
+ * through perf events). With sysfs there and no such PMU, no kprobe can attach.
+ */
+static int kprobes_absent(char *why, size_t whylen)
+{
+	if (access("/sys/bus/event_source/devices", F_OK) ||
+	    !access("/sys/bus/event_source/devices/kprobe", F_OK))
+		return 0;
+	snprintf(why, whylen, "no kprobe PMU in /sys/bus/event_source/devices: %s",
+		 attach_hint(MODE_KPROBE, -ENOENT));
+	return -ENOENT;
+}
+
 int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -1000,7 +1069,13 @@ int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
 	for (m = MODE_FENTRY; m <= MODE_TRACEPOINT; m++) {
 		if (o->mode != MODE_AUTO && o->mode != m)
 			continue;
-		err = try_mode(t, o, m, btf, o->probes, why, sizeof(why));
+		err = 0;
+		if (o->mode == MODE_AUTO && m == MODE_FENTRY)
+			err = fentry_refused(btf, why, sizeof(why));
+		else if (o->mode == MODE_AUTO && m == MODE_KPROBE)
+			err = kprobes_absent(why, sizeof(why));
+		if (!err)
+			err = try_mode(t, o, m, btf, o->probes, why, sizeof(why));
 		if (!err)
 			break;
 		if (o->mode != MODE_AUTO) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -75,4 +76,43 @@ static int t_mode_floor(void)
 	return 0;
 }
 
+/*
+ * Auto mode takes the first of fentry, kprobe, tracepoint that works here, as
+ * each started on its own says; its quick looks before a whole attempt
+ * (user/loader.c) must never pass over a mode that works.
+ */
+static int t_mode_auto(void)
+{
+	static const char *const ladder[] = { "fentry", "kprobe", "tracepoint" };
+	char *automode[] = { "portlife", "-d", "0.2", "--json", NULL };
+	char out[300], got[32];
+	const char *want = NULL;
+	int rc;
+
+	snprintf(out, sizeof(out), "%s/mode_auto.out", tmpdir);
+	for (size_t i = 0; !want && i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+		char *one[] = { "portlife", "--mode", (char *)ladder[i], "-d", "0.2", "--json", NULL };
+
+		if (!run_capture(one, out) && start_mode(out, got, sizeof(got)) &&
+		    !strcmp(got, ladder[i]))
+			want = ladder[i];
+	}
+	/*
+	 * The kprobe look's premise, wherever kprobes work (this run's mode, or
+	 * the first that works): no kprobe PMU, no kprobe mode.
+	 */
+	if (((mode && !strcmp(mode, "kprobe")) || (want && !strcmp(want, "kprobe"))) &&
+	    access("/sys/bus/event_source/devices/kprobe", F_OK))
+		return fail("kprobe mode works without a kprobe PMU: auto mode would pass it over "
+			    "(user/loader.c kprobes_absent)");
+	if (!want)
+		return fail("no mode starts on its own here: see %s.err", out);
+	rc = run_capture(automode, out);
+	if (rc || !start_mode(out, got, sizeof(got)) || strcmp(got, want))
+		return fail("auto mode exited %d, started '%s', want %s (the first mode that works "
+			    "on its own): see %s", rc, rc ? "" : got, want, out);
+	return 0;
+}
+
 LIVE_TEST(mode_floor, t_mode_floor, 115, false);
+LIVE_TEST(mode_auto, t_mode_auto, 116, false);
