@@ -498,8 +498,8 @@ static int sc_hold(struct result *r)
 
 /*
  * Each lease's allocation falls inside the call that made it, its release
- * inside the close() that ended it (20 ms of slack), and its hold time is the
- * workload's own to within 20 ms. The clocks are the same: CLOCK_MONOTONIC.
+ * inside the close() that ended it (20 ms of slack), and its hold time within
+ * the workload's own bounds. The clocks are the same: CLOCK_MONOTONIC.
  */
 static int t_hold_accuracy(void)
 {
@@ -530,9 +530,17 @@ static int t_hold_accuracy(void)
 		else if (rt < run.r.t_close0[i] || rt > run.r.t_close1[i] + slack)
 			err = fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
 				   run.r.hold_port[i], rt, run.r.t_close0[i], run.r.t_close1[i]);
-		else if (hold > own || hold < own - slack)
-			err = fail("port %d: held %lld ns by portlife, %lld ns by the workload's clock",
-				   run.r.hold_port[i], hold, own);
+		/*
+		 * Within the workload's own bounds: from the end of the call
+		 * that allocated to the start of the close(), and from the
+		 * start of that call to the end of close() (20 ms of slack).
+		 * Not "own minus 20 ms": under TCG, with another guest on the
+		 * host, a connect() alone has taken 25 ms.
+		 */
+		else if (hold > own + slack || hold < run.r.t_close0[i] - run.r.t_open1[i])
+			err = fail("port %d: held %lld ns by portlife, outside the workload's "
+				   "[%lld, %lld] + 20 ms", run.r.hold_port[i], hold,
+				   run.r.t_close0[i] - run.r.t_open1[i], own);
 	}
 	cleanup(&run);
 	return err;
