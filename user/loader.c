@@ -720,6 +720,29 @@ static void load_failure(struct tracer_bpf *t, enum pl_mode mode, int err, char 
  * does not probe tracing programs: they need an attach target.) 1 yes, 0 no,
  * -errno when it cannot tell.
  */
+/*
+ * Loads a two-instruction tracing program of attach type at on the BTF type
+ * name (of kind), with the verifier's log in log (when log_size), and unloads
+ * it: 0 if the kernel took it, -errno if not, -ENOENT without that target.
+ */
+static int tracing_look(const struct btf *btf, const char *name, int kind,
+			enum bpf_attach_type at, const struct bpf_insn insns[2], char *log,
+			size_t log_size)
+{
+	int id, fd;
+
+	id = btf ? btf__find_by_name_kind(btf, name, kind) : -ENOENT;
+	if (id <= 0)
+		return -ENOENT;
+	LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = at, .attach_btf_id = id,
+		    .log_buf = log_size ? log : NULL, .log_size = log_size, .log_level = !!log_size);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "pl_probe", "GPL", insns, 2, &lo);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 static int tracing_has_helper(const struct btf *btf, enum bpf_func_id func)
 {
 	const struct bpf_insn insns[] = {
@@ -727,23 +750,15 @@ static int tracing_has_helper(const struct btf *btf, enum bpf_func_id func)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	char log[4096] = "";
-	int id, fd;
+	int err;
 
-	id = btf ? btf__find_by_name_kind(btf, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF)
-		 : -ENOENT;
-	if (id < 0)
-		return -ENOENT;
-	LIBBPF_OPTS(bpf_prog_load_opts, lo, .expected_attach_type = BPF_TRACE_RAW_TP,
-		    .attach_btf_id = id, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "pl_probe", "GPL", insns,
-			   sizeof(insns) / sizeof(insns[0]), &lo);
-	if (fd >= 0) {
-		close(fd);
+	err = tracing_look(btf, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF,
+			   BPF_TRACE_RAW_TP, insns, log, sizeof(log));
+	if (!err)
 		return 1;
-	}
 	if (strstr(log, "unknown func"))
 		return 0;
-	return log[0] ? 1 : -errno;
+	return log[0] ? 1 : err;
 }
 
 #ifndef BPF_ATOMIC
@@ -1014,30 +1029,13 @@ static int fentry_refused(const struct btf *btf, char *why, size_t whylen)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	int id, fd, err;
+	int err = tracing_look(btf, "inet_hash_connect", BTF_KIND_FUNC, BPF_TRACE_FENTRY, insns,
+			       NULL, 0);
 
-	id = btf ? btf__find_by_name_kind(btf, "inet_hash_connect", BTF_KIND_FUNC) : -ENOENT;
-	if (id <= 0)
-		return 0;
-	LIBBPF_OPTS(bpf_prog_load_opts, popts, .expected_attach_type = BPF_TRACE_FENTRY,
-		    .attach_btf_id = id);
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "pl_fentry_look", "GPL", insns,
-			   sizeof(insns) / sizeof(insns[0]), &popts);
-	if (fd >= 0) {
-		close(fd);
-		return 0;
-	}
-	err = -errno;
 	/* a locked-memory limit refuses everything alike: the whole attempt says that best */
-	if (err == -EPERM && !memlock_stuck_kib()) {
+	if ((err == -EPERM && !memlock_stuck_kib()) || err == -EOPNOTSUPP || err == -ENOTSUPP) {
 		snprintf(why, whylen, "the kernel refused a fentry program on inet_hash_connect "
-			 "(%s): ftrace is locked down or BPF trampolines are disabled; try --mode "
-			 "kprobe or tracepoint", strerror(-err));
-		return err;
-	}
-	if (err == -EOPNOTSUPP || err == -ENOTSUPP) {
-		snprintf(why, whylen, "the kernel cannot load fentry programs (%s): %s",
-			 err == -ENOTSUPP ? "not supported" : strerror(-err),
+			 "(%s): %s", err == -ENOTSUPP ? "not supported" : strerror(-err),
 			 attach_hint(MODE_FENTRY, err));
 		return err;
 	}
@@ -1059,6 +1057,16 @@ static int kprobes_absent(char *why, size_t whylen)
 	return -ENOENT;
 }
 
+/* Auto mode's look at mode m: non-zero (and why) when it cannot work here. */
+static int quick_look(enum pl_mode m, const struct btf *btf, char *why, size_t whylen)
+{
+	if (m == MODE_FENTRY)
+		return fentry_refused(btf, why, whylen);
+	if (m == MODE_KPROBE)
+		return kprobes_absent(why, whylen);
+	return 0;
+}
+
 int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -1069,11 +1077,7 @@ int loader__load_tracer(struct tracer_bpf *t, const struct loader_opts *o)
 	for (m = MODE_FENTRY; m <= MODE_TRACEPOINT; m++) {
 		if (o->mode != MODE_AUTO && o->mode != m)
 			continue;
-		err = 0;
-		if (o->mode == MODE_AUTO && m == MODE_FENTRY)
-			err = fentry_refused(btf, why, sizeof(why));
-		else if (o->mode == MODE_AUTO && m == MODE_KPROBE)
-			err = kprobes_absent(why, sizeof(why));
+		err = o->mode == MODE_AUTO ? quick_look(m, btf, why, sizeof(why)) : 0;
 		if (!err)
 			err = try_mode(t, o, m, btf, o->probes, why, sizeof(why));
 		if (!err)

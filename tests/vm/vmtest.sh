@@ -393,11 +393,12 @@ if [[ -z $jobs ]]; then
 fi
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "VMTEST_JOBS must be a positive number of boots, not '$jobs'"
 
+# One mode per boot: its in-guest limit leaves the host's limit room for booting.
+per_mode=$((limit - 60))
+((per_mode >= 30)) || per_mode=30
+
 # The kernel command line of a boot running mode_list (set per boot).
-# The in-guest limit leaves the host's limit room for booting.
 make_append() {
-	per_mode=$(((limit - 60) / ${#mode_list[@]}))
-	((per_mode >= 30)) || per_mode=30
 	append="console=ttyS0 panic=-1 quiet portlife.modes=$(IFS=,; echo "${mode_list[*]}") portlife.timeout=$per_mode"
 	((${#test_list[@]} == 0)) || append+=" portlife.tests=$(IFS=,; echo "${test_list[*]}")"
 	[[ ${VMTEST_DIAG:-} != 1 ]] || append+=" portlife.diag=1"
@@ -562,7 +563,6 @@ boot_pids=()
 for ((u = 0; u < ${#unit_mode[@]}; u++)); do
 	rel=${unit_rel[u]}
 	mode_list=("${unit_mode[u]}")
-	make_append
 	log=$out/${unit_series[u]}-${unit_mode[u]}.log
 	qrc=1 secs=?
 	[[ -r $log.status ]] && read -r qrc secs <"$log.status"
