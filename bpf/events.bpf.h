@@ -91,7 +91,9 @@ struct {
  * hash, not an LRU: an LRU evicts live leases without a word, and an evicted
  * lease's release would never come. When it is full, a new lease is not
  * tracked and counted (untracked); user space sizes it from --max-leases.
- * The tracepoint mode keeps its leases in the sockets themselves (sk_leases).
+ * The tracepoint mode keeps the leases of connect()ing TCP sockets here
+ * (without preallocation: the loader sets it), and the rest in the sockets
+ * themselves (sk_leases; see tp_bodies.bpf.h for why).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

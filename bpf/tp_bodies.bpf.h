@@ -21,7 +21,14 @@
  *   - sock_ops TCP_LISTEN_CB     the port of a listen() without bind() (signals.bpf.h)
  * A lease lives in its socket's own storage (sk_leases): freed with the
  * socket, never evicted, and a lookup on a socket without one is a pointer
- * test, not a hash miss. TIME_WAIT comes from iterator snapshots.
+ * test, not a hash miss. All but one kind: the lease of a TCP socket that
+ * connect()s without bind() is in the leases hash, by the socket's address.
+ * Socket storage costs a connection two allocations charged to a memory
+ * cgroup and two frees behind RCU grace periods (one of them RCU Tasks
+ * Trace): perf put a third of a connect storm's tracing cost there. A hash
+ * element comes from per-CPU caches, and the server end of a loopback
+ * connection pays a hash miss instead. Every such lease ends in
+ * tcp_destroy_sock at the latest. TIME_WAIT comes from iterator snapshots.
  */
 #ifndef PORTLIFE_TP_BODIES_BPF_H
 #define PORTLIFE_TP_BODIES_BPF_H
@@ -34,6 +41,53 @@ struct {
 	__type(key, int);
 	__type(value, struct lease_val);
 } sk_leases SEC(".maps");
+
+/*
+ * The lease of a TCP socket: in its storage (bound first, or the hash was
+ * full) or in the leases hash (connect() without bind()). *hashed says
+ * which, for tcp_lease_del().
+ */
+static __always_inline struct lease_val *tcp_lease(const struct sock *sk, bool *hashed)
+{
+	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
+	/* tp_btf: a typed pointer, a plain load */
+	__u64 key = (__u64)sk, cookie = sk->__sk_common.skc_cookie.counter;
+
+	*hashed = false;
+	if (l && (l->flags & LF_LEASE))
+		return l;
+	/*
+	 * A hashed lease asked for its socket's cookie when it was made; an
+	 * accepted socket starts without one (sk_clone_lock() clears it), so
+	 * the server end of a connection is not even looked up.
+	 */
+	if (!cookie)
+		return NULL;
+	l = bpf_map_lookup_elem(&leases, &key);
+	if (!l)
+		return NULL;
+	/*
+	 * The address of a socket freed without tcp_destroy_sock (never seen:
+	 * every TCP socket is destroyed through it) would be another socket's
+	 * later; the cookie, unique for the boot, tells them apart.
+	 */
+	if (l->cookie != cookie) {
+		bpf_map_delete_elem(&leases, &key);
+		return NULL;
+	}
+	*hashed = true;
+	return l;
+}
+
+static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
+{
+	__u64 key = (__u64)sk;
+
+	if (hashed)
+		bpf_map_delete_elem(&leases, &key);
+	else
+		bpf_sk_storage_delete(&sk_leases, (void *)sk);
+}
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
 enum { PEND_BIND = 1, PEND_UDP_CONNECT };
@@ -151,7 +205,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	struct pl_event *e;
 	__u64 cookie, now;
 	__u16 family, lport;
-	bool release = false;
+	bool release = false, hashed;
 	__u8 kind = 0;
 
 	/* tp_btf: sk is a typed pointer, read directly (see READ_TUPLE_BTF) */
@@ -163,9 +217,10 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	if (newstate == TCP_LISTEN)
 		listen_tp(sk);
 
-	l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
-	if (!l || !(l->flags & LF_LEASE)) {
-		__u64 id = bpf_get_current_pid_tgid();
+	l = tcp_lease(sk, &hashed);
+	if (!l) {
+		__u64 id, key = (__u64)sk;
+		struct lease_val nl = {};
 
 		/*
 		 * tcp_v4_connect()/tcp_v6_connect() enter SYN_SENT before
@@ -173,17 +228,22 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		 */
 		if (oldstate != TCP_CLOSE || newstate != TCP_SYN_SENT)
 			return 0;
+		id = bpf_get_current_pid_tgid();
 		if (task_filtered(id >> 32))
 			return 0;
+		lease_init(&nl, sk, id);
+		nl.cookie = bpf_get_socket_cookie((void *)sk);
+		nl.flags = LF_LEASE | LF_CONNECTING;
+		nl.start_ns = bpf_ktime_get_ns();
+		if (!bpf_map_update_elem(&leases, &key, &nl, BPF_ANY))
+			return 0;
+		/* the hash is full (--max-leases): the socket's storage keeps it */
 		l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (!l) {
 			__sync_fetch_and_add(&untracked, 1);
 			return 0;
 		}
-		lease_init(l, sk, id);
-		l->cookie = bpf_get_socket_cookie((void *)sk);
-		l->flags = LF_LEASE | LF_CONNECTING;
-		l->start_ns = bpf_ktime_get_ns();
+		*l = nl;
 		return 0;
 	}
 	/* TIME_WAIT snapshots are matched by cookie: make sure there is one. */
@@ -201,7 +261,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 			 * EADDRNOTAVAIL. SYN_SENT -> CLOSE spans the search.
 			 */
 			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
-			bpf_sk_storage_delete(&sk_leases, (void *)sk);
+			tcp_lease_del(sk, hashed);
 			return 0;
 		}
 		if (lport) {
@@ -245,7 +305,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	}
 	if (release) {
 		emit_release(sk, l, PL_END_CLOSE);
-		bpf_sk_storage_delete(&sk_leases, (void *)sk);
+		tcp_lease_del(sk, hashed);
 	}
 	return 0;
 }
@@ -253,14 +313,15 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 /* tcp_v4_destroy_sock() -> inet_put_port() for bound ports. */
 static __always_inline int handle_destroy(const struct sock *sk)
 {
-	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
+	bool hashed;
+	struct lease_val *l = tcp_lease(sk, &hashed);
 
-	if (!l || !(l->flags & LF_LEASE))
+	if (!l)
 		return 0;
 	/* A timewait socket may still hold the port: the snapshot follows it. */
 	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING)))
 		emit_release(sk, l, PL_END_CLOSE);
-	bpf_sk_storage_delete(&sk_leases, (void *)sk);
+	tcp_lease_del(sk, hashed);
 	return 0;
 }
 
@@ -274,6 +335,12 @@ static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 	if (!bsk)
 		return 0;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+	if (!l || !(l->flags & LF_LEASE)) {
+		/* the state tracepoint made it, in SYN_SENT, just before */
+		__u64 key = (__u64)bsk;
+
+		l = bpf_map_lookup_elem(&leases, &key);
+	}
 	if (!l || !(l->flags & LF_CONNECTING))
 		return 0;
 	l->flags &= ~LF_CONNECTING;

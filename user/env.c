@@ -115,7 +115,8 @@ static const struct argp_option opts[] = {
 	{ "max-leases", OPT_MAX_LEASES, "N", 0,
 	  "Leases tracked at once, 4096 to 4194304 (default 1048576): about 300 bytes each in "
 	  "portlife while live, indexes included; fentry and kprobe modes also preallocate a kernel map of N/4 "
-	  "entries (1024 to 1048576) at 176 bytes each: 45 MB by default, 185 MB at most", 0 },
+	  "entries (1024 to 1048576) at 176 bytes each: 45 MB by default, 185 MB at most; the "
+	  "tracepoint mode fills it as connections come (4 MB up front by default)", 0 },
 	{ "ringbuf", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (default 4096)", 0 },
 	{ "warn", OPT_WARN, "PERCENT", 0,
 	  "Warn when a destination uses more than PERCENT of its usable ephemeral ports "

@@ -502,9 +502,17 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	err = bpf_map__set_max_entries(s->maps.events, o->ringbuf_kib * 1024);
 	if (err)
 		return err;
-	/* the tracepoint mode keeps leases in the sockets: no map to preallocate */
-	return bpf_map__set_max_entries(s->maps.leases, t->mode == MODE_TRACEPOINT ? 1 :
-					loader__kernel_leases(o->max_leases));
+	/*
+	 * The tracepoint mode keeps only connect()ing TCP sockets' leases in the
+	 * hash, and any beyond its size in the sockets' storage: no need to
+	 * preallocate every element up front.
+	 */
+	if (t->mode == MODE_TRACEPOINT) {
+		err = bpf_map__set_map_flags(s->maps.leases, BPF_F_NO_PREALLOC);
+		if (err)
+			return err;
+	}
+	return bpf_map__set_max_entries(s->maps.leases, loader__kernel_leases(o->max_leases));
 }
 
 static const char *attach_hint(enum pl_mode mode, int err)

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define MAXP 1024
+#define MAXP 2048
 
 extern const char *portlife;
 extern const char *mode;	/* --mode for portlife, or NULL for its default */
