@@ -11,7 +11,9 @@
 # Per configuration: connections/s (median) and its ratio to no tracer; the
 # load's own CPU µs per connection (median; the BPF programs run in its
 # context) and its ratio to no tracer, which a noisy neighbour moves far less
-# than the wall-clock rate; the tracer's CPU seconds per 100k connections
+# than the wall-clock rate, both as the ratio of the medians and as the median
+# of each round's ratio (no tracer against the configuration, one round: a
+# pair minutes apart at most, so a host that drifts between rounds moves both); the tracer's CPU seconds per 100k connections
 # (on-CPU time of all its threads, from just before the load to just before
 # the stop); events lost, both as the tracer reports them and counted against
 # what loadgen says the workload must produce; BPF ns per program run
@@ -38,6 +40,11 @@
 #     BENCH_MSGS=1000000  messages per message load
 #     BENCH_MODE=tracepoint  portlife's --mode
 #     BENCH_CONFIGS=...   subset, in order (default: all that are installed)
+#     BENCH_BASELINE=PATH another portlife binary (an older build) measured
+#                         side by side: configurations base_s, base_lines,
+#                         base_json, base_record (default with it: base_s
+#                         after pl_s), so that a change is judged by pairs
+#                         of one run, not by two runs on a shared host
 #     BENCH_SETTLE=1.5    seconds the tracer runs after the load, to drain
 #                         (and, in tracepoint mode, take a TIME_WAIT snapshot)
 #     BENCH_SMOKE=1       1 round, 2000 connections, none and pl_s only
@@ -54,12 +61,15 @@ SETTLE=${BENCH_SETTLE:-1.5}
 MSGS=${BENCH_MSGS:-1000000}
 MODE=${BENCH_MODE:-tracepoint}
 LOADS=${BENCH_LOADS:-conn tcpmsg udpmsg}
+BASELINE=${BENCH_BASELINE:-}
 ALL="none pl_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
+[ -n "$BASELINE" ] && ALL="none pl_s base_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
 if [ "${BENCH_SMOKE:-}" = "1" ]; then
 	ROUNDS=1
 	COUNT=${BENCH_COUNT:-2000}
 	MSGS=${BENCH_MSGS:-20000}
 	ALL="none pl_s"
+	[ -n "$BASELINE" ] && ALL="none pl_s base_s"
 fi
 CONFIGS=${BENCH_CONFIGS:-$ALL}
 OUT=${BENCH_OUT:-.output/bench/results-$(date +%Y-%m-%d).json}
@@ -85,12 +95,14 @@ die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (BPF, network namespaces)"
 [ -x "$PORTLIFE" ] && [ -x "$LOADGEN" ] && [ -x "$BPFSTATS" ] ||
 	die "build first: make $PORTLIFE $LOADGEN $BPFSTATS"
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "BENCH_BASELINE=$BASELINE: not an executable"
 command -v jq >/dev/null || die "needs jq"
 
 have() {
 	case $1 in
 	tcplife | tcpstates) command -v "$1" >/dev/null ;;
 	bpftrace) command -v bpftrace >/dev/null ;;
+	base_*) [ -n "$BASELINE" ] ;;
 	*) return 0 ;;
 	esac
 }
@@ -140,7 +152,7 @@ wait_ready() {
 	for ((i = 0; i < 300; i++)); do
 		kill -0 "$TPID" 2>/dev/null || return 1
 		case $cfg in
-		pl_*) grep -q "Tracing port leases" "$TMP/err" && return 0 ;;
+		pl_* | base_*) grep -q "Tracing port leases" "$TMP/err" && return 0 ;;
 		*)
 			read -r n _ <<<"$(bpf_stats "$TPID")"
 			if [ "$n" -gt 0 ] && [ "$n" -eq "$last" ]; then
@@ -157,15 +169,24 @@ wait_ready() {
 	return 1
 }
 
+# The portlife binary of a configuration: base_* are BENCH_BASELINE's.
+pl_bin() {
+	case $1 in
+	base_*) echo "$BASELINE" ;;
+	*) echo "$PORTLIFE" ;;
+	esac
+}
+
 start_tracer() {
-	local cfg=$1
+	local cfg=$1 pl
+	pl=$(pl_bin "$cfg")
 	# exec: $! must be the tracer itself, for its CPU, RSS, programs and signal
 	(
 		case $cfg in
-		pl_s) exec "$PORTLIFE" --mode "$MODE" -s ;;
-		pl_lines) exec "$PORTLIFE" --mode "$MODE" ;;
-		pl_json) exec "$PORTLIFE" --mode "$MODE" --json ;;
-		pl_record) exec "$PORTLIFE" record --mode "$MODE" -s -o "$TMP/rec.trace" ;;
+		pl_s | base_s) exec "$pl" --mode "$MODE" -s ;;
+		pl_lines | base_lines) exec "$pl" --mode "$MODE" ;;
+		pl_json | base_json) exec "$pl" --mode "$MODE" --json ;;
+		pl_record | base_record) exec "$pl" record --mode "$MODE" -s -o "$TMP/rec.trace" ;;
 		tcplife) exec tcplife ;;
 		tcpstates) exec tcpstates ;;
 		bpftrace) exec bpftrace -e "$BT_PROG" ;;
@@ -177,25 +198,26 @@ start_tracer() {
 # Prints "alloc tw_enter release lines drops" as the tracer saw them for
 # loadgen's pid; drops is the tracer's own loss count, -1 if it has none.
 count_seen() {
-	local cfg=$1 pid=$2
+	local cfg=$1 pid=$2 pl
+	pl=$(pl_bin "$cfg")
 	case $cfg in
-	pl_s)
+	pl_s | base_s)
 		awk -v p="$pid" '
 			$1 == "PID" && $2 == p { on = 1; next }
 			on && /allocations/ { a = $2; t = $6; r = $8; on = 0 }
 			/^lost:/ { d = $2 + $6 }
 			END { printf "%d %d %d 0 %d\n", a, t, r, d }' "$TMP/out" ;;
-	pl_lines)
+	pl_lines | base_lines)
 		awk -v p="$pid" '
 			$2 == p && $4 == "alloc" { a++ } $2 == p && $4 == "tw_enter" { t++ }
 			$2 == p && $4 == "release" { r++ } $2 == p { n++ }
 			/^lost:/ { d = $2 + $6 }
 			END { printf "%d %d %d %d %d\n", a, t, r, n, d }' "$TMP/out" ;;
-	pl_json | pl_record)
+	pl_json | pl_record | base_json | base_record)
 		local f=$TMP/out
-		if [ "$cfg" = pl_record ]; then
-			"$PORTLIFE" report "$TMP/rec.trace" --format jsonl >"$TMP/jsonl" 2>/dev/null
-			"$PORTLIFE" report "$TMP/rec.trace" --json >>"$TMP/jsonl" 2>/dev/null
+		if [ "${cfg#*_}" = record ]; then
+			"$pl" report "$TMP/rec.trace" --format jsonl >"$TMP/jsonl" 2>/dev/null
+			"$pl" report "$TMP/rec.trace" --json >>"$TMP/jsonl" 2>/dev/null
 			f=$TMP/jsonl
 		fi
 		jq -rn --argjson p "$pid" '
@@ -360,6 +382,8 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname
 		. as $all | .[0].kind as $kind |
 		(map(select(.config == "none") | .conns_per_s) | median) as $base |
 		(map(select(.config == "none") | per_unit) | median) as $cbase |
+		(map(select(.config == "none") | {key: (.round | tostring), value: per_unit}) |
+		 from_entries) as $cnone |
 		group_by(.config) | map(
 		. as $runs | .[0].config as $c | ($runs[0].load.expected) as $exp |
 		($stats | map(select(.config == $c))) as $st |
@@ -368,6 +392,8 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname
 		 ratio: (if $base then ((map(.conns_per_s) | median) / $base) else null end),
 		 load_cpu_us_per_unit: (map(per_unit) | median),
 		 cpu_ratio: (if $cbase then ($cbase / (map(per_unit) | median)) else null end),
+		 cpu_ratio_paired: (map($cnone[.round | tostring] as $n |
+			select($n != null and per_unit > 0) | $n / per_unit) | median),
 		 tracer_cpu_s_per_100k: (if $c == "none" then null
 			else map(.tracer_cpu_s / units * 100000) | median end),
 		 bpf_ns_per_run: (if $c == "none" then null
@@ -382,10 +408,10 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname
 		 tracer_drops: (if $c == "none" or ($runs[0].tracer_drops == null) then null
 			else map(.tracer_drops) | max end),
 		 expected: (if $kind != "conn" then null
-			elif ($c | startswith("pl_")) then $exp
+			elif ($c | test("^(pl|base)_")) then $exp
 			elif $runs[0].expected_lines then {lines: $runs[0].expected_lines} else null end),
 		 missed: (if $kind != "conn" then null
-			elif ($c | startswith("pl_")) then
+			elif ($c | test("^(pl|base)_")) then
 				(map(($exp.alloc - .seen.alloc) + ($exp.tw_enter - .seen.tw_enter) +
 				     ($exp.release - .seen.release)) | max)
 			elif $runs[0].expected_lines then
@@ -393,26 +419,29 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname
 			else null end),
 		 rss_kib: (if $c == "none" then null else map(.rss_kib) | max end),
 		 not_ready: (map(select(.ready | not)) | length)})
-		| sort_by(.config as $c | ["none","pl_s","pl_lines","pl_json","pl_record",
-			  "tcplife","tcpstates","bpftrace"] | index($c)))
+		| sort_by(.config as $c | ["none","pl_s","base_s","pl_lines","base_lines","pl_json",
+			  "base_json","pl_record","base_record","tcplife","tcpstates","bpftrace"] | index($c)))
 		| sort_by(.[0].load as $l | ["conn","tcpmsg","udpmsg"] | index($l)) | add),
 	 runs: .}' "$RUNS" >"$OUT" || die "cannot write $OUT"
 
 jq -r -L bench 'include "lib";
-	"load config per_s ratio load_us/unit cpu_ratio cpu_s/100k bpf_ns/run runs/unit drops rec_miss missed/expected rss_MiB",
+	"load config per_s ratio load_us/unit cpu_ratio paired cpu_s/100k bpf_ns/run runs/unit drops rec_miss missed/expected rss_MiB",
 	(.results[] | [.load, .config, (.per_s | floor), (.ratio | f(2)),
-		(.load_cpu_us_per_unit | f(2)), (.cpu_ratio | f(3)), (.tracer_cpu_s_per_100k | f(2)),
+		(.load_cpu_us_per_unit | f(2)), (.cpu_ratio | f(3)), (.cpu_ratio_paired | f(3)),
+		(.tracer_cpu_s_per_100k | f(2)),
 		(.bpf_ns_per_run | f(0)), (.bpf_runs_per_unit | f(2)), (.tracer_drops | f(0)),
 		.recursion_misses, (if .missed == null then "-" else
 			"\(.missed)/\(.expected | to_entries | map(.value) | add)" end),
 		(if .rss_kib == null then "-" else (.rss_kib / 1024 | f(1)) end)] | join(" "))' "$OUT" |
 	column -t
-# Where the BPF time goes, program by program (portlife -s's statistics round;
-# the JSON has every program, the table those costing 0.5 ns a unit or more).
+# Where the BPF time goes, program by program (the statistics round of
+# portlife -s, and of the baseline's; the JSON has every program, the table
+# those costing 0.5 ns a unit or more).
 jq -r -L bench 'include "lib";
-	[.results[] | select(.config == "pl_s" and .bpf_by_prog != null) | .load as $l |
-	 .bpf_by_prog[] | select(.ns_per_unit >= 0.5) | [$l, .prog, (.ns_per_unit | f(0)), (.runs_per_unit | f(2)),
-		(.ns_per_run | f(0))] | join(" ")] |
-	if length > 0 then "load pl_s_program bpf_ns/unit runs/unit ns/run", .[] else empty end' "$OUT" |
+	[.results[] | select((.config == "pl_s" or .config == "base_s") and .bpf_by_prog != null) |
+	 .load as $l | .config as $c |
+	 .bpf_by_prog[] | select(.ns_per_unit >= 0.5) | [$l, $c, .prog, (.ns_per_unit | f(0)),
+		(.runs_per_unit | f(2)), (.ns_per_run | f(0))] | join(" ")] |
+	if length > 0 then "load config program bpf_ns/unit runs/unit ns/run", .[] else empty end' "$OUT" |
 	column -t
 echo "bench: results in $OUT" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Keeps the benchmark from rotting: one small round of bench/run.sh (no tracer
-# and portlife -s, BENCH_SMOKE=1), then checks its JSON. At 2000 connections
+# Keeps the benchmark from rotting: one small round of bench/run.sh (no tracer,
+# portlife -s, and the same binary as BENCH_BASELINE: base_s; BENCH_SMOKE=1),
+# then checks its JSON. At 2000 connections
 # portlife must see every event the load made. Needs root and a built
 # .output/portlife and .output/loadgen; holds the host's BPF lock while it runs.
 # Last line: "bench: N passed, N failed".
@@ -32,7 +33,7 @@ if [ -n "${PORTLIFE_LOCK_HELD:-}" ]; then
 else
 	lock=(flock "${PL_LOCK:-/tmp/portlife-live.lock}")
 fi
-if BENCH_SMOKE=1 BENCH_OUT=$out "${lock[@]}" bench/run.sh; then
+if BENCH_SMOKE=1 BENCH_OUT=$out BENCH_BASELINE=${PORTLIFE:-.output/portlife} "${lock[@]}" bench/run.sh; then
 	check "runner exits 0" true
 else
 	check "runner exits 0" false
@@ -40,8 +41,12 @@ fi
 q() { jq -r "$1" "$out" 2>/dev/null || echo false; }
 # r LOAD CONFIG: that result's object
 r() { echo "(.results[] | select(.load == \"$1\" and .config == \"$2\"))"; }
-check "JSON has every load x none and pl_s" \
-	"$(q '[.results[] | "\(.load)/\(.config)"] == ["conn/none","conn/pl_s","tcpmsg/none","tcpmsg/pl_s","udpmsg/none","udpmsg/pl_s"]')"
+check "JSON has every load x none, pl_s and base_s" \
+	"$(q '[.results[] | "\(.load)/\(.config)"] == ["conn/none","conn/pl_s","conn/base_s","tcpmsg/none","tcpmsg/pl_s","tcpmsg/base_s","udpmsg/none","udpmsg/pl_s","udpmsg/base_s"]')"
+check "paired CPU ratios (one per round, its median)" \
+	"$(q '[.results[] | select(.config != "none") | .cpu_ratio_paired > 0] | all')"
+check "the baseline measured as portlife is (same events seen)" \
+	"$(q "$(r conn base_s) | .missed == 0 and .tracer_cpu_s_per_100k > 0")"
 check "no-tracer rate > 0" "$(q "$(r conn none).per_s > 0")"
 check "pl_s ratio > 0" "$(q "$(r conn pl_s).ratio > 0")"
 check "pl_s attached" "$(q "[.results[].not_ready] | add == 0")"
