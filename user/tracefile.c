@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <zlib.h>
+#include "crc32.h"
 #include "tracefile.h"
 
 #define WBUF (64 * 1024)
@@ -26,10 +26,7 @@ struct tracefile_writer {
 
 static __u32 crc(const void *a, size_t an, const void *b, size_t bn)
 {
-	uLong c = crc32(0L, Z_NULL, 0);
-
-	c = crc32(c, a, an);
-	return (__u32)crc32(c, b, bn);
+	return pl_crc32(pl_crc32(0, a, an), b, bn);
 }
 
 static void frame(unsigned char *out, __u32 magic, const void *body, size_t n)
@@ -165,16 +162,13 @@ static int write_cg_rec(struct tracefile_writer *w, __u32 magic, __u64 id, const
 	struct pl_cgroup_rec r = { .id = id, .len = len };
 	size_t n = 4 + sizeof(r) + r.len + 4;
 	__u32 c;
-	uLong sum;
 	int err = w->err;
 
 	if (!err && w->used + n > WBUF)
 		err = tracefile_flush(w);
 	if (err)
 		return err;
-	sum = crc32(crc32(crc32(crc32(0L, Z_NULL, 0), (const void *)&magic, 4),
-			  (const void *)&r, sizeof(r)), (const void *)data, r.len);
-	c = (__u32)sum;
+	c = pl_crc32(pl_crc32(pl_crc32(0, &magic, 4), &r, sizeof(r)), data, r.len);
 	memcpy(w->buf + w->used, &magic, 4);
 	memcpy(w->buf + w->used + 4, &r, sizeof(r));
 	if (r.len)
@@ -573,8 +567,7 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			if (win_need(w, k + 4) < k + 4)
 				goto truncated;
 			memcpy(&c, win_at(w) + k, 4);
-			if (c != (__u32)crc32(crc32(0L, win_at(w), 4 + sizeof(r)),
-					      win_at(w) + 4 + sizeof(r), r.len)) {
+			if (c != crc(win_at(w), 4 + sizeof(r), win_at(w) + 4 + sizeof(r), r.len)) {
 				problem(info, bad, pos, " (checksum)");
 				goto damaged;
 			}
