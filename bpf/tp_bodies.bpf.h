@@ -26,8 +26,8 @@
  * Socket storage costs a connection two allocations charged to a memory
  * cgroup and two frees behind RCU grace periods (one of them RCU Tasks
  * Trace): perf put a third of a connect storm's tracing cost there. A hash
- * element comes from per-CPU caches, and the server end of a loopback
- * connection pays a hash miss instead. Every such lease ends in
+ * element comes from per-CPU caches, and the server end of a connection
+ * skips the lookup (tcp_lease() says how). Every such lease ends in
  * tcp_destroy_sock at the latest. TIME_WAIT comes from iterator snapshots.
  */
 #ifndef PORTLIFE_TP_BODIES_BPF_H
