@@ -198,6 +198,8 @@ static void test_cgroup_and_names(void **state)
 	unlink(p2);
 	w = tracefile_create(p2, &h);
 	assert_non_null(w);
+	/* a cgroup whose path could not be found: an empty one, framed like any */
+	assert_int_equal(tracefile_write_cgroup(w, 6, NULL), 0);
 	assert_int_equal(tracefile_write_cgroup(w, 7, "/kubepods.slice/x.scope"), 0);
 	assert_int_equal(tracefile_write_names(w, 7, "shop", "web-0", "app"), 0);
 	assert_int_equal(tracefile_write_names(w, 8, "", "", ""), 0);
@@ -207,7 +209,7 @@ static void test_cgroup_and_names(void **state)
 	assert_non_null(f);
 	assert_int_equal(tracefile_read_all(f, false, ignore_ev, collect_cg, &g, &info), 0);
 	fclose(f);
-	assert_int_equal(g.paths, 1);
+	assert_int_equal(g.paths, 2);
 	assert_string_equal(g.path, "/kubepods.slice/x.scope");
 	assert_int_equal(g.names, 2);
 	/* the last names record: three empty names, not garbage */
