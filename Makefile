@@ -198,13 +198,13 @@ $(OUTPUT)/fuzz_trace: $(FUZZ_SRCS) $(wildcard user/*.h) bpf/portlife.h $(SKELS) 
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(PL_CFLAGS) $(PKG_CFLAGS) $(INCLUDES) $(FUZZ_SRCS) $(LDLIBS) -o $@
 
-$(OUTPUT)/fuzz-seed: tests/fuzz/mkseed.c user/tracefile.c | $(OUTPUT)
+$(OUTPUT)/fuzz-seed: tests/fuzz/mkseed.c user/tracefile.c user/crc32.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
 # Checksum-valid traces of hostile shapes for report's regression tests:
 # .output/mkcrafted SHAPE FILE [N] (tests/fuzz/mkcrafted.c lists the shapes).
-$(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c | $(OUTPUT)
+$(OUTPUT)/mkcrafted: tests/fuzz/mkcrafted.c user/tracefile.c user/crc32.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) -Ibpf -Iuser $^ -lz -o $@
 
