@@ -13,8 +13,8 @@
 # context) and its ratio to no tracer, which a noisy neighbour moves far less
 # than the wall-clock rate, both as the ratio of the medians and as the median
 # of each round's ratio (no tracer against the configuration, one round: a
-# pair minutes apart at most, so a host that drifts between rounds moves both); the tracer's CPU seconds per 100k connections
-# (on-CPU time of all its threads, from just before the load to just before
+# pair minutes apart at most, so a host that drifts between rounds moves
+# both); the tracer's CPU seconds per 100k connections (on-CPU time of all its threads, from just before the load to just before
 # the stop); events lost, both as the tracer reports them and counted against
 # what loadgen says the workload must produce; BPF ns per program run
 # (kernel.bpf_stats_enabled, run_time_ns / run_cnt of the tracer's own
@@ -63,14 +63,14 @@ MODE=${BENCH_MODE:-tracepoint}
 LOADS=${BENCH_LOADS:-conn tcpmsg udpmsg}
 BASELINE=${BENCH_BASELINE:-}
 ALL="none pl_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
-[ -n "$BASELINE" ] && ALL="none pl_s base_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
 if [ "${BENCH_SMOKE:-}" = "1" ]; then
 	ROUNDS=1
 	COUNT=${BENCH_COUNT:-2000}
 	MSGS=${BENCH_MSGS:-20000}
 	ALL="none pl_s"
-	[ -n "$BASELINE" ] && ALL="none pl_s base_s"
 fi
+# the baseline's summary-only run next to portlife's
+[ -n "$BASELINE" ] && ALL=${ALL/pl_s/pl_s base_s}
 CONFIGS=${BENCH_CONFIGS:-$ALL}
 OUT=${BENCH_OUT:-.output/bench/results-$(date +%Y-%m-%d).json}
 # shellcheck disable=SC2206

@@ -168,12 +168,13 @@ static int write_cg_rec(struct tracefile_writer *w, __u32 magic, __u64 id, const
 		err = tracefile_flush(w);
 	if (err)
 		return err;
-	c = pl_crc32(pl_crc32(pl_crc32(0, &magic, 4), &r, sizeof(r)), data, r.len);
 	memcpy(w->buf + w->used, &magic, 4);
 	memcpy(w->buf + w->used + 4, &r, sizeof(r));
 	if (r.len)
 		memcpy(w->buf + w->used + 4 + sizeof(r), data, r.len);
-	memcpy(w->buf + w->used + 4 + sizeof(r) + r.len, &c, 4);
+	/* over the bytes as framed, as the reader checks them */
+	c = pl_crc32(0, w->buf + w->used, n - 4);
+	memcpy(w->buf + w->used + n - 4, &c, 4);
 	w->used += n;
 	return 0;
 }

@@ -218,21 +218,30 @@ static int t_udp_churn(void)
 
 #define HELD 3000
 
-static int sc_udp_held(struct result *r)
+/*
+ * Room for need open files: a minimal init (the VMs) leaves the soft limit
+ * at 1024, so take the hard one.
+ */
+static int nofile_for(rlim_t need)
 {
 	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < need)
+		return -EMFILE;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl) ? -errno : 0;
+}
+
+static int sc_udp_held(struct result *r)
+{
 	struct sockaddr_storage ss;
 	socklen_t len = mkaddr(&ss, AF_INET, 0);
 	int err;
 
 	if ((err = own_netns()))
 		return err;
-	/* a minimal init (the VMs) leaves the soft limit at 1024: take the hard one */
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < HELD + 64)
-		return -EMFILE;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl))
-		return -errno;
+	if ((err = nofile_for(HELD + 64)))
+		return err;
 	/* open until portlife has stopped: the child exits after that */
 	for (int i = 0; i < HELD; i++) {
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -292,17 +301,13 @@ static int t_untracked(void)
 static int sc_tcp_held(struct result *r)
 {
 	static int cfd[HELD_TCP], afd[HELD_TCP];
-	struct rlimit rl;
 	int lfd, err;
 	char b;
 
 	if ((err = own_netns()))
 		return err;
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < 2 * HELD_TCP + 64)
-		return -EMFILE;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl))
-		return -errno;
+	if ((err = nofile_for(2 * HELD_TCP + 64)))
+		return err;
 	lfd = listener(AF_INET, 0);
 	if (lfd < 0)
 		return -errno;
@@ -368,10 +373,12 @@ static int t_untracked_tcp(void)
 	/* one pass, not check_connects(): that one is quadratic, and slow in a TCG guest */
 	for (int i = 0; i < run.nlines; i++) {
 		const char *l = run.lines[i];
-		int port = jnum(l, "lport") & 0xffff;
+		int port;
 
-		if (is_event(l, "release") && lease[port] && jnum(l, "lease") == lease[port] &&
-		    jstr_is(l, "reason", "close"))
+		if (!is_event(l, "release"))
+			continue;
+		port = jnum(l, "lport") & 0xffff;
+		if (lease[port] && jnum(l, "lease") == lease[port] && jstr_is(l, "reason", "close"))
 			released[port]++;
 	}
 	if (!err && run.r.nports != HELD_TCP)
