@@ -133,6 +133,25 @@ struct pl_tw_rec {
 };
 _Static_assert(sizeof(struct pl_tw_rec) == 16, "pl_tw_rec is read in whole records");
 
+/*
+ * Tracepoint mode's TIME_WAIT lookups (twlook.bpf.c): a waiting lease's
+ * 4-tuple and cookie in; whether the kernel's table holds a timewait socket
+ * with that cookie for it, and its time left, out. User space fills up to
+ * PL_TWQ_BATCH of them into the object's global data and runs the program
+ * inside the lease's netns.
+ */
+#define PL_TWQ_BATCH 4096
+struct pl_tw_query {
+	__u8 laddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	__u16 lport, rport;
+	__u8 family;		/* AF_INET or AF_INET6 */
+	__u8 found;		/* out: 1 if the timewait socket is there */
+	__u16 pad;
+	__u64 cookie;
+	__u64 expires_ns;	/* out: time left on its timer */
+};
+
 /* bpf_iter tcp/udp record for `portlife ports`: every socket holding a port. */
 struct pl_sock_rec {
 	__u64 inode;		/* socket inode, to find the owner; 0 for TIME_WAIT */

@@ -23,6 +23,8 @@
 #include "portlife.skel.h"
 #include "portlife_nofetch.skel.h"
 #include "iters.skel.h"
+#include "portlife.h"
+#include "twlook.skel.h"
 #include "cgpath.h"
 #include "loader.h"
 #include "util.h"
@@ -1146,6 +1148,27 @@ int loader__load_iters(struct iters_bpf *it)
 fail:
 	loader__unload_iters(it);
 	return err;
+}
+
+struct twlook *loader__load_twlook(void)
+{
+	struct twlook *skel;
+	char kc[64];
+	int err;
+
+	kconfig(kc, sizeof(kc));
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .kconfig = kc);
+	skel = twlook__open_opts(&opts);
+	if (!skel)
+		return NULL;
+	err = twlook__load(skel);
+	if (err || !skel->bss) {
+		/* before 5.17 (no bpf_loop): the iterator does every round */
+		twlook__destroy(skel);
+		errno = err ? -err : ENOTSUP;
+		return NULL;
+	}
+	return skel;
 }
 
 void loader__unload_iters(struct iters_bpf *it)

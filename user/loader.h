@@ -122,6 +122,13 @@ void loader__unload_tracer(struct tracer_bpf *t);
 /* Loads the iterators; on failure says why on stderr and returns -errno. */
 int loader__load_iters(struct iters_bpf *it);
 void loader__unload_iters(struct iters_bpf *it);
+/*
+ * Tracepoint mode's TIME_WAIT lookup program (twlook.bpf.c), or NULL with
+ * errno where the kernel refuses it (before 5.17): the iterator then does
+ * every snapshot round. Freed with twlook__destroy().
+ */
+struct twlook;
+struct twlook *loader__load_twlook(void);
 
 /*
  * Why a load failed, from libbpf's warnings (loader__note_warning() reads

@@ -684,6 +684,8 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_ku64(&w, "tw_overflow", ri->tw_overflow);
 	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
 	jw_ku64(&w, "snapshots", ri->snapshots);
+	jw_ku64(&w, "snapshot_lookups", ri->snap_lookups);
+	jw_ku64(&w, "snapshot_listings", ri->snap_listings);
 	jw_ku64(&w, "netns_lost", ri->netns_lost);
 	jw_ku64(&w, "snapshot_mean_ns", ri->snap_mean_ns);
 	jw_ku64(&w, "snapshot_max_ns", ri->snap_max_ns);
@@ -911,8 +913,10 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			      "as TIME_WAIT unseen\n", (unsigned long long)ri->netns_lost,
 			ri->netns_lost == 1 ? "" : "s");
 	if (ri->snapshots)
-		fprintf(o->f, "TIME_WAIT snapshots: %llu, %.2f ms each on average, %.2f ms at most, "
+		fprintf(o->f, "TIME_WAIT snapshots: %llu (namespaces checked by lookup %llu, "
+			      "listed whole %llu), %.2f ms each on average, %.2f ms at most, "
 			      "every %.2f s%s\n", (unsigned long long)ri->snapshots,
+			(unsigned long long)ri->snap_lookups, (unsigned long long)ri->snap_listings,
 			ri->snap_mean_ns / 1e6, ri->snap_max_ns / 1e6, ri->snap_interval,
 			ri->snap_interval > ri->snap_interval_set ? " (stretched: snapshots are "
 			"kept under 5% of a CPU)" : "");

@@ -26,6 +26,8 @@ struct run_info {
 	__u64 tw_overflow;		/* closes that made no TIME_WAIT: buckets full */
 	__u64 tw_unseen;		/* TIME_WAIT shorter than the snapshot interval */
 	__u64 snapshots;
+	__u64 snap_lookups;		/* namespace rounds settled by lookups alone */
+	__u64 snap_listings;		/* namespace rounds that listed every socket */
 	__u64 netns_lost;		/* namespaces whose TIME_WAIT could not be watched */
 	__u64 snap_mean_ns, snap_max_ns;	/* time a snapshot round takes */
 	double snap_interval;		/* seconds between rounds now (stretched when slow) */

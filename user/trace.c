@@ -210,6 +210,8 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 	if (ts) {
 		ri->tw_unseen = ts->tw_unseen;
 		ri->snapshots = ts->snapshots;
+		ri->snap_lookups = ts->lookup_rounds;
+		ri->snap_listings = ts->iter_rounds;
 		ri->netns_lost = ts->netns_lost;
 		ri->snap_mean_ns = ts->snapshots ? ts->total_ns / ts->snapshots : 0;
 		ri->snap_max_ns = ts->max_ns;
@@ -260,9 +262,9 @@ static void note_unrecorded(struct tracer *tr)
 
 /*
  * The next gap between TIME_WAIT snapshots: --tw-interval, stretched so that
- * snapshots never take more than SNAP_DUTY of one CPU. A snapshot walks every
- * TCP socket of each namespace; with tens of thousands of TIME_WAIT sockets a
- * round can take tens of milliseconds, and a fixed 0.1 s interval would then
+ * snapshots never take more than SNAP_DUTY of one CPU. A snapshot looks up
+ * every waiting lease (or walks every TCP socket of its namespace); with tens
+ * of thousands of TIME_WAIT sockets a round can take tens of milliseconds, and a fixed 0.1 s interval would then
  * be a tracer eating the host it is watching. The cost: TIME_WAIT exits are
  * timed to within the stretched interval, which the summary shows.
  */
@@ -643,6 +645,7 @@ static int setup(struct tracer *tr)
 				strerror(-err));
 			return err;
 		}
+		twsnap__set_lookup(tr->tw, loader__load_twlook());
 		pipeline__add_sink(&tr->pipe, note_netns, tr);
 	}
 	tr->rb = ring_buffer__new(bpf_map__fd(tr->bpf.skel->maps.events), on_ring, tr, NULL);

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "iter.h"
 #include "netns.h"
 #include "twsnap.h"
+#include "twlook.skel.h"
 #include "util.h"
 
 /* A lease gives up waiting for a snapshot of an unreachable netns after this. */
@@ -33,16 +35,31 @@ struct waiting {
 	__u64 id, cookie;
 	__u32 netns;
 	__u32 ns_ix;		/* its namespace's index in ns; nns if none is known */
+	/*
+	 * Its 4-tuple, for the lookup: copied in the pass that reads the lease
+	 * anyway (tens of thousands of leases do not stay in cache between two
+	 * passes over them).
+	 */
+	__u8 laddr[16], raddr[16];
+	__u16 lport, rport;
+	__u8 family;
 };
 
 struct twsnap {
 	struct bpf_link *link;
+	struct twlook *look;	/* NULL: the iterator does every round */
 	struct lease_table *t;
 	struct ns_ent *ns;
 	size_t nns, capns;
 	int self_fd;
 	__u32 self_inum;
 	struct vec recs;	/* struct pl_tw_rec of the namespace looked at last */
+	/*
+	 * Or, when lookups settled it (looked), what they found for each of
+	 * its waiting leases, in their order: cookie 0 where nothing was.
+	 */
+	struct pl_tw_rec *found;
+	bool looked;
 	/*
 	 * recs by cookie: open addressing, index + 1, 0 empty. Built in one
 	 * pass per namespace; a sort of tens of thousands of records
@@ -91,13 +108,21 @@ void twsnap__free(struct twsnap *s)
 		if (s->ns[i].fd >= 0 && s->ns[i].fd != s->self_fd)
 			close(s->ns[i].fd);
 	close(s->self_fd);
+	twlook__destroy(s->look);
 	free(s->ns);
 	free(s->recs.v);
+	free(s->found);
 	free(s->by_cookie);
 	free(s->w);
 	free(s->by_ns);
 	free(s->ns_count);
 	free(s);
+}
+
+void twsnap__set_lookup(struct twsnap *s, struct twlook *look)
+{
+	twlook__destroy(s->look);
+	s->look = look;
 }
 
 const struct twsnap_stats *twsnap__stats(const struct twsnap *s)
@@ -264,26 +289,118 @@ static __u64 read_max_tw(void)
 }
 
 /*
+ * Does a lookup's miss for w need the iterator's word? Not when the miss is
+ * expected: a connect() took the 4-tuple over (the timewait socket went with
+ * it), its timer is due, or judge() would not look at the lease this round.
+ * Any other miss may be a socket the lookup cannot see (bound to a device):
+ * the iterator sees every one, so it decides, and the round costs what it
+ * did before lookups. Leases in a namespace at tcp_max_tw_buckets take that
+ * path every round: their misses are the overflow it counts.
+ */
+static bool miss_needs_iter(struct twsnap *s, const struct waiting *w, __u64 start)
+{
+	const struct lease *l = lease_table__recheck(s->t, w->l, w->id);
+
+	if (!l || !w->cookie)
+		return false;
+	if (l->flags & L_TW_TAKEN)
+		return false;
+	if (l->flags & L_IN_TW)
+		return start < l->tw_expire_ts;
+	return (l->flags & L_TW_EXPECTED) && l->close_ts < start;
+}
+
+/*
+ * The timewait sockets of g[0..ng) (one namespace's waiting leases, entered
+ * already) by lookup, into s->found[0..ng). 0 when every miss is explained;
+ * 1 when the iterator must list the namespace; -errno when the lookup failed
+ * (the iterator then too).
+ */
+static int lookup_all(struct twsnap *s, const struct waiting *g, size_t ng, __u64 start)
+{
+	struct twlook__bss *bss;
+	int fd, err, unexplained = 0;
+	char pkt[64] = {0};
+
+	if (!s->look)
+		return -ENOTSUP;
+	bss = s->look->bss;
+	fd = bpf_program__fd(s->look->progs.pl_tw_lookup);
+	for (size_t at = 0; at < ng && !unexplained; at += PL_TWQ_BATCH) {
+		size_t nb = ng - at < PL_TWQ_BATCH ? ng - at : PL_TWQ_BATCH;
+		/* an Ethernet header's worth of zeros: the program reads none of it */
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
+			    .repeat = 1);
+
+		/* a lease that ended since the copy only costs a lookup: judge() skips it */
+		for (size_t k = 0; k < nb; k++) {
+			const struct waiting *w = &g[at + k];
+			struct pl_tw_query *q = &bss->twq[k];
+
+			memcpy(q->laddr, w->laddr, 16);
+			memcpy(q->raddr, w->raddr, 16);
+			q->lport = w->lport;
+			q->rport = w->rport;
+			q->family = w->family;
+			q->cookie = w->cookie;
+			q->found = 0;
+		}
+		bss->twq_n = (__u32)nb;
+		err = bpf_prog_test_run_opts(fd, &opts);
+		if (err)
+			return -errno;
+		for (size_t k = 0; k < nb; k++) {
+			const struct pl_tw_query *q = &bss->twq[k];
+			struct pl_tw_rec *r = &s->found[at + k];
+
+			r->cookie = q->found ? q->cookie : 0;
+			r->expires_ns = q->expires_ns;
+			if (!q->found)
+				unexplained |= miss_needs_iter(s, &g[at + k], start);
+		}
+	}
+	return unexplained;
+}
+
+/*
  * Run the iterator inside n; fills s->recs. *overflow_delta: closes that made
  * no timewait socket since the last look; *full: the netns is at
  * tcp_max_tw_buckets now (the counter's baseline may postdate a new netns's
  * first closes, fullness does not).
  */
-static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta, int *full)
+static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting *g, size_t ng,
+		       __u64 start, __u64 *overflow_delta, int *full)
 {
 	__u64 max_tw, ov;
-	int err;
+	int err, looked;
 
 	s->recs.n = 0;
+	s->looked = false;
 	*overflow_delta = 0;
 	*full = 0;
 	err = ns_enter(s, n);
 	if (err)
 		return err;
-	/* The iterator walks the netns of the task that creates it. */
-	err = iter_collect(s->link, sizeof(struct pl_tw_rec), sizeof(struct pl_tw_rec), &s->recs);
-	max_tw = read_max_tw();
-	*full = max_tw && s->recs.n >= max_tw;
+	/*
+	 * Lookups first; the iterator when they leave a miss unexplained. The
+	 * iterator walks the netns of the task that creates it.
+	 */
+	looked = lookup_all(s, g, ng, start);
+	if (looked < 0 && looked != -ENOTSUP) {
+		/* the kernel refused a run (it never does where it loaded): iterator from now on */
+		twlook__destroy(s->look);
+		s->look = NULL;
+	}
+	if (looked) {
+		err = iter_collect(s->link, sizeof(struct pl_tw_rec), sizeof(struct pl_tw_rec),
+				   &s->recs);
+		s->st.iter_rounds++;
+		max_tw = read_max_tw();
+		*full = max_tw && s->recs.n >= max_tw;
+	} else {
+		s->looked = true;
+		s->st.lookup_rounds++;
+	}
 	if (!read_tw_overflow(&ov)) {
 		if (n->have_overflow && ov > n->overflow)
 			*overflow_delta = ov - n->overflow;
@@ -294,7 +411,7 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, __u64 *overflow_delta
 		err = -EIO;
 	if (!err && s->recs.n > UINT32_MAX / 2)
 		err = -E2BIG;
-	if (!err)
+	if (!err && !s->looked)
 		err = index_recs(s);
 	return err;
 }
@@ -445,6 +562,7 @@ static int reserve_waiting(struct twsnap *s, size_t n)
 	if (n > s->capw) {
 		size_t cap = s->capw ? s->capw : 256;
 		struct waiting *w, *g;
+		struct pl_tw_rec *f;
 
 		while (cap < n)
 			cap *= 2;
@@ -454,7 +572,10 @@ static int reserve_waiting(struct twsnap *s, size_t n)
 		g = realloc(s->by_ns, cap * sizeof(*g));
 		if (g)
 			s->by_ns = g;
-		if (!w || !g)
+		f = realloc(s->found, cap * sizeof(*f));
+		if (f)
+			s->found = f;
+		if (!w || !g || !f)
 			return -ENOMEM;
 		s->capw = cap;
 	}
@@ -486,6 +607,11 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 		w->id = l->id;
 		w->cookie = l->cookie;
 		w->netns = l->netns;
+		memcpy(w->laddr, l->laddr, 16);
+		memcpy(w->raddr, l->raddr, 16);
+		w->lport = l->lport;
+		w->rport = l->rport;
+		w->family = l->family;
 	}
 	if (reserve_waiting(s, nw))
 		return -ENOMEM;
@@ -528,7 +654,8 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 			continue;
 		ns_open(s, n);
 		start = mono_ns();
-		reachable = n->fd >= 0 && !snapshot_ns(s, n, &budget, &full);
+		reachable = n->fd >= 0 &&
+			    !snapshot_ns(s, n, &s->by_ns[from], to - from, start, &budget, &full);
 		end = mono_ns();
 		if (!reachable) {
 			s->recs.n = 0;
@@ -542,7 +669,12 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 			const struct pl_tw_rec *rec;
 
 			g = &s->by_ns[k];
-			rec = reachable && g->cookie ? rec_find(s, g->cookie) : NULL;
+			if (!reachable)
+				rec = NULL;
+			else if (s->looked)
+				rec = s->found[k - from].cookie ? &s->found[k - from] : NULL;
+			else
+				rec = g->cookie ? rec_find(s, g->cookie) : NULL;
 			judge(s, g, rec, start, end, &budget, full, reachable, final, fn, ctx);
 		}
 	}

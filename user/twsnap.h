@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * TIME_WAIT by snapshot (tracepoint mode). The state tracepoint never shows
- * TIME_WAIT, so every interval the bpf_iter tcp program lists the timewait
- * sockets of each network namespace that has a lease waiting for or in
- * TIME_WAIT, and the differences become TW_ENTER / TW_EXIT / RELEASE events,
- * fed through the same path as the ring buffer's.
+ * TIME_WAIT, so every interval each network namespace that has a lease
+ * waiting for or in TIME_WAIT is asked about those leases: by lookup of their
+ * 4-tuples (twlook.bpf.c, 5.17+), or, when a lookup's miss needs the last
+ * word or lookups are unavailable, by the bpf_iter tcp program listing the
+ * namespace's timewait sockets. The differences become TW_ENTER / TW_EXIT /
+ * RELEASE events, fed through the same path as the ring buffer's.
  */
 #ifndef PORTLIFE_TWSNAP_H
 #define PORTLIFE_TWSNAP_H
@@ -17,6 +19,8 @@ typedef void (*twsnap_emit_fn)(void *ctx, const struct pl_event *e);
 
 struct twsnap_stats {
 	__u64 snapshots;
+	__u64 lookup_rounds;	/* namespaces checked by lookup alone */
+	__u64 iter_rounds;	/* namespaces listed by the iterator */
 	__u64 tw_overflow;	/* RELEASE with PL_END_TW_OVERFLOW emitted */
 	__u64 tw_unseen;
 	__u64 netns_unreachable;	/* rounds that could not enter a namespace */
@@ -28,6 +32,12 @@ struct twsnap_stats {
 
 struct twsnap *twsnap__new(struct bpf_link *tcp_iter, struct lease_table *t);
 void twsnap__free(struct twsnap *s);
+/*
+ * Check waiting leases by lookup (twlook.bpf.c) where that suffices; s owns
+ * look from now on. Without it, the iterator lists every round.
+ */
+struct twlook;
+void twsnap__set_lookup(struct twsnap *s, struct twlook *look);
 /* A lease in netns was allocated by pid: remember how to enter that netns. */
 void twsnap__note_netns(struct twsnap *s, __u32 netns, __u32 pid);
 /*

@@ -268,7 +268,7 @@ static void nl_end(struct nlmsghdr *n, struct rtattr *nest)
  * A veth pair, name here and peer in the netns of peer_nsfd, by rtnetlink
  * (the VM has no iproute2). 0 or -errno.
  */
-static int make_veth(const char *name, const char *peer, int peer_nsfd)
+int make_veth(const char *name, const char *peer, int peer_nsfd)
 {
 	struct {
 		struct nlmsghdr n;
@@ -316,7 +316,7 @@ static int make_veth(const char *name, const char *peer, int peer_nsfd)
 }
 
 /* An IPv4 address on ifname (or an alias "ifname:1"), /24, and the link up. */
-static int if_addr(const char *ifname, const char *addr)
+int if_addr(const char *ifname, const char *addr)
 {
 	struct ifreq ifr = {};
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;

@@ -151,6 +151,10 @@ int listener(int family, unsigned short port);
 /* A connected TCP socket (bound to bind_port first if non-zero), or -errno. */
 int connect_to(int family, unsigned short port, int reuse, unsigned short bind_port);
 void rst_close(int fd);
+/* A veth pair (alerts.c): name here, peer in the netns of peer_nsfd. 0 or -errno. */
+int make_veth(const char *name, const char *peer, int peer_nsfd);
+/* An IPv4 address /24 on ifname, and the link up. 0 or -errno. */
+int if_addr(const char *ifname, const char *addr);
 
 /* ---- scenarios and checks more than one file uses ---------------------- */
 
