@@ -191,10 +191,10 @@ static inline void lb_u64(struct lb *b, __u64 v)
 
 		v /= 100;
 		d -= 2;
-		memcpy(d, LB_DIGIT_PAIRS + 2 * r, 2);
+		memcpy(d, &LB_DIGIT_PAIRS[2 * r], 2);
 	}
 	if (v >= 10)
-		memcpy(d - 2, LB_DIGIT_PAIRS + 2 * v, 2);
+		memcpy(d - 2, &LB_DIGIT_PAIRS[2 * v], 2);
 	else
 		d[-1] = '0' + v;
 }
