@@ -363,10 +363,12 @@ static int lookup_all(struct twsnap *s, const struct waiting *g, size_t ng, __u6
 }
 
 /*
- * Run the iterator inside n; fills s->recs. *overflow_delta: closes that made
- * no timewait socket since the last look; *full: the netns is at
- * tcp_max_tw_buckets now (the counter's baseline may postdate a new netns's
- * first closes, fullness does not).
+ * Inside n, what became of its waiting leases g[0..ng): by lookup into
+ * s->found (s->looked), or by the iterator into s->recs, indexed by cookie.
+ * *overflow_delta: closes that made no timewait socket since the last look;
+ * *full: the netns is at tcp_max_tw_buckets now (the counter's baseline may
+ * postdate a new netns's first closes, fullness does not; only a listing
+ * knows it, and any miss that could be an overflow makes one).
  */
 static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting *g, size_t ng,
 		       __u64 start, __u64 *overflow_delta, int *full)
