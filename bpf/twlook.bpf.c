@@ -41,7 +41,7 @@ static int look_one(__u32 i, void *ctx)
 	struct bpf_sock_tuple t = {};
 	struct pl_tw_query *q;
 	struct bpf_sock *sk;
-	__u32 size;
+	__u32 size, at;
 
 	if (i >= PL_TWQ_BATCH)
 		return 1;
@@ -49,17 +49,15 @@ static int look_one(__u32 i, void *ctx)
 	q->found = 0;
 	if (q->family != AF_INET && q->family != AF_INET6)
 		return 0;
-	/* the tuple as the peer's packet carries it: source is the remote end */
-	if (q->family == AF_INET) {
-		__builtin_memcpy(&t.ipv4.saddr, q->raddr, 4);
-		__builtin_memcpy(&t.ipv4.daddr, q->laddr, 4);
-		t.ipv4.sport = bpf_htons(q->rport);
-		t.ipv4.dport = bpf_htons(q->lport);
-		size = sizeof(t.ipv4);
-	} else if (v4mapped(q->laddr) && v4mapped(q->raddr)) {
-		/* a dual-stack socket talking IPv4 is hashed as IPv4 */
-		__builtin_memcpy(&t.ipv4.saddr, q->raddr + 12, 4);
-		__builtin_memcpy(&t.ipv4.daddr, q->laddr + 12, 4);
+	/*
+	 * The tuple as the peer's packet carries it: source is the remote end.
+	 * A dual-stack socket talking IPv4 is hashed as IPv4: its addresses
+	 * are the mapped ones' last 4 bytes.
+	 */
+	at = q->family == AF_INET ? 0 : 12;
+	if (at == 0 || (v4mapped(q->laddr) && v4mapped(q->raddr))) {
+		__builtin_memcpy(&t.ipv4.saddr, q->raddr + at, 4);
+		__builtin_memcpy(&t.ipv4.daddr, q->laddr + at, 4);
 		t.ipv4.sport = bpf_htons(q->rport);
 		t.ipv4.dport = bpf_htons(q->lport);
 		size = sizeof(t.ipv4);

@@ -264,8 +264,9 @@ static void note_unrecorded(struct tracer *tr)
  * The next gap between TIME_WAIT snapshots: --tw-interval, stretched so that
  * snapshots never take more than SNAP_DUTY of one CPU. A snapshot looks up
  * every waiting lease (or walks every TCP socket of its namespace); with tens
- * of thousands of TIME_WAIT sockets a round can take tens of milliseconds, and a fixed 0.1 s interval would then
- * be a tracer eating the host it is watching. The cost: TIME_WAIT exits are
+ * of thousands of TIME_WAIT sockets a round can take tens of milliseconds,
+ * and a fixed 0.1 s interval would then be a tracer eating the host it is
+ * watching. The cost: TIME_WAIT exits are
  * timed to within the stretched interval, which the summary shows.
  */
 #define SNAP_DUTY 0.05

@@ -343,7 +343,6 @@ static int lookup_all(struct twsnap *s, const struct waiting *g, size_t ng, __u6
 			q->rport = w->rport;
 			q->family = w->family;
 			q->cookie = w->cookie;
-			q->found = 0;
 		}
 		bss->twq_n = (__u32)nb;
 		err = bpf_prog_test_run_opts(fd, &opts);
@@ -374,7 +373,7 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting 
 		       __u64 start, __u64 *overflow_delta, int *full)
 {
 	__u64 max_tw, ov;
-	int err, looked;
+	int err, lk;
 
 	s->recs.n = 0;
 	s->looked = false;
@@ -387,21 +386,21 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting 
 	 * Lookups first; the iterator when they leave a miss unexplained. The
 	 * iterator walks the netns of the task that creates it.
 	 */
-	looked = lookup_all(s, g, ng, start);
-	if (looked < 0 && looked != -ENOTSUP) {
+	lk = lookup_all(s, g, ng, start);
+	if (lk < 0 && lk != -ENOTSUP) {
 		/* the kernel refused a run (it never does where it loaded): iterator from now on */
 		twlook__destroy(s->look);
 		s->look = NULL;
 	}
-	if (looked) {
+	s->looked = lk == 0;
+	if (s->looked) {
+		s->st.lookup_rounds++;
+	} else {
 		err = iter_collect(s->link, sizeof(struct pl_tw_rec), sizeof(struct pl_tw_rec),
 				   &s->recs);
 		s->st.iter_rounds++;
 		max_tw = read_max_tw();
 		*full = max_tw && s->recs.n >= max_tw;
-	} else {
-		s->looked = true;
-		s->st.lookup_rounds++;
 	}
 	if (!read_tw_overflow(&ov)) {
 		if (n->have_overflow && ov > n->overflow)

@@ -280,6 +280,8 @@ int make_veth(const char *name, const char *peer, int peer_nsfd)
 	struct ifinfomsg pi = {};
 	char ack[1024];
 	__u32 fd = peer_nsfd;
+	/* the whole request, not its header member: attributes go past the header */
+	struct nlmsghdr *n = (struct nlmsghdr *)&req;
 	int s, err;
 	ssize_t got;
 
@@ -287,18 +289,18 @@ int make_veth(const char *name, const char *peer, int peer_nsfd)
 	req.n.nlmsg_type = RTM_NEWLINK;
 	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
 	req.i.ifi_family = AF_UNSPEC;
-	nl_attr(&req.n, sizeof(req), IFLA_IFNAME, name, strlen(name) + 1);
-	info = nl_attr(&req.n, sizeof(req), IFLA_LINKINFO, NULL, 0);
-	nl_attr(&req.n, sizeof(req), IFLA_INFO_KIND, "veth", 5);
-	data = nl_attr(&req.n, sizeof(req), IFLA_INFO_DATA, NULL, 0);
+	nl_attr(n, sizeof(req), IFLA_IFNAME, name, strlen(name) + 1);
+	info = nl_attr(n, sizeof(req), IFLA_LINKINFO, NULL, 0);
+	nl_attr(n, sizeof(req), IFLA_INFO_KIND, "veth", 5);
+	data = nl_attr(n, sizeof(req), IFLA_INFO_DATA, NULL, 0);
 	/* VETH_INFO_PEER: an ifinfomsg, then the peer's own attributes */
-	pe = nl_attr(&req.n, sizeof(req), VETH_INFO_PEER, &pi, sizeof(pi));
-	nl_attr(&req.n, sizeof(req), IFLA_IFNAME, peer, strlen(peer) + 1);
-	if (!nl_attr(&req.n, sizeof(req), IFLA_NET_NS_FD, &fd, sizeof(fd)))
+	pe = nl_attr(n, sizeof(req), VETH_INFO_PEER, &pi, sizeof(pi));
+	nl_attr(n, sizeof(req), IFLA_IFNAME, peer, strlen(peer) + 1);
+	if (!nl_attr(n, sizeof(req), IFLA_NET_NS_FD, &fd, sizeof(fd)))
 		return -E2BIG;
-	nl_end(&req.n, pe);
-	nl_end(&req.n, data);
-	nl_end(&req.n, info);
+	nl_end(n, pe);
+	nl_end(n, data);
+	nl_end(n, info);
 	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (s < 0)
 		return -errno;

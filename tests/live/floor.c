@@ -10,20 +10,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "harness.h"
-
-static bool kernel_at_least(unsigned int want_major, unsigned int want_minor)
-{
-	unsigned int major = 0, minor = 0;
-	struct utsname u;
-
-	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return true;
-	return major > want_major || (major == want_major && minor >= want_minor);
-}
 
 /* The value of "mode" in the JSON start line of file path, into buf; false if none. */
 static bool start_mode(const char *path, char *buf, size_t len)

@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -645,4 +646,15 @@ int cgroup2_root(char *buf, size_t len)
 	if (f)
 		fclose(f);
 	return found ? 0 : -ENOENT;
+}
+
+/* From uname, not from the product's probes; true when it cannot be read. */
+bool kernel_at_least(unsigned int want_major, unsigned int want_minor)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return true;
+	return major > want_major || (major == want_major && minor >= want_minor);
 }

@@ -144,6 +144,8 @@ int cgroup2_root(char *buf, size_t len);
 
 /* New network namespace with lo up (IPv4 127.0.0.1 and IPv6 ::1). */
 int own_netns(void);
+/* The running kernel is major.minor or newer (uname; true when unreadable). */
+bool kernel_at_least(unsigned int want_major, unsigned int want_minor);
 /* Loopback address of family with port. */
 socklen_t mkaddr(struct sockaddr_storage *ss, int family, unsigned short port);
 unsigned short sock_port(int fd);

@@ -16,7 +16,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/types.h>
@@ -312,11 +311,7 @@ static int perf_paranoid(void)
 /* Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK (uname, not the product's probe). */
 static bool memlock_kernel(void)
 {
-	unsigned int major, minor;
-	struct utsname u;
-
-	return !uname(&u) && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
-	       (major < 5 || (major == 5 && minor < 11));
+	return !kernel_at_least(5, 11);
 }
 
 /*

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -245,17 +244,6 @@ static const char *totals_of(struct run *run, bool *tp)
 			tot = run->lines[k];
 	}
 	return tot;
-}
-
-/* The running kernel is at least major.minor. */
-static bool kernel_at_least(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma > major || (ma == major && mi >= minor);
 }
 
 static int t_timewait(void)
