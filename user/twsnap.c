@@ -33,7 +33,7 @@ struct ns_ent {
 struct waiting {
 	struct lease *l;	/* rechecked before use: an event may have ended it */
 	__u64 id, cookie;
-	__u32 netns;
+	__u32 netns, pid;
 	__u32 ns_ix;		/* its namespace's index in ns; nns if none is known */
 	/*
 	 * Its 4-tuple, for the lookup: copied in the pass that reads the lease
@@ -591,29 +591,65 @@ static int reserve_waiting(struct twsnap *s, size_t n)
 	return 0;
 }
 
+/* Add l to the round's copy of the waiting leases; -ENOMEM if no room. */
+static int copy_waiting(struct twsnap *s, size_t *nw, struct lease *l)
+{
+	struct waiting *w;
+
+	if (*nw == s->capw && reserve_waiting(s, *nw + 1))
+		return -ENOMEM;
+	w = &s->w[(*nw)++];
+	w->l = l;
+	w->id = l->id;
+	w->cookie = l->cookie;
+	w->netns = l->netns;
+	w->pid = l->pid;
+	memcpy(w->laddr, l->laddr, 16);
+	memcpy(w->raddr, l->raddr, 16);
+	w->lport = l->lport;
+	w->rport = l->rport;
+	w->family = l->family;
+	return 0;
+}
+
+/*
+ * A round that no lease waited in a namespace forgets it (forget_idle()),
+ * and only an allocation there made it known again: a connection made
+ * before such a round, closed after it, in a namespace that allocated
+ * nothing since (a container's one long-lived connection), was judged as
+ * in a namespace portlife could not enter, and its TIME_WAIT went unseen.
+ * Each waiting lease's namespace is known again before the round groups
+ * them (its own process first, else any way in that netns_open() finds).
+ */
+static void relearn_netns(struct twsnap *s, size_t nw)
+{
+	__u32 last = 0;
+
+	for (size_t k = 0; k < nw; k++) {
+		const struct waiting *w = &s->w[k];
+
+		if (k && w->netns == last)
+			continue;
+		last = w->netns;
+		if (!ns_find(s, w->netns))
+			twsnap__note_netns(s, w->netns, w->pid);
+	}
+}
+
 int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 {
-	size_t nw = 0, nns = s->nns, *cnt, i, k, at;
+	size_t nw = 0, nns, *cnt, i, k, at;
 	struct waiting *w, *g;
 	__u64 t0 = mono_ns();
 	__u32 last_inum = 0, last_ix = 0;
 	int err = 0;
 
 	/* Copy first: emitting events changes the list we walk. */
-	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l)) {
-		if (nw == s->capw && reserve_waiting(s, nw + 1))
+	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l))
+		if (copy_waiting(s, &nw, l))
 			return -ENOMEM;
-		w = &s->w[nw++];
-		w->l = l;
-		w->id = l->id;
-		w->cookie = l->cookie;
-		w->netns = l->netns;
-		memcpy(w->laddr, l->laddr, 16);
-		memcpy(w->raddr, l->raddr, 16);
-		w->lport = l->lport;
-		w->rport = l->rport;
-		w->family = l->family;
-	}
+	relearn_netns(s, nw);
+	nns = s->nns;
 	if (reserve_waiting(s, nw))
 		return -ENOMEM;
 	/*

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,15 +20,11 @@
 #include "jsonread.h"
 
 /*
- * A loopback listener and n connections to it that the client closes first:
- * their ports go to TIME_WAIT (recorded in r->ports). Returns the listener.
+ * n connections to the loopback listener lfd that the client closes first:
+ * their ports go to TIME_WAIT (recorded in r->ports).
  */
-int tw_listener(struct result *r, int n, int reuse)
+static int tw_clients(struct result *r, int lfd, int n, int reuse)
 {
-	int lfd = listener(AF_INET, 0);
-
-	if (lfd < 0)
-		return -errno;
 	r->listen_port = sock_port(lfd);
 	for (int i = 0; i < n; i++) {
 		int c = connect_to(AF_INET, r->listen_port, reuse, 0), a;
@@ -41,7 +38,18 @@ int tw_listener(struct result *r, int n, int reuse)
 		close(c);	/* active close: FIN_WAIT1 -> FIN_WAIT2 */
 		close(a);	/* peer's FIN: the client enters TIME_WAIT */
 	}
-	return lfd;
+	return 0;
+}
+
+/* A loopback listener and tw_clients() to it; returns the listener. */
+int tw_listener(struct result *r, int n, int reuse)
+{
+	int lfd = listener(AF_INET, 0), err;
+
+	if (lfd < 0)
+		return -errno;
+	err = tw_clients(r, lfd, n, reuse);
+	return err ? err : lfd;
 }
 
 /*
@@ -393,6 +401,54 @@ static int t_tw_bound_dev(void)
 	return err;
 }
 
+/*
+ * A connection that outlives a round before it closes, in a namespace that
+ * allocates nothing after it: the rounds between, with nothing waiting
+ * there, let go of the namespace, and its TIME_WAIT must still be seen.
+ */
+static int sc_tw_late_close(struct result *r)
+{
+	int lfd, c, a, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((lfd = listener(AF_INET, 0)) < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	if ((c = connect_to(AF_INET, r->listen_port, 0, 0)) < 0)
+		return c;
+	r->ports[r->nports++] = sock_port(c);
+	if ((a = accept(lfd, NULL, NULL)) < 0)
+		return -errno;
+	sleep_ms(2000);	/* rounds every 0.5 s: several with nothing waiting here */
+	close(c);	/* the client closes first: its port goes to TIME_WAIT */
+	close(a);
+	close(lfd);
+	sleep_ms(1500);
+	return 0;
+}
+
+static int t_tw_late_close(void)
+{
+	const char *tw = NULL;
+	struct run run;
+	int err, n;
+
+	err = start(&run, sc_tw_late_close, "tw_late_close", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1200);
+	if (!err && run.r.nports != 1)
+		err = fail("%d connections, want 1", run.r.nports);
+	if (!err && (n = count_ev(&run, "tw_enter", run.child, run.r.ports[0], &tw)) != 1)
+		err = fail("port %d: %d tw_enter, want 1", run.r.ports[0], n);
+	else if (!err && (jnum(tw, "expires_ns") < 50000000000LL ||
+			  jnum(tw, "expires_ns") > 61000000000LL))
+		err = fail("TIME_WAIT expiry not ~60 s: %s", tw);
+	cleanup(&run);
+	return err;
+}
+
 static int t_tw_overflow(void)
 {
 	struct run run;
@@ -520,5 +576,6 @@ static int t_tw_reasons(void)
 LIVE_TEST(timewait, t_timewait, 30, false);
 LIVE_TEST(tw_overflow, t_tw_overflow, 90, false);
 LIVE_TEST(tw_bound_dev, t_tw_bound_dev, 91, false);
+LIVE_TEST(tw_late_close, t_tw_late_close, 93, false);
 LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);
 LIVE_TEST(tw_reused_early, t_tw_reused_early, 121, false);
