@@ -88,6 +88,9 @@ enum pl_end_reason {
 #define PL_STATE_TW_EXPECTED	0x1	/* FIN_WAIT2/CLOSING -> CLOSE: tcp_time_wait() ran */
 #define PL_STATE_BINDLOCK	0x2	/* port bound explicitly: released at destroy */
 
+/* TW_ENTER.kind flags (user side: TIME_WAIT rounds) */
+#define PL_TW_RECONCILED	0x1	/* its close was never shown: found in TIME_WAIT, time estimated */
+
 struct pl_event {
 	__u8 type;		/* enum pl_event_type */
 	__u8 family;		/* 2 (AF_INET) or 10 (AF_INET6) */

@@ -99,6 +99,8 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 	case PL_EV_TW_ENTER:
 		lb_lit(b, "expires in ");
 		lb_dur(b, e->dur_ns);
+		if (e->kind & PL_TW_RECONCILED)
+			lb_lit(b, " (close not seen: time estimated)");
 		break;
 	case PL_EV_SIGNAL:
 		if (e->kind == PL_SIG_TCP_CLOSED) {
@@ -297,6 +299,9 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 		break;
 	case PL_EV_TW_ENTER:
 		jw_ku64(&w, "expires_ns", e->dur_ns);
+		/* rare: only then, every tw_enter line of a storm stays as short as it was */
+		if (e->kind & PL_TW_RECONCILED)
+			jw_kbool(&w, "reconciled", true);
 		break;
 	case PL_EV_SIGNAL:
 		jw_kname(&w, "signal", signal_name(e->kind));
@@ -683,6 +688,7 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_ku64(&w, "untracked", ri->untracked);
 	jw_ku64(&w, "tw_overflow", ri->tw_overflow);
 	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
+	jw_ku64(&w, "tw_reconciled", ri->tw_reconciled);
 	jw_ku64(&w, "snapshots", ri->snapshots);
 	jw_ku64(&w, "snapshot_lookups", ri->snap_lookups);
 	jw_ku64(&w, "snapshot_listings", ri->snap_listings);
@@ -907,6 +913,11 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 	if (ri->tw_unseen)
 		fprintf(o->f, "TIME_WAIT unseen: %llu ended before the next snapshot "
 			      "(see --tw-interval)\n", (unsigned long long)ri->tw_unseen);
+	if (ri->tw_reconciled)
+		fprintf(o->f, "TIME_WAIT reconciled: %llu closes the kernel ran none of portlife's "
+			      "programs for (and counted no miss) were found in TIME_WAIT by a round; "
+			      "their tw_enter time is estimated from the socket's timer\n",
+			(unsigned long long)ri->tw_reconciled);
 	if (ri->netns_lost)
 		fprintf(o->f, "TIME_WAIT not watched in %llu network namespace%s portlife could not "
 			      "enter (no process or /run/netns entry left in it): their closes count "

@@ -25,6 +25,7 @@ struct run_info {
 	__u64 untracked;		/* leases the kernel had no room for (--max-leases) */
 	__u64 tw_overflow;		/* closes that made no TIME_WAIT: buckets full */
 	__u64 tw_unseen;		/* TIME_WAIT shorter than the snapshot interval */
+	__u64 tw_reconciled;		/* found in TIME_WAIT, its close never shown by the kernel */
 	__u64 snapshots;
 	__u64 snap_lookups;		/* namespace rounds settled by lookups alone */
 	__u64 snap_listings;		/* namespace rounds that listed every socket */

@@ -129,6 +129,29 @@ static void pipe_event(void *ctx, const struct pl_event *e)
 	}
 }
 
+/*
+ * For the tests only: PORTLIFE_TEST_SKIP_CLOSE_RPORT=PORT makes the tracer
+ * ignore the FIN_WAIT1 and FIN_WAIT2 state changes of connections to PORT,
+ * as the kernel itself sometimes does: it may run none of portlife's
+ * programs for a connection's last state changes (seen on the CI host: a
+ * softirq on top of one agent thread) and count no recursion miss. The live
+ * test tw_reconcile checks that the TIME_WAIT rounds still find such a lease
+ * in TIME_WAIT. Read once; 0 (unset, or not a port) leaves every event alone.
+ */
+static int skip_close_rport = -1;
+
+static bool skipped_for_test(const struct pl_event *e)
+{
+	if (skip_close_rport < 0) {
+		const char *v = getenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT");
+		long p = v ? strtol(v, NULL, 10) : 0;
+
+		skip_close_rport = p > 0 && p < 65536 ? (int)p : 0;
+	}
+	return skip_close_rport && e->type == PL_EV_STATE && e->rport == skip_close_rport &&
+	       (e->old_state == PL_TCP_FIN_WAIT1 || e->old_state == PL_TCP_FIN_WAIT2);
+}
+
 static int on_ring(void *ctx, void *data, size_t len)
 {
 	struct pl_event e;
@@ -136,6 +159,8 @@ static int on_ring(void *ctx, void *data, size_t len)
 	if (len < sizeof(e))
 		return 0;
 	memcpy(&e, data, sizeof(e));
+	if (skipped_for_test(&e))
+		return 0;
 	pipe_event(ctx, &e);
 	return 0;
 }
@@ -209,6 +234,7 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 	ri->untracked = __atomic_load_n(&tr->bpf.skel->bss->untracked, __ATOMIC_RELAXED);
 	if (ts) {
 		ri->tw_unseen = ts->tw_unseen;
+		ri->tw_reconciled = ts->tw_reconciled;
 		ri->snapshots = ts->snapshots;
 		ri->snap_lookups = ts->lookup_rounds;
 		ri->snap_listings = ts->iter_rounds;

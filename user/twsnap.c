@@ -17,6 +17,16 @@
 
 /* A lease gives up waiting for a snapshot of an unreachable netns after this. */
 #define TW_GIVE_UP_NS (70ULL * 1000000000ULL)
+/*
+ * Leases left in a closing state by events the kernel never delivered (see
+ * stale_closing()): looked for every this often, once their last state
+ * change is this old (the events of a close arrive within microseconds; a
+ * round drains the ring buffer before it looks).
+ */
+#define AUDIT_EVERY_NS (5ULL * 1000000000ULL)
+#define AUDIT_AGE_NS (1ULL * 1000000000ULL)
+/* TCP_TIMEWAIT_LEN: a timewait socket's timer starts at 60 s */
+#define TW_LEN_NS (60ULL * 1000000000ULL)
 
 struct ns_ent {
 	__u32 inum;
@@ -77,6 +87,7 @@ struct twsnap {
 	size_t capw;
 	size_t *ns_count;	/* per namespace index, nns + 1 of them */
 	size_t capns_count;
+	__u64 last_audit;	/* mono ns of the last look for stale closing leases */
 	struct twsnap_stats st;
 };
 
@@ -437,6 +448,31 @@ static void ev_from_lease(struct pl_event *e, const struct lease *l, __u8 type, 
 	memcpy(e->comm, l->comm, PL_COMM_LEN);
 }
 
+/*
+ * A stale closing lease (stale_closing()) whose timewait socket a round
+ * found: the close the kernel did not show us happened. When is not known;
+ * the socket's timer, started at TCP_TIMEWAIT_LEN, says about when (no
+ * earlier than the lease's last event). From here on the lease is in
+ * TIME_WAIT like any other, and its end is judged the same way.
+ */
+static void reconcile(struct twsnap *s, const struct lease *l, const struct pl_tw_rec *rec,
+		      __u64 end, twsnap_emit_fn fn, void *ctx)
+{
+	__u64 expire = end + rec->expires_ns;
+	__u64 ts = expire > TW_LEN_NS ? expire - TW_LEN_NS : 0;
+	struct pl_event e;
+
+	if (ts < l->touch_ts)
+		ts = l->touch_ts;
+	if (ts > end)
+		ts = end;
+	ev_from_lease(&e, l, PL_EV_TW_ENTER, ts);
+	e.dur_ns = expire - ts;
+	e.kind = PL_TW_RECONCILED;
+	s->st.tw_reconciled++;
+	fn(ctx, &e);
+}
+
 /* Decide the fate of one waiting lease from what the snapshot showed. */
 static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_rec *rec,
 		  __u64 start, __u64 end, __u64 *overflow_budget, int full, int reachable,
@@ -452,6 +488,10 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		l->tw_gone_ts = 0;	/* a round that missed it was wrong (a socket moved mid-walk) */
 		if (l->flags & L_IN_TW)
 			return;
+		if (!(l->flags & L_TW_EXPECTED)) {
+			reconcile(s, l, rec, end, fn, ctx);
+			return;
+		}
 		/* tcp_time_wait() made the timewait socket at the CLOSE we saw. */
 		ev_from_lease(&e, l, PL_EV_TW_ENTER, l->close_ts);
 		e.dur_ns = end + rec->expires_ns - l->close_ts;
@@ -591,6 +631,27 @@ static int reserve_waiting(struct twsnap *s, size_t n)
 	return 0;
 }
 
+/*
+ * The kernel does not always run portlife's programs, and does not always
+ * say so: on the CI host it ran none of them, now and then, for the last
+ * state changes of one connection (those processed in a softirq on top of
+ * one thread of the host's agent), and counted no recursion miss. The lease
+ * then stays in FIN_WAIT1, FIN_WAIT2 or CLOSING with no close seen, and
+ * would wait there until portlife exits. Rounds look such leases up too: a
+ * timewait socket with the lease's cookie proves the close (reconcile()); a
+ * live socket, or none, changes nothing.
+ */
+static bool stale_closing(const struct lease *l, __u64 now)
+{
+	if (l->proto != IPPROTO_TCP || !l->cookie || !l->state_ts ||
+	    (l->flags & (L_TW_EXPECTED | L_IN_TW | L_CLOSED | L_RELEASED | L_FREE)))
+		return false;
+	if (l->state != PL_TCP_FIN_WAIT1 && l->state != PL_TCP_FIN_WAIT2 &&
+	    l->state != PL_TCP_CLOSING)
+		return false;
+	return now > l->state_ts + AUDIT_AGE_NS;
+}
+
 /* Add l to the round's copy of the waiting leases; -ENOMEM if no room. */
 static int copy_waiting(struct twsnap *s, size_t *nw, struct lease *l)
 {
@@ -648,6 +709,13 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l))
 		if (copy_waiting(s, &nw, l))
 			return -ENOMEM;
+	/* every lease, but only every few seconds: stale ones are rare, the table is not */
+	if (final || t0 - s->last_audit >= AUDIT_EVERY_NS) {
+		s->last_audit = t0;
+		for (struct lease *l = lease_table__first(s->t); l; l = lease_table__next(s->t, l))
+			if (stale_closing(l, t0) && copy_waiting(s, &nw, l))
+				return -ENOMEM;
+	}
 	relearn_netns(s, nw);
 	nns = s->nns;
 	if (reserve_waiting(s, nw))

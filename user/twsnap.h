@@ -23,6 +23,7 @@ struct twsnap_stats {
 	__u64 iter_rounds;	/* namespaces listed by the iterator */
 	__u64 tw_overflow;	/* RELEASE with PL_END_TW_OVERFLOW emitted */
 	__u64 tw_unseen;
+	__u64 tw_reconciled;	/* TW_ENTER of a lease whose close the kernel never showed */
 	__u64 netns_unreachable;	/* rounds that could not enter a namespace */
 	__u64 netns_lost;	/* namespaces never entered: nothing left to enter by */
 	__u64 last_ns;		/* duration of the last snapshot round */
