@@ -136,20 +136,17 @@ static void pipe_event(void *ctx, const struct pl_event *e)
  * programs for a connection's last state changes (seen on the CI host: a
  * softirq on top of one agent thread) and count no recursion miss. The live
  * test tw_reconcile checks that the TIME_WAIT rounds still find such a lease
- * in TIME_WAIT. Read once; 0 (unset, or not a port) leaves every event alone.
+ * in TIME_WAIT. Set, the ring buffer is read by on_ring_test() instead of
+ * on_ring(): a run without it pays nothing per event.
  */
-static int skip_close_rport = -1;
+static int skip_close_rport;
 
-static bool skipped_for_test(const struct pl_event *e)
+static int test_skip_rport(void)
 {
-	if (skip_close_rport < 0) {
-		const char *v = getenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT");
-		long p = v ? strtol(v, NULL, 10) : 0;
+	const char *v = getenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT");
+	long p = v ? strtol(v, NULL, 10) : 0;
 
-		skip_close_rport = p > 0 && p < 65536 ? (int)p : 0;
-	}
-	return skip_close_rport && e->type == PL_EV_STATE && e->rport == skip_close_rport &&
-	       (e->old_state == PL_TCP_FIN_WAIT1 || e->old_state == PL_TCP_FIN_WAIT2);
+	return p > 0 && p < 65536 ? (int)p : 0;
 }
 
 static int on_ring(void *ctx, void *data, size_t len)
@@ -159,10 +156,18 @@ static int on_ring(void *ctx, void *data, size_t len)
 	if (len < sizeof(e))
 		return 0;
 	memcpy(&e, data, sizeof(e));
-	if (skipped_for_test(&e))
-		return 0;
 	pipe_event(ctx, &e);
 	return 0;
+}
+
+static int on_ring_test(void *ctx, void *data, size_t len)
+{
+	const struct pl_event *e = data;
+
+	if (len >= sizeof(*e) && e->type == PL_EV_STATE && e->rport == skip_close_rport &&
+	    (e->old_state == PL_TCP_FIN_WAIT1 || e->old_state == PL_TCP_FIN_WAIT2))
+		return 0;
+	return on_ring(ctx, data, len);
 }
 
 /* The NAT watcher's records go down the same pipeline as events. */
@@ -675,7 +680,9 @@ static int setup(struct tracer *tr)
 		twsnap__set_lookup(tr->tw, loader__load_twlook());
 		pipeline__add_sink(&tr->pipe, note_netns, tr);
 	}
-	tr->rb = ring_buffer__new(bpf_map__fd(tr->bpf.skel->maps.events), on_ring, tr, NULL);
+	skip_close_rport = test_skip_rport();
+	tr->rb = ring_buffer__new(bpf_map__fd(tr->bpf.skel->maps.events),
+				  skip_close_rport ? on_ring_test : on_ring, tr, NULL);
 	if (!tr->rb) {
 		err = -errno;
 		fprintf(stderr, "portlife: cannot set up the event reader: %s\n", strerror(-err));

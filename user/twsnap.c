@@ -44,7 +44,7 @@ struct waiting {
 	struct lease *l;	/* rechecked before use: an event may have ended it */
 	__u64 id, cookie;
 	__u32 netns, pid;
-	__u32 ns_ix;		/* its namespace's index in ns; nns if none is known */
+	__u32 ns_ix;		/* its namespace's index in ns; nns if none is known (index_netns()) */
 	/*
 	 * Its 4-tuple, for the lookup: copied in the pass that reads the lease
 	 * anyway (tens of thousands of leases do not stay in cache between two
@@ -674,26 +674,38 @@ static int copy_waiting(struct twsnap *s, size_t *nw, struct lease *l)
 }
 
 /*
+ * Each of the round's waiting leases gets its namespace's index in s->ns,
+ * or NS_UNKNOWN when it has none (no memory for one more).
+ *
  * A round that no lease waited in a namespace forgets it (forget_idle()),
  * and only an allocation there made it known again: a connection made
  * before such a round, closed after it, in a namespace that allocated
  * nothing since (a container's one long-lived connection), was judged as
  * in a namespace portlife could not enter, and its TIME_WAIT went unseen.
- * Each waiting lease's namespace is known again before the round groups
- * them (its own process first, else any way in that netns_open() finds).
+ * A namespace not known here is known again (its lease's process first,
+ * else any way in that netns_open() finds); new ones go at the end, so the
+ * indexes given before stay right.
  */
-static void relearn_netns(struct twsnap *s, size_t nw)
+#define NS_UNKNOWN ((__u32)-1)
+
+static void index_netns(struct twsnap *s, size_t nw)
 {
-	__u32 last = 0;
+	__u32 last_inum = 0, last_ix = NS_UNKNOWN;
 
 	for (size_t k = 0; k < nw; k++) {
-		const struct waiting *w = &s->w[k];
+		struct waiting *w = &s->w[k];
 
-		if (k && w->netns == last)
-			continue;
-		last = w->netns;
-		if (!ns_find(s, w->netns))
-			twsnap__note_netns(s, w->netns, w->pid);
+		if (k == 0 || w->netns != last_inum) {
+			struct ns_ent *n = ns_find(s, w->netns);
+
+			if (!n) {
+				twsnap__note_netns(s, w->netns, w->pid);
+				n = ns_find(s, w->netns);
+			}
+			last_inum = w->netns;
+			last_ix = n ? (__u32)(n - s->ns) : NS_UNKNOWN;
+		}
+		w->ns_ix = last_ix;
 	}
 }
 
@@ -702,7 +714,6 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 	size_t nw = 0, nns, *cnt, i, k, at;
 	struct waiting *w, *g;
 	__u64 t0 = mono_ns();
-	__u32 last_inum = 0, last_ix = 0;
 	int err = 0;
 
 	/* Copy first: emitting events changes the list we walk. */
@@ -716,27 +727,22 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 			if (stale_closing(l, t0) && copy_waiting(s, &nw, l))
 				return -ENOMEM;
 	}
-	relearn_netns(s, nw);
+	index_netns(s, nw);
 	nns = s->nns;
 	if (reserve_waiting(s, nw))
 		return -ENOMEM;
 	/*
-	 * Grouped by namespace (a counting sort on its index): one pass each,
-	 * where a pass over every lease for every namespace grew with
-	 * containers times connections.
+	 * Grouped by namespace (a counting sort on its index, the unknown ones
+	 * last): one pass each, where a pass over every lease for every
+	 * namespace grew with containers times connections.
 	 */
 	cnt = s->ns_count;
 	memset(cnt, 0, (nns + 1) * sizeof(*cnt));
 	for (k = 0; k < nw; k++) {
 		w = &s->w[k];
-		if (k == 0 || w->netns != last_inum) {
-			struct ns_ent *n = ns_find(s, w->netns);
-
-			last_inum = w->netns;
-			last_ix = n ? (__u32)(n - s->ns) : (__u32)nns;
-		}
-		w->ns_ix = last_ix;
-		cnt[last_ix]++;
+		if (w->ns_ix == NS_UNKNOWN)
+			w->ns_ix = (__u32)nns;
+		cnt[w->ns_ix]++;
 	}
 	for (i = 0, at = 0; i <= nns; i++) {
 		size_t c = cnt[i];
