@@ -159,22 +159,42 @@ int BPF_PROG(pl_tp_icmp, const struct sk_buff *skb, int type, int code)
  * lease knows its tuple and namespace already, and a round visits every
  * timewait socket (perf, 50k of them: the namespace's two probe reads alone
  * were 5% of the tracer; the record was 64 bytes, now 16).
+ *
+ * iter_full (set by user space around one listing): full sockets too, their
+ * time left PL_TW_ALIVE. A round asks for them only to settle whether a
+ * lease whose close the kernel never showed still has its socket, when a
+ * lookup could not say (a socket bound to a device): rare, so an ordinary
+ * round lists only what it always did.
  */
+__u32 iter_full = 0;
+
 SEC("iter/tcp")
 int pl_iter_tw(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct tcp_timewait_sock *ttw;
-	struct inet_timewait_sock *tw;
+	struct tcp_sock *tp;
 	struct pl_tw_rec r;
 
-	if (!skc || skc->skc_state != TCP_TIME_WAIT)
+	if (!skc)
 		return 0;
+	if (skc->skc_state != TCP_TIME_WAIT) {
+		if (!iter_full)
+			return 0;
+		/* a request socket is no lease's socket: not a full socket, NULL */
+		tp = bpf_skc_to_tcp_sock(skc);
+		if (!tp)
+			return 0;
+		r.cookie = tp->inet_conn.icsk_inet.sk.__sk_common.skc_cookie.counter;
+		r.expires_ns = PL_TW_ALIVE;
+		if (r.cookie)
+			bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+		return 0;
+	}
 	ttw = bpf_skc_to_tcp_timewait_sock(skc);
 	if (!ttw)
 		return 0;
-	tw = &ttw->tw_sk;
-	r.cookie = tw->__tw_common.skc_cookie.counter;
+	r.cookie = ttw->tw_sk.__tw_common.skc_cookie.counter;
 	/*
 	 * No cookie: no one ever asked for it, so no lease of ours is this
 	 * socket. Sent anyway, tens of thousands of untraced timewait sockets
@@ -183,7 +203,7 @@ int pl_iter_tw(struct bpf_iter__tcp *ctx)
 	 */
 	if (!r.cookie)
 		return 0;
-	r.expires_ns = jiffies_left_ns(tw->tw_timer.expires);
+	r.expires_ns = jiffies_left_ns(ttw->tw_sk.tw_timer.expires);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

@@ -91,6 +91,10 @@ enum pl_end_reason {
 /* TW_ENTER.kind flags (user side: TIME_WAIT rounds) */
 #define PL_TW_RECONCILED	0x1	/* its close was never shown: found in TIME_WAIT, time estimated */
 
+/* RELEASE.sflags (user side: TIME_WAIT rounds) */
+#define PL_RELF_RECONCILED	0x1	/* its close was never shown: its socket was found gone,
+					 * time estimated */
+
 struct pl_event {
 	__u8 type;		/* enum pl_event_type */
 	__u8 family;		/* 2 (AF_INET) or 10 (AF_INET6) */
@@ -100,7 +104,7 @@ struct pl_event {
 	__u8 new_state;
 	__u16 lport;		/* host byte order */
 	__u16 rport;		/* host byte order */
-	__u16 sflags;		/* SIGNAL: PL_SIGF_* (else zero) */
+	__u16 sflags;		/* SIGNAL: PL_SIGF_*; RELEASE: PL_RELF_* (else zero) */
 	__s32 err;		/* ALLOC, BIND_ERROR: positive errno when it failed */
 	__u32 pid;		/* tgid of the allocating process (0: softirq, unknown) */
 	__u32 tid;
@@ -121,7 +125,8 @@ struct pl_event {
  * These records cross the kernel/user boundary (ring buffer, iterators) and
  * pl_event also goes into trace files: their layout is the wire format. Every
  * pad is named and zeroed; a size change must be a format version change.
- * (sflags and aux were zero pads before format version 4: only SIGNAL uses them.)
+ * (sflags and aux were zero pads before format version 4: SIGNAL uses them, and
+ * RELEASE's sflags, zero in every older trace, may carry PL_RELF_RECONCILED.)
  */
 _Static_assert(sizeof(struct pl_event) == 120, "pl_event is the trace file's record");
 _Static_assert(__builtin_offsetof(struct pl_event, sflags) == 10 &&
@@ -132,8 +137,10 @@ _Static_assert(__builtin_offsetof(struct pl_event, sflags) == 10 &&
 /* bpf_iter tcp record: one per TIME_WAIT socket of the iterated netns. */
 struct pl_tw_rec {
 	__u64 cookie;
-	__u64 expires_ns;	/* time left until the TIME_WAIT timer fires */
+	__u64 expires_ns;	/* time left until the TIME_WAIT timer fires;
+				 * PL_TW_ALIVE: a full socket (asked for: iter_full) */
 };
+#define PL_TW_ALIVE (~0ULL)
 _Static_assert(sizeof(struct pl_tw_rec) == 16, "pl_tw_rec is read in whole records");
 
 /*
@@ -144,12 +151,15 @@ _Static_assert(sizeof(struct pl_tw_rec) == 16, "pl_tw_rec is read in whole recor
  * inside the lease's netns.
  */
 #define PL_TWQ_BATCH 4096
+#define PL_TWQ_TW	1
+#define PL_TWQ_ALIVE	2
 struct pl_tw_query {
 	__u8 laddr[16];		/* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
 	__u16 lport, rport;
 	__u8 family;		/* AF_INET or AF_INET6 */
-	__u8 found;		/* out: 1 if the timewait socket is there */
+	__u8 found;		/* out: PL_TWQ_TW: its timewait socket is there;
+				 * PL_TWQ_ALIVE: its full socket still is; 0: neither */
 	__u16 pad;
 	__u64 cookie;
 	__u64 expires_ns;	/* out: time left on its timer */

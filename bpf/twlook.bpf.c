@@ -15,6 +15,9 @@
  * a VRF) does not match a lookup through loopback. User space confirms any
  * miss it cannot explain (reuse, expiry) with the iterator.
  *
+ * The same lookup tells a lease whose close the kernel never showed whether
+ * its socket is still open (found PL_TWQ_ALIVE).
+ *
  * Needs bpf_loop (5.17): where this object does not load, every round uses
  * the iterator, as before.
  */
@@ -39,6 +42,7 @@ static int look_one(__u32 i, void *ctx)
 	struct __sk_buff *skb = *(struct __sk_buff **)ctx;
 	struct tcp_timewait_sock *ttw;
 	struct bpf_sock_tuple t = {};
+	struct tcp_sock *tp;
 	struct pl_tw_query *q;
 	struct bpf_sock *sk;
 	__u32 size, at;
@@ -76,8 +80,13 @@ static int look_one(__u32 i, void *ctx)
 		ttw = bpf_skc_to_tcp_timewait_sock(sk);
 		if (ttw && ttw->tw_sk.__tw_common.skc_cookie.counter == q->cookie) {
 			q->expires_ns = jiffies_left_ns(ttw->tw_sk.tw_timer.expires);
-			q->found = 1;
+			q->found = PL_TWQ_TW;
 		}
+	} else {
+		/* still open: a lease whose close was never shown may simply not have closed */
+		tp = bpf_skc_to_tcp_sock(sk);
+		if (tp && tp->inet_conn.icsk_inet.sk.__sk_common.skc_cookie.counter == q->cookie)
+			q->found = PL_TWQ_ALIVE;
 	}
 	bpf_sk_release(sk);
 	return 0;

@@ -328,12 +328,14 @@ struct proc_stats **agg__sorted(struct agg *a, size_t *n)
 	return v;
 }
 
-__u64 agg__tw_overflow(struct agg *a)
+__u64 agg__ended_by(struct agg *a, int reason)
 {
 	struct proc_stats t;
 
+	if (reason < 0 || reason >= AGG_REASONS)
+		return 0;
 	agg__total(a, &t);
-	return t.end_reason[PL_END_TW_OVERFLOW];
+	return t.end_reason[reason];
 }
 
 void agg__merge(struct proc_stats *out, const struct proc_stats *p)

@@ -62,8 +62,8 @@ struct proc_stats **agg__sorted(struct agg *a, size_t *n);
 void agg__total(struct agg *a, struct proc_stats *out);
 /* Adds p's counts and histograms into out (pid, comm and cgroup untouched). */
 void agg__merge(struct proc_stats *out, const struct proc_stats *p);
-/* Releases because tcp_max_tw_buckets was full, over all processes. */
-__u64 agg__tw_overflow(struct agg *a);
+/* Leases ended for reason (enum pl_end_reason), over all processes. */
+__u64 agg__ended_by(struct agg *a, int reason);
 /* The likely remedy for what this process did, or NULL if nothing stands out. */
 const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len);
 /* Processes folded into "[other]" because the table was full. */

@@ -38,6 +38,12 @@ struct lease {
 	__u64 tw_enter_ts, tw_expire_ts, tw_exit_ts;
 	__u64 tw_gone_ts;	/* a round missed its timewait socket (early, or never seen): judged next round; 0: none */
 	__u64 tw_taken_ts;	/* L_TW_TAKEN: the connect() that took the 4-tuple over */
+	/*
+	 * A closing lease whose close the kernel may not have shown (twsnap's
+	 * stale_closing()): when a round last found its socket open, and when
+	 * one first found it gone (0: not since its last event).
+	 */
+	__u64 alive_ts, missed_ts;
 	__u64 end_ts;		/* released */
 	__u64 state_ts;		/* ts of the event that set .state */
 	__u64 touch_ts;		/* last event, for LRU eviction and ageing */

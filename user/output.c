@@ -141,6 +141,8 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 		break;
 	case PL_EV_RELEASE:
 		lb_str(b, end_reason_name(e->kind));
+		if (e->sflags & PL_RELF_RECONCILED)
+			lb_lit(b, " (close not seen: time estimated)");
 		if (!l || !(l->flags & L_ALLOCATED)) {
 			lb_lit(b, " (allocated before tracing)");
 			break;
@@ -319,6 +321,9 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	case PL_EV_TW_EXIT:
 	case PL_EV_RELEASE:
 		jw_kname(&w, "reason", end_reason_name(e->kind));
+		/* rare: only then, like tw_enter's */
+		if (e->type == PL_EV_RELEASE && (e->sflags & PL_RELF_RECONCILED))
+			jw_kbool(&w, "reconciled", true);
 		if (l && (l->flags & L_ALLOCATED) && e->type == PL_EV_RELEASE) {
 			jw_ku64(&w, "hold_ns", l->end_ts - l->alloc_ts);
 			if (l->close_ts >= l->alloc_ts && l->close_ts)
@@ -689,6 +694,7 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_ku64(&w, "tw_overflow", ri->tw_overflow);
 	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
 	jw_ku64(&w, "tw_reconciled", ri->tw_reconciled);
+	jw_ku64(&w, "gone_reconciled", ri->gone_reconciled);
 	jw_ku64(&w, "snapshots", ri->snapshots);
 	jw_ku64(&w, "snapshot_lookups", ri->snap_lookups);
 	jw_ku64(&w, "snapshot_listings", ri->snap_listings);
@@ -918,6 +924,10 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			      "programs for (and counted no miss) were found in TIME_WAIT by a round; "
 			      "their tw_enter time is estimated from the socket's timer\n",
 			(unsigned long long)ri->tw_reconciled);
+	if (ri->gone_reconciled)
+		fprintf(o->f, "Closes reconciled: %llu leases whose close the kernel never showed "
+			      "had no socket left when a round looked; released (reason close), their "
+			      "time estimated\n", (unsigned long long)ri->gone_reconciled);
 	if (ri->netns_lost)
 		fprintf(o->f, "TIME_WAIT not watched in %llu network namespace%s portlife could not "
 			      "enter (no process or /run/netns entry left in it): their closes count "

@@ -26,6 +26,7 @@ struct run_info {
 	__u64 tw_overflow;		/* closes that made no TIME_WAIT: buckets full */
 	__u64 tw_unseen;		/* TIME_WAIT shorter than the snapshot interval */
 	__u64 tw_reconciled;		/* found in TIME_WAIT, its close never shown by the kernel */
+	__u64 gone_reconciled;		/* its socket found gone, its close never shown */
 	__u64 snapshots;
 	__u64 snap_lookups;		/* namespace rounds settled by lookups alone */
 	__u64 snap_listings;		/* namespace rounds that listed every socket */

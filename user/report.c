@@ -451,7 +451,23 @@ struct report {
 	char *host;		/* the header's host name, NUL-terminated */
 	struct nat_view *nat;
 	struct alerts *alerts;		/* NULL: the rules are off */
+	__u64 tw_reconciled, gone_reconciled;	/* the totals the rounds counted live */
 };
+
+/*
+ * The rounds' reconciliations are in the recorded events themselves (their
+ * marks), so the totals of a report say what the live run's said.
+ */
+static void count_reconciled(void *ctx, const struct pl_event *e, const struct lease_result *lr)
+{
+	struct report *r = ctx;
+
+	if (lr->what == LW_TW_ENTER && (e->kind & PL_TW_RECONCILED))
+		r->tw_reconciled++;
+	else if (lr->what == LW_END && e->type == PL_EV_RELEASE &&
+		 (e->sflags & PL_RELF_RECONCILED))
+		r->gone_reconciled++;
+}
 
 static void on_cgroup(void *ctx, __u64 id, enum tracefile_cg_kind kind, const char *const a[3])
 {
@@ -504,7 +520,10 @@ static void summary(struct report *r, FILE *out, const char *name)
 	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
 			info->hdr.start_ns;
 	ri.leases = lease_table__stats(r->leases);
-	ri.tw_overflow = agg__tw_overflow(r->agg);
+	ri.tw_overflow = agg__ended_by(r->agg, PL_END_TW_OVERFLOW);
+	ri.tw_unseen = agg__ended_by(r->agg, PL_END_TW_UNSEEN);
+	ri.tw_reconciled = r->tw_reconciled;
+	ri.gone_reconciled = r->gone_reconciled;
 	if (nat_view__any(r->nat)) {
 		/* the NAT watcher's losses are in the trailer's last drop slot */
 		ri.nat_watched = true;
@@ -569,6 +588,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	host[0] = '\0';
 	r.out.host = r.x.host = host;
 	pipeline__add_sink(&r.pipe, out__event, &r.out);
+	pipeline__add_sink(&r.pipe, count_reconciled, &r);
 	r.pipe.nat = r.nat;
 	pipeline__add_nat_sink(&r.pipe, out__nat, &r.out);
 	if (alert_cfg_any(&o->alerts)) {

@@ -21,7 +21,9 @@
  * Leases left in a closing state by events the kernel never delivered (see
  * stale_closing()): looked for every this often, once their last state
  * change is this old (the events of a close arrive within microseconds; a
- * round drains the ring buffer before it looks).
+ * round drains the ring buffer before it looks). One found gone is released
+ * by the next such look that finds it gone again, so an event still on its
+ * way has AUDIT_EVERY_NS to arrive.
  */
 #define AUDIT_EVERY_NS (5ULL * 1000000000ULL)
 #define AUDIT_AGE_NS (1ULL * 1000000000ULL)
@@ -88,6 +90,9 @@ struct twsnap {
 	size_t *ns_count;	/* per namespace index, nns + 1 of them */
 	size_t capns_count;
 	__u64 last_audit;	/* mono ns of the last look for stale closing leases */
+	volatile __u32 *iter_full;	/* the iterator's switch for full sockets; NULL: none */
+	bool want_full;		/* a stale lease's lookup missed: the listing must have them */
+	bool listed_full;	/* the namespace looked at last was listed with them */
 	struct twsnap_stats st;
 };
 
@@ -134,6 +139,11 @@ void twsnap__set_lookup(struct twsnap *s, struct twlook *look)
 {
 	twlook__destroy(s->look);
 	s->look = look;
+}
+
+void twsnap__set_iter_full(struct twsnap *s, volatile __u32 *iter_full)
+{
+	s->iter_full = iter_full;
 }
 
 const struct twsnap_stats *twsnap__stats(const struct twsnap *s)
@@ -272,17 +282,41 @@ static int index_recs(struct twsnap *s)
 	return 0;
 }
 
+/*
+ * The record of cookie, NULL if none. A timewait socket carries the cookie
+ * of the full socket it replaced, and a listing with full sockets may catch
+ * both (the full one not yet unhashed): the timewait one is the answer.
+ */
 static const struct pl_tw_rec *rec_find(const struct twsnap *s, __u64 cookie)
 {
-	const struct pl_tw_rec *r = s->recs.v;
+	const struct pl_tw_rec *r = s->recs.v, *alive = NULL;
 
 	if (!s->nslots)
 		return NULL;
 	for (size_t h = cookie_slot(s, cookie); s->by_cookie[h];
-	     h = (h + 1) & (s->nslots - 1))
-		if (r[s->by_cookie[h] - 1].cookie == cookie)
-			return &r[s->by_cookie[h] - 1];
-	return NULL;
+	     h = (h + 1) & (s->nslots - 1)) {
+		const struct pl_tw_rec *x = &r[s->by_cookie[h] - 1];
+
+		if (x->cookie != cookie)
+			continue;
+		if (x->expires_ns != PL_TW_ALIVE)
+			return x;
+		alive = x;
+	}
+	return alive;
+}
+
+/* The timewait sockets of the last listing (it may have full sockets too). */
+static size_t tw_count(const struct twsnap *s)
+{
+	const struct pl_tw_rec *r = s->recs.v;
+	size_t n = 0;
+
+	if (!s->listed_full)
+		return s->recs.n;
+	for (size_t i = 0; i < s->recs.n; i++)
+		n += r[i].expires_ns != PL_TW_ALIVE;
+	return n;
 }
 
 /* net.ipv4.tcp_max_tw_buckets of the current thread's netns, 0 if unknown. */
@@ -314,6 +348,13 @@ static bool miss_needs_iter(struct twsnap *s, const struct waiting *w, __u64 sta
 
 	if (!l || !w->cookie)
 		return false;
+	/* a stale closing lease (stale_closing()): is its socket really gone? */
+	if (!(l->flags & (L_TW_EXPECTED | L_IN_TW | L_CLOSED | L_RELEASED))) {
+		if (!s->iter_full)
+			return false;	/* no listing could say: a miss changes nothing */
+		s->want_full = true;
+		return true;
+	}
 	if (l->flags & L_TW_TAKEN)
 		return false;
 	if (l->flags & L_IN_TW)
@@ -364,7 +405,7 @@ static int lookup_all(struct twsnap *s, const struct waiting *g, size_t ng, __u6
 			struct pl_tw_rec *r = &s->found[at + k];
 
 			r->cookie = q->found ? q->cookie : 0;
-			r->expires_ns = q->expires_ns;
+			r->expires_ns = q->found == PL_TWQ_ALIVE ? PL_TW_ALIVE : q->expires_ns;
 			if (!q->found)
 				unexplained |= miss_needs_iter(s, &g[at + k], start);
 		}
@@ -388,6 +429,8 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting 
 
 	s->recs.n = 0;
 	s->looked = false;
+	s->want_full = false;
+	s->listed_full = false;
 	*overflow_delta = 0;
 	*full = 0;
 	err = ns_enter(s, n);
@@ -407,11 +450,20 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting 
 	if (s->looked) {
 		s->st.lookup_rounds++;
 	} else {
+		/* without lookups every stale lease's fate needs the full sockets */
+		if (lk < 0 && s->iter_full)
+			for (size_t k = 0; k < ng && !s->want_full; k++)
+				miss_needs_iter(s, &g[k], start);
+		s->listed_full = s->want_full && s->iter_full;
+		if (s->listed_full)
+			*s->iter_full = 1;
 		err = iter_collect(s->link, sizeof(struct pl_tw_rec), sizeof(struct pl_tw_rec),
 				   &s->recs);
+		if (s->listed_full)
+			*s->iter_full = 0;
 		s->st.iter_rounds++;
 		max_tw = read_max_tw();
-		*full = max_tw && s->recs.n >= max_tw;
+		*full = max_tw && tw_count(s) >= max_tw;
 	}
 	if (!read_tw_overflow(&ov)) {
 		if (n->have_overflow && ov > n->overflow)
@@ -473,6 +525,57 @@ static void reconcile(struct twsnap *s, const struct lease *l, const struct pl_t
 	fn(ctx, &e);
 }
 
+/*
+ * A stale closing lease (stale_closing()) whose socket is gone: the close
+ * the kernel did not show us happened, and no timewait socket holds the
+ * port (a passive close, a reset, an overflow, or a TIME_WAIT that ended
+ * before a round looked). The port went back at some moment after the last
+ * time portlife knew the socket open: that moment is the estimate.
+ */
+static void release_gone(struct twsnap *s, const struct lease *l, twsnap_emit_fn fn, void *ctx)
+{
+	struct pl_event e;
+
+	ev_from_lease(&e, l, PL_EV_RELEASE, l->alive_ts > l->touch_ts ? l->alive_ts : l->touch_ts);
+	e.kind = PL_END_CLOSE;
+	e.sflags = PL_RELF_RECONCILED;
+	s->st.gone_reconciled++;
+	fn(ctx, &e);
+}
+
+/*
+ * What a round found of a stale closing lease: its timewait socket (the
+ * close happened: reconcile()), its open socket (nothing happened: noted),
+ * or nothing. Nothing means gone only where a listing with full sockets
+ * agrees (a lookup misses a socket bound to a device), and only when a
+ * round AUDIT_EVERY_NS earlier found it gone too with no event since (an
+ * event of its real close may have been on its way).
+ */
+static void judge_stale(struct twsnap *s, struct lease *l, const struct pl_tw_rec *rec,
+			__u64 start, __u64 end, int reachable, bool final, twsnap_emit_fn fn,
+			void *ctx)
+{
+	if (l->flags & (L_CLOSED | L_RELEASED) || l->touch_ts >= start)
+		return;	/* its close arrived since the round began */
+	if (rec && rec->expires_ns != PL_TW_ALIVE) {
+		reconcile(s, l, rec, end, fn, ctx);
+		return;
+	}
+	if (rec) {
+		l->alive_ts = end;
+		l->missed_ts = 0;
+		return;
+	}
+	/* a lookup's miss is no proof; without the listing's word nothing changes */
+	if (!reachable || !s->listed_full)
+		return;
+	if ((l->missed_ts && l->touch_ts < l->missed_ts) || final) {
+		release_gone(s, l, fn, ctx);
+		return;
+	}
+	l->missed_ts = end;
+}
+
 /* Decide the fate of one waiting lease from what the snapshot showed. */
 static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_rec *rec,
 		  __u64 start, __u64 end, __u64 *overflow_budget, int full, int reachable,
@@ -484,14 +587,16 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 
 	if (!l)
 		return;
+	if (!(l->flags & (L_TW_EXPECTED | L_IN_TW))) {
+		judge_stale(s, l, rec, start, end, reachable, final, fn, ctx);
+		return;
+	}
+	if (rec && rec->expires_ns == PL_TW_ALIVE)
+		rec = NULL;	/* its full socket, not yet unhashed: no timewait socket yet */
 	if (rec) {
 		l->tw_gone_ts = 0;	/* a round that missed it was wrong (a socket moved mid-walk) */
 		if (l->flags & L_IN_TW)
 			return;
-		if (!(l->flags & L_TW_EXPECTED)) {
-			reconcile(s, l, rec, end, fn, ctx);
-			return;
-		}
 		/* tcp_time_wait() made the timewait socket at the CLOSE we saw. */
 		ev_from_lease(&e, l, PL_EV_TW_ENTER, l->close_ts);
 		e.dur_ns = end + rec->expires_ns - l->close_ts;
@@ -636,10 +741,13 @@ static int reserve_waiting(struct twsnap *s, size_t n)
  * say so: on the CI host it ran none of them, now and then, for the last
  * state changes of one connection (those processed in a softirq on top of
  * one thread of the host's agent), and counted no recursion miss. The lease
- * then stays in FIN_WAIT1, FIN_WAIT2 or CLOSING with no close seen, and
- * would wait there until portlife exits. Rounds look such leases up too: a
- * timewait socket with the lease's cookie proves the close (reconcile()); a
- * live socket, or none, changes nothing.
+ * then stays in FIN_WAIT1, FIN_WAIT2 or CLOSING (it closed first), or in
+ * CLOSE_WAIT or LAST_ACK (the peer did), with no close seen, and would hold
+ * its port until portlife exits. Rounds look such leases up too: a timewait
+ * socket with the lease's cookie proves the close (reconcile()), an open
+ * socket that it has not happened, and none, confirmed, that it happened
+ * without TIME_WAIT (judge_stale()). CLOSE_WAIT can last as long as the
+ * application keeps the socket: such a lease costs a lookup per look.
  */
 static bool stale_closing(const struct lease *l, __u64 now)
 {
@@ -647,7 +755,8 @@ static bool stale_closing(const struct lease *l, __u64 now)
 	    (l->flags & (L_TW_EXPECTED | L_IN_TW | L_CLOSED | L_RELEASED | L_FREE)))
 		return false;
 	if (l->state != PL_TCP_FIN_WAIT1 && l->state != PL_TCP_FIN_WAIT2 &&
-	    l->state != PL_TCP_CLOSING)
+	    l->state != PL_TCP_CLOSING && l->state != PL_TCP_CLOSE_WAIT &&
+	    l->state != PL_TCP_LAST_ACK)
 		return false;
 	return now > l->state_ts + AUDIT_AGE_NS;
 }

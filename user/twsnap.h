@@ -24,6 +24,7 @@ struct twsnap_stats {
 	__u64 tw_overflow;	/* RELEASE with PL_END_TW_OVERFLOW emitted */
 	__u64 tw_unseen;
 	__u64 tw_reconciled;	/* TW_ENTER of a lease whose close the kernel never showed */
+	__u64 gone_reconciled;	/* RELEASE of such a lease whose socket was gone */
 	__u64 netns_unreachable;	/* rounds that could not enter a namespace */
 	__u64 netns_lost;	/* namespaces never entered: nothing left to enter by */
 	__u64 last_ns;		/* duration of the last snapshot round */
@@ -39,6 +40,12 @@ void twsnap__free(struct twsnap *s);
  */
 struct twlook;
 void twsnap__set_lookup(struct twsnap *s, struct twlook *look);
+/*
+ * The iterator program's iter_full switch (the object's mapped .bss): set,
+ * a listing has full sockets too. Without it, a lease whose close the
+ * kernel never showed is released only on a lookup's word.
+ */
+void twsnap__set_iter_full(struct twsnap *s, volatile __u32 *iter_full);
 /* A lease in netns was allocated by pid: remember how to enter that netns. */
 void twsnap__note_netns(struct twsnap *s, __u32 netns, __u32 pid);
 /*

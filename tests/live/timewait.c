@@ -340,9 +340,12 @@ static int t_timewait(void)
  */
 #define BD_ADDR "10.214.0.1"
 
-static int sc_tw_bound_dev(struct result *r)
+/*
+ * In a namespace of its own, a veth device pltw0 with BD_ADDR and a listener
+ * there on port (0: any); *a is its address. Returns the listener.
+ */
+static int bound_dev_listener(struct sockaddr_in *a, unsigned short port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
 	int nsfd, lfd, err;
 
 	if ((err = own_netns()))
@@ -354,17 +357,38 @@ static int sc_tw_bound_dev(struct result *r)
 	close(nsfd);
 	if (err || (err = if_addr("pltw0", BD_ADDR)))
 		return err;
-	inet_pton(AF_INET, BD_ADDR, &a.sin_addr);
+	*a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, BD_ADDR, &a->sin_addr);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16))
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)a, sizeof(*a)) || listen(lfd, 16))
 		return -errno;
-	a.sin_port = htons(sock_port(lfd));
-	for (int i = 0; i < 3; i++) {
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+	a->sin_port = htons(sock_port(lfd));
+	return lfd;
+}
 
-		if (c < 0 || setsockopt(c, SOL_SOCKET, SO_BINDTODEVICE, "pltw0", sizeof("pltw0")) ||
-		    connect(c, (struct sockaddr *)&a, sizeof(a)))
-			return -errno;
+/* A connection to a bound to pltw0 (SO_BINDTODEVICE); returns its fd. */
+static int bound_dev_client(const struct sockaddr_in *a)
+{
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (c < 0 || setsockopt(c, SOL_SOCKET, SO_BINDTODEVICE, "pltw0", sizeof("pltw0")) ||
+	    connect(c, (const struct sockaddr *)a, sizeof(*a)))
+		return -errno;
+	return c;
+}
+
+static int sc_tw_bound_dev(struct result *r)
+{
+	struct sockaddr_in a;
+	int lfd;
+
+	if ((lfd = bound_dev_listener(&a, 0)) < 0)
+		return lfd;
+	for (int i = 0; i < 3; i++) {
+		int c = bound_dev_client(&a), s;
+
+		if (c < 0)
+			return c;
 		r->ports[r->nports++] = sock_port(c);
 		if ((s = accept(lfd, NULL, NULL)) < 0)
 			return -errno;
@@ -483,21 +507,31 @@ static int sc_tw_reconcile(struct result *r)
 	return 0;
 }
 
+/* The scenario fn, run with the tracer dropping the closes of connections to port. */
+static int run_skipping_closes(struct run *run, int port, int (*fn)(struct result *),
+			       const char *name)
+{
+	char p[8];
+	int err;
+
+	snprintf(p, sizeof(p), "%d", port);
+	setenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT", p, 1);
+	err = start(run, fn, name, NULL);
+	unsetenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT");
+	if (!err)
+		err = drive(run);
+	stop(run, 1500);
+	return err;
+}
+
 static int t_tw_reconcile(void)
 {
-	char port[8];
 	const char *tot;
 	struct run run;
 	int err;
 	bool tp;
 
-	snprintf(port, sizeof(port), "%d", RECONCILE_PORT);
-	setenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT", port, 1);
-	err = start(&run, sc_tw_reconcile, "tw_reconcile", NULL);
-	unsetenv("PORTLIFE_TEST_SKIP_CLOSE_RPORT");
-	if (!err)
-		err = drive(&run);
-	stop(&run, 1500);
+	err = run_skipping_closes(&run, RECONCILE_PORT, sc_tw_reconcile, "tw_reconcile");
 	if (!err && run.r.nports != RECONCILE_N)
 		err = fail("%d connections, want %d", run.r.nports, RECONCILE_N);
 	tot = err ? NULL : totals_of(&run, &tp);
@@ -526,6 +560,132 @@ static int t_tw_reconcile(void)
 	if (!err && tp && jnum(tot, "tw_reconciled") != RECONCILE_N)
 		err = fail("tw_reconciled %lld, want %d: %s", jnum(tot, "tw_reconciled"),
 			   RECONCILE_N, tot);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * The same for closes the peer began (the lease goes CLOSE_WAIT, LAST_ACK,
+ * CLOSE): PORTLIFE_TEST_SKIP_CLOSE_RPORT drops the LAST_ACK -> CLOSE change
+ * and, in tracepoint mode, the RELEASE the same program run makes. The
+ * socket is gone and nothing holds the port: only the rounds' look can
+ * tell, and only a look that finds it gone (a lookup, confirmed by a
+ * listing) may release it. Two leases stay in CLOSE_WAIT over several
+ * looks first, one bound to a device (a lookup never finds it: the listing
+ * must say it is open), and are released only after they close.
+ */
+#define GONE_PORT 24682
+#define GONE_N 3
+
+static int server_closes(int c, int lfd)
+{
+	int a = accept(lfd, NULL, NULL);
+
+	if (a < 0)
+		return -errno;
+	close(a);	/* the server closes first: the client goes to CLOSE_WAIT */
+	sleep_ms(20);	/* its FIN is in */
+	return c;
+}
+
+static int sc_gone_reconcile(struct result *r)
+{
+	struct sockaddr_in a;
+	int lfd, dfd, c, held[2];
+
+	if ((dfd = bound_dev_listener(&a, GONE_PORT)) < 0)
+		return dfd;
+	if ((lfd = listener(AF_INET, GONE_PORT)) < 0)
+		return -errno;
+	r->listen_port = GONE_PORT;
+	/* closed at once: their last change is dropped */
+	for (int i = 0; i < GONE_N; i++) {
+		if ((c = connect_to(AF_INET, GONE_PORT, 0, 0)) < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		if ((c = server_closes(c, lfd)) < 0)
+			return c;
+		close(c);	/* CLOSE_WAIT -> LAST_ACK; the peer's ACK: CLOSE */
+	}
+	/* held in CLOSE_WAIT: one bound to pltw0, one on loopback */
+	if ((c = bound_dev_client(&a)) < 0)
+		return c;
+	r->hold_port[r->nhold++] = sock_port(c);
+	if ((held[0] = server_closes(c, dfd)) < 0)
+		return held[0];
+	if ((c = connect_to(AF_INET, GONE_PORT, 0, 0)) < 0)
+		return c;
+	r->hold_port[r->nhold++] = sock_port(c);
+	if ((held[1] = server_closes(c, lfd)) < 0)
+		return held[1];
+	/*
+	 * Stale after 1 s, looked at every 5 s: two looks at least find them
+	 * open (two that found the bound one gone, were the listing wrong,
+	 * would release it).
+	 */
+	sleep_ms(12000);
+	r->t_close0[0] = now_ns();
+	close(held[0]);
+	close(held[1]);
+	close(lfd);
+	close(dfd);
+	sleep_ms(1500);	/* stale again by the last round */
+	return 0;
+}
+
+/* The release of port's lease: reason close, marked reconciled where the rounds made it. */
+static int gone_release_ok(struct run *run, int port, bool tp, long long not_before)
+{
+	const char *a = lease_of(run, port, "connect"), *rel = NULL;
+	long long lease;
+
+	if (!a)
+		return fail("port %d: no alloc", port);
+	lease = jnum(a, "lease");
+	for (int k = 0; k < run->nlines; k++)
+		if (is_event(run->lines[k], "state") && jnum(run->lines[k], "lease") == lease &&
+		    jstr_is(run->lines[k], "old", "LAST_ACK"))
+			return fail("port %d: a LAST_ACK state change got through: %s", port,
+				    run->lines[k]);
+	if (count_lease_ev(run, "release", lease, &rel) != 1)
+		return fail("port %d: %d releases, want 1", port,
+			    count_lease_ev(run, "release", lease, NULL));
+	if (!jstr_is(rel, "reason", "close"))
+		return fail("port %d: release not for reason close: %s", port, rel);
+	if (tp != (strstr(rel, "\"reconciled\":true") != NULL))
+		return fail("port %d: release %s reconciled: %s", port, tp ? "not marked" : "marked",
+			    rel);
+	if (count_lease_ev(run, "tw_enter", lease, NULL))
+		return fail("port %d: a passive close entered TIME_WAIT", port);
+	if (jnum(rel, "ts_ns") < not_before)
+		return fail("port %d: released while its socket was open (%lld ns early): %s",
+			    port, not_before - jnum(rel, "ts_ns"), rel);
+	return 0;
+}
+
+static int t_gone_reconcile(void)
+{
+	const char *tot;
+	struct run run;
+	int err;
+	bool tp;
+
+	err = run_skipping_closes(&run, GONE_PORT, sc_gone_reconcile, "gone_reconcile");
+	if (!err && (run.r.nports != GONE_N || run.r.nhold != 2))
+		err = fail("%d + %d connections, want %d + 2", run.r.nports, run.r.nhold, GONE_N);
+	tot = err ? NULL : totals_of(&run, &tp);
+	if (!err && !tot)
+		err = fail("no totals line");
+	for (int i = 0; !err && i < run.r.nports; i++)
+		err = gone_release_ok(&run, run.r.ports[i], tp, 0);
+	for (int i = 0; !err && i < run.r.nhold; i++)
+		err = gone_release_ok(&run, run.r.hold_port[i], tp, run.r.t_close0[0]);
+	if (!err && tp && jnum(tot, "gone_reconciled") != GONE_N + 2)
+		err = fail("gone_reconciled %lld, want %d: %s", jnum(tot, "gone_reconciled"),
+			   GONE_N + 2, tot);
+	/* the bound one's misses: only a listing can say it is open, or gone */
+	if (!err && tp && jnum(tot, "snapshot_listings") < 1)
+		err = fail("no round listed the namespace: %s", tot);
 	cleanup(&run);
 	return err;
 }
@@ -659,5 +819,6 @@ LIVE_TEST(tw_overflow, t_tw_overflow, 90, false);
 LIVE_TEST(tw_bound_dev, t_tw_bound_dev, 91, false);
 LIVE_TEST(tw_reconcile, t_tw_reconcile, 92, false);
 LIVE_TEST(tw_late_close, t_tw_late_close, 93, false);
+LIVE_TEST(gone_reconcile, t_gone_reconcile, 94, false);
 LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);
 LIVE_TEST(tw_reused_early, t_tw_reused_early, 121, false);
