@@ -455,6 +455,21 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 			       "Seconds between snapshot rounds now: --tw-interval, stretched to keep "
 			       "snapshots under 5% of a CPU");
 			fprintf(f, "portlife_tw_snapshot_interval_seconds %.3f\n", ri->snap_interval);
+			family(f, "portlife_tw_unseen_total", "counter",
+			       "Closes into TIME_WAIT whose timewait socket no snapshot round saw "
+			       "(it came and went between two): their time in TIME_WAIT is unknown");
+			fprintf(f, "portlife_tw_unseen_total %llu\n",
+				(unsigned long long)ri->tw_unseen);
+			/* both series, zeros included, so rate() starts from 0 */
+			family(f, "portlife_closes_reconciled_total", "counter",
+			       "Closes the kernel never showed (it ran none of portlife's programs and "
+			       "counted no miss) that a snapshot round found anyway: the socket in "
+			       "TIME_WAIT (found=\"time_wait\") or gone (found=\"gone\", released); "
+			       "their times are estimated");
+			fprintf(f, "portlife_closes_reconciled_total{found=\"time_wait\"} %llu\n",
+				(unsigned long long)ri->tw_reconciled);
+			fprintf(f, "portlife_closes_reconciled_total{found=\"gone\"} %llu\n",
+				(unsigned long long)ri->gone_reconciled);
 		}
 	}
 	if (ls) {

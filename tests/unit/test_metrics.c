@@ -260,6 +260,27 @@ static void test_recursion_not_counted(void **state)
 	assert_true(value(text, "portlife_leases_untracked_total") == 0);
 }
 
+/*
+ * Tracepoint mode's rounds: what they could not see and what they found
+ * anyway, both reconciliations as series of their own (zeros included).
+ */
+static void test_snapshot_counts(void **state)
+{
+	struct fixture *fx = *state;
+	const char *text;
+
+	text = render(fx, 5);
+	assert_int_equal(count_lines(text, "portlife_tw_unseen_total"), 0);	/* no rounds */
+	fx->ri.snap_interval = 0.5;
+	fx->ri.tw_unseen = 4;
+	fx->ri.gone_reconciled = 2;
+	text = render(fx, 5);
+	assert_true(value(text, "portlife_tw_unseen_total") == 4);
+	assert_true(value(text, "portlife_closes_reconciled_total{found=\"time_wait\"}") == 0);
+	assert_true(value(text, "portlife_closes_reconciled_total{found=\"gone\"}") == 2);
+	assert_int_equal(count_lines(text, "# TYPE portlife_closes_reconciled_total counter"), 1);
+}
+
 static void test_parse_addr(void **state)
 {
 	struct sockaddr_storage ss;
@@ -295,6 +316,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_comm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_histogram_cumulative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recursion_not_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_counts, setup, teardown),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_parse_addr),
 	};
