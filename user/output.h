@@ -34,6 +34,7 @@ struct run_info {
 	__u64 snap_mean_ns, snap_max_ns;	/* time a snapshot round takes */
 	double snap_interval;		/* seconds between rounds now (stretched when slow) */
 	double snap_interval_set;	/* --tw-interval */
+	bool snaps_unknown;		/* a report: the rounds' own counters are not in a trace */
 	__u64 elapsed_ns;
 	const struct lease_stats *leases;
 	__u64 procs_overflowed;

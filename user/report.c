@@ -524,6 +524,7 @@ static void summary(struct report *r, FILE *out, const char *name)
 	ri.tw_unseen = agg__ended_by(r->agg, PL_END_TW_UNSEEN);
 	ri.tw_reconciled = r->tw_reconciled;
 	ri.gone_reconciled = r->gone_reconciled;
+	ri.snaps_unknown = true;
 	if (nat_view__any(r->nat)) {
 		/* the NAT watcher's losses are in the trailer's last drop slot */
 		ri.nat_watched = true;
