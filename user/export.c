@@ -26,7 +26,7 @@ void export__csv_header(struct export *x)
 	fprintf(x->f, "time,ts_ns,event,lease,pid,tid,comm,proto,family,laddr,lport,raddr,rport,"
 		      "kind,error,reason,latency_ns,old,new,expires_ns,hold_ns,"
 		      "host,container_id,runtime,namespace,pod,container,"
-		      "nat_netns,nat_addr,nat_port,count\n");
+		      "nat_netns,nat_addr,nat_port,count,reconciled\n");
 }
 
 /*
@@ -160,7 +160,12 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 	}
 	csv_owner(x, b, e->cgroup_id, true);
 	lb_lit(b, ",,,,");	/* nat_netns,nat_addr,nat_port,count */
-	lb_lit(b, "\n");
+	/* reconciled: a close the kernel never showed, found by a TIME_WAIT round */
+	if ((e->type == PL_EV_TW_ENTER && (e->kind & PL_TW_RECONCILED)) ||
+	    (e->type == PL_EV_RELEASE && (e->sflags & PL_RELF_RECONCILED)))
+		lb_lit(b, ",true\n");
+	else
+		lb_lit(b, ",\n");
 	lb_close(b, x->f);
 }
 
@@ -219,7 +224,7 @@ void export__csv_nat(void *ctx, const struct pl_nat_rec *n)
 	lb_lit(b, ",");
 	if (n->kind == PL_NAT_FAIL)
 		lb_u64(b, n->n);
-	lb_lit(b, "\n");
+	lb_lit(b, ",\n");	/* reconciled: never a NAT record */
 	lb_close(b, x->f);
 }
 

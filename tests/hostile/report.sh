@@ -154,10 +154,12 @@ got=$("$pl" report "$tmp/rec.trace" --json 2>/dev/null |
 	jq -r 'select(.event == "totals") | "\(.tw_unseen) \(.tw_reconciled) \(.gone_reconciled) \(.snapshots)"')
 marks=$("$pl" report "$tmp/rec.trace" --format jsonl 2>/dev/null |
 	jq -r 'select(.reconciled == true) | "\(.event)/\(.reason // "-")"' | sort | tr '\n' ' ')
-if [ "$got" = "2 2 2 null" ] && [ "$marks" = "release/close release/close tw_enter/- tw_enter/- " ]; then
+csv=$("$pl" report "$tmp/rec.trace" --format csv 2>/dev/null | awk -F, 'NR == 1 { print $NF } NR > 1 && $NF == "true" { print $3 }' | tr '\n' ' ')
+if [ "$got" = "2 2 2 null" ] && [ "$marks" = "release/close release/close tw_enter/- tw_enter/- " ] &&
+	[ "$csv" = "reconciled tw_enter release tw_enter release " ]; then
 	ok "report-totals-reconciled"
 else
-	ko report-totals-reconciled "totals (tw_unseen tw_reconciled gone_reconciled snapshots) '$got', marked '$marks'"
+	ko report-totals-reconciled "totals (tw_unseen tw_reconciled gone_reconciled snapshots) '$got', marked '$marks', csv '$csv'"
 fi
 
 # Values that strtol/strtod alone would take.
