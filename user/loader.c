@@ -992,9 +992,9 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 			goto fail;
 		snprintf(t->precision, sizeof(t->precision), "%s",
 			 "alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: "
-			 "the cgroup bind hook -> the port bound, UDP autobind by connect(): "
+			 "cgroup bind hook -> port bound, UDP autobind by connect(): "
 			 "the call, by a first send: none; TIME_WAIT exit: within --tw-interval, "
-			 "reuse told from kill by the 4-tuple's next lease");
+			 "a kill within 5 s, reuse told by the 4-tuple's next lease");
 	} else {
 		/*
 		 * What this kernel does not tell is said with the precision (the

@@ -328,6 +328,7 @@ static void tick_snapshot(struct tracer *tr, __u64 now)
 	lease_table__age(tr->leases, now - 10 * SEC);
 	floor_s = twsnap__stats(tr->tw)->last_ns / 1e9 / SNAP_DUTY;
 	tr->snap_interval = floor_s > tr->env->tw_interval ? floor_s : tr->env->tw_interval;
+	twsnap__set_interval(tr->tw, (__u64)(tr->snap_interval * 1e9));
 	tr->ticks[TICK_SNAPSHOT].next = mono_ns() + (__u64)(tr->snap_interval * 1e9);
 }
 
@@ -693,6 +694,7 @@ static int setup(struct tracer *tr)
 		}
 		twsnap__set_lookup(tr->tw, loader__load_twlook());
 		twsnap__set_iter_full(tr->tw, &tr->bpf.skel->bss->iter_full);
+		twsnap__set_interval(tr->tw, (__u64)(env->tw_interval * 1e9));
 		pipeline__add_sink(&tr->pipe, note_netns, tr);
 	}
 	skip_close_rport = test_skip_rport();

@@ -29,6 +29,14 @@
 #define AUDIT_AGE_NS (1ULL * 1000000000ULL)
 /* TCP_TIMEWAIT_LEN: a timewait socket's timer starts at 60 s */
 #define TW_LEN_NS (60ULL * 1000000000ULL)
+/*
+ * A lease a round found in TIME_WAIT is looked at again this much later, or
+ * in the last round before its timer is due: a timer never fires early, so
+ * only a kill (an RST, ss -K) can end it sooner, and a reuse is known by
+ * the connect() that took its 4-tuple. Looking at every one every round was
+ * most of a round: 50k leases in TIME_WAIT, 50k lookups a second.
+ */
+#define TW_RECHECK_NS (5ULL * 1000000000ULL)
 
 struct ns_ent {
 	__u32 inum;
@@ -39,6 +47,7 @@ struct ns_ent {
 	__u64 last_scan;	/* mono ns of the last search for a way in */
 	int lost;		/* counted in netns_lost */
 	int idle;		/* no lease there waited in the last round */
+	int kept;		/* a lease there in TIME_WAIT was not due this round */
 };
 
 /* A lease on the watch list, copied: emitting events changes the list. */
@@ -90,6 +99,7 @@ struct twsnap {
 	size_t *ns_count;	/* per namespace index, nns + 1 of them */
 	size_t capns_count;
 	__u64 last_audit;	/* mono ns of the last look for stale closing leases */
+	__u64 interval_ns;	/* between two rounds now (twsnap__set_interval()) */
 	volatile __u32 *iter_full;	/* the iterator's switch for full sockets; NULL: none */
 	bool want_full;		/* a stale lease's lookup missed: the listing must have them */
 	bool listed_full;	/* the namespace looked at last was listed with them */
@@ -144,6 +154,11 @@ void twsnap__set_lookup(struct twsnap *s, struct twlook *look)
 void twsnap__set_iter_full(struct twsnap *s, volatile __u32 *iter_full)
 {
 	s->iter_full = iter_full;
+}
+
+void twsnap__set_interval(struct twsnap *s, __u64 ns)
+{
+	s->interval_ns = ns;
 }
 
 const struct twsnap_stats *twsnap__stats(const struct twsnap *s)
@@ -558,6 +573,7 @@ static void judge_stale(struct twsnap *s, struct lease *l, const struct pl_tw_re
 	if (l->flags & (L_CLOSED | L_RELEASED) || l->touch_ts >= start)
 		return;	/* its close arrived since the round began */
 	if (rec && rec->expires_ns != PL_TW_ALIVE) {
+		l->alive_ts = end;	/* in TIME_WAIT now: tw_due() */
 		reconcile(s, l, rec, end, fn, ctx);
 		return;
 	}
@@ -595,6 +611,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		rec = NULL;	/* its full socket, not yet unhashed: no timewait socket yet */
 	if (rec) {
 		l->tw_gone_ts = 0;	/* a round that missed it was wrong (a socket moved mid-walk) */
+		l->alive_ts = end;	/* in TIME_WAIT now: tw_due() */
 		if (l->flags & L_IN_TW)
 			return;
 		/* tcp_time_wait() made the timewait socket at the CLOSE we saw. */
@@ -690,7 +707,7 @@ static void forget_idle(struct twsnap *s)
 	for (size_t i = 0; i < s->nns; i++) {
 		struct ns_ent *n = &s->ns[i];
 
-		if (n->idle && n->fd != s->self_fd) {
+		if (n->idle && !n->kept && n->fd != s->self_fd) {
 			if (n->fd >= 0)
 				close(n->fd);
 			continue;
@@ -818,17 +835,58 @@ static void index_netns(struct twsnap *s, size_t nw)
 	}
 }
 
+/*
+ * Must a round look at l (on the TIME_WAIT list) now? Every round while it
+ * waits for TIME_WAIT, and once in it: when taken over (its release is due),
+ * when a round missed it (judged again), in the last round before its timer
+ * is due and every round after, and TW_RECHECK_NS after a round last found
+ * it (a kill is seen that much later: the precision line says so).
+ */
+static bool tw_due(const struct twsnap *s, const struct lease *l, __u64 now)
+{
+	if (!(l->flags & L_IN_TW) || (l->flags & L_TW_TAKEN) || l->tw_gone_ts || !l->alive_ts)
+		return true;
+	if (now + s->interval_ns >= l->tw_expire_ts)
+		return true;
+	return now - l->alive_ts >= TW_RECHECK_NS;
+}
+
+/*
+ * A lease not due this round still needs its namespace: letting go of it
+ * (forget_idle()) could end a namespace only portlife keeps alive, and
+ * its timewait sockets with it.
+ */
+static void keep_netns(struct twsnap *s, __u32 inum, __u32 *last)
+{
+	struct ns_ent *n;
+
+	if (inum == *last)
+		return;
+	*last = inum;
+	n = ns_find(s, inum);
+	if (n)
+		n->kept = 1;
+}
+
 int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 {
 	size_t nw = 0, nns, *cnt, i, k, at;
+	__u32 kept_inum = 0;
 	struct waiting *w, *g;
 	__u64 t0 = mono_ns();
 	int err = 0;
 
 	/* Copy first: emitting events changes the list we walk. */
-	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l))
+	for (size_t i = 0; i < s->nns; i++)
+		s->ns[i].kept = 0;
+	for (struct lease *l = lease_table__tw_first(s->t); l; l = lease_table__tw_next(l)) {
+		if (!final && !tw_due(s, l, t0)) {
+			keep_netns(s, l->netns, &kept_inum);
+			continue;
+		}
 		if (copy_waiting(s, &nw, l))
 			return -ENOMEM;
+	}
 	/* every lease, but only every few seconds: stale ones are rare, the table is not */
 	if (final || t0 - s->last_audit >= AUDIT_EVERY_NS) {
 		s->last_audit = t0;

@@ -46,6 +46,8 @@ void twsnap__set_lookup(struct twsnap *s, struct twlook *look);
  * kernel never showed is released only on a lookup's word.
  */
 void twsnap__set_iter_full(struct twsnap *s, volatile __u32 *iter_full);
+/* The time between two rounds now: a lease in TIME_WAIT is looked at before its timer is due. */
+void twsnap__set_interval(struct twsnap *s, __u64 ns);
 /* A lease in netns was allocated by pid: remember how to enter that netns. */
 void twsnap__note_netns(struct twsnap *s, __u32 netns, __u32 pid);
 /*
