@@ -271,6 +271,15 @@ void agg__nat(struct agg *a, const struct pl_nat_rec *n)
 	}
 }
 
+/* How many of p's failed allocations ended with err. */
+static __u64 failed_with(const struct proc_stats *p, int err)
+{
+	for (int k = 0; k < AGG_ERRNOS && p->fail[k].n; k++)
+		if (p->fail[k].err == err)
+			return p->fail[k].n;
+	return 0;
+}
+
 const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 {
 	double secs = p->last_ts > p->first_ts ? (p->last_ts - p->first_ts) / 1e9 : 0;
@@ -291,6 +300,10 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 	else if (p->tw_entered && p->tw_entered * 2 >= p->allocs && p->allocs >= 100)
 		snprintf(buf, len, "most of its ports end in TIME_WAIT: reuse connections, or "
 				   "net.ipv4.tcp_tw_reuse=1 on the client");
+	else if (p->failures && failed_with(p, EADDRINUSE) == p->failures)
+		/* a port asked for by number is taken: no range helps */
+		snprintf(buf, len, "bind() to a port in use: see the diagnosis lines for its "
+				   "holder; SO_REUSEADDR only helps against TIME_WAIT holders");
 	else if (p->failures)
 		snprintf(buf, len, "allocations failed: see the diagnosis lines; widen "
 				   "net.ipv4.ip_local_port_range or set IP_LOCAL_PORT_RANGE per socket");

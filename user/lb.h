@@ -107,7 +107,14 @@ static inline void lb_mem(struct lb *b, const void *s, size_t n)
 	b->p += n;
 }
 
-#define lb_lit(b, s) lb_mem(b, s, sizeof(s) - 1)
+/*
+ * A string literal, its length known at compile time. Only a literal: the
+ * "" makes anything else (a ternary of two literals is a pointer) fail to
+ * compile, where sizeof would have copied a pointer's size of bytes: the
+ * listen signal's text was cut to " on a p", and a NAT line's "as " read
+ * bytes past its literal.
+ */
+#define lb_lit(b, s) lb_mem(b, "" s, sizeof(s) - 1)
 
 /*
  * n bytes of s, from a buffer of at least cap bytes (a constant, such as a

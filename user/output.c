@@ -120,8 +120,10 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 		lb_str(b, signal_name(e->kind));
 		if (e->kind != PL_SIG_LISTEN)
 			break;
-		lb_lit(b, e->sflags & PL_SIGF_BOUND ? " on a port given to bind()" :
-			  " on a port the kernel chose");
+		if (e->sflags & PL_SIGF_BOUND)
+			lb_lit(b, " on a port given to bind()");
+		else
+			lb_lit(b, " on a port the kernel chose");
 		if (e->aux) {
 			lb_lit(b, ", ip_local_port_range ");
 			lb_u64(b, e->aux & 0xffff);
@@ -505,7 +507,10 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		lb_str(b, addr_str(n->family, n->nat_addr, ep, sizeof(ep)));
 		lb_lit(b, " (insert_failed: packet dropped, the client times out)");
 	} else {
-		lb_lit(b, n->kind == PL_NAT_END ? "released " : "as ");
+		if (n->kind == PL_NAT_END)
+			lb_lit(b, "released ");
+		else
+			lb_lit(b, "as ");
 		lb_str(b, endpoint_str(n->family, n->nat_addr, n->nat_port, ep, sizeof(ep)));
 		if (n->kind == PL_NAT_END) {
 			lb_lit(b, " held ");
