@@ -210,6 +210,8 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	if (r->what == LW_ALLOC && e->err) {
 		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
 		count_failures(p, e->err, 1);
+		if (e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EXPLICIT)
+			p->port_taken++;
 		hist__add(&p->alloc_lat, e->dur_ns);
 		return;
 	}
@@ -230,7 +232,8 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		p->held++;
 		if (p->held > p->peak_held)
 			p->peak_held = p->held;
-		hist__add(&p->alloc_lat, l->alloc_lat);
+		if (alloc_lat_known(l->kind, l->alloc_lat, 0))
+			hist__add(&p->alloc_lat, l->alloc_lat);
 		if (r->ended_too)
 			lease_ended(p, l);
 		break;
@@ -271,15 +274,6 @@ void agg__nat(struct agg *a, const struct pl_nat_rec *n)
 	}
 }
 
-/* How many of p's failed allocations ended with err. */
-static __u64 failed_with(const struct proc_stats *p, int err)
-{
-	for (int k = 0; k < AGG_ERRNOS && p->fail[k].n; k++)
-		if (p->fail[k].err == err)
-			return p->fail[k].n;
-	return 0;
-}
-
 const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 {
 	double secs = p->last_ts > p->first_ts ? (p->last_ts - p->first_ts) / 1e9 : 0;
@@ -287,10 +281,11 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 	__u64 life = p->lifetime.count ? hist__percentile(&p->lifetime, 50) : 0;
 
 	if (p->bind_then_connect)
-		snprintf(buf, len, "binds to port 0 before connecting (%llu times): set "
+		snprintf(buf, len, "binds to port 0 before connecting (%llu time%s): set "
 				   "IP_BIND_ADDRESS_NO_PORT before bind() so connect() picks the port "
 				   "per destination",
-			 (unsigned long long)p->bind_then_connect);
+			 (unsigned long long)p->bind_then_connect,
+			 p->bind_then_connect == 1 ? "" : "s");
 	else if (rate >= 10 && p->lifetime.count && life < 1000000000ULL)
 		snprintf(buf, len, "%.0f short connections a second (median life %.1f ms): reuse "
 				   "them (keep-alive, a connection pool)%s",
@@ -300,8 +295,9 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 	else if (p->tw_entered && p->tw_entered * 2 >= p->allocs && p->allocs >= 100)
 		snprintf(buf, len, "most of its ports end in TIME_WAIT: reuse connections, or "
 				   "net.ipv4.tcp_tw_reuse=1 on the client");
-	else if (p->failures && failed_with(p, EADDRINUSE) == p->failures)
-		/* a port asked for by number is taken: no range helps */
+	else if (p->failures && p->port_taken == p->failures)
+		/* a port asked for by number is taken: no range helps (bind(0)'s EADDRINUSE is an
+		 * exhausted range, which does) */
 		snprintf(buf, len, "bind() to a port in use: see the diagnosis lines for its "
 				   "holder; SO_REUSEADDR only helps against TIME_WAIT holders");
 	else if (p->failures)
@@ -364,6 +360,7 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 	for (int k = 0; k < AGG_ERRNOS && p->bind_err[k].n; k++)
 		count_errno(out->bind_err, p->bind_err[k].err, p->bind_err[k].n);
 	out->bind_then_connect += p->bind_then_connect;
+	out->port_taken += p->port_taken;
 	out->releases += p->releases;
 	for (int k = 0; k < AGG_REASONS; k++)
 		out->end_reason[k] += p->end_reason[k];

@@ -12,6 +12,17 @@
 #define AGG_REASONS PL_END_MAX	/* indexed by enum pl_end_reason */
 #define AGG_NAMES_PER_PID 8	/* rows of one pid before its renames are folded (agg.c) */
 
+/*
+ * Whether an allocation's latency was measured. The tracepoint mode cannot
+ * time a UDP autobind by a first send (its hook runs after the port is
+ * taken) and says 0: shown as not measured, kept out of the histograms,
+ * where it was a 0 ns sample.
+ */
+static inline bool alloc_lat_known(__u8 kind, __u64 dur_ns, int err)
+{
+	return dur_ns || err || kind != PL_ALLOC_AUTOBIND;
+}
+
 /* How often one errno was seen. */
 struct errno_count {
 	int err;
@@ -32,6 +43,7 @@ struct proc_stats {
 	__u64 releases;
 	__u64 end_reason[AGG_REASONS];
 	__u64 bind_then_connect;	/* bind(0) then connect(): IP_BIND_ADDRESS_NO_PORT helps */
+	__u64 port_taken;	/* failures that were a bind() to a given port in use */
 	__u64 renamed;		/* events under further names of this pid, folded in here */
 	__u64 first_ts, last_ts;	/* first and last allocation */
 	__s64 held;		/* ports held now */

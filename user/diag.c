@@ -51,6 +51,19 @@ static int take(struct diag *d, struct snapshot *s, __u32 netns)
 	return err;
 }
 
+/* A diagnosis line's object, opened, and what every one says: the error and whose. */
+static void json_head(struct jw *w, const struct pl_event *e)
+{
+	char en[16];
+
+	jw_obj(w);
+	jw_kstr(w, "event", "diagnosis");
+	jw_kstr(w, "error", errno_name(e->err, en, sizeof(en)));
+	jw_ku64(w, "pid", e->pid);
+	jw_kstrn(w, "comm", e->comm, sizeof(e->comm));
+	jw_ku64(w, "netns", e->netns);
+}
+
 /* EADDRINUSE: who holds the port now, who held it at start, or the lease we saw. */
 static void in_use(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
@@ -62,12 +75,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
 	jw_begin(&w, &d->lb);
 	if (d->json) {
-		jw_obj(&w);
-		jw_kstr(&w, "event", "diagnosis");
-		jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
-		jw_ku64(&w, "pid", e->pid);
-		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
-		jw_ku64(&w, "netns", e->netns);
+		json_head(&w, e);
 		jw_ku64(&w, "lport", e->lport);
 		jw_key(&w, "holders");
 		jw_arr(&w);
@@ -158,12 +166,7 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 					   "widen net.ipv4.ip_local_port_range");
 	if (d->json) {
 		jw_begin(&w, &d->lb);
-		jw_obj(&w);
-		jw_kstr(&w, "event", "diagnosis");
-		jw_kstr(&w, "error", errno_name(e->err, en, sizeof(en)));
-		jw_ku64(&w, "pid", e->pid);
-		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
-		jw_ku64(&w, "netns", e->netns);
+		json_head(&w, e);
 		jw_kaddr(&w, "raddr", e->family, e->raddr);
 		jw_ku64(&w, "rport", e->rport);
 		if (dst) {
@@ -191,6 +194,83 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 }
 
 /*
+ * Ports of e's netns and protocol in [lo, hi] held by sockets that portlife
+ * saw bound and that never listened or connected: the socket iterators do
+ * not see those (they are in no table but the bind hash).
+ */
+static __u32 bound_only(struct lease_table *t, const struct pl_event *e, __u16 lo, __u16 hi)
+{
+	__u32 n = 0;
+
+	for (struct lease *l = lease_table__first(t); l; l = lease_table__next(t, l))
+		if (l->netns == e->netns && l->proto == e->proto && l->lport >= lo &&
+		    l->lport <= hi && (l->flags & L_ALLOCATED) &&
+		    !(l->flags & (L_RELEASED | L_CLOSED)) &&
+		    (!l->state || l->state == PL_TCP_CLOSE))
+			n++;
+	return n;
+}
+
+/*
+ * EADDRINUSE from bind(0) (or listen() without bind()): no port was asked
+ * for, so no one holds "it": the netns's ip_local_port_range had no free
+ * port. Its bind(0) headroom says how full, as the snapshot finds it, with
+ * the bound-only sockets portlife saw (no iterator lists them).
+ */
+static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct snapshot *now)
+{
+	char ep[64], comm[PL_COMM_LEN], ts[32], en[16];
+	const char *remedy = "bind(0) takes its port from net.ipv4.ip_local_port_range: release "
+			     "ports or widen the range; a client that binds before connect() should "
+			     "set IP_BIND_ADDRESS_NO_PORT (connect() then picks per destination)";
+	const struct bind_room *room = NULL;
+	struct bind_room *bv = NULL;
+	struct dest *dv = NULL;
+	size_t nd, nb;
+	__u32 bound = 0, free_now = 0;
+	struct jw w;
+
+	if (!headroom(now, NULL, &dv, &nd, &bv, &nb))
+		for (size_t i = 0; i < nb && !room; i++)
+			if (bv[i].netns == e->netns)
+				room = &bv[i];
+	if (room) {
+		bound = d->leases ? bound_only(d->leases, e, room->lo, room->hi) : 0;
+		free_now = room->free > bound ? room->free - bound : 0;
+	}
+	if (d->json) {
+		jw_begin(&w, &d->lb);
+		json_head(&w, e);
+		jw_kaddr(&w, "laddr", e->family, e->laddr);
+		jw_kstr(&w, "kind", "bind_ephemeral");
+		if (room) {
+			jw_ku64(&w, "range_lo", room->lo);
+			jw_ku64(&w, "range_hi", room->hi);
+			jw_ku64(&w, "reserved", room->reserved);
+			jw_ku64(&w, "in_use", room->in_use);
+			jw_ku64(&w, "bound_only", bound);
+			jw_ku64(&w, "free", free_now);
+		}
+		jw_kstr(&w, "remedy", remedy);
+		jw_line(&w, d->f);
+	} else {
+		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+		fprintf(d->f, "!! %s %s: pid %u (%s) found no free port for bind(0) on %s (netns %u)\n",
+			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
+			errno_name(e->err, en, sizeof(en)), e->pid, comm,
+			addr_str(e->family, e->laddr, ep, sizeof(ep)), e->netns);
+		if (room)
+			fprintf(d->f, "   ip_local_port_range %u-%u: %u reserved, %u listening, "
+				      "connected or in TIME_WAIT now, %u bound only (that portlife saw), "
+				      "%u free\n", room->lo, room->hi, room->reserved, room->in_use,
+				bound, free_now);
+		fprintf(d->f, "   remedy: %s\n", remedy);
+	}
+	free(dv);
+	free(bv);
+}
+
+/*
  * At most one a second: an exhausted range fails thousands of times a
  * second, and a snapshot costs.
  */
@@ -212,7 +292,9 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 	d->last_ns = now;
 	if (take(d, &s, e->netns))
 		return;
-	if (e->err == EADDRINUSE)
+	if (e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EPHEMERAL)
+		no_ephemeral(d, e, &s);
+	else if (e->err == EADDRINUSE)
 		in_use(d, e, &s);
 	else
 		no_port(d, e, &s);

@@ -140,6 +140,70 @@ static int t_bind_conflict(void)
 		if (count_lease_ev(&run, "release", lease, &rel) != 1)
 			err = fail("the listener's port was not released once");
 	}
+	/* a taken port: the remedy is its holder, not a wider range */
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
+		    !strstr(run.lines[i], "\"remedy\":\"bind() to a port in use"))
+			err = fail("the summary's remedy is not the holder: %s", run.lines[i]);
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * bind(0) with every port of a 4-port range bound (an even count: with an
+ * odd one, bind(0)'s search never reaches the range's last port) (and nothing else: no
+ * iterator sees a socket that is only bound): EADDRINUSE, which is an
+ * exhausted range, not a port someone holds.
+ */
+static int sc_bind0_exhausted(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 0);
+	int err, s;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40003")))
+		return err;
+	for (int i = 0; i < 5; i++) {
+		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			return -errno;
+		if (bind(s, (void *)&ss, len)) {
+			r->fail_errno = errno;
+			return 0;	/* the bound ones stay open until the tracer stops */
+		}
+		r->ports[r->nports++] = sock_port(s);
+	}
+	return -ENOSPC;	/* the range was not honoured */
+}
+
+static int t_bind0_exhausted(void)
+{
+	const char *d = NULL, *sum = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_bind0_exhausted, "bind0_exhausted", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && (run.r.fail_errno != EADDRINUSE || run.r.nports != 4))
+		err = fail("bind(0) failed with %d after %d ports, want EADDRINUSE after 4",
+			   run.r.fail_errno, run.r.nports);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		if (is_event(run.lines[i], "diagnosis"))
+			d = run.lines[i];
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child)
+			sum = run.lines[i];
+	}
+	/* the range, its 4 bound ports (portlife saw them), none free; no "holder" */
+	if (!err && (!d || !jstr_is(d, "kind", "bind_ephemeral") || jnum(d, "range_lo") != 40000 ||
+		     jnum(d, "range_hi") != 40003 || jnum(d, "bound_only") != 4 ||
+		     jnum(d, "free") != 0 || jfind(d, "holders")))
+		err = fail("no bind(0) diagnosis of the exhausted range: %s", d ? d : "(none)");
+	if (!err && (!sum || !strstr(sum, "widen net.ipv4.ip_local_port_range")))
+		err = fail("the summary's remedy is not a wider range: %s", sum ? sum : "(none)");
 	cleanup(&run);
 	return err;
 }
@@ -323,5 +387,6 @@ static int t_tw_exhaust(void)
 
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
+LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
 LIVE_TEST(holder_before, t_holder_before, 130, false);
 LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);

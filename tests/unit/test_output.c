@@ -117,24 +117,43 @@ static void test_nat_text(void **state)
 	free(s.text);
 }
 
-/* A process's remedy follows what failed: a taken port is not a range too narrow. */
-static void test_remedy_by_errno(void **state)
+/* The ALLOC of a failed allocation of kind with err, through the aggregation. */
+static void failed(struct agg *a, __u8 kind, int err)
 {
-	struct proc_stats p = { 0 };
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .kind = kind, .err = err, .pid = 42, .tid = 42, .dur_ns = 900 };
+	struct lease_result r = { .what = LW_ALLOC };
+
+	memcpy(e.comm, "client", 7);
+	agg__apply(a, &e, &r);
+}
+
+/*
+ * A process's remedy follows what failed: a port asked for and taken is not
+ * a range too narrow; bind(0)'s EADDRINUSE (no free port) is.
+ */
+static void test_remedy_by_failure(void **state)
+{
+	struct agg *a = agg__new(16);
+	struct proc_stats p;
 	char buf[256];
 
 	(void)state;
-	assert_null(agg__remedy(&p, buf, sizeof(buf)));
-	p.failures = 2;
-	p.fail[0] = (struct errno_count){ .err = EADDRINUSE, .n = 2 };
+	assert_non_null(a);
+	failed(a, PL_ALLOC_BIND_EXPLICIT, EADDRINUSE);
+	failed(a, PL_ALLOC_BIND_EXPLICIT, EADDRINUSE);
+	agg__total(a, &p);
 	assert_non_null(agg__remedy(&p, buf, sizeof(buf)));
 	assert_non_null(strstr(buf, "port in use"));
 	assert_null(strstr(buf, "ip_local_port_range"));
-	/* one connect() that found no port among them: the range is the remedy */
-	p.failures = 3;
-	p.fail[1] = (struct errno_count){ .err = EADDRNOTAVAIL, .n = 1 };
+	/* a bind(0) that found no free port among them: the range is the remedy */
+	failed(a, PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE);
+	agg__total(a, &p);
 	assert_non_null(agg__remedy(&p, buf, sizeof(buf)));
 	assert_non_null(strstr(buf, "ip_local_port_range"));
+	agg__free(a);
+	memset(&p, 0, sizeof(p));
+	assert_null(agg__remedy(&p, buf, sizeof(buf)));
 }
 
 int main(void)
@@ -142,7 +161,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listen_signal_text),
 		cmocka_unit_test(test_nat_text),
-		cmocka_unit_test(test_remedy_by_errno),
+		cmocka_unit_test(test_remedy_by_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
