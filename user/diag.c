@@ -195,19 +195,28 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 
 /*
  * Ports of e's netns and protocol in [lo, hi] held by sockets that portlife
- * saw bound and that never listened or connected: the socket iterators do
- * not see those (they are in no table but the bind hash).
+ * saw bound, that never listened or connected, and that the snapshot does
+ * not list: before 6.7 nothing lists a socket that is only bound (it is in
+ * no table but the bind hash); from 6.7 sock_diag does, and they are in it.
  */
-static __u32 bound_only(struct lease_table *t, const struct pl_event *e, __u16 lo, __u16 hi)
+static __u32 bound_unlisted(struct lease_table *t, const struct snapshot *now,
+			    const struct pl_event *e, __u16 lo, __u16 hi)
 {
+	__u8 listed[65536 / 8] = {0};
 	__u32 n = 0;
 
+	for (size_t i = 0; i < now->n; i++)
+		if (now->v[i].r.netns == e->netns && now->v[i].r.proto == e->proto)
+			listed[now->v[i].r.lport / 8] |= 1 << (now->v[i].r.lport % 8);
 	for (struct lease *l = lease_table__first(t); l; l = lease_table__next(t, l))
 		if (l->netns == e->netns && l->proto == e->proto && l->lport >= lo &&
 		    l->lport <= hi && (l->flags & L_ALLOCATED) &&
 		    !(l->flags & (L_RELEASED | L_CLOSED)) &&
-		    (!l->state || l->state == PL_TCP_CLOSE))
+		    (!l->state || l->state == PL_TCP_CLOSE) &&
+		    !(listed[l->lport / 8] & (1 << (l->lport % 8)))) {
+			listed[l->lport / 8] |= 1 << (l->lport % 8);	/* once a port */
 			n++;
+		}
 	return n;
 }
 
@@ -215,7 +224,7 @@ static __u32 bound_only(struct lease_table *t, const struct pl_event *e, __u16 l
  * EADDRINUSE from bind(0) (or listen() without bind()): no port was asked
  * for, so no one holds "it": the netns's ip_local_port_range had no free
  * port. Its bind(0) headroom says how full, as the snapshot finds it, with
- * the bound-only sockets portlife saw (no iterator lists them).
+ * the bound-only sockets portlife saw that it does not list.
  */
 static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
@@ -235,7 +244,7 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 			if (bv[i].netns == e->netns)
 				room = &bv[i];
 	if (room) {
-		bound = d->leases ? bound_only(d->leases, e, room->lo, room->hi) : 0;
+		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo, room->hi) : 0;
 		free_now = room->free > bound ? room->free - bound : 0;
 	}
 	if (d->json) {
@@ -248,7 +257,7 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 			jw_ku64(&w, "range_hi", room->hi);
 			jw_ku64(&w, "reserved", room->reserved);
 			jw_ku64(&w, "in_use", room->in_use);
-			jw_ku64(&w, "bound_only", bound);
+			jw_ku64(&w, "bound_unlisted", bound);
 			jw_ku64(&w, "free", free_now);
 		}
 		jw_kstr(&w, "remedy", remedy);
@@ -260,9 +269,9 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 			errno_name(e->err, en, sizeof(en)), e->pid, comm,
 			addr_str(e->family, e->laddr, ep, sizeof(ep)), e->netns);
 		if (room)
-			fprintf(d->f, "   ip_local_port_range %u-%u: %u reserved, %u listening, "
-				      "connected or in TIME_WAIT now, %u bound only (that portlife saw), "
-				      "%u free\n", room->lo, room->hi, room->reserved, room->in_use,
+			fprintf(d->f, "   ip_local_port_range %u-%u: %u reserved, %u in use now, %u "
+				      "more bound (seen by portlife, not listed by this kernel), %u "
+				      "free\n", room->lo, room->hi, room->reserved, room->in_use,
 				bound, free_now);
 		fprintf(d->f, "   remedy: %s\n", remedy);
 	}

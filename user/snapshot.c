@@ -8,6 +8,7 @@
 #include "iter.h"
 #include "netns.h"
 #include "snapshot.h"
+#include "sockdiag.h"
 #include "util.h"
 
 /* Owners sorted by socket inode, then pid: ties broken the same way every time. */
@@ -69,8 +70,13 @@ const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum)
 	return NULL;
 }
 
-/* The sockets of the namespace this thread is in, appended to socks. */
-static int read_sockets(const struct snapshot_links *links, struct vec *socks)
+/*
+ * The sockets of the namespace this thread is in (inode netns), appended to
+ * socks: the iterators' and the bound-only TCP ones that only sock_diag
+ * lists (6.7+). Without those a port held by bind() alone had no holder:
+ * `ports` and `who` did not show it, a conflict with it was "already gone".
+ */
+static int read_sockets(const struct snapshot_links *links, __u32 netns, struct vec *socks)
 {
 	int err = iter_collect(links->tcp, sizeof(struct pl_sock_rec), sizeof(struct sock_ent),
 			       socks);
@@ -78,6 +84,9 @@ static int read_sockets(const struct snapshot_links *links, struct vec *socks)
 	if (!err && links->udp)
 		err = iter_collect(links->udp, sizeof(struct pl_sock_rec),
 				   sizeof(struct sock_ent), socks);
+	/* best effort: a kernel without sock_diag for TCP loses only these */
+	if (!err)
+		sockdiag_bound(netns, socks);
 	return err;
 }
 
@@ -175,7 +184,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 			close(fd);
 		ns->inum = nsv[i].inum;
 		read_ns_sysctls(ns);
-		err = read_sockets(links, &socks);
+		err = read_sockets(links, ns->inum, &socks);
 		if (!here && netns_return(self) && !err)
 			err = -EIO;
 		if (err)

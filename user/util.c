@@ -40,7 +40,7 @@ const char *tcp_state_name(int state)
 		[4] = "FIN_WAIT1", [5] = "FIN_WAIT2", [6] = "TIME_WAIT",
 		[7] = "CLOSE", [8] = "CLOSE_WAIT", [9] = "LAST_ACK",
 		[10] = "LISTEN", [11] = "CLOSING", [12] = "NEW_SYN_RECV",
-		[13] = "BOUND_INACTIVE",
+		[13] = "BOUND",	/* the kernel's BOUND_INACTIVE: bound, never listened or connected */
 	};
 
 	if (state <= 0 || state >= (int)(sizeof(names) / sizeof(names[0])) || !names[state])

@@ -148,6 +148,23 @@ int listener(int family, unsigned short port)
 	return fd;
 }
 
+int bound_socket(int family, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, family, port);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (void *)&ss, len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int connect_to(int family, unsigned short port, int reuse, unsigned short bind_port)
 {
 	struct sockaddr_storage ss;

@@ -150,6 +150,8 @@ bool kernel_at_least(unsigned int want_major, unsigned int want_minor);
 socklen_t mkaddr(struct sockaddr_storage *ss, int family, unsigned short port);
 unsigned short sock_port(int fd);
 int listener(int family, unsigned short port);
+/* A TCP socket of family bound to loopback:port (0: any), nothing more; -errno. */
+int bound_socket(int family, unsigned short port);
 /* A connected TCP socket (bound to bind_port first if non-zero), or -errno. */
 int connect_to(int family, unsigned short port, int reuse, unsigned short bind_port);
 void rst_close(int fd);

@@ -139,6 +139,68 @@ static int t_ports_vs_kernel(void)
 	return err;
 }
 
+/*
+ * Sockets that are only bound (bind(), no listen() or connect()) hold their
+ * ports, yet no iterator lists them: from kernel 6.7 sock_diag does, and
+ * `ports` shows them as BOUND with their owner. Before, none may appear.
+ */
+#define BOUND_PORT6 24690
+
+static int sc_bound(struct result *r)
+{
+	int a, b, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((a = bound_socket(AF_INET, 0)) < 0)
+		return a;
+	r->ports[r->nports++] = sock_port(a);
+	if ((b = bound_socket(AF_INET6, BOUND_PORT6)) < 0)
+		return b;
+	r->ports[r->nports++] = BOUND_PORT6;
+	return 0;	/* both stay bound until the tracer stops */
+}
+
+static int t_ports_bound(void)
+{
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--json", "--netns", ns, NULL };
+	bool listed = kernel_at_least(6, 7);
+	int err, found = 0, bound = 0;
+	struct run run;
+	char line[4096];
+	FILE *f;
+
+	err = start(&run, sc_bound, "ports_bound", NULL);
+	if (!err)
+		err = drive(&run);
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/ports_bound.json", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --json failed");
+	stop(&run, 0);
+	f = fopen(out, "r");
+	while (!err && f && fgets(line, sizeof(line), f)) {
+		if (!is_event(line, "socket") || !jstr_is(line, "state", "BOUND"))
+			continue;
+		bound++;
+		for (int i = 0; i < run.r.nports; i++)
+			if (jnum(line, "lport") == run.r.ports[i] && jnum(line, "pid") == run.child &&
+			    jnum(line, "family") == (i ? 6 : 4) && jnum(line, "rport") == 0)
+				found++;
+	}
+	if (f)
+		fclose(f);
+	if (!err && listed && (found != 2 || bound != 2))
+		err = fail("%d of the 2 bound-only sockets listed with their owner, %d BOUND rows: "
+			   "see %s", found, bound, out);
+	if (!err && !listed && bound)
+		err = fail("%d BOUND rows where the kernel (before 6.7) lists none: see %s", bound,
+			   out);
+	cleanup(&run);
+	return err;
+}
+
 static char tmux_sock[64];
 
 /* tmux on a server of our own, so a user's sessions are never touched. */
@@ -351,4 +413,5 @@ out:
 }
 
 LIVE_TEST(ports_vs_kernel, t_ports_vs_kernel, 160, false);
+LIVE_TEST(ports_bound, t_ports_bound, 161, false);
 LIVE_TEST(top, t_top, 200, true);
