@@ -203,7 +203,7 @@ static int t_bind0_exhausted(void)
 	if (!err && (!d || !jstr_is(d, "kind", "bind_ephemeral") || jnum(d, "range_lo") != 40000 ||
 		     jnum(d, "range_hi") != 40003 ||
 		     jnum(d, "in_use") + jnum(d, "bound_unlisted") != 4 ||
-		     (kernel_at_least(6, 7) && jnum(d, "in_use") != 4) ||
+		     (bound_listable() && jnum(d, "in_use") != 4) ||
 		     jnum(d, "free") != 0 || jfind(d, "holders")))
 		err = fail("no bind(0) diagnosis of the exhausted range: %s", d ? d : "(none)");
 	if (!err && (!sum || !strstr(sum, "widen net.ipv4.ip_local_port_range")))

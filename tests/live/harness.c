@@ -13,6 +13,9 @@
  * Needs root. Self-contained (no libbpf) so it can run in a minimal VM.
  */
 #include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
@@ -146,6 +149,35 @@ int listener(int family, unsigned short port)
 		return -1;
 	}
 	return fd;
+}
+
+bool bound_listable(void)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = 1U << 10 /* LISTEN */ },
+	};
+	__u64 buf[1024];
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	ssize_t n = -1;
+	int fd;
+
+	if (!kernel_at_least(6, 7))
+		return false;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return false;
+	if (send(fd, &req, sizeof(req), 0) == sizeof(req))
+		n = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	/* no tcp_diag: the dump's answer is an error */
+	return n >= (ssize_t)sizeof(*h) &&
+	       !(h->nlmsg_type == NLMSG_ERROR && ((const struct nlmsgerr *)NLMSG_DATA(h))->error);
 }
 
 int bound_socket(int family, unsigned short port)

@@ -146,6 +146,11 @@ int cgroup2_root(char *buf, size_t len);
 int own_netns(void);
 /* The running kernel is major.minor or newer (uname; true when unreadable). */
 bool kernel_at_least(unsigned int want_major, unsigned int want_minor);
+/*
+ * Can this kernel list TCP sockets that are only bound? From 6.7, through
+ * sock_diag's tcp_diag (a module on Debian: a guest without modules has none).
+ */
+bool bound_listable(void);
 /* Loopback address of family with port. */
 socklen_t mkaddr(struct sockaddr_storage *ss, int family, unsigned short port);
 unsigned short sock_port(int fd);
