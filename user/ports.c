@@ -18,6 +18,7 @@
 #include "nat.h"
 #include "opts.h"
 #include "ports.h"
+#include "sockdiag.h"
 #include "util.h"
 
 struct ports_env {
@@ -465,6 +466,14 @@ static int run_ports(int argc, char **argv, int who)
 	if (s.ns_unreachable && !penv.json)
 		fprintf(stderr, "portlife: %zu namespaces went away while we looked\n",
 			s.ns_unreachable);
+	/* what this listing cannot hold, said where a script's parse is not disturbed */
+	if (!sockdiag_bound_known())
+		fprintf(stderr, "portlife: sockets only bound (bind() without listen() or connect()) "
+				"hold ports this kernel cannot list (sock_diag lists them from 6.7)\n");
+	else if (s.bound_failed)
+		fprintf(stderr, "portlife: sockets only bound (bind() without listen() or connect()) "
+				"are not listed: sock_diag refused to dump them (is the tcp_diag module "
+				"available? modprobe tcp_diag)\n");
 out:
 	nat_view__free(natp);
 	nat_view__free(natn);

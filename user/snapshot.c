@@ -76,7 +76,8 @@ const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum)
  * lists (6.7+). Without those a port held by bind() alone had no holder:
  * `ports` and `who` did not show it, a conflict with it was "already gone".
  */
-static int read_sockets(const struct snapshot_links *links, __u32 netns, struct vec *socks)
+static int read_sockets(const struct snapshot_links *links, __u32 netns, struct vec *socks,
+			size_t *bound_failed)
 {
 	int err = iter_collect(links->tcp, sizeof(struct pl_sock_rec), sizeof(struct sock_ent),
 			       socks);
@@ -84,9 +85,9 @@ static int read_sockets(const struct snapshot_links *links, __u32 netns, struct 
 	if (!err && links->udp)
 		err = iter_collect(links->udp, sizeof(struct pl_sock_rec),
 				   sizeof(struct sock_ent), socks);
-	/* best effort: a kernel without sock_diag for TCP loses only these */
-	if (!err)
-		sockdiag_bound(netns, socks);
+	/* best effort: a kernel without sock_diag for TCP loses only these (counted) */
+	if (!err && sockdiag_bound(netns, socks))
+		(*bound_failed)++;
 	return err;
 }
 
@@ -139,6 +140,7 @@ out:
 int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32 only_netns)
 {
 	struct vec socks = {};
+	size_t bound_failed = 0;
 	struct netns_ref *nsv;
 	__u32 self_inum;
 	size_t nns;
@@ -184,7 +186,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 			close(fd);
 		ns->inum = nsv[i].inum;
 		read_ns_sysctls(ns);
-		err = read_sockets(links, ns->inum, &socks);
+		err = read_sockets(links, ns->inum, &socks, &bound_failed);
 		if (!here && netns_return(self) && !err)
 			err = -EIO;
 		if (err)
@@ -193,6 +195,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 	}
 	close(self);
 	free(nsv);
+	s->bound_failed = bound_failed;
 	s->v = socks.v;
 	s->n = socks.n;
 	s->cap = socks.cap;

@@ -37,6 +37,7 @@ struct snapshot {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC when taken */
 	size_t ns_unreachable;	/* gone while we looked */
 	size_t ns_denied;	/* not ours to enter: no CAP_SYS_ADMIN (said at start) */
+	size_t bound_failed;	/* namespaces whose bound-only sockets sock_diag would not dump */
 };
 
 struct snapshot_links {

@@ -7,6 +7,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <bpf/btf.h>
 #include "sockdiag.h"
 
 #define TCP_CLOSE 7
@@ -98,4 +99,30 @@ int sockdiag_bound(__u32 netns, struct vec *socks)
 		err = dump_family(fd, AF_INET6, netns, socks);
 	close(fd);
 	return err;
+}
+
+bool sockdiag_bound_known(void)
+{
+	static int known = -1;
+	struct btf *btf;
+
+	if (known >= 0)
+		return known;
+	known = 0;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return false;
+	/* an enumerator, not a type: the enums are walked for its name */
+	for (__u32 id = 1; id < btf__type_cnt(btf) && !known; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_enum *e;
+
+		if (!btf_is_enum(t))
+			continue;
+		e = btf_enum(t);
+		for (__u16 i = 0; i < btf_vlen(t) && !known; i++)
+			known = !strcmp(btf__name_by_offset(btf, e[i].name_off), "TCP_BOUND_INACTIVE");
+	}
+	btf__free(btf);
+	return known;
 }

@@ -8,6 +8,7 @@
 #ifndef PORTLIFE_SOCKDIAG_H
 #define PORTLIFE_SOCKDIAG_H
 
+#include <stdbool.h>
 #include "iter.h"
 #include "snapshot.h"
 
@@ -17,5 +18,10 @@
  * no remote end, owner unknown). 0 or -errno.
  */
 int sockdiag_bound(__u32 netns, struct vec *socks);
+/*
+ * Can this kernel list them at all: its BTF knows TCP_BOUND_INACTIVE (6.7+).
+ * A dump that fails (no tcp_diag) is the other way not to see them.
+ */
+bool sockdiag_bound_known(void);
 
 #endif

@@ -164,7 +164,7 @@ static int sc_bound(struct result *r)
 
 static int t_ports_bound(void)
 {
-	char out[300], ns[32];
+	char out[300], errf[320], ns[32];
 	char *argv[] = { "portlife", "ports", "--json", "--netns", ns, NULL };
 	bool listed = bound_listable();
 	int err, found = 0, bound = 0;
@@ -198,6 +198,11 @@ static int t_ports_bound(void)
 	if (!err && !listed && bound)
 		err = fail("%d BOUND rows where the kernel lists none (before 6.7, or no tcp_diag): "
 			   "see %s", bound, out);
+	/* and says so on stderr exactly when it cannot */
+	snprintf(errf, sizeof(errf), "%s.err", out);
+	if (!err && listed == file_has(errf, "sockets only bound"))
+		err = fail("stderr %s that bound-only sockets are not listed: see %s",
+			   listed ? "says" : "does not say", errf);
 	cleanup(&run);
 	return err;
 }
