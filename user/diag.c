@@ -244,7 +244,8 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 			if (bv[i].netns == e->netns)
 				room = &bv[i];
 	if (room) {
-		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo, room->hi) : 0;
+		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo,
+						   ns_pick_hi(room->lo, room->hi)) : 0;
 		free_now = room->free > bound ? room->free - bound : 0;
 	}
 	if (d->json) {

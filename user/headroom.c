@@ -8,9 +8,10 @@
 #include "json.h"
 #include "util.h"
 
+/* A port connect() or bind(0) could have picked (ns_pick_hi()). */
 static bool in_range(const struct ns_info *ns, __u16 port)
 {
-	return ns && port >= ns->lo && port <= ns->hi;
+	return ns && port >= ns->lo && port <= ns->pick_hi;
 }
 
 static bool same_dest(const struct dest *d, __u32 netns, int family, const __u8 *laddr,
@@ -98,7 +99,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		const struct ns_info *ns = &s->ns[k];
 		__u32 nused = 0;
 
-		for (unsigned int p = ns->lo; p <= ns->hi; p++)
+		for (unsigned int p = ns->lo; p <= ns->pick_hi; p++)
 			if (!ns_reserved(ns, p))
 				nused += !!(used[k * 8192 + p / 8] & (1 << (p % 8)));
 		bv[k].netns = ns->inum;
@@ -106,7 +107,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		bv[k].hi = ns->hi;
 		bv[k].reserved = ns->nreserved;
 		bv[k].in_use = nused;
-		bv[k].free = (ns->hi - ns->lo + 1) - ns->nreserved - nused;
+		bv[k].free = (ns->pick_hi - ns->lo + 1) - ns->nreserved - nused;
 	}
 
 	/* Destinations: connected TCP sockets on an ephemeral port. */
@@ -162,10 +163,10 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 
 		for (k = 0; k < s->nns && s->ns[k].inum != d->netns; k++)
 			;
-		for (unsigned int p = s->ns[k].lo; p <= s->ns[k].hi; p++)
+		for (unsigned int p = s->ns[k].lo; p <= s->ns[k].pick_hi; p++)
 			if (!ns_reserved(&s->ns[k], p) && (bound[k * 8192 + p / 8] & (1 << (p % 8))))
 				nbound++;
-		d->usable = (s->ns[k].hi - s->ns[k].lo + 1) - s->ns[k].nreserved - nbound;
+		d->usable = (s->ns[k].pick_hi - s->ns[k].lo + 1) - s->ns[k].nreserved - nbound;
 		d->free = d->usable > d->in_use ? d->usable - d->in_use : 0;
 		d->used_pct = d->usable ? 100.0 * d->in_use / d->usable : 100.0;
 		d->exhausted_in = -1;

@@ -35,6 +35,7 @@ static void read_ns_sysctls(struct ns_info *ns)
 	}
 	ns->lo = lo;
 	ns->hi = hi;
+	ns->pick_hi = ns_pick_hi(lo, hi);
 	/* "1000-1005,2000": ranges and single ports */
 	if ((f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "re"))) {
 		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -53,7 +54,7 @@ static void read_ns_sysctls(struct ns_info *ns)
 				ns->reserved[port / 8] |= 1 << (port % 8);
 		}
 	}
-	for (unsigned int port = ns->lo; port <= ns->hi; port++)
+	for (unsigned int port = ns->lo; port <= ns->pick_hi; port++)
 		ns->nreserved += ns_reserved(ns, port);
 }
 

@@ -24,10 +24,24 @@ struct sock_ent {
 struct ns_info {
 	__u32 inum;
 	__u16 lo, hi;		/* net.ipv4.ip_local_port_range */
-	__u32 nreserved;	/* reserved ports inside the range */
+	__u16 pick_hi;		/* the last port connect() and bind(0) ever pick: ns_pick_hi() */
+	__u32 nreserved;	/* reserved ports in [lo, pick_hi] */
 	__u8 reserved[65536 / 8];	/* net.ipv4.ip_local_reserved_ports, a bitmap */
 	__u64 tw_overflow;	/* TcpExtTCPTimeWaitOverflow */
 };
+
+/*
+ * The last port of [lo, hi] the kernel's searches reach: connect()'s
+ * (__inet_hash_connect) and bind(0)'s (inet_csk_find_open_port) both walk
+ * an even count of ports (remaining &= ~1U), so of an odd-sized range the
+ * last is never picked: 40000-40002 gives two ports, not three.
+ */
+static inline __u16 ns_pick_hi(__u16 lo, __u16 hi)
+{
+	unsigned int n = (unsigned int)hi - lo + 1;
+
+	return n > 1 && (n & 1) ? hi - 1 : hi;
+}
 
 struct snapshot {
 	struct sock_ent *v;
