@@ -707,24 +707,19 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_ku64(&w, "tw_unseen", ri->tw_unseen);
 	jw_ku64(&w, "tw_reconciled", ri->tw_reconciled);
 	jw_ku64(&w, "gone_reconciled", ri->gone_reconciled);
-	if (ri->snaps_unknown) {
-		/* not 0: a recording's rounds ran, and a trace does not keep their counters */
-		jw_knull(&w, "snapshots");
-		jw_knull(&w, "snapshot_lookups");
-		jw_knull(&w, "snapshot_listings");
-		jw_knull(&w, "netns_lost");
-		jw_knull(&w, "snapshot_mean_ns");
-		jw_knull(&w, "snapshot_max_ns");
+	/* null, not 0, in a report: a recording's rounds ran, and a trace does not keep these */
+#define SNAP_U64(k, v) (ri->snaps_unknown ? jw_knull(&w, k) : jw_ku64(&w, k, v))
+	SNAP_U64("snapshots", ri->snapshots);
+	SNAP_U64("snapshot_lookups", ri->snap_lookups);
+	SNAP_U64("snapshot_listings", ri->snap_listings);
+	SNAP_U64("netns_lost", ri->netns_lost);
+	SNAP_U64("snapshot_mean_ns", ri->snap_mean_ns);
+	SNAP_U64("snapshot_max_ns", ri->snap_max_ns);
+#undef SNAP_U64
+	if (ri->snaps_unknown)
 		jw_knull(&w, "snapshot_interval_s");
-	} else {
-		jw_ku64(&w, "snapshots", ri->snapshots);
-		jw_ku64(&w, "snapshot_lookups", ri->snap_lookups);
-		jw_ku64(&w, "snapshot_listings", ri->snap_listings);
-		jw_ku64(&w, "netns_lost", ri->netns_lost);
-		jw_ku64(&w, "snapshot_mean_ns", ri->snap_mean_ns);
-		jw_ku64(&w, "snapshot_max_ns", ri->snap_max_ns);
+	else
 		jw_kdouble(&w, "snapshot_interval_s", ri->snap_interval, 3);
-	}
 	jw_key(&w, "leases");
 	jw_obj(&w);
 	jw_ku64(&w, "live", ls->live);

@@ -509,6 +509,7 @@ static void summary(struct report *r, FILE *out, const char *name)
 	const struct tracefile_info *info = r->info;
 	char host[64], rel[64], mode[16], filt[128];
 	struct run_info ri = {};
+	struct proc_stats tot;
 
 	ri.mode = info->hdr.mode;
 	ri.precision = info->hdr.precision;
@@ -520,8 +521,9 @@ static void summary(struct report *r, FILE *out, const char *name)
 	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
 			info->hdr.start_ns;
 	ri.leases = lease_table__stats(r->leases);
-	ri.tw_overflow = agg__ended_by(r->agg, PL_END_TW_OVERFLOW);
-	ri.tw_unseen = agg__ended_by(r->agg, PL_END_TW_UNSEEN);
+	agg__total(r->agg, &tot);	/* one merge of every process for both */
+	ri.tw_overflow = tot.end_reason[PL_END_TW_OVERFLOW];
+	ri.tw_unseen = tot.end_reason[PL_END_TW_UNSEEN];
 	ri.tw_reconciled = r->tw_reconciled;
 	ri.gone_reconciled = r->gone_reconciled;
 	ri.snaps_unknown = true;

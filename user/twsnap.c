@@ -357,14 +357,23 @@ static __u64 read_max_tw(void)
  * did before lookups. Leases in a namespace at tcp_max_tw_buckets take that
  * path every round: their misses are the overflow it counts.
  */
+/*
+ * A waiting lease that is there as a stale closing one (stale_closing()),
+ * not for TIME_WAIT, and still open as far as events tell.
+ */
+static bool awaits_close(const struct lease *l)
+{
+	return !(l->flags & (L_TW_EXPECTED | L_IN_TW | L_CLOSED | L_RELEASED));
+}
+
 static bool miss_needs_iter(struct twsnap *s, const struct waiting *w, __u64 start)
 {
 	const struct lease *l = lease_table__recheck(s->t, w->l, w->id);
 
 	if (!l || !w->cookie)
 		return false;
-	/* a stale closing lease (stale_closing()): is its socket really gone? */
-	if (!(l->flags & (L_TW_EXPECTED | L_IN_TW | L_CLOSED | L_RELEASED))) {
+	/* is a stale closing lease's socket really gone? */
+	if (awaits_close(l)) {
 		if (!s->iter_full)
 			return false;	/* no listing could say: a miss changes nothing */
 		s->want_full = true;
@@ -466,9 +475,11 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting 
 		s->st.lookup_rounds++;
 	} else {
 		/* without lookups every stale lease's fate needs the full sockets */
-		if (lk < 0 && s->iter_full)
-			for (size_t k = 0; k < ng && !s->want_full; k++)
-				miss_needs_iter(s, &g[k], start);
+		for (size_t k = 0; lk < 0 && k < ng && !s->want_full; k++) {
+			const struct lease *l = lease_table__recheck(s->t, g[k].l, g[k].id);
+
+			s->want_full = l && g[k].cookie && awaits_close(l);
+		}
 		s->listed_full = s->want_full && s->iter_full;
 		if (s->listed_full)
 			*s->iter_full = 1;
@@ -604,6 +615,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 	if (!l)
 		return;
 	if (!(l->flags & (L_TW_EXPECTED | L_IN_TW))) {
+		/* stale closing (judge_stale() skips one whose close has arrived since) */
 		judge_stale(s, l, rec, start, end, reachable, final, fn, ctx);
 		return;
 	}
