@@ -39,7 +39,7 @@ static const char doc[] =
 "    portlife --cgroup /sys/fs/cgroup/system.slice/app.service\n"
 "    portlife --json | jq 'select(.error)'   # failed allocations as JSON\n"
 "    portlife --warn 80          # say when a destination's ports are 80% used\n"
-"    portlife --nat-netns node --nat-range 40000-40003   # NAT ports of netns node\n"
+"    portlife --nat-netns node --nat-range 40000-40003  # NAT of netns node\n"
 "    portlife ports --headroom   # snapshot: how close each destination is\n"
 "    portlife who 8080           # who holds port 8080 now\n"
 "    portlife -s --metrics-file /var/lib/prometheus/node-exporter/portlife.prom\n"
@@ -347,7 +347,7 @@ static const char record_doc[] =
 "\n"
 "EXAMPLES:\n"
 "    portlife record -o /tmp/ports.trace -d 600\n"
-"    portlife record -o app.trace --cgroup /sys/fs/cgroup/system.slice/app.service\n"
+"    portlife record -o app.trace --cgroup /sys/fs/cgroup/app.slice\n"
 "\n"
 "OPTIONS:";
 

@@ -670,7 +670,7 @@ static const char doc[] =
 "EXAMPLES:\n"
 "    portlife report ports.trace\n"
 "    portlife report ports.trace --format csv > events.csv\n"
-"    portlife report ports.trace --format chrome > ports.json   # ui.perfetto.dev\n"
+"    portlife report ports.trace --format chrome > ports.json  # Perfetto\n"
 "    portlife report damaged.trace --salvage\n"
 "    portlife report node-*.trace --namespace shop   # one question of a fleet\n"
 "\n"

@@ -5,6 +5,7 @@
 #  - every \-\-option the man page names is printed by some --help;
 #  - every subcommand of the USAGE lines in `portlife --help` has a section
 #    (.SS "portlife SUB ..."), and so does plain `portlife [OPTIONS]`;
+#  - no example of a --help wraps (argp breaks lines at 79 columns);
 #  - groff renders it without a warning (-ww).
 # One line per problem, naming it; exit status 1 if there is any.
 # Usage: check_man.sh [BINARY] [MANPAGE]   (default .output/portlife doc/portlife.8)
@@ -52,6 +53,11 @@ for cmd in "" $subs; do
 		grep -qF -- "\\-$s" <<<"$man_src" ||
 			problem "-$s is in \`$name --help' but not in $man (as \\-$s)"
 	done
+	# argp wraps the doc at 79 columns: an example longer than that has
+	# its tail on a line of its own, unindented, read as a command of its own
+	while IFS= read -r l; do
+		problem "\`$name --help' wraps an example (shorten it to 79 columns): '$l'"
+	done < <(sed -n '/^EXAMPLES:/,/^$/p' <<<"$help" | sed '1d; /^$/d; /^    /d')
 done
 all_long=$(tr ' ' '\n' <<<"$all_long" | sort -u)
 for o in $man_long; do
