@@ -22,6 +22,7 @@
 #define LF_BORN		0x100	/* tracepoint mode: a UDP socket made while tracing, no port yet */
 #define LF_UDP_CONNECT	0x200	/* tracepoint mode: autobound by connect() (if it got a port) */
 #define LF_LISTEN_AUTO	0x400	/* tracepoint mode: listen() without a port; sock_ops says which */
+#define LF_RESET	0x800	/* tracepoint mode: a reset ends it from FIN_WAIT2/CLOSING, no TIME_WAIT */
 
 /* Knobs: rodata, set by the loader between open and load. */
 const volatile __u32 targ_tgid = 0;

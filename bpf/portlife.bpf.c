@@ -34,6 +34,21 @@ int BPF_PROG(pl_destroy, struct sock *sk)
 	return handle_destroy(sk);
 }
 
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(pl_rst_in, struct sock *sk)
+{
+	handle_reset_tp(sk);
+	return 0;
+}
+
+/* one of its own, not pl_tp_rst: that one loads only for the security rules, from 6.10 */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(pl_rst_out, const struct sock *sk)
+{
+	handle_reset_tp(sk);
+	return 0;
+}
+
 SEC("sockops")
 int pl_connect_cb(struct bpf_sock_ops *skops)
 {

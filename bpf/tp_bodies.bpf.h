@@ -272,8 +272,9 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	}
 
 	if (newstate != TCP_CLOSE) {
-		l->flags &= ~LF_CLOSED;
-	} else if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) {
+		l->flags &= ~(LF_CLOSED | LF_RESET);
+	} else if ((oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
+		   !(l->flags & LF_RESET)) {
 		/*
 		 * Only tcp_time_wait() closes from these states (or an RST,
 		 * which user space tells apart by the TIME_WAIT snapshot). The
@@ -308,6 +309,46 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		tcp_lease_del(sk, hashed);
 	}
 	return 0;
+}
+
+/*
+ * tcp:tcp_receive_reset, and tcp:tcp_send_reset with a socket: a reset ends a
+ * FIN_WAIT2 or CLOSING socket without a timewait socket, and the port goes
+ * back to the pool, as the exact modes see it (inet_put_port()). Unmarked,
+ * that close read as tcp_time_wait()'s, and the lease waited two rounds for
+ * a timewait socket that never came: a tw_unseen "loss" for every server
+ * that answers a client's FIN with a reset.
+ *
+ * Most resets come first, the close at once after (tcp_reset(), the orphan
+ * FIN_WAIT2 timer, tcp_abort() of ss -K): the mark makes that close a
+ * release. tcp_disconnect() (close() with SO_LINGER 0, connect(AF_UNSPEC))
+ * and close() with TCP_LINGER2 -1 close first and reset after: the lease's
+ * close was taken for tcp_time_wait()'s, so the reset releases it.
+ */
+static __always_inline void handle_reset_tp(const struct sock *sk)
+{
+	struct lease_val *l;
+	bool hashed;
+	int state;
+
+	if (!sk)
+		return;	/* tcp_send_reset for a segment without a socket (6.10+) */
+	/*
+	 * Before anything else: tcp_v4_send_reset() passes timewait and
+	 * request sockets too, which have no socket storage to look at.
+	 */
+	state = sk->__sk_common.skc_state;
+	if (state != TCP_FIN_WAIT2 && state != TCP_CLOSING && state != TCP_CLOSE)
+		return;
+	l = tcp_lease(sk, &hashed);
+	if (!l)
+		return;
+	if (state != TCP_CLOSE) {
+		l->flags |= LF_RESET;
+	} else if (l->flags & LF_CLOSED_TW) {
+		emit_release(sk, l, PL_END_CLOSE);
+		tcp_lease_del(sk, hashed);
+	}
 }
 
 /* tcp_v4_destroy_sock() -> inet_put_port() for bound ports. */

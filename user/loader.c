@@ -62,6 +62,8 @@ static const struct prog_spec {
 	{ "pl_set_state",	AT_TP_BTF,	M_FENTRY | M_KPROBE, NULL },
 	{ "pl_set_state_tp",	AT_TP_BTF,	M_TP,		NULL },
 	{ "pl_destroy",		AT_TP_BTF,	M_TP,		NULL },
+	{ "pl_rst_in",		AT_TP_BTF,	M_TP,		NULL },
+	{ "pl_rst_out",		AT_TP_BTF,	M_TP,		NULL },
 	{ "pl_connect_cb",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_bind4",		AT_CGROUP,	M_TP,		NULL },
 	{ "pl_bind6",		AT_CGROUP,	M_TP,		NULL },

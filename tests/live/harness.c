@@ -74,6 +74,11 @@ int fail(const char *fmt, ...)
 	return -1;
 }
 
+const char *last_failure(void)
+{
+	return failmsg;
+}
+
 int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), n;

@@ -130,6 +130,8 @@ const char *find_line(const char *path, const char *ev, const char *key, long lo
 
 /* Records why the test failed (printed after FAIL name:); returns -1. */
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What the last fail() recorded. */
+const char *last_failure(void);
 long long now_ns(void);
 void sleep_ms(int ms);
 bool file_has(const char *path, const char *needle);

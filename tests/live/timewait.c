@@ -692,6 +692,89 @@ static int t_gone_reconcile(void)
 	return err;
 }
 
+/*
+ * Resets that end a half-closed client's FIN_WAIT2: no TIME_WAIT, the port
+ * back at once, in every mode. (0) The server answers the client's FIN with
+ * a reset: the reset comes first, the close after (tcp_reset()). (1) The
+ * client aborts (SO_LINGER 0): tcp_disconnect() closes first and resets
+ * after. (2) The server's FIN: TIME_WAIT, as ever. The tracepoint mode took
+ * (0) and (1) for tcp_time_wait()'s closes: tw_unseen rounds later, or
+ * tw_reused when the next connect() drew the same port.
+ */
+static int sc_tw_reset(struct result *r)
+{
+	int lfd, c, a, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((lfd = listener(AF_INET, 0)) < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 3; i++) {
+		if ((c = connect_to(AF_INET, r->listen_port, 0, 0)) < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		if ((a = accept(lfd, NULL, NULL)) < 0)
+			return -errno;
+		/* half-closed, not orphaned: the FIN acked, the socket stays in FIN_WAIT2 */
+		if (shutdown(c, SHUT_WR))
+			return -errno;
+		sleep_ms(20);
+		if (i == 0) {
+			rst_close(a);
+			sleep_ms(20);
+			close(c);
+		} else if (i == 1) {
+			rst_close(c);
+			close(a);
+		} else {
+			close(a);
+			sleep_ms(20);
+			close(c);
+		}
+	}
+	close(lfd);
+	sleep_ms(200);
+	return 0;
+}
+
+static int t_tw_reset(void)
+{
+	const char *a, *tot;
+	struct run run;
+	int err;
+	bool tp;
+
+	err = start(&run, sc_tw_reset, "tw_reset", NULL);
+	if (!err)
+		err = drive(&run);
+	/* two rounds at least: long enough for the old tw_unseen to show */
+	stop(&run, 2500);
+	if (!err && run.r.nports != 3)
+		err = fail("%d connections, want 3", run.r.nports);
+	for (int i = 0; !err && i < 3; i++) {
+		a = lease_of(&run, run.r.ports[i], "connect");
+		if (!a)
+			err = fail("port %d: no connect alloc", run.r.ports[i]);
+		else
+			err = expect_end(&run, a, i < 2 ? "close" : NULL, i == 2);
+		if (err) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", last_failure());
+			fail("%s (%s)", why, i == 0 ? "the peer's reset in FIN_WAIT2" :
+			     i == 1 ? "SO_LINGER 0 in FIN_WAIT2" : "the peer's FIN in FIN_WAIT2");
+		}
+	}
+	tot = err ? NULL : totals_of(&run, &tp);
+	if (!err && !tot)
+		err = fail("no totals line");
+	if (!err && jnum(tot, "tw_unseen") != 0)
+		err = fail("tw_unseen %lld, want 0: %s", jnum(tot, "tw_unseen"), tot);
+	cleanup(&run);
+	return err;
+}
+
 static int t_tw_overflow(void)
 {
 	struct run run;
@@ -838,5 +921,6 @@ LIVE_TEST(tw_bound_dev, t_tw_bound_dev, 91, false);
 LIVE_TEST(tw_reconcile, t_tw_reconcile, 92, false);
 LIVE_TEST(tw_late_close, t_tw_late_close, 93, false);
 LIVE_TEST(gone_reconcile, t_gone_reconcile, 94, false);
+LIVE_TEST(tw_reset, t_tw_reset, 95, false);
 LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);
 LIVE_TEST(tw_reused_early, t_tw_reused_early, 121, false);
