@@ -43,7 +43,7 @@ _portlife()
 	--format) [[ $sub == report ]] && words="text jsonl csv chrome" ;;
 	--sort) [[ $sub == top ]] && words="pid comm held rate fail tw lat hold" ;;
 	--metrics-by) words="comm pod" ;;
-	--nat-netns)
+	--nat-netns | --netns)
 		words=$(ls /run/netns 2>/dev/null)
 		;;
 	--alert)
@@ -76,7 +76,7 @@ _portlife()
 		return 0
 		;;
 	-c | --comm | -d | --duration | -i | --interval | --tw-interval | --max-leases | \
-		--ringbuf | --warn | --metrics-addr | --metrics-top | --netns | -P | --port | \
+		--ringbuf | --warn | --metrics-addr | --metrics-top | -P | --port | \
 		--range | --sample | --container | --pod | --namespace | --nat-range)
 		COMPREPLY=()	# a value only the user knows
 		return 0

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "iter.h"
@@ -27,6 +30,38 @@ static bool all_digits(const char *s)
 		if (*s < '0' || *s > '9')
 			return false;
 	return true;
+}
+
+int netns_inum_of(const char *spec, __u32 *inum)
+{
+	char path[PATH_MAX];
+	unsigned long long v;
+	int fd, type, err = 0;
+
+	if (all_digits(spec)) {
+		errno = 0;
+		v = strtoull(spec, NULL, 10);
+		if (errno || !v || v > 0xffffffffULL)
+			return -EINVAL;
+		*inum = v;
+		return 0;
+	}
+	if (!*spec || (!strchr(spec, '/') && (!strcmp(spec, ".") || !strcmp(spec, ".."))))
+		return -EINVAL;
+	if (snprintf(path, sizeof(path), strchr(spec, '/') ? "%s" : "/run/netns/%s", spec) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* a file that is not a namespace (or another kind of one) has no netns to filter by */
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET)
+		err = -EINVAL;
+	else if (!(*inum = netns_fd_inum(fd)))
+		err = -EINVAL;
+	close(fd);
+	return err;
 }
 
 /*

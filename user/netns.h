@@ -32,6 +32,13 @@ struct netns_ref *netns_list(size_t *n);
  */
 int netns_open(__u32 inum, __u32 pid, __u32 *found_pid);
 
+/*
+ * The inode of the network namespace spec names: an inode number as it is,
+ * else a path (with a '/') or a name in /run/netns (`ip netns add`), opened
+ * and checked to be a network namespace. 0 or -errno (-EINVAL: not one).
+ */
+int netns_inum_of(const char *spec, __u32 *inum);
+
 /* The namespace inode of an open namespace fd, 0 on error. */
 __u32 netns_fd_inum(int fd);
 

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "loader.h"
 #include "nat.h"
+#include "netns.h"
 #include "opts.h"
 #include "ports.h"
 #include "sockdiag.h"
@@ -173,7 +174,7 @@ static const struct argp_option ports_opts[] = {
 	{ "range", OPT_RANGE, "LO-HI", 0, "Only local ports in this range", 0 },
 	{ "pid", 'p', "PID", 0, "Only sockets this process holds", 0 },
 	{ "state", OPT_STATE, "STATE", 0, "Only this state (LISTEN, ESTABLISHED, TIME_WAIT, BOUND: bound, never listened or connected, listed from kernel 6.7; UNCONN...)", 0 },
-	{ "netns", OPT_NETNS, "INODE", 0, "Only this network namespace (inode, as `ls -L -i /proc/PID/ns/net`)", 0 },
+	{ "netns", OPT_NETNS, "NETNS", 0, "Only this network namespace: a name in /run/netns (ip netns), a path such as /proc/PID/ns/net, or an inode (as `ls -L -i` shows it)", 0 },
 	{ "headroom", OPT_HEADROOM, NULL, 0, "Headroom per destination and per netns instead of sockets", 0 },
 	{ "nat-netns", OPT_NAT_NETNS, "NETNS", 0, "With --headroom: NAT headroom of this network namespace too (a name in /run/netns, a path or an inode; portlife's own is always included; up to 7 times)", 0 },
 	{ "nat-range", OPT_NAT_RANGE, "LO-HI", 0, "With --headroom: the NAT rules' port range (default nf_nat's own, 1024-65535)", 0 },
@@ -228,9 +229,22 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 						 "TIME_WAIT, or UNCONN for UDP");
 		break;
 	case OPT_NETNS:
-		if (parse_ulong(arg, 1, 0xffffffffUL, &penv.netns))
-			return opt_bad("netns", arg, "expected a namespace inode number");
+	{
+		__u32 inum;
+		int e = netns_inum_of(arg, &inum);
+
+		if (e == -EINVAL)
+			return opt_bad("netns", arg, "not a network namespace: give a name in "
+				       "/run/netns, a path such as /proc/PID/ns/net, or an inode number");
+		if (e) {
+			fprintf(stderr, "portlife: --netns '%s': %s: give a name in /run/netns "
+				"(ip netns list), a path such as /proc/PID/ns/net, or an inode "
+				"number\n", arg, strerror(-e));
+			return e;
+		}
+		penv.netns = inum;
 		break;
+	}
 	case OPT_HEADROOM:
 		penv.headroom = true;
 		break;
@@ -298,7 +312,7 @@ static const char who_doc[] =
 "namespace, with its owner; and, when a `portlife` is tracing, who recently\n"
 "failed to get that port.\n"
 "\n"
-"USAGE: portlife who PORT [--json] [--netns INODE] [--pod NAME ...]\n"
+"USAGE: portlife who PORT [--json] [--netns NETNS] [--pod NAME ...]\n"
 "\n"
 "OPTIONS:";
 

@@ -101,7 +101,7 @@ static int state_num(const char *l)
 static int t_ports_vs_kernel(void)
 {
 	static struct tuple want[256], got[256];
-	char out[300], ns[32];
+	char out[300], ns[64];
 	char *argv[] = { "portlife", "ports", "--json", "--netns", ns, NULL };
 	int nw, ng = 0, err;
 	struct run run;
@@ -111,7 +111,8 @@ static int t_ports_vs_kernel(void)
 	err = start(&run, sc_mixed, "ports_vs_kernel", NULL);
 	if (!err)
 		err = drive(&run);
-	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	/* the namespace by path (ports_bound and headroom give an inode) */
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", run.child);
 	snprintf(out, sizeof(out), "%s/ports_vs_kernel.json", tmpdir);
 	nw = proc_tuples(run.child, want, 256);
 	if (!err && run_capture(argv, out))
