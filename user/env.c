@@ -15,6 +15,8 @@
 #define PORTLIFE_VERSION "unknown"
 #endif
 
+/* env.o is rebuilt when the version changes (Makefile VERSION_OBJS): the one place it is compiled in */
+const char portlife_version[] = PORTLIFE_VERSION;
 const char *argp_program_version = "portlife " PORTLIFE_VERSION;
 const char *argp_program_bug_address = "the portlife issue tracker";
 

@@ -15,6 +15,9 @@ enum pl_mode { MODE_AUTO = 0, MODE_FENTRY, MODE_KPROBE, MODE_TRACEPOINT };
 
 const char *mode_name(enum pl_mode m);
 
+/* The build's version, as --version prints it (metrics' portlife_info). */
+extern const char portlife_version[];
+
 struct env {
 	struct pipeline_filter filt;	/* -p, -c, -4/-6 */
 	const char *cgroup;	/* --cgroup PATH: this cgroup and below */

@@ -45,10 +45,6 @@
 #include "twsnap.h"
 #include "util.h"
 
-#ifndef PORTLIFE_VERSION
-#define PORTLIFE_VERSION "unknown"
-#endif
-
 static volatile sig_atomic_t exiting;
 
 static void on_signal(int sig)
@@ -398,7 +394,7 @@ static void refresh_views(struct tracer *tr, bool with_top)
 					  .ctrs = container_src__cache(tr->ctrs),
 					  .nat = tr->natv,
 					  .start_time = tr->start_wall,
-					  .version = PORTLIFE_VERSION };
+					  .version = portlife_version };
 		const char *path = tr->env->metrics_file;
 		char *buf = NULL;
 		size_t len = 0;

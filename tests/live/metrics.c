@@ -197,6 +197,23 @@ static int t_metrics(void)
 		err = fail("allocation latency histogram count %.0f != allocations %.0f", lat_n, allocs);
 	if (!err && held != jnum(summary, "held"))
 		err = fail("ports held: metrics %.0f, summary %lld", held, jnum(summary, "held"));
+	/* the build's version, as --version says it (was "unknown": trace.o had none) */
+	if (!err) {
+		char *argv[] = { (char *)portlife, "--version", NULL }, vout[PATH_MAX - 16];
+		char want[128] = "", line[128] = "";
+		FILE *f;
+
+		snprintf(vout, sizeof(vout), "%s/version.txt", tmpdir);
+		f = run_capture(argv, vout) ? NULL : fopen(vout, "r");
+		if (f && fgets(line, sizeof(line), f))
+			snprintf(want, sizeof(want), "portlife_info{version=\"%.*s\",",
+				 (int)strcspn(line + 9, "\n"), line + 9);
+		if (f)
+			fclose(f);
+		if (strncmp(line, "portlife ", 9) || !strstr(body, want))
+			err = fail("portlife_info does not carry the version --version prints (%s): "
+				   "%.160s", line, strstr(body, "portlife_info{") ?: "(none)");
+	}
 	free(body);
 	cleanup(&run);
 	return err;
