@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include "diag.h"
 #include "json.h"
@@ -64,11 +66,52 @@ static void json_head(struct jw *w, const struct pl_event *e)
 	jw_ku64(w, "netns", e->netns);
 }
 
+/*
+ * Holders listed one by one; the rest are counted by state. A busy server's
+ * port is held by every connection accepted on it as well as by its
+ * listener: a conflict on port 443 listed ten thousand lines (and a JSON
+ * line past the line buffer, cut short: not JSON).
+ */
+#define HOLDERS_LISTED 8
+
+static bool addr_unspec(int family, const __u8 a[16])
+{
+	static const __u8 zero[16];
+
+	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
+}
+
+/*
+ * Can h be what kept e's bind() from its port? Two different specific
+ * addresses of one family never clash; a wildcard clashes with anything, and
+ * so may the other family (a dual-stack IPv6 socket holds IPv4's port).
+ */
+static bool may_clash(const struct sock_ent *h, const struct pl_event *e)
+{
+	if (h->r.family != e->family || addr_unspec(e->family, e->laddr) ||
+	    addr_unspec(h->r.family, h->r.laddr))
+		return true;
+	return !memcmp(h->r.laddr, e->laddr, e->family == AF_INET6 ? 16 : 4);
+}
+
+/*
+ * Which holders are listed first: what bind() really ran into (a listener,
+ * a bound socket, a UDP socket) before the connections accepted on it, and
+ * those with an owner before those without.
+ */
+static int holder_rank(const struct sock_ent *h)
+{
+	if (h->r.proto == IPPROTO_UDP || h->r.state == PL_TCP_LISTEN || h->r.state == PL_TCP_CLOSE)
+		return 0;
+	return h->pid ? 1 : 2;
+}
+
 /* EADDRINUSE: who holds the port now, who held it at start, or the lease we saw. */
 static void in_use(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
 	const struct snapshot *from[] = { now, &d->seed };
 	char ep[64], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
+	unsigned int more[16] = {}, nmore = 0, nmore_bound = 0;
 	struct jw w;
 	int n = 0;
 
@@ -86,31 +129,42 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 			endpoint_str(e->family, e->laddr, e->lport, ep, sizeof(ep)));
 	}
 	/* Holders now, then those at start: the holder may be gone by now. */
-	for (size_t k = 0; k < 2 && !n; k++) {
-		for (size_t i = 0; i < from[k]->n; i++) {
-			const struct sock_ent *h = &from[k]->v[i];
-			char hc[PL_COMM_LEN];
+	for (size_t k = 0; k < 2 && !n && !nmore; k++) {
+		for (int rank = 0; rank < 3; rank++) {
+			for (size_t i = 0; i < from[k]->n; i++) {
+				const struct sock_ent *h = &from[k]->v[i];
+				char hc[PL_COMM_LEN];
 
-			if (h->r.lport != e->lport || h->r.proto != e->proto ||
-			    h->r.netns != e->netns || (k && !h->pid))
-				continue;
-			if (d->json) {
-				jw_obj(&w);
-				jw_ku64(&w, "pid", h->pid);
-				jw_kstrn(&w, "comm", h->comm, sizeof(h->comm));
-				jw_kstr(&w, "state", tcp_state_name(h->r.state));
-				jw_kaddr(&w, "laddr", h->r.family, h->r.laddr);
-				jw_ku64(&w, "rport", h->r.rport);
-				jw_end(&w);
-			} else {
-				comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
-				fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n", h->pid,
-					h->pid ? hc : "unknown: no process holds the socket",
-					tcp_state_name(h->r.state),
-					endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)),
-					h->r.rport);
+				if (h->r.lport != e->lport || h->r.proto != e->proto ||
+				    h->r.netns != e->netns || (k && !h->pid) ||
+				    holder_rank(h) != rank || !may_clash(h, e))
+					continue;
+				if (n == HOLDERS_LISTED) {
+					more[h->r.state & 15]++;
+					nmore++;
+					nmore_bound += !rank;
+					continue;
+				}
+				if (d->json) {
+					jw_obj(&w);
+					jw_ku64(&w, "pid", h->pid);
+					jw_kstrn(&w, "comm", h->comm, sizeof(h->comm));
+					jw_kstr(&w, "state", tcp_state_name(h->r.state));
+					jw_kaddr(&w, "laddr", h->r.family, h->r.laddr);
+					jw_ku64(&w, "rport", h->r.rport);
+					jw_end(&w);
+				} else {
+					comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
+					fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n",
+						h->pid,
+						h->pid ? hc : "unknown: no process holds the socket",
+						tcp_state_name(h->r.state),
+						endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep,
+							     sizeof(ep)),
+						h->r.rport);
+				}
+				n++;
 			}
-			n++;
 		}
 	}
 	if (!n) {
@@ -130,11 +184,36 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 		}
 		n += !!l;
 	}
+	if (d->json)
+		jw_end(&w);
+	if (nmore) {
+		if (d->json) {
+			jw_ku64(&w, "holders_not_listed", nmore);
+			jw_key(&w, "not_listed_by_state");
+			jw_obj(&w);
+		} else {
+			fprintf(d->f, "   ... and %u more:", nmore);
+		}
+		for (int st = 0; st < 16; st++) {
+			if (!more[st])
+				continue;
+			if (d->json) {
+				jw_key_str(&w, tcp_state_name(st));
+				jw_u64(&w, more[st]);
+			} else {
+				fprintf(d->f, " %s %u", tcp_state_name(st), more[st]);
+			}
+		}
+		if (d->json)
+			jw_end(&w);
+		else
+			fprintf(d->f, "%s\n", nmore_bound ? "" :
+				" (connections accepted on the port hold it too)");
+	}
 	snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
 				       "(SO_REUSEADDR only helps against TIME_WAIT holders)" :
 				       "the holder is already gone: retry");
 	if (d->json) {
-		jw_end(&w);
 		jw_kstr(&w, "remedy", buf);
 		jw_line(&w, d->f);
 	} else {

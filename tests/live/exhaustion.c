@@ -46,27 +46,77 @@ static int sc_exhaust(struct result *r)
 	return -ENOSPC;	/* never failed: the range was not honoured */
 }
 
-/* A second bind() to a held port fails with EADDRINUSE. */
+/*
+ * A second bind() to a held port fails with EADDRINUSE. The port's listener
+ * has 40 connections waiting to be accepted, which hold the port too, and
+ * another listener has the same port on 127.0.0.2, which does not clash.
+ */
+#define CONFLICT_QUEUED 40
+
 static int sc_bind_conflict(struct result *r)
 {
 	struct sockaddr_storage ss;
+	struct sockaddr_in *other = (struct sockaddr_in *)&ss;
 	socklen_t len;
-	int a, b, err;
+	int a, b, x, err;
 
 	if ((err = own_netns()))
 		return err;
 	if ((a = bound_socket(AF_INET, 0)) < 0)
 		return a;
 	r->bound_port = sock_port(a);
-	if (listen(a, 16))
+	if (listen(a, 64))
 		return -errno;
+	x = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->bound_port);
+	other->sin_addr.s_addr = htonl(0x7f000002);
+	if (x < 0 || bind(x, (void *)&ss, len) || listen(x, 1))
+		return -errno;
+	for (int i = 0; i < CONFLICT_QUEUED; i++)
+		if (connect_to(AF_INET, r->bound_port, 0, 0) < 0)
+			return -errno;
 	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	len = mkaddr(&ss, AF_INET, r->bound_port);
 	if (!bind(b, (void *)&ss, len))
 		return -EEXIST;	/* the kernel let both have it?! */
 	r->fail_errno = errno;
+	sleep_ms(500);	/* the holders stay while the tracer looks */
 	close(b);
+	close(x);
 	close(a);
+	return 0;
+}
+
+/*
+ * The conflict's diagnosis: the listener first, 8 holders listed, the
+ * accepted connections beyond them counted by state, and not the listener
+ * of the other address; one valid JSON line.
+ */
+static int conflict_diag_ok(struct run *run)
+{
+	const char *d = NULL, *h, *end;
+	int listed = 0, more = CONFLICT_QUEUED + 1 - 8;
+
+	for (int i = 0; i < run->nlines; i++)
+		if (is_event(run->lines[i], "diagnosis") && jstr_is(run->lines[i], "error", "EADDRINUSE"))
+			d = run->lines[i];
+	if (!d)
+		return fail("no EADDRINUSE diagnosis");
+	if (!json_line_ok(d))
+		return fail("the diagnosis is not one valid JSON line: %.300s", d);
+	h = strstr(d, "\"holders\":[");
+	end = h ? strchr(h, ']') : NULL;
+	if (!h || !end || jnum(h, "pid") != run->child || !jstr_is(h, "state", "LISTEN") ||
+	    !jstr_is(h, "laddr", "127.0.0.1"))
+		return fail("the diagnosis does not name the listener (pid %d) first: %.400s",
+			    run->child, d);
+	for (const char *p = h; (p = strstr(p, "\"state\":")) && p < end; p++)
+		listed++;
+	if (listed != 8 || jnum(end, "holders_not_listed") != more ||
+	    jnum(strstr(end, "not_listed_by_state") ?: end, "ESTABLISHED") != more)
+		return fail("want 8 holders listed and %d ESTABLISHED not listed: %.600s", more, d);
+	if (strstr(d, "127.0.0.2"))
+		return fail("the listener on 127.0.0.2 does not clash, yet it is listed: %.600s", d);
 	return 0;
 }
 
@@ -120,7 +170,8 @@ static int t_bind_conflict(void)
 
 		if (is_event(l, "alloc") && jstr_is(l, "error", "EADDRINUSE"))
 			a = l;
-		else if (is_event(l, "alloc") && jnum(l, "lport") == run.r.bound_port)
+		else if (is_event(l, "alloc") && jnum(l, "lport") == run.r.bound_port &&
+			 jstr_is(l, "laddr", "127.0.0.1"))
 			ok = l;
 	}
 	if (!err && !a)
@@ -138,6 +189,8 @@ static int t_bind_conflict(void)
 		if (count_lease_ev(&run, "release", lease, &rel) != 1)
 			err = fail("the listener's port was not released once");
 	}
+	if (!err)
+		err = conflict_diag_ok(&run);
 	/* a taken port: the remedy is its holder, not a wider range */
 	for (int i = 0; !err && i < run.nlines; i++)
 		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
