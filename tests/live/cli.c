@@ -220,7 +220,7 @@ static int t_bad_input(void)
 	char *a4[] = { "portlife", "--cgroup", "/nonexistent/cg", NULL };
 	char *a5[] = { "nobody", NULL };
 	char *a6[] = { "portlife", "ports", "--netns", "no-such-netns-here", NULL };
-	char *a7[] = { "portlife", "ports", "--netns", "/etc/hostname", NULL };
+	char *a7[] = { "portlife", "ports", "--netns", "/proc/self/ns/pid", NULL };
 
 	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
 	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
