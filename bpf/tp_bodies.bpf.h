@@ -345,7 +345,13 @@ static __always_inline void handle_reset_tp(const struct sock *sk)
 		return;
 	if (state != TCP_CLOSE) {
 		l->flags |= LF_RESET;
-	} else if (l->flags & LF_CLOSED_TW) {
+	} else if ((l->flags & LF_CLOSED_TW) &&
+		   !(BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK)) {
+		/*
+		 * An explicitly bound socket keeps its port until destroy, and
+		 * its lease, already waiting for TIME_WAIT, is left to the
+		 * rounds (tw_unseen), as before: not released while held.
+		 */
 		emit_release(sk, l, PL_END_CLOSE);
 		tcp_lease_del(sk, hashed);
 	}
