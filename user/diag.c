@@ -157,7 +157,9 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 					comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
 					fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n",
 						h->pid,
-						h->pid ? hc : "unknown: no process holds the socket",
+						h->pid ? hc : h->r.state == PL_TCP_TIME_WAIT ?
+						"none: a TIME_WAIT socket" :
+						"none: not accepted yet, or closed by its process",
 						tcp_state_name(h->r.state),
 						endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep,
 							     sizeof(ep)),

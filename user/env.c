@@ -97,6 +97,11 @@ enum {
 	OPT_NO_NAT,
 	OPT_ALERT,
 	OPT_NO_ALERTS,
+	/* options of other commands: taken only to say where they belong */
+	OPT_ELSEWHERE_FORMAT,
+	OPT_ELSEWHERE_SALVAGE,
+	OPT_ELSEWHERE_HEADROOM,
+	OPT_ELSEWHERE_STATE,
 };
 
 static bool recording, topping, alert_set, no_alerts;
@@ -155,6 +160,10 @@ static const struct argp_option opts[] = {
 	OPTS_ALERTS(OPT_ALERT, OPT_NO_ALERTS),
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "output", 'o', "FILE", 0, "The trace file to create (0600; never overwritten)", 0 },
+	{ "format", OPT_ELSEWHERE_FORMAT, "FMT", OPTION_HIDDEN, NULL, 0 },
+	{ "salvage", OPT_ELSEWHERE_SALVAGE, NULL, OPTION_HIDDEN, NULL, 0 },
+	{ "headroom", OPT_ELSEWHERE_HEADROOM, NULL, OPTION_HIDDEN, NULL, 0 },
+	{ "state", OPT_ELSEWHERE_STATE, "STATE", OPTION_HIDDEN, NULL, 0 },
 	{},
 };
 
@@ -294,6 +303,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env->verbose = true;
 		break;
+	case OPT_ELSEWHERE_FORMAT:
+	case OPT_ELSEWHERE_SALVAGE:
+		fprintf(stderr, "portlife: --%s is for `portlife report FILE`: record a trace with "
+			"`portlife record -o FILE` first\n",
+			key == OPT_ELSEWHERE_FORMAT ? "format" : "salvage");
+		return -EINVAL;
+	case OPT_ELSEWHERE_HEADROOM:
+	case OPT_ELSEWHERE_STATE:
+		fprintf(stderr, "portlife: --%s is for `portlife ports`\n",
+			key == OPT_ELSEWHERE_HEADROOM ? "headroom" : "state");
+		return -EINVAL;
 	case 'o':
 		if (!recording) {
 			fprintf(stderr, "portlife: -o is for `portlife record -o FILE`\n");

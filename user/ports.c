@@ -234,8 +234,8 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 		int e = netns_inum_of(arg, &inum);
 
 		if (e == -EINVAL)
-			return opt_bad("netns", arg, "not a network namespace: give a name in "
-				       "/run/netns, a path such as /proc/PID/ns/net, or an inode number");
+			return opt_bad("netns", arg, "not a network namespace: give a name in /run/netns, "
+				       "a path such as /proc/PID/ns/net, or an inode number");
 		if (e) {
 			fprintf(stderr, "portlife: --netns '%s': %s: give a name in /run/netns "
 				"(ip netns list), a path such as /proc/PID/ns/net, or an inode "
