@@ -26,11 +26,20 @@
 
 #define REPORT_MAX_FILES 4096
 
+/* What tells one recording from another: its host, its boot's clock offset, its start. */
+struct trace_id {
+	char host[64];
+	__u64 wall_off_ns, start_ns;
+	const char *path;
+};
+
 static struct {
 	struct report_opts o;
 	const char *paths[REPORT_MAX_FILES];
 	size_t npaths;
 	bool alert_set, no_alerts;
+	struct trace_id seen[REPORT_MAX_FILES];
+	size_t nseen;
 } rep;
 
 /*
@@ -153,8 +162,9 @@ static void fleet_print(struct fleet *fl, FILE *f, bool json)
 
 	qsort(fl->pv, fl->np, sizeof(*fl->pv), by_fleet_pod);
 	if (!json)
-		fprintf(f, "\n=== fleet: %zu traces from %zu host%s ===\n  %-32s %6s %9s %8s %9s "
-			   "%6s %8s\n", fl->traces, fl->nh, fl->nh == 1 ? "" : "s", "HOST", "TRACES",
+		fprintf(f, "\n=== fleet: %zu trace%s from %zu host%s ===\n  %-32s %6s %9s %8s %9s "
+			   "%6s %8s\n", fl->traces, fl->traces == 1 ? "" : "s", fl->nh,
+			fl->nh == 1 ? "" : "s", "HOST", "TRACES",
 			"ALLOCS", "FAILURES", "TIME_WAIT", "HELD", "LOST");
 	for (size_t i = 0; i < fl->nh; i++) {
 		const struct fleet_host *h = &fl->hv[i];
@@ -742,6 +752,38 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/*
+ * Is fd's trace a recording already reported (the same file twice, or a
+ * copy of it: `report a.trace backup-of-a.trace`)? Its events would count
+ * twice in the fleet's totals: it is said on stderr and left out. A file
+ * too short or damaged for its header is left to the reader to judge.
+ */
+static bool seen_before(int fd, const char *path)
+{
+	struct pl_file_hdr h;
+	struct trace_id id = { .path = path };
+
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h.magic, PL_FILE_MAGIC, sizeof(PL_FILE_MAGIC)))
+		return false;
+	memcpy(id.host, h.hostname, sizeof(id.host));
+	id.wall_off_ns = h.wall_off_ns;
+	id.start_ns = h.start_ns;
+	for (size_t i = 0; i < rep.nseen; i++) {
+		const struct trace_id *o = &rep.seen[i];
+
+		if (o->wall_off_ns == id.wall_off_ns && o->start_ns == id.start_ns &&
+		    !memcmp(o->host, id.host, sizeof(id.host))) {
+			fprintf(stderr, "portlife: %s is the same recording as %s: counted once\n",
+				path, o->path);
+			return true;
+		}
+	}
+	if (rep.nseen < REPORT_MAX_FILES)
+		rep.seen[rep.nseen++] = id;
+	return false;
+}
+
 /* One trace of the command line: 0, or 1 after saying why it could not be read. */
 static int report_one(const char *path)
 {
@@ -760,6 +802,10 @@ static int report_one(const char *path)
 		if (fd >= 0)
 			close(fd);
 		return 1;
+	}
+	if (seen_before(fd, path)) {
+		fclose(f);
+		return 0;
 	}
 	err = report__run(f, &rep.o, stdout, path, &info);
 	fclose(f);

@@ -162,6 +162,18 @@ else
 	ko report-totals-reconciled "totals (tw_unseen tw_reconciled gone_reconciled snapshots) '$got', marked '$marks', csv '$csv'"
 fi
 
+# The same recording twice (the file again, a copy): counted once in the
+# fleet's totals, and said on stderr.
+cp "$tmp/rec.trace" "$tmp/rec-copy.trace"
+one=$("$pl" report "$tmp/rec.trace" --json 2>/dev/null | jq -c 'select(.event == "summary") | .allocs')
+got=$("$pl" report "$tmp/rec.trace" "$tmp/rec-copy.trace" "$tmp/rec.trace" --json 2>"$tmp/err" |
+	jq -r 'select(.event == "host_summary") | "\(.traces) \(.allocs)"')
+if [ "$got" = "1 $one" ] && [ "$(grep -c 'is the same recording as' "$tmp/err")" -eq 2 ]; then
+	ok "report-same-recording-once"
+else
+	ko report-same-recording-once "host_summary '$got' (want '1 $one'); stderr: $(head -c 300 "$tmp/err")"
+fi
+
 # Values that strtol/strtod alone would take.
 for args in "-d| 5" "-d|0x10" "-d|1e3" "--metrics-addr| 80" "--metrics-addr|127.0.0.1:+80" \
 	"-i|inf" "-p|+12"; do
