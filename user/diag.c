@@ -106,6 +106,29 @@ static int holder_rank(const struct sock_ent *h)
 	return h->pid ? 1 : 2;
 }
 
+/* One holder: an object of the holders array, or a "held by" line. */
+static void holder_line(struct diag *d, struct jw *w, const struct sock_ent *h)
+{
+	char ep[64], hc[PL_COMM_LEN];
+
+	if (d->json) {
+		jw_obj(w);
+		jw_ku64(w, "pid", h->pid);
+		jw_kstrn(w, "comm", h->comm, sizeof(h->comm));
+		jw_kstr(w, "state", tcp_state_name(h->r.state));
+		jw_kaddr(w, "laddr", h->r.family, h->r.laddr);
+		jw_ku64(w, "rport", h->r.rport);
+		jw_end(w);
+		return;
+	}
+	comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
+	fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n", h->pid,
+		h->pid ? hc : h->r.state == PL_TCP_TIME_WAIT ? "none: a TIME_WAIT socket" :
+		"none: not accepted yet, or closed by its process",
+		tcp_state_name(h->r.state),
+		endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)), h->r.rport);
+}
+
 /* EADDRINUSE: who holds the port now, who held it at start, or the lease we saw. */
 static void in_use(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
@@ -133,7 +156,6 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 		for (int rank = 0; rank < 3; rank++) {
 			for (size_t i = 0; i < from[k]->n; i++) {
 				const struct sock_ent *h = &from[k]->v[i];
-				char hc[PL_COMM_LEN];
 
 				if (h->r.lport != e->lport || h->r.proto != e->proto ||
 				    h->r.netns != e->netns || (k && !h->pid) ||
@@ -145,26 +167,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 					nmore_bound += !rank;
 					continue;
 				}
-				if (d->json) {
-					jw_obj(&w);
-					jw_ku64(&w, "pid", h->pid);
-					jw_kstrn(&w, "comm", h->comm, sizeof(h->comm));
-					jw_kstr(&w, "state", tcp_state_name(h->r.state));
-					jw_kaddr(&w, "laddr", h->r.family, h->r.laddr);
-					jw_ku64(&w, "rport", h->r.rport);
-					jw_end(&w);
-				} else {
-					comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
-					fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n",
-						h->pid,
-						h->pid ? hc : h->r.state == PL_TCP_TIME_WAIT ?
-						"none: a TIME_WAIT socket" :
-						"none: not accepted yet, or closed by its process",
-						tcp_state_name(h->r.state),
-						endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep,
-							     sizeof(ep)),
-						h->r.rport);
-				}
+				holder_line(d, &w, h);
 				n++;
 			}
 		}

@@ -292,7 +292,6 @@ static int nl_read_dump(int fd, msg_fn fn, void *ctx)
 /* Opens a namespace by name (/run/netns), path or inode number: an fd or -errno. */
 static int ns_open_spec(const char *spec)
 {
-	char path[300];
 	unsigned long inum;
 	int fd;
 
@@ -300,12 +299,7 @@ static int ns_open_spec(const char *spec)
 		fd = netns_open(inum, 0, NULL);
 		return fd < 0 ? -ENOENT : fd;
 	}
-	if (strchr(spec, '/'))
-		snprintf(path, sizeof(path), "%s", spec);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", spec);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return netns_open_named(spec);
 }
 
 /* ---- the watcher ---------------------------------------------------------- */

@@ -2,18 +2,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "iter.h"
 #include "netns.h"
+#include "util.h"
 
 __u32 netns_fd_inum(int fd)
 {
@@ -32,33 +33,32 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-int netns_inum_of(const char *spec, __u32 *inum)
+int netns_open_named(const char *spec)
 {
 	char path[PATH_MAX];
-	unsigned long long v;
-	int fd, type, err = 0;
+	int fd;
 
-	if (all_digits(spec)) {
-		errno = 0;
-		v = strtoull(spec, NULL, 10);
-		if (errno || !v || v > 0xffffffffULL)
-			return -EINVAL;
-		*inum = v;
-		return 0;
-	}
-	if (!*spec || (!strchr(spec, '/') && (!strcmp(spec, ".") || !strcmp(spec, ".."))))
-		return -EINVAL;
 	if (snprintf(path, sizeof(path), strchr(spec, '/') ? "%s" : "/run/netns/%s", spec) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int netns_inum_of(const char *spec, __u32 *inum)
+{
+	unsigned long v;
+	int fd, err = 0;
+
+	if (!parse_ulong(spec, 1, 0xffffffffUL, &v)) {
+		*inum = v;
+		return 0;
+	}
+	fd = netns_open_named(spec);
 	if (fd < 0)
-		return -errno;
-	/* a file that is not a namespace (or another kind of one) has no netns to filter by */
-	type = ioctl(fd, NS_GET_NSTYPE);
-	if (type != CLONE_NEWNET)
-		err = -EINVAL;
-	else if (!(*inum = netns_fd_inum(fd)))
+		return fd;
+	/* a file that is not a namespace (or another kind of one, or /run/netns itself) */
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET || !(*inum = netns_fd_inum(fd)))
 		err = -EINVAL;
 	close(fd);
 	return err;

@@ -33,6 +33,13 @@ struct netns_ref *netns_list(size_t *n);
 int netns_open(__u32 inum, __u32 pid, __u32 *found_pid);
 
 /*
+ * An O_RDONLY fd of the file spec names: a path (with a '/') as it is, else
+ * a name in /run/netns (`ip netns add`); -errno. Nothing checks it is a
+ * network namespace: setns() or netns_inum_of() does.
+ */
+int netns_open_named(const char *spec);
+
+/*
  * The inode of the network namespace spec names: an inode number as it is,
  * else a path (with a '/') or a name in /run/netns (`ip netns add`), opened
  * and checked to be a network namespace. 0 or -errno (-EINVAL: not one).

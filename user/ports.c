@@ -233,13 +233,10 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 		__u32 inum;
 		int e = netns_inum_of(arg, &inum);
 
-		if (e == -EINVAL)
-			return opt_bad("netns", arg, "not a network namespace: give a name in /run/netns, "
-				       "a path such as /proc/PID/ns/net, or an inode number");
 		if (e) {
-			fprintf(stderr, "portlife: --netns '%s': %s: give a name in /run/netns "
+			fprintf(stderr, "portlife: invalid netns '%s': %s: give a name in /run/netns "
 				"(ip netns list), a path such as /proc/PID/ns/net, or an inode "
-				"number\n", arg, strerror(-e));
+				"number\n", arg, e == -EINVAL ? "not a network namespace" : strerror(-e));
 			return e;
 		}
 		penv.netns = inum;
