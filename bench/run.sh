@@ -62,7 +62,9 @@ MSGS=${BENCH_MSGS:-1000000}
 MODE=${BENCH_MODE:-tracepoint}
 LOADS=${BENCH_LOADS:-conn tcpmsg udpmsg}
 BASELINE=${BENCH_BASELINE:-}
-ALL="none pl_s pl_lines pl_json pl_record tcplife tcpstates bpftrace"
+# pl_nosys: portlife -s --no-syscall-hooks, the tracepoint mode without the
+# syscall exit tracepoints that slow every system call of the host
+ALL="none pl_s pl_nosys pl_lines pl_json pl_record tcplife tcpstates bpftrace"
 if [ "${BENCH_SMOKE:-}" = "1" ]; then
 	ROUNDS=1
 	COUNT=${BENCH_COUNT:-2000}
@@ -184,6 +186,7 @@ start_tracer() {
 	(
 		case $cfg in
 		pl_s | base_s) exec "$pl" --mode "$MODE" -s ;;
+		pl_nosys) exec "$pl" --mode "$MODE" -s --no-syscall-hooks ;;
 		pl_lines | base_lines) exec "$pl" --mode "$MODE" ;;
 		pl_json | base_json) exec "$pl" --mode "$MODE" --json ;;
 		pl_record | base_record) exec "$pl" record --mode "$MODE" -s -o "$TMP/rec.trace" ;;
@@ -201,7 +204,7 @@ count_seen() {
 	local cfg=$1 pid=$2 pl
 	pl=$(pl_bin "$cfg")
 	case $cfg in
-	pl_s | base_s)
+	pl_s | base_s | pl_nosys)
 		awk -v p="$pid" '
 			$1 == "PID" && $2 == p { on = 1; next }
 			on && /allocations/ { a = $2; t = $6; r = $8; on = 0 }
@@ -419,7 +422,7 @@ jq -s -L bench --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname
 			else null end),
 		 rss_kib: (if $c == "none" then null else map(.rss_kib) | max end),
 		 not_ready: (map(select(.ready | not)) | length)})
-		| sort_by(.config as $c | ["none","pl_s","base_s","pl_lines","base_lines","pl_json",
+		| sort_by(.config as $c | ["none","pl_s","pl_nosys","base_s","pl_lines","base_lines","pl_json",
 			  "base_json","pl_record","base_record","tcplife","tcpstates","bpftrace"] | index($c)))
 		| sort_by(.[0].load as $l | ["conn","tcpmsg","udpmsg"] | index($l)) | add),
 	 runs: .}' "$RUNS" >"$OUT" || die "cannot write $OUT"

@@ -38,6 +38,12 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile bool signals_on = false;
 /* Probe signals recorded per CPU and second, at most: see signals.bpf.h. */
 const volatile __u32 probe_rate = 1000;
+/*
+ * Tracepoint mode: the bind()/connect() syscall exit tracepoints are attached.
+ * Off with --no-syscall-hooks: any syscall tracepoint puts every system call
+ * of the host on the slow path, and some owners would rather not pay that.
+ */
+const volatile bool sys_exit_hooks = true;
 
 /* Lease ids: a counter, never a pointer. */
 __u64 next_lease = 0;

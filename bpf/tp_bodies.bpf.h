@@ -14,6 +14,9 @@
  *                                latency, its errno
  *   - cgroup connect4/6 and syscalls sys_exit_connect: UDP autobind by
  *                                connect(), with its latency
+ *     (any syscall tracepoint puts every system call of the host on the
+ *     slow path, ~0.1 us each: --no-syscall-hooks leaves the two out; bind()
+ *     errors then go unseen, and a UDP connect()'s port is learnt at release)
  *   - cgroup sendmsg4/6          UDP autobind by an unconnected send (after
  *                                the fact: no latency)
  *   - cgroup sock_create         which UDP sockets were made while tracing
@@ -572,6 +575,11 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 		return;
 	lease_init_cg(l, bsk, id);
 	l->flags = LF_UDP_CONNECT;
+	if (!sys_exit_hooks) {
+		/* no exit to read the port at: the release reports it, from this time */
+		l->start_ns = bpf_ktime_get_ns();
+		return;
+	}
 	p.what = PEND_UDP_CONNECT;
 	p.sk = (__u64)bsk;
 	p.ts = bpf_ktime_get_ns();
@@ -662,6 +670,21 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	 * the address the lease keeps.
 	 */
 	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	/*
+	 * Without the connect() exit tracepoint, a port autobound by connect()
+	 * is learnt here: its allocation is reported now, dated at the call.
+	 */
+	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && l->skaddr == (__u64)bsk &&
+	    BPF_CORE_READ(sk, __sk_common.skc_num)) {
+		e = ev_reserve(PL_EV_ALLOC);
+		if (e) {
+			ev_owner(e, l);
+			READ_TUPLE_CORE(e, &sk->__sk_common);
+			e->kind = PL_ALLOC_AUTOBIND;
+			e->ts_ns = l->start_ns;
+			ev_submit(e);
+		}
+	}
 	if (((l->flags & LF_LEASE) ||
 	     ((l->flags & LF_UDP_CONNECT) && BPF_CORE_READ(sk, __sk_common.skc_num))) &&
 	    l->skaddr == (__u64)bsk) {

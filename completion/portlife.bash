@@ -90,7 +90,7 @@ _portlife()
 	local common="--help --usage -V --version"
 	local ctr="--container --pod --namespace"
 	local trace="-p --pid -c --comm -4 --ipv4 -6 --ipv6 --cgroup $ctr -d --duration -s --summary
-		--mode --tw-interval --max-leases --ringbuf --metrics-addr --metrics-file
+		--mode --tw-interval --no-syscall-hooks --max-leases --ringbuf --metrics-addr --metrics-file
 		--metrics-top --metrics-by --kubelet-logs --nat-netns --nat-range --no-nat
 		--alert --no-alerts
 		-v --verbose"

@@ -43,6 +43,7 @@ struct env {
 	char filters[128];	/* the filters as text, for the trace header */
 	struct nat_opts nat;	/* --nat-netns, --nat-range */
 	bool no_nat;		/* --no-nat: do not watch conntrack */
+	bool no_syscall_hooks;	/* --no-syscall-hooks: tracepoint mode without sys_exit_bind/connect */
 	struct alert_cfg alerts;	/* the security rules: --alert, --no-alerts */
 };
 

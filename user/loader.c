@@ -186,6 +186,30 @@ static const struct prog_spec *spec_of(const struct bpf_program *prog)
 	return NULL;
 }
 
+/* The tracepoint mode's precision line; it must fit a trace header's 256 bytes. */
+#define PRECISION_TP \
+	"alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: " \
+	"cgroup bind hook -> port bound, UDP autobind by connect(): " \
+	"the call, by a first send: none; TIME_WAIT exit: within --tw-interval, " \
+	"a kill within 5 s, reuse told by the 4-tuple's next lease"
+#define PRECISION_TP_NO_SYSCALL_HOOKS \
+	"alloc latency: connect SYN_SENT -> port (sock_ops), bind: cgroup hook -> bound, " \
+	"UDP autobind: none; TIME_WAIT exit: within --tw-interval, kill in 5 s, reuse by " \
+	"the next lease; --no-syscall-hooks: bind() errors unseen, UDP connect() ports " \
+	"told at close"
+_Static_assert(sizeof(PRECISION_TP) <= sizeof(((struct tracer_bpf *)0)->precision) &&
+	       sizeof(PRECISION_TP_NO_SYSCALL_HOOKS) <= sizeof(((struct tracer_bpf *)0)->precision),
+	       "a precision line longer than the tracer (and the trace header) keeps");
+
+/*
+ * A syscall tracepoint (sys_exit_bind, sys_exit_connect): attaching any puts
+ * every system call of every task on the slow path. --no-syscall-hooks.
+ */
+static bool syscall_hook(const struct bpf_program *prog)
+{
+	return !strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/", 20);
+}
+
 /* Does prog's type in the object agree with how the table says it attaches? */
 static bool attach_matches(const struct bpf_program *prog, enum attach at)
 {
@@ -503,6 +527,7 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	s->rodata->self_tgid = getpid();
 	s->rodata->signals_on = o->signals;
 	s->rodata->probe_rate = PL_PROBE_RATE;
+	s->rodata->sys_exit_hooks = !o->no_syscall_hooks;
 	err = bpf_map__set_max_entries(s->maps.events, o->ringbuf_kib * 1024);
 	if (err)
 		return err;
@@ -920,8 +945,12 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		snprintf(why, whylen, "cannot size the BPF maps: %s", strerror(-err));
 		goto fail;
 	}
-	bpf_object__for_each_program(prog, t->skel->obj)
-		bpf_program__set_autoload(prog, wanted(spec_of(prog), mode, btf, probes));
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		const struct prog_spec *sp = spec_of(prog);
+
+		bpf_program__set_autoload(prog, wanted(sp, mode, btf, probes) &&
+					  !(o->no_syscall_hooks && syscall_hook(prog)));
+	}
 	memset(&load_err, 0, sizeof(load_err));
 	outer_print = libbpf_set_print(catch_print);
 	err = portlife__load(t->skel);
@@ -993,10 +1022,7 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		if (err)
 			goto fail;
 		snprintf(t->precision, sizeof(t->precision), "%s",
-			 "alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: "
-			 "cgroup bind hook -> port bound, UDP autobind by connect(): "
-			 "the call, by a first send: none; TIME_WAIT exit: within --tw-interval, "
-			 "a kill within 5 s, reuse told by the 4-tuple's next lease");
+			 o->no_syscall_hooks ? PRECISION_TP_NO_SYSCALL_HOOKS : PRECISION_TP);
 	} else {
 		/*
 		 * What this kernel does not tell is said with the precision (the

@@ -72,6 +72,7 @@ struct loader_opts {
 	bool verbose;
 	bool signals;			/* the security rules are on: listen signals */
 	bool probes;			/* ... and want the probes of closed ports */
+	bool no_syscall_hooks;		/* tracepoint mode: leave out the syscall exit tracepoints */
 };
 
 /* The tracer's programs, loaded and attached in one mode. */

@@ -557,6 +557,8 @@ static int start_recording(struct tracer *tr)
 	if (!uname(&u))
 		snprintf(h.release, sizeof(h.release), "%.63s", u.release);
 	snprintf(h.mode, sizeof(h.mode), "%s", mode_name(tr->bpf.mode));
+	_Static_assert(sizeof(h.precision) == sizeof(tr->bpf.precision),
+		       "the trace header keeps the whole precision line");
 	snprintf(h.precision, sizeof(h.precision), "%s", tr->bpf.precision);
 	snprintf(h.filters, sizeof(h.filters), "%s", env->filters);
 	h.flags = tr->bpf.sees;
@@ -578,6 +580,7 @@ static int setup(struct tracer *tr)
 				  .filter_cgroup = env->cgroup != NULL, .cgroup = env->cgroup,
 				  .ringbuf_kib = env->ringbuf_kib, .max_leases = env->max_leases,
 				  .verbose = env->verbose,
+				  .no_syscall_hooks = env->no_syscall_hooks,
 				  .signals = env->alerts.on[AR_LISTEN_EPHEMERAL],
 				  /* a probe is no process's: -p, -c and --cgroup would drop them all */
 				  .probes = env->alerts.on[AR_SCAN_IN] && !env->filt.pid &&

@@ -74,8 +74,8 @@ struct result {
 	int kind_n[16];
 	long long kind_sum[16];
 	int nhold;
-	unsigned short hold_port[8];
-	long long t_open0[8], t_open1[8], t_close0[8], t_close1[8];
+	unsigned short hold_port[12];
+	long long t_open0[12], t_open1[12], t_close0[12], t_close1[12];
 };
 
 /* ---- running portlife and a child -------------------------------------- */

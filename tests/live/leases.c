@@ -159,16 +159,14 @@ static int sc_udp_churn(struct result *r)
  * released exactly once, with the ports getsockname() gave (their sum per
  * kind and family), and nothing untracked.
  */
-static int t_udp_churn(void)
+static int udp_churn_check(char *const extra[], const char *name)
 {
-	char *extra[] = { "-4", NULL };	/* placeholder: replaced below, no family filter */
 	long long n[3][2] = {}, sum[3][2] = {}, want_n[3][2] = {}, want_sum[3][2] = {};
 	static const char *const knames[3] = { "bind", "bind_ephemeral", "autobind" };
 	struct run run;
 	int err;
 
-	extra[0] = NULL;
-	err = start(&run, sc_udp_churn, "udp_churn", extra);
+	err = start(&run, sc_udp_churn, name, extra);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 1200);
@@ -212,6 +210,11 @@ static int t_udp_churn(void)
 			err = fail("leases untracked: %s", run.lines[i]);
 	cleanup(&run);
 	return err;
+}
+
+static int t_udp_churn(void)
+{
+	return udp_churn_check(NULL, "udp_churn");
 }
 
 /* ---- a full kernel lease map ---------------------------------------------- */
@@ -520,19 +523,15 @@ static int sc_bind_errors(struct result *r)
 	return 0;
 }
 
-static int t_bind_errors(void)
+/* What a run of sc_bind_errors must have reported: every errno, each once. */
+static int bind_errors_seen(struct run *run)
 {
 	const char *l, *ev[3] = {};
-	struct run run;
-	int err, nbe = 0;
+	int err = 0, nbe = 0;
 
-	err = start(&run, sc_bind_errors, "bind_errors", NULL);
-	if (!err)
-		err = drive(&run);
-	stop(&run, 800);
-	for (int i = 0; !err && i < run.nlines; i++) {
-		l = run.lines[i];
-		if (jnum(l, "pid") != run.child)
+	for (int i = 0; !err && i < run->nlines; i++) {
+		l = run->lines[i];
+		if (jnum(l, "pid") != run->child)
 			continue;
 		if (is_event(l, "bind_error")) {
 			nbe++;
@@ -555,8 +554,22 @@ static int t_bind_errors(void)
 		err = fail("%d bind_error events; missing: %s%s%s", nbe,
 			   ev[0] ? "" : "TCP EADDRNOTAVAIL ", ev[1] ? "" : "EINVAL ",
 			   ev[2] ? "" : "UDP EADDRNOTAVAIL");
-	if (!err && count_ev(&run, "alloc", run.child, run.r.bound_port, &l) < 2)
-		err = fail("no EADDRINUSE allocation failure on port %d", run.r.bound_port);
+	if (!err && count_ev(run, "alloc", run->child, run->r.bound_port, &l) < 2)
+		err = fail("no EADDRINUSE allocation failure on port %d", run->r.bound_port);
+	return err;
+}
+
+static int t_bind_errors(void)
+{
+	struct run run;
+	int err;
+
+	err = start(&run, sc_bind_errors, "bind_errors", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	if (!err)
+		err = bind_errors_seen(&run);
 	cleanup(&run);
 	return err;
 }
@@ -612,6 +625,21 @@ static int sc_hold(struct result *r)
 		close(fd);
 		r->t_close1[r->nhold++] = now_ns();
 	}
+	/* UDP: the port connect() autobinds, to close() (no datagram is sent) */
+	for (int i = 0; i < 3; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		len = mkaddr(&ss, AF_INET, 9);
+		r->t_open0[r->nhold] = now_ns();
+		if (fd < 0 || connect(fd, (void *)&ss, len))
+			return -errno;
+		r->t_open1[r->nhold] = now_ns();
+		r->hold_port[r->nhold] = sock_port(fd);
+		sleep_ms(HOLD_MS);
+		r->t_close0[r->nhold] = now_ns();
+		close(fd);
+		r->t_close1[r->nhold++] = now_ns();
+	}
 	close(lfd);
 	return 0;
 }
@@ -621,13 +649,13 @@ static int sc_hold(struct result *r)
  * inside the close() that ended it (20 ms of slack), and its hold time within
  * the workload's own bounds. The clocks are the same: CLOCK_MONOTONIC.
  */
-static int t_hold_accuracy(void)
+static int hold_check(char *const extra[], const char *name)
 {
 	const long long slack = 20000000;
 	struct run run;
 	int err;
 
-	err = start(&run, sc_hold, "hold_accuracy", NULL);
+	err = start(&run, sc_hold, name, extra);
 	if (!err)
 		err = drive(&run);
 	stop(&run, 800);
@@ -666,9 +694,62 @@ static int t_hold_accuracy(void)
 	return err;
 }
 
+static int t_hold_accuracy(void)
+{
+	return hold_check(NULL, "hold_accuracy");
+}
+
+/*
+ * --no-syscall-hooks. Tracepoint mode: a UDP connect()'s lease is learnt at
+ * its close and dated at the call (allocation and hold times as above), every
+ * UDP kind is still counted once, bind() errors are not seen and nothing is
+ * made up for them, and the precision line says what was given up. The other
+ * modes attach no syscall hook: there the option changes nothing.
+ */
+static int t_no_syscall_hooks(void)
+{
+	char *const extra[] = { "--no-syscall-hooks", NULL };
+	struct run run;
+	const char *l;
+	bool tp = false;
+	int err;
+
+	err = hold_check(extra, "nosys_hold");
+	if (!err)
+		err = udp_churn_check(extra, "nosys_churn");
+	if (err)
+		return err;
+	err = start(&run, sc_bind_errors, "nosys_bind_errors", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		l = run.lines[i];
+		if (!is_event(l, "start"))
+			continue;
+		tp = jstr_is(l, "mode", "tracepoint");
+		if (tp && !strstr(l, "--no-syscall-hooks: bind() errors unseen"))
+			err = fail("the precision does not say what --no-syscall-hooks gives up: %s", l);
+	}
+	if (!err && !tp)
+		err = bind_errors_seen(&run);
+	for (int i = 0; !err && tp && i < run.nlines; i++) {
+		l = run.lines[i];
+		if (jnum(l, "pid") == run.child &&
+		    (is_event(l, "bind_error") || (is_event(l, "alloc") && jfind(l, "error"))))
+			err = fail("a bind() error reported without the syscall hooks: %s", l);
+	}
+	/* the bind that worked is still a lease */
+	if (!err && tp && count_ev(&run, "alloc", run.child, run.r.bound_port, &l) != 1)
+		err = fail("port %d: bound, listened on, not reported once", run.r.bound_port);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(udp_churn, t_udp_churn, 195, false);
 LIVE_TEST(untracked, t_untracked, 196, false);
 LIVE_TEST(untracked_tcp, t_untracked_tcp, 196, false);
 LIVE_TEST(no_port, t_no_port, 197, false);
 LIVE_TEST(bind_errors, t_bind_errors, 198, false);
 LIVE_TEST(hold_accuracy, t_hold_accuracy, 199, false);
+LIVE_TEST(no_syscall_hooks, t_no_syscall_hooks, 199, false);
