@@ -115,6 +115,24 @@ struct {
 } pendings SEC(".maps");
 
 /*
+ * The port a UDP connect() autobound, as its exit tracepoint reported it, by
+ * socket address, until a cgroup hook of the socket takes it into the lease
+ * (udp_lease_settle()): a tracepoint program may not reach socket storage.
+ */
+struct udp_bound {
+	__u64 lease;
+	__u16 port;
+	__u16 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct udp_bound);
+} udp_bound SEC(".maps");
+
+/*
  * The cgroup programs run only in the cgroup they are attached to (--cgroup,
  * or the root): that is their cgroup filter.
  */
@@ -423,6 +441,56 @@ static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 	return 0;
 }
 
+/* ---- UDP leases whose port goes away ------------------------------------- */
+
+/* A UDP connect()'s lease learns the port its exit reported. */
+static __always_inline void udp_lease_settle(struct lease_val *l, const struct bpf_sock *bsk)
+{
+	__u64 key = (__u64)bsk;
+	struct udp_bound *b;
+
+	if (!(l->flags & LF_UDP_CONNECT))
+		return;
+	b = bpf_map_lookup_elem(&udp_bound, &key);
+	if (!b)
+		return;
+	if (b->lease == l->lease) {
+		l->lport = b->port;
+		l->flags = LF_LEASE;
+	}
+	bpf_map_delete_elem(&udp_bound, &key);
+}
+
+/*
+ * A UDP lease whose socket no longer has its port: connect(AF_UNSPEC) gave it
+ * back (udp_disconnect() unhashes a socket whose port bind() did not name),
+ * which no hook of this mode sees. Told at the socket's next connect(),
+ * bind(), send or close, and dated then; the lease is over (true) and the
+ * socket's next port is a new one.
+ */
+static __always_inline bool udp_lease_lost_port(struct lease_val *l, const struct bpf_sock *bsk,
+						__u16 port_now)
+{
+	const struct sock *sk;
+	struct pl_event *e;
+
+	if (l->proto != IPPROTO_UDP || !(l->flags & LF_LEASE) || !l->lport ||
+	    port_now == l->lport || l->skaddr != (__u64)bsk)
+		return false;
+	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	e = ev_reserve(PL_EV_RELEASE);
+	if (e) {
+		ev_owner(e, l);
+		READ_TUPLE_CORE(e, &sk->__sk_common);
+		e->lport = l->lport;	/* the socket's own is 0, or its next port */
+		e->kind = PL_END_CLOSE;
+		ev_submit(e);
+	}
+	l->flags = 0;
+	l->lport = 0;
+	return true;
+}
+
 /* ---- bind() -------------------------------------------------------------- */
 
 /*
@@ -487,7 +555,8 @@ static __always_inline void handle_post_bind(struct bpf_sock *bsk)
 		__sync_fetch_and_add(&untracked, 1);
 		return;
 	}
-	if (l->flags & LF_LEASE)
+	udp_lease_settle(l, bsk);
+	if ((l->flags & LF_LEASE) && !udp_lease_lost_port(l, bsk, bsk->src_port))
 		return;
 	sk = lease_init_cg(l, bsk, id);
 	l->lport = bsk->src_port;
@@ -571,8 +640,14 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 		__sync_fetch_and_add(&untracked, 1);
 		return;
 	}
-	if (l->flags & (LF_LEASE | LF_UDP_CONNECT))
-		return;
+	/*
+	 * The socket has no port (checked above): a lease it had lost its port
+	 * to a disconnect, and an earlier connect() got none (or, without the
+	 * exit tracepoint, one that was never told); this connect() autobinds
+	 * anew.
+	 */
+	udp_lease_settle(l, bsk);
+	udp_lease_lost_port(l, bsk, 0);
 	lease_init_cg(l, bsk, id);
 	l->flags = LF_UDP_CONNECT;
 	if (!sys_exit_hooks) {
@@ -618,6 +693,11 @@ static __always_inline void handle_connect_exit(long ret)
 		e->lease = 0;
 	}
 	ev_submit(e);
+	if (port) {
+		struct udp_bound b = { .lease = p.l.lease, .port = port };
+
+		bpf_map_update_elem(&udp_bound, &p.sk, &b, BPF_ANY);
+	}
 }
 
 /*
@@ -637,7 +717,12 @@ static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
 	if (!bsk)
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
-	if (!l || !(l->flags & LF_BORN) || !bsk->src_port)
+	if (!l || !bsk->src_port)
+		return;
+	udp_lease_settle(l, bsk);
+	/* a lease still on its port; or one that lost it, and this send autobound another */
+	if ((l->flags & LF_LEASE) ? !udp_lease_lost_port(l, bsk, bsk->src_port) :
+				    !(l->flags & LF_BORN))
 		return;
 	sk = lease_init_cg(l, bsk, id);
 	l->lport = bsk->src_port;
@@ -656,26 +741,32 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 {
 	struct lease_val *l;
 	struct pl_event *e;
-
 	const struct sock *sk;
+	__u16 port;
 
 	if (bsk->protocol != IPPROTO_UDP)
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
 	if (!l)
 		return;
+	if (l->skaddr != (__u64)bsk)
+		goto out;
 	/*
 	 * A lease, or a connect() that autobound (its exit reported the port).
 	 * sock_release may not read the port from its context: CO-RE, through
 	 * the address the lease keeps.
 	 */
 	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	udp_lease_settle(l, bsk);
+	/* its port went earlier, to a disconnect: released then, told now */
+	if (udp_lease_lost_port(l, bsk, port))
+		goto out;
 	/*
 	 * Without the connect() exit tracepoint, a port autobound by connect()
 	 * is learnt here: its allocation is reported now, dated at the call.
 	 */
-	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && l->skaddr == (__u64)bsk &&
-	    BPF_CORE_READ(sk, __sk_common.skc_num)) {
+	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port) {
 		e = ev_reserve(PL_EV_ALLOC);
 		if (e) {
 			ev_owner(e, l);
@@ -685,9 +776,7 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 			ev_submit(e);
 		}
 	}
-	if (((l->flags & LF_LEASE) ||
-	     ((l->flags & LF_UDP_CONNECT) && BPF_CORE_READ(sk, __sk_common.skc_num))) &&
-	    l->skaddr == (__u64)bsk) {
+	if ((l->flags & LF_LEASE) || ((l->flags & LF_UDP_CONNECT) && port)) {
 		e = ev_reserve(PL_EV_RELEASE);
 		if (e) {
 			ev_owner(e, l);
@@ -696,6 +785,7 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 			ev_submit(e);
 		}
 	}
+out:
 	/* the storage goes with the socket (sock_release may not delete it) */
 	l->flags = 0;
 }
