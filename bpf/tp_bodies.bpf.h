@@ -159,8 +159,9 @@ static __always_inline const struct sock *lease_init_cg(struct lease_val *l,
 
 /*
  * A socket starts listening (the state tracepoint, in listen()). A bound one
- * has its port; one that was never bound is given its port after this, and
- * sock_ops TCP_LISTEN_CB reports it with the owner kept here.
+ * has its port (its lease is bind()'s); one that was never bound takes an
+ * ephemeral port after this, as bind(0) would, and sock_ops TCP_LISTEN_CB
+ * reports it as such a lease, with the owner and start kept here.
  */
 static __always_inline void listen_tp(const struct sock *sk)
 {
@@ -168,19 +169,40 @@ static __always_inline void listen_tp(const struct sock *sk)
 	__u16 port = sk->__sk_common.skc_num;
 	struct lease_val *l;
 
-	if (!signals_on || task_filtered(id >> 32))
+	if (task_filtered(id >> 32))
 		return;
 	if (port) {
-		emit_listen(sk, port, id);
+		if (signals_on)
+			emit_listen(sk, port, id);
 		return;
 	}
 	l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!l)
+	if (!l) {
+		__sync_fetch_and_add(&untracked, 1);
 		return;
-	if (!(l->flags & LF_LEASE))
-		owner_init(l, sk, id);
+	}
+	lease_init(l, sk, id);
+	l->skaddr = (__u64)sk;
+	l->start_ns = bpf_ktime_get_ns();
 	l->range = netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net));
-	l->flags |= LF_LISTEN_AUTO;
+	l->flags = LF_LISTEN_AUTO;
+}
+
+/* An event's local end, from sock_ops (whose fields are read at fixed offsets only). */
+static __always_inline void skops_local(struct pl_event *e, const struct bpf_sock_ops *skops)
+{
+	e->family = skops->family;
+	e->lport = skops->local_port;
+	if (e->family == AF_INET6) {
+		__u32 *la = (__u32 *)e->laddr;
+
+		la[0] = skops->local_ip6[0];
+		la[1] = skops->local_ip6[1];
+		la[2] = skops->local_ip6[2];
+		la[3] = skops->local_ip6[3];
+	} else {
+		*(__u32 *)e->laddr = skops->local_ip4;
+	}
 }
 
 /* sock_ops TCP_LISTEN_CB: listen() has its port now. */
@@ -195,7 +217,19 @@ static __always_inline void handle_listen_cb(struct bpf_sock_ops *skops)
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
 	if (!l || !(l->flags & LF_LISTEN_AUTO))
 		return;
-	l->flags &= ~LF_LISTEN_AUTO;
+	l->flags = LF_LEASE;
+	l->lport = skops->local_port;
+	/* the lease: released when the listener closes (set_state LISTEN -> CLOSE) */
+	e = ev_reserve(PL_EV_ALLOC);
+	if (e) {
+		ev_owner(e, l);
+		e->kind = PL_ALLOC_BIND_EPHEMERAL;
+		e->dur_ns = e->ts_ns - l->start_ns;
+		skops_local(e, skops);
+		ev_submit(e);
+	}
+	if (!signals_on)
+		return;
 	e = ev_reserve(PL_EV_SIGNAL);
 	if (!e)
 		return;
@@ -204,20 +238,23 @@ static __always_inline void handle_listen_cb(struct bpf_sock_ops *skops)
 	e->cookie = 0;
 	e->kind = PL_SIG_LISTEN;
 	e->aux = l->range;
-	e->family = skops->family;
-	e->lport = skops->local_port;
 	/* a port the kernel chose is never a reserved one: the search skips those */
-	if (e->family == AF_INET6) {
-		__u32 *la = (__u32 *)e->laddr;
-
-		la[0] = skops->local_ip6[0];
-		la[1] = skops->local_ip6[1];
-		la[2] = skops->local_ip6[2];
-		la[3] = skops->local_ip6[3];
-	} else {
-		*(__u32 *)e->laddr = skops->local_ip4;
-	}
+	skops_local(e, skops);
 	ev_submit(e);
+}
+
+/*
+ * listen() without bind() found no port (EADDRINUSE): inet_csk_listen_start()
+ * goes back from LISTEN to CLOSE with none. An allocation failure, as bind(0)'s.
+ */
+static __always_inline void listen_failed(const struct sock *sk)
+{
+	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
+
+	if (!l || !(l->flags & LF_LISTEN_AUTO))
+		return;
+	l->flags = 0;
+	emit_alloc(sk, l, PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE, bpf_ktime_get_ns() - l->start_ns);
 }
 
 static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
@@ -237,6 +274,8 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		return 0;
 	if (newstate == TCP_LISTEN)
 		listen_tp(sk);
+	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE && !sk->__sk_common.skc_num)
+		listen_failed(sk);
 
 	l = tcp_lease(sk, &hashed);
 	if (!l) {

@@ -770,6 +770,135 @@ static int t_udp_disconnect(void)
 	return err ? err : udp_disconnect_check(extra, "nosys_udp_disconnect");
 }
 
+/* ---- listen() without bind() ------------------------------------------------- */
+
+/*
+ * listen() on a socket never bound takes an ephemeral port, as bind(0)
+ * would: IPv4 and IPv6, each held a while (a client connects and is accepted
+ * meanwhile), then closed. Then with ip_local_port_range's two usable ports
+ * taken by bind(0), listen() finds none: EADDRINUSE.
+ */
+static int sc_listen_unbound(struct result *r)
+{
+	int fam[2] = { AF_INET, AF_INET6 }, err, b0, b1, l;
+
+	if ((err = own_netns()))
+		return err;
+	for (int k = 0; k < 2; k++) {
+		int fd = socket(fam[k], SOCK_STREAM | SOCK_CLOEXEC, 0), c, a;
+
+		r->t_open0[r->nhold] = now_ns();
+		if (fd < 0 || listen(fd, 4))
+			return -errno;
+		r->t_open1[r->nhold] = now_ns();
+		r->hold_port[r->nhold] = sock_port(fd);
+		c = connect_to(fam[k], r->hold_port[r->nhold], 0, 0);
+		if (c < 0)
+			return c;
+		a = accept(fd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		sleep_ms(50);
+		r->t_close0[r->nhold] = now_ns();
+		close(fd);
+		r->t_close1[r->nhold++] = now_ns();
+		close(a);
+		close(c);
+	}
+	/* an even range of two ports: both usable, both taken */
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40001")))
+		return err;
+	b0 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	b1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = mkaddr(&ss, AF_INET, 0);
+
+		if (b0 < 0 || b1 < 0 || l < 0 || bind(b0, (void *)&ss, len) ||
+		    bind(b1, (void *)&ss, len))
+			return -errno;
+	}
+	if (!listen(l, 4) || errno != EADDRINUSE)
+		return -EPROTO;
+	r->fail_errno = EADDRINUSE;
+	close(l);
+	close(b0);
+	close(b1);
+	return 0;
+}
+
+/*
+ * Each listen() without bind() is one bind_ephemeral lease, allocated within
+ * the call, released within the close(), held as long; the accepted socket
+ * is none; the failed one is an EADDRINUSE allocation failure. Before this,
+ * the tracepoint mode reported neither (the port only as a listen signal,
+ * and not at all under --no-alerts).
+ */
+static int listen_unbound_check(char *const extra[], const char *name)
+{
+	const long long slack = 20000000;
+	struct run run;
+	const char *l;
+	int err, nfail = 0;
+
+	err = start(&run, sc_listen_unbound, name, extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	for (int i = 0; !err && i < run.r.nhold; i++) {
+		const char *a = NULL, *rel = NULL;
+		long long at, rt;
+
+		if (count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a) != 1 ||
+		    !jstr_is(a, "kind", "bind_ephemeral") || jfind(a, "error")) {
+			err = fail("port %d: not one bind_ephemeral allocation for listen() "
+				   "without bind(): %s", run.r.hold_port[i], a ? a : "none");
+			break;
+		}
+		if (count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1) {
+			err = fail("port %d: the listener's lease released %d times, want 1",
+				   run.r.hold_port[i],
+				   count_lease_ev(&run, "release", jnum(a, "lease"), NULL));
+			break;
+		}
+		at = jnum(a, "ts_ns");
+		rt = jnum(rel, "ts_ns");
+		if (at < run.r.t_open0[i] || at > run.r.t_open1[i])
+			err = fail("port %d: allocated at %lld, outside listen() [%lld, %lld]",
+				   run.r.hold_port[i], at, run.r.t_open0[i], run.r.t_open1[i]);
+		else if (rt < run.r.t_close0[i] || rt > run.r.t_close1[i] + slack)
+			err = fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
+				   run.r.hold_port[i], rt, run.r.t_close0[i], run.r.t_close1[i]);
+	}
+	for (int i = 0; !err && i < run.nlines; i++) {
+		l = run.lines[i];
+		if (!is_event(l, "alloc") || jnum(l, "pid") != run.child || !jfind(l, "error"))
+			continue;
+		if (jstr_is(l, "error", "EADDRINUSE") && jstr_is(l, "kind", "bind_ephemeral"))
+			nfail++;
+		else
+			err = fail("an allocation failure the scenario did not make: %s", l);
+	}
+	if (!err && nfail != 1)
+		err = fail("%d EADDRINUSE failures of listen() without bind(), want 1", nfail);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
+		    jnum(run.lines[i], "held") != 0)
+			err = fail("leases still held at exit: %s", run.lines[i]);
+	cleanup(&run);
+	return err;
+}
+
+static int t_listen_unbound(void)
+{
+	char *const quiet[] = { "--no-alerts", NULL };
+	int err = listen_unbound_check(NULL, "listen_unbound");
+
+	/* the lease does not depend on the listen signal's rule */
+	return err ? err : listen_unbound_check(quiet, "listen_unbound_quiet");
+}
+
 /* ---- times against the workload's own clock -------------------------------- */
 
 #define HOLD_MS 100
@@ -950,3 +1079,4 @@ LIVE_TEST(bind_errors, t_bind_errors, 198, false);
 LIVE_TEST(hold_accuracy, t_hold_accuracy, 199, false);
 LIVE_TEST(no_syscall_hooks, t_no_syscall_hooks, 199, false);
 LIVE_TEST(udp_disconnect, t_udp_disconnect, 199, false);
+LIVE_TEST(listen_unbound, t_listen_unbound, 199, false);
