@@ -81,6 +81,11 @@ struct result {
 	unsigned short dis_port[8];
 	unsigned char dis_kind[8];
 	long long dis_rel0[8], dis_rel1[8];
+	/* leases.c lease_chaos: per (protocol, port), what getsockname() saw */
+	int nchaos;
+	unsigned short chaos_port[256];
+	unsigned char chaos_udp[256];
+	unsigned short chaos_alloc[256], chaos_rel[256];
 };
 
 /* ---- running portlife and a child -------------------------------------- */
