@@ -244,17 +244,31 @@ static __always_inline void handle_listen_cb(struct bpf_sock_ops *skops)
 }
 
 /*
- * listen() without bind() found no port (EADDRINUSE): inet_csk_listen_start()
- * goes back from LISTEN to CLOSE with none. An allocation failure, as bind(0)'s.
+ * listen() without bind() failed: inet_csk_listen_start() goes back from
+ * LISTEN to CLOSE (inet_sk_set_state(): no port is given back there). With
+ * no port, the search found none: EADDRINUSE, an allocation failure as
+ * bind(0)'s. With one, the search took it and hashing the listener failed
+ * after: the socket keeps the port until it is destroyed, a lease like
+ * bind(0)'s (seen after a refused connect(): listen() then says EINVAL).
+ * True if the state change is dealt with.
  */
-static __always_inline void listen_failed(const struct sock *sk)
+static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 {
 	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
+	__u64 now;
 
 	if (!l || !(l->flags & LF_LISTEN_AUTO))
-		return;
-	l->flags = 0;
-	emit_alloc(sk, l, PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE, bpf_ktime_get_ns() - l->start_ns);
+		return false;
+	now = bpf_ktime_get_ns();
+	if (!port) {
+		l->flags = 0;
+		emit_alloc(sk, l, PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE, now - l->start_ns);
+		return true;
+	}
+	l->flags = LF_LEASE | LF_CLOSED;	/* released at destroy */
+	l->lport = port;
+	emit_alloc(sk, l, PL_ALLOC_BIND_EPHEMERAL, 0, now - l->start_ns);
+	return true;
 }
 
 static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
@@ -274,8 +288,9 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		return 0;
 	if (newstate == TCP_LISTEN)
 		listen_tp(sk);
-	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE && !sk->__sk_common.skc_num)
-		listen_failed(sk);
+	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE &&
+		 listen_failed(sk, sk->__sk_common.skc_num))
+		return 0;
 
 	l = tcp_lease(sk, &hashed);
 	if (!l) {

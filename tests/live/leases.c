@@ -805,6 +805,36 @@ static int sc_listen_unbound(struct result *r)
 		close(a);
 		close(c);
 	}
+	/*
+	 * listen() after a refused connect(): the kernel takes a port, then
+	 * fails EINVAL, and keeps the port until close (6.18). getsockname()
+	 * shows the refused connect()'s port until then: only a new one counts.
+	 */
+	for (int tries = 0; tries < 3; tries++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		unsigned short stale;
+		struct sockaddr_storage ss;
+		socklen_t len = mkaddr(&ss, AF_INET, 9);
+
+		if (fd < 0)
+			return -errno;
+		if (!connect(fd, (void *)&ss, len) || errno != ECONNREFUSED)
+			return -EPROTO;
+		stale = sock_port(fd);
+		r->t_open0[r->nhold] = now_ns();
+		(void)!listen(fd, 4);
+		r->t_open1[r->nhold] = now_ns();
+		r->hold_port[r->nhold] = sock_port(fd);
+		if (r->hold_port[r->nhold] == stale) {
+			close(fd);	/* no new port (or the same one again): nothing to tell apart */
+			continue;
+		}
+		sleep_ms(20);
+		r->t_close0[r->nhold] = now_ns();
+		close(fd);
+		r->t_close1[r->nhold++] = now_ns();
+		break;
+	}
 	/* an even range of two ports: both usable, both taken */
 	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40001")))
 		return err;
@@ -831,9 +861,10 @@ static int sc_listen_unbound(struct result *r)
 /*
  * Each listen() without bind() is one bind_ephemeral lease, allocated within
  * the call, released within the close(), held as long; the accepted socket
- * is none; the failed one is an EADDRINUSE allocation failure. Before this,
- * the tracepoint mode reported neither (the port only as a listen signal,
- * and not at all under --no-alerts).
+ * is none; the failed one is an EADDRINUSE allocation failure; the port a
+ * listen() takes before failing EINVAL is a lease until close. Before this,
+ * the tracepoint mode reported none of them (the port only as a listen
+ * signal, and not at all under --no-alerts).
  */
 static int listen_unbound_check(char *const extra[], const char *name)
 {
@@ -906,7 +937,7 @@ static int t_listen_unbound(void)
 
 struct chaos_sock {
 	int fd, family;
-	bool udp;
+	bool udp, listening;
 	unsigned short port;
 };
 
@@ -951,9 +982,14 @@ static unsigned int chaos_rand(unsigned int *seed)
 /*
  * CHAOS_STEPS random calls on up to CHAOS_SOCKS sockets (TCP and UDP, IPv4 and
  * IPv6, some with IP_BIND_ADDRESS_NO_PORT): bind(0), bind() to one of ten
- * ports (conflicts included), listen(), and for UDP connect(), connect(AF_UNSPEC)
- * and an unconnected send; close. After each call getsockname() says whether
- * the socket's port came, went or changed: the truth portlife is held to.
+ * ports (conflicts included), listen(), connect() (TCP: to a listener of the
+ * table, never accepted, or to a closed port: refused), and for UDP
+ * connect(AF_UNSPEC) and an unconnected send; close (TCP with SO_LINGER 0:
+ * a reset, no TIME_WAIT, so every port is back before the run ends). After
+ * each call getsockname() says whether the socket's port came, went or
+ * changed: the truth portlife is held to. (A TCP socket keeps showing its
+ * port after a reset gives it back: counted at close instead; the counts
+ * still match.)
  */
 static int sc_lease_chaos(struct result *r)
 {
@@ -977,6 +1013,7 @@ static int sc_lease_chaos(struct result *r)
 			c = &cs[n];
 			c->family = chaos_rand(&seed) % 2 ? AF_INET6 : AF_INET;
 			c->udp = chaos_rand(&seed) % 2;
+			c->listening = false;
 			c->port = 0;
 			c->fd = socket(c->family, (c->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 			if (c->fd < 0)
@@ -988,7 +1025,7 @@ static int sc_lease_chaos(struct result *r)
 		}
 		k = chaos_rand(&seed) % n;
 		c = &cs[k];
-		op = chaos_rand(&seed) % (c->udp ? 7 : 4);
+		op = chaos_rand(&seed) % (c->udp ? 7 : 5);
 		switch (op) {
 		case 0:
 			len = mkaddr(&ss, c->family, 0);
@@ -998,20 +1035,31 @@ static int sc_lease_chaos(struct result *r)
 			len = mkaddr(&ss, c->family, 20000 + chaos_rand(&seed) % 10);
 			(void)!bind(c->fd, (void *)&ss, len);
 			break;
-		case 2:
-			/* close */
+		case 2: {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			if (!c->udp)
+				setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			if (c->port && (err = chaos_note(r, c, 0)))
 				return err;
 			close(c->fd);
+		}
 			cs[k] = cs[--n];
 			continue;
 		case 3:
-			(void)!listen(c->fd, 1);	/* UDP: EOPNOTSUPP */
+			if (!c->udp && !listen(c->fd, 8))
+				c->listening = true;
 			break;
-		case 4:
-			len = mkaddr(&ss, c->family, 9);
+		case 4: {
+			unsigned short to = 9;
+
+			for (int j = 0; !c->udp && j < n; j++)
+				if (cs[j].listening && cs[j].family == c->family && j != k)
+					to = cs[j].port;
+			len = mkaddr(&ss, c->family, to);
 			(void)!connect(c->fd, (void *)&ss, len);
 			break;
+		}
 		case 5:
 			(void)!connect(c->fd, &un, sizeof(un));
 			break;
