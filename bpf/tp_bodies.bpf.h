@@ -357,8 +357,14 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		 */
 		l->flags |= LF_CLOSED_TW;
 		kind = PL_STATE_TW_EXPECTED;
-	} else if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK) {
-		/* tcp_set_state(CLOSE) keeps an explicitly bound port until destroy. */
+	} else if (BPF_CORE_READ((const struct inet_connection_sock *)sk, icsk_bind_hash)) {
+		/*
+		 * Still bound after the change (tcp_set_state() gives the port
+		 * back before the tracepoint, or not at all): an explicitly
+		 * bound port (SOCK_BINDPORT_LOCK), or a listen() that failed
+		 * after taking one, gone back to CLOSE by inet_sk_set_state().
+		 * Held until destroy.
+		 */
 		l->flags |= LF_CLOSED;
 		kind = PL_STATE_BINDLOCK;
 	} else {

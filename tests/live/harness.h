@@ -83,9 +83,9 @@ struct result {
 	long long dis_rel0[8], dis_rel1[8];
 	/* leases.c lease_chaos: per (protocol, port), what getsockname() saw */
 	int nchaos;
-	unsigned short chaos_port[256];
-	unsigned char chaos_udp[256];
-	unsigned short chaos_alloc[256], chaos_rel[256];
+	unsigned short chaos_port[512];
+	unsigned char chaos_udp[512];
+	unsigned short chaos_alloc[512], chaos_rel[512];
 };
 
 /* ---- running portlife and a child -------------------------------------- */

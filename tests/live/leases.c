@@ -932,7 +932,7 @@ static int t_listen_unbound(void)
 
 /* ---- random socket calls against getsockname() ------------------------------ */
 
-#define CHAOS_STEPS 400
+#define CHAOS_STEPS 1500
 #define CHAOS_SOCKS 6
 
 struct chaos_sock {
@@ -947,7 +947,7 @@ static int chaos_slot(struct result *r, bool udp, unsigned short port)
 	for (int i = 0; i < r->nchaos; i++)
 		if (r->chaos_port[i] == port && r->chaos_udp[i] == udp)
 			return i;
-	if (r->nchaos == 256)
+	if (r->nchaos == 512)
 		return -1;
 	r->chaos_port[r->nchaos] = port;
 	r->chaos_udp[r->nchaos] = udp;
@@ -995,7 +995,7 @@ static int sc_lease_chaos(struct result *r)
 {
 	struct chaos_sock cs[CHAOS_SOCKS];
 	struct sockaddr un = { .sa_family = AF_UNSPEC };
-	unsigned int seed = 20261204;
+	unsigned int seed = 11;	/* one that hits every case above on 6.18 */
 	int n = 0, err;
 	char b = 0;
 
