@@ -546,9 +546,46 @@ static __always_inline bool udp_lease_lost_port(struct lease_val *l, const struc
 		e->kind = PL_END_CLOSE;
 		ev_submit(e);
 	}
-	l->flags = 0;
+	/* a socket we know, with no port: whatever port it gets next is news */
+	l->flags = LF_BORN;
 	l->lport = 0;
 	return true;
+}
+
+/* A UDP socket we know has a port no hook saw it take: an autobind, no latency known. */
+static __always_inline void udp_born_alloc(struct lease_val *l, const struct bpf_sock *bsk,
+					   __u16 port, __u64 id)
+{
+	const struct sock *sk = lease_init_cg(l, bsk, id);
+	struct pl_event *e;
+
+	l->lport = port;
+	l->flags = LF_LEASE;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = PL_ALLOC_AUTOBIND;
+	ev_submit(e);
+}
+
+/*
+ * A UDP socket's cgroup hook, for what happened since its last one (port:
+ * the socket's port now). A lease whose port went to a disconnect ends. A
+ * socket made while tracing that has a port no hook reported took it in an
+ * autobind: an unconnected send's (the sendmsg hook runs just after it), or
+ * one whose call failed before any hook (a send to a v4-mapped address from
+ * an IPv6-only socket, send() with no address): reported now.
+ */
+static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_sock *bsk,
+					 __u16 port, __u64 id)
+{
+	udp_lease_settle(l, bsk);
+	if ((l->flags & LF_LEASE) && !udp_lease_lost_port(l, bsk, port))
+		return;		/* still on its port */
+	if ((l->flags & LF_BORN) && port)
+		udp_born_alloc(l, bsk, port, id);
 }
 
 /* ---- bind() -------------------------------------------------------------- */
@@ -569,6 +606,12 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 	p.family = v6 ? AF_INET6 : AF_INET;
 	if (targ_family && p.family != targ_family)
 		return;
+	if (bsk->protocol == IPPROTO_UDP) {
+		struct lease_val *l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+
+		if (l)
+			udp_catch_up(l, bsk, bsk->src_port, id);
+	}
 	p.what = PEND_BIND;
 	p.sk = (__u64)bsk;
 	p.ts = bpf_ktime_get_ns();
@@ -674,8 +717,10 @@ static __always_inline void handle_sock_create(struct bpf_sock *bsk)
 	if (bsk->protocol != IPPROTO_UDP || cg_task_filtered(bpf_get_current_pid_tgid() >> 32))
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (l)
+	if (l) {
 		l->flags = LF_BORN;
+		l->skaddr = (__u64)bsk;	/* sock_release reads the port through it */
+	}
 }
 
 /*
@@ -691,10 +736,17 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 	struct lease_val *l;
 	struct pending p = {};
 
-	if (!bsk || bsk->protocol != IPPROTO_UDP || bsk->src_port || cg_task_filtered(id >> 32))
+	if (!bsk || bsk->protocol != IPPROTO_UDP || cg_task_filtered(id >> 32))
 		return;
 	if (targ_family && bsk->family != targ_family)
 		return;
+	if (bsk->src_port) {
+		/* no autobind to come: only what happened since the last hook */
+		l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+		if (l)
+			udp_catch_up(l, bsk, bsk->src_port, id);
+		return;
+	}
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!l) {
 		__sync_fetch_and_add(&untracked, 1);
@@ -706,8 +758,7 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 	 * exit tracepoint, one that was never told); this connect() autobinds
 	 * anew.
 	 */
-	udp_lease_settle(l, bsk);
-	udp_lease_lost_port(l, bsk, 0);
+	udp_catch_up(l, bsk, 0, id);
 	lease_init_cg(l, bsk, id);
 	l->flags = LF_UDP_CONNECT;
 	if (!sys_exit_hooks) {
@@ -770,30 +821,13 @@ static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct bpf_sock *bsk = ctx->sk;
-	const struct sock *sk;
 	struct lease_val *l;
-	struct pl_event *e;
 
 	if (!bsk)
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
-	if (!l || !bsk->src_port)
-		return;
-	udp_lease_settle(l, bsk);
-	/* a lease still on its port; or one that lost it, and this send autobound another */
-	if ((l->flags & LF_LEASE) ? !udp_lease_lost_port(l, bsk, bsk->src_port) :
-				    !(l->flags & LF_BORN))
-		return;
-	sk = lease_init_cg(l, bsk, id);
-	l->lport = bsk->src_port;
-	l->flags = LF_LEASE;
-	e = ev_reserve(PL_EV_ALLOC);
-	if (!e)
-		return;
-	ev_owner(e, l);
-	READ_TUPLE_CORE(e, &sk->__sk_common);
-	e->kind = PL_ALLOC_AUTOBIND;
-	ev_submit(e);
+	if (l && bsk->src_port)
+		udp_catch_up(l, bsk, bsk->src_port, id);
 }
 
 /* cgroup sock_release: close() of a UDP socket gives its port back. */
@@ -820,8 +854,10 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	udp_lease_settle(l, bsk);
 	/* its port went earlier, to a disconnect: released then, told now */
-	if (udp_lease_lost_port(l, bsk, port))
-		goto out;
+	udp_lease_lost_port(l, bsk, port);
+	/* a port no hook saw it take (udp_catch_up()): allocated and released here */
+	if ((l->flags & LF_BORN) && port)
+		udp_born_alloc(l, bsk, port, bpf_get_current_pid_tgid());
 	/*
 	 * Without the connect() exit tracepoint, a port autobound by connect()
 	 * is learnt here: its allocation is reported now, dated at the call.

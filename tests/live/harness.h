@@ -78,9 +78,9 @@ struct result {
 	long long t_open0[12], t_open1[12], t_close0[12], t_close1[12];
 	/* leases.c udp_disconnect: each lease, its kind, when its release may be told */
 	int ndis;
-	unsigned short dis_port[8];
-	unsigned char dis_kind[8];
-	long long dis_rel0[8], dis_rel1[8];
+	unsigned short dis_port[12];
+	unsigned char dis_kind[12];
+	long long dis_rel0[12], dis_rel1[12];
 	/* leases.c lease_chaos: per (protocol, port), what getsockname() saw */
 	int nchaos;
 	unsigned short chaos_port[512];

@@ -676,6 +676,22 @@ static int sc_udp_disconnect(struct result *r)
 	sleep_ms(20);
 	close(w);
 	r->dis_rel1[i] = now_ns();
+	/*
+	 * 5: send() with no address fails (EDESTADDRREQ) after the kernel
+	 * autobound the socket, before any hook: the port is held until close
+	 */
+	w = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (w < 0 || send(w, &b, 1, 0) != -1 || errno != EDESTADDRREQ)
+		return w < 0 ? -errno : -EPROTO;
+	i = r->ndis;
+	if (sock_port(w))
+		dis_note(r, w, DK_AUTOBIND);
+	sleep_ms(20);
+	if (r->ndis > i)
+		r->dis_rel0[i] = now_ns();
+	close(w);
+	if (r->ndis > i)
+		r->dis_rel1[i] = now_ns();
 	/* 4: an explicit bind() pins it: kept through a disconnect, given back at close */
 	for (int k = 0; k < 2; k++) {
 		int h = k ? h2 : h1;
@@ -697,7 +713,8 @@ static int sc_udp_disconnect(struct result *r)
 /*
  * A UDP socket's port given back before its close: by connect(AF_UNSPEC)
  * after a connect() or a send autobound it, or after a bind(0). The kernel's
- * next port for the socket is a new lease. Every lease is allocated and
+ * next port for the socket is a new lease. And a port taken by an autobind
+ * whose send() failed before any hook saw it: a lease too, until close. Every lease is allocated and
  * released once, the release no later than the socket's next call (the
  * tracepoint mode, which no hook tells of a disconnect, learns it there; the
  * exact modes at the disconnect). Before this, the tracepoint mode kept such
@@ -824,6 +841,8 @@ static int sc_listen_unbound(struct result *r)
 		r->t_open0[r->nhold] = now_ns();
 		(void)!listen(fd, 4);
 		r->t_open1[r->nhold] = now_ns();
+		/* again: it fails the same way, and the port stays taken */
+		(void)!listen(fd, 4);
 		r->hold_port[r->nhold] = sock_port(fd);
 		if (r->hold_port[r->nhold] == stale) {
 			close(fd);	/* no new port (or the same one again): nothing to tell apart */
@@ -981,11 +1000,14 @@ static unsigned int chaos_rand(unsigned int *seed)
 
 /*
  * CHAOS_STEPS random calls on up to CHAOS_SOCKS sockets (TCP and UDP, IPv4 and
- * IPv6, some with IP_BIND_ADDRESS_NO_PORT): bind(0), bind() to one of ten
- * ports (conflicts included), listen(), connect() (TCP: to a listener of the
- * table, never accepted, or to a closed port: refused), and for UDP
- * connect(AF_UNSPEC) and an unconnected send; close (TCP with SO_LINGER 0:
- * a reset, no TIME_WAIT, so every port is back before the run ends). After
+ * IPv6, some with IP_BIND_ADDRESS_NO_PORT, some with SO_REUSEADDR): bind(0),
+ * bind() to one of ten ports (conflicts included), to the wildcard address,
+ * listen(), connect() (TCP: to a listener of the table, never accepted, or
+ * to a closed port: refused; from IPv6 also to v4-mapped addresses),
+ * shutdown(), and for UDP connect(AF_UNSPEC) and unconnected sends (also
+ * v4-mapped, which fail after the autobind from an IPv6-only socket); close
+ * (TCP with SO_LINGER 0: a reset, no TIME_WAIT, so every port is back before
+ * the run ends). After
  * each call getsockname() says whether the socket's port came, went or
  * changed: the truth portlife is held to. (A TCP socket keeps showing its
  * port after a reset gives it back: counted at close instead; the counts
@@ -995,7 +1017,7 @@ static int sc_lease_chaos(struct result *r)
 {
 	struct chaos_sock cs[CHAOS_SOCKS];
 	struct sockaddr un = { .sa_family = AF_UNSPEC };
-	unsigned int seed = 11;	/* one that hits every case above on 6.18 */
+	unsigned int seed = 33;	/* one that hits every case above on 6.18 */
 	int n = 0, err;
 	char b = 0;
 
@@ -1020,12 +1042,16 @@ static int sc_lease_chaos(struct result *r)
 				return -errno;
 			if (chaos_rand(&seed) % 5 == 0)
 				setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+			if (chaos_rand(&seed) % 4 == 0)
+				setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 			n++;
 			continue;
 		}
 		k = chaos_rand(&seed) % n;
 		c = &cs[k];
-		op = chaos_rand(&seed) % (c->udp ? 7 : 5);
+		op = chaos_rand(&seed) % 10;
+		if (!c->udp && (op == 5 || op == 6))
+			op = chaos_rand(&seed) % 5;	/* UDP's own calls */
 		switch (op) {
 		case 0:
 			len = mkaddr(&ss, c->family, 0);
@@ -1067,6 +1093,34 @@ static int sc_lease_chaos(struct result *r)
 			len = mkaddr(&ss, c->family, 9);
 			(void)!sendto(c->fd, &b, 1, 0, (void *)&ss, len);
 			break;
+		case 7:
+			len = mkaddr(&ss, c->family,
+				     chaos_rand(&seed) % 2 ? 0 : 20000 + chaos_rand(&seed) % 10);
+			if (c->family == AF_INET6)
+				((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_any;
+			else
+				((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_ANY);
+			(void)!bind(c->fd, (void *)&ss, len);
+			break;
+		case 8:
+		case 9: {
+			struct sockaddr_in6 m = { .sin6_family = AF_INET6, .sin6_port = htons(9) };
+
+			if (c->family != AF_INET6) {
+				if (op == 8)
+					(void)!shutdown(c->fd, SHUT_RDWR);
+				break;
+			}
+			for (int j = 0; !c->udp && j < n; j++)
+				if (cs[j].listening && cs[j].family == AF_INET && j != k)
+					m.sin6_port = htons(cs[j].port);
+			inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr);
+			if (op == 8)
+				(void)!connect(c->fd, (void *)&m, sizeof(m));
+			else if (c->udp)
+				(void)!sendto(c->fd, &b, 1, 0, (void *)&m, sizeof(m));
+			break;
+		}
 		}
 		if ((err = chaos_note(r, c, sock_port(c->fd))))
 			return err;
