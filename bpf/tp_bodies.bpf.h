@@ -16,7 +16,7 @@
  *                                connect(), with its latency
  *     (any syscall tracepoint puts every system call of the host on the
  *     slow path, ~0.1 us each: --no-syscall-hooks leaves the two out; bind()
- *     errors then go unseen, and a UDP connect()'s port is learnt at release)
+ *     errors then go unseen, and a UDP connect()'s port is learnt late)
  *   - cgroup sendmsg4/6          UDP autobind by an unconnected send (after
  *                                the fact: no latency)
  *   - cgroup sock_create         which UDP sockets were made while tracing
@@ -571,6 +571,29 @@ static __always_inline void udp_born_alloc(struct lease_val *l, const struct bpf
 }
 
 /*
+ * Without the connect() exit tracepoint, a port a UDP connect() autobound is
+ * learnt at the socket's next hook that still sees it (a later connect(),
+ * bind() or send, its close): the allocation is reported then, dated at the
+ * call.
+ */
+static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
+{
+	const struct sock *sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	struct pl_event *e;
+
+	l->lport = port;
+	l->flags = LF_LEASE;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = PL_ALLOC_AUTOBIND;
+	e->ts_ns = l->start_ns;
+	ev_submit(e);
+}
+
+/*
  * A UDP socket's cgroup hook, for what happened since its last one (port:
  * the socket's port now). A lease whose port went to a disconnect ends. A
  * socket made while tracing that has a port no hook reported took it in an
@@ -582,6 +605,8 @@ static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_s
 					 __u16 port, __u64 id)
 {
 	udp_lease_settle(l, bsk);
+	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port && l->skaddr == (__u64)bsk)
+		udp_connect_told(l, port);
 	if ((l->flags & LF_LEASE) && !udp_lease_lost_port(l, bsk, port))
 		return;		/* still on its port */
 	if ((l->flags & LF_BORN) && port)
@@ -858,20 +883,8 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	/* a port no hook saw it take (udp_catch_up()): allocated and released here */
 	if ((l->flags & LF_BORN) && port)
 		udp_born_alloc(l, bsk, port, bpf_get_current_pid_tgid());
-	/*
-	 * Without the connect() exit tracepoint, a port autobound by connect()
-	 * is learnt here: its allocation is reported now, dated at the call.
-	 */
-	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port) {
-		e = ev_reserve(PL_EV_ALLOC);
-		if (e) {
-			ev_owner(e, l);
-			READ_TUPLE_CORE(e, &sk->__sk_common);
-			e->kind = PL_ALLOC_AUTOBIND;
-			e->ts_ns = l->start_ns;
-			ev_submit(e);
-		}
-	}
+	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port)
+		udp_connect_told(l, port);
 	if ((l->flags & LF_LEASE) || ((l->flags & LF_UDP_CONNECT) && port)) {
 		e = ev_reserve(PL_EV_RELEASE);
 		if (e) {

@@ -692,6 +692,29 @@ static int sc_udp_disconnect(struct result *r)
 	close(w);
 	if (r->ndis > i)
 		r->dis_rel1[i] = now_ns();
+	/*
+	 * 6: connect(), connect() elsewhere (the port kept: without the syscall
+	 * hooks its allocation is learnt there), a disconnect gives it back
+	 */
+	w = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (w < 0 || connect(w, (void *)&dst, dlen))
+		return -errno;
+	i = r->ndis;
+	dis_note(r, w, DK_AUTOBIND);
+	{
+		struct sockaddr_storage other;
+		socklen_t olen = mkaddr(&other, AF_INET, 10);
+
+		if (connect(w, (void *)&other, olen) || sock_port(w) != r->dis_port[i])
+			return -EPROTO;
+	}
+	sleep_ms(20);
+	r->dis_rel0[i] = now_ns();
+	if ((err = disconnect(w)))
+		return err;
+	sleep_ms(20);
+	close(w);
+	r->dis_rel1[i] = now_ns();
 	/* 4: an explicit bind() pins it: kept through a disconnect, given back at close */
 	for (int k = 0; k < 2; k++) {
 		int h = k ? h2 : h1;
@@ -1233,6 +1256,28 @@ static int sc_hold(struct result *r)
 			return -errno;
 		r->t_open1[r->nhold] = now_ns();
 		r->hold_port[r->nhold] = sock_port(fd);
+		sleep_ms(HOLD_MS);
+		r->t_close0[r->nhold] = now_ns();
+		close(fd);
+		r->t_close1[r->nhold++] = now_ns();
+	}
+	/*
+	 * UDP: connect() autobinds, a second connect() elsewhere keeps the port
+	 * (without the syscall hooks, the allocation is learnt there, dated at
+	 * the first), then close()
+	 */
+	{
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		len = mkaddr(&ss, AF_INET, 9);
+		r->t_open0[r->nhold] = now_ns();
+		if (fd < 0 || connect(fd, (void *)&ss, len))
+			return -errno;
+		r->t_open1[r->nhold] = now_ns();
+		r->hold_port[r->nhold] = sock_port(fd);
+		len = mkaddr(&ss, AF_INET, 10);
+		if (connect(fd, (void *)&ss, len) || sock_port(fd) != r->hold_port[r->nhold])
+			return -EPROTO;
 		sleep_ms(HOLD_MS);
 		r->t_close0[r->nhold] = now_ns();
 		close(fd);
