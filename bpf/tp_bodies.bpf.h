@@ -552,31 +552,11 @@ static __always_inline bool udp_lease_lost_port(struct lease_val *l, const struc
 	return true;
 }
 
-/* A UDP socket we know has a port no hook saw it take: an autobind, no latency known. */
-static __always_inline void udp_born_alloc(struct lease_val *l, const struct bpf_sock *bsk,
-					   __u16 port, __u64 id)
-{
-	const struct sock *sk = lease_init_cg(l, bsk, id);
-	struct pl_event *e;
-
-	l->lport = port;
-	l->flags = LF_LEASE;
-	e = ev_reserve(PL_EV_ALLOC);
-	if (!e)
-		return;
-	ev_owner(e, l);
-	READ_TUPLE_CORE(e, &sk->__sk_common);
-	e->kind = PL_ALLOC_AUTOBIND;
-	ev_submit(e);
-}
-
 /*
- * Without the connect() exit tracepoint, a port a UDP connect() autobound is
- * learnt at the socket's next hook that still sees it (a later connect(),
- * bind() or send, its close): the allocation is reported then, dated at the
- * call.
+ * A UDP lease learnt after its autobind, reported now: dated at ts, or now
+ * with no latency known (ts 0).
  */
-static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
+static __always_inline void udp_autobind_told(struct lease_val *l, __u16 port, __u64 ts)
 {
 	const struct sock *sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
 	struct pl_event *e;
@@ -589,8 +569,28 @@ static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
 	ev_owner(e, l);
 	READ_TUPLE_CORE(e, &sk->__sk_common);
 	e->kind = PL_ALLOC_AUTOBIND;
-	e->ts_ns = l->start_ns;
+	if (ts)
+		e->ts_ns = ts;
 	ev_submit(e);
+}
+
+/* A UDP socket we know has a port no hook saw it take: a new lease, this task's. */
+static __always_inline void udp_born_alloc(struct lease_val *l, const struct bpf_sock *bsk,
+					   __u16 port, __u64 id)
+{
+	lease_init_cg(l, bsk, id);
+	udp_autobind_told(l, port, 0);
+}
+
+/*
+ * Without the connect() exit tracepoint, a port a UDP connect() autobound is
+ * learnt at the socket's next hook that still sees it (a later connect(),
+ * bind() or send, its close): the allocation is reported then, dated at the
+ * call.
+ */
+static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
+{
+	udp_autobind_told(l, port, l->start_ns);
 }
 
 /*

@@ -574,6 +574,16 @@ static int t_bind_errors(void)
 	return err;
 }
 
+/* The child's summary says it holds nothing at exit: every lease ended. */
+static int none_held(struct run *run)
+{
+	for (int i = 0; i < run->nlines; i++)
+		if (is_event(run->lines[i], "summary") && jnum(run->lines[i], "pid") == run->child &&
+		    jnum(run->lines[i], "held") != 0)
+			return fail("leases still held at exit: %s", run->lines[i]);
+	return 0;
+}
+
 /* ---- UDP sockets that give their port back before close ---------------------- */
 
 enum { DK_AUTOBIND, DK_BIND, DK_BIND_EPHEMERAL };
@@ -794,10 +804,8 @@ static int udp_disconnect_check(char *const extra[], const char *name)
 			err = fail("port %d (%s): released at %lld, outside [%lld, %lld] + 20 ms",
 				   port, kind, rt, run.r.dis_rel0[i], run.r.dis_rel1[i]);
 	}
-	for (int i = 0; !err && i < run.nlines; i++)
-		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
-		    jnum(run.lines[i], "held") != 0)
-			err = fail("leases still held at exit: %s", run.lines[i]);
+	if (!err)
+		err = none_held(&run);
 	cleanup(&run);
 	return err;
 }
@@ -955,10 +963,8 @@ static int listen_unbound_check(char *const extra[], const char *name)
 	}
 	if (!err && nfail != 1)
 		err = fail("%d EADDRINUSE failures of listen() without bind(), want 1", nfail);
-	for (int i = 0; !err && i < run.nlines; i++)
-		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
-		    jnum(run.lines[i], "held") != 0)
-			err = fail("leases still held at exit: %s", run.lines[i]);
+	if (!err)
+		err = none_held(&run);
 	cleanup(&run);
 	return err;
 }
@@ -1214,10 +1220,35 @@ static int t_lease_chaos(void)
 
 #define HOLD_MS 100
 
-static int sc_hold(struct result *r)
+enum { HOLD_BIND0, HOLD_CONNECT, HOLD_RECONNECT };
+
+/* One UDP lease of sc_hold: taken by bind(0), connect() or two connect()s, held, closed. */
+static int hold_udp(struct result *r, int how)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
+	socklen_t len = mkaddr(&ss, AF_INET, how == HOLD_BIND0 ? 0 : 9);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	r->t_open0[r->nhold] = now_ns();
+	if (fd < 0 || (how == HOLD_BIND0 ? bind(fd, (void *)&ss, len) :
+					   connect(fd, (void *)&ss, len)))
+		return -errno;
+	r->t_open1[r->nhold] = now_ns();
+	r->hold_port[r->nhold] = sock_port(fd);
+	if (how == HOLD_RECONNECT) {
+		len = mkaddr(&ss, AF_INET, 10);
+		if (connect(fd, (void *)&ss, len) || sock_port(fd) != r->hold_port[r->nhold])
+			return -EPROTO;
+	}
+	sleep_ms(HOLD_MS);
+	r->t_close0[r->nhold] = now_ns();
+	close(fd);
+	r->t_close1[r->nhold++] = now_ns();
+	return 0;
+}
+
+static int sc_hold(struct result *r)
+{
 	int lfd, err;
 
 	if ((err = own_netns()))
@@ -1247,57 +1278,20 @@ static int sc_hold(struct result *r)
 		r->t_close1[r->nhold++] = now_ns();
 	}
 	/* UDP: bind(0) to close() */
-	for (int i = 0; i < 4; i++) {
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		len = mkaddr(&ss, AF_INET, 0);
-		r->t_open0[r->nhold] = now_ns();
-		if (fd < 0 || bind(fd, (void *)&ss, len))
-			return -errno;
-		r->t_open1[r->nhold] = now_ns();
-		r->hold_port[r->nhold] = sock_port(fd);
-		sleep_ms(HOLD_MS);
-		r->t_close0[r->nhold] = now_ns();
-		close(fd);
-		r->t_close1[r->nhold++] = now_ns();
-	}
+	for (int i = 0; i < 4; i++)
+		if ((err = hold_udp(r, HOLD_BIND0)))
+			return err;
 	/*
 	 * UDP: connect() autobinds, a second connect() elsewhere keeps the port
 	 * (without the syscall hooks, the allocation is learnt there, dated at
 	 * the first), then close()
 	 */
-	{
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		len = mkaddr(&ss, AF_INET, 9);
-		r->t_open0[r->nhold] = now_ns();
-		if (fd < 0 || connect(fd, (void *)&ss, len))
-			return -errno;
-		r->t_open1[r->nhold] = now_ns();
-		r->hold_port[r->nhold] = sock_port(fd);
-		len = mkaddr(&ss, AF_INET, 10);
-		if (connect(fd, (void *)&ss, len) || sock_port(fd) != r->hold_port[r->nhold])
-			return -EPROTO;
-		sleep_ms(HOLD_MS);
-		r->t_close0[r->nhold] = now_ns();
-		close(fd);
-		r->t_close1[r->nhold++] = now_ns();
-	}
+	if ((err = hold_udp(r, HOLD_RECONNECT)))
+		return err;
 	/* UDP: the port connect() autobinds, to close() (no datagram is sent) */
-	for (int i = 0; i < 3; i++) {
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		len = mkaddr(&ss, AF_INET, 9);
-		r->t_open0[r->nhold] = now_ns();
-		if (fd < 0 || connect(fd, (void *)&ss, len))
-			return -errno;
-		r->t_open1[r->nhold] = now_ns();
-		r->hold_port[r->nhold] = sock_port(fd);
-		sleep_ms(HOLD_MS);
-		r->t_close0[r->nhold] = now_ns();
-		close(fd);
-		r->t_close1[r->nhold++] = now_ns();
-	}
+	for (int i = 0; i < 3; i++)
+		if ((err = hold_udp(r, HOLD_CONNECT)))
+			return err;
 	close(lfd);
 	return 0;
 }
