@@ -859,7 +859,6 @@ static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
 static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 {
 	struct lease_val *l;
-	struct pl_event *e;
 	const struct sock *sk;
 	__u16 port;
 
@@ -871,29 +870,17 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	if (l->skaddr != (__u64)bsk)
 		goto out;
 	/*
-	 * A lease, or a connect() that autobound (its exit reported the port).
 	 * sock_release may not read the port from its context: CO-RE, through
-	 * the address the lease keeps.
+	 * the address the lease keeps. What happened since the socket's last
+	 * hook first (a port lost to a disconnect, one no hook saw it take, a
+	 * connect()'s told late), then the lease this close ends: one, or a
+	 * connect() that autobound (its exit reported the port).
 	 */
 	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	udp_lease_settle(l, bsk);
-	/* its port went earlier, to a disconnect: released then, told now */
-	udp_lease_lost_port(l, bsk, port);
-	/* a port no hook saw it take (udp_catch_up()): allocated and released here */
-	if ((l->flags & LF_BORN) && port)
-		udp_born_alloc(l, bsk, port, bpf_get_current_pid_tgid());
-	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port)
-		udp_connect_told(l, port);
-	if ((l->flags & LF_LEASE) || ((l->flags & LF_UDP_CONNECT) && port)) {
-		e = ev_reserve(PL_EV_RELEASE);
-		if (e) {
-			ev_owner(e, l);
-			READ_TUPLE_CORE(e, &sk->__sk_common);
-			e->kind = PL_END_CLOSE;
-			ev_submit(e);
-		}
-	}
+	udp_catch_up(l, bsk, port, bpf_get_current_pid_tgid());
+	if ((l->flags & LF_LEASE) || ((l->flags & LF_UDP_CONNECT) && port))
+		emit_release(sk, l, PL_END_CLOSE);
 out:
 	/* the storage goes with the socket (sock_release may not delete it) */
 	l->flags = 0;
