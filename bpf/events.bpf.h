@@ -23,6 +23,7 @@
 #define LF_UDP_CONNECT	0x200	/* tracepoint mode: autobound by connect() (if it got a port) */
 #define LF_LISTEN_AUTO	0x400	/* tracepoint mode: listen() without a port; sock_ops says which */
 #define LF_RESET	0x800	/* tracepoint mode: a reset ends it from FIN_WAIT2/CLOSING, no TIME_WAIT */
+#define LF_DEFER	0x1000	/* tracepoint mode: TCP_FASTOPEN_CONNECT, its SYN may wait for a send */
 
 /* Knobs: rodata, set by the loader between open and load. */
 const volatile __u32 targ_tgid = 0;
@@ -69,7 +70,7 @@ struct lease_val {
 	__u8 proto;
 	__u8 pad;
 	__u16 lport;		/* the port, once allocated */
-	__u16 pad2;
+	__u16 sport0;		/* tracepoint mode, LF_CONNECTING: inet_sport before the search */
 	__u32 range;		/* LF_LISTEN_AUTO: the netns's ip_local_port_range */
 	char comm[PL_COMM_LEN];
 	/*

@@ -93,7 +93,7 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 }
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
-enum { PEND_BIND = 1, PEND_UDP_CONNECT };
+enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT };
 
 struct pending {
 	__u64 sk;		/* the socket's address: kernel-only */
@@ -271,6 +271,76 @@ static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 	return true;
 }
 
+/*
+ * TCP_FASTOPEN_CONNECT: connect() takes the port and returns 0 without
+ * sending the SYN (tcp_fastopen_defer_connect(): with a cookie cached for
+ * the destination, or tcp_fastopen's no-cookie bit); tcp_connect(), and the
+ * sock_ops TCP_CONNECT_CB that reports the port, wait for the first send,
+ * which may never come. At SYN_SENT, before the search: inet_sport as it is
+ * (a port the search sets, and that nothing clears, tells it took one:
+ * deferred_port()), and a deferred connect()'s exit to report the port at
+ * (handle_connect_exit()).
+ */
+static __always_inline void tcp_connect_begin(const struct sock *sk, struct lease_val *nl,
+					      __u32 tid)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	struct pending p = {};
+
+	if (!tp)
+		return;
+	nl->sport0 = tp->inet_conn.icsk_inet.inet_sport;
+	/* sendto(MSG_FASTOPEN) connects within the send: its SYN goes at once */
+	if (!BPF_CORE_READ_BITFIELD(tp, fastopen_connect) || tp->fastopen_req)
+		return;
+	nl->flags |= LF_DEFER;
+	if (!sys_exit_hooks)
+		return;
+	p.what = PEND_TCP_CONNECT;
+	p.sk = (__u64)sk;
+	p.l.lease = nl->lease;
+	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
+}
+
+/*
+ * SYN_SENT -> CLOSE with no port: the search found none (EADDRNOTAVAIL), or
+ * a deferred connect() that took one is closed before its SYN. A socket
+ * whose refused connect() left the same port in inet_sport, and got it
+ * again, reads as the first: too rare to pay a hook for.
+ */
+static __always_inline bool deferred_port(const struct sock *sk, const struct lease_val *l)
+{
+	struct tcp_sock *tp;
+	__u16 sport;
+
+	if (!(l->flags & LF_DEFER))
+		return false;
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
+		return false;
+	sport = tp->inet_conn.icsk_inet.inet_sport;
+	return sport && sport != l->sport0;
+}
+
+/* A deferred connect()'s port, learnt after the call: dated at it, latency not measured. */
+static __always_inline void tcp_deferred_told(const struct sock *sk, const struct lease_val *l)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	struct pl_event *e;
+
+	if (!tp)
+		return;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_BTF(e, &sk->__sk_common);
+	e->lport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	e->kind = PL_ALLOC_CONNECT;
+	e->ts_ns = l->start_ns;
+	ev_submit(e);
+}
+
 static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
 {
 	struct lease_val *l;
@@ -310,6 +380,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		nl.cookie = bpf_get_socket_cookie((void *)sk);
 		nl.flags = LF_LEASE | LF_CONNECTING;
 		nl.start_ns = bpf_ktime_get_ns();
+		tcp_connect_begin(sk, &nl, (__u32)id);
 		if (!bpf_map_update_elem(&leases, &key, &nl, BPF_ANY))
 			return 0;
 		/* the hash is full (--max-leases): the socket's storage keeps it */
@@ -330,7 +401,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	lport = sk->__sk_common.skc_num;
 	if (l->flags & LF_CONNECTING) {
 		now = bpf_ktime_get_ns();
-		if (newstate == TCP_CLOSE && lport == 0) {
+		if (newstate == TCP_CLOSE && lport == 0 && !deferred_port(sk, l)) {
 			/*
 			 * inet_hash_connect() found no port: connect() returns
 			 * EADDRNOTAVAIL. SYN_SENT -> CLOSE spans the search.
@@ -338,6 +409,16 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
 			tcp_lease_del(sk, hashed);
 			return 0;
+		}
+		if (newstate == TCP_CLOSE && lport == 0) {
+			/*
+			 * A deferred connect() closed before its SYN: the port
+			 * it took is already given back (tcp_set_state() put
+			 * it), and no hook saw it taken. Told now, dated at the
+			 * call; the release follows.
+			 */
+			tcp_deferred_told(sk, l);
+			l->flags &= ~LF_CONNECTING;
 		}
 		if (lport) {
 			/* No sockops program saw the port assigned: bound by this state. */
@@ -477,7 +558,12 @@ static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 		return 0;
 	ev_owner(e, l);
 	e->kind = PL_ALLOC_CONNECT;
-	e->dur_ns = e->ts_ns - l->start_ns;
+	if ((l->flags & LF_DEFER) && !sys_exit_hooks) {
+		/* maybe a deferred connect()'s first send (tcp_connect_begin()): dated at the call */
+		e->ts_ns = l->start_ns;
+	} else {
+		e->dur_ns = e->ts_ns - l->start_ns;
+	}
 	e->family = skops->family;
 	e->lport = skops->local_port;
 	/* sock_ops stores remote_port in network order in the upper half. */
@@ -799,7 +885,36 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
 }
 
-/* syscalls/sys_exit_connect: the port a UDP connect() autobound, or EAGAIN. */
+/*
+ * The exit of a TCP connect() with TCP_FASTOPEN_CONNECT (tcp_connect_begin()):
+ * if it deferred the SYN, the port is there and nothing else says so yet.
+ */
+static __always_inline void tcp_connect_exit(const struct pending *p)
+{
+	const struct sock *sk = (const struct sock *)p->sk;
+	__u64 key = p->sk;
+	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
+	struct pl_event *e;
+
+	/* sock_ops reported it (the SYN went), or the lease is gone, or another socket's */
+	if (!l || l->lease != p->l.lease || !(l->flags & LF_CONNECTING) ||
+	    !BPF_CORE_READ(sk, __sk_common.skc_num))
+		return;
+	l->flags &= ~LF_CONNECTING;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->kind = PL_ALLOC_CONNECT;
+	e->dur_ns = e->ts_ns - l->start_ns;
+	ev_submit(e);
+}
+
+/*
+ * syscalls/sys_exit_connect: the port a UDP connect() autobound, or EAGAIN;
+ * a deferred TCP connect()'s port.
+ */
 static __always_inline void handle_connect_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -808,6 +923,12 @@ static __always_inline void handle_connect_exit(long ret)
 	struct pl_event *e;
 	__u16 port;
 
+	if (pp && pp->what == PEND_TCP_CONNECT) {
+		p = *pp;
+		bpf_map_delete_elem(&pendings, &tid);
+		tcp_connect_exit(&p);
+		return;
+	}
 	if (!pp || pp->what != PEND_UDP_CONNECT)
 		return;
 	p = *pp;

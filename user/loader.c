@@ -195,7 +195,7 @@ static const struct prog_spec *spec_of(const struct bpf_program *prog)
 #define PRECISION_TP_NO_SYSCALL_HOOKS \
 	"alloc latency: connect SYN_SENT -> port (sock_ops), bind: cgroup hook -> bound, " \
 	"UDP autobind: none; TIME_WAIT exit: within --tw-interval, kill in 5 s, reuse by " \
-	"the next lease; --no-syscall-hooks: bind() errors unseen, UDP connect() ports " \
+	"the next lease; --no-syscall-hooks: bind() errors unseen, UDP/TFO connect() ports " \
 	"told late"
 _Static_assert(sizeof(PRECISION_TP) <= sizeof(((struct tracer_bpf *)0)->precision) &&
 	       sizeof(PRECISION_TP_NO_SYSCALL_HOOKS) <= sizeof(((struct tracer_bpf *)0)->precision),

@@ -75,6 +75,7 @@ struct result {
 	long long kind_sum[16];
 	int nhold;
 	unsigned short hold_port[12];
+	unsigned char hold_fam[12];	/* 4 or 6 where a test sets it (0: either) */
 	long long t_open0[12], t_open1[12], t_close0[12], t_close1[12];
 	/* leases.c udp_disconnect: each lease, its kind, when its release may be told */
 	int ndis;
