@@ -232,7 +232,7 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		p->held++;
 		if (p->held > p->peak_held)
 			p->peak_held = p->held;
-		if (alloc_lat_known(l->kind, l->alloc_lat, 0))
+		if (alloc_lat_known(l->alloc_lat, 0))
 			hist__add(&p->alloc_lat, l->alloc_lat);
 		if (r->ended_too)
 			lease_ended(p, l);

@@ -20,9 +20,8 @@
  * measured, kept out of the histograms, where it was a 0 ns sample. A
  * measured search takes more than a nanosecond.
  */
-static inline bool alloc_lat_known(__u8 kind, __u64 dur_ns, int err)
+static inline bool alloc_lat_known(__u64 dur_ns, int err)
 {
-	(void)kind;
 	return dur_ns || err;
 }
 

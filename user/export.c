@@ -125,7 +125,7 @@ void export__csv_sink(void *ctx, const struct pl_event *e, const struct lease_re
 		if (e->err)
 			lb_str(b, errno_name(e->err, en, sizeof(en)));
 		lb_lit(b, ",,");
-		if (alloc_lat_known(e->kind, e->dur_ns, e->err))
+		if (alloc_lat_known(e->dur_ns, e->err))
 			lb_u64(b, e->dur_ns);
 		lb_lit(b, ",,,,");
 		break;

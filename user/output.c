@@ -71,7 +71,7 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 	switch (e->type) {
 	case PL_EV_ALLOC:
 		lb_str(b, alloc_kind_name(e->kind));
-		if (!alloc_lat_known(e->kind, e->dur_ns, e->err)) {
+		if (!alloc_lat_known(e->dur_ns, e->err)) {
 			lb_lit(b, " (latency not measured)");
 			break;
 		}
@@ -289,7 +289,7 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 	switch (e->type) {
 	case PL_EV_ALLOC:
 		jw_kname(&w, "kind", alloc_kind_name(e->kind));
-		if (alloc_lat_known(e->kind, e->dur_ns, e->err))
+		if (alloc_lat_known(e->dur_ns, e->err))
 			jw_ku64(&w, "latency_ns", e->dur_ns);
 		else
 			jw_knull(&w, "latency_ns");

@@ -117,6 +117,66 @@ static void test_nat_text(void **state)
 	free(s.text);
 }
 
+/*
+ * An allocation whose latency the tracer could not measure says 0: any kind
+ * (a deferred TCP connect()'s too, not only a UDP autobind), shown as not
+ * measured in the line and null in JSON, never "in 0ns" (a search takes
+ * longer than that); a measured one says its time.
+ */
+static void test_latency_not_measured(void **state)
+{
+	static const __u8 kinds[] = { PL_ALLOC_CONNECT, PL_ALLOC_AUTOBIND };
+	struct lease_result r = { .what = LW_ALLOC };
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .pid = 42, .tid = 42, .ts_ns = 1000, .lport = 40000 };
+	struct sink s;
+	const char *t;
+
+	(void)state;
+	memcpy(e.comm, "client", 7);
+	for (int json = 0; json < 2; json++) {
+		for (size_t k = 0; k < sizeof(kinds); k++) {
+			sink_open(&s);
+			s.o.json = json;
+			e.kind = kinds[k];
+			e.dur_ns = 0;
+			out__event(&s.o, &e, &r);
+			e.dur_ns = 12000;
+			out__event(&s.o, &e, &r);
+			t = sink_close(&s);
+			if (json) {
+				assert_non_null(strstr(t, "\"latency_ns\":null"));
+				assert_non_null(strstr(t, "\"latency_ns\":12000"));
+				assert_null(strstr(t, "\"latency_ns\":0"));
+			} else {
+				assert_non_null(strstr(t, " (latency not measured)\n"));
+				assert_non_null(strstr(t, " in 12.0us\n"));
+				assert_null(strstr(t, " in 0"));
+			}
+			free(s.text);
+		}
+	}
+	/* nor a sample of the histogram */
+	{
+		struct agg *a = agg__new(16);
+		struct lease_table *lt = lease_table__new(16);
+		struct proc_stats p;
+
+		assert_non_null(a);
+		assert_non_null(lt);
+		e.kind = PL_ALLOC_CONNECT;
+		e.dur_ns = 0;
+		e.lease = 1;
+		lease_table__apply(lt, &e, &r);
+		agg__apply(a, &e, &r);
+		agg__total(a, &p);
+		assert_int_equal(p.allocs, 1);
+		assert_int_equal(p.alloc_lat.count, 0);
+		agg__free(a);
+		lease_table__free(lt);
+	}
+}
+
 /* The ALLOC of a failed allocation of kind with err, through the aggregation. */
 static void failed(struct agg *a, __u8 kind, int err)
 {
@@ -161,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listen_signal_text),
 		cmocka_unit_test(test_nat_text),
+		cmocka_unit_test(test_latency_not_measured),
 		cmocka_unit_test(test_remedy_by_failure),
 	};
 
