@@ -30,6 +30,65 @@ const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, 
 	return NULL;
 }
 
+/*
+ * Destinations by hash, open addressing: a proxy or a NAT node holds
+ * sockets to tens of thousands of destinations, and a search of the whole
+ * array per socket made a snapshot quadratic (100k sockets to 10k
+ * destinations: 1.5 s a table). Slots hold an index into dv plus one (0:
+ * empty), so dv may be reallocated under it.
+ */
+struct dest_index {
+	size_t *slot;
+	size_t mask;
+};
+
+static int dest_index_init(struct dest_index *x, size_t max)
+{
+	size_t n = 16;
+
+	while (n < 2 * max)
+		n *= 2;
+	x->mask = n - 1;
+	x->slot = calloc(n, sizeof(*x->slot));
+	return x->slot ? 0 : -ENOMEM;
+}
+
+static size_t dest_hash(__u32 netns, int family, const __u8 *laddr, const __u8 *raddr,
+			__u16 rport)
+{
+	__u64 h = 1469598103934665603ULL;	/* FNV-1a, then a final mix */
+
+	h = (h ^ netns) * 1099511628211ULL;
+	h = (h ^ (((__u64)family << 16) | rport)) * 1099511628211ULL;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ laddr[i]) * 1099511628211ULL;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ raddr[i]) * 1099511628211ULL;
+	h ^= h >> 29;
+	return (size_t)h;
+}
+
+/* The slot of the destination in x, or the empty slot where it would go. */
+static size_t *dest_slot(const struct dest_index *x, const struct dest *dv, __u32 netns,
+			 int family, const __u8 *laddr, const __u8 *raddr, __u16 rport)
+{
+	size_t i = dest_hash(netns, family, laddr, raddr, rport) & x->mask;
+
+	while (x->slot[i] && !same_dest(&dv[x->slot[i] - 1], netns, family, laddr, raddr, rport))
+		i = (i + 1) & x->mask;
+	return &x->slot[i];
+}
+
+/* The namespace's index in s->ns, or s->nns. */
+static size_t ns_index(const struct snapshot *s, __u32 inum)
+{
+	size_t k;
+
+	for (k = 0; k < s->nns && s->ns[k].inum != inum; k++)
+		;
+	return k;
+}
+
 static int by_used(const void *a, const void *b)
 {
 	const struct dest *x = a, *y = b;
@@ -63,19 +122,24 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 {
 	struct dest *dv = NULL, *nv;
 	struct bind_room *bv;
+	struct dest_index ix = { 0 }, pix = { 0 };
 	size_t nd = 0, cap = 0;
+	__u32 *nbound;
 	__u8 *bound, *used;
 
 	*dvp = NULL;
 	*bvp = NULL;
 	*ndp = *nbp = 0;
 	bv = calloc(s->nns ? s->nns : 1, sizeof(*bv));
+	nbound = calloc(s->nns ? s->nns : 1, sizeof(*nbound));
 	bound = calloc(s->nns ? s->nns : 1, 65536 / 8);
 	used = calloc(s->nns ? s->nns : 1, 65536 / 8);
-	if (!bv || !bound || !used) {
+	if (!bv || !nbound || !bound || !used || dest_index_init(&ix, s->n)) {
 		free(bv);
+		free(nbound);
 		free(bound);
 		free(used);
+		free(ix.slot);
 		return -ENOMEM;
 	}
 
@@ -85,23 +149,25 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	 */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pl_sock_rec *r = &s->v[i].r;
-		size_t k;
+		size_t k = ns_index(s, r->netns);
 
-		for (k = 0; k < s->nns && s->ns[k].inum != r->netns; k++)
-			;
 		if (k == s->nns || r->proto != IPPROTO_TCP)
 			continue;
 		used[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
 		if (!r->rport || r->state == PL_TCP_LISTEN)
 			bound[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
 	}
+	/* and of the range: ports used, and ports bind() holds (no connect() may take them) */
 	for (size_t k = 0; k < s->nns; k++) {
 		const struct ns_info *ns = &s->ns[k];
 		__u32 nused = 0;
 
-		for (unsigned int p = ns->lo; p <= ns->pick_hi; p++)
-			if (!ns_reserved(ns, p))
-				nused += !!(used[k * 8192 + p / 8] & (1 << (p % 8)));
+		for (unsigned int p = ns->lo; p <= ns->pick_hi; p++) {
+			if (ns_reserved(ns, p))
+				continue;
+			nused += !!(used[k * 8192 + p / 8] & (1 << (p % 8)));
+			nbound[k] += !!(bound[k * 8192 + p / 8] & (1 << (p % 8)));
+		}
 		bv[k].netns = ns->inum;
 		bv[k].lo = ns->lo;
 		bv[k].hi = ns->hi;
@@ -114,23 +180,20 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sock_ent *e = &s->v[i];
 		const struct pl_sock_rec *r = &e->r;
-		const struct ns_info *ns = snapshot__ns(s, r->netns);
-		struct dest *d = NULL;
-
-		size_t k;
+		size_t k = ns_index(s, r->netns), *slot;
+		const struct ns_info *ns = k < s->nns ? &s->ns[k] : NULL;
+		struct dest *d;
 
 		if (r->proto != IPPROTO_TCP || !r->rport || r->state == PL_TCP_LISTEN || !in_range(ns, r->lport) ||
 		    ns_reserved(ns, r->lport))
 			continue;
 		/* A listener's accepted sockets share its port: no connect() made them. */
-		for (k = 0; k < s->nns && s->ns[k].inum != r->netns; k++)
-			;
 		if (bound[k * 8192 + r->lport / 8] & (1 << (r->lport % 8)))
 			continue;
-		for (size_t k = 0; k < nd && !d; k++)
-			if (same_dest(&dv[k], r->netns, r->family, r->laddr, r->raddr, r->rport))
-				d = &dv[k];
-		if (!d) {
+		slot = dest_slot(&ix, dv, r->netns, r->family, r->laddr, r->raddr, r->rport);
+		if (*slot) {
+			d = &dv[*slot - 1];
+		} else {
 			if (nd == cap) {
 				cap = cap ? cap * 2 : 64;
 				nv = realloc(dv, cap * sizeof(*dv));
@@ -139,6 +202,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 				dv = nv;
 			}
 			d = &dv[nd++];
+			*slot = nd;
 			memset(d, 0, sizeof(*d));
 			d->netns = r->netns;
 			d->family = r->family;
@@ -150,40 +214,46 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		d->time_wait += r->state == PL_TCP_TIME_WAIT;
 		add_holder(d, e);
 	}
+	free(ix.slot);
 	struct dest *pdv = NULL;
 	struct bind_room *pbv = NULL;
 	size_t pnd = 0, pnb = 0;
 
 	if (prev && s->ts_ns > prev->ts_ns && headroom(prev, NULL, &pdv, &pnd, &pbv, &pnb))
 		prev = NULL;
+	if (prev && s->ts_ns > prev->ts_ns) {
+		if (dest_index_init(&pix, pnd)) {
+			prev = NULL;
+		} else {
+			for (size_t i = 0; i < pnd; i++)
+				*dest_slot(&pix, pdv, pdv[i].netns, pdv[i].family, pdv[i].laddr,
+					   pdv[i].raddr, pdv[i].rport) = i + 1;
+		}
+	}
 	for (size_t i = 0; i < nd; i++) {
 		struct dest *d = &dv[i];
-		size_t k;
-		__u32 nbound = 0;
+		size_t k = ns_index(s, d->netns);
 
-		for (k = 0; k < s->nns && s->ns[k].inum != d->netns; k++)
-			;
-		for (unsigned int p = s->ns[k].lo; p <= s->ns[k].pick_hi; p++)
-			if (!ns_reserved(&s->ns[k], p) && (bound[k * 8192 + p / 8] & (1 << (p % 8))))
-				nbound++;
-		d->usable = (s->ns[k].pick_hi - s->ns[k].lo + 1) - s->ns[k].nreserved - nbound;
+		d->usable = (s->ns[k].pick_hi - s->ns[k].lo + 1) - s->ns[k].nreserved - nbound[k];
 		d->free = d->usable > d->in_use ? d->usable - d->in_use : 0;
 		d->used_pct = d->usable ? 100.0 * d->in_use / d->usable : 100.0;
 		d->exhausted_in = -1;
 		if (prev && s->ts_ns > prev->ts_ns) {
-			const struct dest *pd = headroom_find(pdv, pnd, d->netns, d->family, d->laddr,
-							      d->raddr, d->rport);
+			size_t ps = *dest_slot(&pix, pdv, d->netns, d->family, d->laddr, d->raddr,
+					       d->rport);
 
-			d->growth = ((double)d->in_use - (pd ? pd->in_use : 0)) /
+			d->growth = ((double)d->in_use - (ps ? pdv[ps - 1].in_use : 0)) /
 				    ((s->ts_ns - prev->ts_ns) / 1e9);
 			if (d->growth > 0)
 				d->exhausted_in = d->free / d->growth;
 		}
 	}
+	free(pix.slot);
 	free(pdv);
 	free(pbv);
 	(void)pnb;
 	qsort(dv, nd, sizeof(*dv), by_used);
+	free(nbound);
 	free(bound);
 	free(used);
 	*dvp = dv;

@@ -54,11 +54,76 @@ static void test_odd_range_headroom(void **state)
 	free(bv);
 }
 
+/*
+ * A node with sockets to many destinations (a proxy, a NAT node): 20000
+ * destinations in two namespaces, IPv4 and IPv6, each with its own count
+ * of sockets (1 to 3, one of them in TIME_WAIT for some), found apart by
+ * the destination index, and each one's growth against a snapshot a
+ * second before that had one socket fewer to every other destination.
+ */
+static void test_many_destinations(void **state)
+{
+	enum { ND = 20000 };
+	struct ns_info ns[2] = { { .inum = 7, .lo = 1024, .hi = 65535 },
+				 { .inum = 8, .lo = 1024, .hi = 65535 } };
+	struct sock_ent *v = calloc(3 * ND, sizeof(*v)), *pv = calloc(3 * ND, sizeof(*pv));
+	struct snapshot s = { .v = v, .ns = ns, .nns = 2, .ts_ns = 2000000000 };
+	struct snapshot p = { .v = pv, .ns = ns, .nns = 2, .ts_ns = 1000000000 };
+	struct bind_room *bv = NULL;
+	struct dest *dv = NULL;
+	size_t nd, nb, seen = 0;
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(pv);
+	for (int k = 0; k < 2; k++)
+		ns[k].pick_hi = ns_pick_hi(ns[k].lo, ns[k].hi);
+	for (int d = 0; d < ND; d++) {
+		for (int j = 0; j <= d % 3; j++) {
+			struct sock_ent *e = &v[s.n++];
+
+			e->pid = 100 + d % 7;
+			e->r = (struct pl_sock_rec){ .family = d % 4 ? AF_INET : AF_INET6,
+						    .proto = IPPROTO_TCP, .netns = 7 + d % 2,
+						    .state = j == 1 ? PL_TCP_TIME_WAIT : 1,
+						    .lport = 2000 + j, .rport = 443 + d % 3,
+						    .laddr = { 10, 0, 0, 1 },
+						    .raddr = { 10, (d >> 16) & 255, (d >> 8) & 255, d & 255 } };
+			if (j < d % 3 || d % 2 == 0)
+				pv[p.n++] = *e;
+		}
+	}
+	assert_int_equal(headroom(&s, &p, &dv, &nd, &bv, &nb), 0);
+	assert_int_equal(nd, ND);
+	for (size_t i = 0; i < nd; i++) {
+		const struct dest *d = &dv[i];
+		int id = (d->raddr[1] << 16) | (d->raddr[2] << 8) | d->raddr[3];
+
+		assert_true(id < ND);
+		assert_int_equal(d->netns, 7 + id % 2);
+		assert_int_equal(d->family, id % 4 ? AF_INET : AF_INET6);
+		assert_int_equal(d->rport, 443 + id % 3);
+		assert_int_equal(d->in_use, id % 3 + 1);
+		assert_int_equal(d->time_wait, id % 3 >= 1);
+		assert_int_equal(d->top[0].pid, 100 + id % 7);
+		assert_true(d->growth == (id % 2 ? 1.0 : 0.0));
+		seen++;
+	}
+	assert_int_equal(seen, ND);
+	/* and one destination of them as headroom_find() finds it */
+	assert_non_null(headroom_find(dv, nd, 8, AF_INET, dv[0].laddr, (__u8[16]){ 10, 0, 0, 1 }, 444));
+	free(dv);
+	free(bv);
+	free(v);
+	free(pv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick_hi),
 		cmocka_unit_test(test_odd_range_headroom),
+		cmocka_unit_test(test_many_destinations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
