@@ -45,6 +45,13 @@ const volatile __u32 probe_rate = 1000;
  * of the host on the slow path, and some owners would rather not pay that.
  */
 const volatile bool sys_exit_hooks = true;
+/*
+ * Tests only (PORTLIFE_TEST_SKIP_CLOSE_RPORT): the tracepoint mode's state
+ * program skips the changes out of FIN_WAIT1 and FIN_WAIT2 of connections
+ * to this port, as a recursion miss does. 0 (always, outside the tests): the
+ * verifier drops the check, a constant.
+ */
+const volatile __u16 test_skip_rport = 0;
 
 /* Lease ids: a counter, never a pointer. */
 __u64 next_lease = 0;
@@ -68,7 +75,7 @@ struct lease_val {
 	__u32 netns;
 	__u16 flags;
 	__u8 proto;
-	__u8 pad;
+	__u8 state;		/* tracepoint mode, TCP: the last state the state tracepoint saw */
 	__u16 lport;		/* the port, once allocated */
 	__u16 sport0;		/* tracepoint mode, LF_CONNECTING: inet_sport before the search */
 	__u32 range;		/* LF_LISTEN_AUTO: the netns's ip_local_port_range */

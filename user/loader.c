@@ -528,6 +528,7 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	s->rodata->signals_on = o->signals;
 	s->rodata->probe_rate = PL_PROBE_RATE;
 	s->rodata->sys_exit_hooks = !o->no_syscall_hooks;
+	s->rodata->test_skip_rport = o->test_skip_rport;
 	err = bpf_map__set_max_entries(s->maps.events, o->ringbuf_kib * 1024);
 	if (err)
 		return err;

@@ -73,6 +73,7 @@ struct loader_opts {
 	bool signals;			/* the security rules are on: listen signals */
 	bool probes;			/* ... and want the probes of closed ports */
 	bool no_syscall_hooks;		/* tracepoint mode: leave out the syscall exit tracepoints */
+	__u16 test_skip_rport;		/* tests only: PORTLIFE_TEST_SKIP_CLOSE_RPORT (trace.c) */
 };
 
 /* The tracer's programs, loaded and attached in one mode. */
