@@ -1080,7 +1080,7 @@ void alerts__sink(void *ctx, const struct pl_event *e, const struct lease_result
 		 */
 		if (on[AR_SCAN_OUT] && r->what == LW_END && r->lease &&
 		    (r->lease->flags & L_ALLOCATED) && r->lease->kind == PL_ALLOC_CONNECT &&
-		    r->lease->proto == IPPROTO_TCP && !r->lease->estab_ts)
+		    r->lease->proto == IPPROTO_TCP && !(r->lease->flags & L_ANSWERED))
 			scan_out(a, e, 2);
 		return;
 	case PL_EV_SIGNAL:

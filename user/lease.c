@@ -690,6 +690,16 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			flow_link(t, l);
 		if (e->new_state == PL_TCP_ESTABLISHED && !l->estab_ts)
 			l->estab_ts = e->ts_ns;
+		/*
+		 * Only an answered connection leaves these states: its
+		 * ESTABLISHED may be missing (the kernel skips the program
+		 * when a softirq's change lands on a CPU already running it).
+		 */
+		if (e->new_state == PL_TCP_ESTABLISHED || e->old_state == PL_TCP_ESTABLISHED ||
+		    e->old_state == PL_TCP_FIN_WAIT1 || e->old_state == PL_TCP_FIN_WAIT2 ||
+		    e->old_state == PL_TCP_CLOSE_WAIT || e->old_state == PL_TCP_LAST_ACK ||
+		    e->old_state == PL_TCP_CLOSING)
+			l->flags |= L_ANSWERED;
 		/* a bound socket's connect (bind, then connect to a TIME_WAIT tuple) */
 		if (e->old_state == PL_TCP_CLOSE && e->new_state == PL_TCP_SYN_SENT)
 			note_tuple_taken(t, l, e->ts_ns);
@@ -716,7 +726,8 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			return;
 		}
 		lru_touch(t, l, e->ts_ns);
-		l->flags = (l->flags & ~L_TW_EXPECTED) | L_IN_TW | L_CLOSED;
+		/* TIME_WAIT comes only after an answer */
+		l->flags = (l->flags & ~L_TW_EXPECTED) | L_IN_TW | L_CLOSED | L_ANSWERED;
 		l->tw_enter_ts = e->ts_ns;
 		/* tcp_time_wait() is the close: exact modes report no CLOSE state for it. */
 		if (!l->close_ts)

@@ -20,6 +20,7 @@
 #define L_CLOSED	0x10	/* reached CLOSE */
 #define L_TW_TAKEN	0x20	/* a newer connect() took its TIME_WAIT 4-tuple over (tcp_tw_reuse) */
 #define L_FREE		0x40	/* the slot is on the free list: the lease it held ended */
+#define L_ANSWERED	0x80	/* a connect() answered: ESTABLISHED seen, or a state after it */
 
 struct lease {
 	__u64 id;
