@@ -537,16 +537,16 @@ static __always_inline void handle_reset_tp(const struct sock *sk)
  */
 static __always_inline int handle_destroy(const struct sock *sk)
 {
-	bool hashed;
+	bool hashed, close_unseen;
 	struct lease_val *l = tcp_lease(sk, &hashed);
 
 	if (!l)
 		return 0;
+	close_unseen = !(l->flags & LF_RESET) &&
+		       (l->state == TCP_FIN_WAIT1 || l->state == TCP_FIN_WAIT2 ||
+			l->state == TCP_CLOSING);
 	/* A timewait socket may still hold the port: the snapshot follows it. */
-	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING | LF_RESET)) &&
-	    (l->state == TCP_FIN_WAIT1 || l->state == TCP_FIN_WAIT2 || l->state == TCP_CLOSING))
-		;	/* its close unseen: left to the rounds */
-	else if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING)))
+	if (!(l->flags & (LF_CLOSED_TW | LF_CONNECTING)) && !close_unseen)
 		emit_release(sk, l, PL_END_CLOSE);
 	tcp_lease_del(sk, hashed);
 	return 0;
