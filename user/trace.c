@@ -343,12 +343,20 @@ static void tick_losses(struct tracer *tr, __u64 now)
 	read_drops(tr, d);
 	for (int i = 1; i < PL_EV_MAX; i++)
 		total += d[i];
-	/* on the full screen, the title line shows the losses */
-	if ((total > tr->last_drops || miss > tr->last_miss) &&
-	    (!tr->top || !isatty(STDOUT_FILENO)))
-		fprintf(stderr, "portlife: LOST %llu events (ring buffer full) and %llu "
-				"(recursion misses) in the last second; try --ringbuf or -s\n",
-			(unsigned long long)(total - tr->last_drops),
+	/*
+	 * On the full screen, the title line shows the losses. Each cause its
+	 * own line and remedy: a bigger buffer does nothing for a recursion
+	 * miss (the kernel skipped a program already running on that CPU,
+	 * under a softirq), and the TIME_WAIT rounds find the closes it hides.
+	 */
+	if (total > tr->last_drops && (!tr->top || !isatty(STDOUT_FILENO)))
+		fprintf(stderr, "portlife: LOST %llu events in the last second: the ring buffer "
+				"was full; raise --ringbuf, or print less (-s)\n",
+			(unsigned long long)(total - tr->last_drops));
+	if (miss > tr->last_miss && (!tr->top || !isatty(STDOUT_FILENO)))
+		fprintf(stderr, "portlife: the kernel skipped portlife's programs %llu times in the "
+				"last second (recursion misses: a softirq on a CPU already running "
+				"one); closes it hid are found by the TIME_WAIT rounds\n",
 			(unsigned long long)(miss - tr->last_miss));
 	if (untracked > tr->last_untracked && (!tr->top || !isatty(STDOUT_FILENO)))
 		fprintf(stderr, "portlife: %llu leases untracked in the last second: the kernel's "
