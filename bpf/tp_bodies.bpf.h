@@ -287,12 +287,10 @@ static __always_inline void tcp_connect_begin(const struct sock *sk, struct leas
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct pending p = {};
 
-	if (!tp)
+	/* sendto(MSG_FASTOPEN) connects within the send: its SYN goes at once */
+	if (!tp || !BPF_CORE_READ_BITFIELD(tp, fastopen_connect) || tp->fastopen_req)
 		return;
 	nl->sport0 = tp->inet_conn.icsk_inet.inet_sport;
-	/* sendto(MSG_FASTOPEN) connects within the send: its SYN goes at once */
-	if (!BPF_CORE_READ_BITFIELD(tp, fastopen_connect) || tp->fastopen_req)
-		return;
 	nl->flags |= LF_DEFER;
 	if (!sys_exit_hooks)
 		return;
@@ -306,36 +304,34 @@ static __always_inline void tcp_connect_begin(const struct sock *sk, struct leas
  * SYN_SENT -> CLOSE with no port: the search found none (EADDRNOTAVAIL), or
  * a deferred connect() that took one is closed before its SYN. A socket
  * whose refused connect() left the same port in inet_sport, and got it
- * again, reads as the first: too rare to pay a hook for.
+ * again, reads as the first: too rare to pay a hook for. The port the
+ * deferred connect() took, or 0.
  */
-static __always_inline bool deferred_port(const struct sock *sk, const struct lease_val *l)
+static __always_inline __u16 deferred_port(const struct sock *sk, const struct lease_val *l)
 {
 	struct tcp_sock *tp;
 	__u16 sport;
 
 	if (!(l->flags & LF_DEFER))
-		return false;
+		return 0;
 	tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (!tp)
-		return false;
+		return 0;
 	sport = tp->inet_conn.icsk_inet.inet_sport;
-	return sport && sport != l->sport0;
+	return sport != l->sport0 ? bpf_ntohs(sport) : 0;
 }
 
 /* A deferred connect()'s port, learnt after the call: dated at it, latency not measured. */
-static __always_inline void tcp_deferred_told(const struct sock *sk, const struct lease_val *l)
+static __always_inline void tcp_deferred_told(const struct sock *sk, const struct lease_val *l,
+					      __u16 port)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
-	struct pl_event *e;
+	struct pl_event *e = ev_reserve(PL_EV_ALLOC);
 
-	if (!tp)
-		return;
-	e = ev_reserve(PL_EV_ALLOC);
 	if (!e)
 		return;
 	ev_owner(e, l);
 	READ_TUPLE_BTF(e, &sk->__sk_common);
-	e->lport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	e->lport = port;
 	e->kind = PL_ALLOC_CONNECT;
 	e->ts_ns = l->start_ns;
 	ev_submit(e);
@@ -406,23 +402,26 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	lport = sk->__sk_common.skc_num;
 	if (l->flags & LF_CONNECTING) {
 		now = bpf_ktime_get_ns();
-		if (newstate == TCP_CLOSE && lport == 0 && !deferred_port(sk, l)) {
-			/*
-			 * inet_hash_connect() found no port: connect() returns
-			 * EADDRNOTAVAIL. SYN_SENT -> CLOSE spans the search.
-			 */
-			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
-			tcp_lease_del(sk, hashed);
-			return 0;
-		}
 		if (newstate == TCP_CLOSE && lport == 0) {
+			__u16 taken = deferred_port(sk, l);
+
+			if (!taken) {
+				/*
+				 * inet_hash_connect() found no port: connect()
+				 * returns EADDRNOTAVAIL. SYN_SENT -> CLOSE spans
+				 * the search.
+				 */
+				emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
+				tcp_lease_del(sk, hashed);
+				return 0;
+			}
 			/*
 			 * A deferred connect() closed before its SYN: the port
 			 * it took is already given back (tcp_set_state() put
 			 * it), and no hook saw it taken. Told now, dated at the
 			 * call; the release follows.
 			 */
-			tcp_deferred_told(sk, l);
+			tcp_deferred_told(sk, l, taken);
 			l->flags &= ~LF_CONNECTING;
 		}
 		if (lport) {
@@ -912,21 +911,13 @@ static __always_inline void tcp_connect_exit(const struct pending *p)
 	const struct sock *sk = (const struct sock *)p->sk;
 	__u64 key = p->sk;
 	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
-	struct pl_event *e;
 
 	/* sock_ops reported it (the SYN went), or the lease is gone, or another socket's */
 	if (!l || l->lease != p->l.lease || !(l->flags & LF_CONNECTING) ||
 	    !BPF_CORE_READ(sk, __sk_common.skc_num))
 		return;
 	l->flags &= ~LF_CONNECTING;
-	e = ev_reserve(PL_EV_ALLOC);
-	if (!e)
-		return;
-	ev_owner(e, l);
-	READ_TUPLE_CORE(e, &sk->__sk_common);
-	e->kind = PL_ALLOC_CONNECT;
-	e->dur_ns = e->ts_ns - l->start_ns;
-	ev_submit(e);
+	emit_alloc(sk, l, PL_ALLOC_CONNECT, 0, bpf_ktime_get_ns() - l->start_ns);
 }
 
 /*

@@ -584,6 +584,28 @@ static int t_bind_errors(void)
 }
 
 /* The child's summary says it holds nothing at exit: every lease ended. */
+/* 20 ms of slack on a release, and on a hold: TCG, or a busy host */
+#define HOLD_SLACK_NS 20000000LL
+
+/*
+ * Lease i of the scenario (r.hold_port[i]): its allocation a within the
+ * call that made it (call: its name), its release rel within its close().
+ */
+static int in_call_windows(const struct run *run, int i, const char *a, const char *rel,
+			   const char *call)
+{
+	const struct result *r = &run->r;
+	long long at = jnum(a, "ts_ns"), rt = jnum(rel, "ts_ns");
+
+	if (at < r->t_open0[i] || at > r->t_open1[i])
+		return fail("port %d: allocated at %lld, outside %s [%lld, %lld]", r->hold_port[i],
+			    at, call, r->t_open0[i], r->t_open1[i]);
+	if (rt < r->t_close0[i] || rt > r->t_close1[i] + HOLD_SLACK_NS)
+		return fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
+			    r->hold_port[i], rt, r->t_close0[i], r->t_close1[i]);
+	return 0;
+}
+
 static int none_held(struct run *run)
 {
 	for (int i = 0; i < run->nlines; i++)
@@ -766,7 +788,6 @@ static int sc_udp_disconnect(struct result *r)
  */
 static int udp_disconnect_check(char *const extra[], const char *name)
 {
-	const long long slack = 20000000;
 	bool nosys = extra && extra[0] && !strcmp(extra[0], "--no-syscall-hooks");
 	bool tp = false;
 	struct run run;
@@ -809,7 +830,7 @@ static int udp_disconnect_check(char *const extra[], const char *name)
 			break;
 		}
 		rt = jnum(rel, "ts_ns");
-		if (rt < run.r.dis_rel0[i] || rt > run.r.dis_rel1[i] + slack)
+		if (rt < run.r.dis_rel0[i] || rt > run.r.dis_rel1[i] + HOLD_SLACK_NS)
 			err = fail("port %d (%s): released at %lld, outside [%lld, %lld] + 20 ms",
 				   port, kind, rt, run.r.dis_rel0[i], run.r.dis_rel1[i]);
 	}
@@ -927,7 +948,6 @@ static int sc_listen_unbound(struct result *r)
  */
 static int listen_unbound_check(char *const extra[], const char *name)
 {
-	const long long slack = 20000000;
 	struct run run;
 	const char *l;
 	int err, nfail = 0;
@@ -938,7 +958,6 @@ static int listen_unbound_check(char *const extra[], const char *name)
 	stop(&run, 800);
 	for (int i = 0; !err && i < run.r.nhold; i++) {
 		const char *a = NULL, *rel = NULL;
-		long long at, rt;
 
 		if (count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a) != 1 ||
 		    !jstr_is(a, "kind", "bind_ephemeral") || jfind(a, "error")) {
@@ -952,14 +971,7 @@ static int listen_unbound_check(char *const extra[], const char *name)
 				   count_lease_ev(&run, "release", jnum(a, "lease"), NULL));
 			break;
 		}
-		at = jnum(a, "ts_ns");
-		rt = jnum(rel, "ts_ns");
-		if (at < run.r.t_open0[i] || at > run.r.t_open1[i])
-			err = fail("port %d: allocated at %lld, outside listen() [%lld, %lld]",
-				   run.r.hold_port[i], at, run.r.t_open0[i], run.r.t_open1[i]);
-		else if (rt < run.r.t_close0[i] || rt > run.r.t_close1[i] + slack)
-			err = fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
-				   run.r.hold_port[i], rt, run.r.t_close0[i], run.r.t_close1[i]);
+		err = in_call_windows(&run, i, a, rel, "listen()");
 	}
 	for (int i = 0; !err && i < run.nlines; i++) {
 		l = run.lines[i];
@@ -1093,7 +1105,6 @@ static int sc_fastopen(struct result *r)
  */
 static int fastopen_check(char *const extra[], const char *name)
 {
-	const long long slack = 20000000;
 	struct run run;
 	int err, nfail = 0;
 
@@ -1106,7 +1117,7 @@ static int fastopen_check(char *const extra[], const char *name)
 	for (int i = 0; !err && i < run.r.nhold; i++) {
 		const char *a = NULL, *rel = NULL, *lv;
 		int port = run.r.hold_port[i], fam = run.r.hold_fam[i];
-		long long at, rt, lat;
+		long long lat;
 
 		a = lease_of_family(&run, port, "connect", fam);
 		if (!a) {
@@ -1119,19 +1130,12 @@ static int fastopen_check(char *const extra[], const char *name)
 				   count_lease_ev(&run, "release", jnum(a, "lease"), NULL));
 			break;
 		}
-		at = jnum(a, "ts_ns");
-		rt = jnum(rel, "ts_ns");
 		lv = jfind(a, "latency_ns");
 		lat = lv && strncmp(lv, "null", 4) ? jnum(a, "latency_ns") : -1;
-		if (at < run.r.t_open0[i] || at > run.r.t_open1[i])
-			err = fail("port %d: allocated at %lld, outside connect() [%lld, %lld]", port,
-				   at, run.r.t_open0[i], run.r.t_open1[i]);
-		else if (lat > run.r.t_open1[i] - run.r.t_open0[i])
+		err = in_call_windows(&run, i, a, rel, "connect()");
+		if (!err && lat > run.r.t_open1[i] - run.r.t_open0[i])
 			err = fail("port %d: allocation latency %lld ns, longer than connect() (%lld)",
 				   port, lat, run.r.t_open1[i] - run.r.t_open0[i]);
-		else if (rt < run.r.t_close0[i] || rt > run.r.t_close1[i] + slack)
-			err = fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
-				   port, rt, run.r.t_close0[i], run.r.t_close1[i]);
 	}
 	for (int i = 0; !err && i < run.nlines; i++) {
 		const char *l = run.lines[i];
@@ -1560,7 +1564,6 @@ static int sc_hold(struct result *r)
  */
 static int hold_check(char *const extra[], const char *name)
 {
-	const long long slack = 20000000;
 	struct run run;
 	int err;
 
@@ -1570,23 +1573,16 @@ static int hold_check(char *const extra[], const char *name)
 	stop(&run, 800);
 	for (int i = 0; !err && i < run.r.nhold; i++) {
 		const char *a = NULL, *rel = NULL;
-		long long at, rt, hold, own;
+		long long hold, own;
 
 		if (count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a) != 1 ||
 		    count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1) {
 			err = fail("port %d: not one alloc and one release", run.r.hold_port[i]);
 			break;
 		}
-		at = jnum(a, "ts_ns");
-		rt = jnum(rel, "ts_ns");
 		hold = jnum(rel, "hold_ns");
 		own = run.r.t_close1[i] - run.r.t_open0[i];
-		if (at < run.r.t_open0[i] || at > run.r.t_open1[i])
-			err = fail("port %d: allocated at %lld, outside its call [%lld, %lld]",
-				   run.r.hold_port[i], at, run.r.t_open0[i], run.r.t_open1[i]);
-		else if (rt < run.r.t_close0[i] || rt > run.r.t_close1[i] + slack)
-			err = fail("port %d: released at %lld, outside close() [%lld, %lld] + 20 ms",
-				   run.r.hold_port[i], rt, run.r.t_close0[i], run.r.t_close1[i]);
+		err = in_call_windows(&run, i, a, rel, "its call");
 		/*
 		 * Within the workload's own bounds: from the end of the call
 		 * that allocated to the start of the close(), and from the
@@ -1594,7 +1590,7 @@ static int hold_check(char *const extra[], const char *name)
 		 * Not "own minus 20 ms": under TCG, with another guest on the
 		 * host, a connect() alone has taken 25 ms.
 		 */
-		else if (hold > own + slack || hold < run.r.t_close0[i] - run.r.t_open1[i])
+		if (!err && (hold > own + HOLD_SLACK_NS || hold < run.r.t_close0[i] - run.r.t_open1[i]))
 			err = fail("port %d: held %lld ns by portlife, outside the workload's "
 				   "[%lld, %lld] + 20 ms", run.r.hold_port[i], hold,
 				   run.r.t_close0[i] - run.r.t_open1[i], own);
