@@ -24,6 +24,7 @@
 #define LF_LISTEN_AUTO	0x400	/* tracepoint mode: listen() without a port; sock_ops says which */
 #define LF_RESET	0x800	/* tracepoint mode: a reset ends it from FIN_WAIT2/CLOSING, no TIME_WAIT */
 #define LF_DEFER	0x1000	/* tracepoint mode: TCP_FASTOPEN_CONNECT, its SYN may wait for a send */
+#define LF_PRE		0x2000	/* tracepoint mode: a UDP socket that held lport before tracing began */
 
 /* Knobs: rodata, set by the loader between open and load. */
 const volatile __u32 targ_tgid = 0;

@@ -223,6 +223,37 @@ int pl_iter_tw(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
+/*
+ * Tracepoint mode, once at the start, in each network namespace: every UDP
+ * socket holding a port then gets storage marked LF_PRE with its port
+ * (unless a hook, attached before, made some already). User space then
+ * adds the namespace to udp_walked, where a UDP socket without storage
+ * that has a port took it while tracing (udp_unmarked()). A socket left
+ * unmarked (no memory) is counted, and its namespace left out.
+ */
+__u64 udp_mark_failed = 0;
+
+SEC("iter/udp")
+int pl_iter_udp_mark(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+	struct lease_val *l;
+
+	if (!udp)
+		return 0;
+	l = bpf_sk_storage_get(&sk_leases, udp, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!l) {
+		__sync_fetch_and_add(&udp_mark_failed, 1);
+		return 0;
+	}
+	/* new storage is zeroed; a hook's has its socket's address */
+	if (l->flags || l->skaddr)
+		return 0;
+	l->flags = LF_PRE;
+	l->lport = udp->inet.sk.__sk_common.skc_num;
+	return 0;
+}
+
 /* ---- exact modes: per kernel function, fentry/fexit then kprobe twins --- */
 
 /* inet_hash_connect(): connect() over IPv4 picks its port */

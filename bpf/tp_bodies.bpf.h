@@ -20,6 +20,8 @@
  *   - cgroup sendmsg4/6          UDP autobind by an unconnected send (after
  *                                the fact: no latency)
  *   - cgroup sock_create         which UDP sockets were made while tracing
+ *   - iter/udp, once at the start which UDP sockets held a port before
+ *                                tracing (pl_iter_udp_mark(), udp_unmarked())
  *   - cgroup sock_release        UDP releases
  *   - sock_ops TCP_LISTEN_CB     the port of a listen() without bind() (signals.bpf.h)
  * A lease lives in its socket's own storage (sk_leases): freed with the
@@ -131,6 +133,20 @@ struct {
 	__type(key, __u64);
 	__type(value, struct udp_bound);
 } udp_bound SEC(".maps");
+
+/*
+ * The network namespaces whose bound UDP sockets were marked LF_PRE when
+ * tracing began (pl_iter_udp_mark(), run by user space in each after every
+ * hook is attached). There a UDP socket with a port and no storage took
+ * its port while tracing: udp_unmarked().
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} udp_walked SEC(".maps");
 
 /*
  * The cgroup programs run only in the cgroup they are attached to (--cgroup,
@@ -702,7 +718,9 @@ static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
  * socket made while tracing that has a port no hook reported took it in an
  * autobind: an unconnected send's (the sendmsg hook runs just after it), or
  * one whose call failed before any hook (a send to a v4-mapped address from
- * an IPv6-only socket, send() with no address): reported now.
+ * an IPv6-only socket, send() with no address): reported now. So is a
+ * socket that held a port when tracing began (LF_PRE) and has another now:
+ * a disconnect gave the first back (never a lease of ours: not told).
  */
 static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_sock *bsk,
 					 __u16 port, __u64 id)
@@ -712,8 +730,56 @@ static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_s
 		udp_connect_told(l, port);
 	if ((l->flags & LF_LEASE) && !udp_lease_lost_port(l, bsk, port))
 		return;		/* still on its port */
+	if ((l->flags & LF_PRE) && port != l->lport)
+		l->flags = LF_BORN;
 	if ((l->flags & LF_BORN) && port)
 		udp_born_alloc(l, bsk, port, id);
+}
+
+/*
+ * A UDP socket with no storage at a hook: made before tracing began
+ * (sock_create gives every later one some). In a namespace the start walk
+ * marked (udp_walked), every socket that had a port then has storage, so
+ * one with a port now took it while tracing, in a call no hook saw (an
+ * unconnected send's autobind, just before the sendmsg hook): storage
+ * LF_BORN, for udp_catch_up() to report. Elsewhere (a namespace portlife
+ * could not enter) the port may be older than tracing: marked LF_PRE, as
+ * the walk would have, and not reported. NULL for a socket without a port.
+ */
+/* udp_unmarked()'s port when the hook may not read it: read through the socket */
+#define PORT_UNREAD 0xffffffffu
+
+static __always_inline struct lease_val *udp_unmarked(const struct bpf_sock *bsk, __u32 port)
+{
+	const struct sock *sk;
+	struct lease_val *l;
+	__u32 ns;
+
+	if (!port)
+		return NULL;
+	l = bpf_sk_storage_get(&sk_leases, (void *)bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!l) {
+		__sync_fetch_and_add(&untracked, 1);
+		return NULL;
+	}
+	l->skaddr = (__u64)bsk;
+	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
+	if (port == PORT_UNREAD) {
+		/* sock_release may not read it from its context */
+		port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (!port) {
+			l->flags = 0;
+			return NULL;
+		}
+	}
+	ns = skc_netns(&sk->__sk_common);
+	if (bpf_map_lookup_elem(&udp_walked, &ns)) {
+		l->flags = LF_BORN;
+	} else {
+		l->flags = LF_PRE;
+		l->lport = port;
+	}
+	return l;
 }
 
 /* ---- bind() -------------------------------------------------------------- */
@@ -871,6 +937,8 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 	if (bsk->src_port) {
 		/* no autobind to come: only what happened since the last hook */
 		l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+		if (!l)
+			l = udp_unmarked(bsk, bsk->src_port);
 		if (l)
 			udp_catch_up(l, bsk, bsk->src_port, id);
 		return;
@@ -978,10 +1046,15 @@ static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
 	struct bpf_sock *bsk = ctx->sk;
 	struct lease_val *l;
 
-	if (!bsk)
+	if (!bsk || !bsk->src_port)
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
-	if (l && bsk->src_port)
+	if (!l) {
+		if (cg_task_filtered(id >> 32))
+			return;
+		l = udp_unmarked(bsk, bsk->src_port);
+	}
+	if (l)
 		udp_catch_up(l, bsk, bsk->src_port, id);
 }
 
@@ -995,6 +1068,9 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	if (bsk->protocol != IPPROTO_UDP)
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
+	/* made before tracing: a port it took since is told, then released */
+	if (!l && !cg_task_filtered(bpf_get_current_pid_tgid() >> 32))
+		l = udp_unmarked(bsk, PORT_UNREAD);
 	if (!l)
 		return;
 	if (l->skaddr != (__u64)bsk)

@@ -26,7 +26,9 @@
 #include "portlife.h"
 #include "twlook.skel.h"
 #include "cgpath.h"
+#include "iter.h"
 #include "loader.h"
+#include "netns.h"
 #include "util.h"
 
 /* How a program attaches; checked against the object by loader__check_table(). */
@@ -78,6 +80,7 @@ static const struct prog_spec {
 	{ "pl_sock_create",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_sock_release",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_iter_tw",		AT_ITER,	M_TP,		NULL },
+	{ "pl_iter_udp_mark",	AT_ITER,	M_TP,		NULL },
 	{ "pl_fe_bind",		AT_FENTRY,	M_FENTRY,	"inet_bind" },
 	{ "pl_fx_bind",		AT_FEXIT,	M_FENTRY,	"inet_bind" },
 	{ "pl_kp_bind",		AT_KPROBE,	M_KPROBE,	"inet_bind" },
@@ -915,12 +918,73 @@ static bool counts_recursion(const struct bpf_object *obj)
 }
 
 /*
+ * Tracepoint mode, once every hook is attached: in each network namespace
+ * portlife can enter, the UDP sockets holding a port get storage marked as
+ * older than tracing (pl_iter_udp_mark()), and the namespace goes into
+ * udp_walked. There, from now on, a UDP socket found with a port and no
+ * storage took the port while tracing: a socket made before the start,
+ * still unbound then, whose first send autobinds (no hook sees that
+ * autobind, only the send's just after it). A namespace not entered, or
+ * where a socket could not be marked, is left out of udp_walked: its
+ * unmarked sockets are taken as older than tracing, not as news.
+ * 0, or -errno when the thread cannot get back to its own namespace.
+ */
+static int mark_udp(struct tracer_bpf *t, struct bpf_link *it, bool verbose)
+{
+	volatile __u64 *failed = &t->skel->bss->udp_mark_failed;
+	int self, err = 0, map = bpf_map__fd(t->skel->maps.udp_walked);
+	size_t nns, walked = 0;
+	struct netns_ref *nsv;
+	__u32 self_inum;
+
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return 0;	/* no /proc: nothing walked, nothing assumed */
+	self_inum = netns_fd_inum(self);
+	nsv = netns_list(&nns);
+	for (size_t i = 0; i < nns; i++) {
+		bool here = nsv[i].inum == self_inum;
+		struct vec none = {};
+		__u64 before = *failed;
+		__u8 one = 1;
+		int fd = -1, e = 0;
+
+		if (!here) {
+			fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
+			e = fd < 0 ? -errno : netns_enter(fd);
+			if (fd >= 0)
+				close(fd);
+			if (e)
+				continue;	/* gone, or not ours to enter */
+		}
+		/* the program writes nothing: reading runs it over every socket */
+		e = iter_collect(it, sizeof(__u64), sizeof(__u64), &none);
+		free(none.v);
+		if (!here && netns_return(self)) {
+			err = -EIO;
+			break;
+		}
+		if (!e && *failed == before &&
+		    !bpf_map_update_elem(map, &nsv[i].inum, &one, BPF_ANY))
+			walked++;
+	}
+	close(self);
+	if (verbose)
+		fprintf(stderr, "portlife: UDP sockets older than tracing marked in %zu of %zu "
+				"network namespaces%s\n", walked, nns,
+			*failed ? " (some could not be: out of memory)" : "");
+	free(nsv);
+	return err;
+}
+
+/*
  * Open, configure, load and attach everything one mode needs. On failure
  * nothing stays loaded and *why says what the kernel refused.
  */
 static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_mode mode,
 		    const struct btf *btf, bool probes, char *why, size_t whylen)
 {
+	struct bpf_link *udp_mark = NULL;
 	struct bpf_program *prog;
 	char kc[64];
 	int err;
@@ -1007,6 +1071,8 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		}
 		if (prog == t->skel->progs.pl_iter_tw)
 			t->tw_iter = link;
+		if (prog == t->skel->progs.pl_iter_udp_mark)
+			udp_mark = link;
 		if (sig)
 			t->sees |= sig->sees;
 	}
@@ -1022,6 +1088,12 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		err = attach_cgroup_progs(t, o, why, whylen);
 		if (err)
 			goto fail;
+		err = udp_mark ? mark_udp(t, udp_mark, o->verbose) : 0;
+		if (err) {
+			snprintf(why, whylen, "cannot return to portlife's own network namespace "
+				 "after marking UDP sockets: %s", strerror(-err));
+			goto fail;
+		}
 		snprintf(t->precision, sizeof(t->precision), "%s",
 			 o->no_syscall_hooks ? PRECISION_TP_NO_SYSCALL_HOOKS : PRECISION_TP);
 	} else {

@@ -42,6 +42,7 @@
 const char *portlife;
 const char *mode;
 bool no_pid_filter;
+int (*child_pre)(struct result *);
 char tmpdir[] = "/tmp/portlife-live.XXXXXX";
 static int passed, failed;
 static char failmsg[512];
@@ -291,9 +292,15 @@ int start(struct run *run, int (*fn)(struct result *), const char *name, char *c
 
 		close(run->go[1]);
 		close(run->res[0]);
+		memset(&run->r, 0, sizeof(run->r));
+		if (child_pre) {
+			/* done before portlife starts: start() waits for this byte */
+			c = child_pre(&run->r) ? 'E' : 'p';
+			if (write(run->res[1], &c, 1) != 1)
+				_exit(1);
+		}
 		if (read(run->go[0], &c, 1) != 1)
 			_exit(1);
-		memset(&run->r, 0, sizeof(run->r));
 		run->child_err = fn(&run->r);
 		if (write(run->res[1], &run->child_err, sizeof(int)) < 0 ||
 		    write(run->res[1], &run->r, sizeof(run->r)) < 0)
@@ -305,6 +312,12 @@ int start(struct run *run, int (*fn)(struct result *), const char *name, char *c
 	}
 	close(run->go[0]);
 	close(run->res[1]);
+	if (child_pre) {
+		char c = 0;
+
+		if (read(run->res[0], &c, 1) != 1 || c != 'p')
+			return fail("the child's setup before portlife failed");
+	}
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", run->child);
 	argv[i++] = (char *)portlife;

@@ -17,6 +17,12 @@
 extern const char *portlife;
 extern const char *mode;	/* --mode for portlife, or NULL for its default */
 extern bool no_pid_filter;	/* start() without -p CHILD */
+struct result;
+/*
+ * When set, start()'s child runs it before portlife starts (what a process
+ * did before the tracer came), then the scenario as usual once driven.
+ */
+extern int (*child_pre)(struct result *);
 extern char tmpdir[];		/* every test's outputs; printed in the summary */
 
 /* ---- a test and its registration -------------------------------------- */
@@ -87,6 +93,8 @@ struct result {
 	unsigned short chaos_port[512];
 	unsigned char chaos_udp[512];
 	unsigned short chaos_alloc[512], chaos_rel[512];
+	/* leases.c udp_preexisting: the ports of the sockets made before portlife */
+	unsigned short pre_port[5];
 };
 
 /* ---- running portlife and a child -------------------------------------- */

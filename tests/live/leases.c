@@ -606,6 +606,30 @@ static int in_call_windows(const struct run *run, int i, const char *a, const ch
 	return 0;
 }
 
+/*
+ * Each of the run's holds is one allocation of kind, no error, released
+ * once, both within their calls (call: the allocating one, for messages).
+ */
+static int holds_are_leases(struct run *run, const char *kind, const char *call)
+{
+	int err = 0;
+
+	for (int i = 0; !err && i < run->r.nhold; i++) {
+		int port = run->r.hold_port[i];
+		const char *a = NULL, *rel = NULL;
+
+		if (count_ev(run, "alloc", run->child, port, &a) != 1 ||
+		    !jstr_is(a, "kind", kind) || jfind(a, "error"))
+			return fail("port %d: not one %s allocation by %s: %s", port, kind, call,
+				    a ? a : "none");
+		if (count_lease_ev(run, "release", jnum(a, "lease"), &rel) != 1)
+			return fail("port %d: released %d times, want 1", port,
+				    count_lease_ev(run, "release", jnum(a, "lease"), NULL));
+		err = in_call_windows(run, i, a, rel, call);
+	}
+	return err;
+}
+
 static int none_held(struct run *run)
 {
 	for (int i = 0; i < run->nlines; i++)
@@ -848,6 +872,135 @@ static int t_udp_disconnect(void)
 	return err ? err : udp_disconnect_check(extra, "nosys_udp_disconnect");
 }
 
+/* ---- UDP sockets made before portlife started --------------------------------- */
+
+/*
+ * Made before portlife starts (child_pre), in the child's own namespace:
+ * pre[0] IPv4 and pre[1] IPv6 unbound, pre[2] bound, pre[3] autobound by a
+ * send, pre[4] IPv6 bound (a server answering with unconnected sends).
+ */
+static int pre_fd[5];
+
+static int pre_udp_sockets(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char b = 0;
+	int err;
+
+	if ((err = own_netns()))
+		return err;
+	for (int i = 0; i < 5; i++) {
+		pre_fd[i] = socket(i == 1 || i == 4 ? AF_INET6 : AF_INET,
+				   SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (pre_fd[i] < 0)
+			return -errno;
+	}
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(pre_fd[2], (void *)&ss, len))
+		return -errno;
+	len = mkaddr(&ss, AF_INET6, 0);
+	if (bind(pre_fd[4], (void *)&ss, len))
+		return -errno;
+	len = mkaddr(&ss, AF_INET, 9);
+	if (sendto(pre_fd[3], &b, 1, 0, (void *)&ss, len) != 1)
+		return -errno;
+	for (int i = 0; i < 5; i++)
+		r->pre_port[i] = sock_port(pre_fd[i]);
+	return r->pre_port[0] || r->pre_port[1] || !r->pre_port[2] || !r->pre_port[3] ||
+	       !r->pre_port[4] ? -EPROTO : 0;
+}
+
+/* A send from pre_fd[i] to loopback port 9 of its family, timed as hold i. */
+static int pre_send(struct result *r, int i, bool hold)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, i == 1 || i == 4 ? AF_INET6 : AF_INET, 9);
+	long long t0 = now_ns();
+	char b = 0;
+
+	if (sendto(pre_fd[i], &b, 1, 0, (void *)&ss, len) != 1)
+		return -errno;
+	if (hold) {
+		r->t_open0[r->nhold] = t0;
+		r->t_open1[r->nhold] = now_ns();
+		r->hold_port[r->nhold++] = sock_port(pre_fd[i]);
+	}
+	return 0;
+}
+
+static int sc_udp_preexisting(struct result *r)
+{
+	int err;
+
+	/* the unbound ones autobind in these sends: two leases */
+	if ((err = pre_send(r, 0, true)) || (err = pre_send(r, 1, true)))
+		return err;
+	/* bound before: the sends take nothing */
+	if ((err = pre_send(r, 2, false)) || (err = pre_send(r, 4, false)) ||
+	    (err = pre_send(r, 4, false)))
+		return err;
+	/* autobound before; a disconnect gives that port back, the next send takes another */
+	if ((err = disconnect(pre_fd[3])))
+		return err;
+	if (sock_port(pre_fd[3]))
+		return -EPROTO;
+	if ((err = pre_send(r, 3, true)))
+		return err;
+	sleep_ms(20);
+	for (int i = 0; i < 5; i++) {
+		/* holds 0, 1, 2 are pre_fd[0], pre_fd[1], pre_fd[3] */
+		int k = i == 3 ? 2 : i;
+		long long t0 = now_ns();
+
+		close(pre_fd[i]);
+		if (k <= 2) {
+			r->t_close0[k] = t0;
+			r->t_close1[k] = now_ns();
+		}
+	}
+	return 0;
+}
+
+/*
+ * A UDP socket made before portlife started and still unbound then takes
+ * its port in a send while tracing: one autobind lease, allocated within the
+ * send, released within the close, IPv4 and IPv6; so does one that had a
+ * port then, gave it back by a disconnect, and sends again. Ports held
+ * before the start are no leases: their sends and closes report nothing.
+ * Before this the tracepoint mode saw none of the three (the send's hook
+ * could not tell such a socket from one bound before the start).
+ */
+static int t_udp_preexisting(void)
+{
+	struct run run;
+	int err;
+
+	child_pre = pre_udp_sockets;
+	err = start(&run, sc_udp_preexisting, "udp_preexisting", NULL);
+	child_pre = NULL;
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	if (!err)
+		err = holds_are_leases(&run, "autobind", "sendto()");
+	/* the ports held before the start: nothing at all */
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+		int port = (int)jnum(l, "lport");
+
+		if (jnum(l, "pid") != run.child || !(is_event(l, "alloc") || is_event(l, "release")))
+			continue;
+		if (port == run.r.pre_port[2] || port == run.r.pre_port[4] ||
+		    (port == run.r.pre_port[3] && port != run.r.hold_port[2]))
+			err = fail("port %d, held before portlife started, reported: %s", port, l);
+	}
+	if (!err)
+		err = none_held(&run);
+	cleanup(&run);
+	return err;
+}
+
 /* ---- listen() without bind() ------------------------------------------------- */
 
 /*
@@ -956,23 +1109,8 @@ static int listen_unbound_check(char *const extra[], const char *name)
 	if (!err)
 		err = drive(&run);
 	stop(&run, 800);
-	for (int i = 0; !err && i < run.r.nhold; i++) {
-		const char *a = NULL, *rel = NULL;
-
-		if (count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a) != 1 ||
-		    !jstr_is(a, "kind", "bind_ephemeral") || jfind(a, "error")) {
-			err = fail("port %d: not one bind_ephemeral allocation for listen() "
-				   "without bind(): %s", run.r.hold_port[i], a ? a : "none");
-			break;
-		}
-		if (count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1) {
-			err = fail("port %d: the listener's lease released %d times, want 1",
-				   run.r.hold_port[i],
-				   count_lease_ev(&run, "release", jnum(a, "lease"), NULL));
-			break;
-		}
-		err = in_call_windows(&run, i, a, rel, "listen()");
-	}
+	if (!err)
+		err = holds_are_leases(&run, "bind_ephemeral", "listen()");
 	for (int i = 0; !err && i < run.nlines; i++) {
 		l = run.lines[i];
 		if (!is_event(l, "alloc") || jnum(l, "pid") != run.child || !jfind(l, "error"))
@@ -1668,6 +1806,7 @@ LIVE_TEST(no_port, t_no_port, 197, false);
 LIVE_TEST(bind_errors, t_bind_errors, 198, false);
 LIVE_TEST(hold_accuracy, t_hold_accuracy, 199, false);
 LIVE_TEST(no_syscall_hooks, t_no_syscall_hooks, 199, false);
+LIVE_TEST(udp_preexisting, t_udp_preexisting, 199, false);
 LIVE_TEST(udp_disconnect, t_udp_disconnect, 199, false);
 LIVE_TEST(listen_unbound, t_listen_unbound, 199, false);
 LIVE_TEST(fastopen, t_fastopen, 199, false);
