@@ -450,11 +450,14 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 	if (newstate != TCP_CLOSE) {
 		l->flags &= ~(LF_CLOSED | LF_RESET);
 	} else if ((oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) &&
-		   !(l->flags & LF_RESET)) {
+		   !(l->flags & LF_RESET) && !sk->sk_err) {
 		/*
 		 * Only tcp_time_wait() closes from these states (or an RST,
-		 * which user space tells apart by the TIME_WAIT snapshot). The
-		 * port now belongs to the timewait socket, if one was made.
+		 * which user space tells apart by the TIME_WAIT snapshot), or
+		 * a CLOSING socket's retransmissions timing out: tcp_write_err()
+		 * sets sk_err (ETIMEDOUT) before it closes, tcp_time_wait()
+		 * never does. The port now belongs to the timewait socket, if
+		 * one was made.
 		 */
 		l->flags |= LF_CLOSED_TW;
 		kind = PL_STATE_TW_EXPECTED;

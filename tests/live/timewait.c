@@ -775,6 +775,101 @@ static int t_tw_reset(void)
 	return err;
 }
 
+/*
+ * A CLOSING socket whose FIN is never acked: its retransmissions time out
+ * (TCP_USER_TIMEOUT 400 ms) and tcp_write_err() closes it; no TIME_WAIT
+ * follows. In the child's own namespace nft drops what the client sends
+ * once connected: its FIN is lost, so the server's FIN, sent after, finds
+ * it in FIN_WAIT1, and it goes to CLOSING.
+ */
+static int sc_closing_timeout(struct result *r)
+{
+	int lfd, c, a, err, tmo = 400;
+	struct tcp_info ti;
+	socklen_t len;
+	char cmd[256];
+
+	if ((err = own_netns()))
+		return err;
+	if ((lfd = listener(AF_INET, 0)) < 0)
+		return lfd;
+	r->listen_port = sock_port(lfd);
+	if ((c = connect_to(AF_INET, r->listen_port, 0, 0)) < 0)
+		return c;
+	if ((a = accept(lfd, NULL, NULL)) < 0 ||
+	    setsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &tmo, sizeof(tmo)))
+		return -errno;
+	r->ports[r->nports++] = sock_port(c);
+	snprintf(cmd, sizeof(cmd), "printf 'table inet pltest {\\n chain out {\\n  type filter "
+		 "hook output priority 0;\\n  tcp sport %d drop\\n }\\n}\\n' | nft -f -",
+		 r->ports[0]);
+	if (system(cmd))
+		return -ENOEXEC;	/* no nft: make deps installs nftables */
+	r->t_close0[0] = now_ns();
+	if (shutdown(c, SHUT_WR))
+		return -errno;
+	sleep_ms(50);
+	if (shutdown(a, SHUT_WR))
+		return -errno;
+	sleep_ms(50);
+	len = sizeof(ti);
+	if (getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &len) || ti.tcpi_state != TCP_CLOSING)
+		return -EPROTO;	/* not the state this is about */
+	for (int i = 0; i < 100 && ti.tcpi_state != TCP_CLOSE; i++) {
+		sleep_ms(50);
+		len = sizeof(ti);
+		if (getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &len))
+			return -errno;
+	}
+	r->t_close1[0] = now_ns();
+	if (ti.tcpi_state != TCP_CLOSE)
+		return -ETIMEDOUT;
+	close(c);
+	close(a);
+	close(lfd);
+	return system("nft delete table inet pltest") ? -EPROTO : 0;
+}
+
+/*
+ * The tracepoint mode took that close for tcp_time_wait()'s (CLOSING is left
+ * only for TIME_WAIT, or so it read), waited two rounds for a timewait
+ * socket and ended the lease tw_unseen. Now: released at the timeout, as a
+ * close. nft is on the host only: a views test.
+ */
+static int t_closing_timeout(void)
+{
+	const char *a, *rel = NULL, *tot;
+	struct run run;
+	int err;
+	bool tp;
+
+	err = start(&run, sc_closing_timeout, "closing_timeout", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 2500);
+	a = err ? NULL : lease_of(&run, run.r.ports[0], "connect");
+	if (!err && !a)
+		err = fail("port %d: no connect alloc", run.r.ports[0]);
+	if (!err)
+		err = expect_end(&run, a, "close", false);
+	if (!err) {
+		long long rt;
+
+		count_lease_ev(&run, "release", jnum(a, "lease"), &rel);
+		rt = jnum(rel, "ts_ns");
+		if (rt < run.r.t_close0[0] || rt > run.r.t_close1[0] + 20000000LL)
+			err = fail("port %d: released at %lld, outside the close [%lld, %lld]",
+				   run.r.ports[0], rt, run.r.t_close0[0], run.r.t_close1[0]);
+	}
+	tot = err ? NULL : totals_of(&run, &tp);
+	if (!err && !tot)
+		err = fail("no totals line");
+	if (!err && jnum(tot, "tw_unseen") != 0)
+		err = fail("tw_unseen %lld, want 0: %s", jnum(tot, "tw_unseen"), tot);
+	cleanup(&run);
+	return err;
+}
+
 static int t_tw_overflow(void)
 {
 	struct run run;
@@ -922,5 +1017,6 @@ LIVE_TEST(tw_reconcile, t_tw_reconcile, 92, false);
 LIVE_TEST(tw_late_close, t_tw_late_close, 93, false);
 LIVE_TEST(gone_reconcile, t_gone_reconcile, 94, false);
 LIVE_TEST(tw_reset, t_tw_reset, 95, false);
+LIVE_TEST(closing_timeout, t_closing_timeout, 96, true);
 LIVE_TEST(tw_reasons, t_tw_reasons, 120, false);
 LIVE_TEST(tw_reused_early, t_tw_reused_early, 121, false);
