@@ -13,7 +13,8 @@
  *   - cgroup bind4/6, post_bind4/6, and syscalls sys_exit_bind: bind(), its
  *                                latency, its errno
  *   - cgroup connect4/6 and syscalls sys_exit_connect: UDP autobind by
- *                                connect(), with its latency
+ *                                connect(), with its latency (io_uring's
+ *                                connect has no exit: told late)
  *     (any syscall tracepoint puts every system call of the host on the
  *     slow path, ~0.1 us each: --no-syscall-hooks leaves the two out; bind()
  *     errors then go unseen, and a UDP connect()'s port is learnt late)
@@ -95,6 +96,12 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 }
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
+/*
+ * A UDP connect() takes microseconds (a route lookup, an autobind): an
+ * entry this old is not the exiting call's (handle_connect_exit()). On a
+ * host stalled that long, the port is still told, without its latency.
+ */
+#define PEND_STALE_NS 10000000ULL
 enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT };
 
 struct pending {
@@ -120,6 +127,7 @@ struct {
  * The port a UDP connect() autobound, as its exit tracepoint reported it, by
  * socket address, until a cgroup hook of the socket takes it into the lease
  * (udp_lease_settle()): a tracepoint program may not reach socket storage.
+ * Port 0: the call took none (whatever port the socket gets next is news).
  */
 struct udp_bound {
 	__u64 lease;
@@ -638,7 +646,7 @@ static __always_inline void udp_lease_settle(struct lease_val *l, const struct b
 		return;
 	if (b->lease == l->lease) {
 		l->lport = b->port;
-		l->flags = LF_LEASE;
+		l->flags = b->port ? LF_LEASE : LF_BORN;
 	}
 	bpf_map_delete_elem(&udp_bound, &key);
 }
@@ -716,6 +724,33 @@ static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
 }
 
 /*
+ * With the exit tracepoint: a UDP connect() whose exit has not reported its
+ * port. Its pending entry still there means no exit ran yet: a connect that
+ * io_uring made (no syscall, so no exit tracepoint, ever), or another
+ * thread's hook while the call runs. Deleting the entry decides who tells
+ * (the exit deletes it too, and tells only if it did): told now, dated at
+ * the call, latency not measured. At the close (final) nothing is left to
+ * wait for (the entry was evicted, or is another call's): told as well.
+ */
+static __always_inline void udp_connect_unexited(struct lease_val *l, const struct bpf_sock *bsk,
+						 __u16 port, bool final)
+{
+	__u32 tid = l->tid;
+	struct pending *p;
+
+	if (!sys_exit_hooks || !(l->flags & LF_UDP_CONNECT) || !port || l->skaddr != (__u64)bsk)
+		return;
+	p = bpf_map_lookup_elem(&pendings, &tid);
+	if (p && p->what == PEND_UDP_CONNECT && p->sk == l->skaddr && p->l.lease == l->lease) {
+		if (bpf_map_delete_elem(&pendings, &tid))
+			return;	/* the exit took it first: udp_bound will say */
+	} else if (!final) {
+		return;
+	}
+	udp_connect_told(l, port);
+}
+
+/*
  * A UDP socket's cgroup hook, for what happened since its last one (port:
  * the socket's port now). A lease whose port went to a disconnect ends. A
  * socket made while tracing that has a port no hook reported took it in an
@@ -731,6 +766,7 @@ static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_s
 	udp_lease_settle(l, bsk);
 	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port && l->skaddr == (__u64)bsk)
 		udp_connect_told(l, port);
+	udp_connect_unexited(l, bsk, port, false);
 	if ((l->flags & LF_LEASE) && !udp_lease_lost_port(l, bsk, port))
 		return;		/* still on its port */
 	if ((l->flags & LF_PRE) && port != l->lport)
@@ -960,14 +996,13 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 	udp_catch_up(l, bsk, 0, id);
 	lease_init_cg(l, bsk, id);
 	l->flags = LF_UDP_CONNECT;
-	if (!sys_exit_hooks) {
-		/* no exit to read the port at: the release reports it, from this time */
-		l->start_ns = bpf_ktime_get_ns();
+	/* for a port told after the call: without the exit, or by no exit (io_uring) */
+	l->start_ns = bpf_ktime_get_ns();
+	if (!sys_exit_hooks)
 		return;
-	}
 	p.what = PEND_UDP_CONNECT;
 	p.sk = (__u64)bsk;
-	p.ts = bpf_ktime_get_ns();
+	p.ts = l->start_ns;
 	p.kind = PL_ALLOC_AUTOBIND;
 	p.l = *l;
 	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
@@ -1012,9 +1047,24 @@ static __always_inline void handle_connect_exit(long ret)
 	if (!pp || pp->what != PEND_UDP_CONNECT)
 		return;
 	p = *pp;
-	bpf_map_delete_elem(&pendings, &tid);
+	/*
+	 * Not this call's: an io_uring connect's, which never exits, met by the
+	 * thread's next connect() (one that writes no entry: a TCP one). The
+	 * socket's next hook tells it (udp_connect_unexited()).
+	 */
+	if (bpf_ktime_get_ns() - p.ts > PEND_STALE_NS)
+		return;
+	/* whoever deletes the entry tells the port: this exit, or a hook that found it */
+	if (bpf_map_delete_elem(&pendings, &tid))
+		return;
 	sk = (const struct sock *)p.sk;
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!port) {
+		/* the lease took no port: the socket's next one is news */
+		struct udp_bound b = { .lease = p.l.lease };
+
+		bpf_map_update_elem(&udp_bound, &p.sk, &b, BPF_ANY);
+	}
 	/* connect() failed before the autobind, or after it without a port: no lease */
 	if (!port && ret != -EAGAIN)
 		return;
@@ -1088,6 +1138,7 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	udp_catch_up(l, bsk, port, bpf_get_current_pid_tgid());
+	udp_connect_unexited(l, bsk, port, true);
 	if ((l->flags & LF_LEASE) || ((l->flags & LF_UDP_CONNECT) && port))
 		emit_release(sk, l, PL_END_CLOSE);
 out:
