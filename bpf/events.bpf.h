@@ -319,6 +319,20 @@ struct {
 	__type(value, struct call_val);
 } calls SEC(".maps");
 
+/*
+ * TCP or UDP: the ports portlife traces. UDP-Lite (udp_lib_get_port()),
+ * DCCP on older kernels (inet_csk_get_port(), inet_hash_connect()) and SCTP
+ * (inet_bind()) go through the same functions and hooks, with port tables
+ * of their own; their events would be told as TCP, and a trace file holds
+ * only TCP and UDP records (a recording that met one read as corrupt).
+ */
+static __always_inline bool traced_proto(const struct sock *sk)
+{
+	__u16 proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
 static __always_inline void call_enter(__u32 fn, const void *sk, __u16 snum)
 {
 	__u64 id = bpf_get_current_pid_tgid();

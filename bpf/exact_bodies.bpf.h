@@ -235,6 +235,8 @@ static __always_inline void handle_inet_bind_enter(const struct socket *sock,
 	if (task_filtered(id >> 32))
 		return;
 	v.sk = (__u64)BPF_CORE_READ(sock, sk);
+	if (!traced_proto((const struct sock *)v.sk))
+		return;
 	v.family = BPF_CORE_READ(uaddr, sa_family);
 	if (targ_family && v.family != targ_family)
 		return;

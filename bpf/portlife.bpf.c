@@ -260,7 +260,8 @@ int pl_iter_udp_mark(struct bpf_iter__udp *ctx)
 SEC("fentry/inet_hash_connect")
 int BPF_PROG(pl_fe_connect, void *dr, struct sock *sk)
 {
-	call_enter(FN_CONNECT, sk, 0);
+	if (traced_proto(sk))
+		call_enter(FN_CONNECT, sk, 0);
 	return 0;
 }
 
@@ -274,7 +275,8 @@ int BPF_PROG(pl_fx_connect, void *dr, struct sock *sk, int ret)
 SEC("kprobe/inet_hash_connect")
 int BPF_KPROBE(pl_kp_connect, void *dr, struct sock *sk)
 {
-	call_enter(FN_CONNECT, sk, 0);
+	if (traced_proto(sk))
+		call_enter(FN_CONNECT, sk, 0);
 	return 0;
 }
 
@@ -289,7 +291,8 @@ int BPF_KRETPROBE(pl_kr_connect, int ret)
 SEC("fentry/inet6_hash_connect")
 int BPF_PROG(pl_fe_connect6, void *dr, struct sock *sk)
 {
-	call_enter(FN_CONNECT, sk, 0);
+	if (traced_proto(sk))
+		call_enter(FN_CONNECT, sk, 0);
 	return 0;
 }
 
@@ -303,7 +306,8 @@ int BPF_PROG(pl_fx_connect6, void *dr, struct sock *sk, int ret)
 SEC("kprobe/inet6_hash_connect")
 int BPF_KPROBE(pl_kp_connect6, void *dr, struct sock *sk)
 {
-	call_enter(FN_CONNECT, sk, 0);
+	if (traced_proto(sk))
+		call_enter(FN_CONNECT, sk, 0);
 	return 0;
 }
 
@@ -375,7 +379,8 @@ int BPF_KRETPROBE(pl_kr_bind6, int ret)
 SEC("fentry/inet_csk_get_port")
 int BPF_PROG(pl_fe_getport, struct sock *sk, unsigned short snum)
 {
-	call_enter(FN_GET_PORT, sk, snum);
+	if (traced_proto(sk))
+		call_enter(FN_GET_PORT, sk, snum);
 	return 0;
 }
 
@@ -389,7 +394,8 @@ int BPF_PROG(pl_fx_getport, struct sock *sk, unsigned short snum, int ret)
 SEC("kprobe/inet_csk_get_port")
 int BPF_KPROBE(pl_kp_getport, struct sock *sk, unsigned short snum)
 {
-	call_enter(FN_GET_PORT, sk, snum);
+	if (traced_proto(sk))
+		call_enter(FN_GET_PORT, sk, snum);
 	return 0;
 }
 
@@ -404,7 +410,8 @@ int BPF_KRETPROBE(pl_kr_getport, int ret)
 SEC("fentry/udp_lib_get_port")
 int BPF_PROG(pl_fe_udpport, struct sock *sk, unsigned short snum)
 {
-	call_enter(FN_UDP_GET_PORT, sk, snum);
+	if (traced_proto(sk))
+		call_enter(FN_UDP_GET_PORT, sk, snum);
 	return 0;
 }
 
@@ -418,7 +425,8 @@ int BPF_PROG(pl_fx_udpport, struct sock *sk, unsigned short snum, unsigned int h
 SEC("kprobe/udp_lib_get_port")
 int BPF_KPROBE(pl_kp_udpport, struct sock *sk, unsigned short snum)
 {
-	call_enter(FN_UDP_GET_PORT, sk, snum);
+	if (traced_proto(sk))
+		call_enter(FN_UDP_GET_PORT, sk, snum);
 	return 0;
 }
 

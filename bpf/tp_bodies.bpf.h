@@ -834,7 +834,9 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 	struct bpf_sock *bsk = ctx->sk;
 	__u32 tid = (__u32)id;
 
-	if (!bsk || cg_task_filtered(id >> 32))
+	/* TCP and UDP only (traced_proto()): UDP-Lite binds come here too */
+	if (!bsk || (bsk->protocol != IPPROTO_TCP && bsk->protocol != IPPROTO_UDP) ||
+	    cg_task_filtered(id >> 32))
 		return;
 	p.family = v6 ? AF_INET6 : AF_INET;
 	if (targ_family && p.family != targ_family)
@@ -878,6 +880,8 @@ static __always_inline void handle_post_bind(struct bpf_sock *bsk)
 	__u64 ts = now;
 	__u8 kind = PL_ALLOC_BIND_EPHEMERAL;
 
+	if (bsk->protocol != IPPROTO_TCP && bsk->protocol != IPPROTO_UDP)
+		return;	/* UDP-Lite (traced_proto()) */
 	if (p && p->what == PEND_BIND && p->sk == (__u64)bsk) {
 		ts = p->ts;
 		kind = p->kind;
@@ -1099,7 +1103,8 @@ static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
 	struct bpf_sock *bsk = ctx->sk;
 	struct lease_val *l;
 
-	if (!bsk || !bsk->src_port)
+	/* UDP-Lite sends come here too (traced_proto()) */
+	if (!bsk || bsk->protocol != IPPROTO_UDP || !bsk->src_port)
 		return;
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
 	if (!l) {

@@ -471,7 +471,7 @@ static int read_header(struct window *w, struct tracefile_info *info)
 	return 0;
 }
 
-static bool event_sane(const struct pl_event *e)
+bool tracefile_event_sane(const struct pl_event *e)
 {
 	return e->type >= PL_EV_ALLOC && e->type < PL_EV_MAX &&
 	       (e->family == AF_INET || e->family == AF_INET6) &&
@@ -518,7 +518,7 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			memcpy(&e, win_at(w) + 4, sizeof(e));
 			memcpy(&c, win_at(w) + 4 + sizeof(e), 4);
 			sum_ok = c == crc(&magic, 4, &e, sizeof(e));
-			if (!sum_ok || !event_sane(&e)) {
+			if (!sum_ok || !tracefile_event_sane(&e)) {
 				problem(info, "corrupt record at offset %llu%s", pos,
 					sum_ok ? " (values)" : " (checksum)");
 				goto damaged;

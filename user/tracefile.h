@@ -269,6 +269,11 @@ int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn,
 			  struct tracefile_info *info);
 /* A NAT record, checked (kind, family, proto, flags, pads) and comm NUL-ended. */
 typedef void (*tracefile_nat_fn)(void *ctx, const struct pl_nat_rec *n);
+/*
+ * Is an event's content possible (type, family, TCP or UDP, errno)? The
+ * reader's check: the tracer passes on nothing that fails it.
+ */
+bool tracefile_event_sane(const struct pl_event *e);
 /* Is a NAT record's content possible? (the reader's check, for tests too) */
 bool tracefile_nat_sane(const struct pl_nat_rec *n);
 
