@@ -238,9 +238,14 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 
 	/* the failed socket has no port: match on everything else */
 	if (!headroom(now, NULL, &dv, &nd, &bv, &nb)) {
+		__u8 ra[16];
+		int family = e->family;
+
+		memcpy(ra, e->raddr, 16);
+		headroom_unmap(&family, ra);
 		for (size_t i = 0; i < nd && !dst; i++)
 			if (dv[i].netns == e->netns && dv[i].rport == e->rport &&
-			    !memcmp(dv[i].raddr, e->raddr, 16))
+			    dv[i].family == family && !memcmp(dv[i].raddr, ra, 16))
 				dst = &dv[i];
 	}
 	if (dst)

@@ -21,11 +21,48 @@ static bool same_dest(const struct dest *d, __u32 netns, int family, const __u8 
 	       !memcmp(d->laddr, laddr, 16) && !memcmp(d->raddr, raddr, 16);
 }
 
+static bool v4mapped(const __u8 *a)
+{
+	static const __u8 prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+void headroom_unmap(int *family, __u8 *addr)
+{
+	if (*family != AF_INET6 || !v4mapped(addr))
+		return;
+	memmove(addr, addr + 12, 4);
+	memset(addr + 4, 0, 12);
+	*family = AF_INET;
+}
+
+/*
+ * An IPv6 socket whose peer is IPv4 (v4-mapped addresses, as a Java socket
+ * has by default) takes its port in IPv4's connect() search: it competes
+ * with the IPv4 sockets to the same destination, and is counted with them.
+ */
+static void tuple_unmap(int *family, __u8 *laddr, __u8 *raddr)
+{
+	int lf = *family;
+
+	if (*family != AF_INET6 || !v4mapped(raddr) || !(v4mapped(laddr) ||
+							 !memcmp(laddr, (__u8[16]){ 0 }, 16)))
+		return;
+	headroom_unmap(&lf, laddr);
+	headroom_unmap(family, raddr);
+}
+
 const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, int family,
 				 const __u8 *laddr, const __u8 *raddr, __u16 rport)
 {
+	__u8 la[16], ra[16];
+
+	memcpy(la, laddr, 16);
+	memcpy(ra, raddr, 16);
+	tuple_unmap(&family, la, ra);
 	for (size_t i = 0; i < nd; i++)
-		if (same_dest(&dv[i], netns, family, laddr, raddr, rport))
+		if (same_dest(&dv[i], netns, family, la, ra, rport))
 			return &dv[i];
 	return NULL;
 }
@@ -182,6 +219,8 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		const struct pl_sock_rec *r = &e->r;
 		size_t k = ns_index(s, r->netns), *slot;
 		const struct ns_info *ns = k < s->nns ? &s->ns[k] : NULL;
+		__u8 la[16], ra[16];
+		int family = r->family;
 		struct dest *d;
 
 		if (r->proto != IPPROTO_TCP || !r->rport || r->state == PL_TCP_LISTEN || !in_range(ns, r->lport) ||
@@ -190,7 +229,10 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		/* A listener's accepted sockets share its port: no connect() made them. */
 		if (bound[k * 8192 + r->lport / 8] & (1 << (r->lport % 8)))
 			continue;
-		slot = dest_slot(&ix, dv, r->netns, r->family, r->laddr, r->raddr, r->rport);
+		memcpy(la, r->laddr, 16);
+		memcpy(ra, r->raddr, 16);
+		tuple_unmap(&family, la, ra);
+		slot = dest_slot(&ix, dv, r->netns, family, la, ra, r->rport);
 		if (*slot) {
 			d = &dv[*slot - 1];
 		} else {
@@ -205,9 +247,9 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 			*slot = nd;
 			memset(d, 0, sizeof(*d));
 			d->netns = r->netns;
-			d->family = r->family;
-			memcpy(d->laddr, r->laddr, 16);
-			memcpy(d->raddr, r->raddr, 16);
+			d->family = family;
+			memcpy(d->laddr, la, 16);
+			memcpy(d->raddr, ra, 16);
 			d->rport = r->rport;
 		}
 		d->in_use++;

@@ -43,6 +43,13 @@ struct bind_room {
  */
 int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest **dv, size_t *nd,
 	     struct bind_room **bv, size_t *nb);
+/*
+ * A v4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 one, family and
+ * address in place (IPv4 in the first 4 bytes); any other left alone.
+ * Destinations are keyed so: an IPv6 socket to an IPv4 peer takes its port
+ * in IPv4's search, with the IPv4 sockets to the same destination.
+ */
+void headroom_unmap(int *family, __u8 *addr);
 /* The destination of (netns, family, laddr, raddr, rport) in dv, or NULL. */
 const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, int family,
 				 const __u8 *laddr, const __u8 *raddr, __u16 rport);

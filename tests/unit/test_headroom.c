@@ -55,6 +55,69 @@ static void test_odd_range_headroom(void **state)
 }
 
 /*
+ * A Java client's sockets are IPv6 by default, v4-mapped to an IPv4 server:
+ * their ports come from IPv4's connect() search, shared with the IPv4
+ * sockets to the same destination. One destination of two ports, shown as
+ * IPv4, found by either form; a real IPv6 destination stays apart.
+ */
+static void test_v4_mapped_destination(void **state)
+{
+	struct ns_info ns = { .inum = 7, .lo = 40000, .hi = 40009 };
+	struct sock_ent e[3] = { { .pid = 1 }, { .pid = 2 }, { .pid = 2 } };
+	struct snapshot s = { .v = e, .n = 3, .ns = &ns, .nns = 1, .ts_ns = 1 };
+	const __u8 l4[16] = { 10, 0, 0, 1 }, r4[16] = { 10, 0, 0, 5 };
+	const __u8 lm[16] = { [10] = 0xff, [11] = 0xff, 10, 0, 0, 1 };
+	const __u8 rm[16] = { [10] = 0xff, [11] = 0xff, 10, 0, 0, 5 };
+	const __u8 l6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	const __u8 r6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 };
+	struct bind_room *bv = NULL;
+	const struct dest *d;
+	struct dest *dv = NULL;
+	size_t nd, nb;
+	__u8 a[16];
+	int family;
+
+	(void)state;
+	ns.pick_hi = ns_pick_hi(ns.lo, ns.hi);
+	e[0].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_TCP, .state = 1,
+				       .lport = 40001, .rport = 8080, .netns = 7 };
+	memcpy(e[0].r.laddr, l4, 16);
+	memcpy(e[0].r.raddr, r4, 16);
+	e[1].r = e[0].r;
+	e[1].r.family = AF_INET6;
+	e[1].r.lport = 40002;
+	memcpy(e[1].r.laddr, lm, 16);
+	memcpy(e[1].r.raddr, rm, 16);
+	e[2].r = e[1].r;
+	e[2].r.lport = 40003;
+	memcpy(e[2].r.laddr, l6, 16);
+	memcpy(e[2].r.raddr, r6, 16);
+	assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+	assert_int_equal(nd, 2);
+	d = headroom_find(dv, nd, 7, AF_INET, l4, r4, 8080);
+	assert_non_null(d);
+	assert_int_equal(d->family, AF_INET);
+	assert_int_equal(d->in_use, 2);
+	assert_ptr_equal(headroom_find(dv, nd, 7, AF_INET6, lm, rm, 8080), d);
+	d = headroom_find(dv, nd, 7, AF_INET6, l6, r6, 8080);
+	assert_non_null(d);
+	assert_int_equal(d->in_use, 1);
+	/* unmapping: only ::ffff:a.b.c.d changes */
+	family = AF_INET6;
+	memcpy(a, rm, 16);
+	headroom_unmap(&family, a);
+	assert_int_equal(family, AF_INET);
+	assert_memory_equal(a, r4, 16);
+	family = AF_INET6;
+	memcpy(a, r6, 16);
+	headroom_unmap(&family, a);
+	assert_int_equal(family, AF_INET6);
+	assert_memory_equal(a, r6, 16);
+	free(dv);
+	free(bv);
+}
+
+/*
  * A node with sockets to many destinations (a proxy, a NAT node): 20000
  * destinations in two namespaces, IPv4 and IPv6, each with its own count
  * of sockets (1 to 3, one of them in TIME_WAIT for some), found apart by
@@ -124,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_pick_hi),
 		cmocka_unit_test(test_odd_range_headroom),
 		cmocka_unit_test(test_many_destinations),
+		cmocka_unit_test(test_v4_mapped_destination),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
