@@ -97,11 +97,12 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
 /*
- * A UDP connect() takes microseconds (a route lookup, an autobind): an
- * entry this old is not the exiting call's (handle_connect_exit()). On a
- * host stalled that long, the port is still told, without its latency.
+ * A UDP connect() takes microseconds (a route lookup, an autobind), under
+ * TCG a millisecond: an entry this old is not the exiting call's
+ * (handle_connect_exit()). A call stalled that long still has its port
+ * told, later and without its latency.
  */
-#define PEND_STALE_NS 10000000ULL
+#define PEND_STALE_NS 100000000ULL
 enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT };
 
 struct pending {

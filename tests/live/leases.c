@@ -1086,10 +1086,11 @@ static int sc_udp_io_uring(struct result *r)
 	}
 	/*
 	 * This thread's next connect() syscall (a TCP one, which leaves no
-	 * entry of its own) meets the io_uring connect's entry, 20 ms old: not
-	 * its own to report, with 20 ms for a latency.
+	 * entry of its own) meets the io_uring connect's entry, 150 ms old
+	 * (PEND_STALE_NS is 100): not its own to report, with 150 ms for a
+	 * latency.
 	 */
-	sleep_ms(20);
+	sleep_ms(150);
 	if ((c = connect_to(AF_INET, sock_port(lfd), 0, 0)) < 0)
 		return c;
 	close(c);
