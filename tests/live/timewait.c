@@ -264,6 +264,20 @@ static const char *totals_of(struct run *run, bool *tp)
 	return tot;
 }
 
+/* The run's totals say no lease ended tw_unseen. */
+static int no_tw_unseen(struct run *run)
+{
+	const char *tot;
+	bool tp;
+
+	tot = totals_of(run, &tp);
+	if (!tot)
+		return fail("no totals line");
+	if (jnum(tot, "tw_unseen") != 0)
+		return fail("tw_unseen %lld, want 0: %s", jnum(tot, "tw_unseen"), tot);
+	return 0;
+}
+
 static int t_timewait(void)
 {
 	struct run run;
@@ -740,10 +754,9 @@ static int sc_tw_reset(struct result *r)
 
 static int t_tw_reset(void)
 {
-	const char *a, *tot;
+	const char *a;
 	struct run run;
 	int err;
-	bool tp;
 
 	err = start(&run, sc_tw_reset, "tw_reset", NULL);
 	if (!err)
@@ -766,11 +779,8 @@ static int t_tw_reset(void)
 			     i == 1 ? "SO_LINGER 0 in FIN_WAIT2" : "the peer's FIN in FIN_WAIT2");
 		}
 	}
-	tot = err ? NULL : totals_of(&run, &tp);
-	if (!err && !tot)
-		err = fail("no totals line");
-	if (!err && jnum(tot, "tw_unseen") != 0)
-		err = fail("tw_unseen %lld, want 0: %s", jnum(tot, "tw_unseen"), tot);
+	if (!err)
+		err = no_tw_unseen(&run);
 	cleanup(&run);
 	return err;
 }
@@ -838,10 +848,9 @@ static int sc_closing_timeout(struct result *r)
  */
 static int t_closing_timeout(void)
 {
-	const char *a, *rel = NULL, *tot;
+	const char *a, *rel = NULL;
 	struct run run;
 	int err;
-	bool tp;
 
 	err = start(&run, sc_closing_timeout, "closing_timeout", NULL);
 	if (!err)
@@ -861,11 +870,8 @@ static int t_closing_timeout(void)
 			err = fail("port %d: released at %lld, outside the close [%lld, %lld]",
 				   run.r.ports[0], rt, run.r.t_close0[0], run.r.t_close1[0]);
 	}
-	tot = err ? NULL : totals_of(&run, &tp);
-	if (!err && !tot)
-		err = fail("no totals line");
-	if (!err && jnum(tot, "tw_unseen") != 0)
-		err = fail("tw_unseen %lld, want 0: %s", jnum(tot, "tw_unseen"), tot);
+	if (!err)
+		err = no_tw_unseen(&run);
 	cleanup(&run);
 	return err;
 }
