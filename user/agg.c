@@ -24,12 +24,14 @@ struct pid_ent {
 
 struct agg {
 	struct proc_stats *last;	/* the row of the last event: the next is often its */
-	struct proc_stats **buckets;	/* by (pid, comm) */
+	struct proc_stats **buckets;	/* by (pid, comm); folded rows by (0, comm) */
 	struct pid_ent **pids;		/* by pid */
 	size_t nbuckets, n, max;
 	__u64 seed;			/* keyed hashing: pids and comms come from a file too */
 	struct proc_stats other;	/* everyone past max */
 	__u64 overflowed;
+	__u64 retired;			/* process rows folded (proc_stats.folded) */
+	size_t retire_skip;		/* new rows to wait before another fruitless retire() */
 };
 
 struct agg *agg__new(size_t max_procs)
@@ -101,6 +103,18 @@ static size_t row_bucket(const struct agg *a, __u32 pid, const char *comm)
 	return mix(a, v);
 }
 
+/* The rows of pid, or NULL; *prev set to the link that points at it. */
+static struct pid_ent *pid_find(struct agg *a, __u32 pid, struct pid_ent ***prev)
+{
+	struct pid_ent **pp = &a->pids[mix(a, pid)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->pid == pid)
+			break;
+	*prev = pp;
+	return *pp;
+}
+
 static struct pid_ent *pid_get(struct agg *a, __u32 pid)
 {
 	size_t b = mix(a, pid);
@@ -123,6 +137,117 @@ __u64 agg__overflowed(const struct agg *a)
 	return a->overflowed;
 }
 
+__u64 agg__retired(const struct agg *a)
+{
+	return a->retired;
+}
+
+/* The row of folded processes named comm in cgroup cgid, made if need be; NULL: no memory. */
+static struct proc_stats *folded_get(struct agg *a, const char *comm, __u64 cgid)
+{
+	size_t b = row_bucket(a, 0, comm);
+	struct proc_stats *p;
+
+	for (p = a->buckets[b]; p; p = p->next)
+		if (p->folded && p->cgroup_id == cgid && !memcmp(p->comm, comm, PL_COMM_LEN))
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->comm, comm, PL_COMM_LEN);
+	p->cgroup_id = cgid;
+	p->next = a->buckets[b];
+	a->buckets[b] = p;
+	a->n++;
+	return p;
+}
+
+/* Takes row p out of the table (its bucket, its pid's rows) and frees it. */
+static void row_drop(struct agg *a, struct proc_stats *p)
+{
+	struct proc_stats **pp = &a->buckets[row_bucket(a, p->pid, p->comm)];
+	struct pid_ent *pe, **pprev;
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = p->next;
+	pe = pid_find(a, p->pid, &pprev);
+	if (pe && !--pe->names) {
+		*pprev = pe->next;
+		free(pe);
+	} else if (pe && pe->last == p) {
+		pe->last = NULL;	/* proc_get() finds the others by name */
+	}
+	if (a->last == p)
+		a->last = NULL;
+	a->n--;
+	free(p);
+}
+
+static int by_active(const void *x, const void *y)
+{
+	const struct proc_stats *a = *(const struct proc_stats * const *)x;
+	const struct proc_stats *b = *(const struct proc_stats * const *)y;
+
+	return a->active_ts < b->active_ts ? -1 : a->active_ts > b->active_ts;
+}
+
+/*
+ * The table is full. A long run sees far more processes than it can keep
+ * rows for (health checks, cron jobs: a new pid each time), and once full,
+ * every new one went to "[other]": the process causing trouble today had no
+ * name. So the rows that hold nothing (no port, no NAT port), idle longest,
+ * an eighth of the table, fold into one row per name and cgroup (pid 0,
+ * folded: how many): every per-name and per-pod count stays where it was (the
+ * metrics' counters only grow) and room is made. A process folded that
+ * comes back gets a row anew. Where nothing can be folded (all hold ports,
+ * or each name and cgroup is one process's), "[other]" as before.
+ */
+static void retire(struct agg *a)
+{
+	struct proc_stats **v = malloc(a->n * sizeof(*v));
+	size_t k = 0, done = 0, want = a->max / 8 > 2 ? a->max / 8 : 2;
+
+	/*
+	 * A pass that found too little to fold (the rows hold ports) is not
+	 * tried again for the next eighth of the table's worth of new
+	 * processes: each pass walks the whole table.
+	 */
+	if (a->retire_skip) {
+		a->retire_skip--;
+		free(v);
+		return;
+	}
+	if (!v)
+		return;
+	for (size_t i = 0; i < a->nbuckets; i++)
+		for (struct proc_stats *p = a->buckets[i]; p; p = p->next)
+			if (!p->folded && !p->held && !p->nat_held)
+				v[k++] = p;
+	qsort(v, k, sizeof(*v), by_active);
+	for (size_t i = 0; i < k && i < want; i++) {
+		struct proc_stats *p = v[i], *x = folded_get(a, p->comm, p->cgroup_id);
+
+		if (!x)
+			break;
+		agg__merge(x, p);
+		x->folded++;
+		if (!x->first_ts || (p->first_ts && p->first_ts < x->first_ts))
+			x->first_ts = p->first_ts;
+		if (p->last_ts > x->last_ts)
+			x->last_ts = p->last_ts;
+		if (p->active_ts > x->active_ts)
+			x->active_ts = p->active_ts;
+		a->retired++;
+		done++;
+		row_drop(a, p);
+	}
+	if (done < want)
+		a->retire_skip = want;
+	free(v);
+}
+
 static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, __u64 cgid)
 {
 	char name[PL_COMM_LEN] = {};
@@ -135,10 +260,12 @@ static struct proc_stats *proc_get(struct agg *a, __u32 pid, const char *comm, _
 		return a->last;
 	b = row_bucket(a, pid, name);
 	for (p = a->buckets[b]; p; p = p->next)
-		if (p->pid == pid && !memcmp(p->comm, name, PL_COMM_LEN))
+		if (p->pid == pid && !p->folded && !memcmp(p->comm, name, PL_COMM_LEN))
 			return a->last = p;
+	if (a->n >= a->max)
+		retire(a);
 	pe = pid_get(a, pid);
-	if (pe && pe->names >= AGG_NAMES_PER_PID) {
+	if (pe && pe->names >= AGG_NAMES_PER_PID && pe->last) {
 		pe->last->renamed++;
 		return pe->last;
 	}
@@ -193,6 +320,12 @@ static void lease_ended(struct proc_stats *p, const struct lease *l)
 		hist__add(&p->tw_time, l->tw_exit_ts - l->tw_enter_ts);
 }
 
+static void touch(struct proc_stats *p, __u64 ts)
+{
+	if (ts > p->active_ts)
+		p->active_ts = ts;
+}
+
 void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_result *r)
 {
 	const struct lease *l = r->lease;
@@ -201,6 +334,7 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	if (e->type == PL_EV_BIND_ERROR) {
 		/* no port search: not a failure to allocate, but the process's all the same */
 		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
+		touch(p, e->ts_ns);
 		p->bind_errors++;
 		count_errno(p->bind_err, e->err, 1);
 		return;
@@ -209,6 +343,7 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		return;
 	if (r->what == LW_ALLOC && e->err) {
 		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
+		touch(p, e->ts_ns);
 		count_failures(p, e->err, 1);
 		if (e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EXPLICIT)
 			p->port_taken++;
@@ -218,6 +353,7 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	if (!l)
 		return;
 	p = proc_get(a, l->pid, l->comm, l->cgroup_id);
+	touch(p, e->ts_ns);
 	switch (r->what) {
 	case LW_STATE:
 		/* bind(0) then connect(): the port was picked without the destination. */
@@ -255,6 +391,7 @@ void agg__nat(struct agg *a, const struct pl_nat_rec *n)
 	if (n->kind == PL_NAT_SEEN)
 		return;	/* taken before tracing: its owner is not known to have done it now */
 	p = proc_get(a, n->pid, n->comm, n->cgroup_id);
+	touch(p, n->ts_ns);
 	switch (n->kind) {
 	case PL_NAT_NEW:
 		p->nat_taken++;
@@ -375,6 +512,7 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 	out->nat_released += p->nat_released;
 	out->nat_held += p->nat_held;
 	hist__merge(&out->nat_hold, &p->nat_hold);
+	out->folded += p->folded;
 }
 
 void agg__total(struct agg *a, struct proc_stats *out)
@@ -386,5 +524,6 @@ void agg__total(struct agg *a, struct proc_stats *out)
 	strcpy(out->comm, "[all]");
 	for (size_t i = 0; v && i < n; i++)
 		agg__merge(out, v[i]);
+	out->folded = 0;	/* a sum, not a row of folded processes */
 	free(v);
 }

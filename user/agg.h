@@ -48,6 +48,14 @@ struct proc_stats {
 	__u64 port_taken;	/* failures that were a bind() to a given port in use */
 	__u64 renamed;		/* events under further names of this pid, folded in here */
 	__u64 first_ts, last_ts;	/* first and last allocation */
+	__u64 active_ts;	/* its last event: rows idle longest are retired first */
+	/*
+	 * Not 0: a row of folded processes, pid 0, how many (agg.c: when the
+	 * table is full, the rows idle longest that hold nothing go into one
+	 * per name and cgroup, so that a long run keeps a row for each new
+	 * process and every name's and pod's counts only grow)
+	 */
+	__u64 folded;
 	__s64 held;		/* ports held now */
 	__s64 peak_held;
 	struct hist alloc_lat;	/* successful and failed searches */
@@ -60,6 +68,15 @@ struct proc_stats {
 	struct hist nat_hold;	/* conntrack NEW -> DESTROY */
 	struct proc_stats *next;
 };
+
+/*
+ * A row of real processes: a process's own, or folded ones'; not "[other]"
+ * (pid 0, no name or cgroup of its own), nor "[all]".
+ */
+static inline bool agg_row_owned(const struct proc_stats *p)
+{
+	return p->pid || p->folded;
+}
 
 struct agg;
 
@@ -82,5 +99,7 @@ __u64 agg__ended_by(struct agg *a, int reason);
 const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len);
 /* Processes folded into "[other]" because the table was full. */
 __u64 agg__overflowed(const struct agg *a);
+/* Process rows folded into per-name rows (proc_stats.folded), the table being full. */
+__u64 agg__retired(const struct agg *a);
 
 #endif

@@ -544,13 +544,17 @@ static void human_proc(struct out *o, const struct proc_stats *p)
 	FILE *f = o->f;
 
 	comm_sanitize(p->comm, sizeof(p->comm), comm, sizeof(comm));
-	fprintf(f, "\nPID %u %s", p->pid, comm);
+	if (p->folded)
+		fprintf(f, "\n%llu processes %s, folded (idle, holding no port, when the "
+			   "process table was full)", (unsigned long long)p->folded, comm);
+	else
+		fprintf(f, "\nPID %u %s", p->pid, comm);
 	/* a cgroup may be named by anyone with a delegated subtree: no raw bytes */
-	if (p->pid && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg, sizeof(cg)))
+	if (agg_row_owned(p) && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg, sizeof(cg)))
 		fprintf(f, "  cgroup %s", safe_str(cg, cg, sizeof(cg)));
 	/* validated names only (container.h): printable as they are */
-	if (p->pid && container__str(container_src__get(&o->ctrs, p->cgroup_id), ctr,
-				     sizeof(ctr))[0])
+	if (agg_row_owned(p) && container__str(container_src__get(&o->ctrs, p->cgroup_id), ctr,
+					       sizeof(ctr))[0])
 		fprintf(f, "\n  container %s", ctr);
 	fprintf(f, "\n  allocations %llu  failures %llu  TIME_WAIT %llu  released %llu"
 		   "  held now %lld  peak held %lld\n",
@@ -606,7 +610,8 @@ static void human_proc(struct out *o, const struct proc_stats *p)
 static void json_proc(struct out *o, const struct proc_stats *p)
 {
 	char en[16], rb[320], cg[PL_CGPATH_TEXT];
-	bool has_cg = p->pid && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg, sizeof(cg));
+	bool has_cg = agg_row_owned(p) && !cgpath_src_get(&o->cgroups, p->cgroup_id, cg,
+							  sizeof(cg));
 	struct jw w;
 
 	jw_begin(&w, &o->lb);
@@ -616,13 +621,14 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 		jw_host(o, &w);
 	jw_ku64(&w, "pid", p->pid);
 	jw_kstrn(&w, "comm", p->comm, sizeof(p->comm));
+	jw_ku64(&w, "folded_processes", p->folded);
 	jw_ku64(&w, "cgroup_id", p->cgroup_id);
 	if (has_cg)
 		jw_kstr(&w, "cgroup", cg);
 	else
 		jw_knull(&w, "cgroup");
 	jw_key(&w, "container");
-	container__jw(&w, p->pid ? container_src__get(&o->ctrs, p->cgroup_id) : NULL);
+	container__jw(&w, agg_row_owned(p) ? container_src__get(&o->ctrs, p->cgroup_id) : NULL);
 	jw_ku64(&w, "allocs", p->allocs);
 	jw_ku64(&w, "failures", p->failures);
 	jw_key(&w, "failures_by_errno");
@@ -691,6 +697,9 @@ static void json_totals(struct out *o, const struct run_info *ri, size_t nprocs)
 	jw_kstr(&w, "mode", ri->mode);
 	jw_ku64(&w, "elapsed_ns", ri->elapsed_ns);
 	jw_ku64(&w, "processes", nprocs);
+	/* the process table filled: rows folded per name, then events summed as [other] */
+	jw_ku64(&w, "processes_folded", ri->procs_folded);
+	jw_ku64(&w, "processes_overflowed", ri->procs_overflowed);
 	jw_key(&w, "drops");
 	jw_obj(&w);
 	for (int i = 1; i < PL_EV_MAX; i++) {
@@ -792,7 +801,8 @@ struct pod_stats *out__pods(const struct container_src *ctrs, struct proc_stats 
 	if (!mv)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		const struct container *c = v[i]->pid ? container_src__get(ctrs, v[i]->cgroup_id) : NULL;
+		const struct container *c = agg_row_owned(v[i]) ?
+						    container_src__get(ctrs, v[i]->cgroup_id) : NULL;
 
 		if (!c || !c->pod_uid[0])
 			continue;
@@ -959,6 +969,10 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			ri->snap_mean_ns / 1e6, ri->snap_max_ns / 1e6, ri->snap_interval,
 			ri->snap_interval > ri->snap_interval_set ? " (stretched: snapshots are "
 			"kept under 5% of a CPU)" : "");
+	if (ri->procs_folded)
+		fprintf(o->f, "process table full: %llu idle processes holding no port were folded "
+			      "into per-name rows (\"N processes NAME, folded\")\n",
+			(unsigned long long)ri->procs_folded);
 	if (ri->procs_overflowed)
 		fprintf(o->f, "processes past the table size were summed as [other]\n");
 	if (ri->nat_watched)

@@ -38,6 +38,7 @@ struct run_info {
 	__u64 elapsed_ns;
 	const struct lease_stats *leases;
 	__u64 procs_overflowed;
+	__u64 procs_folded;		/* agg__retired() */
 	/* NAT (user/nat.c): watched when nat_netns is set */
 	bool nat_watched;		/* NAT was watched (or a trace has NAT records) */
 	__u64 nat_lost;			/* netlink overruns: conntrack events lost */

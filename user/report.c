@@ -536,6 +536,8 @@ static void summary(struct report *r, FILE *out, const char *name)
 	ri.tw_unseen = tot.end_reason[PL_END_TW_UNSEEN];
 	ri.tw_reconciled = r->tw_reconciled;
 	ri.gone_reconciled = r->gone_reconciled;
+	ri.procs_overflowed = agg__overflowed(r->agg);
+	ri.procs_folded = agg__retired(r->agg);
 	ri.snaps_unknown = true;
 	if (nat_view__any(r->nat)) {
 		/* the NAT watcher's losses are in the trailer's last drop slot */

@@ -241,6 +241,15 @@ void top__update(struct top *t, struct agg *a, struct lease_table *lt, const str
 	v = agg__sorted(a, &n);
 	if (!v)
 		return;
+	/* live processes only: rows folded from idle ones (agg.c) are in the summary */
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (!v[i]->folded)
+				v[k++] = v[i];
+		n = k;
+	}
 	rows = calloc(n + 1, sizeof(*rows));
 	if (!rows) {
 		free(v);

@@ -279,6 +279,7 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 	ri->elapsed_ns = mono_ns() - tr->start;
 	ri->leases = lease_table__stats(tr->leases);
 	ri->procs_overflowed = agg__overflowed(tr->agg);
+	ri->procs_folded = agg__retired(tr->agg);
 	if (tr->nat) {
 		const struct nat_stats *ns = nat_watch__stats(tr->nat);
 

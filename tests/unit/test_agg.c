@@ -68,7 +68,23 @@ static void test_renames_are_bounded(void **state)
 	agg__free(a);
 }
 
-/* The same name again is the same row; past max_procs, "[other]". */
+/* An allocation by pid that holds its port. */
+static void hold_event(struct agg *a, __u32 pid, const char *comm)
+{
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .pid = pid, .dur_ns = 1000 };
+	struct lease l = { .id = 1, .pid = pid, .alloc_ts = 1, .flags = L_ALLOCATED };
+	struct lease_result r = { .what = LW_ALLOC, .lease = &l };
+
+	snprintf(e.comm, sizeof(e.comm), "%s", comm);
+	memcpy(l.comm, e.comm, sizeof(l.comm));
+	agg__apply(a, &e, &r);
+}
+
+/*
+ * The same name again is the same row; past max_procs, with every row
+ * holding a port (nothing to fold), "[other]".
+ */
 static void test_rows_and_other(void **state)
 {
 	struct agg *a = agg__new(4);
@@ -76,17 +92,102 @@ static void test_rows_and_other(void **state)
 	size_t n;
 
 	for (int i = 0; i < 3; i++)
-		fail_event(a, 1, "curl");
+		hold_event(a, 1, "curl");
 	for (__u32 pid = 2; pid < 10; pid++)
-		fail_event(a, pid, "wget");
+		hold_event(a, pid, "wget");
 	v = agg__sorted(a, &n);
 	/* 4 rows and [other], most events first: [other] took pids 5 to 9 */
 	assert_int_equal(n, 5);
 	assert_string_equal(v[0]->comm, "[other]");
-	assert_int_equal(v[0]->failures, 5);
+	assert_int_equal(v[0]->allocs, 5);
 	assert_string_equal(v[1]->comm, "curl");
-	assert_int_equal(v[1]->failures, 3);
+	assert_int_equal(v[1]->allocs, 3);
 	assert_int_equal(agg__overflowed(a), 5);
+	assert_int_equal(agg__retired(a), 0);
+	free(v);
+	agg__free(a);
+}
+
+/* A failed allocation of pid (comm, cgroup cg) at ts: a row that holds nothing. */
+static void fail_at(struct agg *a, __u32 pid, const char *comm, __u64 cg, __u64 ts)
+{
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .err = 99, .pid = pid, .dur_ns = 1000, .cgroup_id = cg, .ts_ns = ts };
+	struct lease_result r = { .what = LW_ALLOC };
+
+	snprintf(e.comm, sizeof(e.comm), "%s", comm);
+	agg__apply(a, &e, &r);
+}
+
+static const struct proc_stats *row_of(struct proc_stats **v, size_t n, __u32 pid,
+				       const char *comm, __u64 cg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->pid == pid && !strcmp(v[i]->comm, comm) && v[i]->cgroup_id == cg)
+			return v[i];
+	return NULL;
+}
+
+/*
+ * A long run: more processes than rows (a health check's curl every few
+ * seconds). When the table is full the rows idle longest that hold no port
+ * fold into one row per name and cgroup, and the new process gets its own
+ * row, not "[other]"; one holding a port is never folded; every count is
+ * kept, and per name and cgroup only grows.
+ */
+static void test_idle_rows_fold(void **state)
+{
+	struct agg *a = agg__new(16);
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .pid = 1, .cgroup_id = 100, .ts_ns = 1, .dur_ns = 5 };
+	struct lease l = { .id = 1, .pid = 1, .cgroup_id = 100, .alloc_ts = 1,
+			   .flags = L_ALLOCATED };
+	struct lease_result r = { .what = LW_ALLOC, .lease = &l };
+	const struct proc_stats *p;
+	struct proc_stats **v, tot;
+	size_t n;
+
+	(void)state;
+	assert_non_null(a);
+	/* pid 1, the oldest, holds a port: it stays */
+	strcpy(e.comm, "holder");
+	strcpy(l.comm, "holder");
+	agg__apply(a, &e, &r);
+	for (__u32 pid = 2; pid <= 16; pid++)
+		fail_at(a, pid, "check", pid < 9 ? 100 : 200, pid * 10);
+	assert_int_equal(agg__retired(a), 0);
+	/* the table is full: two rows go (16 / 8), pids 2 and 3, into (check, 100) */
+	fail_at(a, 17, "culprit", 300, 1000);
+	assert_int_equal(agg__retired(a), 2);
+	assert_int_equal(agg__overflowed(a), 0);
+	v = agg__sorted(a, &n);
+	assert_non_null(v);
+	assert_int_equal(n, 16);
+	assert_non_null(row_of(v, n, 17, "culprit", 300));
+	assert_non_null(row_of(v, n, 1, "holder", 100));
+	assert_null(row_of(v, n, 2, "check", 100));
+	assert_null(row_of(v, n, 3, "check", 100));
+	p = row_of(v, n, 0, "check", 100);
+	assert_non_null(p);
+	assert_int_equal(p->folded, 2);
+	assert_int_equal(p->failures, 2);
+	assert_true(agg_row_owned(p));
+	free(v);
+	/* more: the next folds reuse the per-name rows; a folded pid that comes back is new */
+	for (__u32 pid = 18; pid <= 40; pid++)
+		fail_at(a, pid, "check", 200, 1000 + pid);
+	fail_at(a, 2, "check", 100, 5000);
+	agg__total(a, &tot);
+	assert_int_equal(tot.failures, 16 + 23 + 1);
+	assert_int_equal(tot.allocs, 1);
+	assert_int_equal(tot.folded, 0);
+	assert_int_equal(agg__overflowed(a), 0);
+	v = agg__sorted(a, &n);
+	assert_non_null(row_of(v, n, 1, "holder", 100));
+	assert_non_null(row_of(v, n, 2, "check", 100));
+	p = row_of(v, n, 0, "check", 200);
+	assert_non_null(p);
+	assert_true(p->folded >= 8);
 	free(v);
 	agg__free(a);
 }
@@ -96,6 +197,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_renames_are_bounded),
 		cmocka_unit_test(test_rows_and_other),
+		cmocka_unit_test(test_idle_rows_fold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
