@@ -10,6 +10,9 @@
  *   same-cookie     N leases (80000) sharing one socket cookie: every ALLOC,
  *                   then every RELEASE, oldest first
  *   many-comms      one pid under N distinct comms (65536), one ALLOC each
+ *   many-pids       N processes (100000, past the 65536 rows), pids 1000 up,
+ *                   four names in two cgroups, each one lease allocated and
+ *                   released; the last one also fails one allocation
  *   hostile-header  mode `","x":1,"y":"`; hostname, release, precision and
  *                   filters with terminal escapes (OSC title, clear screen,
  *                   cursor home); N leases (3) of a plain process
@@ -138,6 +141,29 @@ static void many_comms(struct gen *g, __u64 n)
 
 		snprintf(comm, sizeof(comm), "comm-%llu", (unsigned long long)i);
 		e = alloc_ev(i, 4242, comm);
+		put(g, &e);
+	}
+}
+
+static void many_pids(struct gen *g, __u64 n)
+{
+	static const char *const comms[] = { "check-a", "check-b", "check-c", "check-d" };
+
+	for (__u64 i = 1; i <= n; i++) {
+		struct pl_event e = alloc_ev(i, 1000 + i, comms[i % 4]);
+
+		e.cgroup_id = 100 + i % 2;
+		put(g, &e);
+		e.type = PL_EV_RELEASE;
+		e.kind = PL_END_CLOSE;
+		put(g, &e);
+	}
+	{
+		struct pl_event e = alloc_ev(n + 1, 1000 + n, comms[n % 4]);
+
+		e.cgroup_id = 100 + n % 2;
+		e.lease = 0;
+		e.err = 99;	/* EADDRNOTAVAIL */
 		put(g, &e);
 	}
 }
@@ -312,6 +338,7 @@ static const struct shape {
 	{ .name = "lease-jump", .n = 4000, .gen = lease_jump },
 	{ .name = "same-cookie", .n = 80000, .gen = same_cookie },
 	{ .name = "many-comms", .n = 65536, .gen = many_comms },
+	{ .name = "many-pids", .n = 100000, .gen = many_pids },
 	{ .name = "hostile-header", .n = 3, .gen = hostile_header, .hostile_header = true },
 	{ .name = "formula-comm", .n = 1, .gen = formula_comm },
 	{ .name = "nat-many", .n = 100000, .gen = nat_many },

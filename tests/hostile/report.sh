@@ -54,6 +54,26 @@ else
 	ko many-comms-folded "$rows summary rows, ${renamed:-no} renamed_events"
 fi
 
+# 100000 processes, past the table's 65536 rows: the idle ones fold per name
+# and cgroup, the last process keeps a row of its own (not [other]), and no
+# allocation is lost
+"$mk" many-pids "$tmp/many-pids.trace" >/dev/null || ko many-pids "mkcrafted failed"
+within report-many-pids 5 "$pl" report "$tmp/many-pids.trace" --json
+got=$(jq -rs '[.[] | select(.event == "summary")] as $s | [($s | map(.allocs) | add),
+	($s | map(select(.comm == "[other]")) | length),
+	($s | map(select(.pid == 101000 and .failures == 1 and .folded_processes == 0)) | length),
+	($s | map(select(.pid == 0 and .folded_processes > 0)) | length),
+	(.[] | select(.event == "totals") | .processes_folded),
+	(.[] | select(.event == "totals") | .processes_overflowed)] | map(tostring) | join(" ")' \
+	"$tmp/out" 2>/dev/null)
+set -- $got
+if [ "$#" -eq 6 ] && [ "$1" -eq 100000 ] && [ "$2" -eq 0 ] && [ "$3" -eq 1 ] &&
+   [ "$4" -ge 1 ] && [ "$4" -le 8 ] && [ "$5" -gt 0 ] && [ "$6" -eq 0 ]; then
+	ok "many-pids-folded (allocs, [other] rows, last pid's row, folded rows, folded, overflowed: $got)"
+else
+	ko many-pids-folded "allocs, [other] rows, last pid's row, folded rows, folded, overflowed: '$got'"
+fi
+
 # Not a trace at all: refused at once, with little memory.
 fallocate -l 1G "$tmp/sparse" 2>/dev/null || truncate -s 1G "$tmp/sparse"
 for f in /dev/zero "$tmp/sparse"; do
