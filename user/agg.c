@@ -207,11 +207,12 @@ static int by_active(const void *x, const void *y)
 static void retire(struct agg *a)
 {
 	struct proc_stats **v = malloc(a->n * sizeof(*v));
-	size_t k = 0, done = 0, want = a->max / 8 > 2 ? a->max / 8 : 2;
+	size_t k = 0, n0 = a->n, want = a->max / 8 > 2 ? a->max / 8 : 2;
 
 	/*
-	 * A pass that found too little to fold (the rows hold ports) is not
-	 * tried again for the next eighth of the table's worth of new
+	 * A pass that freed too little (the rows hold ports, or each name and
+	 * cgroup is one process's: folding makes as many rows as it takes) is
+	 * not tried again for the next eighth of the table's worth of new
 	 * processes: each pass walks the whole table.
 	 */
 	if (a->retire_skip) {
@@ -240,10 +241,9 @@ static void retire(struct agg *a)
 		if (p->active_ts > x->active_ts)
 			x->active_ts = p->active_ts;
 		a->retired++;
-		done++;
 		row_drop(a, p);
 	}
-	if (done < want)
+	if (a->n + want / 2 > n0)
 		a->retire_skip = want;
 	free(v);
 }

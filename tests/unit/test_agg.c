@@ -192,12 +192,36 @@ static void test_idle_rows_fold(void **state)
 	agg__free(a);
 }
 
+/*
+ * Each process in a cgroup of its own (a cron job's session scope): folding
+ * makes as many rows as it takes, so a pass frees nothing; the new
+ * processes go to [other] and the passes stop for a while; nothing is lost.
+ */
+static void test_fold_frees_nothing(void **state)
+{
+	struct agg *a = agg__new(16);
+	struct proc_stats tot;
+
+	(void)state;
+	for (__u32 pid = 1; pid <= 16; pid++)
+		fail_at(a, pid, "job", 1000 + pid, pid);
+	for (__u32 pid = 17; pid <= 26; pid++)
+		fail_at(a, pid, "job", 1000 + pid, pid);
+	agg__total(a, &tot);
+	assert_int_equal(tot.failures, 26);
+	assert_true(agg__overflowed(a) >= 8);
+	/* one pass (two rows), then none for the next two new processes at least */
+	assert_true(agg__retired(a) <= 2 * 4);
+	agg__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_renames_are_bounded),
 		cmocka_unit_test(test_rows_and_other),
 		cmocka_unit_test(test_idle_rows_fold),
+		cmocka_unit_test(test_fold_frees_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
