@@ -95,7 +95,6 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 		bpf_sk_storage_delete(&sk_leases, (void *)sk);
 }
 
-/* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
 /*
  * A UDP connect() takes microseconds (a route lookup, an autobind), under
  * TCG a millisecond: an entry this old is not the exiting call's
@@ -103,6 +102,8 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
  * told, later and without its latency.
  */
 #define PEND_STALE_NS 100000000ULL
+
+/* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
 enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT };
 
 struct pending {
@@ -164,6 +165,12 @@ struct {
 static __always_inline bool cg_task_filtered(__u32 tgid)
 {
 	return tgid == self_tgid || (targ_tgid && tgid != targ_tgid);
+}
+
+/* traced_proto() for a cgroup program's socket: UDP-Lite binds and sends come to them too */
+static __always_inline bool cg_traced_proto(const struct bpf_sock *bsk)
+{
+	return bsk->protocol == IPPROTO_TCP || bsk->protocol == IPPROTO_UDP;
 }
 
 /*
@@ -725,28 +732,32 @@ static __always_inline void udp_connect_told(struct lease_val *l, __u16 port)
 }
 
 /*
- * With the exit tracepoint: a UDP connect() whose exit has not reported its
- * port. Its pending entry still there means no exit ran yet: a connect that
+ * A UDP connect() whose port no exit reported: told now, dated at the call,
+ * latency not measured. Without the exit tracepoint, always. With it, if
+ * the call's pending entry is still there, no exit ran yet: a connect that
  * io_uring made (no syscall, so no exit tracepoint, ever), or another
- * thread's hook while the call runs. Deleting the entry decides who tells
- * (the exit deletes it too, and tells only if it did): told now, dated at
- * the call, latency not measured. At the close (final) nothing is left to
- * wait for (the entry was evicted, or is another call's): told as well.
+ * thread's hook while the call runs; deleting the entry decides who tells
+ * (the exit deletes it too, and tells only if it did). At the close (final)
+ * nothing is left to wait for (the entry was evicted, or is another
+ * call's): told as well.
  */
-static __always_inline void udp_connect_unexited(struct lease_val *l, const struct bpf_sock *bsk,
-						 __u16 port, bool final)
+static __always_inline void udp_connect_late(struct lease_val *l, const struct bpf_sock *bsk,
+					     __u16 port, bool final)
 {
 	__u32 tid = l->tid;
 	struct pending *p;
 
-	if (!sys_exit_hooks || !(l->flags & LF_UDP_CONNECT) || !port || l->skaddr != (__u64)bsk)
+	if (!(l->flags & LF_UDP_CONNECT) || !port || l->skaddr != (__u64)bsk)
 		return;
-	p = bpf_map_lookup_elem(&pendings, &tid);
-	if (p && p->what == PEND_UDP_CONNECT && p->sk == l->skaddr && p->l.lease == l->lease) {
-		if (bpf_map_delete_elem(&pendings, &tid))
-			return;	/* the exit took it first: udp_bound will say */
-	} else if (!final) {
-		return;
+	if (sys_exit_hooks) {
+		p = bpf_map_lookup_elem(&pendings, &tid);
+		if (p && p->what == PEND_UDP_CONNECT && p->sk == l->skaddr &&
+		    p->l.lease == l->lease) {
+			if (bpf_map_delete_elem(&pendings, &tid))
+				return;	/* the exit took it first: udp_bound will say */
+		} else if (!final) {
+			return;
+		}
 	}
 	udp_connect_told(l, port);
 }
@@ -765,9 +776,7 @@ static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_s
 					 __u16 port, __u64 id)
 {
 	udp_lease_settle(l, bsk);
-	if (!sys_exit_hooks && (l->flags & LF_UDP_CONNECT) && port && l->skaddr == (__u64)bsk)
-		udp_connect_told(l, port);
-	udp_connect_unexited(l, bsk, port, false);
+	udp_connect_late(l, bsk, port, false);
 	if ((l->flags & LF_LEASE) && !udp_lease_lost_port(l, bsk, port))
 		return;		/* still on its port */
 	if ((l->flags & LF_PRE) && port != l->lport)
@@ -785,18 +794,16 @@ static __always_inline void udp_catch_up(struct lease_val *l, const struct bpf_s
  * LF_BORN, for udp_catch_up() to report. Elsewhere (a namespace portlife
  * could not enter) the port may be older than tracing: marked LF_PRE, as
  * the walk would have, and not reported. NULL for a socket without a port.
+ * The port is read through the socket: sock_release may not read it from
+ * its context.
  */
-/* udp_unmarked()'s port when the hook may not read it: read through the socket */
-#define PORT_UNREAD 0xffffffffu
-
-static __always_inline struct lease_val *udp_unmarked(const struct bpf_sock *bsk, __u32 port)
+static __always_inline struct lease_val *udp_unmarked(const struct bpf_sock *bsk)
 {
 	const struct sock *sk;
 	struct lease_val *l;
+	__u16 port;
 	__u32 ns;
 
-	if (!port)
-		return NULL;
 	l = bpf_sk_storage_get(&sk_leases, (void *)bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!l) {
 		__sync_fetch_and_add(&untracked, 1);
@@ -804,13 +811,10 @@ static __always_inline struct lease_val *udp_unmarked(const struct bpf_sock *bsk
 	}
 	l->skaddr = (__u64)bsk;
 	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
-	if (port == PORT_UNREAD) {
-		/* sock_release may not read it from its context */
-		port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (!port) {
-			l->flags = 0;
-			return NULL;
-		}
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!port) {
+		l->flags = 0;
+		return NULL;
 	}
 	ns = skc_netns(&sk->__sk_common);
 	if (bpf_map_lookup_elem(&udp_walked, &ns)) {
@@ -835,9 +839,7 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 	struct bpf_sock *bsk = ctx->sk;
 	__u32 tid = (__u32)id;
 
-	/* TCP and UDP only (traced_proto()): UDP-Lite binds come here too */
-	if (!bsk || (bsk->protocol != IPPROTO_TCP && bsk->protocol != IPPROTO_UDP) ||
-	    cg_task_filtered(id >> 32))
+	if (!bsk || !cg_traced_proto(bsk) || cg_task_filtered(id >> 32))
 		return;
 	p.family = v6 ? AF_INET6 : AF_INET;
 	if (targ_family && p.family != targ_family)
@@ -881,8 +883,8 @@ static __always_inline void handle_post_bind(struct bpf_sock *bsk)
 	__u64 ts = now;
 	__u8 kind = PL_ALLOC_BIND_EPHEMERAL;
 
-	if (bsk->protocol != IPPROTO_TCP && bsk->protocol != IPPROTO_UDP)
-		return;	/* UDP-Lite (traced_proto()) */
+	if (!cg_traced_proto(bsk))
+		return;
 	if (p && p->what == PEND_BIND && p->sk == (__u64)bsk) {
 		ts = p->ts;
 		kind = p->kind;
@@ -982,7 +984,7 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 		/* no autobind to come: only what happened since the last hook */
 		l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
 		if (!l)
-			l = udp_unmarked(bsk, bsk->src_port);
+			l = udp_unmarked(bsk);
 		if (l)
 			udp_catch_up(l, bsk, bsk->src_port, id);
 		return;
@@ -1055,7 +1057,7 @@ static __always_inline void handle_connect_exit(long ret)
 	/*
 	 * Not this call's: an io_uring connect's, which never exits, met by the
 	 * thread's next connect() (one that writes no entry: a TCP one). The
-	 * socket's next hook tells it (udp_connect_unexited()).
+	 * socket's next hook tells it (udp_connect_late()).
 	 */
 	if (bpf_ktime_get_ns() - p.ts > PEND_STALE_NS)
 		return;
@@ -1111,7 +1113,7 @@ static __always_inline void handle_sendmsg(struct bpf_sock_addr *ctx)
 	if (!l) {
 		if (cg_task_filtered(id >> 32))
 			return;
-		l = udp_unmarked(bsk, bsk->src_port);
+		l = udp_unmarked(bsk);
 	}
 	if (l)
 		udp_catch_up(l, bsk, bsk->src_port, id);
@@ -1129,7 +1131,7 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	l = bpf_sk_storage_get(&sk_leases, bsk, 0, 0);
 	/* made before tracing: a port it took since is told, then released */
 	if (!l && !cg_task_filtered(bpf_get_current_pid_tgid() >> 32))
-		l = udp_unmarked(bsk, PORT_UNREAD);
+		l = udp_unmarked(bsk);
 	if (!l)
 		return;
 	if (l->skaddr != (__u64)bsk)
@@ -1144,7 +1146,7 @@ static __always_inline void handle_sock_release(struct bpf_sock *bsk)
 	sk = (const struct sock *)*(volatile __u64 *)&l->skaddr;
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	udp_catch_up(l, bsk, port, bpf_get_current_pid_tgid());
-	udp_connect_unexited(l, bsk, port, true);
+	udp_connect_late(l, bsk, port, true);
 	if ((l->flags & LF_LEASE) || ((l->flags & LF_UDP_CONNECT) && port))
 		emit_release(sk, l, PL_END_CLOSE);
 out:

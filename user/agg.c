@@ -206,8 +206,8 @@ static int by_active(const void *x, const void *y)
  */
 static void retire(struct agg *a)
 {
-	struct proc_stats **v = malloc(a->n * sizeof(*v));
 	size_t k = 0, n0 = a->n, want = a->max / 8 > 2 ? a->max / 8 : 2;
+	struct proc_stats **v;
 
 	/*
 	 * A pass that freed too little (the rows hold ports, or each name and
@@ -217,9 +217,9 @@ static void retire(struct agg *a)
 	 */
 	if (a->retire_skip) {
 		a->retire_skip--;
-		free(v);
 		return;
 	}
+	v = malloc(a->n * sizeof(*v));
 	if (!v)
 		return;
 	for (size_t i = 0; i < a->nbuckets; i++)

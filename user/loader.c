@@ -917,6 +917,30 @@ static bool counts_recursion(const struct bpf_object *obj)
 	return false;
 }
 
+struct mark_ctx {
+	struct bpf_link *it;
+	volatile __u64 *failed;	/* udp_mark_failed */
+	int map;		/* udp_walked */
+	size_t walked;
+};
+
+/* netns_each(): one namespace's UDP sockets marked; a namespace where one failed is left out. */
+static int mark_ns(void *ctx, const struct netns_ref *ns)
+{
+	struct mark_ctx *c = ctx;
+	struct vec none = {};
+	__u64 before = *c->failed;
+	__u8 one = 1;
+	int err;
+
+	/* the program writes nothing: reading runs it over every socket */
+	err = iter_collect(c->it, sizeof(__u64), sizeof(__u64), &none);
+	free(none.v);
+	if (!err && *c->failed == before && !bpf_map_update_elem(c->map, &ns->inum, &one, BPF_ANY))
+		c->walked++;
+	return 0;
+}
+
 /*
  * Tracepoint mode, once every hook is attached: in each network namespace
  * portlife can enter, the UDP sockets holding a port get storage marked as
@@ -931,50 +955,21 @@ static bool counts_recursion(const struct bpf_object *obj)
  */
 static int mark_udp(struct tracer_bpf *t, struct bpf_link *it, bool verbose)
 {
-	volatile __u64 *failed = &t->skel->bss->udp_mark_failed;
-	int self, err = 0, map = bpf_map__fd(t->skel->maps.udp_walked);
-	size_t nns, walked = 0;
+	struct mark_ctx c = { .it = it, .failed = &t->skel->bss->udp_mark_failed,
+			      .map = bpf_map__fd(t->skel->maps.udp_walked) };
 	struct netns_ref *nsv;
-	__u32 self_inum;
+	size_t nns;
+	int err;
 
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return 0;	/* no /proc: nothing walked, nothing assumed */
-	self_inum = netns_fd_inum(self);
 	nsv = netns_list(&nns);
-	for (size_t i = 0; i < nns; i++) {
-		bool here = nsv[i].inum == self_inum;
-		struct vec none = {};
-		__u64 before = *failed;
-		__u8 one = 1;
-		int fd = -1, e = 0;
-
-		if (!here) {
-			fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
-			e = fd < 0 ? -errno : netns_enter(fd);
-			if (fd >= 0)
-				close(fd);
-			if (e)
-				continue;	/* gone, or not ours to enter */
-		}
-		/* the program writes nothing: reading runs it over every socket */
-		e = iter_collect(it, sizeof(__u64), sizeof(__u64), &none);
-		free(none.v);
-		if (!here && netns_return(self)) {
-			err = -EIO;
-			break;
-		}
-		if (!e && *failed == before &&
-		    !bpf_map_update_elem(map, &nsv[i].inum, &one, BPF_ANY))
-			walked++;
-	}
-	close(self);
+	err = netns_each(nsv, nns, 0, mark_ns, &c, NULL, NULL);
+	free(nsv);
 	if (verbose)
 		fprintf(stderr, "portlife: UDP sockets older than tracing marked in %zu of %zu "
-				"network namespaces%s\n", walked, nns,
-			*failed ? " (some could not be: out of memory)" : "");
-	free(nsv);
-	return err;
+				"network namespaces%s\n", c.walked, nns,
+			*c.failed ? " (some could not be: out of memory)" : "");
+	/* without /proc nothing is walked, and nothing assumed: only a lost way back is fatal */
+	return err == -EIO ? err : 0;
 }
 
 /*

@@ -189,3 +189,45 @@ int netns_return(int self_fd)
 		strerror(errno));
 	return -errno;
 }
+
+int netns_each(const struct netns_ref *nsv, size_t n, __u32 only_inum,
+	       int (*fn)(void *ctx, const struct netns_ref *ns), void *ctx, size_t *denied,
+	       size_t *unreachable)
+{
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), err = 0;
+	__u32 self_inum;
+
+	if (self < 0)
+		return -errno;
+	self_inum = netns_fd_inum(self);
+	for (size_t i = 0; i < n && !err; i++) {
+		/* our own needs no setns, and no CAP_SYS_ADMIN */
+		bool here = nsv[i].inum == self_inum;
+
+		if (only_inum && nsv[i].inum != only_inum)
+			continue;
+		if (!here) {
+			int fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
+
+			err = fd < 0 ? -errno : netns_enter(fd);
+			if (fd >= 0)
+				close(fd);
+			if (err) {
+				/* the process left, the namespace went away, or it is not ours */
+				if (err == -EPERM || err == -EACCES) {
+					if (denied)
+						(*denied)++;
+				} else if (unreachable) {
+					(*unreachable)++;
+				}
+				err = 0;
+				continue;
+			}
+		}
+		err = fn(ctx, &nsv[i]);
+		if (!here && netns_return(self))
+			err = -EIO;
+	}
+	close(self);
+	return err;
+}

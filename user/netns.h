@@ -46,6 +46,17 @@ int netns_open_named(const char *spec);
  */
 int netns_inum_of(const char *spec, __u32 *inum);
 
+/*
+ * fn(ctx, ns) run inside each of nsv[0..n) (only only_inum's, if not 0),
+ * entered through its path (the thread's own without a setns), the thread
+ * back in its own after each. One that cannot be entered is skipped and
+ * counted in *denied (refused) or *unreachable (gone); either may be NULL.
+ * Stops at fn's first error and returns it; -EIO if the thread could not
+ * come back (said on stderr: stop looking at sockets); -errno without /proc.
+ */
+int netns_each(const struct netns_ref *nsv, size_t n, __u32 only_inum,
+	       int (*fn)(void *ctx, const struct netns_ref *ns), void *ctx, size_t *denied,
+	       size_t *unreachable);
 /* The namespace inode of an open namespace fd, 0 on error. */
 __u32 netns_fd_inum(int fd);
 

@@ -138,68 +138,49 @@ out:
 	free(owners.v);
 }
 
+struct take_ctx {
+	struct snapshot *s;
+	const struct snapshot_links *links;
+	struct vec socks;
+	size_t bound_failed;
+};
+
+/* netns_each(): one namespace's sysctls and sockets. */
+static int take_ns(void *ctx, const struct netns_ref *nr)
+{
+	struct take_ctx *c = ctx;
+	struct ns_info *ns = &c->s->ns[c->s->nns];
+	int err;
+
+	ns->inum = nr->inum;
+	read_ns_sysctls(ns);
+	err = read_sockets(c->links, ns->inum, &c->socks, &c->bound_failed);
+	if (!err)
+		c->s->nns++;
+	return err;
+}
+
 int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32 only_netns)
 {
-	struct vec socks = {};
-	size_t bound_failed = 0;
+	struct take_ctx c = { .s = s, .links = links };
 	struct netns_ref *nsv;
-	__u32 self_inum;
 	size_t nns;
-	int self, err = 0;
+	int err;
 
 	memset(s, 0, sizeof(*s));
 	s->ts_ns = mono_ns();
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return -errno;
-	self_inum = netns_fd_inum(self);
 	nsv = netns_list(&nns);
 	s->ns = calloc(nns ? nns : 1, sizeof(*s->ns));
 	if (!s->ns) {
-		close(self);
 		free(nsv);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < nns; i++) {
-		struct ns_info *ns = &s->ns[s->nns];
-		/* our own needs no setns, and no CAP_SYS_ADMIN */
-		bool here = nsv[i].inum == self_inum;
-		int fd = -1;
-
-		if (only_netns && nsv[i].inum != only_netns)
-			continue;
-		if (!here) {
-			fd = open(nsv[i].path, O_RDONLY | O_CLOEXEC);
-			err = fd < 0 ? -errno : netns_enter(fd);
-		}
-		if (err) {
-			/* the process left, the namespace went away, or it is not ours to enter */
-			if (fd >= 0)
-				close(fd);
-			if (err == -EPERM || err == -EACCES)
-				s->ns_denied++;
-			else
-				s->ns_unreachable++;
-			err = 0;
-			continue;
-		}
-		if (fd >= 0)
-			close(fd);
-		ns->inum = nsv[i].inum;
-		read_ns_sysctls(ns);
-		err = read_sockets(links, ns->inum, &socks, &bound_failed);
-		if (!here && netns_return(self) && !err)
-			err = -EIO;
-		if (err)
-			break;
-		s->nns++;
-	}
-	close(self);
+	err = netns_each(nsv, nns, only_netns, take_ns, &c, &s->ns_denied, &s->ns_unreachable);
 	free(nsv);
-	s->bound_failed = bound_failed;
-	s->v = socks.v;
-	s->n = socks.n;
-	s->cap = socks.cap;
+	s->bound_failed = c.bound_failed;
+	s->v = c.socks.v;
+	s->n = c.socks.n;
+	s->cap = c.socks.cap;
 	if (err) {
 		snapshot__free(s);
 		return err;
