@@ -392,6 +392,7 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		if (!e)
 			return;
 		ev_owner(e, &nl);
+		e->lease = 0;	/* a failure makes no lease (as in the tracepoint mode) */
 		READ_TUPLE_CORE(e, &sk->__sk_common);
 		if (snum)
 			e->lport = snum;

@@ -102,9 +102,12 @@ static __always_inline void handle_udp_get_port_exit(long ret)
 	if (!call_exit(FN_UDP_GET_PORT, &c))
 		return;
 	sk = (const struct sock *)c.sk;
-	/* inet_autobind(): the first sendmsg()/connect(); it fails with EAGAIN. */
+	/*
+	 * inet_autobind(): the first sendmsg()/connect(). Whatever the search
+	 * returned (1 before 5.10, -EADDRINUSE since), the caller gets EAGAIN.
+	 */
 	if (in_call(FN_AUTOBIND))
-		handle_alloc_exit(sk, 0, ret, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
+		handle_alloc_exit(sk, 0, ret ? -EAGAIN : 0, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
 	else
 		handle_alloc_exit(sk, c.snum, ret, c.ts,
 				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,

@@ -100,14 +100,14 @@ int pl_bind_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("cgroup/connect4")
 int pl_connect4(struct bpf_sock_addr *ctx)
 {
-	handle_connect_pre(ctx);
+	handle_connect_pre(ctx, false);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int pl_connect6(struct bpf_sock_addr *ctx)
 {
-	handle_connect_pre(ctx);
+	handle_connect_pre(ctx, true);
 	return 1;
 }
 

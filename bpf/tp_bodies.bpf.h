@@ -829,9 +829,27 @@ static __always_inline struct lease_val *udp_unmarked(const struct bpf_sock *bsk
 /* ---- bind() -------------------------------------------------------------- */
 
 /*
- * cgroup bind4/bind6: before the kernel looks at the address. v6 is known at
- * compile time: a bind4 program may not even read the user_ip6 field.
+ * The address and port a bind() or connect() asks for, from a cgroup
+ * sock_addr hook. v6 is known at compile time: a bind4 or connect4 program
+ * may not even read the user_ip6 field.
  */
+static __always_inline void pend_user_addr(struct pending *p, const struct bpf_sock_addr *ctx,
+					   const bool v6)
+{
+	p->port = bpf_ntohs(ctx->user_port);
+	if (v6) {
+		__u32 *a = (__u32 *)p->addr;
+
+		a[0] = ctx->user_ip6[0];
+		a[1] = ctx->user_ip6[1];
+		a[2] = ctx->user_ip6[2];
+		a[3] = ctx->user_ip6[3];
+	} else {
+		*(__u32 *)p->addr = ctx->user_ip4;
+	}
+}
+
+/* cgroup bind4/bind6: before the kernel looks at the address. */
 static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const bool v6)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -853,18 +871,8 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 	p.what = PEND_BIND;
 	p.sk = (__u64)bsk;
 	p.ts = bpf_ktime_get_ns();
-	p.port = bpf_ntohs(ctx->user_port);
-	p.kind = p.port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
-	if (v6) {
-		__u32 *a = (__u32 *)p.addr;
-
-		a[0] = ctx->user_ip6[0];
-		a[1] = ctx->user_ip6[1];
-		a[2] = ctx->user_ip6[2];
-		a[3] = ctx->user_ip6[3];
-	} else {
-		*(__u32 *)p.addr = ctx->user_ip4;
-	}
+	p.kind = ctx->user_port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
+	pend_user_addr(&p, ctx, v6);
 	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
 }
 
@@ -966,9 +974,10 @@ static __always_inline void handle_sock_create(struct bpf_sock *bsk)
 /*
  * cgroup connect4/6, before the kernel autobinds an unbound UDP socket: the
  * lease is made ready here (its id, its owner), and the exit tracepoint
- * reports it with the port it got.
+ * reports it with the port it got, or its EAGAIN with the destination asked
+ * for (the socket has none yet). v6 as for handle_bind_pre().
  */
-static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
+static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx, const bool v6)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct bpf_sock *bsk = ctx->sk;
@@ -1012,6 +1021,8 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx)
 	p.ts = l->start_ns;
 	p.kind = PL_ALLOC_AUTOBIND;
 	p.l = *l;
+	/* the socket's own family: connect4 runs for AF_INET sockets, connect6 for AF_INET6 */
+	pend_user_addr(&p, ctx, v6);
 	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
 }
 
@@ -1085,6 +1096,9 @@ static __always_inline void handle_connect_exit(long ret)
 	if (!port) {
 		e->err = EAGAIN;	/* inet_autobind() found no free port */
 		e->lease = 0;
+		/* where it was going: what the diagnosis and the alerts name */
+		e->rport = p.port;
+		__builtin_memcpy(e->raddr, p.addr, sizeof(e->raddr));
 	}
 	ev_submit(e);
 	if (port) {

@@ -310,17 +310,25 @@ static __u32 bound_unlisted(struct lease_table *t, const struct snapshot *now,
 }
 
 /*
- * EADDRINUSE from bind(0) (or listen() without bind()): no port was asked
- * for, so no one holds "it": the netns's ip_local_port_range had no free
- * port. Its bind(0) headroom says how full, as the snapshot finds it, with
- * the bound-only sockets portlife saw that it does not list.
+ * EADDRINUSE from bind(0) (or listen() without bind()), EAGAIN from a UDP
+ * socket's first send or connect(): no port was asked for, so no one holds
+ * "it": the netns's ip_local_port_range had none free for the protocol (TCP
+ * and UDP keep tables of their own; UDP's automatic ports all come from this
+ * one pool, whatever the destination). Its bind(0) headroom says how full,
+ * as the snapshot finds it, with the bound-only sockets portlife saw that it
+ * does not list.
  */
 static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
 	char ep[64], comm[PL_COMM_LEN], ts[32], en[16];
-	const char *remedy = "bind(0) takes its port from net.ipv4.ip_local_port_range: release "
-			     "ports or widen the range; a client that binds before connect() should "
-			     "set IP_BIND_ADDRESS_NO_PORT (connect() then picks per destination)";
+	const bool udp = e->proto == IPPROTO_UDP, autobind = e->kind == PL_ALLOC_AUTOBIND;
+	const char *remedy = udp ?
+		"UDP takes every automatic port (bind(0), a first send or connect()) from "
+		"net.ipv4.ip_local_port_range, one pool for every destination: close idle UDP "
+		"sockets (one per query or per peer adds up), reuse them, or widen the range" :
+		"bind(0) takes its port from net.ipv4.ip_local_port_range: release "
+		"ports or widen the range; a client that binds before connect() should "
+		"set IP_BIND_ADDRESS_NO_PORT (connect() then picks per destination)";
 	const struct bind_room *room = NULL;
 	struct bind_room *bv = NULL;
 	struct dest *dv = NULL;
@@ -329,19 +337,23 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 	struct jw w;
 
 	if (!headroom(now, NULL, &dv, &nd, &bv, &nb))
-		for (size_t i = 0; i < nb && !room; i++)
-			if (bv[i].netns == e->netns)
-				room = &bv[i];
+		room = headroom_find_room(bv, nb, e->netns, e->proto);
 	if (room) {
-		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo,
-						   ns_pick_hi(room->lo, room->hi)) : 0;
+		__u16 hi = udp ? room->hi : ns_pick_hi(room->lo, room->hi);
+
+		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo, hi) : 0;
 		free_now = room->free > bound ? room->free - bound : 0;
 	}
 	if (d->json) {
 		jw_begin(&w, &d->lb);
 		json_head(&w, e);
+		jw_kstr(&w, "proto", udp ? "udp" : "tcp");
 		jw_kaddr(&w, "laddr", e->family, e->laddr);
-		jw_kstr(&w, "kind", "bind_ephemeral");
+		jw_kstr(&w, "kind", autobind ? "autobind" : "bind_ephemeral");
+		if (e->rport) {
+			jw_kaddr(&w, "raddr", e->family, e->raddr);
+			jw_ku64(&w, "rport", e->rport);
+		}
 		if (room) {
 			jw_ku64(&w, "range_lo", room->lo);
 			jw_ku64(&w, "range_hi", room->hi);
@@ -354,15 +366,25 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 		jw_line(&w, d->f);
 	} else {
 		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-		fprintf(d->f, "!! %s %s: pid %u (%s) found no free port for bind(0) on %s (netns %u)\n",
-			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
-			errno_name(e->err, en, sizeof(en)), e->pid, comm,
-			addr_str(e->family, e->laddr, ep, sizeof(ep)), e->netns);
+		if (autobind)
+			fprintf(d->f, "!! %s %s: pid %u (%s) found no free UDP port for its first "
+				      "send or connect()%s%s (netns %u)\n",
+				wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
+				errno_name(e->err, en, sizeof(en)), e->pid, comm,
+				e->rport ? " to " : "",
+				e->rport ? endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)) :
+					   "", e->netns);
+		else
+			fprintf(d->f, "!! %s %s: pid %u (%s) found no free %s port for bind(0) on %s "
+				      "(netns %u)\n",
+				wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
+				errno_name(e->err, en, sizeof(en)), e->pid, comm, udp ? "UDP" : "TCP",
+				addr_str(e->family, e->laddr, ep, sizeof(ep)), e->netns);
 		if (room)
-			fprintf(d->f, "   ip_local_port_range %u-%u: %u reserved, %u in use now, %u "
-				      "more bound (seen by portlife, not listed by this kernel), %u "
-				      "free\n", room->lo, room->hi, room->reserved, room->in_use,
-				bound, free_now);
+			fprintf(d->f, "   ip_local_port_range %u-%u: %u reserved, %u in use now by %s, "
+				      "%u more bound (seen by portlife, not listed by this kernel), "
+				      "%u free\n", room->lo, room->hi, room->reserved, room->in_use,
+				udp ? "UDP" : "TCP", bound, free_now);
 		fprintf(d->f, "   remedy: %s\n", remedy);
 	}
 	free(dv);
@@ -381,7 +403,8 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 
 	/* every event comes through here: the clock only for the failures */
 	if (e->type != PL_EV_ALLOC || !d->links ||
-	    (e->err != EADDRINUSE && e->err != EADDRNOTAVAIL))
+	    (e->err != EADDRINUSE && e->err != EADDRNOTAVAIL &&
+	     (e->err != EAGAIN || e->kind != PL_ALLOC_AUTOBIND)))
 		return;
 	now = mono_ns();
 	if (now - d->last_ns < 1000000000ULL) {
@@ -391,7 +414,7 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 	d->last_ns = now;
 	if (take(d, &s, e->netns))
 		return;
-	if (e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EPHEMERAL)
+	if ((e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EPHEMERAL) || e->err == EAGAIN)
 		no_ephemeral(d, e, &s);
 	else if (e->err == EADDRINUSE)
 		in_use(d, e, &s);

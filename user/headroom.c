@@ -67,6 +67,15 @@ const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, 
 	return NULL;
 }
 
+const struct bind_room *headroom_find_room(const struct bind_room *bv, size_t nb, __u32 netns,
+					   __u8 proto)
+{
+	for (size_t i = 0; i < nb; i++)
+		if (bv[i].netns == netns && bv[i].proto == proto)
+			return &bv[i];
+	return NULL;
+}
+
 /*
  * Destinations by hash, open addressing: a proxy or a NAT node holds
  * sockets to tens of thousands of destinations, and a search of the whole
@@ -162,33 +171,39 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	struct dest_index ix = { 0 }, pix = { 0 };
 	size_t nd = 0, cap = 0;
 	__u32 *nbound;
-	__u8 *bound, *used;
+	__u8 *bound, *used, *udp_used;
 
 	*dvp = NULL;
 	*bvp = NULL;
 	*ndp = *nbp = 0;
-	bv = calloc(s->nns ? s->nns : 1, sizeof(*bv));
+	bv = calloc(s->nns ? 2 * s->nns : 1, sizeof(*bv));
 	nbound = calloc(s->nns ? s->nns : 1, sizeof(*nbound));
 	bound = calloc(s->nns ? s->nns : 1, 65536 / 8);
 	used = calloc(s->nns ? s->nns : 1, 65536 / 8);
-	if (!bv || !nbound || !bound || !used || dest_index_init(&ix, s->n)) {
+	udp_used = calloc(s->nns ? s->nns : 1, 65536 / 8);
+	if (!bv || !nbound || !bound || !used || !udp_used || dest_index_init(&ix, s->n)) {
 		free(bv);
 		free(nbound);
 		free(bound);
 		free(used);
+		free(udp_used);
 		free(ix.slot);
 		return -ENOMEM;
 	}
 
 	/*
-	 * Per netns: ports held by bind() (listening, or bound with no remote
-	 * end) and ports used at all.
+	 * Per netns: TCP ports held by bind() (listening, or bound with no
+	 * remote end), TCP ports used at all, UDP ports used at all.
 	 */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pl_sock_rec *r = &s->v[i].r;
 		size_t k = ns_index(s, r->netns);
 
-		if (k == s->nns || r->proto != IPPROTO_TCP)
+		if (k == s->nns)
+			continue;
+		if (r->proto == IPPROTO_UDP)
+			udp_used[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
+		if (r->proto != IPPROTO_TCP)
 			continue;
 		used[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
 		if (!r->rport || r->state == PL_TCP_LISTEN)
@@ -197,20 +212,32 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	/* and of the range: ports used, and ports bind() holds (no connect() may take them) */
 	for (size_t k = 0; k < s->nns; k++) {
 		const struct ns_info *ns = &s->ns[k];
-		__u32 nused = 0;
+		struct bind_room *tcp = &bv[2 * k], *udp = &bv[2 * k + 1];
+		__u32 nused = 0, nudp = 0, udp_reserved = 0;
 
-		for (unsigned int p = ns->lo; p <= ns->pick_hi; p++) {
-			if (ns_reserved(ns, p))
+		for (unsigned int p = ns->lo; p <= ns->hi; p++) {
+			if (ns_reserved(ns, p)) {
+				udp_reserved++;
+				continue;
+			}
+			nudp += !!(udp_used[k * 8192 + p / 8] & (1 << (p % 8)));
+			if (p > ns->pick_hi)
 				continue;
 			nused += !!(used[k * 8192 + p / 8] & (1 << (p % 8)));
 			nbound[k] += !!(bound[k * 8192 + p / 8] & (1 << (p % 8)));
 		}
-		bv[k].netns = ns->inum;
-		bv[k].lo = ns->lo;
-		bv[k].hi = ns->hi;
-		bv[k].reserved = ns->nreserved;
-		bv[k].in_use = nused;
-		bv[k].free = (ns->pick_hi - ns->lo + 1) - ns->nreserved - nused;
+		tcp->netns = udp->netns = ns->inum;
+		tcp->lo = udp->lo = ns->lo;
+		tcp->hi = udp->hi = ns->hi;
+		tcp->proto = IPPROTO_TCP;
+		tcp->reserved = ns->nreserved;
+		tcp->in_use = nused;
+		tcp->free = (ns->pick_hi - ns->lo + 1) - ns->nreserved - nused;
+		/* UDP's search walks the whole range, its last port too */
+		udp->proto = IPPROTO_UDP;
+		udp->reserved = udp_reserved;
+		udp->in_use = nudp;
+		udp->free = (ns->hi - ns->lo + 1) - udp_reserved - nudp;
 	}
 
 	/* Destinations: connected TCP sockets on an ephemeral port. */
@@ -298,10 +325,11 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	free(nbound);
 	free(bound);
 	free(used);
+	free(udp_used);
 	*dvp = dv;
 	*ndp = nd;
 	*bvp = bv;
-	*nbp = s->nns;
+	*nbp = 2 * s->nns;
 	return 0;
 }
 
@@ -404,6 +432,7 @@ void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind
 			jw_obj(&w);
 			jw_kstr(&w, "event", "bind_headroom");
 			jw_ku64(&w, "netns", bv[i].netns);
+			jw_kstr(&w, "proto", bv[i].proto == IPPROTO_UDP ? "udp" : "tcp");
 			jw_ku64(&w, "range_lo", bv[i].lo);
 			jw_ku64(&w, "range_hi", bv[i].hi);
 			jw_ku64(&w, "reserved", bv[i].reserved);
@@ -427,13 +456,15 @@ void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind
 			dest_remedy(&dv[0], buf, sizeof(buf)));
 	if (!nb)
 		return;
-	fprintf(f, "\nbind(0) headroom per netns:\n%-11s %-13s %8s %7s %7s\n", "NETNS", "RANGE",
-		"RESERVED", "IN_USE", "FREE");
+	fprintf(f, "\nbind(0) headroom per netns (UDP's also that of a first send or connect()):\n"
+		   "%-11s %-5s %-13s %8s %7s %7s\n", "NETNS", "PROTO", "RANGE", "RESERVED",
+		"IN_USE", "FREE");
 	for (size_t i = 0; i < nb; i++) {
 		if (netns && bv[i].netns != netns)
 			continue;
 		snprintf(buf, sizeof(buf), "%u-%u", bv[i].lo, bv[i].hi);
-		fprintf(f, "%-11u %-13s %8u %7u %7u\n", bv[i].netns, buf, bv[i].reserved,
+		fprintf(f, "%-11u %-5s %-13s %8u %7u %7u\n", bv[i].netns,
+			bv[i].proto == IPPROTO_UDP ? "udp" : "tcp", buf, bv[i].reserved,
 			bv[i].in_use, bv[i].free);
 	}
 }

@@ -28,9 +28,17 @@ struct dest {
 	struct { __u32 pid; char comm[PL_COMM_LEN]; __u32 n, tw; } top[3];
 };
 
-/* bind(0) headroom of one netns: any port in the range nobody uses at all. */
+/*
+ * bind(0) headroom of one netns and protocol: any port in the range no socket
+ * of that protocol uses at all. TCP and UDP keep port tables of their own.
+ * For UDP it is also the room of every automatic port (a first send or
+ * connect() on an unbound socket): UDP picks them per netns, whatever the
+ * destination, and from the whole range (TCP's searches never reach the last
+ * port of an odd-sized range, UDP's does).
+ */
 struct bind_room {
 	__u32 netns;
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__u16 lo, hi;
 	__u32 reserved;
 	__u32 in_use;
@@ -39,7 +47,8 @@ struct bind_room {
 
 /*
  * Destinations in s (sorted by used_pct, highest first) and bind(0) headroom
- * per netns; prev (may be NULL) gives the growth rate. Arrays are the caller's.
+ * per netns, TCP then UDP for each; prev (may be NULL) gives the growth
+ * rate. Arrays are the caller's.
  */
 int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest **dv, size_t *nd,
 	     struct bind_room **bv, size_t *nb);
@@ -50,6 +59,9 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
  * in IPv4's search, with the IPv4 sockets to the same destination.
  */
 void headroom_unmap(int *family, __u8 *addr);
+/* The bind(0) headroom of (netns, proto) in bv, or NULL. */
+const struct bind_room *headroom_find_room(const struct bind_room *bv, size_t nb, __u32 netns,
+					   __u8 proto);
 /* The destination of (netns, family, laddr, raddr, rport) in dv, or NULL. */
 const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, int family,
 				 const __u8 *laddr, const __u8 *raddr, __u16 rport);

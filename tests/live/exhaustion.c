@@ -265,6 +265,102 @@ static int t_bind0_exhausted(void)
 	return err;
 }
 
+/*
+ * UDP's automatic ports come from one pool per netns, whatever the
+ * destination, and from the whole range (40000-40002: three, where TCP's
+ * searches would stop at two): a fourth UDP connect() fails with EAGAIN
+ * (inet_autobind()), then a UDP bind(0) with EADDRINUSE. A second apart: the
+ * tracer diagnoses one failure a second.
+ */
+#define UDP_DEST_PORT 9
+
+static int sc_udp_exhausted(struct result *r)
+{
+	struct sockaddr_storage dst, any;
+	socklen_t dlen = mkaddr(&dst, AF_INET, UDP_DEST_PORT), alen = mkaddr(&any, AF_INET, 0);
+	int err, s;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40002")))
+		return err;
+	for (int i = 0; i < 5 && !r->fail_errno; i++) {
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			return -errno;
+		if (connect(s, (void *)&dst, dlen))
+			r->fail_errno = errno;
+		else
+			r->ports[r->nports++] = sock_port(s);	/* kept: the pool empties */
+	}
+	sleep_ms(1100);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	r->fail_errno2 = bind(s, (void *)&any, alen) ? errno : 0;
+	sleep_ms(300);
+	return 0;
+}
+
+/* A diagnosis of an empty UDP pool: kind, protocol, range, 3 in use, none free. */
+static const char *udp_pool_diag(struct run *run, const char *error, const char *kind)
+{
+	for (int i = 0; i < run->nlines; i++) {
+		const char *l = run->lines[i];
+
+		if (is_event(l, "diagnosis") && jstr_is(l, "error", error) &&
+		    jnum(l, "pid") == run->child && jstr_is(l, "kind", kind) &&
+		    jstr_is(l, "proto", "udp") && jnum(l, "range_lo") == 40000 &&
+		    jnum(l, "range_hi") == 40002 &&
+		    jnum(l, "in_use") + jnum(l, "bound_unlisted") == 3 && jnum(l, "free") == 0)
+			return l;
+	}
+	return NULL;
+}
+
+static int t_udp_exhausted(void)
+{
+	const char *ev = NULL;
+	struct run run;
+	bool tp = false;
+	int err;
+
+	err = start(&run, sc_udp_exhausted, "udp_exhausted", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && (run.r.fail_errno != EAGAIN || run.r.nports != 3 ||
+		     run.r.fail_errno2 != EADDRINUSE))
+		err = fail("UDP connect() failed with %d after %d ports, bind(0) with %d: want "
+			   "EAGAIN after 3, then EADDRINUSE", run.r.fail_errno, run.r.nports,
+			   run.r.fail_errno2);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "start"))
+			tp = jstr_is(l, "mode", "tracepoint");
+		/* the EAGAIN, or else (for the message) any failure of the child's */
+		if (is_event(l, "alloc") && jnum(l, "pid") == run.child && jfind(l, "error") &&
+		    (!ev || jstr_is(l, "error", "EAGAIN")))
+			ev = l;
+	}
+	/*
+	 * The failed autobind, where it was going: the tracepoint mode sees the
+	 * connect() it came from; the exact modes see inet_autobind() alone.
+	 */
+	if (!err && (!ev || !jstr_is(ev, "error", "EAGAIN") || !jstr_is(ev, "kind", "autobind") || !jstr_is(ev, "proto", "udp") ||
+		     ((tp || jnum(ev, "rport")) && jnum(ev, "rport") != UDP_DEST_PORT) ||
+		     (jnum(ev, "rport") == UDP_DEST_PORT && !jstr_is(ev, "raddr", "127.0.0.1"))))
+		err = fail("no EAGAIN alloc event of the UDP connect(); a failure seen: %s",
+			   ev ? ev : "(none)");
+	if (!err && !udp_pool_diag(&run, "EAGAIN", "autobind"))
+		err = fail("no diagnosis of the UDP connect()'s EAGAIN with the UDP pool empty");
+	if (!err && !udp_pool_diag(&run, "EADDRINUSE", "bind_ephemeral"))
+		err = fail("no diagnosis of the UDP bind(0)'s EADDRINUSE with the UDP pool empty");
+	cleanup(&run);
+	return err;
+}
+
 static unsigned short held_port;
 
 /* bind() to the port a process that predates portlife holds. */
@@ -445,5 +541,6 @@ static int t_tw_exhaust(void)
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
 LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
+LIVE_TEST(udp_exhausted, t_udp_exhausted, 52, false);
 LIVE_TEST(holder_before, t_holder_before, 130, false);
 LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);

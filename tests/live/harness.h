@@ -66,6 +66,7 @@ struct result {
 	unsigned short listen_port;
 	unsigned short bound_port;
 	int fail_errno;			/* the errno the scenario provoked */
+	int fail_errno2;		/* and a second one, where it provokes two */
 	int nsucc;
 	/* workload / tw_reasons */
 	int nports6;

@@ -47,9 +47,62 @@ static void test_odd_range_headroom(void **state)
 	assert_int_equal(dv[0].in_use, 1);
 	assert_int_equal(dv[0].usable, 2);
 	assert_int_equal(dv[0].free, 1);
-	assert_int_equal(nb, 1);
+	assert_int_equal(nb, 2);	/* TCP's row, then UDP's */
+	assert_int_equal(bv[0].proto, IPPROTO_TCP);
 	assert_int_equal(bv[0].hi, 40002);	/* the range as configured */
 	assert_int_equal(bv[0].free, 1);
+	assert_int_equal(bv[1].proto, IPPROTO_UDP);
+	assert_int_equal(bv[1].free, 3);	/* a TCP socket takes no UDP port */
+	free(dv);
+	free(bv);
+}
+
+/*
+ * UDP's automatic ports: one pool per netns, the whole range (40000-40002
+ * gives three, measured on 6.18, where TCP's searches stop at two), minus
+ * the reserved ports, minus the ports any UDP socket holds (connected or
+ * not); TCP's sockets count only in TCP's row, and the other way round.
+ */
+static void test_udp_bind_room(void **state)
+{
+	struct ns_info ns = { .inum = 7, .lo = 40000, .hi = 40004 };
+	struct sock_ent e[4] = { { .pid = 1 }, { .pid = 1 }, { .pid = 2 }, { .pid = 3 } };
+	struct snapshot s = { .v = e, .n = 4, .ns = &ns, .nns = 1, .ts_ns = 1 };
+	const struct bind_room *tcp, *udp;
+	struct bind_room *bv = NULL;
+	struct dest *dv = NULL;
+	size_t nd, nb;
+
+	(void)state;
+	ns.pick_hi = ns_pick_hi(ns.lo, ns.hi);	/* 40003 */
+	ns.reserved[40001 / 8] |= 1 << (40001 % 8);
+	ns.nreserved = 1;
+	e[0].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_UDP, .lport = 40000,
+				       .rport = 53, .netns = 7 };
+	e[1].r = e[0].r;
+	e[1].r.lport = 40004;	/* the last port: only UDP's search reaches it */
+	e[1].r.rport = 0;
+	e[2].r = e[0].r;
+	e[2].r.lport = 50000;	/* outside the range */
+	e[3].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_TCP, .state = 10,
+				       .lport = 40002, .netns = 7 };
+	assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+	assert_int_equal(nb, 2);
+	tcp = headroom_find_room(bv, nb, 7, IPPROTO_TCP);
+	udp = headroom_find_room(bv, nb, 7, IPPROTO_UDP);
+	assert_non_null(tcp);
+	assert_non_null(udp);
+	assert_null(headroom_find_room(bv, nb, 8, IPPROTO_UDP));
+	/* TCP: 40000-40003, 40001 reserved, 40002 listening */
+	assert_int_equal(tcp->reserved, 1);
+	assert_int_equal(tcp->in_use, 1);
+	assert_int_equal(tcp->free, 2);
+	/* UDP: 40000-40004, 40001 reserved, 40000 and 40004 held */
+	assert_int_equal(udp->lo, 40000);
+	assert_int_equal(udp->hi, 40004);
+	assert_int_equal(udp->reserved, 1);
+	assert_int_equal(udp->in_use, 2);
+	assert_int_equal(udp->free, 2);
 	free(dv);
 	free(bv);
 }
@@ -186,6 +239,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick_hi),
 		cmocka_unit_test(test_odd_range_headroom),
+		cmocka_unit_test(test_udp_bind_room),
 		cmocka_unit_test(test_many_destinations),
 		cmocka_unit_test(test_v4_mapped_destination),
 	};
