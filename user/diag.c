@@ -229,18 +229,23 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 /* EADDRNOTAVAIL: how full the destination is. */
 static void no_port(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
-	char ep[64], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
+	char ep[64], la[48], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
 	struct dest *dv = NULL;
 	struct bind_room *bv = NULL;
 	const struct dest *dst = NULL;
 	size_t nd, nb;
 	struct jw w;
 
-	/* the failed socket has no port: match on everything else */
+	/*
+	 * The failed socket has no port: match on everything else, its source
+	 * address first (a client spreading over several source addresses fills
+	 * one pool per address), then any (the source may be reset already).
+	 */
 	if (!headroom(now, NULL, &dv, &nd, &bv, &nb)) {
 		__u8 ra[16];
 		int family = e->family;
 
+		dst = headroom_find(dv, nd, e->netns, e->family, e->laddr, e->raddr, e->rport);
 		memcpy(ra, e->raddr, 16);
 		headroom_unmap(&family, ra);
 		for (size_t i = 0; i < nd && !dst; i++)
@@ -256,6 +261,7 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 	if (d->json) {
 		jw_begin(&w, &d->lb);
 		json_head(&w, e);
+		jw_kaddr(&w, "laddr", e->family, e->laddr);
 		jw_kaddr(&w, "raddr", e->family, e->raddr);
 		jw_ku64(&w, "rport", e->rport);
 		if (dst) {
@@ -268,9 +274,12 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 		jw_line(&w, d->f);
 	} else {
 		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-		fprintf(d->f, "!! %s %s: pid %u (%s) found no local port for %s (netns %u)\n",
+		fprintf(d->f, "!! %s %s: pid %u (%s) found no local port%s%s for %s (netns %u)\n",
 			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
 			errno_name(e->err, en, sizeof(en)), e->pid, comm,
+			addr_unspec(e->family, e->laddr) ? "" : " on ",
+			addr_unspec(e->family, e->laddr) ? "" :
+			addr_str(e->family, e->laddr, la, sizeof(la)),
 			endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)), e->netns);
 		if (dst) {
 			headroom_print_dest_header(d->f, "   ");

@@ -4,6 +4,7 @@
  * a second bind(), the holder named, and the headroom when TIME_WAIT fills
  * a range.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -261,6 +262,101 @@ static int t_bind0_exhausted(void)
 		err = fail("no bind(0) diagnosis of the exhausted range: %s", d ? d : "(none)");
 	if (!err && (!sum || !strstr(sum, "widen net.ipv4.ip_local_port_range")))
 		err = fail("the summary's remedy is not a wider range: %s", sum ? sum : "(none)");
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * A client that spreads over two source addresses (IP_BIND_ADDRESS_NO_PORT)
+ * has a pool per address: 127.0.0.2's 10 ports taken, 5 of them in
+ * TIME_WAIT (tcp_tw_reuse off: they block their 4-tuples), then
+ * 127.0.0.1's 10 and its 11th fails; a second later, 127.0.0.2's 11th. Each
+ * diagnosis must show its own source's pool, though both are full.
+ */
+static int src_connect(const char *src, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 0);
+	int one = 1, s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -errno;
+	inet_pton(AF_INET, src, &((struct sockaddr_in *)&ss)->sin_addr);
+	if (setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) ||
+	    bind(s, (void *)&ss, len))
+		return -errno;
+	len = mkaddr(&ss, AF_INET, port);
+	if (connect(s, (void *)&ss, len)) {
+		int e = errno;
+
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
+static int sc_exhaust_sources(struct result *r)
+{
+	int lfd, err, c[10];
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009")) ||
+	    (err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "0")))
+		return err;
+	lfd = listener(AF_INET, 5000);
+	if (lfd < 0)
+		return -errno;
+	for (int i = 0; i < 10; i++)
+		if ((c[i] = src_connect("127.0.0.2", 5000)) < 0)
+			return c[i];
+	for (int i = 0; i < 5; i++)
+		close(c[i]);	/* the client closes first: TIME_WAIT */
+	sleep_ms(200);
+	for (int i = 0; i < 11; i++) {
+		int s = src_connect("127.0.0.1", 5000);
+
+		if (s == -EADDRNOTAVAIL && i == 10)
+			break;
+		if (s < 0 || i == 10)
+			return s < 0 ? s : -ENOSPC;
+	}
+	sleep_ms(1100);	/* one diagnosis a second */
+	r->fail_errno = src_connect("127.0.0.2", 5000) == -EADDRNOTAVAIL ? EADDRNOTAVAIL : 0;
+	sleep_ms(300);
+	return 0;
+}
+
+static int t_exhaust_sources(void)
+{
+	const char *d1 = NULL, *d2 = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_exhaust_sources, "exhaust_sources", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRNOTAVAIL)
+		err = fail("127.0.0.2's 11th connect() did not fail with EADDRNOTAVAIL");
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (!is_event(l, "diagnosis") || !jstr_is(l, "error", "EADDRNOTAVAIL"))
+			continue;
+		if (jstr_is(l, "laddr", "127.0.0.1"))
+			d1 = l;
+		else if (jstr_is(l, "laddr", "127.0.0.2"))
+			d2 = l;
+	}
+	if (!err && (!d1 || jnum(d1, "in_use") != 10 || jnum(d1, "time_wait") != 0 ||
+		     jnum(d1, "free") != 0))
+		err = fail("127.0.0.1's failure is not diagnosed from its own pool (10 in use, "
+			   "none in TIME_WAIT): %s", d1 ? d1 : "(none)");
+	if (!err && (!d2 || jnum(d2, "in_use") != 10 || jnum(d2, "time_wait") != 5 ||
+		     jnum(d2, "free") != 0))
+		err = fail("127.0.0.2's failure is not diagnosed from its own pool (10 in use, "
+			   "5 in TIME_WAIT): %s", d2 ? d2 : "(none)");
 	cleanup(&run);
 	return err;
 }
@@ -542,5 +638,6 @@ LIVE_TEST(exhaustion, t_exhaust, 40, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
 LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
 LIVE_TEST(udp_exhausted, t_udp_exhausted, 52, false);
+LIVE_TEST(exhaust_sources, t_exhaust_sources, 53, false);
 LIVE_TEST(holder_before, t_holder_before, 130, false);
 LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);
