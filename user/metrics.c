@@ -247,6 +247,62 @@ static void destinations(FILE *f, const struct metrics_src *src)
 	}
 }
 
+static double pool_used(const struct bind_room *b)
+{
+	__u32 usable = b->in_use + b->free;
+
+	return usable ? (double)b->in_use / usable : 1.0;
+}
+
+static int by_pool_used(const void *a, const void *b)
+{
+	double x = pool_used(*(const struct bind_room *const *)a);
+	double y = pool_used(*(const struct bind_room *const *)b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Each netns's pools: the ports of ip_local_port_range that bind(0) (TCP)
+ * and every automatic UDP port (bind(0), a first send or connect()) take
+ * from, whatever the destination. The N fullest per protocol; no "[other]"
+ * row: a sum of pools is no pool.
+ */
+static void pools(FILE *f, const struct metrics_src *src)
+{
+	static const struct { const char *name, *help; } fam[] = {
+		{ "portlife_ephemeral_ports_in_use",
+		  "Ports of ip_local_port_range held by a socket of the protocol in this netns "
+		  "(TCP: listening, connected, TIME_WAIT, bound where the kernel lists it)" },
+		{ "portlife_ephemeral_ports_usable",
+		  "Ports bind(0) and UDP's automatic ports may take in this netns: the range "
+		  "minus reserved ports (for TCP, the ports its search reaches)" },
+	};
+	const struct bind_room **v = calloc(src->nb ? src->nb : 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < src->nb; i++)
+		v[i] = &src->bv[i];
+	qsort(v, src->nb, sizeof(*v), by_pool_used);
+	for (size_t k = 0; k < 2; k++) {
+		unsigned int shown[2] = { 0 };
+
+		family(f, fam[k].name, "gauge", fam[k].help);
+		for (size_t i = 0; i < src->nb; i++) {
+			const struct bind_room *b = v[i];
+			bool udp = b->proto == IPPROTO_UDP;
+
+			if (shown[udp]++ >= src->top_n)
+				continue;
+			fprintf(f, "%s{netns=\"%u\",proto=\"%s\"} %llu\n", fam[k].name, b->netns,
+				udp ? "udp" : "tcp",
+				(unsigned long long)(k ? b->in_use + b->free : b->in_use));
+		}
+	}
+	free(v);
+}
+
 static void nat_labels(FILE *f, const struct nat_dest *d)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -481,6 +537,8 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 	}
 	if (src->dv)
 		destinations(f, src);
+	if (src->bv)
+		pools(f, src);
 	if (src->nat) {
 		nat_series(f, src);
 		family(f, "portlife_nat_events_lost_total", "counter",

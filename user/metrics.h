@@ -26,6 +26,8 @@ struct metrics_src {
 	const struct run_info *ri;
 	const struct dest *dv;		/* destinations, fullest first; may be NULL */
 	size_t nd;
+	const struct bind_room *bv;	/* per netns and protocol pools; may be NULL */
+	size_t nb;
 	struct nat_view *nat;		/* NAT headroom; may be NULL */
 	unsigned int top_n;		/* series per label set before "[other]" */
 	bool by_pod;			/* --metrics-by pod: namespace and pod labels, not comm */

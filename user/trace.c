@@ -414,7 +414,8 @@ static void refresh_views(struct tracer *tr, bool with_top)
 	}
 	if (tr->http || tr->env->metrics_file) {
 		struct metrics_src ms = { .agg = tr->agg, .leases = tr->leases, .ri = &ri,
-					  .dv = dv, .nd = nd, .top_n = tr->env->metrics_top,
+					  .dv = dv, .nd = nd, .bv = bv, .nb = nb,
+					  .top_n = tr->env->metrics_top,
 					  .by_pod = tr->env->metrics_by_pod,
 					  .ctrs = container_src__cache(tr->ctrs),
 					  .nat = tr->natv,

@@ -219,4 +219,71 @@ static int t_metrics(void)
 	return err;
 }
 
+/*
+ * The namespace pools: a child in a namespace of its own (range
+ * 40000-40009) holds 4 connected UDP sockets and a TCP listener on a port
+ * bind(0) picked, and reads the metrics file itself while it holds them.
+ */
+static char pools_prom[PATH_MAX - 16];
+
+static int sc_pools(struct result *r)
+{
+	char name[128], *text = malloc(1 << 20);
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 53);
+	struct stat st;
+	FILE *f;
+	size_t n;
+	int err, lfd;
+
+	if (!text)
+		return -ENOMEM;
+	if ((err = own_netns()) ||
+	    (err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009")))
+		return err;
+	for (int i = 0; i < 4; i++) {
+		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (u < 0 || connect(u, (void *)&ss, len))
+			return -errno;
+	}
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0 || stat("/proc/self/ns/net", &st))
+		return -errno;
+	sleep_ms(2500);		/* two refreshes of the file */
+	f = fopen(pools_prom, "r");
+	if (!f)
+		return -errno;
+	n = fread(text, 1, (1 << 20) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	for (int k = 0; k < 4; k++) {
+		snprintf(name, sizeof(name), "portlife_ephemeral_ports_%s{netns=\"%lu\",proto=\"%s\"}",
+			 k & 1 ? "usable" : "in_use", (unsigned long)st.st_ino, k & 2 ? "tcp" : "udp");
+		r->kind_n[k] = (int)series(text, name);
+	}
+	free(text);
+	return 0;
+}
+
+static int t_metrics_pools(void)
+{
+	char *extra[] = { "-s", "--metrics-file", pools_prom, NULL };
+	struct run run;
+	int err, *v = run.r.kind_n;
+
+	snprintf(pools_prom, sizeof(pools_prom), "%s/pools.prom", tmpdir);
+	err = start(&run, sc_pools, "metrics_pools", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 300);
+	/* UDP: 4 of 10 (the whole range); TCP: the listener, of 10 */
+	if (!err && (v[0] != 4 || v[1] != 10 || v[2] != 1 || v[3] != 10))
+		err = fail("namespace pools: udp %d of %d, tcp %d of %d; want 4 of 10, 1 of 10",
+			   v[0], v[1], v[2], v[3]);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(metrics, t_metrics, 210, true);
+LIVE_TEST(metrics_pools, t_metrics_pools, 211, true);
