@@ -134,7 +134,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 {
 	const struct snapshot *from[] = { now, &d->seed };
 	char ep[64], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
-	unsigned int more[16] = {}, nmore = 0, nmore_bound = 0;
+	unsigned int more[16] = {}, nmore = 0, nmore_bound = 0, ntw = 0;
 	struct jw w;
 	int n = 0;
 
@@ -161,6 +161,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 				    h->r.netns != e->netns || (k && !h->pid) ||
 				    holder_rank(h) != rank || !may_clash(h, e))
 					continue;
+				ntw += h->r.proto == IPPROTO_TCP && h->r.state == PL_TCP_TIME_WAIT;
 				if (n == HOLDERS_LISTED) {
 					more[h->r.state & 15]++;
 					nmore++;
@@ -215,7 +216,20 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 			fprintf(d->f, "%s\n", nmore_bound ? "" :
 				" (connections accepted on the port hold it too)");
 	}
-	snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
+	/*
+	 * Only TIME_WAIT holders: a server restarted over the connections it
+	 * closed first. SO_REUSEADDR lets bind() past them only if they had it
+	 * too (a timewait socket keeps its socket's, an accepted one its
+	 * listener's; measured on 6.18): set on the new socket alone, it does
+	 * not help this time.
+	 */
+	if (n && ntw == n + nmore)
+		snprintf(buf, sizeof(buf), "only TIME_WAIT sockets hold it (connections this "
+			 "side closed first; gone within 60 s): set SO_REUSEADDR before bind() "
+			 "and listen() in the server, which gets past them when the listener "
+			 "whose connections they were had it too");
+	else
+		snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
 				       "(SO_REUSEADDR only helps against TIME_WAIT holders)" :
 				       "the holder is already gone: retry");
 	if (d->json) {

@@ -457,6 +457,72 @@ static int t_udp_exhausted(void)
 	return err;
 }
 
+/*
+ * A server restarted over the connections it closed first: its port held by
+ * TIME_WAIT sockets alone, the new bind() fails with EADDRINUSE (the
+ * listener had no SO_REUSEADDR, and neither do its timewait sockets). The
+ * diagnosis lists them and its remedy is SO_REUSEADDR, not "the holder
+ * must close it".
+ */
+static int sc_bind_over_tw(struct result *r)
+{
+	int err, lfd, b;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if ((err = own_netns()))
+		return err;
+	if ((lfd = bound_socket(AF_INET, 0)) < 0)
+		return lfd;
+	r->bound_port = sock_port(lfd);
+	if (listen(lfd, 8))
+		return -errno;
+	for (int i = 0; i < 3; i++) {
+		int c = connect_to(AF_INET, r->bound_port, 0, 0), a;
+
+		if (c < 0)
+			return c;
+		a = accept(lfd, NULL, NULL);
+		if (a < 0)
+			return -errno;
+		close(a);	/* the server closes first: TIME_WAIT on its port */
+		r->ports[r->nports++] = sock_port(c);
+	}
+	sleep_ms(100);
+	close(lfd);
+	len = mkaddr(&ss, AF_INET, r->bound_port);
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (b < 0)
+		return -errno;
+	r->fail_errno = bind(b, (void *)&ss, len) ? errno : 0;
+	sleep_ms(300);
+	return 0;
+}
+
+static int t_bind_over_tw(void)
+{
+	const char *d = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_bind_over_tw, "bind_over_tw", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 500);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("bind() over TIME_WAIT gave %d, want EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "diagnosis") && jnum(run.lines[i], "pid") == run.child)
+			d = run.lines[i];
+	if (!err && (!d || !jstr_is(d, "error", "EADDRINUSE") ||
+		     jnum(d, "lport") != run.r.bound_port || !strstr(d, "\"state\":\"TIME_WAIT\"") ||
+		     strstr(d, "\"state\":\"LISTEN\"") ||
+		     !strstr(d, "only TIME_WAIT sockets hold it") || !strstr(d, "SO_REUSEADDR")))
+		err = fail("the bind() over TIME_WAIT is not diagnosed as such: %s", d ? d : "(none)");
+	cleanup(&run);
+	return err;
+}
+
 static unsigned short held_port;
 
 /* bind() to the port a process that predates portlife holds. */
@@ -639,5 +705,6 @@ LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
 LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
 LIVE_TEST(udp_exhausted, t_udp_exhausted, 52, false);
 LIVE_TEST(exhaust_sources, t_exhaust_sources, 53, false);
+LIVE_TEST(bind_over_tw, t_bind_over_tw, 54, false);
 LIVE_TEST(holder_before, t_holder_before, 130, false);
 LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);
