@@ -583,7 +583,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 
 	memset(info, 0, sizeof(*info));
 	r.leases = lease_table__new(o->max_leases ? o->max_leases : 1UL << 20);
-	r.agg = agg__new(o->max_procs ? o->max_procs : 65536);
+	r.agg = agg__new(o->max_procs ? o->max_procs : AGG_MAX_PROCS);
 	r.nat = nat_view__new(65536);
 	if (!r.leases || !r.agg || !r.nat) {
 		snprintf(info->error, sizeof(info->error), "out of memory for the lease table");

@@ -623,7 +623,7 @@ static int setup(struct tracer *tr)
 	tr->start_wall = mono_to_wall_offset() / 1e9 + mono_ns() / 1e9;
 	tr->ncpus = libbpf_num_possible_cpus();
 	tr->leases = lease_table__new(env->max_leases);
-	tr->agg = agg__new(65536);
+	tr->agg = agg__new(AGG_MAX_PROCS);
 	if (tr->ncpus <= 0 || !tr->leases || !tr->agg) {
 		fprintf(stderr, "portlife: out of memory for %lu leases: lower --max-leases\n",
 			env->max_leases);

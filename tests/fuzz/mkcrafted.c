@@ -10,7 +10,7 @@
  *   same-cookie     N leases (80000) sharing one socket cookie: every ALLOC,
  *                   then every RELEASE, oldest first
  *   many-comms      one pid under N distinct comms (65536), one ALLOC each
- *   many-pids       N processes (100000, past the 65536 rows), pids 1000 up,
+ *   many-pids       N processes (100000, past the 16384 rows), pids 1000 up,
  *                   four names in two cgroups, each one lease allocated and
  *                   released; the last one also fails one allocation
  *   hostile-header  mode `","x":1,"y":"`; hostname, release, precision and
