@@ -257,7 +257,16 @@ static __always_inline void owner_init(struct lease_val *l, const struct sock *s
 	l->cgroup_id = bpf_get_current_cgroup_id();
 	l->proto = BPF_CORE_READ(sk, sk_protocol);
 	l->netns = skc_netns(&sk->__sk_common);
-	bpf_get_current_comm(l->comm, sizeof(l->comm));
+	/*
+	 * The process's name, its main thread's (as ps, ss and `portlife
+	 * ports` show it), not the calling thread's: a JVM's or a proxy's
+	 * connections come from threads named "HikariPool-1 co" or
+	 * "wrk:worker_0", and -c java, the per-name rows and the metrics must
+	 * still find them under the process. The tid names the thread.
+	 */
+	if (BPF_CORE_READ_STR_INTO(&l->comm, (struct task_struct *)bpf_get_current_task(),
+				   group_leader, comm) <= 0)
+		bpf_get_current_comm(l->comm, sizeof(l->comm));
 }
 
 static __always_inline void lease_init(struct lease_val *l, const struct sock *sk, __u64 tgid_pid)

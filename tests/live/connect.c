@@ -4,11 +4,14 @@
  * workload for every mode checked lease by lease.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -232,6 +235,109 @@ static int t_workload(void)
 	return err;
 }
 
+/*
+ * Threads with names of their own (a JVM's pools, a proxy's workers) make a
+ * process's connections: each is the process's, under its name (its main
+ * thread's), with the thread's tid. portlife runs with -c on the process's
+ * name: it must see them all.
+ */
+#define THREAD_CONNECTS 3
+
+struct named_thread {
+	const char *name;
+	unsigned short port;	/* the listener's */
+	unsigned short ports[THREAD_CONNECTS];
+	pid_t tid;
+	int err;
+};
+
+static void *named_thread_run(void *arg)
+{
+	struct named_thread *t = arg;
+
+	prctl(PR_SET_NAME, t->name);
+	t->tid = (pid_t)syscall(SYS_gettid);
+	for (int i = 0; i < THREAD_CONNECTS && !t->err; i++) {
+		int c = connect_to(AF_INET, t->port, 0, 0);
+
+		if (c < 0) {
+			t->err = c;
+			break;
+		}
+		t->ports[i] = sock_port(c);
+		close(c);
+	}
+	return NULL;
+}
+
+static int sc_thread_names(struct result *r)
+{
+	struct named_thread t[2] = { { .name = "pl-http-worker" }, { .name = "pl-db-pool" } };
+	pthread_t th[2];
+	int lfd;
+
+	prctl(PR_SET_NAME, "pl-threads");
+	lfd = listener(AF_INET, 0);
+	if (lfd < 0)
+		return -errno;
+	for (int k = 0; k < 2; k++) {
+		t[k].port = sock_port(lfd);
+		if (pthread_create(&th[k], NULL, named_thread_run, &t[k]))
+			return -EAGAIN;
+	}
+	for (int k = 0; k < 2; k++) {
+		pthread_join(th[k], NULL);
+		if (t[k].err)
+			return t[k].err;
+		for (int i = 0; i < THREAD_CONNECTS; i++)
+			r->ports[r->nports++] = t[k].ports[i];
+		r->kind_n[k] = t[k].tid;
+	}
+	r->listen_port = sock_port(lfd);
+	sleep_ms(200);
+	close(lfd);
+	return 0;
+}
+
+static int t_thread_names(void)
+{
+	char *extra[] = { "-c", "pl-threads", NULL };
+	const char *sum = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_thread_names, "thread_names", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 500);
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		const char *a = NULL;
+		int tid = run.r.kind_n[i / THREAD_CONNECTS];
+
+		if (count_ev(&run, "alloc", run.child, run.r.ports[i], &a) != 1)
+			err = fail("port %u of a thread named otherwise: %d alloc events with -c "
+				   "pl-threads, want 1", run.r.ports[i],
+				   count_ev(&run, "alloc", run.child, run.r.ports[i], NULL));
+		else if (!jstr_is(a, "comm", "pl-threads") || jnum(a, "tid") != tid)
+			err = fail("port %u: want comm pl-threads (the process's) and tid %d (the "
+				   "thread's): %s", run.r.ports[i], tid, a);
+	}
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child) {
+			if (sum)
+				err = fail("two summary rows for one process: %s", run.lines[i]);
+			sum = run.lines[i];
+		}
+	/* the listener's bind(0) and the threads' connects, in one row */
+	if (!err && (!sum || !jstr_is(sum, "comm", "pl-threads") ||
+		     jnum(sum, "allocs") != run.r.nports + 1))
+		err = fail("want one summary row, pl-threads, %d allocations: %s", run.r.nports + 1,
+			   sum ? sum : "(none)");
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(connect_v4, t_connect_v4, 10, false);
+LIVE_TEST(thread_names, t_thread_names, 25, false);
 LIVE_TEST(connect_v6, t_connect_v6, 20, false);
 LIVE_TEST(workload, t_workload, 100, false);
