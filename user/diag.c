@@ -522,9 +522,18 @@ void diag__headroom(struct diag *d)
 	if (take(d, &s, 0))
 		return;
 	if (!headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
+		size_t full = 0;
+
+		/*
+		 * The namespace pools (bind(0), UDP's automatic ports) only when
+		 * half used or more: a node has two per pod, mostly idle.
+		 */
+		for (size_t i = 0; i < nb; i++)
+			if (bv[i].in_use && (__u64)bv[i].in_use * 2 >= (__u64)bv[i].in_use + bv[i].free)
+				bv[full++] = bv[i];
 		if (!d->json)
 			fprintf(d->f, "\n");
-		headroom_print(d->f, dv, nd, bv, 0, d->json, 0, 5);
+		headroom_print(d->f, dv, nd, bv, full, d->json, 0, 5);
 	}
 	free(dv);
 	free(bv);

@@ -453,6 +453,22 @@ static int t_udp_exhausted(void)
 		err = fail("no diagnosis of the UDP connect()'s EAGAIN with the UDP pool empty");
 	if (!err && !udp_pool_diag(&run, "EADDRINUSE", "bind_ephemeral"))
 		err = fail("no diagnosis of the UDP bind(0)'s EADDRINUSE with the UDP pool empty");
+	/* the summary ends with the pools half used or more: this one, full; not TCP's */
+	if (!err) {
+		const char *room = NULL, *tcp = NULL, *d = udp_pool_diag(&run, "EAGAIN", "autobind");
+
+		for (int i = 0; i < run.nlines; i++)
+			if (is_event(run.lines[i], "bind_headroom") &&
+			    jnum(run.lines[i], "netns") == jnum(d, "netns")) {
+				if (jstr_is(run.lines[i], "proto", "udp"))
+					room = run.lines[i];
+				else
+					tcp = run.lines[i];
+			}
+		if (!room || jnum(room, "in_use") != 3 || jnum(room, "free") != 0 || tcp)
+			err = fail("the summary does not end with the full UDP pool (and only it): "
+				   "%s", room ? room : tcp ? tcp : "(none)");
+	}
 	cleanup(&run);
 	return err;
 }
