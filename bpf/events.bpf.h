@@ -305,7 +305,10 @@ static __always_inline void emit_release(const struct sock *sk, const struct lea
 }
 
 /* Function entry state until its exit, by thread and function. */
-enum { FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_TW_SCHED, FN_BIND };
+enum {
+	FN_CONNECT = 1, FN_GET_PORT, FN_UDP_GET_PORT, FN_AUTOBIND, FN_TW_UNIQUE, FN_TW_SCHED, FN_BIND,
+	FN_DGRAM_CONNECT
+};
 
 struct call_key {
 	__u32 tid;
@@ -317,7 +320,7 @@ struct call_val {
 	__u64 sk;
 	__u32 arg;
 	__u16 snum;
-	__u16 family;		/* FN_BIND: the address asked for */
+	__u16 family;		/* FN_BIND, FN_DGRAM_CONNECT: the address asked for */
 	__u8 addr[16];
 };
 
@@ -375,13 +378,26 @@ static __always_inline bool in_call(__u32 fn)
 	return bpf_map_lookup_elem(&calls, &k) != NULL;
 }
 
+/* The entry state of an enclosing call of fn in this thread (left in place), or false. */
+static __always_inline bool call_peek(__u32 fn, struct call_val *out)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = fn };
+	struct call_val *v = bpf_map_lookup_elem(&calls, &k);
+
+	if (!v)
+		return false;
+	*out = *v;
+	return true;
+}
+
 /*
  * A port search returned: ret 0 means sk has its port now. kind/err describe
  * this allocation path; a socket that already holds a lease (connect() after
  * bind(), listen() re-checking its bound port) is not a new allocation.
  */
 static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum, long ret,
-					      __u64 start, __u8 kind, __s32 err)
+					      __u64 start, __u8 kind, __s32 err,
+					      const struct call_val *dest)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct lease_val nl = {};
@@ -405,6 +421,11 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		READ_TUPLE_CORE(e, &sk->__sk_common);
 		if (snum)
 			e->lport = snum;
+		/* where a failed autobind's connect() was going (the socket has no peer yet) */
+		if (dest && dest->family == e->family) {
+			e->rport = dest->snum;
+			__builtin_memcpy(e->raddr, dest->addr, sizeof(e->raddr));
+		}
 		e->kind = kind;
 		/* get_port returns 1, inet_hash_connect a -errno */
 		e->err = ret < 0 ? -ret : err;

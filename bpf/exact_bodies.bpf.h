@@ -67,7 +67,7 @@ static __always_inline void handle_hash_connect_exit(long ret)
 
 	if (call_exit(FN_CONNECT, &c))
 		handle_alloc_exit((const struct sock *)c.sk, 0, ret, c.ts, PL_ALLOC_CONNECT,
-				  EADDRNOTAVAIL);
+				  EADDRNOTAVAIL, NULL);
 }
 
 static __always_inline void handle_get_port_exit(long ret)
@@ -91,7 +91,7 @@ static __always_inline void handle_get_port_exit(long ret)
 			emit_listen(sk, BPF_CORE_READ(sk, __sk_common.skc_num), id);
 	}
 	handle_alloc_exit(sk, c.snum, ret, c.ts,
-			  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE);
+			  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE, NULL);
 }
 
 static __always_inline void handle_udp_get_port_exit(long ret)
@@ -106,12 +106,17 @@ static __always_inline void handle_udp_get_port_exit(long ret)
 	 * inet_autobind(): the first sendmsg()/connect(). Whatever the search
 	 * returned (1 before 5.10, -EADDRINUSE since), the caller gets EAGAIN.
 	 */
-	if (in_call(FN_AUTOBIND))
-		handle_alloc_exit(sk, 0, ret ? -EAGAIN : 0, c.ts, PL_ALLOC_AUTOBIND, EAGAIN);
-	else
+	if (in_call(FN_AUTOBIND)) {
+		struct call_val d;
+		bool dest = ret && call_peek(FN_DGRAM_CONNECT, &d) && d.sk == c.sk;
+
+		handle_alloc_exit(sk, 0, ret ? -EAGAIN : 0, c.ts, PL_ALLOC_AUTOBIND, EAGAIN,
+				  dest ? &d : NULL);
+	} else {
 		handle_alloc_exit(sk, c.snum, ret, c.ts,
 				  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL,
-				  EADDRINUSE);
+				  EADDRINUSE, NULL);
+	}
 }
 
 /* tcp_time_wait(): a timewait socket will take the port over, if one can be made. */
@@ -227,6 +232,23 @@ static __always_inline void handle_tw_kill(const void *tw)
 	bpf_map_delete_elem(&leases, &key);
 }
 
+/* The family, address and port a bind() or connect() asks for (the kernel's copy). */
+static __always_inline void call_uaddr(struct call_val *v, const struct sockaddr *uaddr)
+{
+	v->family = BPF_CORE_READ(uaddr, sa_family);
+	if (v->family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)uaddr;
+
+		v->snum = bpf_ntohs(BPF_CORE_READ(s6, sin6_port));
+		BPF_CORE_READ_INTO(&v->addr, s6, sin6_addr.in6_u.u6_addr8);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)uaddr;
+
+		v->snum = bpf_ntohs(BPF_CORE_READ(s4, sin_port));
+		BPF_CORE_READ_INTO((__u32 *)v->addr, s4, sin_addr.s_addr);
+	}
+}
+
 /* inet_bind()/inet6_bind(): what was asked for, for an error that comes before any port search. */
 static __always_inline void handle_inet_bind_enter(const struct socket *sock,
 						   const struct sockaddr *uaddr)
@@ -240,20 +262,9 @@ static __always_inline void handle_inet_bind_enter(const struct socket *sock,
 	v.sk = (__u64)BPF_CORE_READ(sock, sk);
 	if (!traced_proto((const struct sock *)v.sk))
 		return;
-	v.family = BPF_CORE_READ(uaddr, sa_family);
+	call_uaddr(&v, uaddr);
 	if (targ_family && v.family != targ_family)
 		return;
-	if (v.family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)uaddr;
-
-		v.snum = bpf_ntohs(BPF_CORE_READ(s6, sin6_port));
-		BPF_CORE_READ_INTO(&v.addr, s6, sin6_addr.in6_u.u6_addr8);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)uaddr;
-
-		v.snum = bpf_ntohs(BPF_CORE_READ(s4, sin_port));
-		BPF_CORE_READ_INTO((__u32 *)v.addr, s4, sin_addr.s_addr);
-	}
 	bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
 }
 
@@ -282,6 +293,40 @@ static __always_inline void handle_inet_bind_exit(long ret)
 	e->lport = c.snum;
 	__builtin_memcpy(e->laddr, c.addr, sizeof(e->laddr));
 	ev_submit(e);
+}
+
+/*
+ * inet_dgram_connect(): a UDP connect(), which autobinds an unbound socket
+ * first. Its destination, kept for the call, names where a failed autobind
+ * was going (the socket has no peer yet); only unbound UDP sockets write
+ * an entry.
+ */
+static __always_inline void handle_dgram_connect_enter(const struct socket *sock,
+						      const struct sockaddr *uaddr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_key k = { .tid = (__u32)id, .fn = FN_DGRAM_CONNECT };
+	struct call_val v = { .ts = bpf_ktime_get_ns() };
+	const struct sock *sk;
+
+	if (task_filtered(id >> 32))
+		return;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_UDP ||
+	    BPF_CORE_READ(sk, __sk_common.skc_num))
+		return;
+	v.sk = (__u64)sk;
+	call_uaddr(&v, uaddr);
+	if (v.family != AF_INET && v.family != AF_INET6)
+		return;		/* AF_UNSPEC: a disconnect */
+	bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
+}
+
+static __always_inline void handle_dgram_connect_exit(void)
+{
+	struct call_key k = { .tid = (__u32)bpf_get_current_pid_tgid(), .fn = FN_DGRAM_CONNECT };
+
+	bpf_map_delete_elem(&calls, &k);
 }
 
 #endif /* PORTLIFE_EXACT_BODIES_BPF_H */

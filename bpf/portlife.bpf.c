@@ -437,6 +437,36 @@ int BPF_KRETPROBE(pl_kr_udpport, int ret)
 	return 0;
 }
 
+/* inet_dgram_connect(): a UDP connect()'s destination, for its autobind's failure */
+SEC("fentry/inet_dgram_connect")
+int BPF_PROG(pl_fe_dgconn, struct socket *sock, struct sockaddr *uaddr)
+{
+	handle_dgram_connect_enter(sock, uaddr);
+	return 0;
+}
+
+SEC("fexit/inet_dgram_connect")
+int BPF_PROG(pl_fx_dgconn, struct socket *sock, struct sockaddr *uaddr, int addr_len, int flags,
+	     int ret)
+{
+	handle_dgram_connect_exit();
+	return 0;
+}
+
+SEC("kprobe/inet_dgram_connect")
+int BPF_KPROBE(pl_kp_dgconn, struct socket *sock, struct sockaddr *uaddr)
+{
+	handle_dgram_connect_enter(sock, uaddr);
+	return 0;
+}
+
+SEC("kretprobe/inet_dgram_connect")
+int BPF_KRETPROBE(pl_kr_dgconn, int ret)
+{
+	handle_dgram_connect_exit();
+	return 0;
+}
+
 /* inet_autobind(): marks a udp_lib_get_port() call as an autobind */
 SEC("fentry/inet_autobind")
 int BPF_PROG(pl_fe_autobind, struct sock *sk)
