@@ -24,6 +24,7 @@
 
 struct ports_env {
 	bool json, headroom, verbose;
+	bool sample_set;	/* --sample given: it means nothing without --headroom */
 	long port;		/* -1: any */
 	unsigned long lo, hi;	/* --range */
 	unsigned long pid;
@@ -257,6 +258,7 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 	case OPT_SAMPLE:
 		if (parse_seconds(arg, 0, 60, &penv.sample))
 			return opt_bad("sample", arg, "expected seconds, from 0 to 60");
+		penv.sample_set = true;
 		break;
 	case 'v':
 		penv.verbose = true;
@@ -273,6 +275,11 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (penv.who && penv.port < 0) {
 			fprintf(stderr, "portlife: who needs a port: portlife who PORT\n");
+			return -EINVAL;
+		}
+		if (penv.sample_set && !penv.headroom) {
+			fprintf(stderr, "portlife: --sample goes with --headroom (the growth between "
+					"two snapshots): portlife ports --headroom --sample SECONDS\n");
 			return -EINVAL;
 		}
 		break;

@@ -222,12 +222,14 @@ static int t_bad_input(void)
 	char *a6[] = { "portlife", "ports", "--netns", "no-such-netns-here", NULL };
 	char *a7[] = { "portlife", "ports", "--netns", "/proc/self/ns/pid", NULL };
 	char *a8[] = { "portlife", "--format", "csv", NULL };
+	char *a9[] = { "portlife", "ports", "--sample", "2", NULL };
 
 	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
 	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
 	    expect_error(a5, "root") || expect_error(a6, "No such file or directory: give a name") ||
 	    expect_error(a7, "not a network namespace") ||
-	    expect_error(a8, "--format is for `portlife report FILE`"))
+	    expect_error(a8, "--format is for `portlife report FILE`") ||
+	    expect_error(a9, "--sample goes with --headroom"))
 		return -1;
 	return 0;
 }
