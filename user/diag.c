@@ -362,9 +362,7 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 	if (!headroom(now, NULL, &dv, &nd, &bv, &nb))
 		room = headroom_find_room(bv, nb, e->netns, e->proto);
 	if (room) {
-		__u16 hi = udp ? room->hi : ns_pick_hi(room->lo, room->hi);
-
-		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo, hi) : 0;
+		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo, room->pick_hi) : 0;
 		free_now = room->free > bound ? room->free - bound : 0;
 	}
 	if (d->json) {

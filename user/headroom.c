@@ -229,11 +229,12 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		tcp->netns = udp->netns = ns->inum;
 		tcp->lo = udp->lo = ns->lo;
 		tcp->hi = udp->hi = ns->hi;
+		tcp->pick_hi = ns->pick_hi;
+		udp->pick_hi = ns->hi;	/* UDP's search walks the whole range, its last port too */
 		tcp->proto = IPPROTO_TCP;
 		tcp->reserved = ns->nreserved;
 		tcp->in_use = nused;
 		tcp->free = (ns->pick_hi - ns->lo + 1) - ns->nreserved - nused;
-		/* UDP's search walks the whole range, its last port too */
 		udp->proto = IPPROTO_UDP;
 		udp->reserved = udp_reserved;
 		udp->in_use = nudp;

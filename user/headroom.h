@@ -40,6 +40,7 @@ struct bind_room {
 	__u32 netns;
 	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__u16 lo, hi;
+	__u16 pick_hi;		/* the last port the protocol's search reaches */
 	__u32 reserved;
 	__u32 in_use;
 	__u32 free;
