@@ -275,6 +275,92 @@ static __always_inline void lease_init(struct lease_val *l, const struct sock *s
 	owner_init(l, sk, tgid_pid);
 }
 
+/*
+ * ip_local_port_range: newer kernels keep it in one u32, lo | hi << 16, read
+ * without a lock (6.12's and 6.18's BTF have it); older ones a seqlock and
+ * int range[2] (6.1's BTF). The flavour below is the older layout; CO-RE
+ * keeps the one this kernel has, as a field of another type does not match.
+ */
+struct local_ports___pair {
+	int range[2];
+};
+
+struct netns_ipv4___pair {
+	struct local_ports___pair ip_local_ports;
+};
+
+struct net___pair {
+	struct netns_ipv4___pair ipv4;
+};
+
+/* The netns's ip_local_port_range as lo | hi << 16; 0 if this kernel keeps it otherwise. */
+static __always_inline __u32 netns_port_range(const struct net *net)
+{
+	const struct net___pair *np = (const void *)net;
+
+	if (bpf_core_field_exists(np->ipv4.ip_local_ports.range)) {
+		__u32 lo = BPF_CORE_READ(np, ipv4.ip_local_ports.range[0]);
+		__u32 hi = BPF_CORE_READ(np, ipv4.ip_local_ports.range[1]);
+
+		return (lo & 0xffff) | (hi << 16);
+	}
+	if (bpf_core_field_exists(net->ipv4.ip_local_ports.range))
+		return BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+	return 0;
+}
+
+/* inet_sock's IP_LOCAL_PORT_RANGE from 6.3 to 6.6: two u16s (6.7 made it one u32) */
+struct inet_sock___pair {
+	struct {
+		__u16 lo, hi;
+	} local_port_range;
+};
+
+/*
+ * The range the kernel searched for sk's port, lo | hi << 16, as
+ * inet_sk_get_local_port_range() makes it: the netns's
+ * ip_local_port_range, narrowed by the socket's own IP_LOCAL_PORT_RANGE
+ * (6.3+) where its ends lie inside it. Read at a failed search, so that the
+ * diagnosis counts the ports the search could take, not the netns's range
+ * as it is later (or was never, for that socket). 0: unknown.
+ */
+static __always_inline __u32 sock_port_range(const struct sock *sk, bool *own)
+{
+	const struct inet_sock___pair *ip = (const void *)sk;
+	const struct inet_sock *inet = (const void *)sk;
+	__u32 r = netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net)), skr = 0;
+	__u32 lo = r & 0xffff, hi = r >> 16, slo, shi;
+
+	*own = false;
+	if (!r)
+		return 0;
+	if (bpf_core_field_exists(inet->local_port_range))
+		skr = BPF_CORE_READ(inet, local_port_range);
+	else if (bpf_core_field_exists(ip->local_port_range))
+		skr = BPF_CORE_READ(ip, local_port_range.lo) |
+		      (__u32)BPF_CORE_READ(ip, local_port_range.hi) << 16;
+	if (!skr)
+		return r;
+	*own = true;
+	slo = skr & 0xffff;
+	shi = skr >> 16;
+	if (lo <= slo && slo <= hi)
+		lo = slo;
+	if (lo <= shi && shi <= hi)
+		hi = shi;
+	return lo | hi << 16;
+}
+
+/* A failed port search's event: the range it searched (ALLOC's aux, sflags). */
+static __always_inline void ev_search_range(struct pl_event *e, const struct sock *sk)
+{
+	bool own;
+
+	e->aux = sock_port_range(sk, &own);
+	if (own)
+		e->sflags |= PL_ALLOCF_OWN_RANGE;
+}
+
 static __always_inline void emit_alloc(const struct sock *sk, const struct lease_val *l,
 				       __u8 kind, __s32 err, __u64 dur)
 {
@@ -287,6 +373,10 @@ static __always_inline void emit_alloc(const struct sock *sk, const struct lease
 	e->kind = kind;
 	e->err = err;
 	e->dur_ns = dur;
+	if (err) {
+		e->lease = 0;	/* a failure makes no lease: the README's promise, every mode */
+		ev_search_range(e, sk);
+	}
 	ev_submit(e);
 }
 
@@ -430,6 +520,8 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		/* get_port returns 1, inet_hash_connect a -errno */
 		e->err = ret < 0 ? -ret : err;
 		e->dur_ns = now - start;
+		if (e->err != EADDRINUSE || !snum)
+			ev_search_range(e, sk);
 		ev_submit(e);
 		return;
 	}

@@ -91,6 +91,13 @@ enum pl_end_reason {
 /* TW_ENTER.kind flags (user side: TIME_WAIT rounds) */
 #define PL_TW_RECONCILED	0x1	/* its close was never shown: found in TIME_WAIT, time estimated */
 
+/*
+ * ALLOC that failed (err set): aux is the port range the search walked,
+ * lo | hi << 16 (0: unknown, and in traces before it was recorded), and
+ * sflags says whether the socket's own IP_LOCAL_PORT_RANGE narrowed it.
+ */
+#define PL_ALLOCF_OWN_RANGE	0x1
+
 /* RELEASE.sflags (user side: TIME_WAIT rounds) */
 #define PL_RELF_RECONCILED	0x1	/* its close was never shown: its socket was found gone,
 					 * time estimated */
@@ -104,12 +111,14 @@ struct pl_event {
 	__u8 new_state;
 	__u16 lport;		/* host byte order */
 	__u16 rport;		/* host byte order */
-	__u16 sflags;		/* SIGNAL: PL_SIGF_*; RELEASE: PL_RELF_* (else zero) */
+	__u16 sflags;		/* SIGNAL: PL_SIGF_*; RELEASE: PL_RELF_*; failed ALLOC:
+				 * PL_ALLOCF_* (else zero) */
 	__s32 err;		/* ALLOC, BIND_ERROR: positive errno when it failed */
 	__u32 pid;		/* tgid of the allocating process (0: softirq, unknown) */
 	__u32 tid;
 	__u32 netns;		/* network namespace inode number */
-	__u32 aux;		/* SIGNAL: see enum pl_signal (else zero); the u64s
+	__u32 aux;		/* SIGNAL: see enum pl_signal; failed ALLOC: the
+				 * range searched (above); else zero. The u64s
 				 * below are 8-aligned */
 	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 lease;		/* lease id, unique for this run of portlife */

@@ -23,40 +23,6 @@
 #define TCPF_RST	0x04
 #define TCPF_ACK	0x10
 
-/*
- * ip_local_port_range: newer kernels keep it in one u32, lo | hi << 16, read
- * without a lock (6.12's and 6.18's BTF have it); older ones a seqlock and
- * int range[2] (6.1's BTF). The flavour below is the older layout; CO-RE
- * keeps the one this kernel has, as a field of another type does not match.
- */
-struct local_ports___pair {
-	int range[2];
-};
-
-struct netns_ipv4___pair {
-	struct local_ports___pair ip_local_ports;
-};
-
-struct net___pair {
-	struct netns_ipv4___pair ipv4;
-};
-
-/* The netns's ip_local_port_range as lo | hi << 16; 0 if this kernel keeps it otherwise. */
-static __always_inline __u32 netns_port_range(const struct net *net)
-{
-	const struct net___pair *np = (const void *)net;
-
-	if (bpf_core_field_exists(np->ipv4.ip_local_ports.range)) {
-		__u32 lo = BPF_CORE_READ(np, ipv4.ip_local_ports.range[0]);
-		__u32 hi = BPF_CORE_READ(np, ipv4.ip_local_ports.range[1]);
-
-		return (lo & 0xffff) | (hi << 16);
-	}
-	if (bpf_core_field_exists(net->ipv4.ip_local_ports.range))
-		return BPF_CORE_READ(net, ipv4.ip_local_ports.range);
-	return 0;
-}
-
 /* Is port in the netns's ip_local_reserved_ports (a bitmap of 65536 bits)? */
 static __always_inline bool port_reserved(const struct net *net, __u16 port)
 {

@@ -952,6 +952,8 @@ static __always_inline void handle_bind_exit(long ret)
 	e->family = p.family;
 	e->lport = p.port;
 	__builtin_memcpy(e->laddr, p.addr, sizeof(e->laddr));
+	if (ret == -EADDRINUSE && p.kind == PL_ALLOC_BIND_EPHEMERAL)
+		ev_search_range(e, (const struct sock *)p.sk);
 	ev_submit(e);
 }
 
@@ -1099,6 +1101,7 @@ static __always_inline void handle_connect_exit(long ret)
 		/* where it was going: what the diagnosis and the alerts name */
 		e->rport = p.port;
 		__builtin_memcpy(e->raddr, p.addr, sizeof(e->raddr));
+		ev_search_range(e, sk);
 	}
 	ev_submit(e);
 	if (port) {

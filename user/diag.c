@@ -240,14 +240,54 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 	}
 }
 
+/*
+ * The range a failed search walked, from its event (older traces and
+ * kernels without it: none), when it is not the netns's as the snapshot
+ * finds it: the socket's own IP_LOCAL_PORT_RANGE, or the netns's range
+ * changed since the failure. *lo, *hi: the range; *own: the socket's.
+ */
+static bool search_range(const struct pl_event *e, const struct snapshot *now, __u16 *lo,
+			 __u16 *hi, bool *own)
+{
+	const struct ns_info *ns = snapshot__ns(now, e->netns);
+
+	*lo = e->aux & 0xffff;
+	*hi = e->aux >> 16;
+	*own = e->sflags & PL_ALLOCF_OWN_RANGE;
+	return e->aux && *lo <= *hi && ns && (*own || *lo != ns->lo || *hi != ns->hi);
+}
+
+/* "in its IP_LOCAL_PORT_RANGE 50000-50009", or the netns's as it was then and now */
+static const char *range_words(const struct pl_event *e, const struct snapshot *now, __u16 lo,
+			       __u16 hi, bool own, char *buf, size_t len)
+{
+	const struct ns_info *ns = snapshot__ns(now, e->netns);
+
+	if (own)
+		snprintf(buf, len, " in its IP_LOCAL_PORT_RANGE %u-%u", lo, hi);
+	else
+		snprintf(buf, len, " in ip_local_port_range %u-%u (%u-%u now)", lo, hi,
+			 ns ? ns->lo : 0, ns ? ns->hi : 0);
+	return buf;
+}
+
+static void json_range(struct jw *w, __u16 lo, __u16 hi, bool own)
+{
+	jw_ku64(w, "range_lo", lo);
+	jw_ku64(w, "range_hi", hi);
+	jw_kbool(w, "own_range", own);
+}
+
 /* EADDRNOTAVAIL: how full the destination is. */
 static void no_port(struct diag *d, const struct pl_event *e, const struct snapshot *now)
 {
-	char ep[64], la[48], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
-	struct dest *dv = NULL;
+	char ep[64], la[48], comm[PL_COMM_LEN], ts[32], en[16], buf[320], rw[80] = "";
+	struct dest *dv = NULL, alt;
 	struct bind_room *bv = NULL;
 	const struct dest *dst = NULL;
 	size_t nd, nb;
+	__u16 lo, hi;
+	bool own, ranged = search_range(e, now, &lo, &hi, &own);
 	struct jw w;
 
 	/*
@@ -255,7 +295,19 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 	 * address first (a client spreading over several source addresses fills
 	 * one pool per address), then any (the source may be reset already).
 	 */
-	if (!headroom(now, NULL, &dv, &nd, &bv, &nb)) {
+	if (ranged) {
+		/*
+		 * A socket's own range counts whole: 6.12 and 6.18 walk it so,
+		 * and 6.1 (its backport of the option) in parity halves from a
+		 * start that depends on the destination, which reach its last
+		 * port too, from some starts (measured: 4 or 5 ports of 5). The
+		 * netns's range as headroom() counts it.
+		 */
+		if (!headroom_dest_in(now, e->netns, e->family, e->laddr, e->raddr, e->rport, lo,
+				      own ? hi : ns_pick_hi(lo, hi), &alt))
+			dst = &alt;
+		range_words(e, now, lo, hi, own, rw, sizeof(rw));
+	} else if (!headroom(now, NULL, &dv, &nd, &bv, &nb)) {
 		__u8 ra[16];
 		int family = e->family;
 
@@ -267,7 +319,13 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 			    dv[i].family == family && !memcmp(dv[i].raddr, ra, 16))
 				dst = &dv[i];
 	}
-	if (dst)
+	if (own)
+		snprintf(buf, sizeof(buf), "the socket's own IP_LOCAL_PORT_RANGE (%u-%u) has no "
+					   "port left for this destination, and "
+					   "net.ipv4.ip_local_port_range does not widen it: widen "
+					   "the socket's range, pool connections, or add local "
+					   "addresses", lo, hi);
+	else if (dst)
 		dest_remedy(dst, buf, sizeof(buf));
 	else
 		snprintf(buf, sizeof(buf), "no free local port for this destination: "
@@ -278,6 +336,8 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 		jw_kaddr(&w, "laddr", e->family, e->laddr);
 		jw_kaddr(&w, "raddr", e->family, e->raddr);
 		jw_ku64(&w, "rport", e->rport);
+		if (ranged)
+			json_range(&w, lo, hi, own);
 		if (dst) {
 			jw_ku64(&w, "in_use", dst->in_use);
 			jw_ku64(&w, "time_wait", dst->time_wait);
@@ -288,16 +348,24 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 		jw_line(&w, d->f);
 	} else {
 		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-		fprintf(d->f, "!! %s %s: pid %u (%s) found no local port%s%s for %s (netns %u)\n",
+		fprintf(d->f, "!! %s %s: pid %u (%s) found no local port%s%s for %s%s (netns %u)\n",
 			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
 			errno_name(e->err, en, sizeof(en)), e->pid, comm,
 			addr_unspec(e->family, e->laddr) ? "" : " on ",
 			addr_unspec(e->family, e->laddr) ? "" :
 			addr_str(e->family, e->laddr, la, sizeof(la)),
-			endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)), e->netns);
+			endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)), rw, e->netns);
 		if (dst) {
+			const struct ns_info *ns = snapshot__ns(now, e->netns);
+			unsigned int size = ranged ? hi - lo + 1 : ns ? ns->hi - ns->lo + 1 : 0;
+
 			headroom_print_dest_header(d->f, "   ");
 			headroom_print_dest(d->f, dst, "   ");
+			/* the free port the search could not reach (ns_pick_hi()) */
+			if (dst->free && !own && size > 3 && size % 2)
+				fprintf(d->f, "   (a range of %u ports, odd: each search walks %u of "
+					      "them, from a start that depends on the destination)\n",
+					size, size - 1);
 			fprintf(d->f, "   remedy: %s\n", buf);
 		}
 	}
@@ -353,14 +421,31 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 		"ports or widen the range; a client that binds before connect() should "
 		"set IP_BIND_ADDRESS_NO_PORT (connect() then picks per destination)";
 	const struct bind_room *room = NULL;
-	struct bind_room *bv = NULL;
+	struct bind_room *bv = NULL, alt;
 	struct dest *dv = NULL;
 	size_t nd, nb;
 	__u32 bound = 0, free_now = 0;
+	__u16 lo, hi;
+	bool own, ranged = search_range(e, now, &lo, &hi, &own);
+	char rw[80] = "", rem[400];
 	struct jw w;
 
-	if (!headroom(now, NULL, &dv, &nd, &bv, &nb))
+	if (ranged) {
+		/* UDP's search walks the whole range; bind(0)'s reaches what connect()'s does */
+		if (!headroom_room_in(now, e->netns, e->proto, lo, hi,
+				      udp ? hi : ns_pick_hi(lo, hi), &alt))
+			room = &alt;
+		range_words(e, now, lo, hi, own, rw, sizeof(rw));
+		if (own) {
+			snprintf(rem, sizeof(rem), "the socket's own IP_LOCAL_PORT_RANGE (%u-%u) has "
+						   "no free %s port, and net.ipv4.ip_local_port_range "
+						   "does not widen it: widen the socket's range, or "
+						   "release ports", lo, hi, udp ? "UDP" : "TCP");
+			remedy = rem;
+		}
+	} else if (!headroom(now, NULL, &dv, &nd, &bv, &nb)) {
 		room = headroom_find_room(bv, nb, e->netns, e->proto);
+	}
 	if (room) {
 		bound = d->leases ? bound_unlisted(d->leases, now, e, room->lo, room->pick_hi) : 0;
 		free_now = room->free > bound ? room->free - bound : 0;
@@ -378,6 +463,7 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 		if (room) {
 			jw_ku64(&w, "range_lo", room->lo);
 			jw_ku64(&w, "range_hi", room->hi);
+			jw_kbool(&w, "own_range", own && ranged);
 			jw_ku64(&w, "reserved", room->reserved);
 			jw_ku64(&w, "in_use", room->in_use);
 			jw_ku64(&w, "bound_unlisted", bound);
@@ -389,23 +475,24 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
 		if (autobind)
 			fprintf(d->f, "!! %s %s: pid %u (%s) found no free UDP port for its first "
-				      "send or connect()%s%s (netns %u)\n",
+				      "send or connect()%s%s%s (netns %u)\n",
 				wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
 				errno_name(e->err, en, sizeof(en)), e->pid, comm,
 				e->rport ? " to " : "",
 				e->rport ? endpoint_str(e->family, e->raddr, e->rport, ep, sizeof(ep)) :
-					   "", e->netns);
+					   "", rw, e->netns);
 		else
-			fprintf(d->f, "!! %s %s: pid %u (%s) found no free %s port for bind(0) on %s "
-				      "(netns %u)\n",
+			fprintf(d->f, "!! %s %s: pid %u (%s) found no free %s port for bind(0) on "
+				      "%s%s (netns %u)\n",
 				wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
 				errno_name(e->err, en, sizeof(en)), e->pid, comm, udp ? "UDP" : "TCP",
-				addr_str(e->family, e->laddr, ep, sizeof(ep)), e->netns);
+				addr_str(e->family, e->laddr, ep, sizeof(ep)), rw, e->netns);
 		if (room)
-			fprintf(d->f, "   ip_local_port_range %u-%u: %u reserved, %u in use now by %s, "
+			fprintf(d->f, "   %s %u-%u: %u reserved, %u in use now by %s, "
 				      "%u more bound (seen by portlife, not listed by this kernel), "
-				      "%u free\n", room->lo, room->hi, room->reserved, room->in_use,
-				udp ? "UDP" : "TCP", bound, free_now);
+				      "%u free\n", own && ranged ? "IP_LOCAL_PORT_RANGE" :
+				"ip_local_port_range", room->lo, room->hi, room->reserved,
+				room->in_use, udp ? "UDP" : "TCP", bound, free_now);
 		fprintf(d->f, "   remedy: %s\n", remedy);
 	}
 	free(dv);

@@ -334,6 +334,107 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	return 0;
 }
 
+/*
+ * One search's room, for a range that is not the netns's as the snapshot
+ * found it: a socket's own IP_LOCAL_PORT_RANGE (the search walks that), or
+ * the netns's range as it was when a search failed (a failure's event
+ * carries it). [lo, reach] is what the search could pick; hi is the range's
+ * end as set.
+ */
+static void bits_of(const struct snapshot *s, __u32 netns, __u8 proto, __u8 *used, __u8 *bound)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct pl_sock_rec *r = &s->v[i].r;
+
+		if (r->netns != netns || r->proto != proto)
+			continue;
+		used[r->lport / 8] |= 1 << (r->lport % 8);
+		if (bound && (!r->rport || r->state == PL_TCP_LISTEN))
+			bound[r->lport / 8] |= 1 << (r->lport % 8);
+	}
+}
+
+static bool bit(const __u8 *m, __u16 port)
+{
+	return m[port / 8] & (1 << (port % 8));
+}
+
+int headroom_room_in(const struct snapshot *s, __u32 netns, __u8 proto, __u16 lo, __u16 hi,
+		     __u16 reach, struct bind_room *out)
+{
+	const struct ns_info *ns = snapshot__ns(s, netns);
+	__u8 used[65536 / 8] = { 0 };
+
+	if (!ns || lo > reach || reach > hi)
+		return -ENOENT;
+	bits_of(s, netns, proto, used, NULL);
+	memset(out, 0, sizeof(*out));
+	out->netns = netns;
+	out->proto = proto;
+	out->lo = lo;
+	out->hi = hi;
+	out->pick_hi = reach;
+	for (unsigned int p = lo; p <= reach; p++) {
+		if (ns_reserved(ns, p))
+			out->reserved++;
+		else if (bit(used, p))
+			out->in_use++;
+		else
+			out->free++;
+	}
+	return 0;
+}
+
+int headroom_dest_in(const struct snapshot *s, __u32 netns, int family, const __u8 *laddr,
+		     const __u8 *raddr, __u16 rport, __u16 lo, __u16 reach, struct dest *out)
+{
+	const struct ns_info *ns = snapshot__ns(s, netns);
+	__u8 used[65536 / 8] = { 0 }, bound[65536 / 8] = { 0 }, la[16], ra[16];
+	bool any_laddr = !memcmp(laddr, (__u8[16]){ 0 }, 16);
+	__u32 nbound = 0;
+
+	if (!ns || lo > reach)
+		return -ENOENT;
+	memcpy(la, laddr, 16);
+	memcpy(ra, raddr, 16);
+	tuple_unmap(&family, la, ra);
+	memset(out, 0, sizeof(*out));
+	out->netns = netns;
+	out->family = family;
+	memcpy(out->laddr, la, 16);
+	memcpy(out->raddr, ra, 16);
+	out->rport = rport;
+	bits_of(s, netns, IPPROTO_TCP, used, bound);
+	for (unsigned int p = lo; p <= reach; p++)
+		nbound += !ns_reserved(ns, p) && bit(bound, p);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_ent *e = &s->v[i];
+		const struct pl_sock_rec *r = &e->r;
+		__u8 sla[16], sra[16];
+		int sf = r->family;
+
+		if (r->netns != netns || r->proto != IPPROTO_TCP || !r->rport ||
+		    r->state == PL_TCP_LISTEN || r->rport != rport || r->lport < lo ||
+		    r->lport > reach || ns_reserved(ns, r->lport) || bit(bound, r->lport))
+			continue;
+		memcpy(sla, r->laddr, 16);
+		memcpy(sra, r->raddr, 16);
+		tuple_unmap(&sf, sla, sra);
+		if (sf != family || memcmp(sra, ra, 16) || (!any_laddr && memcmp(sla, la, 16)))
+			continue;
+		out->in_use++;
+		out->time_wait += r->state == PL_TCP_TIME_WAIT;
+		add_holder(out, e);
+	}
+	for (unsigned int p = lo; p <= reach; p++)
+		out->usable += !ns_reserved(ns, p);
+	out->usable -= nbound;
+	out->free = out->usable > out->in_use ? out->usable - out->in_use : 0;
+	out->used_pct = out->usable ? 100.0 * out->in_use / out->usable : 100.0;
+	out->exhausted_in = -1;
+	return 0;
+}
+
 /* ---- printing ---------------------------------------------------------- */
 
 const char *dest_remedy(const struct dest *d, char *buf, size_t len)

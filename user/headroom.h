@@ -34,7 +34,7 @@ struct dest {
  * For UDP it is also the room of every automatic port (a first send or
  * connect() on an unbound socket): UDP picks them per netns, whatever the
  * destination, and from the whole range (TCP's searches never reach the last
- * port of an odd-sized range, UDP's does).
+ * port of a 3-port range, UDP's does: ns_pick_hi()).
  */
 struct bind_room {
 	__u32 netns;
@@ -66,6 +66,19 @@ const struct bind_room *headroom_find_room(const struct bind_room *bv, size_t nb
 /* The destination of (netns, family, laddr, raddr, rport) in dv, or NULL. */
 const struct dest *headroom_find(const struct dest *dv, size_t nd, __u32 netns, int family,
 				 const __u8 *laddr, const __u8 *raddr, __u16 rport);
+
+/*
+ * A failed search's room when its range is not the netns's as s found it (a
+ * socket's own IP_LOCAL_PORT_RANGE, or the netns's range as it was at the
+ * failure): the ports it could pick are [lo, reach]. headroom_dest_in()
+ * counts the connected TCP sockets to (laddr, raddr, rport) there (laddr
+ * :: or 0.0.0.0: any), headroom_room_in() every socket of proto. 0, or
+ * -ENOENT when s lacks the netns.
+ */
+int headroom_dest_in(const struct snapshot *s, __u32 netns, int family, const __u8 *laddr,
+		     const __u8 *raddr, __u16 rport, __u16 lo, __u16 reach, struct dest *out);
+int headroom_room_in(const struct snapshot *s, __u32 netns, __u8 proto, __u16 lo, __u16 hi,
+		     __u16 reach, struct bind_room *out);
 
 /* The likely remedy for a destination running out of ports. */
 const char *dest_remedy(const struct dest *d, char *buf, size_t len);

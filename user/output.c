@@ -83,6 +83,14 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 			lb_lit(b, " in ");
 		}
 		lb_dur(b, e->dur_ns);
+		/* a search narrowed by the socket: what the failure's diagnosis is about */
+		if (e->err && (e->sflags & PL_ALLOCF_OWN_RANGE) && e->aux) {
+			lb_lit(b, " (its IP_LOCAL_PORT_RANGE ");
+			lb_u64(b, e->aux & 0xffff);
+			lb_lit(b, "-");
+			lb_u64(b, e->aux >> 16);
+			lb_lit(b, ")");
+		}
 		break;
 	case PL_EV_BIND_ERROR:
 		lb_str(b, alloc_kind_name(e->kind));
@@ -296,6 +304,12 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 		if (e->err) {
 			jw_kname(&w, "error", errno_name(e->err, en, sizeof(en)));
 			jw_ks64(&w, "errno", e->err);
+			/* the range the failed search walked, where the kernel said */
+			if (e->aux) {
+				jw_ku64(&w, "range_lo", e->aux & 0xffff);
+				jw_ku64(&w, "range_hi", e->aux >> 16);
+				jw_kbool(&w, "own_range", e->sflags & PL_ALLOCF_OWN_RANGE);
+			}
 		}
 		break;
 	case PL_EV_BIND_ERROR:

@@ -145,8 +145,11 @@ static int t_exhaust(void)
 	}
 	if (!err && nfail != 1)
 		err = fail("%d EADDRNOTAVAIL allocs reported, want 1", nfail);
+	/* a failure makes no lease, and says the range its search walked */
 	if (!err && (jnum(a, "pid") != run.child || jnum(a, "rport") != 5000 ||
-		     !jstr_is(a, "kind", "connect") || jnum(a, "errno") != EADDRNOTAVAIL))
+		     !jstr_is(a, "kind", "connect") || jnum(a, "errno") != EADDRNOTAVAIL ||
+		     jnum(a, "lease") != 0 || jnum(a, "range_lo") != 40000 ||
+		     jnum(a, "range_hi") != 40009 || jbool(a, "own_range") != 0))
 		err = fail("wrong failure event (child %d): %s", run.child, a);
 	if (!err)
 		err = check_connects(&run, AF_INET, "127.0.0.1", false);
@@ -202,8 +205,8 @@ static int t_bind_conflict(void)
 }
 
 /*
- * bind(0) with every port of a 4-port range bound (an even count: with an
- * odd one, bind(0)'s search never reaches the range's last port) (and nothing else: no
+ * bind(0) with every port of a 4-port range bound (an even count: of an odd
+ * one each search misses a port) (and nothing else: no
  * iterator sees a socket that is only bound): EADDRINUSE, which is an
  * exhausted range, not a port someone holds.
  */
@@ -710,11 +713,242 @@ static int t_tw_exhaust(void)
 	return err;
 }
 
+/*
+ * A 5-port range (odd) and ten destinations, each connected to until
+ * connect() fails, the connections kept: every search walks 4 ports from a
+ * start that depends on the destination, so each gets 4 or 5, the range's
+ * last port among them for most (measured on 6.18: 17 of 20). Headroom
+ * counted the range as 4 ports and left 40004 out: "4 in use, 0 free" for
+ * a destination holding 5.
+ */
+#define ODD_DESTS 10
+
+static int sc_odd_range(struct result *r)
+{
+	int err;
+
+	if ((err = own_netns()) ||
+	    (err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40004")))
+		return err;
+	for (int d = 0; d < ODD_DESTS; d++)
+		if (listener(AF_INET, 5000 + d) < 0)
+			return -errno;
+	for (int d = 0; d < ODD_DESTS; d++) {
+		for (int i = 0; i < 6; i++) {
+			int c = connect_to(AF_INET, 5000 + d, 0, 0);
+
+			if (c == -EADDRNOTAVAIL)
+				break;
+			if (c < 0)
+				return c;
+			r->odd_n[d]++;	/* kept open */
+			r->ports[r->nports++] = sock_port(c);
+		}
+	}
+	return 0;
+}
+
+static int t_odd_range(void)
+{
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--headroom", "--json", "--sample", "0", "--netns", ns,
+			 NULL };
+	struct run run;
+	int err, last = 0;
+
+	err = start(&run, sc_odd_range, "odd_range", NULL);
+	if (!err)
+		err = drive(&run);
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/odd_range_headroom.json", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --headroom failed");
+	stop(&run, 700);
+	for (int i = 0; i < run.r.nports; i++)
+		last += run.r.ports[i] == 40004;
+	for (int d = 0; !err && d < ODD_DESTS; d++) {
+		const char *l = find_line(out, "headroom", "rport", 5000 + d);
+		int n = run.r.odd_n[d];
+
+		if (n < 4 || n > 5)
+			err = fail(":%d got %d ports of 40000-40004: want 4 or 5", 5000 + d, n);
+		else if (!l)
+			err = fail("no headroom for destination :%d in %s", 5000 + d, out);
+		else if (jnum(l, "in_use") != n || jnum(l, "usable") != 5 || jnum(l, "free") != 5 - n)
+			err = fail(":%d holds %d ports of 5 (40004 taken %d times in all): %s",
+				   5000 + d, n, last, l);
+	}
+	cleanup(&run);
+	return err;
+}
+
+/*
+ * A socket's own IP_LOCAL_PORT_RANGE (6.3+) narrows its search inside the
+ * netns's range: connect() fails with EADDRNOTAVAIL, bind(0) with
+ * EADDRINUSE and a UDP connect() with EAGAIN while the netns has hundreds
+ * of ports free. Each failure is diagnosed from the socket's range, not
+ * the netns's ("928 free" and "widen ip_local_port_range", before). A
+ * kernel without the option (setsockopt: ENOPROTOOPT) runs the same
+ * searches with the netns's range narrowed instead, and the events carry
+ * that. A second apart: the tracer diagnoses one failure a second.
+ */
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+
+/* sock's search narrowed to [lo, hi]: its own range, or the netns's before 6.3 */
+static int own_narrow(int s, struct result *r, int step)
+{
+	__u32 v = r->own_lo[step] | (__u32)r->own_hi[step] << 16;
+	char buf[32];
+
+	if (!r->no_sock_range && !setsockopt(s, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &v, sizeof(v)))
+		return 0;
+	if (!r->no_sock_range && errno != ENOPROTOOPT)
+		return -errno;
+	if (!r->no_sock_range && kernel_at_least(6, 3))
+		return -ENOPROTOOPT;	/* the option is there from 6.3: a refusal is a bug */
+	r->no_sock_range = true;
+	/* an even count: of an odd netns range each connect() search misses a port */
+	if ((r->own_hi[step] - r->own_lo[step]) % 2 == 0)
+		r->own_hi[step]--;
+	snprintf(buf, sizeof(buf), "%u %u", r->own_lo[step], r->own_hi[step]);
+	return write_file("/proc/sys/net/ipv4/ip_local_port_range", buf);
+}
+
+static int sc_own_range(struct result *r)
+{
+	static const unsigned short lo[3] = { 40010, 40020, 40030 }, hi[3] = { 40014, 40023, 40032 };
+	static const int type[3] = { SOCK_STREAM, SOCK_STREAM, SOCK_DGRAM };
+	struct sockaddr_storage tcp_dst, udp_dst, any;
+	socklen_t tlen = mkaddr(&tcp_dst, AF_INET, 5000), ulen = mkaddr(&udp_dst, AF_INET, 9);
+	socklen_t alen = mkaddr(&any, AF_INET, 0);
+	int err, s, rc;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40999")))
+		return err;
+	if (listener(AF_INET, 5000) < 0)
+		return -errno;
+	for (int step = 0; step < 3; step++) {
+		r->own_lo[step] = lo[step];
+		r->own_hi[step] = hi[step];
+		if (step)
+			sleep_ms(1100);
+		for (int i = 0; i < 16 && !r->own_errno[step]; i++) {
+			s = socket(AF_INET, type[step] | SOCK_CLOEXEC, 0);
+			if (s < 0)
+				return -errno;
+			if ((err = own_narrow(s, r, step)))
+				return err;
+			/* kept open: the range fills up */
+			if (step == 1)
+				rc = bind(s, (void *)&any, alen);
+			else
+				rc = connect(s, step ? (void *)&udp_dst : (void *)&tcp_dst,
+					     step ? ulen : tlen);
+			if (rc)
+				r->own_errno[step] = errno;
+			else
+				r->own_port[step][r->own_n[step]++] = sock_port(s);
+		}
+	}
+	sleep_ms(300);
+	return 0;
+}
+
+/* The child's failed alloc event of kind with error, or NULL. */
+static const char *own_fail_ev(struct run *run, const char *kind, const char *error)
+{
+	for (int i = 0; i < run->nlines; i++)
+		if (is_event(run->lines[i], "alloc") && jnum(run->lines[i], "pid") == run->child &&
+		    jstr_is(run->lines[i], "kind", kind) && jstr_is(run->lines[i], "error", error))
+			return run->lines[i];
+	return NULL;
+}
+
+static const char *own_diag(struct run *run, const char *error)
+{
+	for (int i = 0; i < run->nlines; i++)
+		if (is_event(run->lines[i], "diagnosis") && jnum(run->lines[i], "pid") == run->child &&
+		    jstr_is(run->lines[i], "error", error))
+			return run->lines[i];
+	return NULL;
+}
+
+static int t_own_range(void)
+{
+	static const char *kinds[3] = { "connect", "bind_ephemeral", "autobind" };
+	static const char *errs[3] = { "EADDRNOTAVAIL", "EADDRINUSE", "EAGAIN" };
+	static const int errnos[3] = { EADDRNOTAVAIL, EADDRINUSE, EAGAIN };
+	struct run run;
+	int err;
+
+	err = start(&run, sc_own_range, "own_range", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	for (int k = 0; !err && k < 3; k++) {
+		const struct result *r = &run.r;
+		const bool own = !r->no_sock_range;
+		const char *ev = own_fail_ev(&run, kinds[k], errs[k]), *d = own_diag(&run, errs[k]);
+
+		if (r->own_errno[k] != errnos[k] || !r->own_n[k])
+			err = fail("%s in %u-%u: %d ports, then errno %d: want some, then %s", kinds[k],
+				   r->own_lo[k], r->own_hi[k], r->own_n[k], r->own_errno[k], errs[k]);
+		for (int i = 0; !err && i < r->own_n[k]; i++)
+			if (r->own_port[k][i] < r->own_lo[k] || r->own_port[k][i] > r->own_hi[k])
+				err = fail("%s got port %u outside %u-%u: the range was not honoured",
+					   kinds[k], r->own_port[k][i], r->own_lo[k], r->own_hi[k]);
+		/* the failure names the range its search walked, and makes no lease */
+		if (!err && (!ev || jnum(ev, "lease") != 0 || jnum(ev, "range_lo") != r->own_lo[k] ||
+			     jnum(ev, "range_hi") != r->own_hi[k] ||
+			     jbool(ev, "own_range") != own))
+			err = fail("the %s failure's event lacks lease 0, range %u-%u, own_range %d: %s",
+				   kinds[k], r->own_lo[k], r->own_hi[k], own, ev ? ev : "(none)");
+		if (err)
+			break;
+		if (!d) {
+			err = fail("no diagnosis of the %s failure", kinds[k]);
+			break;
+		}
+		/*
+		 * Counted in the range searched: every port the kernel gave. A
+		 * socket's own range counts whole (of 5 ports 6.12 and later
+		 * take all, 6.1 4 or 5: each search walks 4 from a start that
+		 * depends on the destination); the netns's, even-sized here,
+		 * has none left.
+		 */
+		if (k == 0 && (jnum(d, "in_use") != r->own_n[k] ||
+			       jnum(d, "usable") != (own ? r->own_hi[k] - r->own_lo[k] + 1 : r->own_n[k]) ||
+			       jnum(d, "free") != jnum(d, "usable") - r->own_n[k] ||
+			       (own && (jnum(d, "range_lo") != r->own_lo[k] ||
+					jnum(d, "range_hi") != r->own_hi[k] ||
+					jbool(d, "own_range") != 1))))
+			err = fail("connect()'s failure is not diagnosed from %s range %u-%u (%d in "
+				   "use): %s", own ? "the socket's" : "the netns's",
+				   r->own_lo[k], r->own_hi[k], r->own_n[k], d);
+		if (k && (jnum(d, "in_use") + jnum(d, "bound_unlisted") != r->own_n[k] ||
+			  jnum(d, "free") != 0 || jnum(d, "range_lo") != r->own_lo[k] ||
+			  jnum(d, "range_hi") != r->own_hi[k] || jbool(d, "own_range") != own))
+			err = fail("the %s failure is not diagnosed from %s range %u-%u (%d in use, "
+				   "none free): %s", kinds[k], own ? "the socket's" : "the netns's",
+				   r->own_lo[k], r->own_hi[k], r->own_n[k], d);
+		if (!err && own && !strstr(d, "\"remedy\":\"the socket's own IP_LOCAL_PORT_RANGE"))
+			err = fail("the %s diagnosis's remedy is not the socket's range: %s", kinds[k], d);
+	}
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
 LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
 LIVE_TEST(udp_exhausted, t_udp_exhausted, 52, false);
 LIVE_TEST(exhaust_sources, t_exhaust_sources, 53, false);
 LIVE_TEST(bind_over_tw, t_bind_over_tw, 54, false);
+LIVE_TEST(own_range, t_own_range, 55, false);
+LIVE_TEST(odd_range, t_odd_range, 56, false);
 LIVE_TEST(holder_before, t_holder_before, 130, false);
 LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);

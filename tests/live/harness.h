@@ -96,6 +96,17 @@ struct result {
 	unsigned short chaos_alloc[512], chaos_rel[512];
 	/* leases.c udp_preexisting: the ports of the sockets made before portlife */
 	unsigned short pre_port[5];
+	/*
+	 * exhaustion.c own_range: per search (connect(), bind(0), UDP connect()),
+	 * the ports it got, the range it was given, and its errno at the end;
+	 * no_sock_range: the kernel has no IP_LOCAL_PORT_RANGE (before 6.3).
+	 */
+	int own_n[3], own_errno[3];
+	unsigned short own_lo[3], own_hi[3];
+	unsigned short own_port[3][16];
+	bool no_sock_range;
+	/* exhaustion.c odd_range: ports each destination got */
+	int odd_n[10];
 };
 
 /* ---- running portlife and a child -------------------------------------- */

@@ -24,6 +24,13 @@ long long jnum(const char *line, const char *key)
 	return p ? strtoll(p, NULL, 10) : -1;
 }
 
+int jbool(const char *line, const char *key)
+{
+	const char *p = jfind(line, key);
+
+	return !p ? -1 : !strncmp(p, "true", 4) ? 1 : !strncmp(p, "false", 5) ? 0 : -1;
+}
+
 bool jstr_is(const char *line, const char *key, const char *want)
 {
 	const char *p = jfind(line, key);

@@ -16,6 +16,8 @@ const char *jfind(const char *line, const char *key);
 long long jnum(const char *line, const char *key);
 /* Is "key" the string want (no escapes in want)? */
 bool jstr_is(const char *line, const char *key, const char *want);
+/* A boolean key: 1 true, 0 false, -1 absent or not a boolean. */
+int jbool(const char *line, const char *key);
 /* Is line an event of type ev ("event":"ev")? */
 bool is_event(const char *line, const char *ev);
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -14,17 +15,20 @@
 #include "snapshot.h"
 
 /*
- * connect() and bind(0) walk an even count of ports: of an odd-sized range
- * the last is never picked (measured on 6.18: 40000-40002 binds two).
+ * connect() and bind(0) walk an even count of ports from a changing start:
+ * of a 3-port range the last is never picked (measured on 6.18: 40000-40002
+ * binds two), of a larger odd-sized one it is, from some starts (40000-40004:
+ * 40004 taken).
  */
 static void test_pick_hi(void **state)
 {
 	(void)state;
 	assert_int_equal(ns_pick_hi(40000, 40002), 40001);
 	assert_int_equal(ns_pick_hi(40000, 40003), 40003);
+	assert_int_equal(ns_pick_hi(40000, 40004), 40004);
 	assert_int_equal(ns_pick_hi(32768, 60999), 60999);	/* 28232 ports: all */
 	assert_int_equal(ns_pick_hi(5000, 5000), 5000);	/* one port is searched */
-	assert_int_equal(ns_pick_hi(1, 65535), 65534);
+	assert_int_equal(ns_pick_hi(1, 65535), 65535);
 }
 
 /* One connection from 40000 in a 40000-40002 range: one port left, not two. */
@@ -74,13 +78,13 @@ static void test_udp_bind_room(void **state)
 	size_t nd, nb;
 
 	(void)state;
-	ns.pick_hi = ns_pick_hi(ns.lo, ns.hi);	/* 40003 */
+	ns.pick_hi = ns_pick_hi(ns.lo, ns.hi);	/* 40004 */
 	ns.reserved[40001 / 8] |= 1 << (40001 % 8);
 	ns.nreserved = 1;
 	e[0].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_UDP, .lport = 40000,
 				       .rport = 53, .netns = 7 };
 	e[1].r = e[0].r;
-	e[1].r.lport = 40004;	/* the last port: only UDP's search reaches it */
+	e[1].r.lport = 40004;	/* the last port of an odd range: every search reaches it */
 	e[1].r.rport = 0;
 	e[2].r = e[0].r;
 	e[2].r.lport = 50000;	/* outside the range */
@@ -93,10 +97,11 @@ static void test_udp_bind_room(void **state)
 	assert_non_null(tcp);
 	assert_non_null(udp);
 	assert_null(headroom_find_room(bv, nb, 8, IPPROTO_UDP));
-	/* TCP: 40000-40003, 40001 reserved, 40002 listening */
+	/* TCP: 40000-40004, 40001 reserved, 40002 listening */
+	assert_int_equal(tcp->pick_hi, 40004);
 	assert_int_equal(tcp->reserved, 1);
 	assert_int_equal(tcp->in_use, 1);
-	assert_int_equal(tcp->free, 2);
+	assert_int_equal(tcp->free, 3);
 	/* UDP: 40000-40004, 40001 reserved, 40000 and 40004 held */
 	assert_int_equal(udp->lo, 40000);
 	assert_int_equal(udp->hi, 40004);
@@ -105,6 +110,88 @@ static void test_udp_bind_room(void **state)
 	assert_int_equal(udp->free, 2);
 	free(dv);
 	free(bv);
+}
+
+/*
+ * A failed search's own range (a socket's IP_LOCAL_PORT_RANGE, or the netns's
+ * range as it was then): only the ports in [lo, reach] count, reserved and
+ * bind()-held ones are not usable, the source address must match (any, for
+ * an unspecified one), and a v4-mapped socket counts with IPv4's.
+ */
+static void test_range_restricted(void **state)
+{
+	struct ns_info ns = { .inum = 7, .lo = 32768, .hi = 60999 };
+	struct sock_ent e[6] = { { .pid = 1 }, { .pid = 1 }, { .pid = 1 },
+				 { .pid = 2 }, { .pid = 3 }, { .pid = 4 } };
+	struct snapshot s = { .v = e, .n = 6, .ns = &ns, .nns = 1, .ts_ns = 1 };
+	const __u8 l4[16] = { 127, 0, 0, 1 }, l4b[16] = { 127, 0, 0, 2 }, r4[16] = { 127, 0, 0, 9 };
+	const __u8 lm[16] = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 };
+	const __u8 rm[16] = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 9 };
+	const __u8 any[16] = { 0 };
+	struct bind_room room;
+	struct dest d;
+
+	(void)state;
+	ns.pick_hi = ns_pick_hi(ns.lo, ns.hi);
+	ns.reserved[50001 / 8] |= 1 << (50001 % 8);
+	/* to 127.0.0.9:5000 in 50000-50004: 50000 (established), 50004 (TIME_WAIT), */
+	e[0].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_TCP, .state = 1,
+				       .lport = 50000, .rport = 5000, .netns = 7 };
+	memcpy(e[0].r.laddr, l4, 16);
+	memcpy(e[0].r.raddr, r4, 16);
+	e[1].r = e[0].r;
+	e[1].r.lport = 50004;
+	e[1].r.state = PL_TCP_TIME_WAIT;
+	/* 50003 from a v4-mapped IPv6 socket, 50005 outside the range, */
+	e[2].r = e[0].r;
+	e[2].r.family = AF_INET6;
+	e[2].r.lport = 50003;
+	memcpy(e[2].r.laddr, lm, 16);
+	memcpy(e[2].r.raddr, rm, 16);
+	e[3].r = e[0].r;
+	e[3].r.lport = 50005;
+	/* 50002 from another source address, */
+	e[4].r = e[0].r;
+	e[4].r.lport = 50002;
+	memcpy(e[4].r.laddr, l4b, 16);
+	/* and a listener on 40000, outside the range */
+	e[5].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_TCP, .state = 10,
+				       .lport = 40000, .netns = 7 };
+
+	assert_int_equal(headroom_dest_in(&s, 7, AF_INET, l4, r4, 5000, 50000, 50004, &d), 0);
+	/* 50000, 50003 (mapped), 50004 (TIME_WAIT); not 50002 (127.0.0.2) nor 50005 */
+	assert_int_equal(d.in_use, 3);
+	assert_int_equal(d.time_wait, 1);
+	assert_int_equal(d.usable, 4);	/* 50001 reserved */
+	assert_int_equal(d.free, 1);
+	assert_int_equal(d.top[0].pid, 1);
+	assert_int_equal(d.top[0].n, 3);
+	/* any source address: 127.0.0.2's too */
+	assert_int_equal(headroom_dest_in(&s, 7, AF_INET, any, r4, 5000, 50000, 50004, &d), 0);
+	assert_int_equal(d.in_use, 4);
+	assert_int_equal(d.free, 0);
+	/* found by the v4-mapped form, shown as IPv4 */
+	assert_int_equal(headroom_dest_in(&s, 7, AF_INET6, lm, rm, 5000, 50000, 50004, &d), 0);
+	assert_int_equal(d.family, AF_INET);
+	assert_int_equal(d.in_use, 3);
+	/* a range reaching 40000: the listener's port is not usable, its row not counted */
+	assert_int_equal(headroom_dest_in(&s, 7, AF_INET, l4, r4, 5000, 40000, 40003, &d), 0);
+	assert_int_equal(d.usable, 3);
+	assert_int_equal(d.in_use, 0);
+	/* a netns the snapshot lacks */
+	assert_int_equal(headroom_dest_in(&s, 8, AF_INET, l4, r4, 5000, 50000, 50004, &d),
+			 -ENOENT);
+
+	/* bind(0)'s room over 50000-50003 of 50000-50004: 50001 reserved; 50000, 50002, 50003 */
+	assert_int_equal(headroom_room_in(&s, 7, IPPROTO_TCP, 50000, 50004, 50003, &room), 0);
+	assert_int_equal(room.lo, 50000);
+	assert_int_equal(room.hi, 50004);
+	assert_int_equal(room.reserved, 1);
+	assert_int_equal(room.in_use, 3);
+	assert_int_equal(room.free, 0);
+	assert_int_equal(headroom_room_in(&s, 7, IPPROTO_UDP, 50000, 50004, 50004, &room), 0);
+	assert_int_equal(room.in_use, 0);
+	assert_int_equal(room.free, 4);
 }
 
 /*
@@ -242,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_udp_bind_room),
 		cmocka_unit_test(test_many_destinations),
 		cmocka_unit_test(test_v4_mapped_destination),
+		cmocka_unit_test(test_range_restricted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
