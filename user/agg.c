@@ -347,6 +347,8 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		count_failures(p, e->err, 1);
 		if (e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EXPLICIT)
 			p->port_taken++;
+		if (e->sflags & PL_ALLOCF_OWN_RANGE)
+			p->own_range_fails++;
 		hist__add(&p->alloc_lat, e->dur_ns);
 		return;
 	}
@@ -437,6 +439,11 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 		 * exhausted range, which does) */
 		snprintf(buf, len, "bind() to a port in use: see the diagnosis lines for its "
 				   "holder; SO_REUSEADDR only helps against TIME_WAIT holders");
+	else if (p->failures && p->own_range_fails == p->failures)
+		/* the netns's range is not what ran out: the sockets narrowed their own */
+		snprintf(buf, len, "its sockets' own IP_LOCAL_PORT_RANGE had no port left (%llu "
+				   "failure%s): widen it; net.ipv4.ip_local_port_range does not help "
+				   "them", (unsigned long long)p->failures, p->failures == 1 ? "" : "s");
 	else if (p->failures)
 		snprintf(buf, len, "allocations failed: see the diagnosis lines; widen "
 				   "net.ipv4.ip_local_port_range or set IP_LOCAL_PORT_RANGE per socket");
@@ -498,6 +505,7 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 		count_errno(out->bind_err, p->bind_err[k].err, p->bind_err[k].n);
 	out->bind_then_connect += p->bind_then_connect;
 	out->port_taken += p->port_taken;
+	out->own_range_fails += p->own_range_fails;
 	out->releases += p->releases;
 	for (int k = 0; k < AGG_REASONS; k++)
 		out->end_reason[k] += p->end_reason[k];

@@ -46,6 +46,7 @@ struct proc_stats {
 	__u64 end_reason[AGG_REASONS];
 	__u64 bind_then_connect;	/* bind(0) then connect(): IP_BIND_ADDRESS_NO_PORT helps */
 	__u64 port_taken;	/* failures that were a bind() to a given port in use */
+	__u64 own_range_fails;	/* failed searches in the socket's own IP_LOCAL_PORT_RANGE */
 	__u64 renamed;		/* events under further names of this pid, folded in here */
 	__u64 first_ts, last_ts;	/* first and last allocation */
 	__u64 active_ts;	/* its last event: rows idle longest are retired first */

@@ -938,6 +938,13 @@ static int t_own_range(void)
 		if (!err && own && !strstr(d, "\"remedy\":\"the socket's own IP_LOCAL_PORT_RANGE"))
 			err = fail("the %s diagnosis's remedy is not the socket's range: %s", kinds[k], d);
 	}
+	/* and the process's summary says what ran out: its sockets' ranges, not the netns's */
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
+		    !run.r.no_sock_range &&
+		    !strstr(run.lines[i], "\"remedy\":\"its sockets' own IP_LOCAL_PORT_RANGE"))
+			err = fail("the summary's remedy is not the sockets' own range: %s",
+				   run.lines[i]);
 	cleanup(&run);
 	return err;
 }

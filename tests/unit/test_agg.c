@@ -68,6 +68,41 @@ static void test_renames_are_bounded(void **state)
 	agg__free(a);
 }
 
+/*
+ * A process whose failures were all searches in its sockets' own
+ * IP_LOCAL_PORT_RANGE is told to widen that, not the netns's range; one
+ * failure of the netns's range among them brings the general remedy back.
+ */
+static void test_own_range_remedy(void **state)
+{
+	struct agg *a = agg__new(16);
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .err = 99, .pid = 9, .dur_ns = 1000, .comm = "proxy",
+			      .aux = 50000 | 50004u << 16, .sflags = PL_ALLOCF_OWN_RANGE };
+	struct lease_result r = { .what = LW_ALLOC };
+	struct proc_stats **v;
+	char buf[320];
+	size_t n;
+
+	(void)state;
+	assert_non_null(a);
+	agg__apply(a, &e, &r);
+	agg__apply(a, &e, &r);
+	v = agg__sorted(a, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0]->own_range_fails, 2);
+	assert_non_null(strstr(agg__remedy(v[0], buf, sizeof(buf)),
+			       "its sockets' own IP_LOCAL_PORT_RANGE had no port left (2 failures)"));
+	free(v);
+	e.sflags = 0;
+	agg__apply(a, &e, &r);
+	v = agg__sorted(a, &n);
+	assert_non_null(strstr(agg__remedy(v[0], buf, sizeof(buf)),
+			       "widen net.ipv4.ip_local_port_range"));
+	free(v);
+	agg__free(a);
+}
+
 /* An allocation by pid that holds its port. */
 static void hold_event(struct agg *a, __u32 pid, const char *comm)
 {
@@ -222,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_rows_and_other),
 		cmocka_unit_test(test_idle_rows_fold),
 		cmocka_unit_test(test_fold_frees_nothing),
+		cmocka_unit_test(test_own_range_remedy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
