@@ -322,7 +322,8 @@ struct inet_sock___pair {
  * ip_local_port_range, narrowed by the socket's own IP_LOCAL_PORT_RANGE
  * (6.3+) where its ends lie inside it. Read at a failed search, so that the
  * diagnosis counts the ports the search could take, not the netns's range
- * as it is later (or was never, for that socket). 0: unknown.
+ * as it is later (or was never, for that socket); *own says whether the
+ * socket's range narrowed the netns's. 0: unknown.
  */
 static __always_inline __u32 sock_port_range(const struct sock *sk, bool *own)
 {
@@ -341,13 +342,14 @@ static __always_inline __u32 sock_port_range(const struct sock *sk, bool *own)
 		      (__u32)BPF_CORE_READ(ip, local_port_range.hi) << 16;
 	if (!skr)
 		return r;
-	*own = true;
 	slo = skr & 0xffff;
 	shi = skr >> 16;
 	if (lo <= slo && slo <= hi)
 		lo = slo;
 	if (lo <= shi && shi <= hi)
 		hi = shi;
+	/* a range wholly outside the netns's is ignored: then the netns's ran out */
+	*own = (lo | hi << 16) != r;
 	return lo | hi << 16;
 }
 
