@@ -438,7 +438,8 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 		/* a port asked for by number is taken: no range helps (bind(0)'s EADDRINUSE is an
 		 * exhausted range, which does) */
 		snprintf(buf, len, "bind() to a port in use: see the diagnosis lines for its "
-				   "holder; SO_REUSEADDR only helps against TIME_WAIT holders");
+				   "holder and remedy (for TCP, SO_REUSEADDR only helps against TIME_WAIT "
+				   "holders)");
 	else if (p->failures && p->own_range_fails == p->failures)
 		/* the netns's range is not what ran out: the sockets narrowed their own */
 		snprintf(buf, len, "its sockets' own IP_LOCAL_PORT_RANGE had no port left (%llu "

@@ -122,6 +122,18 @@ static void holder_line(struct diag *d, struct jw *w, const struct sock_ent *h)
 		return;
 	}
 	comm_sanitize(h->comm, sizeof(h->comm), hc, sizeof(hc));
+	/* UDP has no states: CLOSE is an unconnected socket, ESTABLISHED a connected one */
+	if (h->r.proto == IPPROTO_UDP) {
+		char rp[64];
+
+		fprintf(d->f, "   held by pid %u (%s): UDP %s%s%s\n", h->pid,
+			h->pid ? hc : "none: closed by its process",
+			endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)),
+			h->r.rport ? " connected to " : "",
+			h->r.rport ? endpoint_str(h->r.family, h->r.raddr, h->r.rport, rp,
+						  sizeof(rp)) : "");
+		return;
+	}
 	fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n", h->pid,
 		h->pid ? hc : h->r.state == PL_TCP_TIME_WAIT ? "none: a TIME_WAIT socket" :
 		"none: not accepted yet, or closed by its process",
@@ -228,6 +240,11 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 			 "side closed first; gone within 60 s): set SO_REUSEADDR before bind() "
 			 "and listen() in the server, which gets past them when the listener "
 			 "whose connections they were had it too");
+	else if (n && e->proto == IPPROTO_UDP)
+		/* measured: SO_REUSEADDR on both binds, or SO_REUSEPORT on both; on one, no */
+		snprintf(buf, sizeof(buf), "the holder must close it, or use another port; UDP "
+			 "sockets share a port only when every one of them set SO_REUSEADDR (or "
+			 "SO_REUSEPORT, under one user) before bind()");
 	else
 		snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
 				       "(SO_REUSEADDR only helps against TIME_WAIT holders)" :

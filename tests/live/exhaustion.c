@@ -205,6 +205,63 @@ static int t_bind_conflict(void)
 }
 
 /*
+ * A UDP bind() to a port an unconnected UDP socket holds on the wildcard
+ * address: EADDRINUSE, the holder named as a UDP socket, and the UDP remedy
+ * (both sockets need SO_REUSEADDR, or both SO_REUSEPORT: measured), not
+ * TCP's "SO_REUSEADDR only helps against TIME_WAIT holders".
+ */
+static int sc_udp_bind_conflict(struct result *r)
+{
+	struct sockaddr_storage any, lo;
+	socklen_t alen = mkaddr(&any, AF_INET, 5353), llen = mkaddr(&lo, AF_INET, 5353);
+	int err, a, b;
+
+	if ((err = own_netns()))
+		return err;
+	((struct sockaddr_in *)&any)->sin_addr.s_addr = htonl(INADDR_ANY);
+	a = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	b = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (a < 0 || b < 0 || bind(a, (void *)&any, alen))
+		return -errno;
+	r->bound_port = 5353;
+	r->fail_errno = bind(b, (void *)&lo, llen) ? errno : 0;
+	sleep_ms(300);
+	return 0;
+}
+
+static int t_udp_bind_conflict(void)
+{
+	const char *ev = NULL, *d = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_udp_bind_conflict, "udp_bind_conflict", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("the second UDP bind failed with %d, not EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (is_event(l, "alloc") && jstr_is(l, "error", "EADDRINUSE"))
+			ev = l;
+		else if (is_event(l, "diagnosis") && jstr_is(l, "error", "EADDRINUSE"))
+			d = l;
+	}
+	if (!err && (!ev || jnum(ev, "pid") != run.child || !jstr_is(ev, "proto", "udp") ||
+		     !jstr_is(ev, "kind", "bind") || jnum(ev, "lport") != 5353))
+		err = fail("no EADDRINUSE alloc event of the UDP bind to 5353: %s", ev ? ev : "(none)");
+	if (!err && (!d || jnum(d, "lport") != 5353 || !strstr(d, "\"holders\":[{\"pid\":") ||
+		     jnum(strstr(d, "\"holders\":["), "pid") != run.child ||
+		     !strstr(d, "UDP sockets share a port only when every one of them set SO_REUSEADDR")))
+		err = fail("the UDP conflict is not diagnosed with its holder and UDP's remedy: %s",
+			   d ? d : "(none)");
+	cleanup(&run);
+	return err;
+}
+
+/*
  * bind(0) with every port of a 4-port range bound (an even count: of an odd
  * one each search misses a port) (and nothing else: no
  * iterator sees a socket that is only bound): EADDRINUSE, which is an
@@ -951,6 +1008,7 @@ static int t_own_range(void)
 
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
+LIVE_TEST(udp_bind_conflict, t_udp_bind_conflict, 50, false);
 LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
 LIVE_TEST(udp_exhausted, t_udp_exhausted, 52, false);
 LIVE_TEST(exhaust_sources, t_exhaust_sources, 53, false);
