@@ -125,13 +125,20 @@ static size_t *dest_slot(const struct dest_index *x, const struct dest *dv, __u3
 	return &x->slot[i];
 }
 
-/* The namespace's index in s->ns, or s->nns. */
-static size_t ns_index(const struct snapshot *s, __u32 inum)
+/*
+ * The namespace's index in s->ns, or s->nns. *hint is the last one found:
+ * a snapshot lists each namespace's sockets together, so a node's hundreds
+ * of pod namespaces cost one comparison a socket, not a walk of them all.
+ */
+static size_t ns_index(const struct snapshot *s, __u32 inum, size_t *hint)
 {
 	size_t k;
 
+	if (*hint < s->nns && s->ns[*hint].inum == inum)
+		return *hint;
 	for (k = 0; k < s->nns && s->ns[k].inum != inum; k++)
 		;
+	*hint = k;
 	return k;
 }
 
@@ -169,7 +176,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	struct dest *dv = NULL, *nv;
 	struct bind_room *bv;
 	struct dest_index ix = { 0 }, pix = { 0 };
-	size_t nd = 0, cap = 0;
+	size_t nd = 0, cap = 0, hint = 0;
 	__u32 *nbound;
 	__u8 *bound, *used, *udp_used;
 
@@ -197,7 +204,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	 */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pl_sock_rec *r = &s->v[i].r;
-		size_t k = ns_index(s, r->netns);
+		size_t k = ns_index(s, r->netns, &hint);
 
 		if (k == s->nns)
 			continue;
@@ -245,7 +252,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sock_ent *e = &s->v[i];
 		const struct pl_sock_rec *r = &e->r;
-		size_t k = ns_index(s, r->netns), *slot;
+		size_t k = ns_index(s, r->netns, &hint), *slot;
 		const struct ns_info *ns = k < s->nns ? &s->ns[k] : NULL;
 		__u8 la[16], ra[16];
 		int family = r->family;
@@ -302,7 +309,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 	}
 	for (size_t i = 0; i < nd; i++) {
 		struct dest *d = &dv[i];
-		size_t k = ns_index(s, d->netns);
+		size_t k = ns_index(s, d->netns, &hint);
 
 		d->usable = (s->ns[k].pick_hi - s->ns[k].lo + 1) - s->ns[k].nreserved - nbound[k];
 		d->free = d->usable > d->in_use ? d->usable - d->in_use : 0;
