@@ -107,6 +107,8 @@ struct result {
 	bool no_sock_range;
 	/* exhaustion.c odd_range: ports each destination got */
 	int odd_n[10];
+	/* nat.c: a UDP flow through the NAT: the client's port, the one the remote saw */
+	unsigned short nat_udp, nat_udp_seen;
 };
 
 /* ---- running portlife and a child -------------------------------------- */

@@ -5,7 +5,8 @@
  * attributed to the client, with the NAT port the remote saw in
  * getpeername(); the fifth connection, for which no port is left, must be
  * reported as a failure against the client; traffic the node does not
- * translate must not be reported as NAT; IPv6 masquerade the same.
+ * translate must not be reported as NAT; IPv6 masquerade the same, and a
+ * UDP query (a pod's DNS) through the node.
  *
  * Everything lives in namespaces of its own (documentation addresses,
  * 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32), removed at the end, failure
@@ -101,8 +102,9 @@ static int topology(void)
 		return fail("could not build the namespaces (ip, veth)");
 	/* masquerade needs its protocol named to take a port range */
 	if (sh("printf 'table inet plnat {\\n chain post {\\n  type nat hook postrouting priority "
-	       "srcnat;\\n  oifname \"plvm%d\" meta l4proto tcp masquerade to :%d-%d\\n }\\n}\\n' | "
-	       "ip netns exec %s nft -f -", p, NAT_LO, NAT_HI, node))
+	       "srcnat;\\n  oifname \"plvm%d\" meta l4proto tcp masquerade to :%d-%d\\n"
+	       "  oifname \"plvm%d\" meta l4proto udp masquerade to :%d-%d\\n }\\n}\\n' | "
+	       "ip netns exec %s nft -f -", p, NAT_LO, NAT_HI, p, NAT_LO, NAT_HI, node))
 		return fail("could not add the masquerade rule in the node (nft; make deps "
 			    "installs nftables)");
 	return 0;
@@ -226,8 +228,12 @@ static int peer_port(int l)
  */
 static int sc_nat(struct result *r)
 {
-	int l4, l6, ln, fd, err;
+	int l4, l6, ln, fd, err, u4;
+	struct sockaddr_in ua, from;
+	socklen_t ulen = sizeof(ua), flen = sizeof(from);
+	struct timeval tv = { .tv_sec = 3 };
 	unsigned short lp;
+	char q = 'q';
 
 	if ((err = enter(rem)))
 		return err;
@@ -236,6 +242,15 @@ static int sc_nat(struct result *r)
 	if (l4 < 0 || l6 < 0)
 		return l4 < 0 ? l4 : l6;
 	r->listen_port = sock_port(l4);
+	/* a UDP server in the remote too: a pod's DNS-like query goes through the NAT */
+	u4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (u4 < 0)
+		return -errno;
+	memset(&ua, 0, sizeof(ua));
+	ua.sin_family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.2", &ua.sin_addr);
+	if (bind(u4, (void *)&ua, sizeof(ua)) || getsockname(u4, (void *)&ua, &ulen))
+		return -errno;
 	if ((err = enter(node)))
 		return err;
 	ln = listen_on(AF_INET, "192.0.2.1", 0);
@@ -269,6 +284,15 @@ static int sc_nat(struct result *r)
 		r->reuse[r->nreuse] = lp;
 		r->rst[r->nreuse++] = peer_port(l6);
 	}
+	/* UDP: an unconnected socket's first send autobinds it, and the node translates it */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, &q, 1, 0, (void *)&ua, sizeof(ua)) != 1)
+		return -errno;
+	r->nat_udp = sock_port(fd);
+	if (setsockopt(u4, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    recvfrom(u4, &q, 1, 0, (void *)&from, &flen) != 1)
+		return -errno;
+	r->nat_udp_seen = ntohs(from.sin_port);
 	return 0;
 }
 
@@ -367,13 +391,22 @@ static int t_nat(void)
 		if (!err && !jstr_is(l, "nat_addr", "2001:db8:2::1"))
 			err = fail("IPv6: wrong NAT address: %s", l);
 	}
+	/* UDP through the NAT: the client's, with the port the remote saw */
+	if (!err) {
+		const char *l = nat_line(&run, "nat", run.r.nat_udp, 4, false);
+
+		err = check_owned(&run, l, run.r.nat_udp_seen, run.r.nat_udp);
+		if (!err && (!jstr_is(l, "proto", "udp") || !jstr_is(l, "nat_addr", "198.51.100.1")))
+			err = fail("UDP: wrong protocol or NAT address: %s", l);
+	}
 	/* the headroom at exit: the IPv4 destination full, with its failures */
 	if (!err) {
 		const char *h = NULL;
 
 		for (int k = 0; k < run.nlines && !h; k++)
 			if (is_event(run.lines[k], "nat_headroom") &&
-			    jstr_is(run.lines[k], "raddr", "198.51.100.2"))
+			    jstr_is(run.lines[k], "raddr", "198.51.100.2") &&
+			    jstr_is(run.lines[k], "proto", "tcp"))
 				h = run.lines[k];
 		if (!h || jnum(h, "in_use") != NCONN || jnum(h, "usable") != NCONN ||
 		    jnum(h, "failures") < 1)
