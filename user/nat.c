@@ -397,22 +397,39 @@ static bool owner_of(struct nat_watch *w, struct pl_nat_rec *r, __u64 now)
 		r->flags |= PL_NATF_OWNED;
 		return true;
 	}
+	const struct ended *best = NULL;
+	int best_score = 0;
+
 	for (size_t i = 0; i < ENDED_MAX; i++) {
 		const struct ended *e = &w->ended[i];
+		bool any = !memcmp(e->laddr, (__u8[16]){ 0 }, 16);
+		int score;
 
+		/*
+		 * As lease_table__find_flow() matches a live one: a socket bound
+		 * to the wildcard (a resolver's UDP socket, closed as soon as its
+		 * answer came) owns the flow of any of its addresses; an exact
+		 * tuple beats a wildcard, the newest among equals.
+		 */
 		if (!e->ts || e->lport != r->lport || e->proto != r->proto ||
 		    e->family != r->family || (now > e->ts && now - e->ts > ENDED_NS) ||
-		    memcmp(e->laddr, r->laddr, 16) ||
+		    (memcmp(e->laddr, r->laddr, 16) && !any) ||
 		    (e->rport && (e->rport != r->rport || memcmp(e->raddr, r->raddr, 16))))
 			continue;
-		r->pid = e->pid;
-		r->netns = e->netns;
-		r->cgroup_id = e->cgroup_id;
-		memcpy(r->comm, e->comm, PL_COMM_LEN);
-		r->flags |= PL_NATF_OWNED;
-		return true;
+		score = 1 + !any + 2 * !!e->rport;
+		if (score > best_score || (score == best_score && e->ts > best->ts)) {
+			best = e;
+			best_score = score;
+		}
 	}
-	return false;
+	if (!best)
+		return false;
+	r->pid = best->pid;
+	r->netns = best->netns;
+	r->cgroup_id = best->cgroup_id;
+	memcpy(r->comm, best->comm, PL_COMM_LEN);
+	r->flags |= PL_NATF_OWNED;
+	return true;
 }
 
 static void unattributed(struct pl_nat_rec *r)

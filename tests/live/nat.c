@@ -284,11 +284,17 @@ static int sc_nat(struct result *r)
 		r->reuse[r->nreuse] = lp;
 		r->rst[r->nreuse++] = peer_port(l6);
 	}
-	/* UDP: an unconnected socket's first send autobinds it, and the node translates it */
+	/*
+	 * UDP: an unconnected socket's first send autobinds it (to the
+	 * wildcard address), the node translates it, and the socket is closed
+	 * at once, as a resolver's is: its lease has ended, most likely, when
+	 * conntrack's news is read, and still owns the flow.
+	 */
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || sendto(fd, &q, 1, 0, (void *)&ua, sizeof(ua)) != 1)
 		return -errno;
 	r->nat_udp = sock_port(fd);
+	close(fd);
 	if (setsockopt(u4, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    recvfrom(u4, &q, 1, 0, (void *)&from, &flen) != 1)
 		return -errno;

@@ -96,8 +96,9 @@ static void tuple(struct msg *m, int which, int family, const char *src, const c
  * A conntrack event: type IPCTNL_MSG_CT_NEW (create: NEW) or _DELETE; the
  * original tuple client -> dest, the reply dest -> nat.
  */
-static struct msg ct_msg(int type, bool create, __u32 id, int family, const char *client,
-			 __u16 cport, const char *dest, __u16 dport, const char *nat, __u16 nport)
+static struct msg ct_msg_proto(int type, bool create, __u32 id, int family, const char *client,
+			       __u16 cport, const char *dest, __u16 dport, const char *nat,
+			       __u16 nport, __u8 proto)
 {
 	struct msg m = {};
 	struct nlmsghdr nh = { .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type,
@@ -107,14 +108,21 @@ static struct msg ct_msg(int type, bool create, __u32 id, int family, const char
 
 	put(&m, &nh, sizeof(nh));
 	put(&m, &nf, sizeof(nf));
-	tuple(&m, CTA_TUPLE_ORIG, family, client, dest, cport, dport, IPPROTO_TCP);
-	tuple(&m, CTA_TUPLE_REPLY, family, dest, nat, dport, nport, IPPROTO_TCP);
+	tuple(&m, CTA_TUPLE_ORIG, family, client, dest, cport, dport, proto);
+	tuple(&m, CTA_TUPLE_REPLY, family, dest, nat, dport, nport, proto);
 	v = htonl(0x1b0);	/* SRC_NAT | SRC_NAT_DONE | DST_NAT_DONE */
 	attr(&m, CTA_STATUS, &v, 4);
 	v = htonl(id);
 	attr(&m, CTA_ID, &v, 4);
 	((struct nlmsghdr *)m.b)->nlmsg_len = m.len;
 	return m;
+}
+
+static struct msg ct_msg(int type, bool create, __u32 id, int family, const char *client,
+			 __u16 cport, const char *dest, __u16 dport, const char *nat, __u16 nport)
+{
+	return ct_msg_proto(type, create, id, family, client, cport, dest, dport, nat, nport,
+			    IPPROTO_TCP);
 }
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -350,6 +358,47 @@ static void t_attr_lease_ended(void **state)
 	nat_watch__free(w);
 	lease_table__free(t);
 	(void)state;
+}
+
+/*
+ * A resolver's UDP socket: bound to the wildcard by its first send, closed
+ * as soon as the answer came, before conntrack's NEW was read. Its ended
+ * lease (laddr 0.0.0.0, no peer) still owns the translation of
+ * 192.0.2.2:port, as a live one would.
+ */
+static void t_attr_ended_wildcard(void **state)
+{
+	struct lease_table *t = lease_table__new(4096);
+	struct nat_opts o = {};
+	struct got g = {};
+	struct nat_watch *w = nat_watch__detached(7, &o, t, collect, &g);
+	struct pl_event e = alloc_ev(4, 777, "resolver", 53001, 1000);
+	struct lease_result r;
+	struct msg m;
+
+	e.proto = IPPROTO_UDP;
+	e.kind = PL_ALLOC_AUTOBIND;
+	e.rport = 0;
+	memset(e.laddr, 0, sizeof(e.laddr));
+	memset(e.raddr, 0, sizeof(e.raddr));
+	lease_table__apply(t, &e, &r);
+	e.type = PL_EV_RELEASE;
+	e.kind = PL_END_CLOSE;
+	e.ts_ns = 2000;
+	lease_table__apply(t, &e, &r);
+	assert_int_equal(r.what, LW_END);
+	nat_watch__lease_sink(w, &e, &r);
+	m = ct_msg_proto(IPCTNL_MSG_CT_NEW, true, 13, AF_INET, "192.0.2.2", 53001,
+			 "198.51.100.53", 53, "198.51.100.1", 40002, IPPROTO_UDP);
+	nat_watch__feed(w, m.b, m.len, 3000);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.r[0].proto, IPPROTO_UDP);
+	assert_int_equal(g.r[0].pid, 777);
+	assert_string_equal(g.r[0].comm, "resolver");
+	assert_true(g.r[0].flags & PL_NATF_OWNED);
+	(void)state;
+	nat_watch__free(w);
+	lease_table__free(t);
 }
 
 /* ---- headroom ------------------------------------------------------------- */
@@ -689,6 +738,7 @@ int main(void)
 		cmocka_unit_test(t_attr_lease_first),
 		cmocka_unit_test(t_attr_new_first),
 		cmocka_unit_test(t_attr_lease_ended),
+		cmocka_unit_test(t_attr_ended_wildcard),
 		cmocka_unit_test(t_headroom),
 		cmocka_unit_test(t_headroom_bounded),
 		cmocka_unit_test(t_tracefile),
