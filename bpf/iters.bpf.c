@@ -23,6 +23,8 @@ static __always_inline void rec_common(struct pl_sock_rec *r, const struct sock_
 	r->netns = skc_netns(skc);
 	r->cookie = skc->skc_cookie.counter;
 	r->uid = uid;
+	if (skc->skc_bound_dev_if == 1)	/* LOOPBACK_IFINDEX */
+		r->flags |= PL_SOCKF_LO_DEV;
 }
 
 /* Every TCP socket holding a port in the iterating task's netns. */
@@ -46,6 +48,8 @@ int pl_ports_tcp(struct bpf_iter__tcp *ctx)
 		if (!ttw)
 			return 0;
 		r.expires_ns = jiffies_left_ns(ttw->tw_sk.tw_timer.expires);
+		if (ttw->tw_ts_recent_stamp)
+			r.flags |= PL_SOCKF_TW_TS;
 	} else {
 		tp = bpf_skc_to_tcp_sock(skc);
 		if (tp)

@@ -186,11 +186,15 @@ struct pl_sock_rec {
 	__u8 family;
 	__u8 proto;
 	__u8 state;		/* kernel TCP_* numbering (UDP: CLOSE, or ESTABLISHED if connected) */
-	__u8 pad;
+	__u8 flags;		/* PL_SOCKF_* */
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
 _Static_assert(sizeof(struct pl_sock_rec) == 72, "pl_sock_rec is read in whole records");
+
+/* pl_sock_rec.flags: what tcp_twsk_unique() looks at before a connect() takes a TIME_WAIT over */
+#define PL_SOCKF_TW_TS		0x1	/* TIME_WAIT that saw TCP timestamps (tw_ts_recent_stamp) */
+#define PL_SOCKF_LO_DEV		0x2	/* bound to the loopback device (SO_BINDTODEVICE lo) */
 
 /* bpf_iter task_file record: a process holding a socket (by inode). */
 struct pl_owner_rec {

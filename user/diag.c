@@ -358,6 +358,7 @@ static void no_port(struct diag *d, const struct pl_event *e, const struct snaps
 		if (dst) {
 			jw_ku64(&w, "in_use", dst->in_use);
 			jw_ku64(&w, "time_wait", dst->time_wait);
+			jw_ku64(&w, "tw_reusable", dst->tw_reusable);
 			jw_ku64(&w, "usable", dst->usable);
 			jw_ku64(&w, "free", dst->free);
 		}

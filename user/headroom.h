@@ -19,8 +19,9 @@ struct dest {
 	__u16 rport;
 	__u32 in_use;		/* ephemeral-range ports used to this destination */
 	__u32 time_wait;	/* of which in TIME_WAIT */
+	__u32 tw_reusable;	/* of those, what the next connect() may take over (tcp_tw_reuse) */
 	__u32 usable;		/* range - reserved - ports held by bind() */
-	__u32 free;
+	__u32 free;		/* usable - in_use, the reusable TIME_WAIT ones counted free */
 	double used_pct;
 	double growth;		/* ports/s between two snapshots (0: one snapshot) */
 	double exhausted_in;	/* seconds at that growth; < 0: not growing */

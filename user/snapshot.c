@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "iter.h"
 #include "netns.h"
 #include "snapshot.h"
@@ -36,6 +38,22 @@ static void read_ns_sysctls(struct ns_info *ns)
 	ns->lo = lo;
 	ns->hi = hi;
 	ns->pick_hi = ns_pick_hi(lo, hi);
+	ns->tw_reuse = 2;	/* the kernel's default: loopback only */
+	if ((f = fopen("/proc/sys/net/ipv4/tcp_tw_reuse", "re"))) {
+		unsigned int v;
+
+		if (fscanf(f, "%u", &v) == 1 && v <= 2)
+			ns->tw_reuse = v;
+		fclose(f);
+	}
+	ns->tw_reuse_delay_ms = 1000;	/* before 6.13: "a second later" */
+	if ((f = fopen("/proc/sys/net/ipv4/tcp_tw_reuse_delay", "re"))) {
+		unsigned int v;
+
+		if (fscanf(f, "%u", &v) == 1)
+			ns->tw_reuse_delay_ms = v;
+		fclose(f);
+	}
 	/* "1000-1005,2000": ranges and single ports */
 	if ((f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "re"))) {
 		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -61,6 +79,29 @@ static void read_ns_sysctls(struct ns_info *ns)
 bool ns_reserved(const struct ns_info *ns, __u16 port)
 {
 	return ns->reserved[port / 8] & (1 << (port % 8));
+}
+
+static bool loopback(int family, const __u8 *a)
+{
+	static const __u8 lo6[16] = { [15] = 1 }, mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (family == AF_INET)
+		return a[0] == 127;
+	return !memcmp(a, lo6, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
+}
+
+bool ns_tw_reusable(const struct ns_info *ns, const struct pl_sock_rec *r)
+{
+	/* TCP_TIMEWAIT_LEN: how long it has waited is a minute less what is left */
+	const __u64 len = 60ULL * 1000000000ULL;
+
+	if (r->proto != IPPROTO_TCP || r->state != PL_TCP_TIME_WAIT ||
+	    !(r->flags & PL_SOCKF_TW_TS) || !ns || !ns->tw_reuse)
+		return false;
+	if (ns->tw_reuse == 2 && !(r->flags & PL_SOCKF_LO_DEV) &&
+	    !loopback(r->family, r->laddr) && !loopback(r->family, r->raddr))
+		return false;
+	return r->expires_ns <= len && len - r->expires_ns >= ns->tw_reuse_delay_ms * 1000000ULL;
 }
 
 const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum)

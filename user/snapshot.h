@@ -28,6 +28,8 @@ struct ns_info {
 	__u32 nreserved;	/* reserved ports in [lo, pick_hi] */
 	__u8 reserved[65536 / 8];	/* net.ipv4.ip_local_reserved_ports, a bitmap */
 	__u64 tw_overflow;	/* TcpExtTCPTimeWaitOverflow */
+	__u8 tw_reuse;		/* net.ipv4.tcp_tw_reuse: 0, 1, or 2 (loopback only) */
+	__u32 tw_reuse_delay_ms;	/* net.ipv4.tcp_tw_reuse_delay (6.13+; 1000 before) */
 };
 
 /*
@@ -68,5 +70,12 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 void snapshot__free(struct snapshot *s);
 const struct ns_info *snapshot__ns(const struct snapshot *s, __u32 inum);
 bool ns_reserved(const struct ns_info *ns, __u16 port);
+/*
+ * Would a connect() to the same destination take this TIME_WAIT socket over
+ * (tcp_twsk_unique())? With tcp_tw_reuse 1, or 2 on loopback (either
+ * address, or bound to lo), a socket that saw timestamps, once it has
+ * waited tcp_tw_reuse_delay: its port is free for that destination.
+ */
+bool ns_tw_reusable(const struct ns_info *ns, const struct pl_sock_rec *r);
 
 #endif

@@ -771,6 +771,69 @@ static int t_tw_exhaust(void)
 }
 
 /*
+ * A 10-port range, all of it in TIME_WAIT to one loopback destination (the
+ * client closed first), and tcp_tw_reuse at its default, 2: a second and a
+ * half later connect() takes one over (the kernel's tcp_twsk_unique()), so
+ * headroom counts them free (tw_reusable), where it said 100% used.
+ */
+static int sc_tw_reusable(struct result *r)
+{
+	int l, err;
+
+	if ((err = own_netns()) ||
+	    (err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009")) ||
+	    (err = write_file("/proc/sys/net/ipv4/tcp_tw_reuse", "2")))
+		return err;
+	l = listener(AF_INET, 5000);
+	if (l < 0)
+		return -errno;
+	for (int i = 0; i < 10; i++) {
+		int c = connect_to(AF_INET, 5000, 0, 0), a;
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+		a = accept(l, NULL, NULL);
+		close(c);
+		close(a);
+	}
+	sleep_ms(1500);
+	/* the kernel's word: an 11th connect() takes a TIME_WAIT port over */
+	r->nsucc = connect_to(AF_INET, 5000, 0, 0) >= 0;
+	return 0;
+}
+
+static int t_tw_reusable(void)
+{
+	char out[300], ns[32];
+	char *argv[] = { "portlife", "ports", "--headroom", "--json", "--sample", "0", "--netns", ns,
+			 NULL };
+	const char *l = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_tw_reusable, "tw_reusable", NULL);
+	if (!err)
+		err = drive(&run);
+	snprintf(ns, sizeof(ns), "%lu", netns_of(run.child));
+	snprintf(out, sizeof(out), "%s/tw_reusable_headroom.json", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --headroom failed");
+	stop(&run, 700);
+	if (!err && (run.r.nports != 10 || !run.r.nsucc))
+		err = fail("%d ports, then the 11th connect() %s: want 10, then a TIME_WAIT taken over",
+			   run.r.nports, run.r.nsucc ? "worked" : "failed");
+	if (!err && !(l = find_line(out, "headroom", "rport", 5000)))
+		err = fail("no headroom for destination :5000 in %s", out);
+	if (!err && (jnum(l, "in_use") != 10 || jnum(l, "time_wait") < 9 ||
+		     jnum(l, "tw_reusable") != jnum(l, "time_wait") || jnum(l, "usable") != 10 ||
+		     jnum(l, "free") != 10 - (jnum(l, "in_use") - jnum(l, "tw_reusable"))))
+		err = fail("TIME_WAIT ports connect() takes over are not counted free: %s", l);
+	cleanup(&run);
+	return err;
+}
+
+/*
  * A 5-port range (odd) and ten destinations, each connected to until
  * connect() fails, the connections kept: every search walks 4 ports from a
  * start that depends on the destination, so each gets 4 or 5, the range's
@@ -1015,5 +1078,6 @@ LIVE_TEST(exhaust_sources, t_exhaust_sources, 53, false);
 LIVE_TEST(bind_over_tw, t_bind_over_tw, 54, false);
 LIVE_TEST(own_range, t_own_range, 55, false);
 LIVE_TEST(odd_range, t_odd_range, 56, false);
+LIVE_TEST(tw_reusable, t_tw_reusable, 57, false);
 LIVE_TEST(holder_before, t_holder_before, 130, false);
 LIVE_TEST(tw_exhaustion, t_tw_exhaust, 140, false);

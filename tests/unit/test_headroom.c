@@ -195,6 +195,65 @@ static void test_range_restricted(void **state)
 }
 
 /*
+ * TIME_WAIT ports the next connect() may take over (tcp_twsk_unique()) are
+ * free: tcp_tw_reuse 2 on loopback, with timestamps seen, after the delay.
+ * Not without timestamps, not younger than the delay, not off loopback with
+ * 2 (unless bound to lo), and none with 0.
+ */
+static void test_tw_reusable(void **state)
+{
+	struct ns_info ns = { .inum = 7, .lo = 40000, .hi = 40009, .tw_reuse = 2,
+			      .tw_reuse_delay_ms = 1000 };
+	struct sock_ent e[6] = { { .pid = 0 } };
+	struct snapshot s = { .v = e, .n = 6, .ns = &ns, .nns = 1, .ts_ns = 1 };
+	const __u8 lo[16] = { 127, 0, 0, 1 }, l10[16] = { 10, 0, 0, 1 }, r10[16] = { 10, 0, 0, 5 };
+	const __u64 old = 50ULL * 1000000000ULL, young = 59500000000ULL;	/* time left */
+	struct bind_room *bv = NULL;
+	struct dest *dv = NULL;
+	const struct dest *d;
+	size_t nd, nb;
+
+	(void)state;
+	ns.pick_hi = ns_pick_hi(ns.lo, ns.hi);
+	for (int i = 0; i < 6; i++) {
+		e[i].r = (struct pl_sock_rec){ .family = AF_INET, .proto = IPPROTO_TCP,
+					       .state = PL_TCP_TIME_WAIT, .lport = 40000 + i,
+					       .rport = 5000, .netns = 7, .expires_ns = old,
+					       .flags = PL_SOCKF_TW_TS };
+		memcpy(e[i].r.laddr, i < 3 ? lo : l10, 16);
+		memcpy(e[i].r.raddr, i < 3 ? lo : r10, 16);
+	}
+	e[1].r.flags = 0;		/* no timestamps: never taken over */
+	e[2].r.expires_ns = young;	/* half a second in TIME_WAIT */
+	e[4].r.flags |= PL_SOCKF_LO_DEV;	/* off loopback, but bound to lo */
+	assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+	assert_int_equal(nd, 2);
+	d = headroom_find(dv, nd, 7, AF_INET, lo, lo, 5000);
+	assert_non_null(d);
+	assert_int_equal(d->in_use, 3);
+	assert_int_equal(d->time_wait, 3);
+	assert_int_equal(d->tw_reusable, 1);
+	assert_int_equal(d->free, 8);
+	d = headroom_find(dv, nd, 7, AF_INET, l10, r10, 5000);
+	assert_non_null(d);
+	assert_int_equal(d->tw_reusable, 1);	/* the one bound to lo */
+	free(dv);
+	free(bv);
+	/* tcp_tw_reuse 1: off loopback too; 0: none */
+	ns.tw_reuse = 1;
+	assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+	assert_int_equal(headroom_find(dv, nd, 7, AF_INET, l10, r10, 5000)->tw_reusable, 3);
+	free(dv);
+	free(bv);
+	ns.tw_reuse = 0;
+	assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+	assert_int_equal(headroom_find(dv, nd, 7, AF_INET, lo, lo, 5000)->tw_reusable, 0);
+	assert_int_equal(headroom_find(dv, nd, 7, AF_INET, lo, lo, 5000)->free, 7);
+	free(dv);
+	free(bv);
+}
+
+/*
  * A Java client's sockets are IPv6 by default, v4-mapped to an IPv4 server:
  * their ports come from IPv4's connect() search, shared with the IPv4
  * sockets to the same destination. One destination of two ports, shown as
@@ -330,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_many_destinations),
 		cmocka_unit_test(test_v4_mapped_destination),
 		cmocka_unit_test(test_range_restricted),
+		cmocka_unit_test(test_tw_reusable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
