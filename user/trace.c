@@ -383,6 +383,50 @@ static void tick_losses(struct tracer *tr, __u64 now)
 }
 
 /*
+ * top with -p, -c or a container: the destinations its processes use, each
+ * still counted whole (the pool is every process's), in dv's order, moved
+ * to the front; how many. A socket is theirs if one of their leases holds
+ * it (the pipeline keeps no other), or, made before tracing, if its owner
+ * has their pid and name.
+ */
+static size_t top_dests(const struct tracer *tr, const struct snapshot *s, struct dest *dv,
+			size_t nd)
+{
+	const struct pipeline_filter *f = &tr->env->filt;
+	bool *mine;
+	size_t k = 0;
+
+	if (!f->pid && !f->has_comm && container_filter__empty(&f->ctr) && !tr->env->cgroup)
+		return nd;
+	mine = calloc(nd + 1, sizeof(*mine));
+	if (!mine)
+		return nd;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_ent *e = &s->v[i];
+		const struct dest *d;
+		bool theirs;
+
+		if (e->r.proto != IPPROTO_TCP || !e->r.rport || e->r.state == PL_TCP_LISTEN)
+			continue;
+		theirs = (e->r.cookie && lease_table__find_cookie(tr->leases, e->r.cookie)) ||
+			 (e->pid && (f->pid || f->has_comm) && (!f->pid || e->pid == f->pid) &&
+			  (!f->has_comm || !strncmp(e->comm, f->comm, PL_COMM_LEN)));
+		if (theirs && (d = headroom_find(dv, nd, e->r.netns, e->r.family, e->r.laddr,
+						 e->r.raddr, e->r.rport)))
+			mine[d - dv] = true;
+	}
+	for (size_t i = 0; i < nd; i++)
+		if (mine[i]) {
+			struct dest t = dv[i];
+
+			memmove(&dv[k + 1], &dv[k], (i - k) * sizeof(*dv));
+			dv[k++] = t;
+		}
+	free(mine);
+	return k;
+}
+
+/*
  * The once-a-second views: `top` and the metrics. One socket snapshot serves
  * both (the destinations with the least headroom).
  */
@@ -409,8 +453,16 @@ static void refresh_views(struct tracer *tr, bool with_top)
 		}
 	}
 	if (tr->top && with_top) {
+		struct dest *tv = nd ? malloc(nd * sizeof(*tv)) : NULL;
+		size_t tn = 0;
+
+		if (tv) {
+			memcpy(tv, dv, nd * sizeof(*tv));
+			tn = top_dests(tr, &s, tv, nd);
+		}
 		top__set_nat(tr->top, tr->natv);
-		top__update(tr->top, tr->agg, tr->leases, dv, nd, &ri, mono_ns());
+		top__update(tr->top, tr->agg, tr->leases, tv, tn, &ri, mono_ns());
+		free(tv);
 	}
 	if (tr->http || tr->env->metrics_file) {
 		struct metrics_src ms = { .agg = tr->agg, .leases = tr->leases, .ri = &ri,

@@ -419,6 +419,74 @@ out:
 	return err;
 }
 
+/*
+ * top -c NAME: the destinations panel shows the pools NAME's sockets draw
+ * from (each counted whole: every process shares it), not another
+ * process's. pl-topa and pl-topb each hold 3 connections, to listeners of
+ * their own; top -c pl-topa lists :A and not :B (it listed both).
+ */
+static pid_t top_holder(const char *name, int lfd, int hold[2], int ready[2])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int c[3];
+		char b = 'r';
+
+		prctl(PR_SET_NAME, name);
+		close(hold[1]);
+		for (int i = 0; i < 3; i++)
+			if ((c[i] = connect_to(AF_INET, sock_port(lfd), 0, 0)) < 0)
+				_exit(2);
+		if (write(ready[1], &b, 1) != 1)
+			_exit(3);
+		(void)!read(hold[0], &b, 1);	/* until the parent closes its end */
+		_exit(0);
+	}
+	return pid;
+}
+
+static int t_top_filtered(void)
+{
+	char out[300], pa[32], pb[32], *buf = NULL;
+	char *argv[] = { "portlife", "top", "-c", "pl-topa", "-d", "3", NULL };
+	int la = listener(AF_INET, 0), lb = listener(AF_INET, 0), hold[2], ready[2], err = 0;
+	pid_t a = -1, b = -1;
+	char c;
+	FILE *f;
+	size_t len = 0;
+
+	if (la < 0 || lb < 0 || pipe(hold) || pipe(ready))
+		return fail("listeners, pipes: %s", strerror(errno));
+	a = top_holder("pl-topa", la, hold, ready);
+	b = top_holder("pl-topb", lb, hold, ready);
+	if (a < 0 || b < 0 || read(ready[0], &c, 1) != 1 || read(ready[0], &c, 1) != 1)
+		err = fail("the two holders did not connect");
+	snprintf(out, sizeof(out), "%s/top_filtered.out", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife top -c pl-topa -d 3 failed: see %s", out);
+	snprintf(pa, sizeof(pa), "127.0.0.1:%u ", sock_port(la));
+	snprintf(pb, sizeof(pb), "127.0.0.1:%u ", sock_port(lb));
+	if (!err && (!(f = fopen(out, "r")) || getdelim(&buf, &len, '\0', f) < 0))
+		err = fail("cannot read %s", out);
+	if (!err && (!strstr(buf, pa) || strstr(buf, pb)))
+		err = fail("top -c pl-topa should list its destination %s and not pl-topb's %s: "
+			   "see %s", pa, pb, out);
+	free(buf);
+	close(hold[1]);
+	if (a > 0)
+		waitpid(a, NULL, 0);
+	if (b > 0)
+		waitpid(b, NULL, 0);
+	close(hold[0]);
+	close(ready[0]);
+	close(ready[1]);
+	close(la);
+	close(lb);
+	return err;
+}
+
 LIVE_TEST(ports_vs_kernel, t_ports_vs_kernel, 160, false);
 LIVE_TEST(ports_bound, t_ports_bound, 161, false);
 LIVE_TEST(top, t_top, 200, true);
+LIVE_TEST(top_filtered, t_top_filtered, 201, true);
