@@ -578,6 +578,18 @@ void headroom_print(FILE *f, const struct dest *dv, size_t nd, const struct bind
 			headroom_print_dest(f, &dv[i], "");
 	if (!nd)
 		fprintf(f, "(no connections on ephemeral ports)\n");
+	{
+		__u64 reusable = 0;
+
+		for (size_t i = 0; i < nd; i++)
+			if (!netns || dv[i].netns == netns)
+				reusable += dv[i].tw_reusable;
+		/* FREE above IN_USE's complement: say why, once */
+		if (reusable)
+			fprintf(f, "(FREE counts %llu TIME_WAIT port%s that net.ipv4.tcp_tw_reuse lets "
+				   "the next connect() to the destination take over)\n",
+				(unsigned long long)reusable, reusable == 1 ? "" : "s");
+	}
 	if (nd && dv[0].used_pct >= 50)
 		fprintf(f, "remedy for %s: %s\n",
 			endpoint_str(dv[0].family, dv[0].raddr, dv[0].rport, la, sizeof(la)),
