@@ -400,7 +400,9 @@ void agg__nat(struct agg *a, const struct pl_nat_rec *n)
 		p->nat_held++;
 		break;
 	case PL_NAT_FAIL:
-		p->nat_failed += n->n;
+		/* a drop with its NAT port free is no NAT failure (PL_NATF_NO_CLASH) */
+		if (!(n->flags & PL_NATF_NO_CLASH))
+			p->nat_failed += n->n;
 		break;
 	case PL_NAT_END:
 		p->nat_released++;

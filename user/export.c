@@ -206,7 +206,7 @@ void export__csv_nat(void *ctx, const struct pl_nat_rec *n)
 	/* kind,error,reason,latency_ns,old,new,expires_ns,hold_ns */
 	lb_lit(b, ",,");
 	if (n->kind == PL_NAT_FAIL)
-		lb_lit(b, "insert_failed");
+		lb_str(b, n->flags & PL_NATF_NO_CLASH ? "dropped" : "insert_failed");
 	lb_lit(b, ",,,,,,");
 	if (n->kind == PL_NAT_END && !(n->flags & (PL_NATF_WAS_SEEN | PL_NATF_END_LOST)))
 		lb_u64(b, n->hold_ns);

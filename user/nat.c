@@ -315,10 +315,12 @@ struct mapping {
 	int nsi;		/* index of the watched namespace */
 	bool pending;		/* NEW not yet handed out: waiting for its lease */
 	bool dead;		/* DESTROY seen while pending */
+	bool unclassified;	/* FAIL: port_clash() not asked yet (resolve() asks) */
 	__u64 since;		/* when it was queued */
 	__u64 end_ts;		/* dead: when the DESTROY came */
 	struct pl_nat_rec rec;	/* the NEW (or FAIL) as it will be handed out */
 	struct mapping *next;
+	struct mapping *rnext;	/* the same reply tuple's chain (port_clash()) */
 };
 
 struct ended {
@@ -349,6 +351,7 @@ struct nat_watch {
 	struct watched ns[NAT_MAX_NETNS];
 	int nns;
 	struct mapping **bucket;	/* by (ns, id) */
+	struct mapping **rbucket;	/* by reply tuple: rbkt() */
 	size_t nmap;
 	struct mapping *pending[PENDING_MAX];	/* FIFO */
 	size_t npending;
@@ -369,6 +372,62 @@ static size_t bkt(const struct nat_watch *w, int nsi, __u32 id)
 
 	v *= 0x9e3779b97f4a7c15ULL;
 	return (v >> 20) & (NBUCKETS - 1);
+}
+
+/* A translation's reply tuple: the destination and the NAT address and port it answers. */
+static size_t rbkt(const struct nat_watch *w, int nsi, const struct pl_nat_rec *r)
+{
+	__u64 v = w->seed ^ ((__u64)nsi << 40) ^ ((__u64)r->proto << 32) ^
+		  ((__u64)r->nat_port << 16) ^ r->rport;
+
+	for (int i = 0; i < 16; i += 8) {
+		__u64 a, b;
+
+		memcpy(&a, r->nat_addr + i, 8);
+		memcpy(&b, r->raddr + i, 8);
+		v = (v ^ a) * 0x9e3779b97f4a7c15ULL;
+		v = (v ^ (v >> 29) ^ b) * 0xbf58476d1ce4e5b9ULL;
+	}
+	return (v >> 20) & (NBUCKETS - 1);
+}
+
+static bool same_reply(const struct pl_nat_rec *a, const struct pl_nat_rec *b)
+{
+	return a->proto == b->proto && a->family == b->family && a->nat_port == b->nat_port &&
+	       a->rport == b->rport && !memcmp(a->nat_addr, b->nat_addr, 16) &&
+	       !memcmp(a->raddr, b->raddr, 16);
+}
+
+/*
+ * Did a failed entry clash on its NAT port: does a translation we hold
+ * answer on the same (NAT address, port) from that destination? nf_nat,
+ * out of ports, keeps a clashing tuple and the insertion fails; a drop
+ * after NAT for any other reason (a rule in a later postrouting chain)
+ * leaves the port free.
+ */
+static bool port_clash(struct nat_watch *w, int nsi, const struct pl_nat_rec *r)
+{
+	for (const struct mapping *m = w->rbucket[rbkt(w, nsi, r)]; m; m = m->rnext)
+		if (m->nsi == nsi && same_reply(&m->rec, r))
+			return true;
+	return false;
+}
+
+static void rindex_add(struct nat_watch *w, struct mapping *m)
+{
+	struct mapping **p = &w->rbucket[rbkt(w, m->nsi, &m->rec)];
+
+	m->rnext = *p;
+	*p = m;
+}
+
+static void rindex_del(struct nat_watch *w, struct mapping *m)
+{
+	for (struct mapping **p = &w->rbucket[rbkt(w, m->nsi, &m->rec)]; *p; p = &(*p)->rnext)
+		if (*p == m) {
+			*p = m->rnext;
+			return;
+		}
 }
 
 static struct mapping *map_find(struct nat_watch *w, int nsi, __u32 id, struct mapping ***pp)
@@ -448,6 +507,7 @@ static void map_remove(struct nat_watch *w, struct mapping *m)
 	if (map_find(w, m->nsi, m->id, &pp) == m) {
 		*pp = m->next;
 		w->nmap--;
+		rindex_del(w, m);
 	}
 	free(m);
 }
@@ -466,9 +526,26 @@ static void end_of(struct pl_nat_rec *end, const struct mapping *m, __u64 ts)
 	}
 }
 
+/*
+ * A drop hook's failure, classified once conntrack's news read with it is
+ * in (a pool filled a millisecond before the drop: its NEWs may come after
+ * the drop record): a clash is nf_nat out of ports, counted against
+ * conntrack's insert_failed; a drop with the port free is not.
+ */
+static void classify(struct nat_watch *w, struct mapping *m)
+{
+	m->unclassified = false;
+	if (!port_clash(w, m->nsi, &m->rec))
+		m->rec.flags |= PL_NATF_NO_CLASH;
+	else
+		w->ns[m->nsi].drops_seen++;
+}
+
 /* Hand out a queued record, attributed or not; a dead one's END follows. */
 static void resolve(struct nat_watch *w, struct mapping *m, __u64 now, bool give_up)
 {
+	if (m->unclassified)
+		classify(w, m);
 	if (!owner_of(w, &m->rec, now)) {
 		if (!give_up)
 			return;
@@ -499,6 +576,9 @@ static void drain_pending(struct nat_watch *w, __u64 now, bool all)
 	for (size_t i = 0; i < w->npending; i++) {
 		struct mapping *m = w->pending[i];
 
+		/* after the poll's netlink reads; before the statistics are matched */
+		if (m->unclassified)
+			classify(w, m);
 		if (all || now - m->since >= PENDING_NS || owner_of(w, &m->rec, now)) {
 			resolve(w, m, now, true);	/* may free m */
 			continue;
@@ -511,7 +591,8 @@ static void drain_pending(struct nat_watch *w, __u64 now, bool all)
 /* Queue a record for its lease; with the queue full, the oldest goes out as it is. */
 static void enqueue(struct nat_watch *w, struct mapping *m, __u64 now)
 {
-	if (owner_of(w, &m->rec, now)) {
+	/* a failure waits for the poll's netlink reads all the same: classify() */
+	if (!m->unclassified && owner_of(w, &m->rec, now)) {
 		m->pending = true;
 		resolve(w, m, now, false);
 		return;
@@ -569,6 +650,7 @@ static void on_new(struct nat_watch *w, int nsi, const struct nat_ct *ct, enum p
 	m->rec.kind = kind;
 	*pp = m;
 	w->nmap++;
+	rindex_add(w, m);
 	enqueue(w, m, now);
 }
 
@@ -681,7 +763,7 @@ static void resync(struct nat_watch *w, __u64 now)
 	w->st.resyncs++;
 }
 
-static int on_drop(void *ctx, void *data, size_t len)
+int nat_watch__drop(void *ctx, void *data, size_t len)
 {
 	struct nat_watch *w = ctx;
 	struct pl_nat_drop e;
@@ -697,7 +779,6 @@ static int on_drop(void *ctx, void *data, size_t len)
 		;
 	if (nsi == w->nns || !(m = calloc(1, sizeof(*m))))
 		return 0;
-	w->ns[nsi].drops_seen++;
 	m->nsi = nsi;
 	m->rec.kind = PL_NAT_FAIL;
 	m->rec.family = e.family;
@@ -718,6 +799,7 @@ static int on_drop(void *ctx, void *data, size_t len)
 	} else {
 		default_range(e.sport, &m->rec.range_lo, &m->rec.range_hi);
 	}
+	m->unclassified = true;
 	enqueue(w, m, mono_ns());
 	return 0;
 }
@@ -735,7 +817,7 @@ static int load_drop_hook(struct nat_watch *w)
 	if (!err)
 		err = natdrop__attach(w->drop);
 	if (!err) {
-		w->drop_rb = ring_buffer__new(bpf_map__fd(w->drop->maps.nat_events), on_drop, w,
+		w->drop_rb = ring_buffer__new(bpf_map__fd(w->drop->maps.nat_events), nat_watch__drop, w,
 					      NULL);
 		if (!w->drop_rb)
 			err = -errno;
@@ -784,7 +866,10 @@ struct nat_watch *nat_watch__new(const struct nat_opts *o, struct lease_table *l
 	int self = -1, err = 0;
 	__u64 now = mono_ns();
 
-	if (!w || !(w->bucket = calloc(NBUCKETS, sizeof(*w->bucket)))) {
+	if (!w || !(w->bucket = calloc(NBUCKETS, sizeof(*w->bucket))) ||
+	    !(w->rbucket = calloc(NBUCKETS, sizeof(*w->rbucket)))) {
+		if (w)
+			free(w->bucket);
 		free(w);
 		snprintf(why, whylen, "out of memory");
 		errno = ENOMEM;
@@ -883,7 +968,10 @@ struct nat_watch *nat_watch__detached(__u32 inum, const struct nat_opts *o,
 {
 	struct nat_watch *w = calloc(1, sizeof(*w));
 
-	if (!w || !(w->bucket = calloc(NBUCKETS, sizeof(*w->bucket)))) {
+	if (!w || !(w->bucket = calloc(NBUCKETS, sizeof(*w->bucket))) ||
+	    !(w->rbucket = calloc(NBUCKETS, sizeof(*w->rbucket)))) {
+		if (w)
+			free(w->bucket);
 		free(w);
 		return NULL;
 	}
@@ -928,6 +1016,7 @@ void nat_watch__free(struct nat_watch *w)
 			free(m);
 		}
 	free(w->bucket);
+	free(w->rbucket);
 	free(w);
 }
 

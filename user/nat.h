@@ -158,6 +158,8 @@ struct nat_watch *nat_watch__detached(__u32 inum, const struct nat_opts *o,
 				      struct lease_table *leases, nat_emit_fn emit, void *ctx);
 /* One ctnetlink message of namespace index 0, as if read at now_ns. */
 void nat_watch__feed(struct nat_watch *w, const void *msg, size_t len, __u64 now_ns);
+/* A record of the drop hook (struct pl_nat_drop), as its ring buffer hands it over. */
+int nat_watch__drop(void *w, void *data, size_t len);
 /* Read what is pending (non-blocking); resolve the attribution queue. */
 void nat_watch__poll(struct nat_watch *w, __u64 now_ns);
 /* At the end: read what is left; everything queued goes out, attributed or not. */

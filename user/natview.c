@@ -160,6 +160,9 @@ void nat_view__apply(struct nat_view *v, const struct pl_nat_rec *n)
 		v->count_only += n->n;
 		return;
 	}
+	/* dropped with its port free: nothing about this destination's pool */
+	if (n->flags & PL_NATF_NO_CLASH)
+		return;
 	d = dest_of(v, n, n->kind != PL_NAT_END);
 	if (!d)
 		return;

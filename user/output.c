@@ -479,7 +479,11 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		jw_kaddr(&w, "raddr", n->family, n->raddr);
 		jw_ku64(&w, "rport", n->rport);
 		jw_kaddr(&w, "nat_addr", n->family, n->nat_addr);
-		if (n->kind == PL_NAT_FAIL) {
+		if (n->kind == PL_NAT_FAIL && (n->flags & PL_NATF_NO_CLASH)) {
+			/* dropped after NAT with its port free: not for want of one */
+			jw_kstr(&w, "error", "dropped");
+			jw_ku64(&w, "nat_port", n->nat_port);
+		} else if (n->kind == PL_NAT_FAIL) {
 			jw_kstr(&w, "error", "insert_failed");
 			jw_ku64(&w, "clash_port", n->nat_port);
 		} else {
@@ -523,7 +527,11 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 	col = b->p;
 	lb_endpoint(b, n->family, n->raddr, n->rport);
 	lb_col(b, col, 22);
-	if (n->kind == PL_NAT_FAIL) {
+	if (n->kind == PL_NAT_FAIL && (n->flags & PL_NATF_NO_CLASH)) {
+		lb_lit(b, "FAILED dropped after NAT to ");
+		lb_str(b, endpoint_str(n->family, n->nat_addr, n->nat_port, ep, sizeof(ep)));
+		lb_lit(b, ", that port free: not exhaustion (a rule's drop after srcnat?)");
+	} else if (n->kind == PL_NAT_FAIL) {
 		lb_lit(b, "FAILED no free NAT port on ");
 		lb_str(b, addr_str(n->family, n->nat_addr, ep, sizeof(ep)));
 		lb_lit(b, " (insert_failed: packet dropped, the client times out)");

@@ -486,6 +486,9 @@ bool tracefile_nat_sane(const struct pl_nat_rec *n)
 	if (n->kind < PL_NAT_NEW || n->kind >= PL_NAT_MAX || (n->flags & ~PL_NATF_ALL) ||
 	    n->pad || n->range_lo > n->range_hi)
 		return false;
+	/* a drop with its port free is a failure with a tuple, and only that */
+	if ((n->flags & PL_NATF_NO_CLASH) && (n->kind != PL_NAT_FAIL || count_only))
+		return false;
 	if (count_only)
 		return n->kind == PL_NAT_FAIL && n->n && !n->family && !n->proto;
 	return (n->family == AF_INET || n->family == AF_INET6) &&

@@ -99,7 +99,10 @@ enum pl_nat_kind {
 #define PL_NATF_COUNT_ONLY	0x2	/* FAIL known from conntrack statistics only: no tuple */
 #define PL_NATF_END_LOST	0x4	/* END found by a resync after lost events: no hold time */
 #define PL_NATF_WAS_SEEN		0x8	/* END of a translation older than tracing: no hold time */
-#define PL_NATF_ALL		0xf
+#define PL_NATF_NO_CLASH	0x10	/* FAIL: dropped with its NAT port free for that destination
+					 * (no translation held it): a rule's drop after NAT, not
+					 * exhaustion */
+#define PL_NATF_ALL		0x1f
 
 struct pl_nat_rec {
 	__u8 kind;		/* enum pl_nat_kind */

@@ -108,7 +108,7 @@ struct result {
 	/* exhaustion.c odd_range: ports each destination got */
 	int odd_n[10];
 	/* nat.c: a UDP flow through the NAT: the client's port, the one the remote saw */
-	unsigned short nat_udp, nat_udp_seen;
+	unsigned short nat_udp, nat_udp_seen, nat_udp_dropped;
 };
 
 /* ---- running portlife and a child -------------------------------------- */

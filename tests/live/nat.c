@@ -103,8 +103,11 @@ static int topology(void)
 	/* masquerade needs its protocol named to take a port range */
 	if (sh("printf 'table inet plnat {\\n chain post {\\n  type nat hook postrouting priority "
 	       "srcnat;\\n  oifname \"plvm%d\" meta l4proto tcp masquerade to :%d-%d\\n"
-	       "  oifname \"plvm%d\" meta l4proto udp masquerade to :%d-%d\\n }\\n}\\n' | "
-	       "ip netns exec %s nft -f -", p, NAT_LO, NAT_HI, p, NAT_LO, NAT_HI, node))
+	       "  oifname \"plvm%d\" meta l4proto udp masquerade to :%d-%d\\n }\\n"
+	       /* a rule that drops after srcnat: a lost packet, not a NAT port short */
+	       " chain filt {\\n  type filter hook postrouting priority 200;\\n"
+	       "  oifname \"plvm%d\" udp dport 9 drop\\n }\\n}\\n' | "
+	       "ip netns exec %s nft -f -", p, NAT_LO, NAT_HI, p, NAT_LO, NAT_HI, p, node))
 		return fail("could not add the masquerade rule in the node (nft; make deps "
 			    "installs nftables)");
 	return 0;
@@ -295,6 +298,14 @@ static int sc_nat(struct result *r)
 		return -errno;
 	r->nat_udp = sock_port(fd);
 	close(fd);
+	/* UDP to port 9: translated, then dropped by the node's filter rule */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ua.sin_port = htons(9);
+	if (fd < 0 || sendto(fd, &q, 1, 0, (void *)&ua, sizeof(ua)) != 1)
+		return -errno;
+	r->nat_udp_dropped = sock_port(fd);
+	sleep_ms(200);
+	close(fd);
 	if (setsockopt(u4, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    recvfrom(u4, &q, 1, 0, (void *)&from, &flen) != 1)
 		return -errno;
@@ -404,6 +415,20 @@ static int t_nat(void)
 		err = check_owned(&run, l, run.r.nat_udp_seen, run.r.nat_udp);
 		if (!err && (!jstr_is(l, "proto", "udp") || !jstr_is(l, "nat_addr", "198.51.100.1")))
 			err = fail("UDP: wrong protocol or NAT address: %s", l);
+	}
+	/* dropped after NAT with its port free: said so, not "no free NAT port" */
+	if (!err) {
+		const char *l = nat_line(&run, "nat", run.r.nat_udp_dropped, 4, true);
+
+		if (!l || !jstr_is(l, "error", "dropped") || jnum(l, "pid") != run.child)
+			err = fail("the datagram a rule dropped after NAT (client port %d) is not a "
+				   "\"dropped\" nat event of the client: %s", run.r.nat_udp_dropped,
+				   l ? l : "(none)");
+		for (int k = 0; !err && k < run.nlines; k++)
+			if (is_event(run.lines[k], "nat_headroom") &&
+			    jnum(run.lines[k], "rport") == 9)
+				err = fail("a rule's drop made a NAT headroom row: %s",
+					   run.lines[k]);
 	}
 	/* the headroom at exit: the IPv4 destination full, with its failures */
 	if (!err) {

@@ -401,6 +401,53 @@ static void t_attr_ended_wildcard(void **state)
 	lease_table__free(t);
 }
 
+/* The drop hook's record of a new entry dropped after NAT to nat:nport. */
+static struct pl_nat_drop drop_rec(__u32 inum, __u16 sport, __u16 nport)
+{
+	struct pl_nat_drop d = { .type = PL_NAT_DROP, .family = AF_INET, .proto = IPPROTO_TCP,
+				 .sport = sport, .dport = 8080, .nat_port = nport, .netns = inum,
+				 .ts_ns = 5000 };
+
+	inet_pton(AF_INET, "192.0.2.2", d.saddr);
+	inet_pton(AF_INET, "198.51.100.2", d.daddr);
+	inet_pton(AF_INET, "198.51.100.1", d.nat_addr);
+	return d;
+}
+
+/*
+ * A drop is NAT exhaustion only when its entry clashed: a translation we
+ * hold answers on the same NAT port from that destination. One dropped
+ * with its port free (a rule after srcnat) is flagged, and is no failure
+ * of the destination's pool.
+ */
+static void t_drop_clash(void **state)
+{
+	struct lease_table *t = lease_table__new(4096);
+	struct nat_opts o = { .range_lo = 40000, .range_hi = 40003 };
+	struct got g = {};
+	struct nat_watch *w = nat_watch__detached(7, &o, t, collect, &g);
+	struct msg m = ct_msg(IPCTNL_MSG_CT_NEW, true, 21, AF_INET, "192.0.2.2", 57008,
+			      "198.51.100.2", 8080, "198.51.100.1", 40003);
+	struct pl_nat_drop clash = drop_rec(7, 57009, 40003), free_port = drop_rec(7, 57010, 40001);
+
+	(void)state;
+	nat_watch__feed(w, m.b, m.len, 1000);
+	nat_watch__drop(w, &clash, sizeof(clash));
+	nat_watch__drop(w, &free_port, sizeof(free_port));
+	nat_watch__finish(w, 2000 + 2000000000ULL);	/* no leases: all go out unattributed */
+	assert_int_equal(g.n, 3);
+	for (int i = 0; i < g.n; i++) {
+		if (g.r[i].kind != PL_NAT_FAIL)
+			continue;
+		if (g.r[i].lport == 57009)
+			assert_false(g.r[i].flags & PL_NATF_NO_CLASH);
+		else
+			assert_true(g.r[i].flags & PL_NATF_NO_CLASH);
+	}
+	nat_watch__free(w);
+	lease_table__free(t);
+}
+
 /* ---- headroom ------------------------------------------------------------- */
 
 static struct pl_nat_rec rec(int kind, __u32 pid, const char *comm, __u16 nport)
@@ -739,6 +786,7 @@ int main(void)
 		cmocka_unit_test(t_attr_new_first),
 		cmocka_unit_test(t_attr_lease_ended),
 		cmocka_unit_test(t_attr_ended_wildcard),
+		cmocka_unit_test(t_drop_clash),
 		cmocka_unit_test(t_headroom),
 		cmocka_unit_test(t_headroom_bounded),
 		cmocka_unit_test(t_tracefile),
