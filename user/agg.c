@@ -400,8 +400,8 @@ void agg__nat(struct agg *a, const struct pl_nat_rec *n)
 		p->nat_held++;
 		break;
 	case PL_NAT_FAIL:
-		/* a drop with its NAT port free is no NAT failure (PL_NATF_NO_CLASH) */
-		if (!(n->flags & PL_NATF_NO_CLASH))
+		/* a drop with its NAT port free, an insert race: no NAT port was short */
+		if (!(n->flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW)))
 			p->nat_failed += n->n;
 		break;
 	case PL_NAT_END:

@@ -405,12 +405,12 @@ static bool same_reply(const struct pl_nat_rec *a, const struct pl_nat_rec *b)
  * after NAT for any other reason (a rule in a later postrouting chain)
  * leaves the port free.
  */
-static bool port_clash(struct nat_watch *w, int nsi, const struct pl_nat_rec *r)
+static const struct mapping *port_clash(struct nat_watch *w, int nsi, const struct pl_nat_rec *r)
 {
 	for (const struct mapping *m = w->rbucket[rbkt(w, nsi, r)]; m; m = m->rnext)
 		if (m->nsi == nsi && same_reply(&m->rec, r))
-			return true;
-	return false;
+			return m;
+	return NULL;
 }
 
 static void rindex_add(struct nat_watch *w, struct mapping *m)
@@ -534,11 +534,22 @@ static void end_of(struct pl_nat_rec *end, const struct mapping *m, __u64 ts)
  */
 static void classify(struct nat_watch *w, struct mapping *m)
 {
+	const struct mapping *c = port_clash(w, m->nsi, &m->rec);
+
 	m->unclassified = false;
-	if (!port_clash(w, m->nsi, &m->rec))
+	if (!c) {
 		m->rec.flags |= PL_NATF_NO_CLASH;
-	else
-		w->ns[m->nsi].drops_seen++;
+		return;
+	}
+	w->ns[m->nsi].drops_seen++;
+	/*
+	 * The translation it clashed with is its own flow's: two packets of a
+	 * new flow raced to insert one entry (a resolver's A and AAAA queries
+	 * on one socket), and the first won. conntrack counts insert_failed;
+	 * the pool is not short.
+	 */
+	if (c->rec.lport == m->rec.lport && !memcmp(c->rec.laddr, m->rec.laddr, 16))
+		m->rec.flags |= PL_NATF_SAME_FLOW;
 }
 
 /* Hand out a queued record, attributed or not; a dead one's END follows. */

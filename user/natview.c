@@ -160,8 +160,8 @@ void nat_view__apply(struct nat_view *v, const struct pl_nat_rec *n)
 		v->count_only += n->n;
 		return;
 	}
-	/* dropped with its port free: nothing about this destination's pool */
-	if (n->flags & PL_NATF_NO_CLASH)
+	/* dropped with its port free, or an insert race: nothing about this destination's pool */
+	if (n->flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW))
 		return;
 	d = dest_of(v, n, n->kind != PL_NAT_END);
 	if (!d)

@@ -486,6 +486,9 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		} else if (n->kind == PL_NAT_FAIL) {
 			jw_kstr(&w, "error", "insert_failed");
 			jw_ku64(&w, "clash_port", n->nat_port);
+			/* rare: only then, like reconciled */
+			if (n->flags & PL_NATF_SAME_FLOW)
+				jw_kbool(&w, "same_flow", true);
 		} else {
 			jw_ku64(&w, "nat_port", n->nat_port);
 		}
@@ -531,6 +534,10 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 		lb_lit(b, "FAILED dropped after NAT to ");
 		lb_str(b, endpoint_str(n->family, n->nat_addr, n->nat_port, ep, sizeof(ep)));
 		lb_lit(b, ", that port free: not exhaustion (a rule's drop after srcnat?)");
+	} else if (n->kind == PL_NAT_FAIL && (n->flags & PL_NATF_SAME_FLOW)) {
+		lb_lit(b, "FAILED conntrack insert race: the flow's first packet won, as ");
+		lb_str(b, endpoint_str(n->family, n->nat_addr, n->nat_port, ep, sizeof(ep)));
+		lb_lit(b, " (insert_failed, packet dropped: not exhaustion)");
 	} else if (n->kind == PL_NAT_FAIL) {
 		lb_lit(b, "FAILED no free NAT port on ");
 		lb_str(b, addr_str(n->family, n->nat_addr, ep, sizeof(ep)));

@@ -487,7 +487,10 @@ bool tracefile_nat_sane(const struct pl_nat_rec *n)
 	    n->pad || n->range_lo > n->range_hi)
 		return false;
 	/* a drop with its port free is a failure with a tuple, and only that */
-	if ((n->flags & PL_NATF_NO_CLASH) && (n->kind != PL_NAT_FAIL || count_only))
+	if ((n->flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW)) &&
+	    (n->kind != PL_NAT_FAIL || count_only ||
+	     (n->flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW)) ==
+	     (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW)))
 		return false;
 	if (count_only)
 		return n->kind == PL_NAT_FAIL && n->n && !n->family && !n->proto;

@@ -102,7 +102,9 @@ enum pl_nat_kind {
 #define PL_NATF_NO_CLASH	0x10	/* FAIL: dropped with its NAT port free for that destination
 					 * (no translation held it): a rule's drop after NAT, not
 					 * exhaustion */
-#define PL_NATF_ALL		0x1f
+#define PL_NATF_SAME_FLOW	0x20	/* FAIL: clashed with its own flow's entry (an insert race of
+					 * two first packets): insert_failed, not exhaustion */
+#define PL_NATF_ALL		0x3f
 
 struct pl_nat_rec {
 	__u8 kind;		/* enum pl_nat_kind */

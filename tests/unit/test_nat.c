@@ -417,8 +417,9 @@ static struct pl_nat_drop drop_rec(__u32 inum, __u16 sport, __u16 nport)
 /*
  * A drop is NAT exhaustion only when its entry clashed: a translation we
  * hold answers on the same NAT port from that destination. One dropped
- * with its port free (a rule after srcnat) is flagged, and is no failure
- * of the destination's pool.
+ * with its port free (a rule after srcnat) is flagged, and so is one that
+ * clashed with its own flow's entry (two first packets raced to insert it);
+ * neither is a failure of the destination's pool.
  */
 static void t_drop_clash(void **state)
 {
@@ -429,21 +430,33 @@ static void t_drop_clash(void **state)
 	struct msg m = ct_msg(IPCTNL_MSG_CT_NEW, true, 21, AF_INET, "192.0.2.2", 57008,
 			      "198.51.100.2", 8080, "198.51.100.1", 40003);
 	struct pl_nat_drop clash = drop_rec(7, 57009, 40003), free_port = drop_rec(7, 57010, 40001);
+	struct pl_nat_drop race = drop_rec(7, 57008, 40003);
+	int seen = 0;
 
 	(void)state;
 	nat_watch__feed(w, m.b, m.len, 1000);
 	nat_watch__drop(w, &clash, sizeof(clash));
 	nat_watch__drop(w, &free_port, sizeof(free_port));
+	/* the translated flow's own second first packet: an insert race */
+	nat_watch__drop(w, &race, sizeof(race));
 	nat_watch__finish(w, 2000 + 2000000000ULL);	/* no leases: all go out unattributed */
-	assert_int_equal(g.n, 3);
+	assert_int_equal(g.n, 4);
 	for (int i = 0; i < g.n; i++) {
 		if (g.r[i].kind != PL_NAT_FAIL)
 			continue;
-		if (g.r[i].lport == 57009)
-			assert_false(g.r[i].flags & PL_NATF_NO_CLASH);
-		else
-			assert_true(g.r[i].flags & PL_NATF_NO_CLASH);
+		seen++;
+		if (g.r[i].lport == 57009) {
+			assert_int_equal(g.r[i].flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW), 0);
+		} else if (g.r[i].lport == 57010) {
+			assert_int_equal(g.r[i].flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW),
+					 PL_NATF_NO_CLASH);
+		} else {
+			assert_int_equal(g.r[i].lport, 57008);
+			assert_int_equal(g.r[i].flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW),
+					 PL_NATF_SAME_FLOW);
+		}
 	}
+	assert_int_equal(seen, 3);
 	nat_watch__free(w);
 	lease_table__free(t);
 }
