@@ -249,6 +249,17 @@ static bool addr_any(const __u8 *a)
 	return !memcmp(a, zero, 16);
 }
 
+int lease_flow_score(const __u8 *own_laddr, const __u8 *own_raddr, __u16 own_rport,
+		     const __u8 *laddr, const __u8 *raddr, __u16 rport)
+{
+	if (memcmp(own_laddr, laddr, 16) && !addr_any(own_laddr))
+		return 0;
+	if (own_rport && (own_rport != rport || memcmp(own_raddr, raddr, 16)))
+		return 0;
+	/* an exact 4-tuple beats a wildcard */
+	return 1 + !addr_any(own_laddr) + 2 * !!own_rport;
+}
+
 struct lease *lease_table__find_flow(struct lease_table *t, __u8 proto, __u8 family,
 				     const __u8 *laddr, __u16 lport, const __u8 *raddr,
 				     __u16 rport)
@@ -264,13 +275,10 @@ struct lease *lease_table__find_flow(struct lease_table *t, __u8 proto, __u8 fam
 		if (l->lport != lport || l->proto != proto || l->family != family ||
 		    (l->flags & L_RELEASED))
 			continue;
-		if (memcmp(l->laddr, laddr, 16) && !addr_any(l->laddr))
-			continue;
-		if (l->rport && (l->rport != rport || memcmp(l->raddr, raddr, 16)))
-			continue;
-		/* an exact 4-tuple beats a wildcard; among equals, the newest */
-		score = 1 + !addr_any(l->laddr) + 2 * !!l->rport;
-		if (score > best_score || (score == best_score && l->touch_ts > best->touch_ts)) {
+		score = lease_flow_score(l->laddr, l->raddr, l->rport, laddr, raddr, rport);
+		/* among equals, the newest */
+		if (score > best_score || (score && score == best_score &&
+					   l->touch_ts > best->touch_ts)) {
 			best = l;
 			best_score = score;
 		}

@@ -125,6 +125,14 @@ int lease_table__index_flows(struct lease_table *t);
  * or none (an unconnected UDP socket). Exact matches first, then the most
  * recently touched. NULL if none, or if flows are not indexed.
  */
+/*
+ * How well a lease's own tuple (its address may be the wildcard, its peer
+ * unset) matches a flow's: 0 not at all, higher for an exact address and a
+ * set peer. lease_table__find_flow() and the NAT watcher's ended leases
+ * rank by it.
+ */
+int lease_flow_score(const __u8 *own_laddr, const __u8 *own_raddr, __u16 own_rport,
+		     const __u8 *laddr, const __u8 *raddr, __u16 rport);
 struct lease *lease_table__find_flow(struct lease_table *t, __u8 proto, __u8 family,
 				     const __u8 *laddr, __u16 lport, const __u8 *raddr,
 				     __u16 rport);

@@ -442,52 +442,49 @@ static struct mapping *map_find(struct nat_watch *w, int nsi, __u32 id, struct m
 	return *p;
 }
 
-/* The owner of a flow: a live lease, else one that ended lately. */
+static void owned_by(struct pl_nat_rec *r, __u32 pid, __u32 netns, __u64 cgroup_id,
+		     const char *comm)
+{
+	r->pid = pid;
+	r->netns = netns;
+	r->cgroup_id = cgroup_id;
+	memcpy(r->comm, comm, PL_COMM_LEN);
+	r->flags |= PL_NATF_OWNED;
+}
+
+/*
+ * The owner of a flow: a live lease, else one that ended lately, matched as
+ * a live one is (lease_flow_score(): a wildcard-bound socket, a resolver's
+ * UDP one closed as soon as its answer came, owns the flow of any of its
+ * addresses), the newest among equals.
+ */
 static bool owner_of(struct nat_watch *w, struct pl_nat_rec *r, __u64 now)
 {
 	struct lease *l = lease_table__find_flow(w->leases, r->proto, r->family, r->laddr, r->lport,
 						 r->raddr, r->rport);
-
-	if (l) {
-		r->pid = l->pid;
-		r->netns = l->netns;
-		r->cgroup_id = l->cgroup_id;
-		memcpy(r->comm, l->comm, PL_COMM_LEN);
-		r->flags |= PL_NATF_OWNED;
-		return true;
-	}
 	const struct ended *best = NULL;
 	int best_score = 0;
 
+	if (l) {
+		owned_by(r, l->pid, l->netns, l->cgroup_id, l->comm);
+		return true;
+	}
 	for (size_t i = 0; i < ENDED_MAX; i++) {
 		const struct ended *e = &w->ended[i];
-		bool any = !memcmp(e->laddr, (__u8[16]){ 0 }, 16);
 		int score;
 
-		/*
-		 * As lease_table__find_flow() matches a live one: a socket bound
-		 * to the wildcard (a resolver's UDP socket, closed as soon as its
-		 * answer came) owns the flow of any of its addresses; an exact
-		 * tuple beats a wildcard, the newest among equals.
-		 */
 		if (!e->ts || e->lport != r->lport || e->proto != r->proto ||
-		    e->family != r->family || (now > e->ts && now - e->ts > ENDED_NS) ||
-		    (memcmp(e->laddr, r->laddr, 16) && !any) ||
-		    (e->rport && (e->rport != r->rport || memcmp(e->raddr, r->raddr, 16))))
+		    e->family != r->family || (now > e->ts && now - e->ts > ENDED_NS))
 			continue;
-		score = 1 + !any + 2 * !!e->rport;
-		if (score > best_score || (score == best_score && e->ts > best->ts)) {
+		score = lease_flow_score(e->laddr, e->raddr, e->rport, r->laddr, r->raddr, r->rport);
+		if (score > best_score || (score && score == best_score && e->ts > best->ts)) {
 			best = e;
 			best_score = score;
 		}
 	}
 	if (!best)
 		return false;
-	r->pid = best->pid;
-	r->netns = best->netns;
-	r->cgroup_id = best->cgroup_id;
-	memcpy(r->comm, best->comm, PL_COMM_LEN);
-	r->flags |= PL_NATF_OWNED;
+	owned_by(r, best->pid, best->netns, best->cgroup_id, best->comm);
 	return true;
 }
 
