@@ -522,7 +522,9 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		/* get_port returns 1, inet_hash_connect a -errno */
 		e->err = ret < 0 ? -ret : err;
 		e->dur_ns = now - start;
-		if (e->err != EADDRINUSE || !snum)
+		if (kind == PL_ALLOC_CONNECT && snum)
+			e->sflags |= PL_ALLOCF_BOUND;	/* no search: its 4-tuple was in use */
+		else if (e->err != EADDRINUSE || !snum)
 			ev_search_range(e, sk);
 		ev_submit(e);
 		return;

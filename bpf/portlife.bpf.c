@@ -260,8 +260,7 @@ int pl_iter_udp_mark(struct bpf_iter__udp *ctx)
 SEC("fentry/inet_hash_connect")
 int BPF_PROG(pl_fe_connect, void *dr, struct sock *sk)
 {
-	if (traced_proto(sk))
-		call_enter(FN_CONNECT, sk, 0);
+	connect_enter(sk);
 	return 0;
 }
 
@@ -275,8 +274,7 @@ int BPF_PROG(pl_fx_connect, void *dr, struct sock *sk, int ret)
 SEC("kprobe/inet_hash_connect")
 int BPF_KPROBE(pl_kp_connect, void *dr, struct sock *sk)
 {
-	if (traced_proto(sk))
-		call_enter(FN_CONNECT, sk, 0);
+	connect_enter(sk);
 	return 0;
 }
 
@@ -291,8 +289,7 @@ int BPF_KRETPROBE(pl_kr_connect, int ret)
 SEC("fentry/inet6_hash_connect")
 int BPF_PROG(pl_fe_connect6, void *dr, struct sock *sk)
 {
-	if (traced_proto(sk))
-		call_enter(FN_CONNECT, sk, 0);
+	connect_enter(sk);
 	return 0;
 }
 
@@ -306,8 +303,7 @@ int BPF_PROG(pl_fx_connect6, void *dr, struct sock *sk, int ret)
 SEC("kprobe/inet6_hash_connect")
 int BPF_KPROBE(pl_kp_connect6, void *dr, struct sock *sk)
 {
-	if (traced_proto(sk))
-		call_enter(FN_CONNECT, sk, 0);
+	connect_enter(sk);
 	return 0;
 }
 

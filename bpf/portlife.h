@@ -97,6 +97,12 @@ enum pl_end_reason {
  * sflags says whether the socket's own IP_LOCAL_PORT_RANGE narrowed it.
  */
 #define PL_ALLOCF_OWN_RANGE	0x1
+/*
+ * A connect() (EADDRNOTAVAIL) from a port the socket had before it (bind()
+ * to a port, or to 0): no search, its 4-tuple to the destination was in use
+ * (a connection, or a TIME_WAIT the kernel would not take over); aux zero.
+ */
+#define PL_ALLOCF_BOUND		0x2
 
 /* RELEASE.sflags (user side: TIME_WAIT rounds) */
 #define PL_RELF_RECONCILED	0x1	/* its close was never shown: its socket was found gone,

@@ -104,7 +104,7 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 #define PEND_STALE_NS 100000000ULL
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
-enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT };
+enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT, PEND_TCP_BOUND };
 
 struct pending {
 	__u64 sk;		/* the socket's address: kernel-only */
@@ -116,6 +116,11 @@ struct pending {
 	__u16 pad;
 	__u8 addr[16];		/* bind: the address asked for */
 	struct lease_val l;	/* the owner (and for a UDP connect the lease id) */
+	/* PEND_TCP_BOUND: the 4-tuple at SYN_SENT (the failure path clears some of it) */
+	struct {
+		__u16 family, lport, rport;
+		__u8 laddr[16], raddr[16];
+	} t;
 };
 
 struct {
@@ -369,10 +374,51 @@ static __always_inline void tcp_deferred_told(const struct sock *sk, const struc
 	ev_submit(e);
 }
 
+/*
+ * One reserve, one submit, no second look at e: the 6.1 verifier does not
+ * carry a ring buffer record's non-NULL state across branches.
+ */
+static __always_inline void emit_state(const struct sock *sk, const struct lease_val *l,
+				       int oldstate, int newstate, __u8 kind)
+{
+	struct pl_event *e = ev_reserve(PL_EV_STATE);
+
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_BTF(e, &sk->__sk_common);
+	e->old_state = oldstate;
+	e->new_state = newstate;
+	e->kind = kind;
+	ev_submit(e);
+}
+
+/*
+ * connect() of a socket that has its port (bound before or while tracing):
+ * no search, and only the syscall's exit tells its failure (EADDRNOTAVAIL:
+ * __inet_check_established() found its 4-tuple in use). Its owner is the
+ * caller; the tuple is read now, at SYN_SENT, as the failure path clears
+ * the destination port before the exit.
+ */
+static __always_inline void tcp_bound_connect_begin(const struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct pending p = {};
+
+	if (!sys_exit_hooks || task_filtered(id >> 32))
+		return;
+	p.what = PEND_TCP_BOUND;
+	p.sk = (__u64)sk;
+	p.ts = bpf_ktime_get_ns();
+	owner_init(&p.l, sk, id);
+	READ_TUPLE_BTF(&p.t, &sk->__sk_common);
+	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
+}
+
 static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
 {
 	struct lease_val *l;
-	struct pl_event *e;
 	__u64 cookie, now;
 	__u16 family, lport;
 	bool release = false, hashed;
@@ -409,10 +455,24 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 			return 0;
 		lease_init(&nl, sk, id);
 		nl.cookie = bpf_get_socket_cookie((void *)sk);
-		nl.flags = LF_LEASE | LF_CONNECTING;
 		nl.state = TCP_SYN_SENT;
 		nl.start_ns = bpf_ktime_get_ns();
-		tcp_connect_begin(sk, &nl, (__u32)id);
+		lport = sk->__sk_common.skc_num;
+		if (lport) {
+			/*
+			 * A port before the search: bound before tracing began
+			 * (a bind() while tracing made a lease). This connect()
+			 * takes none; the lease follows the connection, told
+			 * as one allocated before tracing (no ALLOC).
+			 */
+			nl.flags = LF_LEASE;
+			nl.lport = lport;
+			emit_state(sk, &nl, oldstate, newstate, 0);
+			tcp_bound_connect_begin(sk);
+		} else {
+			nl.flags = LF_LEASE | LF_CONNECTING;
+			tcp_connect_begin(sk, &nl, (__u32)id);
+		}
 		if (!bpf_map_update_elem(&leases, &key, &nl, BPF_ANY))
 			return 0;
 		/* the hash is full (--max-leases): the socket's storage keeps it */
@@ -424,6 +484,9 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		*l = nl;
 		return 0;
 	}
+	/* bound while tracing (a lease since its bind()), connecting now */
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT && sk->__sk_common.skc_num)
+		tcp_bound_connect_begin(sk);
 	/* TIME_WAIT snapshots are matched by cookie: make sure there is one. */
 	if (!l->cookie)
 		l->cookie = bpf_get_socket_cookie((void *)sk);
@@ -492,19 +555,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		release = true;
 	}
 
-	/*
-	 * One reserve, one submit, no second look at e: the 6.1 verifier does
-	 * not carry a ring buffer record's non-NULL state across branches.
-	 */
-	e = ev_reserve(PL_EV_STATE);
-	if (e) {
-		ev_owner(e, l);
-		READ_TUPLE_BTF(e, &sk->__sk_common);
-		e->old_state = oldstate;
-		e->new_state = newstate;
-		e->kind = kind;
-		ev_submit(e);
-	}
+	emit_state(sk, l, oldstate, newstate, kind);
 	if (release) {
 		emit_release(sk, l, PL_END_CLOSE);
 		tcp_lease_del(sk, hashed);
@@ -1047,6 +1098,39 @@ static __always_inline void tcp_connect_exit(const struct pending *p)
 }
 
 /*
+ * The exit of a bound socket's connect() with EADDRNOTAVAIL: its 4-tuple was
+ * in use. Not this call's entry if it is stale (an io_uring connect() never
+ * exits) or its socket is not back in CLOSE with the destination cleared, as
+ * tcp_v4_connect()'s and tcp_v6_connect()'s failure path leave it.
+ */
+static __always_inline void tcp_bound_connect_failed(const struct pending *p)
+{
+	const struct sock *sk = (const struct sock *)p->sk;
+	struct pl_event *e;
+
+	if (bpf_ktime_get_ns() - p->ts > PEND_STALE_NS ||
+	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE ||
+	    BPF_CORE_READ(sk, __sk_common.skc_dport) ||
+	    BPF_CORE_READ(sk, __sk_common.skc_num) != p->t.lport)
+		return;
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, &p->l);
+	e->lease = 0;
+	e->family = p->t.family;
+	e->lport = p->t.lport;
+	e->rport = p->t.rport;
+	__builtin_memcpy(e->laddr, p->t.laddr, sizeof(e->laddr));
+	__builtin_memcpy(e->raddr, p->t.raddr, sizeof(e->raddr));
+	e->kind = PL_ALLOC_CONNECT;
+	e->err = EADDRNOTAVAIL;
+	e->sflags = PL_ALLOCF_BOUND;
+	e->dur_ns = e->ts_ns - p->ts;
+	ev_submit(e);
+}
+
+/*
  * syscalls/sys_exit_connect: the port a UDP connect() autobound, or EAGAIN;
  * a deferred TCP connect()'s port.
  */
@@ -1062,6 +1146,13 @@ static __always_inline void handle_connect_exit(long ret)
 		p = *pp;
 		bpf_map_delete_elem(&pendings, &tid);
 		tcp_connect_exit(&p);
+		return;
+	}
+	if (pp && pp->what == PEND_TCP_BOUND) {
+		p = *pp;
+		bpf_map_delete_elem(&pendings, &tid);
+		if (ret == -EADDRNOTAVAIL)
+			tcp_bound_connect_failed(&p);
 		return;
 	}
 	if (!pp || pp->what != PEND_UDP_CONNECT)

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include "agg.h"
 #include "tracefile.h"
+#include "util.h"
 
 /*
  * A process keeps a row per name it allocated under (PR_SET_NAME renames
@@ -349,7 +350,10 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 			p->port_taken++;
 		if (e->sflags & PL_ALLOCF_OWN_RANGE)
 			p->own_range_fails++;
-		hist__add(&p->alloc_lat, e->dur_ns);
+		if (e->sflags & PL_ALLOCF_BOUND)
+			p->tuple_fails++;	/* no search: no allocation latency either */
+		else
+			hist__add(&p->alloc_lat, e->dur_ns);
 		return;
 	}
 	if (!l)
@@ -377,6 +381,8 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		break;
 	case LW_TW_ENTER:
 		p->tw_entered++;
+		if (addr_loopback(l->family, l->laddr))
+			p->tw_loopback++;
 		break;
 	case LW_END:
 		lease_ended(p, l);
@@ -420,6 +426,12 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 	double secs = p->last_ts > p->first_ts ? (p->last_ts - p->first_ts) / 1e9 : 0;
 	double rate = secs >= 1 ? p->allocs / secs : 0;
 	__u64 life = p->lifetime.count ? hist__percentile(&p->lifetime, 50) : 0;
+	/*
+	 * TIME_WAIT on loopback is taken over by connect() already (the
+	 * default tcp_tw_reuse 2, with timestamps, after tcp_tw_reuse_delay):
+	 * setting 1 is no remedy there.
+	 */
+	bool lo_tw = p->tw_loopback * 2 > p->tw_entered;
 
 	if (p->bind_then_connect)
 		snprintf(buf, len, "binds to port 0 before connecting (%llu time%s): set "
@@ -431,17 +443,28 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 		snprintf(buf, len, "%.0f short connections a second (median life %.1f ms): reuse "
 				   "them (keep-alive, a connection pool)%s",
 			 rate, life / 1e6,
-			 p->tw_entered * 2 >= p->allocs ? "; they end in TIME_WAIT, so "
-							  "net.ipv4.tcp_tw_reuse=1 helps the client" : "");
+			 p->tw_entered * 2 < p->allocs ? "" :
+			 lo_tw ? "; they end in TIME_WAIT on loopback, which connect() takes over "
+				 "already (net.ipv4.tcp_tw_reuse=2, the default, with timestamps)" :
+				 "; they end in TIME_WAIT, so net.ipv4.tcp_tw_reuse=1 helps the client");
 	else if (p->tw_entered && p->tw_entered * 2 >= p->allocs && p->allocs >= 100)
-		snprintf(buf, len, "most of its ports end in TIME_WAIT: reuse connections, or "
-				   "net.ipv4.tcp_tw_reuse=1 on the client");
+		snprintf(buf, len, "most of its ports end in TIME_WAIT%s", lo_tw ?
+			 " on loopback: reuse connections (net.ipv4.tcp_tw_reuse=2, the default, "
+			 "lets connect() take them over already, with timestamps)" :
+			 ": reuse connections, or net.ipv4.tcp_tw_reuse=1 on the client");
 	else if (p->failures && p->port_taken == p->failures)
 		/* a port asked for by number is taken: no range helps (bind(0)'s EADDRINUSE is an
 		 * exhausted range, which does) */
 		snprintf(buf, len, "bind() to a port in use: see the diagnosis lines for its "
 				   "holder and remedy (for TCP, SO_REUSEADDR only helps against TIME_WAIT "
 				   "holders)");
+	else if (p->failures && p->tuple_fails == p->failures)
+		/* no search failed: a bound port met its own earlier connection */
+		snprintf(buf, len, "connect() from a bound port to a destination that port was "
+				   "still connected to, or in TIME_WAIT with (%llu time%s): a bound "
+				   "port makes one connection per destination; let connect() choose "
+				   "the port (no bind(), or IP_BIND_ADDRESS_NO_PORT before bind())",
+			 (unsigned long long)p->failures, p->failures == 1 ? "" : "s");
 	else if (p->failures && p->own_range_fails == p->failures)
 		/* the netns's range is not what ran out: the sockets narrowed their own */
 		snprintf(buf, len, "its sockets' own IP_LOCAL_PORT_RANGE had no port left (%llu "
@@ -509,6 +532,8 @@ void agg__merge(struct proc_stats *out, const struct proc_stats *p)
 	out->bind_then_connect += p->bind_then_connect;
 	out->port_taken += p->port_taken;
 	out->own_range_fails += p->own_range_fails;
+	out->tuple_fails += p->tuple_fails;
+	out->tw_loopback += p->tw_loopback;
 	out->releases += p->releases;
 	for (int k = 0; k < AGG_REASONS; k++)
 		out->end_reason[k] += p->end_reason[k];

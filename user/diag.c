@@ -81,17 +81,40 @@ static bool addr_unspec(int family, const __u8 a[16])
 	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
 }
 
-/*
- * Can h be what kept e's bind() from its port? Two different specific
- * addresses of one family never clash; a wildcard clashes with anything, and
- * so may the other family (a dual-stack IPv6 socket holds IPv4's port).
- */
-static bool may_clash(const struct sock_ent *h, const struct pl_event *e)
+static bool v4_mapped(const __u8 a[16])
 {
-	if (h->r.family != e->family || addr_unspec(e->family, e->laddr) ||
-	    addr_unspec(h->r.family, h->r.laddr))
+	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, pfx, 12);
+}
+
+/*
+ * Can a socket on laddr be what kept e's bind() from its port? Two different specific
+ * addresses of one family never clash; a wildcard clashes with anything of its
+ * family, and across families see below.
+ */
+static bool may_clash(int family, const __u8 laddr[16], const struct pl_event *e)
+{
+	const __u8 *a6, *a4;
+
+	if (family == e->family) {
+		if (addr_unspec(e->family, e->laddr) || addr_unspec(family, laddr))
+			return true;
+		return !memcmp(laddr, e->laddr, e->family == AF_INET6 ? 16 : 4);
+	}
+	/*
+	 * Across families only an IPv6 socket on [::] (dual stack, unless
+	 * IPV6_V6ONLY, which the listing does not say) or on a v4-mapped
+	 * address holds an IPv4 port; one on any other IPv6 address never.
+	 */
+	a6 = e->family == AF_INET6 ? e->laddr : laddr;
+	a4 = e->family == AF_INET6 ? laddr : e->laddr;
+	if (addr_unspec(AF_INET6, a6))
 		return true;
-	return !memcmp(h->r.laddr, e->laddr, e->family == AF_INET6 ? 16 : 4);
+	if (!v4_mapped(a6))
+		return false;
+	a6 += 12;	/* ::ffff:0.0.0.0 is IPv4's wildcard */
+	return !(a6[0] | a6[1] | a6[2] | a6[3]) || addr_unspec(AF_INET, a4) || !memcmp(a6, a4, 4);
 }
 
 /*
@@ -146,7 +169,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 {
 	const struct snapshot *from[] = { now, &d->seed };
 	char ep[64], comm[PL_COMM_LEN], ts[32], en[16], buf[320];
-	unsigned int more[16] = {}, nmore = 0, nmore_bound = 0, ntw = 0;
+	unsigned int more[16] = {}, nmore = 0, nmore_bound = 0, ntw = 0, ndual = 0;
 	struct jw w;
 	int n = 0;
 
@@ -171,9 +194,12 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 
 				if (h->r.lport != e->lport || h->r.proto != e->proto ||
 				    h->r.netns != e->netns || (k && !h->pid) ||
-				    holder_rank(h) != rank || !may_clash(h, e))
+				    holder_rank(h) != rank || !may_clash(h->r.family, h->r.laddr, e))
 					continue;
 				ntw += h->r.proto == IPPROTO_TCP && h->r.state == PL_TCP_TIME_WAIT;
+				/* an IPv6 socket in IPv4's way on [::]: dual stack */
+				ndual += e->family == AF_INET && h->r.family == AF_INET6 &&
+					 addr_unspec(AF_INET6, h->r.laddr);
 				if (n == HOLDERS_LISTED) {
 					more[h->r.state & 15]++;
 					nmore++;
@@ -186,21 +212,31 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 		}
 	}
 	if (!n) {
-		struct lease *l = lease_table__find_port(d->leases, e->netns, e->proto, e->lport);
+		/* none listed (a bound-only socket before 6.7): the newest lease that can clash */
+		struct lease *l = NULL;
 
+		while ((l = lease_table__find_port(d->leases, e->netns, e->proto, e->lport, l)) &&
+		       !may_clash(l->family, l->laddr, e))
+			;
 		if (l && d->json) {
 			jw_obj(&w);
 			jw_ku64(&w, "pid", l->pid);
 			jw_kstrn(&w, "comm", l->comm, sizeof(l->comm));
-			jw_kstr(&w, "state", tcp_state_name(l->state));
+			/* no state change seen: only bound */
+			jw_kstr(&w, "state", l->state ? tcp_state_name(l->state) : "BOUND");
+			jw_kaddr(&w, "laddr", l->family, l->laddr);
 			jw_kstr(&w, "seen_by", "trace");
 			jw_end(&w);
 		} else if (l) {
 			comm_sanitize(l->comm, sizeof(l->comm), comm, sizeof(comm));
-			fprintf(d->f, "   held by pid %u (%s), which portlife saw take it\n", l->pid,
-				comm);
+			fprintf(d->f, "   held by pid %u (%s) on %s, which portlife saw take it\n",
+				l->pid, comm, endpoint_str(l->family, l->laddr, l->lport, ep, sizeof(ep)));
 		}
-		n += !!l;
+		if (l) {
+			n++;
+			ndual += e->family == AF_INET && l->family == AF_INET6 &&
+				 addr_unspec(AF_INET6, l->laddr);
+		}
 	}
 	if (d->json)
 		jw_end(&w);
@@ -240,6 +276,11 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 			 "side closed first; gone within 60 s): set SO_REUSEADDR before bind() "
 			 "and listen() in the server, which gets past them when the listener "
 			 "whose connections they were had it too");
+	else if (n && ndual == n + nmore)
+		snprintf(buf, sizeof(buf), "an IPv6 socket on [::] holds it for IPv4 too (dual "
+			 "stack): set IPV6_V6ONLY on that socket before its bind() (or "
+			 "net.ipv6.bindv6only=1 for new sockets) if both are to have the port, "
+			 "or use another port");
 	else if (n && e->proto == IPPROTO_UDP)
 		/* measured: SO_REUSEADDR on both binds, or SO_REUSEPORT on both; on one, no */
 		snprintf(buf, sizeof(buf), "the holder must close it, or use another port; UDP "
@@ -249,6 +290,78 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 		snprintf(buf, sizeof(buf), n ? "the holder must close it, or use another port "
 				       "(SO_REUSEADDR only helps against TIME_WAIT holders)" :
 				       "the holder is already gone: retry");
+	if (d->json) {
+		jw_kstr(&w, "remedy", buf);
+		jw_line(&w, d->f);
+	} else {
+		fprintf(d->f, "   remedy: %s\n", buf);
+	}
+}
+
+/*
+ * EADDRNOTAVAIL of a connect() from a port the socket had (PL_ALLOCF_BOUND):
+ * no search; its 4-tuple was in use. The holder is the socket on that very
+ * tuple: an open connection (a bound port makes one connection per
+ * destination), or a TIME_WAIT the kernel would not take over.
+ */
+static void tuple_in_use(struct diag *d, const struct pl_event *e, const struct snapshot *now)
+{
+	char ep[64], rp[64], comm[PL_COMM_LEN], ts[32], en[16], buf[400];
+	size_t alen = e->family == AF_INET6 ? 16 : 4;
+	int n = 0, ntw = 0;
+	struct jw w;
+
+	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+	jw_begin(&w, &d->lb);
+	if (d->json) {
+		json_head(&w, e);
+		jw_kaddr(&w, "laddr", e->family, e->laddr);
+		jw_ku64(&w, "lport", e->lport);
+		jw_kaddr(&w, "raddr", e->family, e->raddr);
+		jw_ku64(&w, "rport", e->rport);
+		jw_kbool(&w, "tuple_in_use", true);
+		jw_key(&w, "holders");
+		jw_arr(&w);
+	} else {
+		fprintf(d->f, "!! %s %s: pid %u (%s) could not connect from %s to %s: the socket's "
+			"port was bound before connect(), and that 4-tuple is in use (netns %u)\n",
+			wall_str(e->ts_ns + d->wall_off, 0, ts, sizeof(ts)),
+			errno_name(e->err, en, sizeof(en)), e->pid, comm,
+			endpoint_str(e->family, e->laddr, e->lport, ep, sizeof(ep)),
+			endpoint_str(e->family, e->raddr, e->rport, rp, sizeof(rp)), e->netns);
+	}
+	for (size_t i = 0; i < now->n && n < HOLDERS_LISTED; i++) {
+		const struct sock_ent *h = &now->v[i];
+
+		if (h->r.proto != IPPROTO_TCP || h->r.netns != e->netns ||
+		    h->r.family != e->family || h->r.lport != e->lport || h->r.rport != e->rport ||
+		    memcmp(h->r.raddr, e->raddr, alen) || memcmp(h->r.laddr, e->laddr, alen))
+			continue;
+		ntw += h->r.state == PL_TCP_TIME_WAIT;
+		holder_line(d, &w, h);
+		n++;
+	}
+	if (d->json)
+		jw_end(&w);
+	if (n && ntw == n)
+		/*
+		 * A bound port's connect() takes over any TIME_WAIT that saw
+		 * timestamps, at once and whatever tcp_tw_reuse says
+		 * (tcp_twsk_unique() with no twp): this one saw none.
+		 */
+		snprintf(buf, sizeof(buf), "a TIME_WAIT socket without TCP timestamps holds it (a "
+			 "connection from this port to that destination closed within 60 s; "
+			 "connect() from a bound port takes over one that had them, at once): "
+			 "turn net.ipv4.tcp_timestamps on at both ends, or let connect() choose "
+			 "the port (no bind(), or IP_BIND_ADDRESS_NO_PORT before bind())");
+	else if (n)
+		snprintf(buf, sizeof(buf), "a connection from this port to that destination is "
+			 "open: a bound port makes one connection per destination; let connect() "
+			 "choose the port (no bind(), or IP_BIND_ADDRESS_NO_PORT before bind())");
+	else
+		snprintf(buf, sizeof(buf), "the connection that held it is already gone: retry; a "
+			 "bound port makes one connection per destination, so let connect() choose "
+			 "the port (no bind(), or IP_BIND_ADDRESS_NO_PORT before bind())");
 	if (d->json) {
 		jw_kstr(&w, "remedy", buf);
 		jw_line(&w, d->f);
@@ -544,6 +657,8 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 		no_ephemeral(d, e, &s);
 	else if (e->err == EADDRINUSE)
 		in_use(d, e, &s);
+	else if (e->sflags & PL_ALLOCF_BOUND)
+		tuple_in_use(d, e, &s);
 	else
 		no_port(d, e, &s);
 	snapshot__free(&s);

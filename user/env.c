@@ -120,7 +120,8 @@ static const struct argp_option opts[] = {
 	{ "no-syscall-hooks", OPT_NO_SYSCALL_HOOKS, NULL, 0,
 	  "Tracepoint mode: leave out the bind() and connect() syscall exit tracepoints, "
 	  "which slow every system call on the host (~0.1 us each; 3% of a send loop). "
-	  "bind() errors and a UDP connect()'s EAGAIN (no free port) then go unseen, and "
+	  "bind() errors, a UDP connect()'s EAGAIN (no free port) and a bound TCP socket's "
+	  "connect() EADDRNOTAVAIL (its 4-tuple in use) then go unseen, and "
 	  "the port of a UDP connect(), or of a TCP one "
 	  "TCP_FASTOPEN_CONNECT defers, is reported late (at the socket's next call, or its "
 	  "close). "

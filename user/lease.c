@@ -793,10 +793,12 @@ struct lease *lease_table__next(struct lease_table *t, struct lease *l)
 	return l->lru_next == &t->lru ? NULL : l->lru_next;
 }
 
-struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport)
+struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport,
+				     const struct lease *after)
 {
 	/* Newest first: walk the LRU list backwards. Rare (diagnosis): O(n) is fine. */
-	for (struct lease *l = t->lru.lru_prev; l != &t->lru; l = l->lru_prev)
+	for (struct lease *l = after ? after->lru_prev : t->lru.lru_prev; l != &t->lru;
+	     l = l->lru_prev)
 		if (l->lport == lport && l->netns == netns && l->proto == proto &&
 		    (l->flags & L_ALLOCATED) && !(l->flags & L_RELEASED))
 			return l;

@@ -99,7 +99,8 @@ struct lease *lease_table__find(struct lease_table *t, __u64 id);
 struct lease *lease_table__recheck(struct lease_table *t, struct lease *l, __u64 id);
 struct lease *lease_table__find_cookie(struct lease_table *t, __u64 cookie);
 /* A live allocated lease on (netns, proto, lport), most recent first, or NULL. */
-struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport);
+struct lease *lease_table__find_port(struct lease_table *t, __u32 netns, __u8 proto, __u16 lport,
+				     const struct lease *after);
 /*
  * A RELEASE that arrives before its ALLOC is kept as a tombstone so the ALLOC
  * can still complete it; drop those untouched since before 'before_ns'.

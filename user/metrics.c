@@ -388,7 +388,8 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 
 	family(f, "portlife_allocation_failures_total", "counter",
 	       "Port searches that failed, by process name and errno (EADDRNOTAVAIL: connect "
-	       "found no free port; EADDRINUSE: bind conflict)");
+	       "found no free port, or from a bound port its 4-tuple in use; EADDRINUSE: bind "
+	       "conflict)");
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < AGG_ERRNOS && g[i].s.fail[k].n; k++) {
 			fprintf(f, "portlife_allocation_failures_total{");

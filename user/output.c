@@ -83,6 +83,8 @@ static void human_detail(struct lb *b, const struct pl_event *e, const struct le
 			lb_lit(b, " in ");
 		}
 		lb_dur(b, e->dur_ns);
+		if (e->err && (e->sflags & PL_ALLOCF_BOUND))
+			lb_lit(b, " (a bound port: its 4-tuple in use)");
 		/* a search narrowed by the socket: what the failure's diagnosis is about */
 		if (e->err && (e->sflags & PL_ALLOCF_OWN_RANGE) && e->aux) {
 			lb_lit(b, " (its IP_LOCAL_PORT_RANGE ");
@@ -304,6 +306,9 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 		if (e->err) {
 			jw_kname(&w, "error", errno_name(e->err, en, sizeof(en)));
 			jw_ks64(&w, "errno", e->err);
+			/* no search: a bound port's connect() met its 4-tuple in use */
+			if (e->sflags & PL_ALLOCF_BOUND)
+				jw_kbool(&w, "tuple_in_use", true);
 			/* the range the failed search walked, where the kernel said */
 			if (e->aux) {
 				jw_ku64(&w, "range_lo", e->aux & 0xffff);

@@ -180,8 +180,12 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 	if (r.what == LW_NONE && e->type != PL_EV_ALLOC && e->type != PL_EV_BIND_ERROR &&
 	    e->type != PL_EV_SIGNAL)
 		return p->rec_err;
-	if (r.lease && e->type != PL_EV_ALLOC && (r.lease->flags & L_ALLOCATED)) {
-		/* At CLOSE the kernel has zeroed the socket's port already: show the lease's. */
+	if (r.lease && e->type != PL_EV_ALLOC &&
+	    ((r.lease->flags & L_ALLOCATED) || r.lease->lport)) {
+		/*
+		 * At CLOSE the kernel has zeroed the socket's port already: show
+		 * the lease's (also one's allocated before tracing, once known).
+		 */
 		shown = *e;
 		shown.lport = r.lease->lport;
 		shown.rport = r.lease->rport;

@@ -162,7 +162,7 @@ static void print_sock(FILE *f, const struct sock_ent *e)
 		pid, e->pid ? comm : "(unknown)", r->netns, left,
 		container__short(owner_ctr(e), ctr, sizeof(ctr)));
 	if (e->nholders > 1)
-		fprintf(f, " (and %u more processes)", e->nholders - 1);
+		fprintf(f, " (and %u more process%s)", e->nholders - 1, e->nholders == 2 ? "" : "es");
 	fprintf(f, "\n");
 }
 

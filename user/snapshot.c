@@ -81,15 +81,6 @@ bool ns_reserved(const struct ns_info *ns, __u16 port)
 	return ns->reserved[port / 8] & (1 << (port % 8));
 }
 
-static bool loopback(int family, const __u8 *a)
-{
-	static const __u8 lo6[16] = { [15] = 1 }, mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (family == AF_INET)
-		return a[0] == 127;
-	return !memcmp(a, lo6, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
-}
-
 bool ns_tw_reusable(const struct ns_info *ns, const struct pl_sock_rec *r)
 {
 	/* TCP_TIMEWAIT_LEN: how long it has waited is a minute less what is left */
@@ -99,7 +90,7 @@ bool ns_tw_reusable(const struct ns_info *ns, const struct pl_sock_rec *r)
 	    !(r->flags & PL_SOCKF_TW_TS) || !ns || !ns->tw_reuse)
 		return false;
 	if (ns->tw_reuse == 2 && !(r->flags & PL_SOCKF_LO_DEV) &&
-	    !loopback(r->family, r->laddr) && !loopback(r->family, r->raddr))
+	    !addr_loopback(r->family, r->laddr) && !addr_loopback(r->family, r->raddr))
 		return false;
 	return r->expires_ns <= len && len - r->expires_ns >= ns->tw_reuse_delay_ms * 1000000ULL;
 }

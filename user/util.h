@@ -3,6 +3,7 @@
 #ifndef PORTLIFE_UTIL_H
 #define PORTLIFE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <linux/types.h>
@@ -15,6 +16,8 @@ const char *tcp_state_name(int state);
 const char *proto_family_str(int proto, int family);
 /* Printable address: "10.0.0.1" or "::1". */
 const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len);
+/* 127.0.0.0/8, ::1 or ::ffff:127.x.y.z: an address of the loopback device. */
+bool addr_loopback(int family, const __u8 addr[16]);
 /* "10.0.0.1:80" or "[::1]:80". */
 const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf, size_t len);
 /* Human duration with a unit: "850ns", "12.3us", "4.00ms", "61.2s". */

@@ -1004,6 +1004,151 @@ static int t_udp_preexisting(void)
 	return err;
 }
 
+/* ---- TCP sockets bound before portlife started --------------------------------- */
+
+/*
+ * Made before portlife starts, in the child's own namespace: listeners on
+ * IPv4 and IPv6 loopback, and clients bound then: pre_tcp[0] by bind(0),
+ * pre_tcp[1] to a port it names (a client with a fixed source port),
+ * pre_tcp[2] IPv6 by bind(0), pre_tcp[3] with IP_BIND_ADDRESS_NO_PORT (an
+ * address, no port yet).
+ */
+static int pre_tcp[4], pre_lfd[2];
+
+static int pre_tcp_sockets(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((pre_lfd[0] = listener(AF_INET, 0)) < 0 || (pre_lfd[1] = listener(AF_INET6, 0)) < 0)
+		return -errno;
+	r->listen_port = sock_port(pre_lfd[0]);
+	r->bound_port = sock_port(pre_lfd[1]);
+	if ((pre_tcp[0] = bound_socket(AF_INET, 0)) < 0)
+		return pre_tcp[0];
+	/* a port named: one in the range that bind(0) just gave, free again */
+	if ((pre_tcp[1] = bound_socket(AF_INET, 0)) < 0)
+		return pre_tcp[1];
+	r->pre_port[1] = sock_port(pre_tcp[1]);
+	close(pre_tcp[1]);
+	if ((pre_tcp[1] = bound_socket(AF_INET, r->pre_port[1])) < 0)
+		return pre_tcp[1];
+	if ((pre_tcp[2] = bound_socket(AF_INET6, 0)) < 0)
+		return pre_tcp[2];
+	pre_tcp[3] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (pre_tcp[3] < 0 ||
+	    setsockopt(pre_tcp[3], IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)))
+		return -errno;
+	len = mkaddr(&ss, AF_INET, 0);
+	if (bind(pre_tcp[3], (void *)&ss, len))
+		return -errno;
+	for (int i = 0; i < 4; i++)
+		r->pre_port[i] = sock_port(pre_tcp[i]);
+	return !r->pre_port[0] || !r->pre_port[1] || !r->pre_port[2] || r->pre_port[3] ? -EPROTO : 0;
+}
+
+/* Each connects (and is answered), then all end with a reset: released at the close. */
+static int sc_tcp_prebound(struct result *r)
+{
+	int acc[4];
+
+	for (int i = 0; i < 4; i++) {
+		int fam = i == 2 ? AF_INET6 : AF_INET;
+		struct sockaddr_storage ss;
+		socklen_t len = mkaddr(&ss, fam, fam == AF_INET6 ? r->bound_port : r->listen_port);
+
+		r->t_open0[i] = now_ns();
+		if (connect(pre_tcp[i], (void *)&ss, len))
+			return -errno;
+		r->t_open1[i] = now_ns();
+		r->hold_port[i] = sock_port(pre_tcp[i]);
+		acc[i] = accept(pre_lfd[fam == AF_INET6], NULL, NULL);
+		if (acc[i] < 0)
+			return -errno;
+	}
+	r->nhold = 4;
+	sleep_ms(50);
+	for (int i = 0; i < 4; i++) {
+		r->t_close0[i] = now_ns();
+		rst_close(pre_tcp[i]);
+		r->t_close1[i] = now_ns();
+		close(acc[i]);
+	}
+	close(pre_lfd[0]);
+	close(pre_lfd[1]);
+	sleep_ms(50);
+	return 0;
+}
+
+/*
+ * A TCP socket bound before portlife started, connect()ing while it traces,
+ * takes no port: no allocation is told (it was one, with a search latency,
+ * "connect in 30us", in every mode, and its bind(0) or named port counted as
+ * the connect()'s), but the connection is followed: state changes under a
+ * lease, and one release at its close, told as allocated before tracing (no
+ * hold time). A socket with only an address then (IP_BIND_ADDRESS_NO_PORT)
+ * takes its port in the connect(): one allocation.
+ */
+static int t_tcp_prebound(void)
+{
+	struct run run;
+	int err;
+
+	child_pre = pre_tcp_sockets;
+	err = start(&run, sc_tcp_prebound, "tcp_prebound", NULL);
+	child_pre = NULL;
+	if (!err)
+		err = drive(&run);
+	stop(&run, 500);
+	for (int i = 0; !err && i < 3; i++) {
+		int port = run.r.hold_port[i];
+		const char *a = NULL, *st = NULL, *rel = NULL;
+
+		if (port != run.r.pre_port[i])
+			err = fail("socket %d: port %d after connect(), %d before", i, port,
+				   run.r.pre_port[i]);
+		else if (count_ev(&run, "alloc", run.child, port, &a))
+			err = fail("port %d, bound before portlife started, told as allocated: %s",
+				   port, a);
+		else if (!count_ev(&run, "state", run.child, port, &st) || jnum(st, "lease") <= 0)
+			err = fail("port %d: its connection's state changes not told under a lease",
+				   port);
+		else if (count_lease_ev(&run, "release", jnum(st, "lease"), &rel) != 1)
+			err = fail("port %d: released %d times, want 1", port,
+				   count_lease_ev(&run, "release", jnum(st, "lease"), NULL));
+		else if (jnum(rel, "lport") != port || jfind(rel, "hold_ns") ||
+			 !jstr_is(rel, "reason", "close"))
+			err = fail("port %d: not a close of a port allocated before tracing: %s",
+				   port, rel);
+		else if (jnum(rel, "ts_ns") < run.r.t_close0[i] ||
+			 jnum(rel, "ts_ns") > run.r.t_close1[i] + HOLD_SLACK_NS)
+			err = fail("port %d: released at %lld, outside its close [%lld, %lld]", port,
+				   jnum(rel, "ts_ns"), run.r.t_close0[i], run.r.t_close1[i]);
+	}
+	if (!err) {
+		/* the address-only one: its port taken by connect() */
+		run.r.nhold = 1;
+		run.r.hold_port[0] = run.r.hold_port[3];
+		run.r.t_open0[0] = run.r.t_open0[3];
+		run.r.t_open1[0] = run.r.t_open1[3];
+		run.r.t_close0[0] = run.r.t_close0[3];
+		run.r.t_close1[0] = run.r.t_close1[3];
+		err = holds_are_leases(&run, "connect", "connect()");
+	}
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child &&
+		    jnum(run.lines[i], "allocs") != 1)
+			err = fail("the summary counts %lld allocations, want 1: %s",
+				   jnum(run.lines[i], "allocs"), run.lines[i]);
+	if (!err)
+		err = none_held(&run);
+	cleanup(&run);
+	return err;
+}
+
 /* ---- connect() through io_uring: no syscall, no exit tracepoint ---------------- */
 
 /*
@@ -1947,6 +2092,7 @@ LIVE_TEST(bind_errors, t_bind_errors, 198, false);
 LIVE_TEST(hold_accuracy, t_hold_accuracy, 199, false);
 LIVE_TEST(no_syscall_hooks, t_no_syscall_hooks, 199, false);
 LIVE_TEST(udp_preexisting, t_udp_preexisting, 199, false);
+LIVE_TEST(tcp_prebound, t_tcp_prebound, 199, false);
 LIVE_TEST(udp_io_uring, t_udp_io_uring, 199, false);
 LIVE_TEST(udp_disconnect, t_udp_disconnect, 199, false);
 LIVE_TEST(listen_unbound, t_listen_unbound, 199, false);

@@ -103,6 +103,95 @@ static void test_own_range_remedy(void **state)
 	agg__free(a);
 }
 
+/*
+ * A bound port's connect()s that met their 4-tuple in use searched nothing:
+ * the remedy is to let connect() choose the port, not a wider range, and
+ * they stay out of the allocation latency. One real failed search among
+ * them brings the general remedy back.
+ */
+static void test_tuple_remedy(void **state)
+{
+	struct agg *a = agg__new(16);
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP,
+			      .err = 99, .pid = 9, .dur_ns = 1000, .comm = "legacy",
+			      .sflags = PL_ALLOCF_BOUND };
+	struct lease_result r = { .what = LW_ALLOC };
+	struct proc_stats **v;
+	char buf[320];
+	size_t n;
+
+	(void)state;
+	assert_non_null(a);
+	agg__apply(a, &e, &r);
+	agg__apply(a, &e, &r);
+	v = agg__sorted(a, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0]->failures, 2);
+	assert_int_equal(v[0]->tuple_fails, 2);
+	assert_int_equal(v[0]->alloc_lat.count, 0);
+	assert_non_null(strstr(agg__remedy(v[0], buf, sizeof(buf)),
+			       "a bound port makes one connection per destination"));
+	assert_null(strstr(buf, "ip_local_port_range"));
+	free(v);
+	e.sflags = 0;
+	agg__apply(a, &e, &r);
+	v = agg__sorted(a, &n);
+	assert_int_equal(v[0]->alloc_lat.count, 1);
+	assert_non_null(strstr(agg__remedy(v[0], buf, sizeof(buf)),
+			       "widen net.ipv4.ip_local_port_range"));
+	free(v);
+	agg__free(a);
+}
+
+/*
+ * A process whose ports mostly end in TIME_WAIT on loopback is not told to
+ * set tcp_tw_reuse=1: the default 2 already lets connect() take those over.
+ * One whose TIME_WAIT is towards another host still is.
+ */
+static void test_loopback_tw_remedy(void **state)
+{
+	struct agg *a = agg__new(16);
+	struct lease lo = { .pid = 9, .comm = "sidecar", .family = AF_INET, .proto = IPPROTO_TCP,
+			    .laddr = { 127, 0, 0, 1 }, .alloc_ts = 1 };
+	struct lease far = lo;
+	struct pl_event e = { .type = PL_EV_ALLOC, .family = AF_INET, .proto = IPPROTO_TCP };
+	struct proc_stats **v;
+	char buf[320];
+	size_t n;
+
+	(void)state;
+	assert_non_null(a);
+	far.pid = 10;
+	far.laddr[0] = 10;
+	for (int i = 0; i < 100; i++) {
+		struct lease *ls[] = { &lo, &far };
+
+		for (int k = 0; k < 2; k++) {
+			struct lease_result r = { .what = LW_ALLOC, .lease = ls[k] };
+
+			agg__apply(a, &e, &r);
+			r.what = LW_TW_ENTER;
+			agg__apply(a, &e, &r);
+		}
+	}
+	v = agg__sorted(a, &n);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(v[i]->tw_entered, 100);
+		agg__remedy(v[i], buf, sizeof(buf));
+		if (v[i]->pid == 9) {
+			assert_int_equal(v[i]->tw_loopback, 100);
+			assert_non_null(strstr(buf, "on loopback"));
+			assert_null(strstr(buf, "tcp_tw_reuse=1"));
+		} else {
+			assert_int_equal(v[i]->tw_loopback, 0);
+			assert_non_null(strstr(buf, "net.ipv4.tcp_tw_reuse=1 on the client"));
+		}
+	}
+	free(v);
+	agg__free(a);
+}
+
 /* An allocation by pid that holds its port. */
 static void hold_event(struct agg *a, __u32 pid, const char *comm)
 {
@@ -258,6 +347,8 @@ int main(void)
 		cmocka_unit_test(test_idle_rows_fold),
 		cmocka_unit_test(test_fold_frees_nothing),
 		cmocka_unit_test(test_own_range_remedy),
+		cmocka_unit_test(test_tuple_remedy),
+		cmocka_unit_test(test_loopback_tw_remedy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
