@@ -70,7 +70,7 @@ LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
-LIVE_BINS := $(OUTPUT)/tests/livetest
+LIVE_BINS := $(OUTPUT)/tests/livetest $(OUTPUT)/tests/clockshim.so
 # the live tests: the runner (harness.c) and one file per feature
 LIVE_SRCS := $(wildcard tests/live/*.c)
 LIVE_OBJS := $(patsubst tests/live/%.c,$(OUTPUT)/tests/live/%.o,$(LIVE_SRCS))
@@ -163,6 +163,12 @@ $(OUTPUT)/tests/live/%.o: tests/live/%.c | $(OUTPUT)/tests/live
 $(OUTPUT)/tests/livetest: $(LIVE_OBJS) | $(OUTPUT)/tests
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(PL_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@
+
+# Preloaded into portlife by the live test clock_step: a wall-clock step
+# without touching the host's clock. A host-only (views) test: never static.
+$(OUTPUT)/tests/clockshim.so: tests/shim/clockshim.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -shared -fPIC -O2 -Wall $< -o $@ -ldl
 
 # The userspace pipeline alone (synthetic events, no kernel): events/s per
 # core, RSS per live lease, `report` of a 1M-event trace.

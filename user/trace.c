@@ -72,7 +72,7 @@ struct tick {
 };
 
 enum { TICK_SNAPSHOT, TICK_LOSSES, TICK_VIEWS, TICK_FAILURES, TICK_WARN, TICK_SUMMARY, TICK_NAT,
-       NTICKS };
+       TICK_CLOCK, NTICKS };
 
 struct tracer {
 	const struct env *env;
@@ -519,6 +519,34 @@ static void tick_nat(struct tracer *tr, __u64 now)
 	nat_watch__tick(tr->nat, now);
 }
 
+/*
+ * Events carry CLOCK_MONOTONIC; their wall times add an offset to it. A
+ * step of the wall clock (NTP's first sync after boot, a VM resumed, a date
+ * set by hand) changes that offset: re-read every second, so a run of weeks
+ * prints the times the host's logs have. Read twice, the offset moves by the
+ * microseconds between the two clock reads: only a step over a millisecond
+ * is taken. A recording keeps the offset of its start (its header).
+ */
+#define CLOCK_STEP_NS 1000000LL
+
+static void tick_clock(struct tracer *tr, __u64 now)
+{
+	__u64 off = mono_to_wall_offset();
+	__s64 step = (__s64)(off - tr->out.wall_off);
+
+	tr->ticks[TICK_CLOCK].next = now + SEC;
+	if (step < CLOCK_STEP_NS && step > -CLOCK_STEP_NS)
+		return;
+	if (tr->env->verbose || step >= 1000000000LL || step <= -1000000000LL)
+		fprintf(stderr, "portlife: the wall clock stepped by %+.3f s: times from now on "
+				"follow it\n", step / 1e9);
+	tr->out.wall_off = off;
+	tr->diag.wall_off = off;
+	tr->fails.wall_off_ns = off;
+	if (tr->alerts)
+		alerts__set_wall_off(tr->alerts, off);
+}
+
 static void tick_failures(struct tracer *tr, __u64 now)
 {
 	tr->ticks[TICK_FAILURES].next = now + SEC;
@@ -803,6 +831,7 @@ static void schedule_ticks(struct tracer *tr)
 	tr->ticks[TICK_SUMMARY] = (struct tick){ "summary", tick_summary,
 		env->interval ? now + (__u64)(env->interval * 1e9) : 0 };
 	tr->ticks[TICK_NAT] = (struct tick){ "NAT statistics", tick_nat, tr->nat ? now + SEC : 0 };
+	tr->ticks[TICK_CLOCK] = (struct tick){ "wall clock", tick_clock, now + SEC };
 	tr->snap_interval = env->tw_interval;
 }
 

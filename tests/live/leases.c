@@ -1998,9 +1998,14 @@ static int hold_check(char *const extra[], const char *name)
 		const char *a = NULL, *rel = NULL;
 		long long hold, own;
 
-		if (count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a) != 1 ||
-		    count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1) {
-			err = fail("port %d: not one alloc and one release", run.r.hold_port[i]);
+		int na = count_ev(&run, "alloc", run.child, run.r.hold_port[i], &a);
+		int nr = na == 1 ? count_lease_ev(&run, "release", jnum(a, "lease"), &rel) : -1;
+
+		if (na != 1 || nr != 1) {
+			/* which hold (sc_hold: 0-3 TCP, then UDP bind(0), reconnect, connect) */
+			err = fail("port %d (hold %d): %d allocations (want 1), %d releases of the "
+				   "lease (want 1); last alloc: %s", run.r.hold_port[i], i, na, nr,
+				   a ? a : "none");
 			break;
 		}
 		hold = jnum(rel, "hold_ns");
