@@ -345,15 +345,17 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 	if (r->what == LW_ALLOC && e->err) {
 		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
 		touch(p, e->ts_ns);
+		if (e->sflags & PL_ALLOCF_BOUND) {
+			/* no search failed: not in the failures, nor their latency */
+			p->tuple_fails++;
+			return;
+		}
 		count_failures(p, e->err, 1);
 		if (e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EXPLICIT)
 			p->port_taken++;
 		if (e->sflags & PL_ALLOCF_OWN_RANGE)
 			p->own_range_fails++;
-		if (e->sflags & PL_ALLOCF_BOUND)
-			p->tuple_fails++;	/* no search: no allocation latency either */
-		else
-			hist__add(&p->alloc_lat, e->dur_ns);
+		hist__add(&p->alloc_lat, e->dur_ns);
 		return;
 	}
 	if (!l)
@@ -458,13 +460,6 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 		snprintf(buf, len, "bind() to a port in use: see the diagnosis lines for its "
 				   "holder and remedy (for TCP, SO_REUSEADDR only helps against TIME_WAIT "
 				   "holders)");
-	else if (p->failures && p->tuple_fails == p->failures)
-		/* no search failed: a bound port met its own earlier connection */
-		snprintf(buf, len, "connect() from a bound port to a destination that port was "
-				   "still connected to, or in TIME_WAIT with (%llu time%s): a bound "
-				   "port makes one connection per destination; let connect() choose "
-				   "the port (no bind(), or IP_BIND_ADDRESS_NO_PORT before bind())",
-			 (unsigned long long)p->failures, p->failures == 1 ? "" : "s");
 	else if (p->failures && p->own_range_fails == p->failures)
 		/* the netns's range is not what ran out: the sockets narrowed their own */
 		snprintf(buf, len, "its sockets' own IP_LOCAL_PORT_RANGE had no port left (%llu "
@@ -473,6 +468,13 @@ const char *agg__remedy(const struct proc_stats *p, char *buf, size_t len)
 	else if (p->failures)
 		snprintf(buf, len, "allocations failed: see the diagnosis lines; widen "
 				   "net.ipv4.ip_local_port_range or set IP_LOCAL_PORT_RANGE per socket");
+	else if (p->tuple_fails)
+		/* no search failed: a bound port met its own earlier connection */
+		snprintf(buf, len, "connect() from a bound port to a destination that port was "
+				   "still connected to, or in TIME_WAIT with (%llu time%s): a bound "
+				   "port makes one connection per destination; let connect() choose "
+				   "the port (no bind(), or IP_BIND_ADDRESS_NO_PORT before bind())",
+			 (unsigned long long)p->tuple_fails, p->tuple_fails == 1 ? "" : "s");
 	else
 		return NULL;
 	return buf;

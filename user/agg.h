@@ -47,7 +47,8 @@ struct proc_stats {
 	__u64 bind_then_connect;	/* bind(0) then connect(): IP_BIND_ADDRESS_NO_PORT helps */
 	__u64 port_taken;	/* failures that were a bind() to a given port in use */
 	__u64 own_range_fails;	/* failed searches in the socket's own IP_LOCAL_PORT_RANGE */
-	__u64 tuple_fails;	/* connect()s from a bound port whose 4-tuple was in use */
+	__u64 tuple_fails;	/* connect()s from a bound port whose 4-tuple was in use: no
+				 * search, not in failures */
 	__u64 tw_loopback;	/* of tw_entered: on a loopback address */
 	__u64 renamed;		/* events under further names of this pid, folded in here */
 	__u64 first_ts, last_ts;	/* first and last allocation */

@@ -388,8 +388,7 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 
 	family(f, "portlife_allocation_failures_total", "counter",
 	       "Port searches that failed, by process name and errno (EADDRNOTAVAIL: connect "
-	       "found no free port, or from a bound port its 4-tuple in use; EADDRINUSE: bind "
-	       "conflict)");
+	       "found no free port; EADDRINUSE: bind conflict)");
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < AGG_ERRNOS && g[i].s.fail[k].n; k++) {
 			fprintf(f, "portlife_allocation_failures_total{");
@@ -418,6 +417,15 @@ int metrics_render(FILE *f, const struct metrics_src *src)
 				(unsigned long long)g[i].s.bind_err[k].n);
 		}
 	}
+
+	family(f, "portlife_connect_tuple_in_use_total", "counter",
+	       "connect() calls from a port the socket had bound whose 4-tuple to the "
+	       "destination was in use (EADDRNOTAVAIL with no port search): not exhaustion, not "
+	       "in portlife_allocation_failures_total; by process name");
+	for (size_t i = 0; i < n; i++)
+		if (g[i].s.tuple_fails)
+			comm_series(f, "portlife_connect_tuple_in_use_total", &g[i], src->by_pod,
+				    g[i].s.tuple_fails);
 
 	family(f, "portlife_time_wait_entered_total", "counter",
 	       "Ports that went into TIME_WAIT, by process name");

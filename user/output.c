@@ -400,6 +400,7 @@ void out__json_counts(struct jw *w, const struct proc_stats *s)
 	jw_ku64(w, "allocs", s->allocs);
 	jw_ku64(w, "failures", s->failures);
 	jw_ku64(w, "bind_errors", s->bind_errors);
+	jw_ku64(w, "tuple_in_use", s->tuple_fails);
 	jw_ku64(w, "tw_entered", s->tw_entered);
 	jw_ku64(w, "releases", s->releases);
 	jw_ks64(w, "held", s->held);
@@ -611,6 +612,9 @@ static void human_proc(struct out *o, const struct proc_stats *p)
 				(unsigned long long)p->bind_err[i].n);
 		fprintf(f, "\n");
 	}
+	if (p->tuple_fails)
+		fprintf(f, "  connect() from a bound port, its 4-tuple in use (no search): %llu\n",
+			(unsigned long long)p->tuple_fails);
 	if (p->renamed)
 		fprintf(f, "  renamed: %llu events under further names of pid %u counted here "
 			   "(it renamed itself more than %d times)\n",
@@ -682,6 +686,7 @@ static void json_proc(struct out *o, const struct proc_stats *p)
 		jw_u64(&w, p->bind_err[i].n);
 	}
 	jw_end(&w);
+	jw_ku64(&w, "tuple_in_use", p->tuple_fails);
 	jw_ku64(&w, "tw_entered", p->tw_entered);
 	jw_ku64(&w, "releases", p->releases);
 	jw_key(&w, "released_by");
