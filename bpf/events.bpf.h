@@ -437,17 +437,23 @@ static __always_inline bool traced_proto(const struct sock *sk)
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
 }
 
-static __always_inline void call_enter(__u32 fn, const void *sk, __u16 snum)
+static __always_inline void call_enter_arg(__u32 fn, const void *sk, __u16 snum, __u32 arg)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_key k = { .tid = (__u32)id, .fn = fn };
-	struct call_val v = { .ts = bpf_ktime_get_ns(), .sk = (__u64)sk, .snum = snum };
+	struct call_val v = { .ts = bpf_ktime_get_ns(), .sk = (__u64)sk, .arg = arg,
+			      .snum = snum };
 
 	if ((id >> 32) == self_tgid) {
 		__sync_fetch_and_add(&calib_hits, 1);
 		return;
 	}
 	bpf_map_update_elem(&calls, &k, &v, BPF_ANY);
+}
+
+static __always_inline void call_enter(__u32 fn, const void *sk, __u16 snum)
+{
+	call_enter_arg(fn, sk, snum, 0);
 }
 
 /* The entry state of fn in this thread (consumed), or false. */

@@ -103,6 +103,17 @@ static __always_inline void handle_hash_connect_exit(long ret)
 				  EADDRNOTAVAIL, NULL);
 }
 
+/*
+ * inet_csk_get_port(): bind() asks for a port (the socket has none yet), and
+ * listen() checks again the one its socket was bound to (it has it: kept as
+ * the call's arg).
+ */
+static __always_inline void get_port_enter(const struct sock *sk, __u16 snum)
+{
+	if (traced_proto(sk))
+		call_enter_arg(FN_GET_PORT, sk, snum, BPF_CORE_READ(sk, __sk_common.skc_num));
+}
+
 static __always_inline void handle_get_port_exit(long ret)
 {
 	const struct sock *sk;
@@ -123,6 +134,15 @@ static __always_inline void handle_get_port_exit(long ret)
 		    (!targ_family || BPF_CORE_READ(sk, __sk_common.skc_family) == targ_family))
 			emit_listen(sk, BPF_CORE_READ(sk, __sk_common.skc_num), id);
 	}
+	/*
+	 * listen()'s check of its bound port passed: no allocation, whether
+	 * the bind() had a lease or came before tracing (the tracepoint mode
+	 * tells no lease for such a listener either). Failed, it is a conflict
+	 * like a bind()'s (two SO_REUSEADDR sockets on a port, the second to
+	 * listen).
+	 */
+	if (!ret && c.arg)
+		return;
 	handle_alloc_exit(sk, c.snum, ret, c.ts,
 			  c.snum ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE, NULL);
 }

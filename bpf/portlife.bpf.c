@@ -375,8 +375,7 @@ int BPF_KRETPROBE(pl_kr_bind6, int ret)
 SEC("fentry/inet_csk_get_port")
 int BPF_PROG(pl_fe_getport, struct sock *sk, unsigned short snum)
 {
-	if (traced_proto(sk))
-		call_enter(FN_GET_PORT, sk, snum);
+	get_port_enter(sk, snum);
 	return 0;
 }
 
@@ -390,8 +389,7 @@ int BPF_PROG(pl_fx_getport, struct sock *sk, unsigned short snum, int ret)
 SEC("kprobe/inet_csk_get_port")
 int BPF_KPROBE(pl_kp_getport, struct sock *sk, unsigned short snum)
 {
-	if (traced_proto(sk))
-		call_enter(FN_GET_PORT, sk, snum);
+	get_port_enter(sk, snum);
 	return 0;
 }
 

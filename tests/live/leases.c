@@ -1011,9 +1011,9 @@ static int t_udp_preexisting(void)
  * IPv4 and IPv6 loopback, and clients bound then: pre_tcp[0] by bind(0),
  * pre_tcp[1] to a port it names (a client with a fixed source port),
  * pre_tcp[2] IPv6 by bind(0), pre_tcp[3] with IP_BIND_ADDRESS_NO_PORT (an
- * address, no port yet).
+ * address, no port yet), pre_tcp[4] by bind(0), to listen() while tracing.
  */
-static int pre_tcp[4], pre_lfd[2];
+static int pre_tcp[5], pre_lfd[2];
 
 static int pre_tcp_sockets(struct result *r)
 {
@@ -1045,9 +1045,12 @@ static int pre_tcp_sockets(struct result *r)
 	len = mkaddr(&ss, AF_INET, 0);
 	if (bind(pre_tcp[3], (void *)&ss, len))
 		return -errno;
-	for (int i = 0; i < 4; i++)
+	if ((pre_tcp[4] = bound_socket(AF_INET, 0)) < 0)
+		return pre_tcp[4];
+	for (int i = 0; i < 5; i++)
 		r->pre_port[i] = sock_port(pre_tcp[i]);
-	return !r->pre_port[0] || !r->pre_port[1] || !r->pre_port[2] || r->pre_port[3] ? -EPROTO : 0;
+	return !r->pre_port[0] || !r->pre_port[1] || !r->pre_port[2] || r->pre_port[3] ||
+	       !r->pre_port[4] ? -EPROTO : 0;
 }
 
 /* Each connects (and is answered), then all end with a reset: released at the close. */
@@ -1079,6 +1082,11 @@ static int sc_tcp_prebound(struct result *r)
 	}
 	close(pre_lfd[0]);
 	close(pre_lfd[1]);
+	/* a listener on its port bound before: listen() checks the port, takes none */
+	if (listen(pre_tcp[4], 4))
+		return -errno;
+	sleep_ms(50);
+	close(pre_tcp[4]);
 	sleep_ms(50);
 	return 0;
 }
@@ -1090,7 +1098,9 @@ static int sc_tcp_prebound(struct result *r)
  * the connect()'s), but the connection is followed: state changes under a
  * lease, and one release at its close, told as allocated before tracing (no
  * hold time). A socket with only an address then (IP_BIND_ADDRESS_NO_PORT)
- * takes its port in the connect(): one allocation.
+ * takes its port in the connect(): one allocation. A socket bound before
+ * that listen()s while tracing takes no port either (the exact modes told
+ * listen()'s check of it as a bind() allocation).
  */
 static int t_tcp_prebound(void)
 {
@@ -1128,6 +1138,9 @@ static int t_tcp_prebound(void)
 			err = fail("port %d: released at %lld, outside its close [%lld, %lld]", port,
 				   jnum(rel, "ts_ns"), run.r.t_close0[i], run.r.t_close1[i]);
 	}
+	if (!err && count_ev(&run, "alloc", run.child, run.r.pre_port[4], NULL))
+		err = fail("port %d, bound before portlife started, told as allocated by listen()",
+			   run.r.pre_port[4]);
 	if (!err) {
 		/* the address-only one: its port taken by connect() */
 		run.r.nhold = 1;
