@@ -332,7 +332,7 @@ struct who_ctx {
 static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 wall_off)
 {
 	struct who_ctx *c = ctx;
-	char comm[PL_COMM_LEN], ts[32], ep[64], eb[16];
+	char comm[PL_COMM_LEN], ts[32], ep[64], rp[64], eb[16];
 	struct jw w;
 
 	if (!c->shown++ && !c->json)
@@ -348,14 +348,22 @@ static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 
 		jw_kstr(&w, "error", errno_name(e->err, eb, sizeof(eb)));
 		jw_ku64(&w, "lport", e->lport);
 		jw_ku64(&w, "netns", e->netns);
+		if (e->sflags & PL_ALLOCF_BOUND)
+			jw_kbool(&w, "tuple_in_use", true);
 		jw_line(&w, c->f);
 		return;
 	}
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-	fprintf(c->f, "  %s pid %u (%s) %s on %s\n", wall_str(e->ts_ns + wall_off, 0, ts, sizeof(ts)),
-		e->pid, comm, errno_name(e->err, eb, sizeof(eb)),
+	fprintf(c->f, "  %s pid %u (%s) %s on %s%s%s%s\n",
+		wall_str(e->ts_ns + wall_off, 0, ts, sizeof(ts)), e->pid, comm,
+		errno_name(e->err, eb, sizeof(eb)),
 		endpoint_str(e->family == AF_INET6 ? AF_INET6 : AF_INET, e->laddr, e->lport, ep,
-			     sizeof(ep)));
+			     sizeof(ep)),
+		/* no search: the port was its own, the 4-tuple to that destination taken */
+		e->sflags & PL_ALLOCF_BOUND ? " (connect() to " : "",
+		e->sflags & PL_ALLOCF_BOUND ? endpoint_str(e->family == AF_INET6 ? AF_INET6 : AF_INET,
+							   e->raddr, e->rport, rp, sizeof(rp)) : "",
+		e->sflags & PL_ALLOCF_BOUND ? ": its 4-tuple in use)" : "");
 }
 
 static int run_ports(int argc, char **argv, int who)
