@@ -527,7 +527,12 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	int err;
 
 	s->rodata->targ_tgid = o->pid;
-	s->rodata->targ_family = o->family;
+	/*
+	 * -6 in the kernel: an IPv4 socket never carries IPv6. -4 in user space
+	 * alone (pipeline__traffic_family()): an IPv6 socket on v4-mapped
+	 * addresses carries IPv4, and most hooks see no address yet.
+	 */
+	s->rodata->targ_family = o->family == AF_INET6 ? AF_INET6 : 0;
 	s->rodata->filter_cgroup = o->filter_cgroup;
 	s->rodata->wakeup_bytes = o->ringbuf_kib * 1024 / 4;
 	s->rodata->exact_hooks = t->mode != MODE_TRACEPOINT;

@@ -23,8 +23,9 @@ enum { OPT_F_CONTAINER = 0x1000, OPT_F_POD, OPT_F_NAMESPACE };
 #define OPTS_FILTER(whose)								\
 	{ "pid", 'p', "PID", 0, whose, 0 },						\
 	{ "comm", 'c', "COMM", 0, "Only processes with this name (exact, at most 15 chars; the process's, as ps shows it, whichever of its threads made the call)", 0 }, \
-	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },					\
-	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },					\
+	{ "ipv4", '4', NULL, 0, "Only IPv4 traffic, an IPv6 socket's on v4-mapped addresses "	\
+	  "(a JVM's IPv4 connections) included", 0 },						\
+	{ "ipv6", '6', NULL, 0, "Only IPv6 traffic", 0 },					\
 	OPTS_CONTAINER_FILTER
 
 /* --container, --pod, --namespace: also for ports and who. */

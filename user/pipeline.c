@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "nat.h"
 #include "pipeline.h"
 
@@ -143,8 +144,26 @@ int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n)
 }
 
 /*
- * Every event carries its lease owner's pid, comm and family, so these
- * filters keep or drop whole leases.
+ * The family of an event's traffic: an IPv6 socket on v4-mapped addresses
+ * carries IPv4 (a JVM's sockets are dual-stack: its IPv4 connections are
+ * AF_INET6 sockets to ::ffff:a.b.c.d), so -4 keeps it and -6 does not. One
+ * on [::] with no peer yet is IPv6.
+ */
+int pipeline__traffic_family(const struct pl_event *e)
+{
+	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (e->family == AF_INET6 &&
+	    (!memcmp(e->laddr, pfx, sizeof(pfx)) || !memcmp(e->raddr, pfx, sizeof(pfx))))
+		return AF_INET;
+	return e->family;
+}
+
+/*
+ * Every event carries its lease owner's pid and comm, so these filters keep
+ * or drop whole leases; the family too, but for a lease that changes
+ * addresses (bound to [::], then connected to a v4-mapped peer) the one its
+ * first event had (pipeline__event()).
  */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e)
 {
@@ -152,9 +171,24 @@ bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e)
 		return false;
 	if (f->has_comm && strncmp(e->comm, f->comm, sizeof(f->comm)))
 		return false;
-	if (f->family && e->family != f->family)
+	if (f->family && pipeline__traffic_family(e) != f->family)
 		return false;
 	return true;
+}
+
+/*
+ * An event that -4/-6 alone drops, of a lease the filter kept at its first
+ * event (bound to [::], then connected to a v4-mapped peer): a lease stays
+ * whole.
+ */
+static bool lease_kept(struct pipeline *p, const struct pl_event *e)
+{
+	struct pipeline_filter f = p->filt;
+
+	if (!f.family || !e->lease)
+		return false;
+	f.family = 0;
+	return pipeline__wanted(&f, e) && lease_table__find(p->leases, e->lease);
 }
 
 int pipeline__event(struct pipeline *p, const struct pl_event *e)
@@ -163,7 +197,7 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 	struct pl_event shown;
 	const struct pl_event *out = e;
 
-	if (!pipeline__wanted(&p->filt, e))
+	if (!pipeline__wanted(&p->filt, e) && !lease_kept(p, e))
 		return 0;
 	if (!container_filter__empty(&p->filt.ctr) &&
 	    !container__match(container_src__get(&p->ctrs, e->cgroup_id), &p->filt.ctr))

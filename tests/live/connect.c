@@ -337,7 +337,83 @@ static int t_thread_names(void)
 	return err;
 }
 
+/* ---- -4: IPv4 traffic, whatever the socket's family --------------------------- */
+
+/*
+ * A dual-stack listener, and three clients: an IPv4 socket, an IPv6 socket
+ * to ::ffff:127.0.0.1 (how a JVM connects to IPv4), an IPv6 socket to ::1.
+ */
+static int sc_family_filter(struct result *r)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	int lfd, c[3], zero = 0, err;
+
+	if ((err = own_netns()))
+		return err;
+	lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+	    bind(lfd, (void *)&s6, sizeof(s6)) || listen(lfd, 8))
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	s6.sin6_port = htons(r->listen_port);
+	if ((c[0] = connect_to(AF_INET, r->listen_port, 0, 0)) < 0)
+		return c[0];
+	for (int i = 1; i < 3; i++) {
+		c[i] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		memset(&s6.sin6_addr, 0, sizeof(s6.sin6_addr));
+		if (i == 1) {
+			s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xff;
+			s6.sin6_addr.s6_addr[12] = 127;
+			s6.sin6_addr.s6_addr[15] = 1;
+		} else {
+			s6.sin6_addr.s6_addr[15] = 1;
+		}
+		if (c[i] < 0 || connect(c[i], (void *)&s6, sizeof(s6)))
+			return -errno;
+	}
+	for (int i = 0; i < 3; i++)
+		r->ports[r->nports++] = sock_port(c[i]);
+	sleep_ms(50);
+	for (int i = 0; i < 3; i++)
+		rst_close(c[i]);
+	close(lfd);
+	sleep_ms(100);
+	return 0;
+}
+
+/*
+ * -4 keeps IPv4 traffic: the IPv4 socket's connection and the IPv6 socket's
+ * to a v4-mapped address, each allocated and released; not the one to ::1.
+ * Before, the kernel's filter took the socket's family: -4 saw none of a
+ * JVM's IPv4 connections.
+ */
+static int t_family_filter(void)
+{
+	char *const extra[] = { "-4", NULL };
+	struct run run;
+	int err;
+
+	err = start(&run, sc_family_filter, "family_filter", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 500);
+	for (int i = 0; !err && i < 3; i++) {
+		const char *a = NULL;
+		int n = count_ev(&run, "alloc", run.child, run.r.ports[i], &a);
+		int rel = n == 1 ? count_lease_ev(&run, "release", jnum(a, "lease"), NULL) : 0;
+
+		if (i < 2 && (n != 1 || rel != 1))
+			err = fail("%s port %d under -4: %d allocations, %d releases (want 1, 1)",
+				   i ? "v4-mapped" : "IPv4", run.r.ports[i], n, rel);
+		else if (i == 2 && (n || count_ev(&run, "state", run.child, run.r.ports[i], NULL)))
+			err = fail("IPv6 port %d reported under -4", run.r.ports[i]);
+	}
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(connect_v4, t_connect_v4, 10, false);
 LIVE_TEST(thread_names, t_thread_names, 25, false);
 LIVE_TEST(connect_v6, t_connect_v6, 20, false);
+LIVE_TEST(family_filter, t_family_filter, 26, false);
 LIVE_TEST(workload, t_workload, 100, false);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -182,6 +183,75 @@ static void test_filters(void **state)
 	assert_int_equal(f->p.first_ts, 100);
 }
 
+/* ::ffff:a.b.c.d (or :: with its last byte set: not mapped) */
+static void v6addr(__u8 a[16], bool mapped, __u8 last)
+{
+	memset(a, 0, 16);
+	if (mapped) {
+		a[10] = a[11] = 0xff;
+		a[12] = 127;
+	}
+	a[15] = last;
+}
+
+/*
+ * -4/-6 go by the traffic: an IPv6 socket on v4-mapped addresses (a JVM's
+ * IPv4 connections) is IPv4. A lease goes by its first event: bound to
+ * [::] (IPv6), then connected to a v4-mapped peer, -6 keeps it whole and -4
+ * none of it before the connect.
+ */
+static void test_family_by_traffic(void **state)
+{
+	struct fixture *f = *state;
+	struct pl_event e = ev(PL_EV_ALLOC, 1, 100);
+
+	f->p.filt.family = AF_INET;
+	e.family = AF_INET6;
+	v6addr(e.laddr, true, 1);
+	v6addr(e.raddr, true, 7);
+	pipeline__event(&f->p, &e);		/* mapped: IPv4, kept */
+	e = ev(PL_EV_ALLOC, 2, 110);
+	e.family = AF_INET6;
+	v6addr(e.laddr, false, 1);
+	v6addr(e.raddr, false, 7);
+	pipeline__event(&f->p, &e);		/* ::1: IPv6, dropped */
+	e = ev(PL_EV_ALLOC, 3, 120);
+	pipeline__event(&f->p, &e);		/* IPv4 socket: kept */
+	assert_int_equal(f->s.n, 2);
+	assert_int_equal(f->s.e[0].lease, 1);
+	assert_int_equal(f->s.e[1].lease, 3);
+
+	/* -6: bound to [::] first (IPv6), then a v4-mapped peer: the whole lease */
+	f->s.n = 0;
+	f->p.filt.family = AF_INET6;
+	e = ev(PL_EV_ALLOC, 4, 200);
+	e.family = AF_INET6;
+	memset(e.laddr, 0, 16);
+	memset(e.raddr, 0, 16);
+	e.rport = 0;
+	pipeline__event(&f->p, &e);
+	e.type = PL_EV_STATE;
+	e.ts_ns = 210;
+	e.old_state = PL_TCP_CLOSE;
+	e.new_state = PL_TCP_SYN_SENT;
+	v6addr(e.laddr, true, 1);
+	v6addr(e.raddr, true, 7);
+	e.rport = 443;
+	pipeline__event(&f->p, &e);
+	e.type = PL_EV_RELEASE;
+	e.ts_ns = 220;
+	e.kind = PL_END_CLOSE;
+	pipeline__event(&f->p, &e);
+	assert_int_equal(f->s.n, 3);
+	/* a mapped lease never seen before is IPv4: not -6's */
+	e = ev(PL_EV_ALLOC, 5, 300);
+	e.family = AF_INET6;
+	v6addr(e.laddr, true, 1);
+	v6addr(e.raddr, true, 7);
+	pipeline__event(&f->p, &e);
+	assert_int_equal(f->s.n, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +259,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_passes_as_is, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_family_by_traffic, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
