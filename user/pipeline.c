@@ -147,23 +147,26 @@ int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n)
  * The family of an event's traffic: an IPv6 socket on v4-mapped addresses
  * carries IPv4 (a JVM's sockets are dual-stack: its IPv4 connections are
  * AF_INET6 sockets to ::ffff:a.b.c.d), so -4 keeps it and -6 does not. One
- * on [::] with no peer yet is IPv6.
+ * on [::] with no peer (a dual-stack listener, a bind(0) before connect())
+ * may carry either: 0, both filters keep it.
  */
 int pipeline__traffic_family(const struct pl_event *e)
 {
-	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff };
+	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff }, any[16];
 
-	if (e->family == AF_INET6 &&
-	    (!memcmp(e->laddr, pfx, sizeof(pfx)) || !memcmp(e->raddr, pfx, sizeof(pfx))))
+	if (e->family != AF_INET6)
+		return e->family;
+	if (!memcmp(e->laddr, pfx, sizeof(pfx)) || !memcmp(e->raddr, pfx, sizeof(pfx)))
 		return AF_INET;
-	return e->family;
+	if (!memcmp(e->laddr, any, sizeof(any)) && !memcmp(e->raddr, any, sizeof(any)))
+		return 0;
+	return AF_INET6;
 }
 
 /*
  * Every event carries its lease owner's pid and comm, so these filters keep
  * or drop whole leases; the family too, but for a lease that changes
- * addresses (bound to [::], then connected to a v4-mapped peer) the one its
- * first event had (pipeline__event()).
+ * addresses the family its first event had decides (pipeline__event()).
  */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e)
 {
@@ -171,8 +174,12 @@ bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e)
 		return false;
 	if (f->has_comm && strncmp(e->comm, f->comm, sizeof(f->comm)))
 		return false;
-	if (f->family && pipeline__traffic_family(e) != f->family)
-		return false;
+	if (f->family) {
+		int family = pipeline__traffic_family(e);
+
+		if (family && family != f->family)
+			return false;
+	}
 	return true;
 }
 

@@ -93,7 +93,7 @@ void pipeline__add_nat_sink(struct pipeline *p, nat_sink_fn fn, void *ctx);
 int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n);
 /* Does the event pass -p, -c, -4/-6 (the container filters are the pipeline's)? */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e);
-/* AF_INET or AF_INET6: the family of the event's traffic (v4-mapped IPv6 is IPv4). */
+/* The family of the event's traffic (v4-mapped IPv6 is IPv4; 0: [::] with no peer, either). */
 int pipeline__traffic_family(const struct pl_event *e);
 
 #endif

@@ -383,7 +383,8 @@ static int sc_family_filter(struct result *r)
 
 /*
  * -4 keeps IPv4 traffic: the IPv4 socket's connection and the IPv6 socket's
- * to a v4-mapped address, each allocated and released; not the one to ::1.
+ * to a v4-mapped address, each allocated and released, and the dual-stack
+ * listener (on [::], it serves IPv4 too); not the connection to ::1.
  * Before, the kernel's filter took the socket's family: -4 saw none of a
  * JVM's IPv4 connections.
  */
@@ -408,6 +409,9 @@ static int t_family_filter(void)
 		else if (i == 2 && (n || count_ev(&run, "state", run.child, run.r.ports[i], NULL)))
 			err = fail("IPv6 port %d reported under -4", run.r.ports[i]);
 	}
+	if (!err && count_ev(&run, "alloc", run.child, run.r.listen_port, NULL) != 1)
+		err = fail("the dual-stack listener's port %d not reported under -4",
+			   run.r.listen_port);
 	cleanup(&run);
 	return err;
 }
