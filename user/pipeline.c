@@ -165,8 +165,7 @@ int pipeline__traffic_family(const struct pl_event *e)
 
 /*
  * Every event carries its lease owner's pid and comm, so these filters keep
- * or drop whole leases; the family too, but for a lease that changes
- * addresses the family its first event had decides (pipeline__event()).
+ * or drop whole leases. The family is the pipeline's (family_wanted()).
  */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e)
 {
@@ -174,28 +173,28 @@ bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e)
 		return false;
 	if (f->has_comm && strncmp(e->comm, f->comm, sizeof(f->comm)))
 		return false;
-	if (f->family) {
-		int family = pipeline__traffic_family(e);
-
-		if (family && family != f->family)
-			return false;
-	}
 	return true;
 }
 
 /*
- * An event that -4/-6 alone drops, of a lease the filter kept at its first
- * event (bound to [::], then connected to a v4-mapped peer): a lease stays
- * whole.
+ * -4/-6 keep or drop a lease by its first event: whether a later one passes
+ * them alone does not matter (bound to [::], then connected to a v4-mapped
+ * peer; a UDP socket's release after connect(AF_UNSPEC) cleared its
+ * addresses). An allocation, or an event with no lease, goes by itself.
  */
-static bool lease_kept(struct pipeline *p, const struct pl_event *e)
+static bool family_wanted(struct pipeline *p, const struct pl_event *e)
 {
-	struct pipeline_filter f = p->filt;
+	int family;
 
-	if (!f.family || !e->lease)
-		return false;
-	f.family = 0;
-	return pipeline__wanted(&f, e) && lease_table__find(p->leases, e->lease);
+	if (!p->filt.family)
+		return true;
+	if (e->type != PL_EV_ALLOC && e->lease && lease_table__find(p->leases, e->lease))
+		return true;
+	family = pipeline__traffic_family(e);
+	/* either family (no address): only a new lease's first event can tell */
+	if (!family)
+		return e->type == PL_EV_ALLOC || !e->lease;
+	return family == p->filt.family;
 }
 
 int pipeline__event(struct pipeline *p, const struct pl_event *e)
@@ -204,7 +203,7 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 	struct pl_event shown;
 	const struct pl_event *out = e;
 
-	if (!pipeline__wanted(&p->filt, e) && !lease_kept(p, e))
+	if (!pipeline__wanted(&p->filt, e) || !family_wanted(p, e))
 		return 0;
 	if (!container_filter__empty(&p->filt.ctr) &&
 	    !container__match(container_src__get(&p->ctrs, e->cgroup_id), &p->filt.ctr))

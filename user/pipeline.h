@@ -91,7 +91,7 @@ void pipeline__add_nat_sink(struct pipeline *p, nat_sink_fn fn, void *ctx);
  * outputs. Returns 0 or a trace write's -errno, as pipeline__event.
  */
 int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n);
-/* Does the event pass -p, -c, -4/-6 (the container filters are the pipeline's)? */
+/* Does the event pass -p and -c (the family and container filters are the pipeline's)? */
 bool pipeline__wanted(const struct pipeline_filter *f, const struct pl_event *e);
 /* The family of the event's traffic (v4-mapped IPv6 is IPv4; 0: [::] with no peer, either). */
 int pipeline__traffic_family(const struct pl_event *e);

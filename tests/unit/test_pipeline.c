@@ -221,6 +221,21 @@ static void test_family_by_traffic(void **state)
 	assert_int_equal(f->s.n, 2);
 	assert_int_equal(f->s.e[0].lease, 1);
 	assert_int_equal(f->s.e[1].lease, 3);
+	/*
+	 * Releases with no address (a UDP socket's after connect(AF_UNSPEC)):
+	 * the kept lease's passes, the dropped one's does not (no orphan).
+	 */
+	for (__u64 id = 1; id <= 2; id++) {
+		e = ev(PL_EV_RELEASE, id, 130);
+		e.family = AF_INET6;
+		e.kind = PL_END_CLOSE;
+		memset(e.laddr, 0, 16);
+		memset(e.raddr, 0, 16);
+		pipeline__event(&f->p, &e);
+	}
+	assert_int_equal(f->s.n, 3);
+	assert_int_equal(f->s.e[2].lease, 1);
+	assert_int_equal(lease_table__stats(f->t)->orphans, 0);
 
 	/* -4, then -6: bound to [::] first (either), then a v4-mapped peer: the whole lease */
 	for (int k = 0; k < 2; k++) {
