@@ -491,7 +491,11 @@ static __always_inline bool call_peek(__u32 fn, struct call_val *out)
 /*
  * A port search returned: ret 0 means sk has its port now. kind/err describe
  * this allocation path; a socket that already holds a lease (connect() after
- * bind(), listen() re-checking its bound port) is not a new allocation.
+ * bind(), listen() re-checking its bound port) is not a new allocation. A
+ * connect() with snum, the port its socket had before it, searched nothing:
+ * bound before tracing began, its lease follows the connection with no
+ * ALLOC (told as allocated before tracing, as the tracepoint mode does); a
+ * failure is its 4-tuple in use.
  */
 static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum, long ret,
 					      __u64 start, __u8 kind, __s32 err,
@@ -535,7 +539,7 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 		ev_submit(e);
 		return;
 	}
-	if (lease_store(key, &nl))
+	if (lease_store(key, &nl) || (kind == PL_ALLOC_CONNECT && snum))
 		return;
 	emit_alloc(sk, &nl, kind, 0, now - start);
 }

@@ -68,37 +68,11 @@ static __always_inline void connect_enter(const struct sock *sk)
 		call_enter(FN_CONNECT, sk, BPF_CORE_READ(sk, __sk_common.skc_num));
 }
 
-/*
- * A connect() of a socket that had its port before it: bound before tracing
- * began (a bind() while tracing made a lease, and nothing is done here). No
- * port was taken; the lease follows the connection, told as one allocated
- * before tracing (its first event a STATE, no ALLOC), as the tracepoint mode
- * does.
- */
-static __always_inline void prebound_connect(const struct sock *sk)
-{
-	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk;
-	struct lease_val nl = {};
-
-	if (bpf_map_lookup_elem(&leases, &key) || task_filtered(id >> 32))
-		return;
-	if (targ_family && BPF_CORE_READ(sk, __sk_common.skc_family) != targ_family)
-		return;
-	lease_init(&nl, sk, id);
-	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	nl.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	lease_store(key, &nl);
-}
-
 static __always_inline void handle_hash_connect_exit(long ret)
 {
 	struct call_val c;
 
-	if (!call_exit(FN_CONNECT, &c))
-		return;
-	if (c.snum && !ret)
-		prebound_connect((const struct sock *)c.sk);
-	else	/* a bound port's failure: __inet_check_established() found its 4-tuple taken */
+	if (call_exit(FN_CONNECT, &c))
 		handle_alloc_exit((const struct sock *)c.sk, c.snum, ret, c.ts, PL_ALLOC_CONNECT,
 				  EADDRNOTAVAIL, NULL);
 }

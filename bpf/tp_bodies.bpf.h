@@ -439,6 +439,9 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		 listen_failed(sk, sk->__sk_common.skc_num))
 		return 0;
 
+	/* a connect() of a socket with its port: only its exit can tell its failure */
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT && sk->__sk_common.skc_num)
+		tcp_bound_connect_begin(sk);
 	l = tcp_lease(sk, &hashed);
 	if (!l) {
 		__u64 id, key = (__u64)sk;
@@ -468,7 +471,6 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 			nl.flags = LF_LEASE;
 			nl.lport = lport;
 			emit_state(sk, &nl, oldstate, newstate, 0);
-			tcp_bound_connect_begin(sk);
 		} else {
 			nl.flags = LF_LEASE | LF_CONNECTING;
 			tcp_connect_begin(sk, &nl, (__u32)id);
@@ -484,9 +486,6 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		*l = nl;
 		return 0;
 	}
-	/* bound while tracing (a lease since its bind()), connecting now */
-	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT && sk->__sk_common.skc_num)
-		tcp_bound_connect_begin(sk);
 	/* TIME_WAIT snapshots are matched by cookie: make sure there is one. */
 	if (!l->cookie)
 		l->cookie = bpf_get_socket_cookie((void *)sk);

@@ -81,18 +81,17 @@ static bool addr_unspec(int family, const __u8 a[16])
 	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
 }
 
-static bool v4_mapped(const __u8 a[16])
-{
-	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, pfx, 12);
-}
-
 /*
  * Can a socket on laddr be what kept e's bind() from its port? Two different specific
  * addresses of one family never clash; a wildcard clashes with anything of its
  * family, and across families see below.
  */
+/* An IPv6 socket on [::] in an IPv4 bind()'s way: dual stack (IPV6_V6ONLY is the remedy). */
+static bool dual_stack_holder(int family, const __u8 laddr[16], const struct pl_event *e)
+{
+	return e->family == AF_INET && family == AF_INET6 && addr_unspec(AF_INET6, laddr);
+}
+
 static bool may_clash(int family, const __u8 laddr[16], const struct pl_event *e)
 {
 	const __u8 *a6, *a4;
@@ -111,7 +110,7 @@ static bool may_clash(int family, const __u8 laddr[16], const struct pl_event *e
 	a4 = e->family == AF_INET6 ? laddr : e->laddr;
 	if (addr_unspec(AF_INET6, a6))
 		return true;
-	if (!v4_mapped(a6))
+	if (!addr_v4mapped(a6))
 		return false;
 	a6 += 12;	/* ::ffff:0.0.0.0 is IPv4's wildcard */
 	return !(a6[0] | a6[1] | a6[2] | a6[3]) || addr_unspec(AF_INET, a4) || !memcmp(a6, a4, 4);
@@ -197,9 +196,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 				    holder_rank(h) != rank || !may_clash(h->r.family, h->r.laddr, e))
 					continue;
 				ntw += h->r.proto == IPPROTO_TCP && h->r.state == PL_TCP_TIME_WAIT;
-				/* an IPv6 socket in IPv4's way on [::]: dual stack */
-				ndual += e->family == AF_INET && h->r.family == AF_INET6 &&
-					 addr_unspec(AF_INET6, h->r.laddr);
+				ndual += dual_stack_holder(h->r.family, h->r.laddr, e);
 				if (n == HOLDERS_LISTED) {
 					more[h->r.state & 15]++;
 					nmore++;
@@ -234,8 +231,7 @@ static void in_use(struct diag *d, const struct pl_event *e, const struct snapsh
 		}
 		if (l) {
 			n++;
-			ndual += e->family == AF_INET && l->family == AF_INET6 &&
-				 addr_unspec(AF_INET6, l->laddr);
+			ndual += dual_stack_holder(l->family, l->laddr, e);
 		}
 	}
 	if (d->json)

@@ -21,16 +21,9 @@ static bool same_dest(const struct dest *d, __u32 netns, int family, const __u8 
 	       !memcmp(d->laddr, laddr, 16) && !memcmp(d->raddr, raddr, 16);
 }
 
-static bool v4mapped(const __u8 *a)
-{
-	static const __u8 prefix[12] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, prefix, sizeof(prefix));
-}
-
 void headroom_unmap(int *family, __u8 *addr)
 {
-	if (*family != AF_INET6 || !v4mapped(addr))
+	if (*family != AF_INET6 || !addr_v4mapped(addr))
 		return;
 	memmove(addr, addr + 12, 4);
 	memset(addr + 4, 0, 12);
@@ -46,7 +39,7 @@ static void tuple_unmap(int *family, __u8 *laddr, __u8 *raddr)
 {
 	int lf = *family;
 
-	if (*family != AF_INET6 || !v4mapped(raddr) || !(v4mapped(laddr) ||
+	if (*family != AF_INET6 || !addr_v4mapped(raddr) || !(addr_v4mapped(laddr) ||
 							 !memcmp(laddr, (__u8[16]){ 0 }, 16)))
 		return;
 	headroom_unmap(&lf, laddr);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include "nat.h"
 #include "pipeline.h"
+#include "util.h"
 
 void pipeline__init(struct pipeline *p, struct lease_table *t, struct agg *a)
 {
@@ -152,11 +153,11 @@ int pipeline__nat(struct pipeline *p, const struct pl_nat_rec *n)
  */
 int pipeline__traffic_family(const struct pl_event *e)
 {
-	static const __u8 pfx[12] = { [10] = 0xff, [11] = 0xff }, any[16];
+	static const __u8 any[16];
 
 	if (e->family != AF_INET6)
 		return e->family;
-	if (!memcmp(e->laddr, pfx, sizeof(pfx)) || !memcmp(e->raddr, pfx, sizeof(pfx)))
+	if (addr_v4mapped(e->laddr) || addr_v4mapped(e->raddr))
 		return AF_INET;
 	if (!memcmp(e->laddr, any, sizeof(any)) && !memcmp(e->raddr, any, sizeof(any)))
 		return 0;
@@ -188,13 +189,14 @@ static bool family_wanted(struct pipeline *p, const struct pl_event *e)
 
 	if (!p->filt.family)
 		return true;
+	family = pipeline__traffic_family(e);
+	if (family == p->filt.family)
+		return true;
+	/* another family, or either (no address): a lease kept already keeps it */
 	if (e->type != PL_EV_ALLOC && e->lease && lease_table__find(p->leases, e->lease))
 		return true;
-	family = pipeline__traffic_family(e);
-	/* either family (no address): only a new lease's first event can tell */
-	if (!family)
-		return e->type == PL_EV_ALLOC || !e->lease;
-	return family == p->filt.family;
+	/* either family: only a new lease's first event can tell */
+	return !family && (e->type == PL_EV_ALLOC || !e->lease);
 }
 
 int pipeline__event(struct pipeline *p, const struct pl_event *e)

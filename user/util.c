@@ -62,13 +62,20 @@ const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len)
 	return buf;
 }
 
+bool addr_v4mapped(const __u8 a[16])
+{
+	static const __u8 prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
 bool addr_loopback(int family, const __u8 a[16])
 {
-	static const __u8 lo6[16] = { [15] = 1 }, mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const __u8 lo6[16] = { [15] = 1 };
 
 	if (family == AF_INET)
 		return a[0] == 127;
-	return !memcmp(a, lo6, 16) || (!memcmp(a, mapped, 12) && a[12] == 127);
+	return !memcmp(a, lo6, 16) || (addr_v4mapped(a) && a[12] == 127);
 }
 
 const char *endpoint_str(int family, const __u8 addr[16], __u16 port, char *buf, size_t len)

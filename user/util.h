@@ -16,6 +16,8 @@ const char *tcp_state_name(int state);
 const char *proto_family_str(int proto, int family);
 /* Printable address: "10.0.0.1" or "::1". */
 const char *addr_str(int family, const __u8 addr[16], char *buf, size_t len);
+/* ::ffff:a.b.c.d: an IPv6 socket's IPv4 address. */
+bool addr_v4mapped(const __u8 addr[16]);
 /* 127.0.0.0/8, ::1 or ::ffff:127.x.y.z: an address of the loopback device. */
 bool addr_loopback(int family, const __u8 addr[16]);
 /* "10.0.0.1:80" or "[::1]:80". */
