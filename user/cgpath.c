@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -8,31 +10,185 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include "cgpath.h"
 #include "util.h"
 
-int cgroup2_mount(char *buf, size_t len)
+/*
+ * dir opened, when it is a directory of the cgroup v2 tree (checked on the
+ * descriptor, not the path: a mount table read a moment ago proves
+ * nothing); *is_root: it is the tree's root, which alone has no cgroup.type.
+ */
+static int open_cgroup_dir(const char *dir, bool *is_root)
 {
-	char line[4096], mnt[PATH_MAX], fstype[64];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int err = -ENOENT;
+	struct statfs sf;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC) {
+		close(fd);
+		return -ENOTDIR;
+	}
+	*is_root = faccessat(fd, "cgroup.type", F_OK, 0) && errno == ENOENT;
+	return fd;
+}
+
+/*
+ * The cgroup2 mounts listed in mountinfo file mi, each opened through prefix
+ * ("" for our own, "/proc/PID/root" for another mount namespace's): the
+ * descriptor of the first at the tree's root (any, unless want_root), with
+ * path (where it opens from here) and shown (the mount point as that
+ * namespace names it: readlink() of a descriptor below starts with it);
+ * -EXDEV if there were only mounts below the root (a cgroup namespace's
+ * root, a subtree mounted alone); -ENOENT if none could be opened.
+ */
+static int mount_in(const char *mi, const char *prefix, bool want_root, char *path, size_t plen,
+		    char *shown, size_t slen)
+{
+	char line[4096], mnt[PATH_MAX], dir[PATH_MAX + 64], fstype[64];
+	FILE *f = fopen(mi, "re");
+	int ret = -ENOENT;
 
 	if (!f)
-		return -errno;
+		return -ENOENT;
 	while (fgets(line, sizeof(line), f)) {
 		/* id parent maj:min root mountpoint opts [optional...] - fstype src opts */
 		char *dash = strstr(line, " - ");
+		bool is_root = false;
+		int fd;
 
 		if (!dash || sscanf(dash, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
 			continue;
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
-		snprintf(buf, len, "%s", mnt);
-		err = 0;
+		snprintf(dir, sizeof(dir), "%s%s", prefix, mnt);
+		fd = open_cgroup_dir(dir, &is_root);
+		if (fd < 0)
+			continue;	/* gone, or another namespace's not ours to read */
+		if (want_root && !is_root) {
+			close(fd);
+			ret = -EXDEV;
+			continue;
+		}
+		if (path)
+			snprintf(path, plen, "%s", dir);
+		if (shown)
+			snprintf(shown, slen, "%s", mnt);
+		ret = fd;
 		break;
 	}
 	fclose(f);
-	return err;
+	return ret;
+}
+
+int cgroup2_mount(char *buf, size_t len)
+{
+	int fd = mount_in("/proc/self/mountinfo", "", false, buf, len, NULL, 0);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* The parent of pid, from /proc/PID/stat; 0 if unknown. */
+static pid_t parent_of(pid_t pid)
+{
+	const char *f;
+	char buf[512];
+	int ppid = 0;
+
+	f = proc_stat_fields(pid, buf, sizeof(buf));
+	if (!f || sscanf(f, " %*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+/* The mount namespaces looked in, so that each is read once. */
+#define MAX_MNTNS 256
+
+struct mntns_seen {
+	struct stat ns[MAX_MNTNS];
+	int n;
+};
+
+/*
+ * Process pid's cgroup2 mounts, when its mount namespace is one not looked
+ * in yet: as mount_in(); -EALREADY when it was, or no more can be.
+ */
+static int mounts_of(pid_t pid, struct mntns_seen *seen, char *path, size_t plen, char *shown,
+		     size_t slen)
+{
+	char mi[64], prefix[64], nsf[64];
+	struct stat ns;
+
+	snprintf(nsf, sizeof(nsf), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(nsf, &ns))
+		return -ENOENT;
+	for (int i = 0; i < seen->n; i++)
+		if (seen->ns[i].st_ino == ns.st_ino && seen->ns[i].st_dev == ns.st_dev)
+			return -EALREADY;
+	if (seen->n == MAX_MNTNS)
+		return -EALREADY;
+	seen->ns[seen->n++] = ns;
+	snprintf(mi, sizeof(mi), "/proc/%d/mountinfo", (int)pid);
+	snprintf(prefix, sizeof(prefix), "/proc/%d/root", (int)pid);
+	return mount_in(mi, prefix, true, path, plen, shown, slen);
+}
+
+int cgroup2_host_root(char *path, size_t plen, char *shown, size_t slen)
+{
+	int ret = mount_in("/proc/self/mountinfo", "", true, path, plen, shown, slen);
+	struct mntns_seen *seen;
+	struct dirent *de;
+	pid_t pid;
+	DIR *d;
+
+	if (ret >= 0)
+		return ret;
+	seen = calloc(1, sizeof(*seen));
+	if (!seen)
+		return ret;
+	if (!stat("/proc/self/ns/mnt", &seen->ns[0]))
+		seen->n = 1;
+	/*
+	 * Up the ancestors first: the shell that ran `ip netns exec`, a
+	 * container runtime's shim. Bounded: a chain is short, and a loop in a
+	 * racing /proc must not hang us.
+	 */
+	pid = getppid();
+	for (int depth = 0; pid > 0 && depth < 64; depth++, pid = parent_of(pid)) {
+		int e = mounts_of(pid, seen, path, plen, shown, slen);
+
+		if (e >= 0) {
+			free(seen);
+			return e;
+		}
+		if (e == -EXDEV)
+			ret = e;
+	}
+	/* then any process's (a daemon's parent is pid 1, not always ours to read) */
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		int e;
+
+		pid = atoi(de->d_name);
+		if (pid <= 0)
+			continue;
+		e = mounts_of(pid, seen, path, plen, shown, slen);
+		if (e >= 0) {
+			ret = e;
+			break;
+		}
+		if (e == -EXDEV)
+			ret = e;
+	}
+	if (d)
+		closedir(d);
+	free(seen);
+	return ret;
 }
 
 /*
@@ -46,8 +202,10 @@ static struct {
 	char *path;
 } cache[CG_CACHE];
 static size_t ncache;
-static char root[PATH_MAX];
+static char root[PATH_MAX];		/* the tree's directory, to open and walk */
 static size_t rootlen;
+static char shown[PATH_MAX];		/* how readlink() names it */
+static size_t shownlen;
 static int root_fd = -2;		/* -2: not opened yet, -1: no cgroup2 */
 static __u64 last_walk;
 
@@ -55,9 +213,19 @@ static int open_root(void)
 {
 	if (root_fd == -2) {
 		root_fd = -1;
-		if (!cgroup2_mount(root, sizeof(root)))
-			root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/*
+		 * Our own mount names cgroups as /proc/PID/cgroup does, from our
+		 * cgroup namespace's root; with none (`ip netns exec` remounts
+		 * /sys), the host's through an ancestor.
+		 */
+		root_fd = mount_in("/proc/self/mountinfo", "", false, root, sizeof(root), shown,
+				   sizeof(shown));
+		if (root_fd < 0)
+			root_fd = cgroup2_host_root(root, sizeof(root), shown, sizeof(shown));
+		if (root_fd < 0)
+			return root_fd = -1;
 		rootlen = strlen(root);
+		shownlen = strlen(shown);
 	}
 	return root_fd;
 }
@@ -121,10 +289,10 @@ static int by_handle(__u64 id, char *buf, size_t len)
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, target, sizeof(target) - 1);
 	close(fd);
-	if (n <= 0 || (size_t)n < rootlen || strncmp(target, root, rootlen))
+	if (n <= 0 || (size_t)n < shownlen || strncmp(target, shown, shownlen))
 		return -ENOENT;
 	target[n] = '\0';
-	snprintf(buf, len, "%s", target[rootlen] ? target + rootlen : "/");
+	snprintf(buf, len, "%s", target[shownlen] ? target + shownlen : "/");
 	return 0;
 }
 

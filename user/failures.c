@@ -14,24 +14,13 @@
 
 __u64 proc_start_time(__u32 pid)
 {
-	char path[64], buf[1024], *p;
+	const char *f;
 	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
+	char buf[1024];
 
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* the comm (field 2) may hold spaces and parentheses: count from the last ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
-			    "%*d %*d %*d %*d %*d %llu", &st) != 1)
+	f = proc_stat_fields(pid, buf, sizeof(buf));
+	if (!f || sscanf(f, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
+			 "%*d %*d %*d %*d %*d %llu", &st) != 1)
 		return 0;
 	return st;
 }

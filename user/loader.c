@@ -603,19 +603,31 @@ static int attach_cgroup_progs(struct tracer_bpf *t, const struct loader_opts *o
 	struct bpf_program *prog;
 	int cgfd, err = 0;
 
-	if (!dir) {
-		if (cgroup2_mount(cgroot, sizeof(cgroot))) {
-			snprintf(why, whylen, "no cgroup v2 is mounted, and the socket hooks of this "
-				 "mode attach to one: mount -t cgroup2 none /sys/fs/cgroup/unified");
-			return -ENOENT;
+	if (dir) {
+		cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cgfd < 0) {
+			err = -errno;
+			snprintf(why, whylen, "cannot open the cgroup %.200s: %s", dir,
+				 strerror(-err));
+			return err;
+		}
+	} else {
+		cgfd = cgroup2_host_root(cgroot, sizeof(cgroot), NULL, 0);
+		if (cgfd == -EXDEV) {
+			snprintf(why, whylen, "the cgroup v2 tree in reach is a cgroup namespace's (a "
+				 "container's), and this mode's socket hooks at its root would see that "
+				 "container's sockets alone: run with the host's cgroup namespace "
+				 "(docker run --cgroupns=host, or mount the node's /sys/fs/cgroup), or "
+				 "name the container's tree with --cgroup to trace it alone");
+			return cgfd;
+		}
+		if (cgfd < 0) {
+			snprintf(why, whylen, "no cgroup v2 is mounted, here or in another process's "
+				 "mount namespace, and the socket hooks of this mode attach to one: "
+				 "mount -t cgroup2 none /sys/fs/cgroup/unified");
+			return cgfd;
 		}
 		dir = cgroot;
-	}
-	cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0) {
-		err = -errno;
-		snprintf(why, whylen, "cannot open the cgroup %.200s: %s", dir, strerror(-err));
-		return err;
 	}
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		struct bpf_link *link;

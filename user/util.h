@@ -49,6 +49,13 @@ const char *wall_secs(__u64 wall_ns, int iso, size_t *len);
  */
 unsigned int kernel_hz(void);
 
+/*
+ * /proc/PID/stat read into buf: the fields after the process name (from the
+ * state on), or NULL. The name may hold spaces and parentheses: they start
+ * after its last ')'.
+ */
+const char *proc_stat_fields(unsigned int pid, char *buf, size_t len);
+
 /* Strict number parsing for options: 0 on success, -EINVAL/-ERANGE otherwise. */
 int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 /* Seconds with an optional fraction ("0.5", "2"): 0 on success. */

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -212,6 +213,14 @@ static void fixture_free(struct fixture *fx)
 	fx->nmade = 0;
 }
 
+static int rmdir_ent(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);	/* a cgroup with a process left refuses: EBUSY, kept */
+	return 0;
+}
+
 /* Cgroups, kubelet files, listener, and the processes waiting in their cgroups. */
 static int fixture_init(struct fixture *fx)
 {
@@ -222,6 +231,13 @@ static int fixture_init(struct fixture *fx)
 	fx->lfd = -1;
 	if (cgroup2_root(fx->root, sizeof(fx->root)))
 		return fail("no cgroup v2 mounted");
+	/*
+	 * A run killed before its cleanup (a timeout's SIGKILL) leaves its
+	 * cgroups behind; made again, they would not count as ours to remove,
+	 * and stay on the host for good. Its processes are gone: remove them.
+	 */
+	snprintf(dir, sizeof(dir), "%s/pl-test.slice", fx->root);
+	nftw(dir, rmdir_ent, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	for (int k = 0; k < NCASES; k++) {
 		cases[k].pid = 0;
 		cases[k].port = 0;

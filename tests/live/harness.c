@@ -43,6 +43,7 @@ const char *portlife;
 const char *mode;
 bool no_pid_filter;
 int (*child_pre)(struct result *);
+int (*tracer_pre)(void);
 char tmpdir[] = "/tmp/portlife-live.XXXXXX";
 static int passed, failed;
 static char failmsg[512];
@@ -345,6 +346,8 @@ int start(struct run *run, int (*fn)(struct result *), const char *name, char *c
 
 		dup2(o, 1);
 		dup2(e, 2);
+		if (tracer_pre && tracer_pre())
+			_exit(126);
 		execv(portlife, argv);
 		_exit(127);
 	}

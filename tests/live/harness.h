@@ -23,6 +23,11 @@ struct result;
  * did before the tracer came), then the scenario as usual once driven.
  */
 extern int (*child_pre)(struct result *);
+/*
+ * When set, start()'s tracer runs it after its fork, before it execs
+ * portlife (namespaces to start portlife in); non-zero: it exits 126.
+ */
+extern int (*tracer_pre)(void);
 extern char tmpdir[];		/* every test's outputs; printed in the summary */
 
 /* ---- a test and its registration -------------------------------------- */
@@ -207,6 +212,8 @@ int sc_connects(struct result *r, int family);
 int sc_v4(struct result *r);
 int sc_workload(struct result *r);
 int check_connects(struct run *run, int family, const char *raddr, bool want_release);
+/* sc_workload's connects, listener and UDP ports, each told whole. */
+int check_workload(struct run *run);
 /* timewait.c: n connections the client closes first; returns the listener. */
 int tw_listener(struct result *r, int n, int reuse);
 
