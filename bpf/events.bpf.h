@@ -32,8 +32,15 @@ const volatile __u16 targ_family = 0;
 const volatile bool filter_cgroup = false;
 /* fentry/kprobe modes: allocation and release come from their own hooks. */
 const volatile bool exact_hooks = false;
-/* portlife itself: never traced, but its self-test calls are counted. */
-const volatile __u32 self_tgid = 0;
+/*
+ * portlife itself: never traced, but its self-test calls are counted. Its
+ * pid as the kernel knows it, which getpid() is not in a pid namespace of
+ * its own (a container without hostPID): the loader sets getpid(), and the
+ * hook that sees the self-test's bind() (calib_cookie) sets the kernel's.
+ */
+__u32 self_tgid = 0;
+/* The self-test socket's cookie (SO_COOKIE) while its bind() runs; else 0. */
+__u64 calib_cookie = 0;
 /* Wake the reader only when this much is waiting; otherwise it polls on a timer. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 /* The security rules' signals (listen; probes, where their programs load): off with --no-alerts. */
@@ -444,6 +451,9 @@ static __always_inline void call_enter_arg(__u32 fn, const void *sk, __u16 snum,
 	struct call_val v = { .ts = bpf_ktime_get_ns(), .sk = (__u64)sk, .arg = arg,
 			      .snum = snum };
 
+	if (calib_cookie && sk &&
+	    BPF_CORE_READ((struct sock *)sk, __sk_common.skc_cookie.counter) == calib_cookie)
+		self_tgid = id >> 32;
 	if ((id >> 32) == self_tgid) {
 		__sync_fetch_and_add(&calib_hits, 1);
 		return;

@@ -907,6 +907,8 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 	struct bpf_sock *bsk = ctx->sk;
 	__u32 tid = (__u32)id;
 
+	if (calib_cookie && bpf_get_socket_cookie(ctx) == calib_cookie)
+		self_tgid = id >> 32;
 	if (!bsk || !cg_traced_proto(bsk) || cg_task_filtered(id >> 32))
 		return;
 	p.family = v6 ? AF_INET6 : AF_INET;

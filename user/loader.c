@@ -536,7 +536,7 @@ static int configure(struct tracer_bpf *t, const struct loader_opts *o)
 	s->rodata->filter_cgroup = o->filter_cgroup;
 	s->rodata->wakeup_bytes = o->ringbuf_kib * 1024 / 4;
 	s->rodata->exact_hooks = t->mode != MODE_TRACEPOINT;
-	s->rodata->self_tgid = getpid();
+	s->bss->self_tgid = getpid();
 	s->rodata->signals_on = o->signals;
 	s->rodata->probe_rate = PL_PROBE_RATE;
 	s->rodata->sys_exit_hooks = !o->no_syscall_hooks;
@@ -660,17 +660,25 @@ static int attach_cgroup_progs(struct tracer_bpf *t, const struct loader_opts *o
 static int self_test(struct tracer_bpf *t)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
 
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin))) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
+	/*
+	 * The hook that sees this bind() by its socket's cookie learns our pid
+	 * as the kernel knows it (self_tgid): in a pid namespace of our own,
+	 * getpid() is another number, and this very test would never match.
+	 */
+	if (!getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
+		__atomic_store_n(&t->skel->bss->calib_cookie, cookie, __ATOMIC_RELAXED);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
+		err = -errno;
+	__atomic_store_n(&t->skel->bss->calib_cookie, 0, __ATOMIC_RELAXED);
 	close(fd);
+	if (err)
+		return err;
 	return __atomic_load_n(&t->skel->bss->calib_hits, __ATOMIC_RELAXED) ? 0 : -ENOSYS;
 }
 
@@ -1104,6 +1112,8 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		err = attach_cgroup_progs(t, o, why, whylen);
 		if (err)
 			goto fail;
+		/* no test of the hooks here (they run), but our pid as the kernel has it */
+		self_test(t);
 		err = udp_mark ? mark_udp(t, udp_mark, o->verbose) : 0;
 		if (err) {
 			snprintf(why, whylen, "cannot return to portlife's own network namespace "
