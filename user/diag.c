@@ -627,26 +627,54 @@ static void no_ephemeral(struct diag *d, const struct pl_event *e, const struct 
 }
 
 /*
- * At most one a second: an exhausted range fails thousands of times a
- * second, and a snapshot costs.
+ * Whether failure e is to be diagnosed now. The same failure at most once a
+ * second: an exhausted range fails thousands of times a second. Any failure
+ * at most DIAG_PER_SEC times a second: a snapshot costs. One limit for all
+ * would let a flood hide the one bind() conflict somebody is looking for.
  */
+static bool diag_due(struct diag *d, const struct pl_event *e, __u64 now)
+{
+	struct diag_key k = {
+		.netns = e->netns, .err = e->err, .kind = e->kind, .proto = e->proto,
+		.family = e->family, .sflags = e->sflags, .lport = e->lport, .rport = e->rport,
+	};
+	int slot = 0;
+
+	memcpy(k.laddr, e->laddr, 16);
+	memcpy(k.raddr, e->raddr, 16);
+	for (int i = 0; i < DIAG_RECENT; i++) {
+		if (!memcmp(&d->recent[i].k, &k, sizeof(k)) && d->recent[i].ts &&
+		    now - d->recent[i].ts < 1000000000ULL)
+			return false;
+		if (d->recent[i].ts < d->recent[slot].ts)
+			slot = i;	/* the oldest, or an empty one, makes room */
+	}
+	if (now - d->sec_ns >= 1000000000ULL) {
+		d->sec_ns = now;
+		d->sec_n = 0;
+	}
+	if (d->sec_n >= DIAG_PER_SEC)
+		return false;
+	d->sec_n++;
+	d->recent[slot].k = k;
+	d->recent[slot].ts = now;
+	return true;
+}
+
 void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *r)
 {
 	struct diag *d = ctx;
 	struct snapshot s;
-	__u64 now;
 
 	/* every event comes through here: the clock only for the failures */
 	if (e->type != PL_EV_ALLOC || !d->links ||
 	    (e->err != EADDRINUSE && e->err != EADDRNOTAVAIL &&
 	     (e->err != EAGAIN || e->kind != PL_ALLOC_AUTOBIND)))
 		return;
-	now = mono_ns();
-	if (now - d->last_ns < 1000000000ULL) {
+	if (!diag_due(d, e, mono_ns())) {
 		d->suppressed++;
 		return;
 	}
-	d->last_ns = now;
 	if (take(d, &s, e->netns))
 		return;
 	if ((e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EPHEMERAL) || e->err == EAGAIN)

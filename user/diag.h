@@ -16,6 +16,19 @@
 #include "snapshot.h"
 
 #define DIAG_WARNED 64
+/* Failures diagnosed lately, each told again at most once a second. */
+#define DIAG_RECENT 64
+/* Diagnoses a second at most, whatever fails: each takes a snapshot. */
+#define DIAG_PER_SEC 4
+
+/* What makes two failures the same: where they failed, and how. */
+struct diag_key {
+	__u32 netns;
+	__s32 err;
+	__u8 kind, proto, family, pad;
+	__u16 sflags, lport, rport, pad2;
+	__u8 laddr[16], raddr[16];
+};
 
 struct diag {
 	const struct snapshot_links *links;	/* NULL: no iterators, no findings */
@@ -24,8 +37,15 @@ struct diag {
 	bool json;
 	__u64 wall_off;
 	struct snapshot seed;		/* the ports in use when portlife started */
-	__u64 last_ns;			/* the last failure diagnosed */
-	__u64 suppressed;		/* failures not diagnosed: at most one a second */
+	/*
+	 * A failure repeated (an exhausted range fails thousands of times a
+	 * second) is diagnosed once a second; another failure, by another
+	 * process or on another port, still is, within DIAG_PER_SEC.
+	 */
+	struct { struct diag_key k; __u64 ts; } recent[DIAG_RECENT];
+	__u64 sec_ns;			/* start of the second DIAG_PER_SEC counts in */
+	unsigned int sec_n;
+	__u64 suppressed;		/* failures not diagnosed */
 	struct { struct dest d; __u64 ts; } warned[DIAG_WARNED];
 	struct lbuf lb;
 };

@@ -1318,7 +1318,90 @@ static int t_own_range(void)
 	return err;
 }
 
+/*
+ * A flood of one failure (an exhausted destination, hundreds of connect()s a
+ * second) and, in the same second, another: a bind() to a port a listener
+ * holds. Each is diagnosed: the flood once a second, not at every failure,
+ * and the bind() conflict at once, not hidden behind it.
+ */
+#define FLOOD_CONNECTS 300
+#define FLOOD_PORT 6000
+
+static int sc_diag_each(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int l, b, held[2];
+
+	if (own_netns() || write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40001"))
+		return -EPERM;
+	if ((l = listener(AF_INET, FLOOD_PORT)) < 0)
+		return l;
+	r->listen_port = FLOOD_PORT;
+	for (int i = 0; i < 2; i++)
+		if ((held[i] = connect_to(AF_INET, FLOOD_PORT, 0, 0)) < 0)
+			return held[i];
+	for (int i = 0; i < FLOOD_CONNECTS; i++) {
+		int c = connect_to(AF_INET, FLOOD_PORT, 0, 0);
+
+		if (c >= 0)
+			return -EEXIST;	/* a third port in a range of two?! */
+		if (c != -EADDRNOTAVAIL)
+			return c;
+		r->fail_errno2++;
+	}
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, FLOOD_PORT);
+	if (b < 0 || !bind(b, (void *)&ss, len))
+		return -EEXIST;
+	r->fail_errno = errno;
+	r->bound_port = FLOOD_PORT;
+	sleep_ms(500);	/* the holders stay while the tracer looks */
+	close(b);
+	close(held[0]);
+	close(held[1]);
+	close(l);
+	return 0;
+}
+
+static int t_diag_each(void)
+{
+	struct run run;
+	int err, flood = 0, conflict = 0;
+	long long t0 = now_ns(), took;
+
+	err = start(&run, sc_diag_each, "diag_each", NULL);
+	if (!err)
+		err = drive(&run);
+	took = now_ns() - t0;
+	stop(&run, 700);
+	if (!err && (run.r.fail_errno != EADDRINUSE || run.r.fail_errno2 != FLOOD_CONNECTS))
+		err = fail("the scenario: bind() errno %d, %d connect()s failed, want EADDRINUSE and %d",
+			   run.r.fail_errno, run.r.fail_errno2, FLOOD_CONNECTS);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (!is_event(l, "diagnosis"))
+			continue;
+		if (jstr_is(l, "error", "EADDRNOTAVAIL") && jnum(l, "rport") == FLOOD_PORT)
+			flood++;
+		else if (jstr_is(l, "error", "EADDRINUSE") && jnum(l, "lport") == FLOOD_PORT &&
+			 jnum(l, "pid") == run.child && strstr(l, "\"state\":\"LISTEN\""))
+			conflict++;
+	}
+	/* the whole run took took ns: once a second, and the first at once */
+	if (!err && (flood < 1 || flood > took / 1000000000LL + 1))
+		err = fail("%d diagnoses of %d failed connect()s in %.1f s: want one a second",
+			   flood, FLOOD_CONNECTS, took / 1e9);
+	if (!err && conflict != 1)
+		err = fail("the bind() conflict after the flood: %d diagnoses naming its listener, "
+			   "want 1", conflict);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
+LIVE_TEST(diag_each, t_diag_each, 41, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
 LIVE_TEST(udp_bind_conflict, t_udp_bind_conflict, 50, false);
 LIVE_TEST(bind0_exhausted, t_bind0_exhausted, 51, false);
