@@ -15,6 +15,13 @@
 #include "cgpath.h"
 #include "util.h"
 
+bool cgroup2_fd(int fd)
+{
+	struct statfs sf;
+
+	return !fstatfs(fd, &sf) && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 /*
  * dir opened, when it is a directory of the cgroup v2 tree (checked on the
  * descriptor, not the path: a mount table read a moment ago proves
@@ -22,12 +29,11 @@
  */
 static int open_cgroup_dir(const char *dir, bool *is_root)
 {
-	struct statfs sf;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	if (fstatfs(fd, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC) {
+	if (!cgroup2_fd(fd)) {
 		close(fd);
 		return -ENOTDIR;
 	}

@@ -6,8 +6,12 @@
 #ifndef PORTLIFE_CGPATH_H
 #define PORTLIFE_CGPATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+
+/* fd is a directory of the cgroup v2 tree (not v1's, not another file system). */
+bool cgroup2_fd(int fd);
 
 /* Mount point of the cgroup v2 hierarchy; -ENOENT if none is mounted. */
 int cgroup2_mount(char *buf, size_t len);

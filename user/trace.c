@@ -29,6 +29,7 @@
 #include "agg.h"
 #include "container.h"
 #include "alerts.h"
+#include "cgpath.h"
 #include "diag.h"
 #include "env.h"
 #include "failures.h"
@@ -601,6 +602,16 @@ static int open_outputs(struct tracer *tr)
 					"directory, e.g. /sys/fs/cgroup/system.slice\n",
 				env->cgroup, strerror(errno));
 			return -errno;
+		}
+		/* a v1 hierarchy's directory, or none: the kernel's refusal would say EBADF */
+		if (!cgroup2_fd(tr->cg_filter_fd)) {
+			char mnt[PATH_MAX];
+
+			fprintf(stderr, "portlife: --cgroup %s is not a cgroup v2 directory (cgroup "
+					"v1's, or no cgroup at all): give one below the cgroup v2 mount%s%s\n",
+				env->cgroup, cgroup2_mount(mnt, sizeof(mnt)) ? " (none is mounted)" : ", ",
+				cgroup2_mount(mnt, sizeof(mnt)) ? "" : mnt);
+			return -ENOTDIR;
 		}
 	}
 	if (env->metrics_addr) {

@@ -223,13 +223,16 @@ static int t_bad_input(void)
 	char *a7[] = { "portlife", "ports", "--netns", "/proc/self/ns/pid", NULL };
 	char *a8[] = { "portlife", "--format", "csv", NULL };
 	char *a9[] = { "portlife", "ports", "--sample", "2", NULL };
+	/* a directory, but no cgroup v2 one: refused before any mode is tried */
+	char *a10[] = { "portlife", "--cgroup", "/proc", NULL };
 
 	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
 	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
 	    expect_error(a5, "root") || expect_error(a6, "No such file or directory: give a name") ||
 	    expect_error(a7, "not a network namespace") ||
 	    expect_error(a8, "--format is for `portlife report FILE`") ||
-	    expect_error(a9, "--sample goes with --headroom"))
+	    expect_error(a9, "--sample goes with --headroom") ||
+	    expect_error(a10, "--cgroup /proc is not a cgroup v2 directory"))
 		return -1;
 	return 0;
 }
