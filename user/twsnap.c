@@ -335,14 +335,19 @@ static size_t tw_count(const struct twsnap *s)
 }
 
 /* net.ipv4.tcp_max_tw_buckets of the current thread's netns, 0 if unknown. */
+/*
+ * The current netns's tcp_max_tw_buckets; ULLONG_MAX when unreadable. 0 is
+ * a setting (no timewait socket at all: every close that would make one
+ * overflows), not "unknown".
+ */
 static __u64 read_max_tw(void)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/tcp_max_tw_buckets", "re");
-	unsigned long long v = 0;
+	unsigned long long v = ULLONG_MAX;
 
 	if (f) {
 		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
+			v = ULLONG_MAX;
 		fclose(f);
 	}
 	return v;
@@ -489,7 +494,7 @@ static int snapshot_ns(struct twsnap *s, struct ns_ent *n, const struct waiting 
 			*s->iter_full = 0;
 		s->st.iter_rounds++;
 		max_tw = read_max_tw();
-		*full = max_tw && tw_count(s) >= max_tw;
+		*full = max_tw != ULLONG_MAX && tw_count(s) >= max_tw;
 	}
 	if (!read_tw_overflow(&ov)) {
 		if (n->have_overflow && ov > n->overflow)
