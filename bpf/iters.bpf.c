@@ -27,6 +27,12 @@ static __always_inline void rec_common(struct pl_sock_rec *r, const struct sock_
 		r->flags |= PL_SOCKF_LO_DEV;
 }
 
+/* The port's bind bucket is one connect() may not share (PL_SOCKF_BIND_BUCKET). */
+static __always_inline bool bind_bucket(const struct inet_bind_bucket *tb)
+{
+	return tb && (BPF_CORE_READ(tb, fastreuse) >= 0 || BPF_CORE_READ(tb, fastreuseport) >= 0);
+}
+
 /* Every TCP socket holding a port in the iterating task's netns. */
 SEC("iter/tcp")
 int pl_ports_tcp(struct bpf_iter__tcp *ctx)
@@ -50,10 +56,15 @@ int pl_ports_tcp(struct bpf_iter__tcp *ctx)
 		r.expires_ns = jiffies_left_ns(ttw->tw_sk.tw_timer.expires);
 		if (ttw->tw_ts_recent_stamp)
 			r.flags |= PL_SOCKF_TW_TS;
+		if (bind_bucket(BPF_CORE_READ(ttw, tw_sk.tw_tb)))
+			r.flags |= PL_SOCKF_BIND_BUCKET;
 	} else {
 		tp = bpf_skc_to_tcp_sock(skc);
-		if (tp)
+		if (tp) {
 			r.inode = sock_inode((struct sock *)tp);
+			if (bind_bucket(BPF_CORE_READ(tp, inet_conn.icsk_bind_hash)))
+				r.flags |= PL_SOCKF_BIND_BUCKET;
+		}
 	}
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;

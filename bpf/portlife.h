@@ -201,6 +201,14 @@ _Static_assert(sizeof(struct pl_sock_rec) == 72, "pl_sock_rec is read in whole r
 /* pl_sock_rec.flags: what tcp_twsk_unique() looks at before a connect() takes a TIME_WAIT over */
 #define PL_SOCKF_TW_TS		0x1	/* TIME_WAIT that saw TCP timestamps (tw_ts_recent_stamp) */
 #define PL_SOCKF_LO_DEV		0x2	/* bound to the loopback device (SO_BINDTODEVICE lo) */
+/*
+ * Its port's bind bucket is bind()'s or listen()'s (fastreuse or
+ * fastreuseport set), not connect()'s: __inet_hash_connect() passes such a
+ * port over for every destination. A listener's accepted sockets, and
+ * their TIME_WAIT after the listener has gone; a client that bound before
+ * connect() without IP_BIND_ADDRESS_NO_PORT.
+ */
+#define PL_SOCKF_BIND_BUCKET	0x4
 
 /* bpf_iter task_file record: a process holding a socket (by inode). */
 struct pl_owner_rec {

@@ -9,6 +9,17 @@
 #include "util.h"
 
 /* A port connect() or bind(0) could have picked (ns_pick_hi()). */
+/*
+ * r holds its port for bind() (listening, or bound with no remote end), or
+ * in a bucket bind() or listen() made: no connect() may take that port, for
+ * any destination. The flag comes from the kernel's bucket (traces from
+ * before it have the first two tests alone).
+ */
+static bool bind_held(const struct pl_sock_rec *r)
+{
+	return !r->rport || r->state == PL_TCP_LISTEN || (r->flags & PL_SOCKF_BIND_BUCKET);
+}
+
 static bool in_range(const struct ns_info *ns, __u16 port)
 {
 	return ns && port >= ns->lo && port <= ns->pick_hi;
@@ -220,7 +231,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		if (r->proto != IPPROTO_TCP)
 			continue;
 		used[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
-		if (!r->rport || r->state == PL_TCP_LISTEN)
+		if (bind_held(r))
 			bound[k * 8192 + r->lport / 8] |= 1 << (r->lport % 8);
 	}
 	/* and of the range: ports used, and ports bind() holds (no connect() may take them) */
@@ -268,7 +279,10 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		if (r->proto != IPPROTO_TCP || !r->rport || r->state == PL_TCP_LISTEN || !in_range(ns, r->lport) ||
 		    ns_reserved(ns, r->lport))
 			continue;
-		/* A listener's accepted sockets share its port: no connect() made them. */
+		/*
+		 * A listener's accepted sockets share its port (and keep its
+		 * bucket in TIME_WAIT, the listener gone): no connect() made them.
+		 */
 		if (bound[k * 8192 + r->lport / 8] & (1 << (r->lport % 8)))
 			continue;
 		memcpy(la, r->laddr, 16);
@@ -363,7 +377,7 @@ static void bits_of(const struct snapshot *s, __u32 netns, __u8 proto, __u8 *use
 		if (r->netns != netns || r->proto != proto)
 			continue;
 		used[r->lport / 8] |= 1 << (r->lport % 8);
-		if (bound && (!r->rport || r->state == PL_TCP_LISTEN))
+		if (bound && bind_held(r))
 			bound[r->lport / 8] |= 1 << (r->lport % 8);
 	}
 }

@@ -486,7 +486,110 @@ static int t_top_filtered(void)
 	return err;
 }
 
+/*
+ * Ports that connect() passes over for every destination, as the kernel
+ * decides (__inet_hash_connect() skips a port whose bind bucket bind() or
+ * listen() made): a listener's, also once only its accepted connections'
+ * TIME_WAIT hold it, and a client's that bound before connect(). Neither is
+ * a destination's connect() port. Headroom counted them as destinations of
+ * one port each (the server's TIME_WAIT toward each client's port) and as
+ * usable by every other destination.
+ */
+#define BUCKET_DEST 7100
+
+static int sc_bucket(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int l, m, b, c;
+
+	if (own_netns() || write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009"))
+		return -EPERM;
+	/* listen() without bind(): its port from the range, in a bucket of listen()'s */
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || listen(l, 8))
+		return -errno;
+	r->listen_port = sock_port(l);
+	for (int i = 0; i < 3; i++) {
+		int cl = connect_to(AF_INET, r->listen_port, 0, 0), a;
+		char x;
+
+		if (cl < 0)
+			return cl;
+		r->ports[r->nports++] = sock_port(cl);
+		if ((a = accept(l, NULL, NULL)) < 0)
+			return -errno;
+		close(a);	/* the server closes first: its TIME_WAIT, on the listener's port */
+		if (read(cl, &x, 1) != 0)
+			return -EPROTO;
+		close(cl);
+	}
+	close(l);
+	if ((m = listener(AF_INET, BUCKET_DEST)) < 0)
+		return m;
+	/* bind(0), then connect(): a bucket of bind()'s */
+	if ((b = bound_socket(AF_INET, 0)) < 0)
+		return b;
+	len = mkaddr(&ss, AF_INET, BUCKET_DEST);
+	if (connect(b, (void *)&ss, len))
+		return -errno;
+	r->bound_port = sock_port(b);
+	if ((c = connect_to(AF_INET, BUCKET_DEST, 0, 0)) < 0)
+		return c;
+	r->udp_auto = sock_port(c);	/* the one connect() port */
+	return 0;	/* held until the test has looked */
+}
+
+static int t_headroom_buckets(void)
+{
+	char out[300], ns[64];
+	char *argv[] = { "portlife", "ports", "--headroom", "--json", "--sample", "0", "--netns", ns,
+			 NULL };
+	const char *d = NULL, *pool = NULL;
+	struct run run;
+	int err, n = 0;
+	char **l = NULL;
+
+	err = start(&run, sc_bucket, "headroom_buckets", NULL);
+	if (!err)
+		err = drive(&run);
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", run.child);
+	snprintf(out, sizeof(out), "%s/headroom_buckets.json", tmpdir);
+	if (!err && run_capture(argv, out))
+		err = fail("portlife ports --headroom failed");
+	stop(&run, 0);
+	if (!err)
+		l = file_lines(out, &n);
+	for (int i = 0; !err && i < n; i++) {
+		if (is_event(l[i], "bind_headroom") && jstr_is(l[i], "proto", "tcp"))
+			pool = l[i];
+		if (!is_event(l[i], "headroom"))
+			continue;
+		if (jnum(l[i], "rport") == BUCKET_DEST)
+			d = l[i];
+		else
+			err = fail("a destination that no connect() reached (a TIME_WAIT of the "
+				   "listener on %d, whose clients had %d %d %d): %s", run.r.listen_port,
+				   run.r.ports[0], run.r.ports[1], run.r.ports[2], l[i]);
+	}
+	/*
+	 * 10 ports; the listener's (its TIME_WAIT) and the bound client's
+	 * closed to every connect(): 8 usable, 1 in use (the connect()'s), 7 free.
+	 */
+	if (!err && (!d || jnum(d, "in_use") != 1 || jnum(d, "usable") != 8 || jnum(d, "free") != 7))
+		err = fail("destination :%d: want in_use 1 (port %d), usable 8, free 7 (listener's "
+			   "%d and bound %d passed over): %s", BUCKET_DEST, run.r.udp_auto,
+			   run.r.listen_port, run.r.bound_port, d ? d : "none");
+	/* bind(0)'s pool counts every port held, whoever holds it */
+	if (!err && (!pool || jnum(pool, "in_use") != 3 || jnum(pool, "free") != 7))
+		err = fail("the TCP pool: want 3 in use, 7 free: %s", pool ? pool : "none");
+	free_lines(l, n);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(ports_vs_kernel, t_ports_vs_kernel, 160, false);
+LIVE_TEST(headroom_buckets, t_headroom_buckets, 162, false);
 LIVE_TEST(ports_bound, t_ports_bound, 161, false);
 LIVE_TEST(top, t_top, 200, true);
 LIVE_TEST(top_filtered, t_top_filtered, 201, true);
