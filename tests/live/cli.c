@@ -4,6 +4,7 @@
  * SIGTERM mid-run, bad input, and forced modes refused with a reason.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -212,6 +213,41 @@ static int t_forced_modes(void)
 	return err;
 }
 
+/* A thread of ours that waits, for -p with a thread's id. */
+static pid_t thread_tid;
+static int thread_done[2] = { -1, -1 };
+
+static void *waiting_thread(void *arg)
+{
+	char c;
+
+	(void)arg;
+	__atomic_store_n(&thread_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	if (read(thread_done[0], &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+/* -p with a thread's id matches nothing: refused, naming its process. */
+static int thread_pid_refused(void)
+{
+	char tid[16], want[96], *argv[] = { "portlife", "-p", tid, "-d", "1", "-s", NULL };
+	pthread_t th;
+	int err;
+
+	if (pipe(thread_done) || pthread_create(&th, NULL, waiting_thread, NULL))
+		return fail("pipe or thread: %s", strerror(errno));
+	while (!__atomic_load_n(&thread_tid, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+	snprintf(tid, sizeof(tid), "%d", (int)thread_tid);
+	snprintf(want, sizeof(want), "is a thread of process %d", (int)getpid());
+	err = expect_error(argv, want);
+	close(thread_done[1]);
+	pthread_join(th, NULL);
+	close(thread_done[0]);
+	return err;
+}
+
 static int t_bad_input(void)
 {
 	char *a1[] = { "portlife", "-p", "12x", NULL };
@@ -232,7 +268,8 @@ static int t_bad_input(void)
 	    expect_error(a7, "not a network namespace") ||
 	    expect_error(a8, "--format is for `portlife report FILE`") ||
 	    expect_error(a9, "--sample goes with --headroom") ||
-	    expect_error(a10, "--cgroup /proc is not a cgroup v2 directory"))
+	    expect_error(a10, "--cgroup /proc is not a cgroup v2 directory") ||
+	    thread_pid_refused())
 		return -1;
 	return 0;
 }
