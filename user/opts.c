@@ -19,6 +19,35 @@ int opt_pid(const char *arg, unsigned long *pid)
 	return 0;
 }
 
+/*
+ * -p names a process (its tgid): a thread's id (top -H, a JVM's thread
+ * dump) would match no event, silently; a pid with no process now may be a
+ * typo, or one still to come. Said before anything is attached.
+ */
+int opt_pid_is_process(unsigned int pid)
+{
+	unsigned long tgid = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "portlife: no process %u is running now\n", pid);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %lu", &tgid) == 1)
+			break;
+	fclose(f);
+	if (tgid && tgid != pid) {
+		fprintf(stderr, "portlife: %u is a thread of process %lu, and -p takes a process "
+				"(its ports are its process's): use -p %lu\n", pid, tgid, tgid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 error_t opt_container_filter(int key, const char *arg, struct container_filter *f)
 {
 	static const struct { int key; enum container_filter_key which; const char *name; } k[] = {

@@ -16,6 +16,12 @@ int opt_bad(const char *opt, const char *arg, const char *want);
 /* A process id from 1 to the kernel's maximum (4194304). */
 int opt_pid(const char *arg, unsigned long *pid);
 
+/*
+ * On this host, now: -EINVAL (said) when pid is a thread's id, not its
+ * process's; 0 otherwise (a pid with no process is said, not refused).
+ */
+int opt_pid_is_process(unsigned int pid);
+
 /* Keys of the container filters: above every command's own (0x100 on). */
 enum { OPT_F_CONTAINER = 0x1000, OPT_F_POD, OPT_F_NAMESPACE };
 

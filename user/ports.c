@@ -221,7 +221,7 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	case 'p':
-		if (opt_pid(arg, &penv.pid))
+		if (opt_pid(arg, &penv.pid) || opt_pid_is_process(penv.pid))
 			return -EINVAL;
 		break;
 	case OPT_STATE:

@@ -38,6 +38,7 @@
 #include "loader.h"
 #include "metrics.h"
 #include "nat.h"
+#include "opts.h"
 #include "output.h"
 #include "pipeline.h"
 #include "top.h"
@@ -690,35 +691,6 @@ static int start_recording(struct tracer *tr)
 	return 0;
 }
 
-/*
- * -p names a process (its tgid): a thread's id (top -H, a JVM's thread
- * dump) would match no event, silently; a pid with no process now may be a
- * typo, or one still to come. Said before anything is attached.
- */
-static int check_pid(__u32 pid)
-{
-	unsigned long tgid = 0;
-	char path[64], line[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		fprintf(stderr, "portlife: no process %u is running now: tracing for it anyway\n", pid);
-		return 0;
-	}
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %lu", &tgid) == 1)
-			break;
-	fclose(f);
-	if (tgid && tgid != pid) {
-		fprintf(stderr, "portlife: %u is a thread of process %lu, and -p takes a process "
-				"(its ports are its process's): use -p %lu\n", pid, tgid, tgid);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int setup(struct tracer *tr)
 {
 	const struct env *env = tr->env;
@@ -737,7 +709,7 @@ static int setup(struct tracer *tr)
 	err = loader__preflight();
 	if (err)
 		return err;
-	if (env->filt.pid && (err = check_pid(env->filt.pid)))
+	if (env->filt.pid && (err = opt_pid_is_process(env->filt.pid)))
 		return err;
 	err = open_outputs(tr);
 	if (err)
