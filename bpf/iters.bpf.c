@@ -110,6 +110,7 @@ int pl_ports_owner(struct bpf_iter__task_file *ctx)
 	r.inode = BPF_CORE_READ(file, f_inode, i_ino);
 	r.tgid = BPF_CORE_READ(task, tgid);
 	BPF_CORE_READ_STR_INTO(&r.comm, task, comm);
+	r.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

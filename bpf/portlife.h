@@ -216,8 +216,14 @@ struct pl_owner_rec {
 	__u32 tgid;
 	__u32 pad;
 	char comm[PL_COMM_LEN];
+	/*
+	 * Its cgroup v2 id, from the kernel: /proc/PID/cgroup names the cgroup
+	 * relative to the reader's cgroup namespace ("/../.." outside it, as
+	 * in a DaemonSet's pod), which no path under the tree's root matches.
+	 */
+	__u64 cgroup_id;
 };
-_Static_assert(sizeof(struct pl_owner_rec) == 32, "pl_owner_rec is read in whole records");
+_Static_assert(sizeof(struct pl_owner_rec) == 40, "pl_owner_rec is read in whole records");
 
 /*
  * natdrop.bpf.c: a packet netfilter dropped while its conntrack entry was

@@ -74,7 +74,9 @@ static const struct container *owner_ctr(const struct sock_ent *e)
 	if (e->pid == penv.memo_pid)
 		return penv.memo;
 	penv.memo_pid = e->pid;
-	penv.memo = cgroup_id_of_pid(e->pid, &id) ? NULL : container__lookup(penv.cc, id);
+	/* the kernel's id first: /proc/PID/cgroup is relative to our cgroup namespace */
+	id = e->cgroup_id;
+	penv.memo = id || !cgroup_id_of_pid(e->pid, &id) ? container__lookup(penv.cc, id) : NULL;
 	return penv.memo;
 }
 

@@ -161,6 +161,7 @@ static void find_owners(struct snapshot *s, struct bpf_link *owner_link)
 		if (k == owners.n)
 			continue;
 		e->pid = o[k].tgid;
+		e->cgroup_id = o[k].cgroup_id;
 		memcpy(e->comm, o[k].comm, PL_COMM_LEN);
 		e->comm[PL_COMM_LEN - 1] = '\0';
 		for (; k < owners.n && o[k].inode == e->r.inode; k++)

@@ -19,6 +19,7 @@ struct sock_ent {
 				 * unknown (TIME_WAIT, or gone) */
 	__u32 nholders;		/* processes holding the socket (fork, SCM_RIGHTS) */
 	char comm[PL_COMM_LEN];
+	__u64 cgroup_id;	/* the owner's cgroup v2 id; 0 when unknown */
 };
 
 struct ns_info {

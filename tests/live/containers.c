@@ -423,6 +423,40 @@ static int run_to(char *const argv[], const char *path)
 	return rc ? fail("%s %s exited %d (see %s)", argv[1], argv[2] ? argv[2] : "", rc, path) : 0;
 }
 
+/*
+ * run_to(), from a cgroup namespace of its own rooted at dir, as portlife
+ * runs in a DaemonSet's pod: /proc/PID/cgroup then names every other
+ * process's cgroup from "/..", which no path under the tree matches.
+ */
+static int run_in_cgroupns(struct fixture *fx, const char *dir, char *const argv[],
+			   const char *path)
+{
+	char procs[PATH_MAX + 128], self[16];
+	int st, err;
+	pid_t p;
+
+	if ((err = mkdir_p(fx, dir)))
+		return fail("cannot make cgroup %s: %s", dir, strerror(-err));
+	p = fork();
+	if (p == 0) {
+		int o = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+		snprintf(self, sizeof(self), "%d", (int)getpid());
+		if (o < 0 || write_file(procs, self) || unshare(CLONE_NEWCGROUP))
+			_exit(126);
+		dup2(o, 1);
+		execv(portlife, argv);
+		_exit(127);
+	}
+	if (p < 0 || waitpid(p, &st, 0) != p)
+		return fail("fork: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return fail("%s %s in a cgroup namespace exited %d (see %s)", argv[1], argv[2],
+			    WIFEXITED(st) ? WEXITSTATUS(st) : -1, path);
+	return 0;
+}
+
 /* report TRACE with a filter: only the cases in want. */
 static int report_filter(const char *trace, const char *opt, const char *val, unsigned int want)
 {
@@ -505,6 +539,27 @@ static int t_containers(void)
 			err = run_to(a_who, who);
 		if (!err && !file_has(who, "data/db-1"))
 			err = fail("who %s does not name the pod data/db-1: see %s", portbuf, who);
+	}
+	/* the same, from a cgroup namespace of its own */
+	if (!err) {
+		char *a_ports[] = { (char *)portlife, "ports", "--json", "--kubelet-logs", fx.kubelet,
+				    "--pod", "web-0", NULL };
+		char dir[PATH_MAX + 64], out[PATH_MAX + 16];
+		int socks = 0;
+
+		snprintf(dir, sizeof(dir), "%s/pl-test.slice/portlife-pod", fx.root);
+		snprintf(out, sizeof(out), "%s.cgroupns", ports);
+		err = run_in_cgroupns(&fx, dir, a_ports, out);
+		v = err ? NULL : file_lines(out, &n);
+		for (int i = 0; !err && i < n; i++)
+			if (is_event(v[i], "socket") && !(err = check_container(v[i], &cases[1],
+										 "ports in a cgroupns")))
+				socks++;
+		if (v)
+			free_lines(v, n);
+		if (!err && socks != cases[1].conns)
+			err = fail("ports --pod web-0 in a cgroup namespace: %d sockets, want %d "
+				   "(see %s)", socks, cases[1].conns, out);
 	}
 	/* the metrics file is rewritten every second: give it two */
 	if (!err)
