@@ -613,14 +613,17 @@ static int attach_cgroup_progs(struct tracer_bpf *t, const struct loader_opts *o
 		}
 	} else {
 		cgfd = cgroup2_host_root(cgroot, sizeof(cgroot), NULL, 0);
-		if (cgfd == -EXDEV) {
-			snprintf(why, whylen, "the cgroup v2 tree in reach is a cgroup namespace's (a "
-				 "container's), and this mode's socket hooks at its root would see that "
-				 "container's sockets alone: run with the host's cgroup namespace "
-				 "(docker run --cgroupns=host, or mount the node's /sys/fs/cgroup), or "
-				 "name the container's tree with --cgroup to trace it alone");
-			return cgfd;
-		}
+		/*
+		 * Only a cgroup namespace's root in reach: a container's own tree
+		 * (a service in systemd-nspawn, LXC). Its sockets alone, and said:
+		 * never the container's part of the host as if it were all of it.
+		 */
+		if (cgfd == -EXDEV && !cgroup2_mount(cgroot, sizeof(cgroot)) &&
+		    (cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+			fprintf(stderr, "portlife: the cgroup v2 tree here is a cgroup namespace's (a "
+					"container's): the tracepoint mode sees this container's sockets "
+					"alone; for the host's, run in the host's cgroup namespace (docker "
+					"run --cgroupns=host, or mount the node's /sys/fs/cgroup)\n");
 		if (cgfd < 0) {
 			snprintf(why, whylen, "no cgroup v2 is mounted, here or in another process's "
 				 "mount namespace, and the socket hooks of this mode attach to one: "

@@ -462,7 +462,33 @@ struct report {
 	struct nat_view *nat;
 	struct alerts *alerts;		/* NULL: the rules are off */
 	__u64 tw_reconciled, gone_reconciled;	/* the totals the rounds counted live */
+	/*
+	 * The wall clock's steps the recorder saw: records from step_ts on take
+	 * off_now, those before it (a few are written after, from the ring
+	 * buffer) off_before. One step back is enough: the recorder looks once
+	 * a second.
+	 */
+	bool stepped;
+	__u64 step_ts, off_before, off_now;
 };
+
+/* The wall-clock offset of a record made at ts (CLOCK_MONOTONIC). */
+static __u64 wall_off_at(const struct report *r, __u64 ts)
+{
+	if (!r->stepped)
+		return r->info->hdr.wall_off_ns;
+	return ts >= r->step_ts ? r->off_now : r->off_before;
+}
+
+static void on_clock(void *ctx, const struct pl_clock_rec *c)
+{
+	struct report *r = ctx;
+
+	r->off_before = wall_off_at(r, c->ts_ns);
+	r->off_now = c->wall_off_ns;
+	r->step_ts = c->ts_ns;
+	r->stepped = true;
+}
 
 /*
  * The rounds' reconciliations are in the recorded events themselves (their
@@ -496,13 +522,15 @@ static void on_record(void *ctx, const struct pl_event *e)
 {
 	struct report *r = ctx;
 
-	/* every line's wall-clock time comes from the header's offset */
-	r->out.wall_off = r->x.wall_off = r->info->hdr.wall_off_ns;
+	/* every line's wall-clock time: the header's offset, or a later step's */
+	__u64 off = wall_off_at(r, e->ts_ns);
+
+	r->out.wall_off = r->x.wall_off = off;
 	if (!r->host[0])
 		snprintf(r->host, sizeof(r->info->hdr.hostname), "%.*s",
 			 (int)sizeof(r->info->hdr.hostname) - 1, r->info->hdr.hostname);
 	if (r->alerts)
-		alerts__set_wall_off(r->alerts, r->info->hdr.wall_off_ns);
+		alerts__set_wall_off(r->alerts, off);
 	pipeline__event(&r->pipe, e);
 }
 
@@ -510,7 +538,7 @@ static void on_nat(void *ctx, const struct pl_nat_rec *n)
 {
 	struct report *r = ctx;
 
-	r->out.wall_off = r->info->hdr.wall_off_ns;
+	r->out.wall_off = r->x.wall_off = wall_off_at(r, n->ts_ns);
 	pipeline__nat(&r->pipe, n);
 }
 
@@ -628,7 +656,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 		pipeline__add_sink(&r.pipe, export__chrome_sink, &r.x);
 	}
 	r.host = host;
-	err = tracefile_read_nat(f, o->salvage, on_record, on_cgroup, on_nat, &r, info);
+	err = tracefile_read_clock(f, o->salvage, on_record, on_cgroup, on_nat, on_clock, &r, info);
 	if (o->fmt == REPORT_CHROME) {
 		/* leases still open at the end of the trace */
 		if (!err)

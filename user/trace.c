@@ -547,6 +547,15 @@ static void tick_clock(struct tracer *tr, __u64 now)
 	tr->fails.wall_off_ns = off;
 	if (tr->alerts)
 		alerts__set_wall_off(tr->alerts, off);
+	/* a recording says so too: report dates what follows by the new offset */
+	if (tr->pipe.rec && !tr->pipe.rec_err &&
+	    (tr->pipe.rec_err = tracefile_write_clock(tr->pipe.rec, now, off)) && !exiting) {
+		fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything "
+				"before is kept; free space and record again\n", tr->env->record,
+			(unsigned long long)tracefile_written(tr->pipe.rec),
+			strerror(-tr->pipe.rec_err));
+		exiting = 1;
+	}
 }
 
 static void tick_failures(struct tracer *tr, __u64 now)

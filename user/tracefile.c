@@ -207,6 +207,20 @@ int tracefile_write_nat(struct tracefile_writer *w, const struct pl_nat_rec *n)
 	return 0;
 }
 
+int tracefile_write_clock(struct tracefile_writer *w, __u64 ts_ns, __u64 wall_off_ns)
+{
+	struct pl_clock_rec c = { .ts_ns = ts_ns, .wall_off_ns = wall_off_ns };
+	int err = w->err;
+
+	if (!err && w->used + TRACEFILE_CK_BYTES > WBUF)
+		err = tracefile_flush(w);
+	if (err)
+		return err;
+	frame(w->buf + w->used, PL_CK_MAGIC, &c, sizeof(c));
+	w->used += TRACEFILE_CK_BYTES;
+	return 0;
+}
+
 __u64 tracefile_written(const struct tracefile_writer *w)
 {
 	return w->records + w->pending;
@@ -307,8 +321,8 @@ static void win_skip(struct window *w, size_t n)
 /* The first place in p[0..n) where a record or the trailer magic starts, or NULL. */
 static const unsigned char *find_magic(const unsigned char *p, size_t n)
 {
-	static const __u32 magic[5] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC, PL_CN_MAGIC,
-					   PL_NAT_MAGIC };
+	static const __u32 magic[] = { PL_REC_MAGIC, PL_END_MAGIC, PL_CG_MAGIC, PL_CN_MAGIC,
+					 PL_NAT_MAGIC, PL_CK_MAGIC };
 	const unsigned char *end = p + n;
 
 	/*
@@ -317,14 +331,14 @@ static const unsigned char *find_magic(const unsigned char *p, size_t n)
 	 */
 	_Static_assert((PL_REC_MAGIC & 0xff) == 'P' && (PL_END_MAGIC & 0xff) == 'P' &&
 		       (PL_CG_MAGIC & 0xff) == 'P' && (PL_CN_MAGIC & 0xff) == 'P' &&
-		       (PL_NAT_MAGIC & 0xff) == 'P',
+		       (PL_NAT_MAGIC & 0xff) == 'P' && (PL_CK_MAGIC & 0xff) == 'P',
 		       "magics start with P");
 	while (end - p >= 4) {
 		const unsigned char *q = memchr(p, 'P', end - 3 - p);
 
 		if (!q)
 			return NULL;
-		for (int i = 0; i < 5; i++)
+		for (size_t i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)
 			if (!memcmp(q, &magic[i], 4))
 				return q;
 		p = q + 1;
@@ -501,7 +515,8 @@ bool tracefile_nat_sane(const struct pl_nat_rec *n)
 
 /* Records up to the trailer or the end. */
 static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
-			tracefile_nat_fn nat, void *ctx, struct tracefile_info *info)
+			tracefile_nat_fn nat, tracefile_clock_fn clock, void *ctx,
+			struct tracefile_info *info)
 {
 	for (;;) {
 		unsigned long long pos = w->off;
@@ -551,6 +566,23 @@ static int read_records(struct window *w, bool salvage, tracefile_fn fn, tracefi
 			n.comm[PL_COMM_LEN - 1] = '\0';
 			if (nat)
 				nat(ctx, &n);
+			continue;
+		}
+		if (magic == PL_CK_MAGIC && info->hdr.version >= 7) {
+			struct pl_clock_rec k;
+
+			if (win_need(w, TRACEFILE_CK_BYTES) < TRACEFILE_CK_BYTES)
+				goto truncated;
+			memcpy(&k, win_at(w) + 4, sizeof(k));
+			memcpy(&c, win_at(w) + 4 + sizeof(k), 4);
+			if (c != crc(&magic, 4, &k, sizeof(k))) {
+				problem(info, "corrupt clock record at offset %llu%s", pos,
+					" (checksum)");
+				goto damaged;
+			}
+			win_skip(w, TRACEFILE_CK_BYTES);
+			if (clock)
+				clock(ctx, &k);
 			continue;
 		}
 		if ((magic == PL_CG_MAGIC && info->hdr.version >= 2) ||
@@ -656,7 +688,8 @@ truncated:
 }
 
 static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
-		    tracefile_nat_fn nat, void *ctx, struct tracefile_info *info)
+		    tracefile_nat_fn nat, tracefile_clock_fn clock, void *ctx,
+		    struct tracefile_info *info)
 {
 	struct window w = { .f = f, .size = window < MIN_WINDOW ? MIN_WINDOW : window };
 	int err;
@@ -673,7 +706,7 @@ static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, trace
 	}
 	err = read_header(&w, info);
 	if (!err)
-		err = read_records(&w, salvage, fn, cg, nat, ctx, info);
+		err = read_records(&w, salvage, fn, cg, nat, clock, ctx, info);
 	free(w.buf);
 	return err;
 }
@@ -681,22 +714,29 @@ static int read_all(FILE *f, size_t window, bool salvage, tracefile_fn fn, trace
 int tracefile_read_window(FILE *f, size_t window, bool salvage, tracefile_fn fn, void *ctx,
 			  struct tracefile_info *info)
 {
-	return read_all(f, window, salvage, fn, NULL, NULL, ctx, info);
+	return read_all(f, window, salvage, fn, NULL, NULL, NULL, ctx, info);
 }
 
 int tracefile_read(FILE *f, bool salvage, tracefile_fn fn, void *ctx, struct tracefile_info *info)
 {
-	return read_all(f, TRACEFILE_WINDOW, salvage, fn, NULL, NULL, ctx, info);
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, NULL, NULL, NULL, ctx, info);
 }
 
 int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg, void *ctx,
 		       struct tracefile_info *info)
 {
-	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, NULL, ctx, info);
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, NULL, NULL, ctx, info);
 }
 
 int tracefile_read_nat(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
 		       tracefile_nat_fn nat, void *ctx, struct tracefile_info *info)
 {
-	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, nat, ctx, info);
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, nat, NULL, ctx, info);
+}
+
+int tracefile_read_clock(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
+			 tracefile_nat_fn nat, tracefile_clock_fn clock, void *ctx,
+			 struct tracefile_info *info)
+{
+	return read_all(f, TRACEFILE_WINDOW, salvage, fn, cg, nat, clock, ctx, info);
 }

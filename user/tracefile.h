@@ -14,6 +14,9 @@
  *            the path, and the kubelet's files stay on that host)
  *            "PLNT" + struct pl_nat_rec + CRC-32 (version 5+): a NAT port
  *            taken, refused or given back, already attributed
+ *            "PLCK" + struct pl_clock_rec + CRC-32 (version 7+): the wall
+ *            clock stepped (NTP's first sync, a VM resumed, date set by
+ *            hand): the offset from then on
  *   trailer  "PLEN" + struct pl_file_trailer + CRC-32 (drops, end time)
  *
  * The writer only ever write()s whole records, so a recorder killed at any
@@ -32,13 +35,15 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 6		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
-					 * 5: NAT records; 6: SIGNAL events, hdr.flags */
+#define PL_FILE_VERSION 7		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
+					 * 5: NAT records; 6: SIGNAL events, hdr.flags;
+					 * 7: clock steps */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
 #define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
 #define PL_CN_MAGIC 0x4e434c50u		/* "PLCN" */
 #define PL_END_MAGIC 0x4e454c50u	/* "PLEN" */
 #define PL_NAT_MAGIC 0x544e4c50u	/* "PLNT" */
+#define PL_CK_MAGIC 0x4b434c50u		/* "PLCK" */
 #define PL_CGPATH_MAX 4095		/* a cgroup path in a trace, at most */
 #define PL_CGNAME_MAX 253		/* a pod name (DNS-1123 subdomain), the longest name */
 #define PL_CGNAMES_MAX (3 * (PL_CGNAME_MAX + 1))	/* a names record's data, with room */
@@ -132,6 +137,16 @@ struct pl_nat_rec {
 _Static_assert(sizeof(struct pl_nat_rec) == 120, "pl_nat_rec is the trace file's record");
 
 /*
+ * The wall clock stepped: records from ts_ns on (CLOCK_MONOTONIC, as theirs)
+ * take wall_off_ns instead of the header's, or the previous step's.
+ */
+struct pl_clock_rec {
+	__u64 ts_ns;
+	__u64 wall_off_ns;
+};
+_Static_assert(sizeof(struct pl_clock_rec) == 16, "pl_clock_rec is the trace file's record");
+
+/*
  * Room for an event type to come, so a new one does not change the trailer
  * again; the whole trailer stays smaller than a record, so that after a full
  * disk the trailer fits where a record no longer did.
@@ -190,6 +205,7 @@ struct pl_file_trailer_v2 {
 #define TRACEFILE_REC_BYTES (4 + sizeof(struct pl_event) + 4)
 #define TRACEFILE_END_BYTES (4 + sizeof(struct pl_file_trailer) + 4)
 #define TRACEFILE_NAT_BYTES (4 + sizeof(struct pl_nat_rec) + 4)
+#define TRACEFILE_CK_BYTES (4 + sizeof(struct pl_clock_rec) + 4)
 
 void tracefile_frame_record(unsigned char out[TRACEFILE_REC_BYTES], const struct pl_event *e);
 void tracefile_frame_trailer(unsigned char out[TRACEFILE_END_BYTES],
@@ -212,6 +228,8 @@ int tracefile_write_names(struct tracefile_writer *w, __u64 id, const char *ns, 
 			  const char *container);
 /* Append one NAT record; as tracefile_write. */
 int tracefile_write_nat(struct tracefile_writer *w, const struct pl_nat_rec *n);
+/* Append a clock step: from ts_ns on, wall_off_ns; as tracefile_write. */
+int tracefile_write_clock(struct tracefile_writer *w, __u64 ts_ns, __u64 wall_off_ns);
 /* Write out the buffered records (the main loop does it every poll). */
 int tracefile_flush(struct tracefile_writer *w);
 /*
@@ -288,5 +306,11 @@ int tracefile_read_all(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_
 /* tracefile_read_all, with NAT records handed to nat (may be NULL: skipped). */
 int tracefile_read_nat(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
 		       tracefile_nat_fn nat, void *ctx, struct tracefile_info *info);
+/* A clock step, as the file has it. */
+typedef void (*tracefile_clock_fn)(void *ctx, const struct pl_clock_rec *c);
+/* tracefile_read_nat, with clock steps handed to clock (may be NULL: skipped). */
+int tracefile_read_clock(FILE *f, bool salvage, tracefile_fn fn, tracefile_cgroup_fn cg,
+			 tracefile_nat_fn nat, tracefile_clock_fn clock, void *ctx,
+			 struct tracefile_info *info);
 
 #endif

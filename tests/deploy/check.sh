@@ -258,7 +258,7 @@ print("%016x" % check.expected_capeff(check.loader_caps(".", numbers=True).value
 	grep -q '^=== active: active$' "$out" || errs="$errs; not active"
 	grep -q 'portlife: mode ' "$out" || errs="$errs; never said its mode"
 	said=$("$PY" -c 'import sys; sys.path.insert(0, "tests/deploy"); import check
-print("; ".join(check.unexpected_lines(open(sys.argv[1]).read())))' "$out")
+print("; ".join(check.unexpected_lines(open(sys.argv[1]).read(), container=True)))' "$out")
 	[ -n "$said" ] && errs="$errs; it said: $said"
 	grep -qx "CapEff:	$want" "$out" || errs="$errs; CapEff $(sed -n 's/^CapEff:\t//p' "$out"), not $want"
 	grep -qx 'NoNewPrivs:	1' "$out" || errs="$errs; no no_new_privs"

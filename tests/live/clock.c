@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +86,19 @@ static double line_time(const char *l)
  * The first connection's allocation is dated by the clock as it was, the
  * second's by the stepped one: an hour apart more than their CLOCK_MONOTONIC
  * times are, and stderr says the clock stepped. Before, the offset taken at
- * the start dated every event of a run, however long.
+ * the start dated every event of a run, however long. record: the same
+ * events read back from a recording by `report` (the step is in the trace).
  */
-static int t_clock_step(void)
+static int clock_run(bool record)
 {
-	char self[PATH_MAX], shim[PATH_MAX + 16];
+	char self[PATH_MAX], shim[PATH_MAX + 16], trace[PATH_MAX], out[PATH_MAX + 8];
+	char *extra[] = { "record", "-o", trace, NULL };
+	char *rep[] = { "portlife", "report", trace, "--format", "jsonl", NULL };
 	const char *a[2] = {};
 	struct run run;
+	char **l = NULL;
+	int err, nl = 0;
 	ssize_t n;
-	int err;
 
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
@@ -104,20 +109,44 @@ static int t_clock_step(void)
 	if (access(shim, R_OK))
 		return fail("%s is missing: make %s", shim, shim);
 	snprintf(clock_file, sizeof(clock_file), "/tmp/portlife-clockstep.%d", (int)getpid());
+	snprintf(trace, sizeof(trace), "%s/clock_step.trace", tmpdir);
+	snprintf(out, sizeof(out), "%s.jsonl", trace);
 	unlink(clock_file);
+	unlink(trace);
 	/* portlife alone is exec'd with them (the scenario's child only forks) */
 	setenv("LD_PRELOAD", shim, 1);
 	setenv("PORTLIFE_TEST_CLOCK_FILE", clock_file, 1);
-	err = start(&run, sc_clock_step, "clock_step", NULL);
+	err = start(&run, sc_clock_step, record ? "clock_step_record" : "clock_step",
+		    record ? extra : NULL);
 	unsetenv("LD_PRELOAD");
 	unsetenv("PORTLIFE_TEST_CLOCK_FILE");
 	if (!err)
 		err = drive(&run);
 	stop(&run, 500);
 	unlink(clock_file);
-	for (int i = 0; !err && i < 2; i++)
-		if (count_ev(&run, "alloc", run.child, run.r.ports[i], &a[i]) != 1)
-			err = fail("port %d: not one allocation", run.r.ports[i]);
+	if (!err && record) {
+		if (run_capture(rep, out))
+			err = fail("portlife report %s failed: see %s.err", trace, out);
+		else
+			l = file_lines(out, &nl);
+	}
+	for (int i = 0; !err && i < 2; i++) {
+		int found = 0;
+
+		if (!record) {
+			found = count_ev(&run, "alloc", run.child, run.r.ports[i], &a[i]);
+		} else {
+			for (int k = 0; k < nl; k++)
+				if (is_event(l[k], "alloc") && jnum(l[k], "lport") == run.r.ports[i] &&
+				    jnum(l[k], "pid") == run.child) {
+					a[i] = l[k];
+					found++;
+				}
+		}
+		if (found != 1)
+			err = fail("port %d: %d allocations%s, want 1", run.r.ports[i], found,
+				   record ? " in the report" : "");
+	}
 	if (!err) {
 		double wall = line_time(a[1]) - line_time(a[0]);
 		double mono = (jnum(a[1], "ts_ns") - jnum(a[0], "ts_ns")) / 1e9;
@@ -126,13 +155,21 @@ static int t_clock_step(void)
 		if (line_time(a[0]) < now - 120 || line_time(a[0]) > now + 5)
 			err = fail("the first event's time is not the clock's: %s", a[0]);
 		else if (wall - mono < STEP_S - 1 || wall - mono > STEP_S + 1)
-			err = fail("the events are %.3f s apart by their times and %.3f s by the "
-				   "monotonic clock: the %lld s step not followed", wall, mono, STEP_S);
+			err = fail("%sthe events are %.3f s apart by their times and %.3f s by the "
+				   "monotonic clock: the %lld s step not followed",
+				   record ? "report of a recording: " : "", wall, mono, STEP_S);
 		else if (!file_has(run.err, "the wall clock stepped by +3600"))
 			err = fail("stderr does not say the clock stepped: see %s", run.err);
 	}
+	if (l)
+		free_lines(l, nl);
 	cleanup(&run);
 	return err;
+}
+
+static int t_clock_step(void)
+{
+	return clock_run(false) || clock_run(true) ? -1 : 0;
 }
 
 LIVE_TEST(clock_step, t_clock_step, 75, true);
