@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include "opts.h"
 #include "util.h"
 
@@ -24,12 +25,22 @@ int opt_pid(const char *arg, unsigned long *pid)
  * dump) would match no event, silently; a pid with no process now may be a
  * typo, or one still to come. Said before anything is attached.
  */
+/* The initial pid namespace's inode (PROC_PID_INIT_INO): the kernel's own pids. */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
+
 int opt_pid_is_process(unsigned int pid)
 {
 	unsigned long tgid = 0;
 	char path[64], line[128];
+	struct stat ns;
 	FILE *f;
 
+	/*
+	 * In a pid namespace of our own, -p takes the host's pid (events carry
+	 * those), which our /proc does not know: nothing to check it against.
+	 */
+	if (stat("/proc/self/ns/pid", &ns) || ns.st_ino != PID_NS_INIT_INO)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%u/status", pid);
 	f = fopen(path, "re");
 	if (!f) {

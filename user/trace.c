@@ -605,6 +605,12 @@ static int open_outputs(struct tracer *tr)
 	const struct env *env = tr->env;
 	int err;
 
+	/* before anything is loaded: the file is made after, with the mode in its header */
+	if (env->record && !faccessat(AT_FDCWD, env->record, F_OK, AT_SYMLINK_NOFOLLOW)) {
+		fprintf(stderr, "portlife: cannot create %s: %s (it exists: portlife never "
+				"overwrites a trace)\n", env->record, strerror(EEXIST));
+		return -EEXIST;
+	}
 	if (env->cgroup) {
 		tr->cg_filter_fd = open(env->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (tr->cg_filter_fd < 0) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -261,6 +263,17 @@ static int t_bad_input(void)
 	char *a9[] = { "portlife", "ports", "--sample", "2", NULL };
 	/* a directory, but no cgroup v2 one: refused before any mode is tried */
 	char *a10[] = { "portlife", "--cgroup", "/proc", NULL };
+	/* a trace that exists: refused before anything is loaded, the file untouched */
+	char old[PATH_MAX];
+	char *a11[] = { "portlife", "record", "-o", old, "-d", "1", NULL };
+	struct stat st;
+
+	FILE *f;
+
+	snprintf(old, sizeof(old), "%s/bad_input_existing.trace", tmpdir);
+	f = fopen(old, "w");
+	if (!f || fputs("keep me", f) < 0 || fclose(f))
+		return fail("cannot write %s", old);
 
 	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
 	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
@@ -269,8 +282,11 @@ static int t_bad_input(void)
 	    expect_error(a8, "--format is for `portlife report FILE`") ||
 	    expect_error(a9, "--sample goes with --headroom") ||
 	    expect_error(a10, "--cgroup /proc is not a cgroup v2 directory") ||
+	    expect_error(a11, "never overwrites a trace") ||
 	    thread_pid_refused())
 		return -1;
+	if (stat(old, &st) || st.st_size != 7)
+		return fail("record -o an existing file changed it: see %s", old);
 	return 0;
 }
 
