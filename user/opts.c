@@ -20,14 +20,14 @@ int opt_pid(const char *arg, unsigned long *pid)
 	return 0;
 }
 
+/* The initial pid namespace's inode (PROC_PID_INIT_INO): the kernel's own pids. */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
+
 /*
  * -p names a process (its tgid): a thread's id (top -H, a JVM's thread
  * dump) would match no event, silently; a pid with no process now may be a
  * typo, or one still to come. Said before anything is attached.
  */
-/* The initial pid namespace's inode (PROC_PID_INIT_INO): the kernel's own pids. */
-#define PID_NS_INIT_INO 0xEFFFFFFCUL
-
 int opt_pid_is_process(unsigned int pid)
 {
 	unsigned long tgid = 0;

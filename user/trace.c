@@ -100,6 +100,7 @@ struct tracer {
 	int metrics_err;		/* last --metrics-file error, said once */
 	bool metrics_started;		/* the first --metrics-file write worked */
 	bool out_said;			/* a failed write of the output was said */
+	bool rec_said;			/* ... and of the recording */
 	int cg_filter_fd;
 	int ncpus;
 	double snap_interval;		/* seconds between TIME_WAIT snapshots now */
@@ -113,18 +114,23 @@ struct tracer {
 
 /* ---- events in ---------------------------------------------------------- */
 
+/* The recording failed with err: keep what is on disk; stop, loudly (once). */
+static void record_failed(struct tracer *tr, int err)
+{
+	if (!err || tr->rec_said)
+		return;
+	tr->rec_said = true;
+	fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything before "
+			"is kept; free space and record again\n", tr->env->record,
+		(unsigned long long)tracefile_written(tr->pipe.rec), strerror(-err));
+	exiting = 1;
+}
+
 static void pipe_event(void *ctx, const struct pl_event *e)
 {
 	struct tracer *tr = ctx;
-	int err = pipeline__event(&tr->pipe, e);
 
-	if (err && !exiting) {
-		/* keep what is on disk; stop, loudly */
-		fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything "
-				"before is kept; free space and record again\n", tr->env->record,
-			(unsigned long long)tracefile_written(tr->pipe.rec), strerror(-err));
-		exiting = 1;
-	}
+	record_failed(tr, pipeline__event(&tr->pipe, e));
 }
 
 /*
@@ -201,14 +207,8 @@ static int on_ring_test(void *ctx, void *data, size_t len)
 static void pipe_nat(void *ctx, const struct pl_nat_rec *n)
 {
 	struct tracer *tr = ctx;
-	int err = pipeline__nat(&tr->pipe, n);
 
-	if (err && !exiting) {
-		fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything "
-				"before is kept; free space and record again\n", tr->env->record,
-			(unsigned long long)tracefile_written(tr->pipe.rec), strerror(-err));
-		exiting = 1;
-	}
+	record_failed(tr, pipeline__nat(&tr->pipe, n));
 }
 
 /* A sink: TIME_WAIT snapshots must know how to enter each allocating namespace. */
@@ -548,14 +548,8 @@ static void tick_clock(struct tracer *tr, __u64 now)
 	if (tr->alerts)
 		alerts__set_wall_off(tr->alerts, off);
 	/* a recording says so too: report dates what follows by the new offset */
-	if (tr->pipe.rec && !tr->pipe.rec_err &&
-	    (tr->pipe.rec_err = tracefile_write_clock(tr->pipe.rec, now, off)) && !exiting) {
-		fprintf(stderr, "portlife: writing %s failed after %llu records: %s; everything "
-				"before is kept; free space and record again\n", tr->env->record,
-			(unsigned long long)tracefile_written(tr->pipe.rec),
-			strerror(-tr->pipe.rec_err));
-		exiting = 1;
-	}
+	if (tr->pipe.rec && !tr->pipe.rec_err)
+		record_failed(tr, tr->pipe.rec_err = tracefile_write_clock(tr->pipe.rec, now, off));
 }
 
 static void tick_failures(struct tracer *tr, __u64 now)
@@ -622,11 +616,11 @@ static int open_outputs(struct tracer *tr)
 		/* a v1 hierarchy's directory, or none: the kernel's refusal would say EBADF */
 		if (!cgroup2_fd(tr->cg_filter_fd)) {
 			char mnt[PATH_MAX];
+			bool none = cgroup2_mount(mnt, sizeof(mnt));
 
 			fprintf(stderr, "portlife: --cgroup %s is not a cgroup v2 directory (cgroup "
 					"v1's, or no cgroup at all): give one below the cgroup v2 mount%s%s\n",
-				env->cgroup, cgroup2_mount(mnt, sizeof(mnt)) ? " (none is mounted)" : ", ",
-				cgroup2_mount(mnt, sizeof(mnt)) ? "" : mnt);
+				env->cgroup, none ? " (none is mounted)" : ", ", none ? "" : mnt);
 			return -ENOTDIR;
 		}
 	}
@@ -963,11 +957,7 @@ static int loop(struct tracer *tr)
 			/* Records reach the file within OUT_DELAY_NS: a kill loses little. */
 			if (tr->pipe.rec && !tr->pipe.rec_err &&
 			    (tr->pipe.rec_err = tracefile_flush(tr->pipe.rec))) {
-				fprintf(stderr, "portlife: writing %s failed after %llu records: %s; "
-						"everything before is kept; free space and record again\n",
-					env->record,
-					(unsigned long long)tracefile_written(tr->pipe.rec),
-					strerror(-tr->pipe.rec_err));
+				record_failed(tr, tr->pipe.rec_err);
 				break;
 			}
 			lb_flush(stdout);
