@@ -144,6 +144,12 @@ static int mounts_of(pid_t pid, struct mntns_seen *seen, char *path, size_t plen
 	return mount_in(mi, prefix, true, path, plen, shown, slen);
 }
 
+/* Of two mounts_of() answers, the one that says more: a root, else -EXDEV. */
+static int better(int ret, int e)
+{
+	return e >= 0 || e == -EXDEV ? e : ret;
+}
+
 int cgroup2_host_root(char *path, size_t plen, char *shown, size_t slen)
 {
 	int ret = mount_in("/proc/self/mountinfo", "", true, path, plen, shown, slen);
@@ -165,32 +171,13 @@ int cgroup2_host_root(char *path, size_t plen, char *shown, size_t slen)
 	 * racing /proc must not hang us.
 	 */
 	pid = getppid();
-	for (int depth = 0; pid > 0 && depth < 64; depth++, pid = parent_of(pid)) {
-		int e = mounts_of(pid, seen, path, plen, shown, slen);
-
-		if (e >= 0) {
-			free(seen);
-			return e;
-		}
-		if (e == -EXDEV)
-			ret = e;
-	}
+	for (int depth = 0; ret < 0 && pid > 0 && depth < 64; depth++, pid = parent_of(pid))
+		ret = better(ret, mounts_of(pid, seen, path, plen, shown, slen));
 	/* then any process's (a daemon's parent is pid 1, not always ours to read) */
-	d = opendir("/proc");
-	while (d && (de = readdir(d))) {
-		int e;
-
-		pid = atoi(de->d_name);
-		if (pid <= 0)
-			continue;
-		e = mounts_of(pid, seen, path, plen, shown, slen);
-		if (e >= 0) {
-			ret = e;
-			break;
-		}
-		if (e == -EXDEV)
-			ret = e;
-	}
+	d = ret < 0 ? opendir("/proc") : NULL;
+	while (d && ret < 0 && (de = readdir(d)))
+		if ((pid = atoi(de->d_name)) > 0)
+			ret = better(ret, mounts_of(pid, seen, path, plen, shown, slen));
 	if (d)
 		closedir(d);
 	free(seen);

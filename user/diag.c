@@ -81,16 +81,17 @@ static bool addr_unspec(int family, const __u8 a[16])
 	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
 }
 
-/*
- * Can a socket on laddr be what kept e's bind() from its port? Two different specific
- * addresses of one family never clash; a wildcard clashes with anything of its
- * family, and across families see below.
- */
 /* An IPv6 socket on [::] in an IPv4 bind()'s way: dual stack (IPV6_V6ONLY is the remedy). */
 static bool dual_stack_holder(int family, const __u8 laddr[16], const struct pl_event *e)
 {
 	return e->family == AF_INET && family == AF_INET6 && addr_unspec(AF_INET6, laddr);
 }
+
+/*
+ * Can a socket on laddr be what kept e's bind() from its port? Two different specific
+ * addresses of one family never clash; a wildcard clashes with anything of its
+ * family, and across families see below.
+ */
 
 static bool may_clash(int family, const __u8 laddr[16], const struct pl_event *e)
 {

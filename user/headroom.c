@@ -8,7 +8,6 @@
 #include "json.h"
 #include "util.h"
 
-/* A port connect() or bind(0) could have picked (ns_pick_hi()). */
 /*
  * r holds its port for bind() (listening, or bound with no remote end), or
  * in a bucket bind() or listen() made: no connect() may take that port, for
@@ -20,6 +19,7 @@ static bool bind_held(const struct pl_sock_rec *r)
 	return !r->rport || r->state == PL_TCP_LISTEN || (r->flags & PL_SOCKF_BIND_BUCKET);
 }
 
+/* A port connect() or bind(0) could have picked (ns_pick_hi()). */
 static bool in_range(const struct ns_info *ns, __u16 port)
 {
 	return ns && port >= ns->lo && port <= ns->pick_hi;
@@ -276,12 +276,12 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		int family = r->family;
 		struct dest *d;
 
-		if (r->proto != IPPROTO_TCP || !r->rport || r->state == PL_TCP_LISTEN || !in_range(ns, r->lport) ||
-		    ns_reserved(ns, r->lport))
+		if (r->proto != IPPROTO_TCP || !in_range(ns, r->lport) || ns_reserved(ns, r->lport))
 			continue;
 		/*
-		 * A listener's accepted sockets share its port (and keep its
-		 * bucket in TIME_WAIT, the listener gone): no connect() made them.
+		 * bind()'s ports (bind_held(): a listener, a socket only bound, and
+		 * a listener's accepted sockets, which share its port and keep its
+		 * bucket in TIME_WAIT once it is gone): no connect() made them.
 		 */
 		if (bound[k * 8192 + r->lport / 8] & (1 << (r->lport % 8)))
 			continue;
@@ -441,9 +441,10 @@ int headroom_dest_in(const struct snapshot *s, __u32 netns, int family, const __
 		__u8 sla[16], sra[16];
 		int sf = r->family;
 
-		if (r->netns != netns || r->proto != IPPROTO_TCP || !r->rport ||
-		    r->state == PL_TCP_LISTEN || r->rport != rport || r->lport < lo ||
-		    r->lport > reach || ns_reserved(ns, r->lport) || bit(bound, r->lport))
+		/* bind()'s ports are in bound (bind_held()): never a destination's */
+		if (r->netns != netns || r->proto != IPPROTO_TCP || r->rport != rport ||
+		    r->lport < lo || r->lport > reach || ns_reserved(ns, r->lport) ||
+		    bit(bound, r->lport))
 			continue;
 		memcpy(sla, r->laddr, 16);
 		memcpy(sra, r->raddr, 16);

@@ -76,7 +76,9 @@ static const struct container *owner_ctr(const struct sock_ent *e)
 	penv.memo_pid = e->pid;
 	/* the kernel's id first: /proc/PID/cgroup is relative to our cgroup namespace */
 	id = e->cgroup_id;
-	penv.memo = id || !cgroup_id_of_pid(e->pid, &id) ? container__lookup(penv.cc, id) : NULL;
+	if (!id)
+		cgroup_id_of_pid(e->pid, &id);	/* leaves it 0 when it cannot tell */
+	penv.memo = id ? container__lookup(penv.cc, id) : NULL;
 	return penv.memo;
 }
 
@@ -334,7 +336,8 @@ struct who_ctx {
 static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 wall_off)
 {
 	struct who_ctx *c = ctx;
-	char comm[PL_COMM_LEN], ts[32], ep[64], rp[64], eb[16];
+	const int fam = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+	char comm[PL_COMM_LEN], ts[32], ep[64], rp[64], eb[16], why[112] = "";
 	struct jw w;
 
 	if (!c->shown++ && !c->json)
@@ -356,16 +359,14 @@ static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 
 		return;
 	}
 	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-	fprintf(c->f, "  %s pid %u (%s) %s on %s%s%s%s\n",
+	/* no search: the port was its own, the 4-tuple to that destination taken */
+	if (e->sflags & PL_ALLOCF_BOUND)
+		snprintf(why, sizeof(why), " (connect() to %s: its 4-tuple in use)",
+			 endpoint_str(fam, e->raddr, e->rport, rp, sizeof(rp)));
+	fprintf(c->f, "  %s pid %u (%s) %s on %s%s\n",
 		wall_str(e->ts_ns + wall_off, 0, ts, sizeof(ts)), e->pid, comm,
 		errno_name(e->err, eb, sizeof(eb)),
-		endpoint_str(e->family == AF_INET6 ? AF_INET6 : AF_INET, e->laddr, e->lport, ep,
-			     sizeof(ep)),
-		/* no search: the port was its own, the 4-tuple to that destination taken */
-		e->sflags & PL_ALLOCF_BOUND ? " (connect() to " : "",
-		e->sflags & PL_ALLOCF_BOUND ? endpoint_str(e->family == AF_INET6 ? AF_INET6 : AF_INET,
-							   e->raddr, e->rport, rp, sizeof(rp)) : "",
-		e->sflags & PL_ALLOCF_BOUND ? ": its 4-tuple in use)" : "");
+		endpoint_str(fam, e->laddr, e->lport, ep, sizeof(ep)), why);
 }
 
 static int run_ports(int argc, char **argv, int who)

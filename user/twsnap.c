@@ -334,7 +334,6 @@ static size_t tw_count(const struct twsnap *s)
 	return n;
 }
 
-/* net.ipv4.tcp_max_tw_buckets of the current thread's netns, 0 if unknown. */
 /*
  * The current netns's tcp_max_tw_buckets; ULLONG_MAX when unreadable. 0 is
  * a setting (no timewait socket at all: every close that would make one
