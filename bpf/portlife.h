@@ -13,6 +13,14 @@
 #define PL_COMM_LEN 16
 
 /*
+ * SO_MARK of the loader's self-test socket (ASCII "plst"): every portlife
+ * running on the host skips a socket so marked, so one instance's start is
+ * not a bind() by "portlife" in another's trace (a DaemonSet's metrics, an
+ * SRE's run beside it). The socket never sends, so no routing rule sees it.
+ */
+#define PL_SELFTEST_MARK 0x706c7374
+
+/*
  * TCP states in the kernel's own numbering (include/net/tcp_states.h), as
  * STATE events and socket records carry them. Prefixed: vmlinux.h on the BPF
  * side and <netinet/tcp.h> on the user side define the unprefixed names.

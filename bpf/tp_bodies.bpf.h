@@ -104,7 +104,7 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 #define PEND_STALE_NS 100000000ULL
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
-enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT, PEND_TCP_BOUND };
+enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT, PEND_TCP_BOUND, PEND_SELFTEST };
 
 struct pending {
 	__u64 sk;		/* the socket's address: kernel-only */
@@ -911,6 +911,16 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 		self_tgid = id >> 32;
 	if (!bsk || !cg_traced_proto(bsk) || cg_task_filtered(id >> 32))
 		return;
+	p.sk = (__u64)bsk;
+	/*
+	 * Another portlife's self-test (PL_SELFTEST_MARK): post_bind, which may
+	 * not read the mark, learns from this entry to pass it by.
+	 */
+	if (bsk->mark == PL_SELFTEST_MARK) {
+		p.what = PEND_SELFTEST;
+		bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
+		return;
+	}
 	p.family = v6 ? AF_INET6 : AF_INET;
 	if (targ_family && p.family != targ_family)
 		return;
@@ -921,7 +931,6 @@ static __always_inline void handle_bind_pre(struct bpf_sock_addr *ctx, const boo
 			udp_catch_up(l, bsk, bsk->src_port, id);
 	}
 	p.what = PEND_BIND;
-	p.sk = (__u64)bsk;
 	p.ts = bpf_ktime_get_ns();
 	p.kind = ctx->user_port ? PL_ALLOC_BIND_EXPLICIT : PL_ALLOC_BIND_EPHEMERAL;
 	pend_user_addr(&p, ctx, v6);
@@ -945,6 +954,10 @@ static __always_inline void handle_post_bind(struct bpf_sock *bsk)
 
 	if (!cg_traced_proto(bsk))
 		return;
+	if (p && p->what == PEND_SELFTEST && p->sk == (__u64)bsk) {
+		bpf_map_delete_elem(&pendings, &tid);
+		return;
+	}
 	if (p && p->what == PEND_BIND && p->sk == (__u64)bsk) {
 		ts = p->ts;
 		kind = p->kind;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The command line and the process: a hostile process name through the JSON,
- * SIGTERM mid-run, bad input, and forced modes refused with a reason.
+ * SIGTERM mid-run, bad input, forced modes refused with a reason, and a
+ * second portlife's start unseen by the first.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <limits.h>
 #include <linux/bpf.h>
@@ -290,7 +292,70 @@ static int t_bad_input(void)
 	return 0;
 }
 
+/* The positive control: one bind(0) of the child's own, held until stop. */
+static int sc_one_bind(struct result *r)
+{
+	int fd = bound_socket(AF_INET, 0);
+
+	if (fd < 0)
+		return fd;
+	r->bound_port = sock_port(fd);
+	sleep_ms(300);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Two portlifes on one host (a DaemonSet's and an SRE's): the second one's
+ * start, its self-test bind() included, is nothing the first may trace as a
+ * bind() by "portlife". The child's own bind() shows the first one traces.
+ */
+static int t_two_tracers(void)
+{
+	char *argv[] = { (char *)portlife, "-s", "-d", "1", "--mode", (char *)(mode ? mode : "auto"),
+			 NULL };
+	char out[300];
+	struct run run;
+	int err, st = 0, n = 0;
+	pid_t second;
+
+	no_pid_filter = true;
+	err = start(&run, sc_one_bind, "two_tracers", NULL);
+	no_pid_filter = false;
+	snprintf(out, sizeof(out), "%s/two_tracers.second", tmpdir);
+	second = err ? -1 : fork();
+	if (second == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(portlife, argv);
+		_exit(127);
+	}
+	if (second > 0 && (waitpid(second, &st, 0) != second || !WIFEXITED(st) || WEXITSTATUS(st)))
+		err = fail("the second portlife did not run (status %#x; see %s)", st, out);
+	else if (second < 0 && !err)
+		err = fail("fork: %s", strerror(errno));
+	if (!err)
+		err = drive(&run);
+	stop(&run, 500);
+	if (!err && !lease_of(&run, run.r.bound_port, "bind_ephemeral"))
+		err = fail("the child's bind() of port %u was not traced", run.r.bound_port);
+	if (!err) {
+		n = count_ev(&run, "alloc", second, -1, NULL) + count_ev(&run, "release", second, -1, NULL) +
+		    count_ev(&run, "bind_error", second, -1, NULL);
+		if (n)
+			err = fail("%d events of the second portlife (pid %d) traced by the first", n,
+				   second);
+	}
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(hostile_json, t_hostile_json, 60, false);
 LIVE_TEST(sigterm, t_sigterm, 70, false);
 LIVE_TEST(bad_input, t_bad_input, 80, false);
 LIVE_TEST(forced_modes, t_forced_modes, 110, false);
+LIVE_TEST(two_tracers, t_two_tracers, 115, false);
