@@ -510,6 +510,19 @@ static __always_inline bool call_peek(__u32 fn, struct call_val *out)
  * ALLOC (told as allocated before tracing, as the tracepoint mode does); a
  * failure is its 4-tuple in use.
  */
+/*
+ * Where a UDP connect()'s autobind is going: the socket has no peer yet
+ * while the port is searched for (inet_autobind() runs first), and the
+ * tracepoint mode, which tells the port at the call's exit, names it.
+ */
+static __always_inline void ev_dest(struct pl_event *e, const struct call_val *dest)
+{
+	if (!dest || dest->family != e->family)
+		return;
+	e->rport = dest->snum;
+	__builtin_memcpy(e->raddr, dest->addr, sizeof(e->raddr));
+}
+
 static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum, long ret,
 					      __u64 start, __u8 kind, __s32 err,
 					      const struct call_val *dest)
@@ -527,34 +540,29 @@ static __always_inline void handle_alloc_exit(const struct sock *sk, __u16 snum,
 	lease_init(&nl, sk, id);
 	nl.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	nl.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!ret && (lease_store(key, &nl) || (kind == PL_ALLOC_CONNECT && snum)))
+		return;
+	/* one reserve and one submit for both outcomes (see emit_state()) */
+	e = ev_reserve(PL_EV_ALLOC);
+	if (!e)
+		return;
+	ev_owner(e, &nl);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	ev_dest(e, dest);
+	e->kind = kind;
+	e->dur_ns = now - start;
 	if (ret) {
-		e = ev_reserve(PL_EV_ALLOC);
-		if (!e)
-			return;
-		ev_owner(e, &nl);
 		e->lease = 0;	/* a failure makes no lease (as in the tracepoint mode) */
-		READ_TUPLE_CORE(e, &sk->__sk_common);
 		if (snum)
 			e->lport = snum;
-		/* where a failed autobind's connect() was going (the socket has no peer yet) */
-		if (dest && dest->family == e->family) {
-			e->rport = dest->snum;
-			__builtin_memcpy(e->raddr, dest->addr, sizeof(e->raddr));
-		}
-		e->kind = kind;
 		/* get_port returns 1, inet_hash_connect a -errno */
 		e->err = ret < 0 ? -ret : err;
-		e->dur_ns = now - start;
 		if (kind == PL_ALLOC_CONNECT && snum)
 			e->sflags |= PL_ALLOCF_BOUND;	/* no search: its 4-tuple was in use */
 		else if (e->err != EADDRINUSE || !snum)
 			ev_search_range(e, sk);
-		ev_submit(e);
-		return;
 	}
-	if (lease_store(key, &nl) || (kind == PL_ALLOC_CONNECT && snum))
-		return;
-	emit_alloc(sk, &nl, kind, 0, now - start);
+	ev_submit(e);
 }
 
 #endif /* PORTLIFE_EVENTS_BPF_H */

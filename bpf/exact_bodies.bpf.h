@@ -134,8 +134,8 @@ static __always_inline void handle_udp_get_port_exit(long ret)
 	 * returned (1 before 5.10, -EADDRINUSE since), the caller gets EAGAIN.
 	 */
 	if (in_call(FN_AUTOBIND)) {
-		struct call_val d;
-		bool dest = ret && call_peek(FN_DGRAM_CONNECT, &d) && d.sk == c.sk;
+		struct call_val d = {};
+		bool dest = call_peek(FN_DGRAM_CONNECT, &d) && d.sk == c.sk;
 
 		handle_alloc_exit(sk, 0, ret ? -EAGAIN : 0, c.ts, PL_ALLOC_AUTOBIND, EAGAIN,
 				  dest ? &d : NULL);
@@ -324,9 +324,9 @@ static __always_inline void handle_inet_bind_exit(long ret)
 
 /*
  * inet_dgram_connect(): a UDP connect(), which autobinds an unbound socket
- * first. Its destination, kept for the call, names where a failed autobind
- * was going (the socket has no peer yet); only unbound UDP sockets write
- * an entry.
+ * first. Its destination, kept for the call, names where the autobind's
+ * port, or its failure, was going (the socket has no peer yet); only
+ * unbound UDP sockets write an entry.
  */
 static __always_inline void handle_dgram_connect_enter(const struct socket *sock,
 						      const struct sockaddr *uaddr)

@@ -223,10 +223,14 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 	    e->type != PL_EV_SIGNAL)
 		return p->rec_err;
 	if (r.lease && e->type != PL_EV_ALLOC &&
-	    ((r.lease->flags & L_ALLOCATED) || r.lease->lport)) {
+	    ((r.lease->flags & L_ALLOCATED) || r.lease->lport) &&
+	    !(e->lport && e->lport == r.lease->lport && e->rport)) {
 		/*
 		 * At CLOSE the kernel has zeroed the socket's port already: show
 		 * the lease's (also one's allocated before tracing, once known).
+		 * An event with the whole 4-tuple on the lease's port says it
+		 * as it is now: a UDP socket connect()ed again to another peer
+		 * keeps its port, and its release names the peer it had last.
 		 */
 		shown = *e;
 		shown.lport = r.lease->lport;

@@ -2109,6 +2109,73 @@ static int t_no_syscall_hooks(void)
 	return err;
 }
 
+/* ---- a UDP socket connect()ed again --------------------------------------------- */
+
+/*
+ * connect() to one peer (the autobind), then to another (the port stays),
+ * then close(): hold_port[0] IPv4 (127.0.0.1:9, then 127.0.0.2:10),
+ * hold_port[1] IPv6 ([::1]:9, then [::1]:10).
+ */
+static int sc_udp_reconnect(struct result *r)
+{
+	struct sockaddr_storage a, b;
+	struct sockaddr_in *b4 = (struct sockaddr_in *)&b;
+	int fam[2] = { AF_INET, AF_INET6 }, err;
+
+	if ((err = own_netns()))
+		return err;
+	for (int i = 0; i < 2; i++) {
+		socklen_t alen = mkaddr(&a, fam[i], 9), blen = mkaddr(&b, fam[i], 10);
+		int u = socket(fam[i], SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (fam[i] == AF_INET)
+			b4->sin_addr.s_addr = htonl(0x7f000002);
+		if (u < 0 || connect(u, (void *)&a, alen))
+			return -errno;
+		r->hold_port[i] = sock_port(u);
+		r->hold_fam[i] = fam[i] == AF_INET ? 4 : 6;
+		sleep_ms(20);
+		if (connect(u, (void *)&b, blen) || sock_port(u) != r->hold_port[i])
+			return -EPROTO;
+		sleep_ms(20);
+		close(u);
+	}
+	r->nhold = 2;
+	return 0;
+}
+
+/* Its release names the peer it had last; its allocation the first. */
+static int t_udp_reconnect(void)
+{
+	static const char *const last[2] = { "127.0.0.2", "::1" };
+	struct run run;
+	int err;
+
+	err = start(&run, sc_udp_reconnect, "udp_reconnect", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	for (int i = 0; !err && i < run.r.nhold; i++) {
+		const char *a = lease_of_family(&run, run.r.hold_port[i], "autobind", run.r.hold_fam[i]);
+		const char *rel = NULL;
+		long long lease = a ? jnum(a, "lease") : 0;
+
+		if (!a || jnum(a, "rport") != 9) {
+			err = fail("no autobind of port %u to port 9: %s", run.r.hold_port[i], a ? a : "-");
+			break;
+		}
+		if (count_lease_ev(&run, "release", lease, &rel) != 1) {
+			err = fail("lease %lld (port %u): not released once", lease, run.r.hold_port[i]);
+			break;
+		}
+		if (jnum(rel, "rport") != 10 || !jstr_is(rel, "raddr", last[i]))
+			err = fail("the release of port %u names another peer than its last (%s:10): %s",
+				   run.r.hold_port[i], last[i], rel);
+	}
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(udp_churn, t_udp_churn, 195, false);
 LIVE_TEST(untracked, t_untracked, 196, false);
 LIVE_TEST(untracked_tcp, t_untracked_tcp, 196, false);
@@ -2213,6 +2280,7 @@ static int t_uring_bind(void)
 LIVE_TEST(udp_io_uring, t_udp_io_uring, 199, false);
 LIVE_TEST(uring_bind, t_uring_bind, 200, false);
 LIVE_TEST(udp_disconnect, t_udp_disconnect, 199, false);
+LIVE_TEST(udp_reconnect, t_udp_reconnect, 199, false);
 LIVE_TEST(listen_unbound, t_listen_unbound, 199, false);
 LIVE_TEST(fastopen, t_fastopen, 199, false);
 LIVE_TEST(lease_chaos, t_lease_chaos, 199, false);
