@@ -67,8 +67,10 @@ static void group_key(const struct metrics_src *src, const char *comm, __u64 cgr
  */
 static struct group *groups(const struct metrics_src *src, size_t *n, size_t *folded)
 {
+	const char *fold = src->by_pod ? "[other]/[other]" : "[other]";
+	struct group *g, spare = {};
+	bool have_spare = false;
 	struct proc_stats **v;
-	struct group *g;
 	size_t np, k = 0;
 
 	*n = *folded = 0;
@@ -108,17 +110,40 @@ static struct group *groups(const struct metrics_src *src, size_t *n, size_t *fo
 		if (hit)
 			hit->tw_now++;
 	}
+	/*
+	 * A group already named as the fold is (the process table's own
+	 * overflow row, "[other]"; a process that named itself so) goes into
+	 * the fold, never beside it: two series with one label set are one too
+	 * many for Prometheus, and a name must not hide or split the fold's.
+	 */
+	for (size_t i = 0; i < k; i++) {
+		if (strcmp(g[i].key, fold))
+			continue;
+		spare = g[i];
+		g[i] = g[--k];
+		have_spare = true;
+		break;
+	}
 	qsort(g, k, sizeof(*g), by_activity);
-	if (k > src->top_n) {
-		struct group *o = &g[src->top_n];
+	if (k > src->top_n || have_spare) {
+		size_t at = k > src->top_n ? src->top_n : k;
+		struct group *o = &g[at];
 
-		for (size_t i = src->top_n + 1; i < k; i++) {
-			agg__merge(&o->s, &g[i].s);
-			o->tw_now += g[i].tw_now;
+		if (k > src->top_n) {
+			for (size_t i = src->top_n + 1; i < k; i++) {
+				agg__merge(&o->s, &g[i].s);
+				o->tw_now += g[i].tw_now;
+			}
+			*folded = k - src->top_n;
+		} else {
+			memset(o, 0, sizeof(*o));
 		}
-		*folded = k - src->top_n;
-		snprintf(o->key, sizeof(o->key), src->by_pod ? "[other]/[other]" : "[other]");
-		k = src->top_n + 1;
+		if (have_spare) {
+			agg__merge(&o->s, &spare.s);
+			o->tw_now += spare.tw_now;
+		}
+		snprintf(o->key, sizeof(o->key), "%s", fold);
+		k = at + 1;
 	}
 	*n = k;
 	return g;
@@ -581,7 +606,17 @@ static int open_tmp(const char *path, char *tmp, size_t sz)
 		return -ENAMETOOLONG;
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	/* 0644 whatever the umask (a unit's UMask=0077 would leave node_exporter out) */
+	if (fchmod(fd, 0644)) {
+		int err = -errno;
+
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	return fd;
 }
 
 int metrics_check_file(const char *path)

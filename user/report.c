@@ -6,6 +6,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 struct trace_id {
 	char host[64];
 	__u64 wall_off_ns, start_ns;
-	const char *path;
+	char *path;		/* as shown (safe_str()); NULL if out of memory */
 };
 
 static struct {
@@ -261,7 +262,13 @@ struct cg_table {
 	size_t bytes;		/* of paths kept: bounded, a trace is anybody's */
 };
 
-#define CG_TABLE_BYTES (64UL << 20)
+/*
+ * Bytes of paths and entries kept: an entry costs its slots in the table
+ * (kept at most half full) and its allocation, whatever its path's length,
+ * so a trace of empty paths cannot make the table grow with the file.
+ */
+#define CG_TABLE_BYTES (32UL << 20)
+#define CG_ENTRY_COST (2 * sizeof(struct cg_path) + 32)
 
 static size_t cg_slot(__u64 id, size_t cap)
 {
@@ -286,7 +293,7 @@ static void cg_add(struct cg_table *t, __u64 id, const char *path)
 	size_t len = strlen(path);
 	struct cg_path *e;
 
-	if (!id || t->bytes + len > CG_TABLE_BYTES)
+	if (!id || t->bytes + len + CG_ENTRY_COST > CG_TABLE_BYTES)
 		return;
 	if ((t->n + 1) * 2 > t->cap) {
 		struct cg_table nt = { .cap = t->cap ? t->cap * 2 : 64, .n = t->n, .bytes = t->bytes };
@@ -308,7 +315,7 @@ static void cg_add(struct cg_table *t, __u64 id, const char *path)
 		return;
 	e->id = id;
 	t->n++;
-	t->bytes += len;
+	t->bytes += len + CG_ENTRY_COST;
 }
 
 /* A cgpath_fn: the path the trace gave id; -ENOENT if it gave none. */
@@ -341,7 +348,11 @@ struct cg_names {
 	char name[CONTAINER_LABEL_MAX + 1];
 };
 
-#define CG_NAMES_MAX (1UL << 20)	/* records kept: bounded, a trace is anybody's */
+/*
+ * Records kept: bounded, a trace is anybody's. 390 bytes each in a table at
+ * most half full: 51 MB at most; a host's pods are thousands.
+ */
+#define CG_NAMES_MAX (1UL << 16)
 #define CTR_SLOTS 1024			/* containers parsed, direct-mapped by id */
 
 struct ctr_table {
@@ -480,10 +491,19 @@ static __u64 wall_off_at(const struct report *r, __u64 ts)
 	return ts >= r->step_ts ? r->off_now : r->off_before;
 }
 
+/* The header's host name, for every line: known before any record is read. */
+static void take_host(struct report *r)
+{
+	if (!r->host[0])
+		snprintf(r->host, sizeof(r->info->hdr.hostname), "%.*s",
+			 (int)sizeof(r->info->hdr.hostname) - 1, r->info->hdr.hostname);
+}
+
 static void on_clock(void *ctx, const struct pl_clock_rec *c)
 {
 	struct report *r = ctx;
 
+	take_host(r);
 	r->off_before = wall_off_at(r, c->ts_ns);
 	r->off_now = c->wall_off_ns;
 	r->step_ts = c->ts_ns;
@@ -526,9 +546,7 @@ static void on_record(void *ctx, const struct pl_event *e)
 	__u64 off = wall_off_at(r, e->ts_ns);
 
 	r->out.wall_off = r->x.wall_off = off;
-	if (!r->host[0])
-		snprintf(r->host, sizeof(r->info->hdr.hostname), "%.*s",
-			 (int)sizeof(r->info->hdr.hostname) - 1, r->info->hdr.hostname);
+	take_host(r);
 	if (r->alerts)
 		alerts__set_wall_off(r->alerts, off);
 	pipeline__event(&r->pipe, e);
@@ -538,6 +556,7 @@ static void on_nat(void *ctx, const struct pl_nat_rec *n)
 {
 	struct report *r = ctx;
 
+	take_host(r);
 	r->out.wall_off = r->x.wall_off = wall_off_at(r, n->ts_ns);
 	pipeline__nat(&r->pipe, n);
 }
@@ -548,6 +567,7 @@ static void summary(struct report *r, FILE *out, const char *name)
 	char host[64], rel[64], mode[16], filt[128];
 	struct run_info ri = {};
 	struct proc_stats tot;
+	__u64 end;
 
 	ri.mode = info->hdr.mode;
 	ri.precision = info->hdr.precision;
@@ -556,8 +576,13 @@ static void summary(struct report *r, FILE *out, const char *name)
 		ri.recursion_misses = info->trailer.recursion_misses;
 		ri.untracked = info->trailer.untracked;
 	}
-	ri.elapsed_ns = (info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts) -
-			info->hdr.start_ns;
+	/*
+	 * To the trailer's end, or the last record's time: a recorder killed
+	 * before its first record left neither (0), a crafted header may start
+	 * after both. Not a wrapped difference: 0.
+	 */
+	end = info->has_trailer ? info->trailer.end_ns : r->pipe.last_ts;
+	ri.elapsed_ns = end > info->hdr.start_ns ? end - info->hdr.start_ns : 0;
 	ri.leases = lease_table__stats(r->leases);
 	agg__total(r->agg, &tot);	/* one merge of every process for both */
 	ri.tw_overflow = tot.end_reason[PL_END_TW_OVERFLOW];
@@ -629,7 +654,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 		(struct container_src){ .get = ctr_find, .ctx = &r.ctrs };
 	/* the header is read before the first line is written; escaped where written */
 	host[0] = '\0';
-	r.out.host = r.x.host = host;
+	r.out.host = host;
 	pipeline__add_sink(&r.pipe, out__event, &r.out);
 	pipeline__add_sink(&r.pipe, count_reconciled, &r);
 	r.pipe.nat = r.nat;
@@ -645,6 +670,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 		pipeline__add_sink(&r.pipe, alerts__sink, r.alerts);
 	}
 	export__init(&r.x, out, 0);
+	r.x.host = host;	/* after the init, which clears it: CSV rows name their host */
 	if (o->fmt == REPORT_CSV) {
 		if (!o->fleet || !o->fleet->started++)
 			export__csv_header(&r.x);
@@ -657,6 +683,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 	}
 	r.host = host;
 	err = tracefile_read_clock(f, o->salvage, on_record, on_cgroup, on_nat, on_clock, &r, info);
+	take_host(&r);	/* a trace of no record at all still names its host */
 	if (o->fmt == REPORT_CHROME) {
 		/* leases still open at the end of the trace */
 		if (!err)
@@ -791,7 +818,7 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 static bool seen_before(int fd, const char *path)
 {
 	struct pl_file_hdr h;
-	struct trace_id id = { .path = path };
+	struct trace_id id = {};
 
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h.magic, PL_FILE_MAGIC, sizeof(PL_FILE_MAGIC)))
@@ -805,27 +832,36 @@ static bool seen_before(int fd, const char *path)
 		if (o->wall_off_ns == id.wall_off_ns && o->start_ns == id.start_ns &&
 		    !memcmp(o->host, id.host, sizeof(id.host))) {
 			fprintf(stderr, "portlife: %s is the same recording as %s: counted once\n",
-				path, o->path);
+				path, o->path ? o->path : "an earlier file");
 			return true;
 		}
 	}
-	if (rep.nseen < REPORT_MAX_FILES)
+	if (rep.nseen < REPORT_MAX_FILES) {
+		id.path = strdup(path);
 		rep.seen[rep.nseen++] = id;
+	}
 	return false;
 }
 
 /* One trace of the command line: 0, or 1 after saying why it could not be read. */
-static int report_one(const char *path)
+static int report_one(const char *raw)
 {
 	struct tracefile_info info;
+	char path[PATH_MAX];
 	int err, fd;
 	FILE *f;
 
 	/*
+	 * The name as every message shows it: a fleet's files are named by
+	 * whoever collected them (node-*.trace), and a terminal escape in one
+	 * must not reach the screen. The file itself is opened by its name.
+	 */
+	safe_str(raw, path, sizeof(path));
+	/*
 	 * O_NONBLOCK: a FIFO must not hang us until a writer comes; the reader
 	 * refuses anything but a regular file, on which the flag does nothing.
 	 */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = open(raw, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
 		fprintf(stderr, "portlife: cannot open %s: %s\n", path, strerror(errno));
@@ -873,6 +909,8 @@ int cmd_report(int argc, char **argv)
 	if (rep.npaths > 1 && (rep.o.fmt == REPORT_TEXT || rep.o.json))
 		fleet_print(&fl, stdout, rep.o.json);
 	fleet_free(&fl);
+	for (size_t i = 0; i < rep.nseen; i++)
+		free(rep.seen[i].path);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "portlife: writing the report failed: %s\n", strerror(errno));
 		return 1;

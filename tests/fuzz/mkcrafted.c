@@ -33,6 +33,8 @@
  *                   container is in no pod); 113 in a path whose id is 63 hex
  *                   (a systemd scope, then, not docker); then N more cgroups
  *                   (2), each with a path and names
+ *   cgroup-flood    N cgroup records (2000000) with empty paths, N/4 names
+ *                   records, each id its own; one lease
  *
  * Example: mkcrafted same-cookie /tmp/cookie.trace && portlife report /tmp/cookie.trace
  */
@@ -329,6 +331,27 @@ static void reconciled(struct gen *g, __u64 n)
 	}
 }
 
+/*
+ * N cgroup records (2000000) with empty paths and ids of their own, and N/4
+ * names records: a path's length alone bounded the table, and an empty one
+ * costs none (about 105 bytes of memory per 24-byte record).
+ */
+static void cgroup_flood(struct gen *g, __u64 n)
+{
+	struct pl_event e;
+	char pod[32];
+
+	for (__u64 i = 0; i < n && !g->err; i++)
+		g->err = tracefile_write_cgroup(g->w, 1000 + i, "");
+	for (__u64 i = 0; i < n / 4 && !g->err; i++) {
+		snprintf(pod, sizeof(pod), "pod-%llu", (unsigned long long)i);
+		g->err = tracefile_write_names(g->w, 1000 + i, "ns", pod, "c");
+	}
+	e = alloc_ev(1, 100, "flooded");
+	e.cgroup_id = 1000;
+	put(g, &e);
+}
+
 static const struct shape {
 	const char *name;
 	__u64 n;
@@ -345,6 +368,7 @@ static const struct shape {
 	{ .name = "foreign-cgroups", .n = 2, .gen = foreign_cgroups },
 	{ .name = "hostile-pods", .n = 2, .gen = hostile_pods },
 	{ .name = "reconciled", .n = 2, .gen = reconciled },
+	{ .name = "cgroup-flood", .n = 2000000, .gen = cgroup_flood },
 };
 
 static int usage(void)

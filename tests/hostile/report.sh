@@ -243,5 +243,57 @@ if jq -e . "$tmp/out" >/dev/null 2>&1 && ! jq -e 'select(has("x"))' "$tmp/out" >
 else
 	ko nat-jsonl-valid "invalid JSON, a smuggled key, or NAT events missing"
 fi
+# Cgroup records with empty paths, each id its own, and names records: the
+# tables stop at their bound (their entries, not only their bytes, count),
+# whatever the file holds (2.1 GB for 20M paths before; 8 million would be
+# 800 MB).
+"$mk" cgroup-flood "$tmp/cgf.trace" >/dev/null || ko cgroup-flood "mkcrafted failed"
+rss=$(python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$pl" report "$tmp/cgf.trace")
+if [ -n "$rss" ] && [ "$rss" -gt 0 ] && [ "$rss" -lt 150000 ]; then
+	ok "cgroup-flood-memory (peak RSS $rss KiB, under 150000)"
+else
+	ko cgroup-flood-memory "peak RSS '${rss:-?}' KiB reading 2M cgroup and 500k names records, want under 150000"
+fi
+rm -f "$tmp/cgf.trace"
+
+# The host of every CSV row, and of a trace with no event at all (a
+# recorder stopped before its first): the header's. A header alone, no
+# record and no trailer: elapsed 0, not the wrapped difference of 0 and the
+# start (584 years).
+"$mk" reconciled "$tmp/h.trace" >/dev/null
+got=$("$pl" report "$tmp/h.trace" --format csv 2>/dev/null | python3 -c '
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+print(" ".join(sorted({r["host"] for r in rows})) if rows else "no rows")')
+if [ "$got" = "crafted" ]; then
+	ok csv-host
+else
+	ko csv-host "CSV rows' hosts: '$got' (want crafted)"
+fi
+hsz=$(python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(64); print(struct.unpack_from("<I", d, 12)[0])' "$tmp/h.trace")
+head -c "$hsz" "$tmp/h.trace" >"$tmp/hdr-only.trace"
+got=$("$pl" report "$tmp/hdr-only.trace" --json 2>/dev/null | jq -r 'select(.event == "totals") | "\(.host) \(.elapsed_ns)"')
+if [ "$got" = "crafted 0" ] && "$pl" report "$tmp/hdr-only.trace" 2>/dev/null | grep -q 'summary: 0 processes, 0.0s'; then
+	ok header-only-trace
+else
+	ko header-only-trace "totals host, elapsed_ns: '$got' (want 'crafted 0'); $("$pl" report "$tmp/hdr-only.trace" 2>&1 | grep summary)"
+fi
+
+# File names are a fleet's collectors' choice: a terminal escape in one is
+# shown as '?', on stdout and stderr alike, and the file is still read.
+esc=$'node-\e]0;PWNED\a\e[2J.trace'
+cp "$tmp/h.trace" "$tmp/$esc"
+printf 'junk' >"$tmp/bad-$esc"
+"$pl" report "$tmp/$esc" "$tmp/bad-$esc" >"$tmp/out" 2>&1
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$tmp/out"; then
+	ko file-name-escapes "control bytes in the report: $(cat -v "$tmp/out" | grep -a node | head -n 3)"
+elif ! grep -qF '/node-?]0;PWNED??[2J.trace: host crafted' "$tmp/out" ||
+	! grep -qF '/bad-node-?]0;PWNED??[2J.trace: ' "$tmp/out"; then
+	ko file-name-escapes "the files not named: $(cat -v "$tmp/out" | grep -a node | head -n 3)"
+else
+	ok file-name-escapes
+fi
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

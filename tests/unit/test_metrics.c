@@ -144,6 +144,37 @@ static void test_cardinality_bound(void **state)
 	assert_int_equal(value(fx->text, "portlife_process_names_folded"), 25);
 }
 
+/*
+ * A process that names itself "[other]" (30 allocations), beside names past
+ * --metrics-top 1 (plxa 20, plxc 10): one "[other]" series, the fold's and
+ * its own summed, never two with the same labels. Alone within the top, it
+ * is still the one "[other]" series.
+ */
+static void test_comm_named_other(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct { const char *comm; int n; } p[] = {
+		{ "[other]", 30 }, { "plxa", 20 }, { "plxc", 10 } };
+	__u64 id = 1;
+
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < p[i].n; k++) {
+			struct pl_event e = ev_alloc(id++, 100 + i, p[i].comm, 1000);
+
+			feed(fx, &e);
+		}
+	render(fx, 1);
+	assert_int_equal(count_lines(fx->text, "portlife_allocations_total{comm=\"[other]\"}"), 1);
+	assert_int_equal(count_lines(fx->text, "portlife_allocations_total{"), 2);
+	assert_int_equal(value(fx->text, "portlife_allocations_total{comm=\"plxa\"}"), 20);
+	assert_int_equal(value(fx->text, "portlife_allocations_total{comm=\"[other]\"}"), 40);
+	assert_int_equal(count_lines(fx->text, "portlife_allocation_latency_seconds_count{comm=\"[other]\"}"), 1);
+	render(fx, 20);
+	assert_int_equal(count_lines(fx->text, "portlife_allocations_total{comm=\"[other]\"}"), 1);
+	assert_int_equal(value(fx->text, "portlife_allocations_total{comm=\"[other]\"}"), 30);
+	assert_int_equal(count_lines(fx->text, "portlife_allocations_total{"), 3);
+}
+
 /* The same name in two processes is one series; pids are not labels. */
 static void test_same_comm_merged(void **state)
 {
@@ -236,6 +267,16 @@ static void test_write_file(void **state)
 	assert_int_equal(access(tmp, F_OK), -1);
 	assert_int_equal(metrics_check_file(dir), -EISDIR);
 	assert_int_equal(metrics_check_file("/nonexistent-dir/x.prom"), -ENOENT);
+	/* 0644 under a service's UMask=0077 too: node_exporter must read it */
+	{
+		mode_t old = umask(077);
+		int err = metrics_write_file(path, "x 2\n", 4);
+
+		umask(old);
+		assert_int_equal(err, 0);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0644);
+	}
 	unlink(path);
 	unlink(victim);
 	rmdir(dir);
@@ -313,6 +354,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cardinality_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_comm_merged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_comm_named_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_comm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_histogram_cumulative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recursion_not_counted, setup, teardown),
