@@ -40,8 +40,113 @@ void diag__owners_from_leases(struct lease_table *t, struct snapshot *s)
 	}
 }
 
-/* A snapshot with the owners portlife knows of; 0 or -errno. */
-static int take(struct diag *d, struct snapshot *s, __u32 netns)
+static int by_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The socket a held lease is, as a snapshot would have listed it. */
+static bool lease_sock(const struct lease *l, struct sock_ent *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->r.cookie = l->cookie;
+	out->r.netns = l->netns;
+	out->r.lport = l->lport;
+	out->r.rport = l->rport;
+	out->r.family = l->family;
+	out->r.proto = l->proto;
+	memcpy(out->r.laddr, l->laddr, 16);
+	memcpy(out->r.raddr, l->raddr, 16);
+	if (l->proto == IPPROTO_UDP)
+		out->r.state = l->rport ? PL_TCP_ESTABLISHED : PL_TCP_CLOSE;
+	else if (l->state)
+		out->r.state = l->state;
+	else
+		out->r.state = l->kind == PL_ALLOC_CONNECT ? PL_TCP_ESTABLISHED : PL_TCP_CLOSE;
+	/* bind() made its port's bucket: connect() passes it over (headroom's bind_held()) */
+	if (l->kind == PL_ALLOC_BIND_EXPLICIT || l->kind == PL_ALLOC_BIND_EPHEMERAL)
+		out->r.flags |= PL_SOCKF_BIND_BUCKET;
+	out->pid = l->pid;
+	out->nholders = 1;
+	out->cgroup_id = l->cgroup_id;
+	memcpy(out->comm, l->comm, PL_COMM_LEN);
+	return true;
+}
+
+/*
+ * The socket table of netns as it was at the failure, not as it is when its
+ * snapshot comes (a ring buffer read later): the events up to the failure's
+ * own made the lease table, none after it yet. A client that exits on its
+ * first EADDRNOTAVAIL has closed every connection by then: its ESTABLISHED
+ * ones are TIME_WAIT (the remedy said tcp_tw_reuse), its UDP sockets gone
+ * ("0 in use"). A socket in TIME_WAIT now whose lease had not closed was
+ * live; a lease held then whose socket is gone is listed as the lease says.
+ * Only what portlife saw: sockets older than tracing are as listed.
+ */
+static void rewind_to_leases(struct lease_table *t, struct snapshot *s, __u32 netns)
+{
+	__u8 ports[2][65536 / 8] = {{0}};
+	__u64 *cookies = NULL;
+	size_t nc = 0;
+
+	if (!t)
+		return;
+	cookies = calloc(s->n + 1, sizeof(*cookies));
+	if (!cookies)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_ent *e = &s->v[i];
+		struct lease *l;
+
+		if (e->r.netns != netns)
+			continue;
+		ports[e->r.proto == IPPROTO_UDP][e->r.lport / 8] |= 1 << (e->r.lport % 8);
+		if (!e->r.cookie)
+			continue;
+		cookies[nc++] = e->r.cookie;
+		if (e->r.state == PL_TCP_TIME_WAIT && e->r.proto == IPPROTO_TCP &&
+		    (l = lease_table__find_cookie(t, e->r.cookie)) && (l->flags & L_ALLOCATED) &&
+		    !(l->flags & (L_CLOSED | L_IN_TW | L_TW_EXPECTED))) {
+			e->r.state = l->state && l->state != PL_TCP_TIME_WAIT ? l->state :
+									    PL_TCP_ESTABLISHED;
+			e->r.expires_ns = 0;
+			e->r.flags &= ~PL_SOCKF_TW_TS;
+		}
+	}
+	qsort(cookies, nc, sizeof(*cookies), by_u64);
+	for (struct lease *l = lease_table__first(t); l; l = lease_table__next(t, l)) {
+		struct sock_ent add;
+
+		if (l->netns != netns || !l->lport || !(l->flags & L_ALLOCATED) ||
+		    (l->flags & (L_RELEASED | L_CLOSED | L_IN_TW)) ||
+		    (l->proto != IPPROTO_TCP && l->proto != IPPROTO_UDP))
+			continue;
+		/* listed: by its cookie, or (none known) by a socket on its port */
+		if (l->cookie ? !!bsearch(&l->cookie, cookies, nc, sizeof(*cookies), by_u64) :
+				!!(ports[l->proto == IPPROTO_UDP][l->lport / 8] & (1 << (l->lport % 8))))
+			continue;
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			struct sock_ent *v = realloc(s->v, cap * sizeof(*v));
+
+			if (!v)
+				break;
+			s->v = v;
+			s->cap = cap;
+		}
+		if (lease_sock(l, &add))
+			s->v[s->n++] = add;
+	}
+	free(cookies);
+}
+
+/*
+ * A snapshot with the owners portlife knows of; 0 or -errno. rewind: as it
+ * was at the failure being diagnosed (rewind_to_leases()).
+ */
+static int take(struct diag *d, struct snapshot *s, __u32 netns, bool rewind)
 {
 	int err;
 
@@ -50,6 +155,8 @@ static int take(struct diag *d, struct snapshot *s, __u32 netns)
 	err = snapshot__take(s, d->links, netns);
 	if (!err)
 		diag__owners_from_leases(d->leases, s);
+	if (!err && rewind)
+		rewind_to_leases(d->leases, s, netns);
 	return err;
 }
 
@@ -676,7 +783,9 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 		d->suppressed++;
 		return;
 	}
-	if (take(d, &s, e->netns))
+	/* the exhaustion diagnoses count the table at the failure; a holder is named as it is */
+	if (take(d, &s, e->netns,
+		 e->err != EADDRINUSE || e->kind == PL_ALLOC_BIND_EPHEMERAL))
 		return;
 	if ((e->err == EADDRINUSE && e->kind == PL_ALLOC_BIND_EPHEMERAL) || e->err == EAGAIN)
 		no_ephemeral(d, e, &s);
@@ -703,7 +812,7 @@ void diag__warn(struct diag *d, double pct)
 	size_t nd = 0, nb = 0;
 	__u64 now = mono_ns();
 
-	if (take(d, &s, 0))
+	if (take(d, &s, 0, false))
 		return;
 	if (headroom(&s, NULL, &dv, &nd, &bv, &nb))
 		goto out;
@@ -762,7 +871,7 @@ void diag__headroom(struct diag *d)
 	struct snapshot s;
 	size_t nd = 0, nb = 0;
 
-	if (take(d, &s, 0))
+	if (take(d, &s, 0, false))
 		return;
 	if (!headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
 		size_t full = 0;

@@ -1400,7 +1400,100 @@ static int t_diag_each(void)
 	return err;
 }
 
+/*
+ * A client that gives up at its first failure: a 10-port range filled by
+ * connect()s to one destination, then by UDP bind(0)s, each failure
+ * followed at once by the close of everything (the connections to
+ * TIME_WAIT, the UDP sockets gone). The diagnoses count the table as it
+ * was at the failures, not as the snapshot found it after: 10 connections
+ * live and no TIME_WAIT (the remedy was tcp_tw_reuse's), 10 UDP ports in use
+ * (it said none).
+ */
+static int sc_exhaust_exit(struct result *r)
+{
+	struct sockaddr_storage any;
+	socklen_t alen = mkaddr(&any, AF_INET, 0);
+	int fds[32], n = 0, lfd, err;
+
+	if ((err = own_netns()))
+		return err;
+	if ((err = write_file("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009")))
+		return err;
+	lfd = listener(AF_INET, 5000);
+	if (lfd < 0)
+		return -errno;
+	for (int i = 0; i < 12 && !r->fail_errno; i++) {
+		int c = connect_to(AF_INET, 5000, 0, 0);
+
+		if (c == -EADDRNOTAVAIL)
+			r->fail_errno = EADDRNOTAVAIL;
+		else if (c < 0)
+			return c;
+		else
+			fds[n++] = c;
+	}
+	r->nsucc = n;
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	n = 0;
+	for (int i = 0; i < 12 && !r->fail_errno2; i++) {
+		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (u < 0)
+			return -errno;
+		if (bind(u, (void *)&any, alen)) {
+			r->fail_errno2 = errno;
+			close(u);
+		} else {
+			fds[n++] = u;
+		}
+	}
+	r->nports = n;
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(lfd);
+	return 0;
+}
+
+static int t_exhaust_exit(void)
+{
+	const char *tcp = NULL, *udp = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_exhaust_exit, "exhaust_exit", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && (run.r.fail_errno != EADDRNOTAVAIL || run.r.nsucc != 10 ||
+		     run.r.fail_errno2 != EADDRINUSE || run.r.nports != 10))
+		err = fail("want 10 connect()s then EADDRNOTAVAIL, 10 bind(0)s then EADDRINUSE: "
+			   "%d then %d, %d then %d", run.r.nsucc, run.r.fail_errno, run.r.nports,
+			   run.r.fail_errno2);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (!is_event(l, "diagnosis") || jnum(l, "pid") != run.child)
+			continue;
+		if (jstr_is(l, "error", "EADDRNOTAVAIL"))
+			tcp = l;
+		else if (jstr_is(l, "error", "EADDRINUSE") && jstr_is(l, "proto", "udp"))
+			udp = l;
+	}
+	if (!err && (!tcp || jnum(tcp, "in_use") != 10 || jnum(tcp, "time_wait") != 0 ||
+		     jnum(tcp, "free") != 0 || strstr(tcp, "TIME_WAIT")))
+		err = fail("the EADDRNOTAVAIL diagnosis is not of 10 live connections, none in "
+			   "TIME_WAIT: %s", tcp ? tcp : "(none)");
+	if (!err && (!udp || jnum(udp, "in_use") + jnum(udp, "bound_unlisted") != 10 ||
+		     jnum(udp, "free") != 0))
+		err = fail("the UDP bind(0)'s diagnosis is not of 10 ports in use: %s",
+			   udp ? udp : "(none)");
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
+LIVE_TEST(exhaust_exit, t_exhaust_exit, 40, false);
 LIVE_TEST(diag_each, t_diag_each, 41, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
 LIVE_TEST(udp_bind_conflict, t_udp_bind_conflict, 50, false);
