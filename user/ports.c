@@ -54,6 +54,8 @@ static int state_by_name(const char *name)
 			return s;
 	if (!strcasecmp(name, "UNCONN"))
 		return PL_TCP_CLOSE;	/* an unconnected UDP socket is in CLOSE */
+	if (!strcasecmp(name, "ESTAB"))
+		return PL_TCP_ESTABLISHED;	/* as the listing says it (and ss) */
 	return 0;
 }
 
@@ -325,12 +327,30 @@ static const char who_doc[] =
 "\n"
 "OPTIONS:";
 
+#define WHO_SEEN 1024
+
 struct who_ctx {
 	FILE *f;
 	bool json;
 	int shown;
 	struct lbuf lb;
+	/*
+	 * What was shown: each running portlife publishes what it saw, and two
+	 * (a DaemonSet's, an SRE's) saw the same failure, a few microseconds
+	 * apart (each its own program's clock read).
+	 */
+	struct pl_event seen[WHO_SEEN];
+	int nseen;
 };
+
+static bool same_failure(const struct pl_event *a, const struct pl_event *b)
+{
+	__u64 d = a->ts_ns > b->ts_ns ? a->ts_ns - b->ts_ns : b->ts_ns - a->ts_ns;
+
+	return d < 1000000 && a->tid == b->tid && a->err == b->err && a->netns == b->netns &&
+	       a->lport == b->lport && a->rport == b->rport && a->kind == b->kind &&
+	       !memcmp(a->laddr, b->laddr, 16) && !memcmp(a->raddr, b->raddr, 16);
+}
 
 /* `who`: a failure on this port that a running `portlife` saw. */
 static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 wall_off)
@@ -340,6 +360,17 @@ static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 
 	char comm[PL_COMM_LEN], ts[32], ep[64], rp[64], eb[16], why[112] = "";
 	struct jw w;
 
+	/* who's filters hold for the failures too: --netns, -p, a pod's */
+	if ((penv.netns && e->netns != penv.netns) || (penv.pid && e->pid != penv.pid) ||
+	    (!container_filter__empty(&penv.ctr) &&
+	     !container__match(penv.cc && e->cgroup_id ? container__lookup(penv.cc, e->cgroup_id) :
+							  NULL, &penv.ctr)))
+		return;
+	for (int i = 0; i < c->nseen; i++)
+		if (same_failure(&c->seen[i], e))
+			return;
+	if (c->nseen < WHO_SEEN)
+		c->seen[c->nseen++] = *e;
 	if (!c->shown++ && !c->json)
 		fprintf(c->f, "\nrecent failures to get port %u (seen by portlife, pid %u):\n",
 			e->lport, tracer);
@@ -488,10 +519,15 @@ static int run_ports(int argc, char **argv, int who)
 	if (who && !shown && !penv.json)
 		printf("(nobody holds port %ld)\n", penv.port);
 	if (who) {
-		struct who_ctx c = { .f = stdout, .json = penv.json };
+		struct who_ctx *c = calloc(1, sizeof(*c));
 
-		failures__read(penv.port, on_failure, &c);
-		lbuf_free(&c.lb);
+		if (c) {
+			c->f = stdout;
+			c->json = penv.json;
+			failures__read(penv.port, on_failure, c);
+			lbuf_free(&c->lb);
+			free(c);
+		}
 	}
 	if (s.ns_unreachable && !penv.json)
 		fprintf(stderr, "portlife: %zu namespaces went away while we looked\n",

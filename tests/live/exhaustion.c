@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -887,6 +888,29 @@ static int t_holder_before(void)
 	char out[300], portbuf[16];
 	char *who[] = { "portlife", "who", portbuf, "--json", NULL };
 
+	char other_ns[] = "12345";	/* no namespace's inode */
+	char *who_ns[] = { "portlife", "who", portbuf, "--json", "--netns", other_ns, NULL };
+	pid_t second = -1;
+
+	/*
+	 * A second portlife (a DaemonSet's beside this one): it publishes the
+	 * same failure, which `who` shows once.
+	 */
+	snprintf(out, sizeof(out), "%s/holder_before_second.err", tmpdir);
+	if (!err && (second = fork()) == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(portlife, portlife, "-s", "-d", "30", "--mode", mode ? mode : "auto", NULL);
+		_exit(127);
+	}
+	for (int t = 0; second > 0 && t < 200 && !file_has(out, "Tracing"); t++)
+		sleep_ms(50);
+	if (!err && (second < 0 || !file_has(out, "Tracing")))
+		err = fail("the second portlife did not start: see %s", out);
 	if (!err)
 		err = start(&run, sc_conflict, "holder_before", NULL);
 	if (!err)
@@ -897,6 +921,31 @@ static int t_holder_before(void)
 	snprintf(out, sizeof(out), "%s/holder_before_who.json", tmpdir);
 	if (!err && run_capture(who, out))
 		err = fail("portlife who failed");
+	if (!err) {
+		int n = 0, nl = 0;
+		char **v = file_lines(out, &nl);
+
+		for (int i = 0; i < nl; i++)
+			n += is_event(v[i], "failure") && jnum(v[i], "pid") == run.child;
+		free_lines(v, nl);
+		if (n != 1)
+			err = fail("who %u shows the failure of %d %d times, seen by two tracers: "
+				   "want once", held_port, run.child, n);
+	}
+	if (!err) {
+		char out_ns[300];
+
+		snprintf(out_ns, sizeof(out_ns), "%s/holder_before_who_ns.json", tmpdir);
+		if (run_capture(who_ns, out_ns))
+			err = fail("portlife who --netns failed");
+		else if (file_has(out_ns, "\"failure\""))
+			err = fail("who %u --netns %s shows a failure of another namespace: %s",
+				   held_port, other_ns, out_ns);
+	}
+	if (second > 0) {
+		kill(second, SIGINT);
+		waitpid(second, NULL, 0);
+	}
 	if (!err) {
 		/* find_line() returns a static buffer: one look at a time */
 		const char *l = find_line(out, "socket", "pid", holder), *fl;
