@@ -78,7 +78,7 @@ static __always_inline int on_drop(struct sk_buff *skb, int reason)
 	e->family = o.src.l3num;
 	e->proto = o.dst.protonum;
 	e->pad = 0;
-	e->pad2 = 0;
+	e->real_dport = bpf_ntohs(r.src.u.all);
 	e->sport = bpf_ntohs(o.src.u.all);
 	e->dport = bpf_ntohs(o.dst.u.all);
 	e->nat_port = bpf_ntohs(r.dst.u.all);
@@ -87,6 +87,7 @@ static __always_inline int on_drop(struct sk_buff *skb, int reason)
 	__builtin_memcpy(e->saddr, &o.src.u3, 16);
 	__builtin_memcpy(e->daddr, &o.dst.u3, 16);
 	__builtin_memcpy(e->nat_addr, &r.dst.u3, 16);
+	__builtin_memcpy(e->real_daddr, &r.src.u3, 16);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

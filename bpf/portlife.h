@@ -247,14 +247,16 @@ struct pl_nat_drop {
 	__u16 sport;		/* original tuple: the client's own port */
 	__u16 dport;		/* original tuple: the destination's port */
 	__u16 nat_port;		/* reply tuple's destination: the clashing NAT port */
-	__u16 pad2;
+	__u16 real_dport;	/* reply tuple's source port: the destination after DNAT */
 	__u32 netns;		/* where the translation was tried (the "node") */
 	__u64 ts_ns;		/* bpf_ktime_get_ns() */
 	__u8 saddr[16];		/* original tuple: the client */
 	__u8 daddr[16];		/* original tuple: the destination */
 	__u8 nat_addr[16];	/* reply tuple's destination: the NAT address */
+	__u8 real_daddr[16];	/* reply tuple's source: the destination after DNAT, whose
+				 * NAT ports nf_nat picks from */
 };
-_Static_assert(sizeof(struct pl_nat_drop) == 72, "pl_nat_drop is read in whole records");
+_Static_assert(sizeof(struct pl_nat_drop) == 88, "pl_nat_drop is read in whole records");
 #define PL_NAT_DROP 0x4e	/* its type tag: no pl_event_type */
 
 #endif /* PORTLIFE_H */

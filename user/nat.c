@@ -319,6 +319,12 @@ struct mapping {
 	__u64 since;		/* when it was queued */
 	__u64 end_ts;		/* dead: when the DESTROY came */
 	struct pl_nat_rec rec;	/* the NEW (or FAIL) as it will be handed out */
+	/*
+	 * The flow's own destination (the original tuple's), which its lease
+	 * has: rec's is the one after a DNAT, whose pool the port came from.
+	 */
+	__u8 o_dst[16];
+	__u16 o_dport;
 	struct mapping *next;
 	struct mapping *rnext;	/* the same reply tuple's chain (port_clash()) */
 };
@@ -458,10 +464,11 @@ static void owned_by(struct pl_nat_rec *r, __u32 pid, __u32 netns, __u64 cgroup_
  * UDP one closed as soon as its answer came, owns the flow of any of its
  * addresses), the newest among equals.
  */
-static bool owner_of(struct nat_watch *w, struct pl_nat_rec *r, __u64 now)
+static bool owner_of(struct nat_watch *w, struct mapping *m, __u64 now)
 {
+	struct pl_nat_rec *r = &m->rec;
 	struct lease *l = lease_table__find_flow(w->leases, r->proto, r->family, r->laddr, r->lport,
-						 r->raddr, r->rport);
+						 m->o_dst, m->o_dport);
 	const struct ended *best = NULL;
 	int best_score = 0;
 
@@ -476,7 +483,7 @@ static bool owner_of(struct nat_watch *w, struct pl_nat_rec *r, __u64 now)
 		if (!e->ts || e->lport != r->lport || e->proto != r->proto ||
 		    e->family != r->family || (now > e->ts && now - e->ts > ENDED_NS))
 			continue;
-		score = lease_flow_score(e->laddr, e->raddr, e->rport, r->laddr, r->raddr, r->rport);
+		score = lease_flow_score(e->laddr, e->raddr, e->rport, r->laddr, m->o_dst, m->o_dport);
 		if (score > best_score || (score && score == best_score && e->ts > best->ts)) {
 			best = e;
 			best_score = score;
@@ -554,7 +561,7 @@ static void resolve(struct nat_watch *w, struct mapping *m, __u64 now, bool give
 {
 	if (m->unclassified)
 		classify(w, m);
-	if (!owner_of(w, &m->rec, now)) {
+	if (!owner_of(w, m, now)) {
 		if (!give_up)
 			return;
 		unattributed(&m->rec);
@@ -587,7 +594,7 @@ static void drain_pending(struct nat_watch *w, __u64 now, bool all)
 		/* after the poll's netlink reads; before the statistics are matched */
 		if (m->unclassified)
 			classify(w, m);
-		if (all || now - m->since >= PENDING_NS || owner_of(w, &m->rec, now)) {
+		if (all || now - m->since >= PENDING_NS || owner_of(w, m, now)) {
 			resolve(w, m, now, true);	/* may free m */
 			continue;
 		}
@@ -600,7 +607,7 @@ static void drain_pending(struct nat_watch *w, __u64 now, bool all)
 static void enqueue(struct nat_watch *w, struct mapping *m, __u64 now)
 {
 	/* a failure waits for the poll's netlink reads all the same: classify() */
-	if (!m->unclassified && owner_of(w, &m->rec, now)) {
+	if (!m->unclassified && owner_of(w, m, now)) {
 		m->pending = true;
 		resolve(w, m, now, false);
 		return;
@@ -617,6 +624,21 @@ static void enqueue(struct nat_watch *w, struct mapping *m, __u64 now)
 	w->pending[w->npending++] = m;
 }
 
+/*
+ * A translation's destination: the reply tuple's source, the one nf_nat
+ * keeps the NAT port unique for. After a DNAT (a Kubernetes Service: the
+ * ClusterIP's flows go to a pod) it is not the flow's own, and flows to the
+ * Service and straight to the pod share one pool: the record says so.
+ */
+static void nat_dest(struct pl_nat_rec *r, const __u8 *o_dst, __u16 o_dport,
+		     const __u8 *r_src, __u16 r_sport)
+{
+	memcpy(r->raddr, r_src, 16);
+	r->rport = r_sport;
+	if (o_dport != r_sport || memcmp(o_dst, r_src, 16))
+		r->flags |= PL_NATF_DNAT;
+}
+
 static void fill_rec(struct nat_watch *w, struct pl_nat_rec *r, const struct nat_ct *ct, int nsi,
 		     __u64 ts)
 {
@@ -625,8 +647,7 @@ static void fill_rec(struct nat_watch *w, struct pl_nat_rec *r, const struct nat
 	r->proto = ct->proto;
 	memcpy(r->laddr, ct->o_src, 16);
 	r->lport = ct->o_sport;
-	memcpy(r->raddr, ct->o_dst, 16);
-	r->rport = ct->o_dport;
+	nat_dest(r, ct->o_dst, ct->o_dport, ct->r_src, ct->r_sport);
 	memcpy(r->nat_addr, ct->r_dst, 16);
 	r->nat_port = ct->r_dport;
 	r->nat_netns = w->ns[nsi].inum;
@@ -655,6 +676,8 @@ static void on_new(struct nat_watch *w, int nsi, const struct nat_ct *ct, enum p
 	m->id = ct->id;
 	m->nsi = nsi;
 	fill_rec(w, &m->rec, ct, nsi, now);
+	memcpy(m->o_dst, ct->o_dst, 16);
+	m->o_dport = ct->o_dport;
 	m->rec.kind = kind;
 	*pp = m;
 	w->nmap++;
@@ -793,8 +816,9 @@ int nat_watch__drop(void *ctx, void *data, size_t len)
 	m->rec.proto = e.proto;
 	memcpy(m->rec.laddr, e.saddr, 16);
 	m->rec.lport = e.sport;
-	memcpy(m->rec.raddr, e.daddr, 16);
-	m->rec.rport = e.dport;
+	nat_dest(&m->rec, e.daddr, e.dport, e.real_daddr, e.real_dport);
+	memcpy(m->o_dst, e.daddr, 16);
+	m->o_dport = e.dport;
 	memcpy(m->rec.nat_addr, e.nat_addr, 16);
 	m->rec.nat_port = e.nat_port;
 	m->rec.nat_netns = e.netns;
@@ -1172,8 +1196,7 @@ static void on_one(void *ctx, const struct nlmsghdr *nh, size_t len)
 	r.proto = ct.proto;
 	memcpy(r.laddr, ct.o_src, 16);
 	r.lport = ct.o_sport;
-	memcpy(r.raddr, ct.o_dst, 16);
-	r.rport = ct.o_dport;
+	nat_dest(&r, ct.o_dst, ct.o_dport, ct.r_src, ct.r_sport);
 	memcpy(r.nat_addr, ct.r_dst, 16);
 	r.nat_port = ct.r_dport;
 	r.nat_netns = d->inum;

@@ -499,6 +499,9 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 			jw_ku64(&w, "nat_port", n->nat_port);
 		}
 		jw_kbool(&w, "attributed", n->flags & PL_NATF_OWNED);
+		/* raddr is the flow's after a DNAT (a Service's pod): only then, like same_flow */
+		if (n->flags & PL_NATF_DNAT)
+			jw_kbool(&w, "dnat", true);
 		if (n->kind == PL_NAT_END) {
 			if (n->flags & (PL_NATF_WAS_SEEN | PL_NATF_END_LOST))
 				jw_knull(&w, "hold_ns");
@@ -562,6 +565,8 @@ void out__nat(void *ctx, const struct pl_nat_rec *n)
 	}
 	lb_lit(b, " netns ");
 	lb_u64(b, n->nat_netns);
+	if (n->flags & PL_NATF_DNAT)
+		lb_lit(b, " (destination after DNAT)");
 	if (!(n->flags & PL_NATF_OWNED))
 		lb_lit(b, " (no lease matched)");
 	lb_lit(b, "\n");

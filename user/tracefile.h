@@ -35,9 +35,10 @@
 #include "portlife.h"
 
 #define PL_FILE_MAGIC "PLTRACE"	/* 8 bytes with its NUL */
-#define PL_FILE_VERSION 7		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
+#define PL_FILE_VERSION 8		/* 2: cgroup paths; 3: a wider trailer; 4: pod names;
 					 * 5: NAT records; 6: SIGNAL events, hdr.flags;
-					 * 7: clock steps */
+					 * 7: clock steps; 8: a NAT record's destination is
+					 * the one after DNAT (PL_NATF_DNAT) */
 #define PL_REC_MAGIC 0x45524c50u	/* "PLRE" */
 #define PL_CG_MAGIC 0x47434c50u		/* "PLCG" */
 #define PL_CN_MAGIC 0x4e434c50u		/* "PLCN" */
@@ -109,7 +110,10 @@ enum pl_nat_kind {
 					 * exhaustion */
 #define PL_NATF_SAME_FLOW	0x20	/* FAIL: clashed with its own flow's entry (an insert race of
 					 * two first packets): insert_failed, not exhaustion */
-#define PL_NATF_ALL		0x3f
+#define PL_NATF_DNAT		0x40	/* raddr:rport, the destination nf_nat took the port for,
+					 * is the flow's own after a DNAT (a Kubernetes Service's
+					 * pod): the process connected elsewhere (format 8) */
+#define PL_NATF_ALL		0x7f
 
 struct pl_nat_rec {
 	__u8 kind;		/* enum pl_nat_kind */
@@ -117,7 +121,7 @@ struct pl_nat_rec {
 	__u8 proto;		/* 6 or 17 (0 for a COUNT_ONLY failure) */
 	__u8 flags;		/* PL_NATF_* */
 	__u16 lport;		/* the process's own port: the original tuple's source */
-	__u16 rport;		/* the destination's port */
+	__u16 rport;		/* the destination's port (after DNAT: PL_NATF_DNAT) */
 	__u16 nat_port;		/* the translated source port (FAIL: the one that clashed) */
 	__u16 pad;		/* zero */
 	__u32 pid;		/* owner, 0 if no lease matched */
@@ -130,7 +134,9 @@ struct pl_nat_rec {
 	__u64 cgroup_id;
 	__u64 hold_ns;		/* END: NEW -> END (0 when the NEW was not seen) */
 	__u8 laddr[16];		/* the process's own address (IPv4 in the first 4 bytes) */
-	__u8 raddr[16];		/* the destination */
+	__u8 raddr[16];		/* the destination, whose NAT ports nf_nat picks from: the
+				 * reply tuple's source (format 8; the original tuple's
+				 * before, the same but after a DNAT) */
 	__u8 nat_addr[16];	/* the translated source address */
 	char comm[PL_COMM_LEN];
 };

@@ -14,6 +14,10 @@
  *
  * A views test (see harness.h): the VM images have neither nft nor the
  * conntrack and NAT modules in their initramfs.
+ *
+ * A Service too (a DNAT on the node to the remote, as kube-proxy makes
+ * them): its flows and those straight to its pod share one pool of NAT
+ * ports, the pod's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +41,8 @@
 #define NAT_LO 40000
 #define NAT_HI 40003
 #define NCONN 4		/* the range's size: every one gets a port */
+#define SVC_PORT 8080	/* the node's Service port, DNATed to the remote's POD_PORT */
+#define POD_PORT 8443
 
 static char pod[32], node[32], rem[32];
 
@@ -106,8 +112,12 @@ static int topology(void)
 	       "  oifname \"plvm%d\" meta l4proto udp masquerade to :%d-%d\\n }\\n"
 	       /* a rule that drops after srcnat: a lost packet, not a NAT port short */
 	       " chain filt {\\n  type filter hook postrouting priority 200;\\n"
-	       "  oifname \"plvm%d\" udp dport 9 drop\\n }\\n}\\n' | "
-	       "ip netns exec %s nft -f -", p, NAT_LO, NAT_HI, p, NAT_LO, NAT_HI, p, node))
+	       "  oifname \"plvm%d\" udp dport 9 drop\\n }\\n"
+	       /* a Service: its address on the node, its pod in the remote */
+	       " chain pre {\\n  type nat hook prerouting priority dstnat;\\n"
+	       "  ip daddr 192.0.2.1 tcp dport %d dnat ip to 198.51.100.2:%d\\n }\\n}\\n' | "
+	       "ip netns exec %s nft -f -", p, NAT_LO, NAT_HI, p, NAT_LO, NAT_HI, p, SVC_PORT,
+	       POD_PORT, node))
 		return fail("could not add the masquerade rule in the node (nft; make deps "
 			    "installs nftables)");
 	return 0;
@@ -245,6 +255,8 @@ static int sc_nat(struct result *r)
 	if (l4 < 0 || l6 < 0)
 		return l4 < 0 ? l4 : l6;
 	r->listen_port = sock_port(l4);
+	if (listen_on(AF_INET, "198.51.100.2", POD_PORT) < 0)
+		return -errno;
 	/* a UDP server in the remote too: a pod's DNS-like query goes through the NAT */
 	u4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (u4 < 0)
@@ -310,6 +322,24 @@ static int sc_nat(struct result *r)
 	    recvfrom(u4, &q, 1, 0, (void *)&from, &flen) != 1)
 		return -errno;
 	r->nat_udp_seen = ntohs(from.sin_port);
+	/*
+	 * The Service's pool: two connections through its DNAT, two straight
+	 * to its pod, the range's four ports for one destination, 198.51.100.2:
+	 * POD_PORT (nf_nat keeps a port unique per reply tuple); a fifth
+	 * straight to the pod finds none.
+	 */
+	for (int i = 0; i < NCONN; i++) {
+		fd = connect_within(AF_INET, i < 2 ? "192.0.2.1" : "198.51.100.2",
+				    i < 2 ? SVC_PORT : POD_PORT, 3000, &lp);
+		if (fd < 0)
+			return fd;
+		r->hold_port[r->nhold++] = lp;
+	}
+	fd = connect_within(AF_INET, "198.51.100.2", POD_PORT, 1500, &lp);
+	r->hold_port[r->nhold++] = lp;
+	r->fail_errno2 = fd < 0 ? -fd : 0;
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -429,6 +459,44 @@ static int t_nat(void)
 			    jnum(run.lines[k], "rport") == 9)
 				err = fail("a rule's drop made a NAT headroom row: %s",
 					   run.lines[k]);
+	}
+	/*
+	 * The Service: its flows' translations name the pod (the pool nf_nat
+	 * took their ports from), the pod's fifth fails for want of a port,
+	 * against it; one headroom row, the pod's, full; none for the Service.
+	 */
+	if (!err && run.r.fail_errno2 != ETIMEDOUT)
+		err = fail("the Service pool's fifth connection should time out, got %s",
+			   strerror(run.r.fail_errno2));
+	for (int i = 0; !err && i < run.r.nhold; i++) {
+		const char *l = nat_line(&run, "nat", run.r.hold_port[i], 4, i == NCONN);
+
+		err = check_owned(&run, l, -1, run.r.hold_port[i]);
+		if (!err && (!jstr_is(l, "raddr", "198.51.100.2") || jnum(l, "rport") != POD_PORT ||
+			     (i < 2) != (jbool(l, "dnat") == 1)))
+			err = fail("connection %d (port %d%s): not against the pod, or its DNAT "
+				   "unsaid: %s", i, run.r.hold_port[i], i < 2 ? ", via the Service" :
+				   "", l);
+		if (!err && i == NCONN && !jstr_is(l, "error", "insert_failed"))
+			err = fail("the fifth to the pod, no port left in its pool, is not told "
+				   "as NAT exhaustion: %s", l);
+	}
+	if (!err) {
+		const char *h = NULL;
+
+		for (int k = 0; k < run.nlines && !err; k++) {
+			const char *l = run.lines[k];
+
+			if (!is_event(l, "nat_headroom"))
+				continue;
+			if (jnum(l, "rport") == SVC_PORT)
+				err = fail("a headroom row for the Service, not its pod: %s", l);
+			if (jnum(l, "rport") == POD_PORT)
+				h = l;
+		}
+		if (!err && (!h || jnum(h, "in_use") != NCONN || jnum(h, "failures") < 1))
+			err = fail("the pod's NAT headroom is not full with its failure: %s",
+				   h ? h : "(none)");
 	}
 	/* the headroom at exit: the IPv4 destination full, with its failures */
 	if (!err) {

@@ -96,6 +96,13 @@ static void tuple(struct msg *m, int which, int family, const char *src, const c
  * A conntrack event: type IPCTNL_MSG_CT_NEW (create: NEW) or _DELETE; the
  * original tuple client -> dest, the reply dest -> nat.
  */
+/*
+ * The reply tuple's source: the destination after a DNAT; NULL (and 0) for
+ * none, the original destination answering.
+ */
+static const char *dnat_to;
+static __u16 dnat_port;
+
 static struct msg ct_msg_proto(int type, bool create, __u32 id, int family, const char *client,
 			       __u16 cport, const char *dest, __u16 dport, const char *nat,
 			       __u16 nport, __u8 proto)
@@ -109,7 +116,8 @@ static struct msg ct_msg_proto(int type, bool create, __u32 id, int family, cons
 	put(&m, &nh, sizeof(nh));
 	put(&m, &nf, sizeof(nf));
 	tuple(&m, CTA_TUPLE_ORIG, family, client, dest, cport, dport, proto);
-	tuple(&m, CTA_TUPLE_REPLY, family, dest, nat, dport, nport, proto);
+	tuple(&m, CTA_TUPLE_REPLY, family, dnat_to ? dnat_to : dest, nat,
+	      dnat_to ? dnat_port : dport, nport, proto);
 	v = htonl(0x1b0);	/* SRC_NAT | SRC_NAT_DONE | DST_NAT_DONE */
 	attr(&m, CTA_STATUS, &v, 4);
 	v = htonl(id);
@@ -411,7 +419,57 @@ static struct pl_nat_drop drop_rec(__u32 inum, __u16 sport, __u16 nport)
 	inet_pton(AF_INET, "192.0.2.2", d.saddr);
 	inet_pton(AF_INET, "198.51.100.2", d.daddr);
 	inet_pton(AF_INET, "198.51.100.1", d.nat_addr);
+	/* no DNAT: the reply comes from the destination itself */
+	memcpy(d.real_daddr, d.daddr, 16);
+	d.real_dport = d.dport;
 	return d;
+}
+
+/*
+ * A Service (kube-proxy's DNAT, then the node's masquerade): a client's
+ * flow to 192.0.2.1:80 goes to the pod 198.51.100.2:8080, and takes its NAT
+ * port from the pod's pool, which the flows straight to the pod share. The
+ * translation is the client's (its lease has the Service's address), names
+ * the pod, and says DNAT; a drop of a flow straight to the pod that clashes
+ * with it on its NAT port is exhaustion, not "dropped".
+ */
+static void t_dnat_pool(void **state)
+{
+	struct lease_table *t = lease_table__new(4096);
+	struct nat_opts o = { .range_lo = 40000, .range_hi = 40003 };
+	struct got g = {};
+	struct nat_watch *w = nat_watch__detached(7, &o, t, collect, &g);
+	struct pl_event e = alloc_ev(1, 4242, "client", 57008, 1000);
+	struct pl_nat_drop clash = drop_rec(7, 57009, 40003);
+	struct lease_result r;
+	__u8 pod[4];
+	struct msg m;
+
+	(void)state;
+	e.rport = 80;
+	inet_pton(AF_INET, "192.0.2.1", e.raddr);
+	lease_table__apply(t, &e, &r);
+	dnat_to = "198.51.100.2";
+	dnat_port = 8080;
+	m = ct_msg(IPCTNL_MSG_CT_NEW, true, 31, AF_INET, "192.0.2.2", 57008, "192.0.2.1", 80,
+		   "198.51.100.1", 40003);
+	dnat_to = NULL;
+	nat_watch__feed(w, m.b, m.len, 2000);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.r[0].kind, PL_NAT_NEW);
+	assert_int_equal(g.r[0].pid, 4242);
+	assert_true(g.r[0].flags & PL_NATF_DNAT);
+	inet_pton(AF_INET, "198.51.100.2", pod);
+	assert_memory_equal(g.r[0].raddr, pod, 4);
+	assert_int_equal(g.r[0].rport, 8080);
+	nat_watch__drop(w, &clash, sizeof(clash));
+	nat_watch__finish(w, 3000 + 2000000000ULL);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.r[1].kind, PL_NAT_FAIL);
+	assert_int_equal(g.r[1].flags & (PL_NATF_NO_CLASH | PL_NATF_SAME_FLOW | PL_NATF_DNAT), 0);
+	assert_memory_equal(g.r[1].raddr, pod, 4);
+	nat_watch__free(w);
+	lease_table__free(t);
 }
 
 /*
@@ -800,6 +858,7 @@ int main(void)
 		cmocka_unit_test(t_attr_lease_ended),
 		cmocka_unit_test(t_attr_ended_wildcard),
 		cmocka_unit_test(t_drop_clash),
+		cmocka_unit_test(t_dnat_pool),
 		cmocka_unit_test(t_headroom),
 		cmocka_unit_test(t_headroom_bounded),
 		cmocka_unit_test(t_tracefile),
