@@ -94,7 +94,7 @@ SEC("iter/task_file")
 int pl_ports_owner(struct bpf_iter__task_file *ctx)
 {
 	struct file *file = ctx->file;
-	struct task_struct *task = ctx->task;
+	struct task_struct *task = ctx->task, *leader;
 	struct pl_owner_rec r = {};
 	struct socket *sock;
 
@@ -104,12 +104,19 @@ int pl_ports_owner(struct bpf_iter__task_file *ctx)
 	sock = BPF_CORE_READ(file, private_data);
 	if (!sock || BPF_CORE_READ(sock, file) != file)
 		return 0;
-	/* one line per process, not per thread: threads share the table */
-	if (BPF_CORE_READ(task, tgid) != BPF_CORE_READ(task, pid))
+	/*
+	 * One line per process, not per thread: threads share the table, and
+	 * the iterator shows it once, at the leader. A leader that exited
+	 * (pthread_exit() in main: a zombie, its files gone) shows nothing, and
+	 * its threads the table: named by the process, as ps names it (user
+	 * space counts the process once).
+	 */
+	leader = BPF_CORE_READ(task, group_leader);
+	if (BPF_CORE_READ(task, tgid) != BPF_CORE_READ(task, pid) && BPF_CORE_READ(leader, files))
 		return 0;
 	r.inode = BPF_CORE_READ(file, f_inode, i_ino);
 	r.tgid = BPF_CORE_READ(task, tgid);
-	BPF_CORE_READ_STR_INTO(&r.comm, task, comm);
+	BPF_CORE_READ_STR_INTO(&r.comm, leader, comm);
 	r.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;

@@ -451,6 +451,7 @@ static int run_ports(int argc, char **argv, int who)
 	err = loader__load_iters(&it);
 	if (err)
 		goto out;
+	it.links.owner_pid = penv.pid;	/* -p: a socket it shares is shown as its own */
 	if (penv.headroom && penv.sample > 0) {
 		err = snapshot__take(&prev, &it.links, penv.netns);
 		nat_t0 = mono_ns();

@@ -145,27 +145,36 @@ static size_t first_owner(const struct pl_owner_rec *o, size_t n, __u64 inode)
  * have it (so the same socket always shows the same owner), and how many
  * there are (a forked server, a socket passed with SCM_RIGHTS).
  */
-static void find_owners(struct snapshot *s, struct bpf_link *owner_link)
+static void find_owners(struct snapshot *s, const struct snapshot_links *links)
 {
 	struct vec owners = {};
 	struct pl_owner_rec *o;
 
-	if (!owner_link || iter_collect(owner_link, sizeof(*o), sizeof(*o), &owners))
+	if (!links->owner || iter_collect(links->owner, sizeof(*o), sizeof(*o), &owners))
 		goto out;
 	o = owners.v;
 	qsort(o, owners.n, sizeof(*o), owner_cmp);
 	for (size_t i = 0; i < s->n; i++) {
 		struct sock_ent *e = &s->v[i];
-		size_t k = e->r.inode ? first_owner(o, owners.n, e->r.inode) : owners.n;
+		size_t k = e->r.inode ? first_owner(o, owners.n, e->r.inode) : owners.n, first, pick;
 
 		if (k == owners.n)
 			continue;
-		e->pid = o[k].tgid;
-		e->cgroup_id = o[k].cgroup_id;
-		memcpy(e->comm, o[k].comm, PL_COMM_LEN);
+		first = pick = k;
+		/*
+		 * Holders sorted by pid; one process may come more than once
+		 * (threads of a leader that exited: pl_ports_owner), counted once.
+		 */
+		for (; k < owners.n && o[k].inode == e->r.inode; k++) {
+			if (k == first || o[k].tgid != o[k - 1].tgid)
+				e->nholders++;
+			if (links->owner_pid && o[k].tgid == links->owner_pid)
+				pick = k;
+		}
+		e->pid = o[pick].tgid;
+		e->cgroup_id = o[pick].cgroup_id;
+		memcpy(e->comm, o[pick].comm, PL_COMM_LEN);
 		e->comm[PL_COMM_LEN - 1] = '\0';
-		for (; k < owners.n && o[k].inode == e->r.inode; k++)
-			e->nholders++;
 	}
 out:
 	free(owners.v);
@@ -218,7 +227,7 @@ int snapshot__take(struct snapshot *s, const struct snapshot_links *links, __u32
 		snapshot__free(s);
 		return err;
 	}
-	find_owners(s, links->owner);
+	find_owners(s, links);
 	return 0;
 }
 

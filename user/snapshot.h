@@ -61,6 +61,12 @@ struct snapshot {
 struct snapshot_links {
 	struct bpf_link *tcp, *udp;	/* iter/tcp, iter/udp: pl_ports_tcp/udp */
 	struct bpf_link *owner;		/* iter/task_file: pl_ports_owner */
+	/*
+	 * A socket several processes hold (fork, SCM_RIGHTS) is named by the
+	 * lowest pid, or by this one when it is among them (ports -p PID: the
+	 * child's socket it shares is its own too).
+	 */
+	__u32 owner_pid;
 };
 
 /*

@@ -4,6 +4,8 @@
  * tables, and `portlife top` driven in tmux.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -588,8 +590,129 @@ static int t_headroom_buckets(void)
 	return err;
 }
 
+/* ---- owners that ps would name ------------------------------------------------- */
+
+static int shared_pipe[2];
+
+/* A worker that makes the sockets, while main() has gone (pthread_exit()). */
+static void *leader_worker(void *arg)
+{
+	unsigned short ports[2];
+	int l = listener(AF_INET, 0), u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = mkaddr(&ss, AF_INET, 0);
+
+	(void)arg;
+	if (l < 0 || u < 0 || bind(u, (void *)&ss, len))
+		_exit(1);
+	sleep_ms(100);	/* main() is gone by now */
+	ports[0] = sock_port(l);
+	ports[1] = sock_port(u);
+	if (write(shared_pipe[1], ports, sizeof(ports)) != sizeof(ports))
+		_exit(1);
+	pause();
+	return NULL;
+}
+
+/*
+ * `ports -p PID` for sockets ps would give PID: a listener and a UDP socket
+ * a parent made and a forked child shares (listed under the child: before,
+ * the lowest pid alone had them, and -p CHILD listed nothing), and those of
+ * a process whose main thread has exited (a zombie leader, its files gone,
+ * a worker thread holding them: before, no owner at all).
+ */
+static int t_ports_owners(void)
+{
+	char out[300], pidbuf[16];
+	char *argv[] = { "portlife", "ports", "--json", "-p", pidbuf, NULL };
+	unsigned short ports[2], lports[2];
+	pid_t parent, child = 0, leader;
+	int err = 0, p2[2];
+
+	if (pipe(shared_pipe) || pipe(p2))
+		return fail("pipe: %s", strerror(errno));
+	parent = fork();
+	if (parent == 0) {
+		int l = listener(AF_INET, 0), u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_storage ss;
+		socklen_t len = mkaddr(&ss, AF_INET, 0);
+		pid_t c;
+
+		prctl(PR_SET_NAME, "pl-share-a");
+		if (l < 0 || u < 0 || bind(u, (void *)&ss, len))
+			_exit(1);
+		ports[0] = sock_port(l);
+		ports[1] = sock_port(u);
+		c = fork();
+		if (c == 0) {
+			prctl(PR_SET_NAME, "pl-share-b");
+			pause();
+			_exit(0);
+		}
+		if (write(p2[1], &c, sizeof(c)) != sizeof(c) ||
+		    write(p2[1], ports, sizeof(ports)) != sizeof(ports))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	if (parent < 0 || read(p2[0], &child, sizeof(child)) != sizeof(child) ||
+	    read(p2[0], ports, sizeof(ports)) != sizeof(ports))
+		err = fail("the sharing processes did not start");
+	leader = err ? -1 : fork();
+	if (leader == 0) {
+		pthread_t t;
+
+		prctl(PR_SET_NAME, "pl-leader");
+		if (pthread_create(&t, NULL, leader_worker, NULL))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	if (!err && (leader < 0 || read(shared_pipe[0], lports, sizeof(lports)) != sizeof(lports)))
+		err = fail("the process without its main thread did not start");
+	for (int k = 0; k < 2 && !err; k++) {
+		pid_t who = k ? leader : child;
+		const unsigned short *want = k ? lports : ports;
+		const char *name = k ? "pl-leader" : "pl-share-b";
+		int n = 0, found = 0;
+		char **v;
+
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)who);
+		snprintf(out, sizeof(out), "%s/ports_owners_%d.json", tmpdir, k);
+		if (run_capture(argv, out)) {
+			err = fail("portlife ports -p %d failed: see %s", (int)who, out);
+			break;
+		}
+		v = file_lines(out, &n);
+		for (int i = 0; i < n; i++)
+			if (is_event(v[i], "socket") && jnum(v[i], "pid") == who &&
+			    jstr_is(v[i], "comm", name) &&
+			    (jnum(v[i], "lport") == want[0] || jnum(v[i], "lport") == want[1]))
+				found++;
+		free_lines(v, n);
+		if (found != 2)
+			err = fail("ports -p %d (%s) lists %d of its 2 sockets (ports %u, %u): see %s",
+				   (int)who, name, found, want[0], want[1], out);
+	}
+	if (child > 0)
+		kill(child, SIGKILL);
+	if (parent > 0) {
+		kill(parent, SIGKILL);
+		waitpid(parent, NULL, 0);
+	}
+	if (leader > 0) {
+		kill(leader, SIGKILL);
+		waitpid(leader, NULL, 0);
+	}
+	close(shared_pipe[0]);
+	close(shared_pipe[1]);
+	close(p2[0]);
+	close(p2[1]);
+	return err;
+}
+
 LIVE_TEST(ports_vs_kernel, t_ports_vs_kernel, 160, false);
 LIVE_TEST(headroom_buckets, t_headroom_buckets, 162, false);
 LIVE_TEST(ports_bound, t_ports_bound, 161, false);
+LIVE_TEST(ports_owners, t_ports_owners, 161, false);
 LIVE_TEST(top, t_top, 200, true);
 LIVE_TEST(top_filtered, t_top_filtered, 201, true);
