@@ -86,11 +86,25 @@ error_t opt_filter(int key, const char *arg, struct pipeline_filter *f)
 	case 'p':
 		if (opt_pid(arg, &v))
 			return -EINVAL;
+		/* a second one would replace the first, silently: one process, said plainly */
+		if (f->pid && f->pid != v) {
+			fprintf(stderr, "portlife: -p given twice (%u, %lu): it follows one process; "
+					"leave -p out and filter the --json lines by pid\n", f->pid, v);
+			return -EINVAL;
+		}
 		f->pid = v;
 		return 0;
 	case 'c':
 		if (!*arg || strlen(arg) > 15)
 			return opt_bad("comm", arg, "expected 1 to 15 characters (the kernel keeps 15)");
+		if (f->has_comm && strcmp(f->comm, arg)) {
+			char a[PL_COMM_LEN * 4], b[PL_COMM_LEN * 4];
+
+			fprintf(stderr, "portlife: -c given twice (%s, %s): it follows one process "
+					"name; leave -c out and filter the --json lines by comm\n",
+				safe_str(f->comm, a, sizeof(a)), safe_str(arg, b, sizeof(b)));
+			return -EINVAL;
+		}
 		memset(f->comm, 0, sizeof(f->comm));
 		memcpy(f->comm, arg, strlen(arg));
 		f->has_comm = true;

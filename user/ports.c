@@ -226,10 +226,19 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 			return opt_bad("range", arg, "expected LO-HI with 1 <= LO <= HI <= 65535");
 		}
 		break;
-	case 'p':
+	case 'p': {
+		unsigned long was = penv.pid;
+
 		if (opt_pid(arg, &penv.pid) || opt_pid_is_process(penv.pid))
 			return -EINVAL;
+		if (was && was != penv.pid) {
+			fprintf(stderr, "portlife: -p given twice (%lu, %lu): it lists one process's "
+					"sockets; leave -p out and filter the --json lines by pid\n",
+				was, penv.pid);
+			return -EINVAL;
+		}
 		break;
+	}
 	case OPT_STATE:
 		if (!(penv.state = state_by_name(arg)))
 			return opt_bad("state", arg, "expected a TCP state such as LISTEN, ESTABLISHED, "

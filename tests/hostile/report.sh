@@ -217,6 +217,17 @@ for args in "-d| 5" "-d|0x10" "-d|1e3" "--metrics-addr| 80" "--metrics-addr|127.
 		ko "reject $opt '$val'" "exit $rc: $(cat "$tmp/out")"
 	fi
 done
+# A filter given twice would keep only the last, silently: refused, naming both.
+for args in "-c|a|-c|b" "-p|1|-p|2" "ports|-p|1|-p|2" "report|x.trace|-c|a|-c|b"; do
+	IFS='|' read -r -a argv <<<"$args"
+	"$pl" "${argv[@]}" >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/out")" -eq 1 ] && grep -q "given twice" "$tmp/out"; then
+		ok "reject ${argv[*]}"
+	else
+		ko "reject ${argv[*]}" "exit $rc: $(cat "$tmp/out")"
+	fi
+done
 "$pl" report "$tmp/fc.trace" -4 -6 >"$tmp/out" 2>&1
 rc=$?
 if [ "$rc" -eq 2 ] && grep -q -- '-4 and -6' "$tmp/out"; then
