@@ -864,7 +864,7 @@ out:
 	snapshot__free(&s);
 }
 
-void diag__headroom(struct diag *d)
+void diag__headroom(struct diag *d, dest_pick_fn pick, const void *ctx)
 {
 	struct dest *dv = NULL;
 	struct bind_room *bv = NULL;
@@ -883,6 +883,8 @@ void diag__headroom(struct diag *d)
 		for (size_t i = 0; i < nb; i++)
 			if (bv[i].in_use && (__u64)bv[i].in_use * 2 >= (__u64)bv[i].in_use + bv[i].free)
 				bv[full++] = bv[i];
+		if (pick)
+			nd = pick(ctx, &s, dv, nd);
 		if (!d->json)
 			fprintf(d->f, "\n");
 		headroom_print(d->f, dv, nd, bv, full, d->json, 0, 5);

@@ -59,7 +59,14 @@ void diag__sink(void *ctx, const struct pl_event *e, const struct lease_result *
 /* --warn: destinations above pct, each at most once a minute. */
 void diag__warn(struct diag *d, double pct);
 /* The five fullest destinations, for the summary. */
-void diag__headroom(struct diag *d);
+/*
+ * pick (may be NULL) keeps the destinations of the processes shown (-p, -c,
+ * a container): moves them to the front of dv and returns how many, or nd
+ * when nothing is filtered.
+ */
+typedef size_t (*dest_pick_fn)(const void *ctx, const struct snapshot *s, struct dest *dv,
+			       size_t nd);
+void diag__headroom(struct diag *d, dest_pick_fn pick, const void *ctx);
 /*
  * A TIME_WAIT socket, or one in an accept queue, has no process: where
  * portlife saw the lease allocated, fill in its owner.

@@ -385,15 +385,15 @@ static void tick_losses(struct tracer *tr, __u64 now)
 }
 
 /*
- * top with -p, -c or a container: the destinations its processes use, each
- * still counted whole (the pool is every process's), in dv's order, moved
- * to the front; how many. A socket is theirs if one of their leases holds
- * it (the pipeline keeps no other), or, made before tracing, if its owner
- * has their pid and name.
+ * top and the summary with -p, -c or a container: the destinations its
+ * processes use, each still counted whole (the pool is every process's), in
+ * dv's order, moved to the front; how many. A socket is theirs if one of
+ * their leases holds it (the pipeline keeps no other), or, made before
+ * tracing, if its owner has their pid and name. (A dest_pick_fn.)
  */
-static size_t top_dests(const struct tracer *tr, const struct snapshot *s, struct dest *dv,
-			size_t nd)
+static size_t top_dests(const void *ctx, const struct snapshot *s, struct dest *dv, size_t nd)
 {
+	const struct tracer *tr = ctx;
 	const struct pipeline_filter *f = &tr->env->filt;
 	bool *mine;
 	size_t k = 0;
@@ -572,7 +572,7 @@ static void summary(struct tracer *tr)
 
 	fill_run_info(tr, &ri);
 	out__summary(&tr->out, tr->agg, &ri);
-	diag__headroom(&tr->diag);
+	diag__headroom(&tr->diag, top_dests, tr);
 	if (tr->natv && nat_view__any(tr->natv)) {
 		size_t n;
 		struct nat_dest *v = nat_view__sorted(tr->natv, &n);

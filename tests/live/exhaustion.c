@@ -1541,7 +1541,71 @@ static int t_exhaust_exit(void)
 	return err;
 }
 
+/* Three connections of the child's own to its listener, held while traced. */
+static int sc_own_dest(struct result *r)
+{
+	int lfd = listener(AF_INET, 0);
+
+	if (lfd < 0)
+		return -errno;
+	r->listen_port = sock_port(lfd);
+	for (int i = 0; i < 3; i++) {
+		int c = connect_to(AF_INET, r->listen_port, 0, 0);
+
+		if (c < 0)
+			return c;
+		r->ports[r->nports++] = sock_port(c);
+	}
+	sleep_ms(300);
+	return 0;
+}
+
+/*
+ * portlife -p CHILD: the summary's headroom is that of the destinations the
+ * child uses, as top's is, not the fullest of the host (another process's
+ * three connections to a destination of its own were listed).
+ */
+static int t_headroom_filtered(void)
+{
+	int other[4], lfd = listener(AF_INET, 0), err = 0, mine = 0, theirs = 0;
+	unsigned short other_port = lfd >= 0 ? sock_port(lfd) : 0;
+	bool started = false;
+	struct run run;
+
+	for (int i = 0; i < 4; i++)
+		other[i] = lfd >= 0 ? connect_to(AF_INET, other_port, 0, 0) : -1;
+	if (lfd < 0 || other[3] < 0)
+		err = fail("the other process's connections failed");
+	if (!err)
+		started = !(err = start(&run, sc_own_dest, "headroom_filtered", NULL));
+	if (!err)
+		err = drive(&run);
+	if (started)
+		stop(&run, 500);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (!is_event(l, "headroom"))
+			continue;
+		mine += jnum(l, "rport") == run.r.listen_port;
+		theirs += jnum(l, "rport") == other_port;
+	}
+	if (!err && (mine != 1 || theirs))
+		err = fail("the summary's headroom has %d rows of the child's destination (port %u), "
+			   "%d of another process's (port %u): want 1 and 0", mine, run.r.listen_port,
+			   theirs, other_port);
+	if (started)
+		cleanup(&run);
+	for (int i = 0; i < 4; i++)
+		if (other[i] >= 0)
+			close(other[i]);
+	if (lfd >= 0)
+		close(lfd);
+	return err;
+}
+
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
+LIVE_TEST(headroom_filtered, t_headroom_filtered, 42, false);
 LIVE_TEST(exhaust_exit, t_exhaust_exit, 40, false);
 LIVE_TEST(diag_each, t_diag_each, 41, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
