@@ -502,7 +502,7 @@ void headroom_print_dest(FILE *f, const struct dest *d, const char *indent)
 		endpoint_str(d->family, d->raddr, d->rport, rep, sizeof(rep)), d->in_use,
 		d->time_wait, d->usable, d->free, d->used_pct, d->growth, eta);
 	for (int i = 0; i < 3 && d->top[i].n; i++) {
-		comm_sanitize(d->top[i].comm, PL_COMM_LEN, comm, sizeof(comm));
+		holder_comm(d->top[i].comm, comm, sizeof(comm));
 		fprintf(f, "%s%s/%u:%u", i ? "," : "  ", d->top[i].pid ? comm : "?", d->top[i].pid,
 			d->top[i].n);
 	}

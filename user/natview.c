@@ -288,7 +288,7 @@ static void holders_text(const struct nat_dest *d, char *buf, size_t len)
 	for (int i = 0; i < NAT_HOLDERS && off < len; i++) {
 		if (!d->top[i].n)
 			continue;
-		comm_sanitize(d->top[i].comm, PL_COMM_LEN, comm, sizeof(comm));
+		holder_comm(d->top[i].comm, comm, sizeof(comm));
 		off += snprintf(buf + off, len - off, "%s%s/%u:%u", off ? "," : "",
 				d->top[i].pid ? comm : "?", d->top[i].pid, d->top[i].n);
 	}

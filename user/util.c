@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <zlib.h>
 #include "lb.h"
+#include "portlife.h"
 #include "util.h"
 
 const char *errno_name(int err, char *buf, size_t len)
@@ -115,6 +116,14 @@ void comm_sanitize(const char *comm, size_t n, char *out, size_t outlen)
 		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
 	out[i] = '\0';
+}
+
+void holder_comm(const char *comm, char *out, size_t outlen)
+{
+	comm_sanitize(comm, PL_COMM_LEN, out, outlen);
+	for (char *p = out; *p; p++)
+		if (*p == ',')
+			*p = '?';
 }
 
 const char *safe_str(const char *s, char *buf, size_t len)

@@ -27,6 +27,12 @@ const char *dur_str(__u64 ns, char *buf, size_t len);
 /* Copy an untrusted 16-byte comm for a terminal: non-printables become '?'. */
 void comm_sanitize(const char *comm, size_t n, char *out, size_t outlen);
 /*
+ * comm_sanitize() for a list of "comm/pid:ports" joined by commas (the
+ * headroom tables' holders): a comma in a name becomes '?' too, so a
+ * process cannot add a holder of its own making to the list.
+ */
+void holder_comm(const char *comm, char *out, size_t outlen);
+/*
  * Any untrusted string (a cgroup path, a trace file's hostname) made safe for
  * a terminal as comm_sanitize() does; s and buf may be the same. Returns buf.
  */

@@ -20,6 +20,29 @@
  * binds two), of a larger odd-sized one it is, from some starts (40000-40004:
  * 40004 taken).
  */
+/*
+ * The holders column joins "comm/pid:ports" with commas: a process named
+ * with a comma (and a terminal escape) cannot add a holder of its own.
+ */
+static void test_holder_names(void **state)
+{
+	struct dest d = { .netns = 1, .family = AF_INET, .rport = 80, .in_use = 3, .usable = 10 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	memcpy(d.top[0].comm, "a,evil/1:99\033[2J", 16);
+	d.top[0].pid = 42;
+	d.top[0].n = 3;
+	headroom_print_dest(f, &d, "");
+	fclose(f);
+	assert_non_null(strstr(text, "  a?evil/1:99?[2J/42:3\n"));
+	assert_null(strchr(strstr(text, "  a?evil"), ','));
+	free(text);
+}
+
 static void test_pick_hi(void **state)
 {
 	(void)state;
@@ -384,6 +407,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick_hi),
+		cmocka_unit_test(test_holder_names),
 		cmocka_unit_test(test_odd_range_headroom),
 		cmocka_unit_test(test_udp_bind_room),
 		cmocka_unit_test(test_many_destinations),
