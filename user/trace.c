@@ -106,6 +106,7 @@ struct tracer {
 	double snap_interval;		/* seconds between TIME_WAIT snapshots now */
 	double start_wall;
 	__u64 start;
+	__u64 end;		/* the final summary's instant: its trailer's too (0 before) */
 	__u64 out_since;		/* mono ns since output waits unwritten; 0: none */
 	__u64 last_drops, last_miss, last_untracked;	/* for the per-second loss lines */
 	__u64 last_over_rate;		/* probes over the kernel's rate, put in the stream */
@@ -278,7 +279,7 @@ static void fill_run_info(struct tracer *tr, struct run_info *ri)
 		ri->snap_interval_set = tr->env->tw_interval;
 	}
 	ri->tw_overflow = agg__ended_by(tr->agg, PL_END_TW_OVERFLOW);
-	ri->elapsed_ns = mono_ns() - tr->start;
+	ri->elapsed_ns = (tr->end ? tr->end : mono_ns()) - tr->start;
 	ri->leases = lease_table__stats(tr->leases);
 	ri->procs_overflowed = agg__overflowed(tr->agg);
 	ri->procs_folded = agg__retired(tr->agg);
@@ -679,7 +680,7 @@ static int start_recording(struct tracer *tr)
 	struct utsname u;
 
 	h.wall_off_ns = tr->out.wall_off;
-	h.start_ns = mono_ns();
+	h.start_ns = tr->start;
 	gethostname(h.hostname, sizeof(h.hostname) - 1);
 	if (!uname(&u))
 		snprintf(h.release, sizeof(h.release), "%.63s", u.release);
@@ -743,6 +744,12 @@ static int setup(struct tracer *tr)
 	err = loader__load_tracer(&tr->bpf, &lo);
 	if (err)
 		return err;
+	/*
+	 * Tracing begins here, attached: the events from now on are in the
+	 * ring. The elapsed time, the duration (-d) and a recording's header
+	 * count from this one instant, so live and report say the same.
+	 */
+	tr->start = mono_ns();
 	if (tr->cg_filter_fd >= 0) {
 		__u32 k = 0;
 
@@ -927,10 +934,19 @@ static int loop(struct tracer *tr)
 	int err;
 
 	while (!exiting) {
+		int ms = poll_ms(tr);
 		__u64 now;
 
+		/* -d: wake at its end, not a poll's timer later */
+		if (end) {
+			now = mono_ns();
+			if (now >= end)
+				ms = 0;
+			else if ((end - now) / 1000000 < (__u64)ms)
+				ms = (int)((end - now + 999999) / 1000000);
+		}
 		/* Wakeups are batched in the kernel: poll on a timer, then drain. */
-		err = ring_buffer__poll(tr->rb, poll_ms(tr));
+		err = ring_buffer__poll(tr->rb, ms);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "portlife: reading events failed: %s\n", strerror(-err));
 			return err;
@@ -980,6 +996,8 @@ static int finish(struct tracer *tr)
 
 	/* Whatever is still in the buffer belongs in the summary. */
 	ring_buffer__consume(tr->rb);
+	/* tracing ends: the summary's elapsed time and the recording's trailer say so alike */
+	tr->end = mono_ns();
 	if (tr->nat)
 		nat_watch__finish(tr->nat, mono_ns());
 	note_unrecorded(tr);
@@ -999,7 +1017,7 @@ static int finish(struct tracer *tr)
 	if (!tr->pipe.rec)
 		return err ? err : out_err;
 	fill_run_info(tr, &ri);
-	t.end_ns = mono_ns();
+	t.end_ns = tr->end;
 	t.records = tracefile_written(tr->pipe.rec);
 	t.recursion_misses = ri.recursion_misses;
 	t.untracked = ri.untracked;
@@ -1073,7 +1091,6 @@ static int run(const struct env *env)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	tr.start = mono_ns();
 	schedule_ticks(&tr);
 	if (env->metrics_file) {
 		/* a path that cannot be written is an error now, not a log line later */

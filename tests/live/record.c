@@ -385,6 +385,27 @@ static int t_live_vs_report(void)
 		if (!file_has(out, want))
 			err = fail("no chrome slice %s: see %s", want, out);
 	}
+	/*
+	 * The elapsed time: the recorder's own summary and its report's agree
+	 * (the header's start was taken before the tracer's: 0.1 to 0.2 s
+	 * more in every report), and its trailer's end is the summary's.
+	 */
+	if (!err) {
+		char *rep_json[] = { "portlife", "report", trace, "--json", NULL };
+		const char *t;
+		long long live_ns = 0, rep_ns = 0;
+
+		snprintf(out, sizeof(out), "%s/live_vs_report_summary.json", tmpdir);
+		if (run_capture(rep_json, out))
+			err = fail("portlife report --json failed");
+		if (!err && (t = find_line(recout, "totals", NULL, 0)))
+			live_ns = jnum(t, "elapsed_ns");
+		if (!err && (t = find_line(out, "totals", NULL, 0)))
+			rep_ns = jnum(t, "elapsed_ns");
+		if (!err && (live_ns <= 0 || rep_ns != live_ns))
+			err = fail("elapsed_ns %lld live, %lld in the report: want them equal",
+				   live_ns, rep_ns);
+	}
 	for (int k = 0; k < nlive; k++)
 		free(live[k]);
 	for (int k = 0; k < nrep; k++)
