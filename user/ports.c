@@ -180,7 +180,7 @@ static const struct argp_option ports_opts[] = {
 	{ "port", 'P', "PORT", 0, "Only this local port", 0 },
 	{ "range", OPT_RANGE, "LO-HI", 0, "Only local ports in this range", 0 },
 	{ "pid", 'p', "PID", 0, "Only sockets this process holds", 0 },
-	{ "state", OPT_STATE, "STATE", 0, "Only this state (LISTEN, ESTABLISHED, TIME_WAIT, BOUND: bound, never listened or connected, listed from kernel 6.7; UNCONN...)", 0 },
+	{ "state", OPT_STATE, "STATE", 0, "Only this state (LISTEN, ESTABLISHED or ESTAB, TIME_WAIT, BOUND: bound, never listened or connected, listed from kernel 6.7; UNCONN...)", 0 },
 	{ "netns", OPT_NETNS, "NETNS", 0, "Only this network namespace: a name in /run/netns (ip netns), a path such as /proc/PID/ns/net, or an inode (as `ls -L -i` shows it)", 0 },
 	{ "headroom", OPT_HEADROOM, NULL, 0, "Headroom per destination and per netns instead of sockets", 0 },
 	{ "nat-netns", OPT_NAT_NETNS, "NETNS", 0, "With --headroom: NAT headroom of this network namespace too (a name in /run/netns, a path or an inode; portlife's own is always included; up to 7 times)", 0 },
