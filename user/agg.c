@@ -340,6 +340,22 @@ void agg__apply(struct agg *a, const struct pl_event *e, const struct lease_resu
 		count_errno(p->bind_err, e->err, 1);
 		return;
 	}
+	/*
+	 * --max-leases full: an evicted lease's port no longer counts as held
+	 * by its process (its end may never be told: one waiting for TIME_WAIT
+	 * has no kernel event to come back with); one that comes back counts
+	 * again until its end. The evictions are in the leases line.
+	 */
+	if (r->evicted) {
+		p = proc_get(a, r->evicted_pid, r->evicted_comm, r->evicted_cgroup);
+		if (p->held)
+			p->held--;
+	}
+	if (r->revived) {
+		/* every event carries its lease's owner */
+		p = proc_get(a, e->pid, e->comm, e->cgroup_id);
+		p->held++;
+	}
 	if (r->what == LW_NONE)
 		return;
 	if (r->what == LW_ALLOC && e->err) {

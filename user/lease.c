@@ -27,6 +27,34 @@ struct ended_set {
 	__u32 used;
 };
 
+/*
+ * Leases the full table evicted (--max-leases), the last EVICT_KEEP: what
+ * their later events need. A release of one ends it as the allocation it
+ * was (the process's held count goes down, its hold time is known); before,
+ * it was taken for one never seen, waiting for its ALLOC in a new slot that
+ * evicted the next lease: one lease over the limit lost every release
+ * after it. Allocated only once the table first evicts.
+ */
+#define EVICT_KEEP (1u << 16)
+#define EVICT_BUCKETS (EVICT_KEEP * 2)
+
+struct evicted {
+	__u64 id;		/* 0: a free slot */
+	__u64 alloc_ts, close_ts, tw_enter_ts, tw_expire_ts;
+	__u32 flags;		/* L_ALLOCATED, and where it was in its close (EVICT_FLAGS) */
+	__u16 lport;
+	__u8 family, proto, state;
+};
+
+#define EVICT_FLAGS (L_ALLOCATED | L_TW_EXPECTED | L_IN_TW | L_CLOSED | L_ANSWERED)
+
+struct evicted_set {
+	struct evicted v[EVICT_KEEP];	/* a ring, as ended_set's */
+	__u32 chain[EVICT_KEEP];
+	__u32 bucket[EVICT_BUCKETS];
+	__u32 next, used;
+};
+
 /* lease.flags private to the table */
 #define L_TW_LISTED	0x80000000u	/* on the TIME_WAIT/UDP watch list */
 #define L_CK_LINKED	0x40000000u	/* in the cookie index */
@@ -37,6 +65,7 @@ struct ended_set {
 
 struct lease_table {
 	struct ended_set *gone;		/* ids that ended */
+	struct evicted_set *evicted;	/* NULL until the first eviction */
 	__u64 max_id;
 	/*
 	 * Keyed hashing: ids and cookies come from the kernel or a file, and
@@ -70,6 +99,7 @@ struct lease_table {
 	 */
 	struct lease *last;
 	struct lease ended;		/* the last ended lease, handed out by LW_END */
+	struct lease_result *res;	/* the result lease_table__apply() fills: evictions */
 	struct lease_stats st;
 };
 
@@ -149,6 +179,7 @@ void lease_table__free(struct lease_table *t)
 	free(t->by_flow);
 	free(t->pool);
 	free(t->gone);
+	free(t->evicted);
 	free(t);
 }
 
@@ -183,6 +214,63 @@ static void ended_add(struct lease_table *t, __u64 id)
 	e->chain[slot] = e->bucket[b];
 	e->bucket[b] = slot + 1;
 	e->next = (slot + 1) % ENDED_KEEP;
+}
+
+/* Unlinks slot (in bucket b) from its chain. */
+static void evicted_unlink(struct evicted_set *v, size_t b, __u32 slot)
+{
+	__u32 *pp;
+
+	for (pp = &v->bucket[b]; *pp && *pp != slot + 1; pp = &v->chain[*pp - 1])
+		;
+	if (*pp)
+		*pp = v->chain[slot];
+}
+
+static void evicted_add(struct lease_table *t, const struct lease *l)
+{
+	struct evicted_set *v = t->evicted;
+	__u32 slot;
+	size_t b;
+
+	if (!v && !(v = t->evicted = calloc(1, sizeof(*v))))
+		return;	/* its later events go as a lease never seen's, as before */
+	slot = v->next;
+	if (v->used == EVICT_KEEP) {
+		if (v->v[slot].id)
+			evicted_unlink(v, hash64(t, v->v[slot].id, EVICT_BUCKETS), slot);
+	} else {
+		v->used++;
+	}
+	b = hash64(t, l->id, EVICT_BUCKETS);
+	v->v[slot] = (struct evicted){ .id = l->id, .alloc_ts = l->alloc_ts, .close_ts = l->close_ts,
+				       .tw_enter_ts = l->tw_enter_ts,
+				       .tw_expire_ts = l->tw_expire_ts,
+				       .flags = l->flags & EVICT_FLAGS, .lport = l->lport,
+				       .family = l->family, .proto = l->proto, .state = l->state };
+	v->chain[slot] = v->bucket[b];
+	v->bucket[b] = slot + 1;
+	v->next = (slot + 1) % EVICT_KEEP;
+}
+
+/* Lease id, evicted: out filled and the record forgotten (its events bring it back). */
+static bool evicted_take(struct lease_table *t, __u64 id, struct evicted *out)
+{
+	struct evicted_set *v = t->evicted;
+	size_t b;
+
+	if (!v || !id)
+		return false;
+	b = hash64(t, id, EVICT_BUCKETS);
+	for (__u32 i = v->bucket[b]; i; i = v->chain[i - 1]) {
+		if (v->v[i - 1].id != id)
+			continue;
+		*out = v->v[i - 1];
+		evicted_unlink(v, b, i - 1);
+		v->v[i - 1].id = 0;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -558,7 +646,16 @@ static struct lease *new_lease(struct lease_table *t, __u64 id, __u64 ts)
 	} else {
 		if (!t->free) {
 			/* Full: the least recently touched lease makes room. */
-			remove_lease(t, t->lru.lru_next);
+			struct lease *v = t->lru.lru_next;
+
+			if (t->res && (v->flags & L_ALLOCATED)) {
+				t->res->evicted = true;
+				t->res->evicted_pid = v->pid;
+				t->res->evicted_cgroup = v->cgroup_id;
+				memcpy(t->res->evicted_comm, v->comm, PL_COMM_LEN);
+			}
+			evicted_add(t, v);
+			remove_lease(t, v);
 			t->st.evicted++;
 		}
 		l = t->free;
@@ -621,9 +718,11 @@ static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts,
 
 void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r)
 {
+	struct evicted ev;
 	struct lease *l;
 
 	memset(r, 0, sizeof(*r));
+	t->res = r;
 	if (e->type == PL_EV_ALLOC && e->err) {
 		/* A failed allocation holds no port: aggregate it, track nothing. */
 		r->what = LW_ALLOC;
@@ -641,6 +740,69 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		else
 			t->st.duplicates++;
 		return;
+	}
+
+	if (!l && e->type != PL_EV_ALLOC && evicted_take(t, e->lease, &ev)) {
+		r->revived = ev.flags & L_ALLOCATED;
+		if (e->type == PL_EV_RELEASE) {
+			/* its end, as the allocation it was: no slot taken from another */
+			struct lease *x = &t->ended;
+
+			memset(x, 0, sizeof(*x));
+			x->id = e->lease;
+			copy_tuple(x, e);
+			copy_owner(x, e);
+			if (!x->lport) {
+				x->lport = ev.lport;	/* zeroed at CLOSE */
+				x->family = ev.family;
+				x->proto = ev.proto;
+			}
+			x->flags = ev.flags & ~L_TW_EXPECTED;
+			x->alloc_ts = ev.alloc_ts;
+			x->close_ts = ev.close_ts;
+			x->tw_enter_ts = ev.tw_enter_ts;
+			x->tw_expire_ts = ev.tw_expire_ts;
+			x->state = ev.state;
+			x->end_ts = e->ts_ns;
+			x->end_reason = e->kind;
+			/* a release in TIME_WAIT: it ended there (the rounds' tw_exit came with it) */
+			if (x->flags & L_IN_TW)
+				x->tw_exit_ts = e->ts_ns;
+			if (!(x->flags & L_ALLOCATED))
+				t->st.no_alloc++;
+			ended_add(t, e->lease);
+			/* back for its end: created again, as a lease its events revive */
+			t->st.created++;
+			t->st.ended++;
+			r->what = LW_END;
+			r->lease = x;
+			return;
+		}
+		/*
+		 * Back in the table as it was (allocated, closing, in TIME_WAIT:
+		 * the rounds look for it again), its release ends it so. It
+		 * evicts the least recently touched in its turn, which comes
+		 * back the same way.
+		 */
+		l = new_lease(t, e->lease, e->ts_ns);
+		copy_tuple(l, e);
+		copy_owner(l, e);
+		if (!l->lport) {
+			l->lport = ev.lport;
+			l->family = ev.family;
+			l->proto = ev.proto;
+		}
+		l->flags |= ev.flags;
+		l->alloc_ts = ev.alloc_ts;
+		l->close_ts = ev.close_ts;
+		l->tw_enter_ts = ev.tw_enter_ts;
+		l->tw_expire_ts = ev.tw_expire_ts;
+		l->state = ev.state;
+		l->state_ts = ev.close_ts;
+		if (ev.flags & (L_TW_EXPECTED | L_IN_TW))
+			tw_link(t, l);
+		if (l->flags & L_ALLOCATED)
+			flow_link(t, l);
 	}
 
 	switch (e->type) {
@@ -763,6 +925,27 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		return;
 
 	case PL_EV_RELEASE:
+		if (!l && !t->free && t->used == t->max) {
+			/*
+			 * Full: a slot to wait for an ALLOC that may never come
+			 * would evict a live lease. Ended now, as one never seen.
+			 */
+			struct lease *x = &t->ended;
+
+			memset(x, 0, sizeof(*x));
+			x->id = e->lease;
+			copy_tuple(x, e);
+			copy_owner(x, e);
+			x->end_ts = e->ts_ns;
+			x->end_reason = e->kind;
+			t->st.no_alloc++;
+			ended_add(t, e->lease);
+			t->st.created++;
+			t->st.ended++;
+			r->what = LW_END;
+			r->lease = x;
+			return;
+		}
 		if (!l) {
 			/* Either the ALLOC is still to come, or we never saw it. */
 			l = new_lease(t, e->lease, e->ts_ns);

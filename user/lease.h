@@ -82,6 +82,15 @@ struct lease_result {
 	enum lease_what what;
 	struct lease *lease;	/* NULL for failed allocations */
 	bool ended_too;		/* LW_ALLOC of a lease whose RELEASE came first */
+	/*
+	 * --max-leases full: an allocated lease was evicted to make room (its
+	 * owner's held ports no longer count it), or lease came back with this
+	 * event (they count it again, until its end).
+	 */
+	bool evicted, revived;
+	__u32 evicted_pid;
+	__u64 evicted_cgroup;
+	char evicted_comm[PL_COMM_LEN];
 };
 
 struct lease_table;

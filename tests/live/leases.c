@@ -2176,7 +2176,82 @@ static int t_udp_reconnect(void)
 	return err;
 }
 
+/* ---- --max-leases full ------------------------------------------------------ */
+
+#define EVICT_SOCKS 4200	/* past --max-leases 4096 */
+
+/* EVICT_SOCKS connected UDP sockets, held a moment, then every one closed. */
+static int sc_evicted(struct result *r)
+{
+	struct sockaddr_storage dst;
+	socklen_t dlen = mkaddr(&dst, AF_INET, 9);
+	struct rlimit rl = { EVICT_SOCKS + 64, EVICT_SOCKS + 64 };
+	static int fd[EVICT_SOCKS];
+	int err;
+
+	if ((err = own_netns()))
+		return err;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	for (int i = 0; i < EVICT_SOCKS; i++) {
+		fd[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd[i] < 0 || connect(fd[i], (void *)&dst, dlen))
+			return -errno;
+	}
+	r->nsucc = EVICT_SOCKS;
+	sleep_ms(300);
+	for (int i = 0; i < EVICT_SOCKS; i++)
+		close(fd[i]);
+	return 0;
+}
+
+/*
+ * --max-leases 4096 and 4200 leases: the oldest are evicted, the losses
+ * counted; and every release still told, the process holding none at the
+ * end. Before, the first evicted lease's release took a slot of its own to
+ * wait for an ALLOC (evicting the next lease, whose release did the same):
+ * no release at all, 4200 held forever.
+ */
+static int t_evicted(void)
+{
+	char *extra[] = { "--max-leases", "4096", NULL };
+	const char *sum = NULL, *tot = NULL;
+	struct run run;
+	int err, rel = 0;
+
+	err = start(&run, sc_evicted, "evicted", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 1000);
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		rel += is_event(l, "release") && jnum(l, "pid") == run.child;
+		if (is_event(l, "summary") && jnum(l, "pid") == run.child)
+			sum = l;
+		if (is_event(l, "totals"))
+			tot = l;
+	}
+	if (!err && run.r.nsucc != EVICT_SOCKS)
+		err = fail("the child made %d sockets, not %d", run.r.nsucc, EVICT_SOCKS);
+	if (!err && (!sum || jnum(sum, "allocs") != EVICT_SOCKS ||
+		     jnum(sum, "releases") != EVICT_SOCKS || jnum(sum, "held") != 0))
+		err = fail("want %d allocs and releases, 0 held: %s", EVICT_SOCKS,
+			   sum ? sum : "(no summary)");
+	if (!err && rel != EVICT_SOCKS)
+		err = fail("%d release lines, want %d", rel, EVICT_SOCKS);
+	if (!err && (!tot || jnum(strstr(tot, "\"leases\"") ?: tot, "evicted") < 1))
+		err = fail("no eviction counted: %s", tot ? tot : "(no totals)");
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(udp_churn, t_udp_churn, 195, false);
+/*
+ * The user-space table alone (mode-blind): in the exact modes the kernel's
+ * map, a quarter of --max-leases, fills first (untracked), so host only.
+ */
+LIVE_TEST(evicted, t_evicted, 196, true);
 LIVE_TEST(untracked, t_untracked, 196, false);
 LIVE_TEST(untracked_tcp, t_untracked_tcp, 196, false);
 LIVE_TEST(no_port, t_no_port, 197, false);

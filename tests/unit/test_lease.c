@@ -625,6 +625,96 @@ static void test_state_out_of_order(void **state)
  * live == created - ended - evicted holds, live never exceeds the bound, every
  * lease on the TIME_WAIT list is still in the table.
  */
+/*
+ * --max-leases full: the oldest lease is evicted, and its later events bring
+ * it back as it was. Its release ends it as an allocation (hold time from
+ * its ALLOC, the port its CLOSE zeroed), taking no slot: before, it waited
+ * in a new slot for an ALLOC that never came, evicting the next lease, and
+ * one lease over the limit lost every release after it. Its close and
+ * TIME_WAIT bring it back into the table, on the TIME_WAIT list again.
+ */
+static void test_evicted_come_back(void **state)
+{
+	const size_t max = 16;
+	struct lease_table *t = table(max);
+	const struct lease_stats *st = lease_table__stats(t);
+	struct lease_result r;
+	struct pl_event e;
+	int ended = 0;
+
+	(void)state;
+	for (__u64 id = 1; id <= max + 2; id++) {
+		e = ev_alloc(id, 1000 + id, 7 * id);
+		lease_table__apply(t, &e, &r);
+	}
+	assert_int_equal(st->evicted, 2);	/* leases 1 and 2 */
+	/* lease 1: its release, the port zeroed as at CLOSE */
+	e = ev(PL_EV_RELEASE, 1, 5000);
+	e.lport = 0;
+	e.kind = PL_END_CLOSE;
+	lease_table__apply(t, &e, &r);
+	assert_int_equal(r.what, LW_END);
+	assert_int_equal(r.lease->id, 1);
+	assert_true(r.lease->flags & L_ALLOCATED);
+	assert_int_equal(r.lease->alloc_ts, 1001);
+	assert_int_equal(r.lease->lport, 40001);
+	assert_int_equal(st->evicted, 2);	/* nobody pushed out for it */
+	/* lease 2: closed towards TIME_WAIT, then in it, then out */
+	e = ev_state(2, 5100, 14, TCP_FIN_WAIT2, TCP_CLOSE, PL_STATE_TW_EXPECTED);
+	e.lport = 0;
+	lease_table__apply(t, &e, &r);
+	assert_int_equal(r.what, LW_STATE);
+	assert_true(r.lease->flags & L_ALLOCATED);
+	assert_int_equal(r.lease->lport, 40002);
+	assert_int_equal(st->evicted, 3);	/* lease 3 made room */
+	assert_ptr_equal(lease_table__tw_first(t), lease_table__find(t, 2));
+	e = ev(PL_EV_TW_ENTER, 2, 5200);
+	e.dur_ns = 60 * SEC;
+	lease_table__apply(t, &e, &r);
+	assert_int_equal(r.what, LW_TW_ENTER);
+	e = ev(PL_EV_RELEASE, 2, 5300);
+	e.kind = PL_END_TW_EXPIRED;
+	lease_table__apply(t, &e, &r);
+	assert_int_equal(r.what, LW_END);
+	assert_true(r.lease->flags & L_ALLOCATED);
+	assert_int_equal(r.lease->alloc_ts, 1002);
+	/* every other lease ends as allocated too, lease 3 from its record */
+	for (__u64 id = 3; id <= max + 2; id++) {
+		e = ev(PL_EV_RELEASE, id, 6000 + id);
+		e.kind = PL_END_CLOSE;
+		lease_table__apply(t, &e, &r);
+		ended += r.what == LW_END && (r.lease->flags & L_ALLOCATED) &&
+			 r.lease->alloc_ts == 1000 + id;
+	}
+	assert_int_equal(ended, max);
+	assert_int_equal(st->live, 0);
+	assert_int_equal(st->no_alloc, 0);
+}
+
+/* Full, a release of a lease never seen ends at once: no live lease evicted for it. */
+static void test_full_unknown_release(void **state)
+{
+	const size_t max = 16;
+	struct lease_table *t = table(max);
+	const struct lease_stats *st = lease_table__stats(t);
+	struct lease_result r;
+	struct pl_event e;
+
+	(void)state;
+	for (__u64 id = 100; id < 100 + max; id++) {
+		e = ev_alloc(id, 1000 + id, 0);
+		lease_table__apply(t, &e, &r);
+	}
+	e = ev(PL_EV_RELEASE, 5, 9000);
+	e.kind = PL_END_CLOSE;
+	lease_table__apply(t, &e, &r);
+	assert_int_equal(r.what, LW_END);
+	assert_false(r.lease->flags & L_ALLOCATED);
+	assert_int_equal(st->evicted, 0);
+	assert_int_equal(st->live, max);
+	assert_int_equal(st->no_alloc, 1);
+}
+
 static void test_random_invariants(void **state)
 {
 	const size_t max = 16;
@@ -773,6 +863,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_recheck, teardown),
 		cmocka_unit_test_teardown(test_state_out_of_order, teardown),
 		cmocka_unit_test_teardown(test_random_invariants, teardown),
+		cmocka_unit_test_teardown(test_evicted_come_back, teardown),
+		cmocka_unit_test_teardown(test_full_unknown_release, teardown),
 		cmocka_unit_test_teardown(test_grow_indexes, teardown),
 	};
 
