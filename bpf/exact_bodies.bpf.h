@@ -248,6 +248,16 @@ static __always_inline void handle_tw_kill(const void *tw)
 		return;
 	reason = (l->flags & LF_TW_REUSED) ? PL_END_TW_REUSED :
 		 (l->flags & LF_TW_KILLED) ? PL_END_TW_KILLED : PL_END_TW_EXPIRED;
+	/*
+	 * The timer never fires early: a kill before it is due is no expiry,
+	 * whichever path made it. A namespace's cleanup (inet_twsk_purge())
+	 * calls inet_twsk_deschedule_put() in its own file, where 5.10's
+	 * compiler inlined it: the hook above never saw that call.
+	 */
+	if (reason == PL_END_TW_EXPIRED &&
+	    (__s64)(bpf_jiffies64() -
+		    BPF_CORE_READ((const struct inet_timewait_sock *)tw, tw_timer.expires)) < 0)
+		reason = PL_END_TW_KILLED;
 	e = ev_reserve(PL_EV_TW_EXIT);
 	if (e) {
 		ev_owner(e, l);

@@ -1002,8 +1002,9 @@ void out__summary(struct out *o, struct agg *a, const struct run_info *ri)
 			      "time estimated\n", (unsigned long long)ri->gone_reconciled);
 	if (ri->netns_lost)
 		fprintf(o->f, "TIME_WAIT not watched in %llu network namespace%s portlife could not "
-			      "enter (no process or /run/netns entry left in it): their closes count "
-			      "as TIME_WAIT unseen\n", (unsigned long long)ri->netns_lost,
+			      "enter: one with no process or /run/netns entry left is gone, and its "
+			      "TIME_WAIT with it (tw_killed); one closed to portlife counts its "
+			      "closes as TIME_WAIT unseen\n", (unsigned long long)ri->netns_lost,
 			ri->netns_lost == 1 ? "" : "s");
 	if (ri->snapshots)
 		fprintf(o->f, "TIME_WAIT snapshots: %llu (namespaces checked by lookup %llu, "

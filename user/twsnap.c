@@ -46,6 +46,13 @@ struct ns_ent {
 	int have_overflow;
 	__u64 last_scan;	/* mono ns of the last search for a way in */
 	int lost;		/* counted in netns_lost */
+	/*
+	 * No way in found by a search (no process, no bind mount names it):
+	 * when one first failed, and how many did. Two a second apart, and
+	 * the namespace is gone: its cleanup purged its timewait sockets.
+	 */
+	__u64 gone_ts;
+	int gone_looks;
 	int idle;		/* no lease there waited in the last round */
 	int kept;		/* a lease there in TIME_WAIT was not due this round */
 };
@@ -227,8 +234,14 @@ static void ns_open(struct twsnap *s, struct ns_ent *n)
 		return;
 	n->last_scan = now;
 	n->fd = netns_open(n->inum, n->pid, &n->pid);
-	if (n->fd < 0)
+	if (n->fd < 0) {
+		if (!n->gone_ts)
+			n->gone_ts = now;
+		n->gone_looks++;
 		return;
+	}
+	n->gone_ts = 0;
+	n->gone_looks = 0;
 	/* Baseline the overflow counter now, before this netns closes anything we track. */
 	if (!ns_enter(s, n)) {
 		n->have_overflow = !read_tw_overflow(&n->overflow);
@@ -608,9 +621,42 @@ static void judge_stale(struct twsnap *s, struct lease *l, const struct pl_tw_re
 }
 
 /* Decide the fate of one waiting lease from what the snapshot showed. */
+/*
+ * A lease waiting for or in TIME_WAIT in a namespace that is gone: its
+ * cleanup (cleanup_net(), inet_twsk_purge()) took the timewait socket with
+ * it, early: killed, when the search first found no way in (a round later
+ * at most). A short-lived container's client closes, then exits: before,
+ * such leases stayed "held" until a give-up 70 s on, then unseen.
+ */
+static void judge_gone(struct twsnap *s, struct lease *l, __u64 gone, twsnap_emit_fn fn,
+		       void *ctx, __u64 id)
+{
+	struct pl_event e;
+	__u8 reason = PL_END_TW_KILLED;
+
+	if (gone < l->close_ts)
+		gone = l->close_ts;
+	if (l->flags & L_IN_TW) {
+		if (gone < l->tw_enter_ts)
+			gone = l->tw_enter_ts;
+		if (gone >= l->tw_expire_ts) {
+			gone = l->tw_expire_ts;
+			reason = PL_END_TW_EXPIRED;
+		}
+		ev_from_lease(&e, l, PL_EV_TW_EXIT, gone);
+		e.kind = reason;
+		fn(ctx, &e);
+		if (!(l = lease_table__recheck(s->t, l, id)))
+			return;
+	}
+	ev_from_lease(&e, l, PL_EV_RELEASE, gone);
+	e.kind = reason;
+	fn(ctx, &e);
+}
+
 static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_rec *rec,
 		  __u64 start, __u64 end, __u64 *overflow_budget, int full, int reachable,
-		  bool final, twsnap_emit_fn fn, void *ctx)
+		  __u64 gone, bool final, twsnap_emit_fn fn, void *ctx)
 {
 	/* by pointer: a lookup by id is a cache miss per lease per round */
 	struct lease *l = lease_table__recheck(s->t, w->l, w->id);
@@ -621,6 +667,10 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 	if (!(l->flags & (L_TW_EXPECTED | L_IN_TW))) {
 		/* stale closing (judge_stale() skips one whose close has arrived since) */
 		judge_stale(s, l, rec, start, end, reachable, final, fn, ctx);
+		return;
+	}
+	if (gone && (l->flags & L_IN_TW || l->close_ts < start)) {
+		judge_gone(s, l, gone, fn, ctx, w->id);
 		return;
 	}
 	if (rec && rec->expires_ns == PL_TW_ALIVE)
@@ -940,7 +990,7 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 	for (i = 0; i < nns; i++) {
 		struct ns_ent *n = &s->ns[i];
 		size_t from = i ? cnt[i - 1] : 0, to = cnt[i];
-		__u64 start, end, budget = 0;
+		__u64 start, end, budget = 0, gone;
 		int reachable, full = 0;
 
 		n->idle = from == to;
@@ -951,6 +1001,8 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 		reachable = n->fd >= 0 &&
 			    !snapshot_ns(s, n, &s->by_ns[from], to - from, start, &budget, &full);
 		end = mono_ns();
+		/* no way in, twice a second apart (once, at exit): gone, not merely closed to us */
+		gone = n->fd < 0 && (n->gone_looks >= 2 || (final && n->gone_looks)) ? n->gone_ts : 0;
 		if (!reachable) {
 			s->recs.n = 0;
 			s->st.netns_unreachable++;
@@ -969,14 +1021,14 @@ int twsnap__run(struct twsnap *s, bool final, twsnap_emit_fn fn, void *ctx)
 				rec = s->found[k - from].cookie ? &s->found[k - from] : NULL;
 			else
 				rec = g->cookie ? rec_find(s, g->cookie) : NULL;
-			judge(s, g, rec, start, end, &budget, full, reachable, final, fn, ctx);
+			judge(s, g, rec, start, end, &budget, full, reachable, gone, final, fn, ctx);
 		}
 	}
 	/* Leases in a netns we never learnt how to enter. */
 	for (k = nns ? cnt[nns - 1] : 0; k < cnt[nns]; k++) {
 		__u64 budget = 0, now = mono_ns();
 
-		judge(s, &s->by_ns[k], NULL, now, now, &budget, 0, 0, final, fn, ctx);
+		judge(s, &s->by_ns[k], NULL, now, now, &budget, 0, 0, 0, final, fn, ctx);
 	}
 	forget_idle(s);
 	s->st.snapshots++;

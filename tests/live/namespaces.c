@@ -321,7 +321,88 @@ static int t_cgroup_filter(void)
 	return err;
 }
 
+/*
+ * A namespace that dies: a process in a namespace of its own (a short-lived
+ * container) makes connections it closes first and exits, its namespace
+ * with it, whose cleanup purges the timewait sockets. Its ports must not
+ * stay "held" (they did, 70 s, then "unseen"): released as tw_killed once
+ * the rounds find no way in, twice a second apart.
+ */
+static int sc_netns_dead(struct result *r)
+{
+	int pp[2];
+	pid_t p;
+
+	if (pipe(pp))
+		return -errno;
+	p = fork();
+	if (p == 0) {
+		int l;
+
+		prctl(PR_SET_NAME, "pl-ns-dead");
+		if (own_netns() || (l = listener(AF_INET, 0)) < 0)
+			_exit(1);
+		for (int i = 0; i < 6; i++) {
+			int c = connect_to(AF_INET, sock_port(l), 0, 0), a;
+			unsigned short port;
+
+			if (c < 0)
+				_exit(1);
+			port = sock_port(c);
+			a = accept(l, NULL, NULL);
+			close(c);	/* first: the TIME_WAIT is on the client's port */
+			close(a);
+			if (write(pp[1], &port, sizeof(port)) != sizeof(port))
+				_exit(1);
+		}
+		_exit(0);	/* the namespace goes with it */
+	}
+	close(pp[1]);
+	while (r->nports < 6 && read(pp[0], &r->ports[r->nports], 2) == 2)
+		r->nports++;
+	close(pp[0]);
+	r->other_pid = p;
+	waitpid(p, NULL, 0);
+	return r->nports == 6 ? 0 : -EPROTO;
+}
+
+static int t_netns_dead(void)
+{
+	char *extra[] = { "-c", "pl-ns-dead", NULL };
+	struct run run;
+	int err;
+
+	no_pid_filter = true;
+	err = start(&run, sc_netns_dead, "netns_dead", extra);
+	no_pid_filter = false;
+	if (!err)
+		err = drive(&run);
+	sleep_ms(3000);	/* two searches for a way in, a second apart */
+	stop(&run, 0);
+	for (int i = 0; !err && i < run.r.nports; i++) {
+		const char *a = NULL, *rel = NULL;
+
+		for (int k = 0; k < run.nlines && !a; k++)
+			if (is_event(run.lines[k], "alloc") && jnum(run.lines[k], "lport") ==
+			    run.r.ports[i] && jnum(run.lines[k], "pid") == run.r.other_pid)
+				a = run.lines[k];
+		if (!a)
+			err = fail("no alloc of port %d by pid %d", run.r.ports[i], run.r.other_pid);
+		else if (count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1 ||
+			 !jstr_is(rel, "reason", "tw_killed"))
+			err = fail("port %d, its namespace gone: not released once as tw_killed: %s",
+				   run.r.ports[i], rel ? rel : "(no release)");
+	}
+	for (int k = 0; !err && k < run.nlines; k++)
+		if (is_event(run.lines[k], "summary") && jnum(run.lines[k], "pid") == run.r.other_pid &&
+		    jnum(run.lines[k], "held") != 0)
+			err = fail("ports still held after their namespace died: %s", run.lines[k]);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(two_netns, t_two_netns, 150, false);
 LIVE_TEST(cgroup_filter, t_cgroup_filter, 190, false);
 LIVE_TEST(netns_gone, t_netns_gone, 220, false);
+LIVE_TEST(netns_dead, t_netns_dead, 221, false);
 LIVE_TEST(netns_idle, t_netns_idle, 230, false);
