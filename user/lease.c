@@ -716,6 +716,46 @@ static struct lease *end_lease(struct lease_table *t, struct lease *l, __u64 ts,
 	return &t->ended;
 }
 
+/* An evicted lease's record back into l: its port (zeroed at CLOSE), state and times. */
+static void evicted_restore(struct lease *l, const struct evicted *ev)
+{
+	if (!l->lport) {
+		l->lport = ev->lport;
+		l->family = ev->family;
+		l->proto = ev->proto;
+	}
+	l->flags |= ev->flags;
+	l->alloc_ts = ev->alloc_ts;
+	l->close_ts = ev->close_ts;
+	l->tw_enter_ts = ev->tw_enter_ts;
+	l->tw_expire_ts = ev->tw_expire_ts;
+	l->state = ev->state;
+}
+
+/*
+ * RELEASE e ends a lease the table does not hold, without a slot (one
+ * would evict another): handed out as LW_END, created and ended at once in
+ * the counts. The caller completes what it knows of it.
+ */
+static struct lease *end_now(struct lease_table *t, const struct pl_event *e,
+			     struct lease_result *r)
+{
+	struct lease *x = &t->ended;
+
+	memset(x, 0, sizeof(*x));
+	x->id = e->lease;
+	copy_tuple(x, e);
+	copy_owner(x, e);
+	x->end_ts = e->ts_ns;
+	x->end_reason = e->kind;
+	ended_add(t, e->lease);
+	t->st.created++;
+	t->st.ended++;
+	r->what = LW_END;
+	r->lease = x;
+	return x;
+}
+
 void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct lease_result *r)
 {
 	struct evicted ev;
@@ -746,36 +786,15 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		r->revived = ev.flags & L_ALLOCATED;
 		if (e->type == PL_EV_RELEASE) {
 			/* its end, as the allocation it was: no slot taken from another */
-			struct lease *x = &t->ended;
+			struct lease *x = end_now(t, e, r);
 
-			memset(x, 0, sizeof(*x));
-			x->id = e->lease;
-			copy_tuple(x, e);
-			copy_owner(x, e);
-			if (!x->lport) {
-				x->lport = ev.lport;	/* zeroed at CLOSE */
-				x->family = ev.family;
-				x->proto = ev.proto;
-			}
-			x->flags = ev.flags & ~L_TW_EXPECTED;
-			x->alloc_ts = ev.alloc_ts;
-			x->close_ts = ev.close_ts;
-			x->tw_enter_ts = ev.tw_enter_ts;
-			x->tw_expire_ts = ev.tw_expire_ts;
-			x->state = ev.state;
-			x->end_ts = e->ts_ns;
-			x->end_reason = e->kind;
+			evicted_restore(x, &ev);
+			x->flags &= ~L_TW_EXPECTED;
 			/* a release in TIME_WAIT: it ended there (the rounds' tw_exit came with it) */
 			if (x->flags & L_IN_TW)
 				x->tw_exit_ts = e->ts_ns;
 			if (!(x->flags & L_ALLOCATED))
 				t->st.no_alloc++;
-			ended_add(t, e->lease);
-			/* back for its end: created again, as a lease its events revive */
-			t->st.created++;
-			t->st.ended++;
-			r->what = LW_END;
-			r->lease = x;
 			return;
 		}
 		/*
@@ -787,17 +806,7 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 		l = new_lease(t, e->lease, e->ts_ns);
 		copy_tuple(l, e);
 		copy_owner(l, e);
-		if (!l->lport) {
-			l->lport = ev.lport;
-			l->family = ev.family;
-			l->proto = ev.proto;
-		}
-		l->flags |= ev.flags;
-		l->alloc_ts = ev.alloc_ts;
-		l->close_ts = ev.close_ts;
-		l->tw_enter_ts = ev.tw_enter_ts;
-		l->tw_expire_ts = ev.tw_expire_ts;
-		l->state = ev.state;
+		evicted_restore(l, &ev);
 		l->state_ts = ev.close_ts;
 		if (ev.flags & (L_TW_EXPECTED | L_IN_TW))
 			tw_link(t, l);
@@ -930,20 +939,8 @@ void lease_table__apply(struct lease_table *t, const struct pl_event *e, struct 
 			 * Full: a slot to wait for an ALLOC that may never come
 			 * would evict a live lease. Ended now, as one never seen.
 			 */
-			struct lease *x = &t->ended;
-
-			memset(x, 0, sizeof(*x));
-			x->id = e->lease;
-			copy_tuple(x, e);
-			copy_owner(x, e);
-			x->end_ts = e->ts_ns;
-			x->end_reason = e->kind;
+			end_now(t, e, r);
 			t->st.no_alloc++;
-			ended_add(t, e->lease);
-			t->st.created++;
-			t->st.ended++;
-			r->what = LW_END;
-			r->lease = x;
 			return;
 		}
 		if (!l) {

@@ -621,6 +621,22 @@ static void judge_stale(struct twsnap *s, struct lease *l, const struct pl_tw_re
 }
 
 /* Decide the fate of one waiting lease from what the snapshot showed. */
+/* A TIME_WAIT that ended at ts for reason: its exit, then the port's release. */
+static void tw_end(struct twsnap *s, struct lease *l, __u64 ts, __u8 reason, __u64 id,
+		   twsnap_emit_fn fn, void *ctx)
+{
+	struct pl_event e;
+
+	ev_from_lease(&e, l, PL_EV_TW_EXIT, ts);
+	e.kind = reason;
+	fn(ctx, &e);
+	if (!(l = lease_table__recheck(s->t, l, id)))
+		return;
+	ev_from_lease(&e, l, PL_EV_RELEASE, ts);
+	e.kind = reason;
+	fn(ctx, &e);
+}
+
 /*
  * A lease waiting for or in TIME_WAIT in a namespace that is gone: its
  * cleanup (cleanup_net(), inet_twsk_purge()) took the timewait socket with
@@ -643,11 +659,8 @@ static void judge_gone(struct twsnap *s, struct lease *l, __u64 gone, twsnap_emi
 			gone = l->tw_expire_ts;
 			reason = PL_END_TW_EXPIRED;
 		}
-		ev_from_lease(&e, l, PL_EV_TW_EXIT, gone);
-		e.kind = reason;
-		fn(ctx, &e);
-		if (!(l = lease_table__recheck(s->t, l, id)))
-			return;
+		tw_end(s, l, gone, reason, id, fn, ctx);
+		return;
 	}
 	ev_from_lease(&e, l, PL_EV_RELEASE, gone);
 	e.kind = reason;
@@ -717,14 +730,7 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 		if (reason == PL_END_TW_REUSED && l->tw_taken_ts >= l->tw_enter_ts &&
 		    l->tw_taken_ts < gone)
 			gone = l->tw_taken_ts;
-		ev_from_lease(&e, l, PL_EV_TW_EXIT, gone);
-		e.kind = reason;
-		fn(ctx, &e);
-		if (!(l = lease_table__recheck(s->t, l, w->id)))
-			return;
-		ev_from_lease(&e, l, PL_EV_RELEASE, gone);
-		e.kind = reason;
-		fn(ctx, &e);
+		tw_end(s, l, gone, reason, w->id, fn, ctx);
 		return;
 	}
 	if (!(l->flags & L_TW_EXPECTED) || l->close_ts >= start)

@@ -129,6 +129,16 @@ static int sc_netns_gone(struct result *r)
 	return r->nports == 20 ? 0 : -EIO;
 }
 
+/* The alloc line of port by pid, or NULL. */
+static const char *alloc_by(struct run *run, int port, int pid)
+{
+	for (int k = 0; k < run->nlines; k++)
+		if (is_event(run->lines[k], "alloc") && jnum(run->lines[k], "lport") == port &&
+		    jnum(run->lines[k], "pid") == pid)
+			return run->lines[k];
+	return NULL;
+}
+
 static int t_netns_gone(void)
 {
 	char *extra[] = { "-c", "pl-ns-gone", NULL };
@@ -144,12 +154,8 @@ static int t_netns_gone(void)
 	sleep_ms(2500);
 	stop(&run, 500);
 	for (int i = 0; !err && i < run.r.nports; i++) {
-		const char *a = NULL;
+		const char *a = alloc_by(&run, run.r.ports[i], run.r.other_pid);
 
-		for (int k = 0; k < run.nlines && !a; k++)
-			if (is_event(run.lines[k], "alloc") && jnum(run.lines[k], "lport") ==
-			    run.r.ports[i] && jnum(run.lines[k], "pid") == run.r.other_pid)
-				a = run.lines[k];
 		if (!a)
 			err = fail("no alloc of port %d by pid %d", run.r.ports[i], run.r.other_pid);
 		else if (count_lease_ev(&run, "tw_enter", jnum(a, "lease"), NULL) != 1)
@@ -380,12 +386,8 @@ static int t_netns_dead(void)
 	sleep_ms(3000);	/* two searches for a way in, a second apart */
 	stop(&run, 0);
 	for (int i = 0; !err && i < run.r.nports; i++) {
-		const char *a = NULL, *rel = NULL;
+		const char *a = alloc_by(&run, run.r.ports[i], run.r.other_pid), *rel = NULL;
 
-		for (int k = 0; k < run.nlines && !a; k++)
-			if (is_event(run.lines[k], "alloc") && jnum(run.lines[k], "lport") ==
-			    run.r.ports[i] && jnum(run.lines[k], "pid") == run.r.other_pid)
-				a = run.lines[k];
 		if (!a)
 			err = fail("no alloc of port %d by pid %d", run.r.ports[i], run.r.other_pid);
 		else if (count_lease_ev(&run, "release", jnum(a, "lease"), &rel) != 1 ||
