@@ -56,6 +56,8 @@ int pl_ports_tcp(struct bpf_iter__tcp *ctx)
 		r.expires_ns = jiffies_left_ns(ttw->tw_sk.tw_timer.expires);
 		if (ttw->tw_ts_recent_stamp)
 			r.flags |= PL_SOCKF_TW_TS;
+		if (ttw->tw_sk.tw_substate == TCP_FIN_WAIT2)
+			r.flags |= PL_SOCKF_TW_FW2;
 		if (bind_bucket(BPF_CORE_READ(ttw, tw_sk.tw_tb)))
 			r.flags |= PL_SOCKF_BIND_BUCKET;
 	} else {

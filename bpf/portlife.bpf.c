@@ -49,6 +49,15 @@ int BPF_PROG(pl_rst_out, const struct sock *sk)
 	return 0;
 }
 
+/* the syscall exits on: a SYN sent again before connect() told its port */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(pl_syn_retrans, const struct sock *sk)
+{
+	handle_syn_retrans(sk);
+	return 0;
+}
+
+/* --no-syscall-hooks only: connect()'s and listen()'s ports (the exits tell them otherwise) */
 SEC("sockops")
 int pl_connect_cb(struct bpf_sock_ops *skops)
 {
@@ -94,6 +103,13 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int pl_bind_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	handle_bind_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int pl_listen_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	handle_listen_exit(ctx->ret);
 	return 0;
 }
 

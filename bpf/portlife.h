@@ -217,6 +217,12 @@ _Static_assert(sizeof(struct pl_sock_rec) == 72, "pl_sock_rec is read in whole r
  * connect() without IP_BIND_ADDRESS_NO_PORT.
  */
 #define PL_SOCKF_BIND_BUCKET	0x4
+/*
+ * A timewait socket standing in for an orphaned FIN_WAIT2 one (tw_substate:
+ * tcp_time_wait() from FIN_WAIT2, its peer's FIN still to come): ss says
+ * FIN-WAIT-2, and so does `ports`; it holds its port as a TIME_WAIT does.
+ */
+#define PL_SOCKF_TW_FW2		0x8
 
 /* bpf_iter task_file record: a process holding a socket (by inode). */
 struct pl_owner_rec {

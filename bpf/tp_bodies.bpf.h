@@ -8,7 +8,13 @@
  *   - sock:inet_sock_set_state   TCP state changes (all modes); here also
  *                                connect() start, a failed search, the
  *                                release at CLOSE
- *   - sock_ops TCP_CONNECT_CB    the moment connect() got its port
+ *   - connect()'s port: sys_exit_connect, or the end of SYN_SENT, or the
+ *                                SYN's first retransmission (tcp:tcp_retransmit_skb),
+ *                                whichever comes first, its search dated by the
+ *                                SYN's send stamp; with --no-syscall-hooks
+ *                                sock_ops TCP_CONNECT_CB instead (a program run
+ *                                per TCP callback of every socket: 9 a loopback
+ *                                connection, as much as the exits' slow path)
  *   - tcp:tcp_destroy_sock       release of explicitly bound TCP ports
  *   - cgroup bind4/6, post_bind4/6, and syscalls sys_exit_bind: bind(), its
  *                                latency, its errno
@@ -24,7 +30,8 @@
  *   - iter/udp, once at the start which UDP sockets held a port before
  *                                tracing (pl_iter_udp_mark(), udp_unmarked())
  *   - cgroup sock_release        UDP releases
- *   - sock_ops TCP_LISTEN_CB     the port of a listen() without bind() (signals.bpf.h)
+ *   - syscalls sys_exit_listen   the port of a listen() without bind()
+ *                                (sock_ops TCP_LISTEN_CB with --no-syscall-hooks)
  * A lease lives in its socket's own storage (sk_leases): freed with the
  * socket, never evicted, and a lookup on a socket without one is a pointer
  * test, not a hash miss. All but one kind: the lease of a TCP socket that
@@ -104,7 +111,8 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
 #define PEND_STALE_NS 100000000ULL
 
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
-enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT, PEND_TCP_BOUND, PEND_SELFTEST };
+enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT, PEND_TCP_BOUND, PEND_SELFTEST,
+       PEND_LISTEN };
 
 struct pending {
 	__u64 sk;		/* the socket's address: kernel-only */
@@ -164,6 +172,24 @@ struct {
 } udp_walked SEC(".maps");
 
 /*
+ * A listen() without bind() whose exit told its port (handle_listen_exit()),
+ * by socket address, until the listener's close settles its lease in the
+ * socket's storage, which the exit tracepoint may not reach (listen_failed()).
+ */
+struct listen_told {
+	__u64 lease;
+	__u16 port;
+	__u16 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct listen_told);
+} listen_told SEC(".maps");
+
+/*
  * The cgroup programs run only in the cgroup they are attached to (--cgroup,
  * or the root): that is their cgroup filter.
  */
@@ -197,13 +223,16 @@ static __always_inline const struct sock *lease_init_cg(struct lease_val *l,
 /*
  * A socket starts listening (the state tracepoint, in listen()). A bound one
  * has its port (its lease is bind()'s); one that was never bound takes an
- * ephemeral port after this, as bind(0) would, and sock_ops TCP_LISTEN_CB
- * reports it as such a lease, with the owner and start kept here.
+ * ephemeral port after this, as bind(0) would, and listen()'s exit
+ * (sock_ops TCP_LISTEN_CB with --no-syscall-hooks) reports it as such a
+ * lease, with the owner and start kept here.
  */
 static __always_inline void listen_tp(const struct sock *sk)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u16 port = sk->__sk_common.skc_num;
+	__u32 tid = (__u32)id;
+	struct pending p = {};
 	struct lease_val *l;
 
 	if (task_filtered(id >> 32))
@@ -223,6 +252,15 @@ static __always_inline void listen_tp(const struct sock *sk)
 	l->start_ns = bpf_ktime_get_ns();
 	l->range = netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net));
 	l->flags = LF_LISTEN_AUTO;
+	/* what the search sets, if it finds a port: listen_failed() compares */
+	l->sport0 = BPF_CORE_READ((const struct inet_sock *)sk, inet_sport);
+	if (!sys_exit_hooks)
+		return;	/* sock_ops TCP_LISTEN_CB tells the port */
+	p.what = PEND_LISTEN;
+	p.sk = (__u64)sk;
+	p.ts = l->start_ns;
+	p.l = *l;
+	bpf_map_update_elem(&pendings, &tid, &p, BPF_ANY);
 }
 
 /* An event's local end, from sock_ops (whose fields are read at fixed offsets only). */
@@ -281,22 +319,68 @@ static __always_inline void handle_listen_cb(struct bpf_sock_ops *skops)
 }
 
 /*
- * listen() without bind() failed: inet_csk_listen_start() goes back from
- * LISTEN to CLOSE (inet_sk_set_state(): no port is given back there). With
- * no port, the search found none: EADDRINUSE, an allocation failure as
- * bind(0)'s. With one, the search took it and hashing the listener failed
- * after: the socket keeps the port until it is destroyed, a lease like
- * bind(0)'s (seen after a refused connect(): listen() then says EINVAL).
- * True if the state change is dealt with.
+ * A port learnt after its search: dated at the search's end when known
+ * (end, as syn_sent_ns() reads it), else at the call, its latency not
+ * measured. The tuple is read through probes: sk may come from a map.
+ */
+static __always_inline void tcp_port_told(const struct sock *sk, const struct lease_val *l,
+					  __u8 kind, __u16 port, __u64 end)
+{
+	struct pl_event *e = ev_reserve(PL_EV_ALLOC);
+
+	if (!e)
+		return;
+	ev_owner(e, l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->lport = port;
+	e->kind = kind;
+	if (end) {
+		e->ts_ns = end;
+		e->dur_ns = end - l->start_ns;
+	} else {
+		e->ts_ns = l->start_ns;
+	}
+	ev_submit(e);
+}
+
+/*
+ * A listener whose lease listen() made (LF_LISTEN_AUTO) goes back to CLOSE:
+ * closed, or inet_csk_listen_start() failing (inet_sk_set_state(): no port
+ * is given back there). With the port told by listen()'s exit (listen_told),
+ * the lease settles in the storage and its close goes on as any lease's.
+ * Else with no port: given back by the close (tcp_set_state() before the
+ * tracepoint) if inet_sport moved from before the search, which set it (an
+ * io_uring listen() has no exit: told now, dated at the call); else the
+ * search found none: EADDRINUSE, an allocation failure as bind(0)'s. With
+ * one, the search took it and hashing the listener failed after: the socket
+ * keeps the port until it is destroyed, a lease like bind(0)'s (seen after a
+ * refused connect(): listen() then says EINVAL). True if the state change is
+ * dealt with.
  */
 static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 {
 	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
-	__u64 now;
+	__u64 key = (__u64)sk, now;
+	struct listen_told *t;
+	__u16 sport;
 
 	if (!l || !(l->flags & LF_LISTEN_AUTO))
 		return false;
+	t = bpf_map_lookup_elem(&listen_told, &key);
+	if (t && t->lease == l->lease) {
+		l->flags = LF_LEASE;
+		l->lport = t->port;
+		bpf_map_delete_elem(&listen_told, &key);
+		return false;
+	}
 	now = bpf_ktime_get_ns();
+	sport = BPF_CORE_READ((const struct inet_sock *)sk, inet_sport);
+	if (!port && sport != l->sport0) {
+		l->flags = LF_LEASE;
+		l->lport = bpf_ntohs(sport);
+		tcp_port_told(sk, l, PL_ALLOC_BIND_EPHEMERAL, l->lport, 0);
+		return false;
+	}
 	if (!port) {
 		l->flags = 0;
 		emit_alloc(sk, l, PL_ALLOC_BIND_EPHEMERAL, EADDRINUSE, now - l->start_ns);
@@ -309,14 +393,16 @@ static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 }
 
 /*
+ * A connect() without a port, at SYN_SENT, before the search: inet_sport as
+ * it is (a port the search sets, and that nothing clears, tells it took
+ * one: taken_port()), and with the syscall exits on, an entry for the exit
+ * to report the port at (handle_connect_exit()).
+ *
  * TCP_FASTOPEN_CONNECT: connect() takes the port and returns 0 without
  * sending the SYN (tcp_fastopen_defer_connect(): with a cookie cached for
  * the destination, or tcp_fastopen's no-cookie bit); tcp_connect(), and the
- * sock_ops TCP_CONNECT_CB that reports the port, wait for the first send,
- * which may never come. At SYN_SENT, before the search: inet_sport as it is
- * (a port the search sets, and that nothing clears, tells it took one:
- * deferred_port()), and a deferred connect()'s exit to report the port at
- * (handle_connect_exit()).
+ * sock_ops TCP_CONNECT_CB that reports the port with --no-syscall-hooks,
+ * wait for the first send, which may never come.
  */
 static __always_inline void tcp_connect_begin(const struct sock *sk, struct lease_val *nl,
 					      __u32 tid)
@@ -324,11 +410,12 @@ static __always_inline void tcp_connect_begin(const struct sock *sk, struct leas
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct pending p = {};
 
-	/* sendto(MSG_FASTOPEN) connects within the send: its SYN goes at once */
-	if (!tp || !BPF_CORE_READ_BITFIELD(tp, fastopen_connect) || tp->fastopen_req)
+	if (!tp)
 		return;
 	nl->sport0 = tp->inet_conn.icsk_inet.inet_sport;
-	nl->flags |= LF_DEFER;
+	/* sendto(MSG_FASTOPEN) connects within the send: its SYN goes at once */
+	if (BPF_CORE_READ_BITFIELD(tp, fastopen_connect) && !tp->fastopen_req)
+		nl->flags |= LF_DEFER;
 	if (!sys_exit_hooks)
 		return;
 	p.what = PEND_TCP_CONNECT;
@@ -339,39 +426,37 @@ static __always_inline void tcp_connect_begin(const struct sock *sk, struct leas
 
 /*
  * SYN_SENT -> CLOSE with no port: the search found none (EADDRNOTAVAIL), or
- * a deferred connect() that took one is closed before its SYN. A socket
- * whose refused connect() left the same port in inet_sport, and got it
- * again, reads as the first: too rare to pay a hook for. The port the
- * deferred connect() took, or 0.
+ * it took one that the close gave back (tcp_set_state() puts it before the
+ * tracepoint): a refused connect(), a deferred connect() closed before its
+ * SYN, a route that failed after the search. A socket whose earlier
+ * connect() left the same port in inet_sport, and got it again, reads as
+ * the first: too rare to pay a hook for. The port the search took, or 0.
  */
-static __always_inline __u16 deferred_port(const struct sock *sk, const struct lease_val *l)
+static __always_inline __u16 taken_port(const struct sock *sk, const struct lease_val *l)
 {
-	struct tcp_sock *tp;
-	__u16 sport;
+	__u16 sport = BPF_CORE_READ((const struct inet_sock *)sk, inet_sport);
 
-	if (!(l->flags & LF_DEFER))
-		return 0;
-	tp = bpf_skc_to_tcp_sock((void *)sk);
-	if (!tp)
-		return 0;
-	sport = tp->inet_conn.icsk_inet.inet_sport;
 	return sport != l->sport0 ? bpf_ntohs(sport) : 0;
 }
 
-/* A deferred connect()'s port, learnt after the call: dated at it, latency not measured. */
-static __always_inline void tcp_deferred_told(const struct sock *sk, const struct lease_val *l,
-					      __u16 port)
+/*
+ * When connect()'s search ended, read after it, where no sock_ops program
+ * saw the moment: tcp_connect() refreshes the socket's clock just before
+ * the SYN, whose transmit stamps tcp_wstamp_ns with it (ktime, the clock
+ * of bpf_ktime_get_ns()): the search's end plus the SYN's making, a
+ * microsecond or so. Unknown (0) if no SYN went (a deferred connect(), or
+ * a failure before it) or it was sent again (the stamp moved with it).
+ */
+static __always_inline __u64 syn_sent_ns(const struct sock *sk, const struct lease_val *l)
 {
-	struct pl_event *e = ev_reserve(PL_EV_ALLOC);
+	/* a lease's socket is a TCP one; probe reads, as a syscall exit may not cast */
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 t;
 
-	if (!e)
-		return;
-	ev_owner(e, l);
-	READ_TUPLE_BTF(e, &sk->__sk_common);
-	e->lport = port;
-	e->kind = PL_ALLOC_CONNECT;
-	e->ts_ns = l->start_ns;
-	ev_submit(e);
+	if ((l->flags & LF_DEFER) || BPF_CORE_READ(tp, total_retrans))
+		return 0;
+	t = BPF_CORE_READ(tp, tcp_wstamp_ns);
+	return t > l->start_ns ? t : 0;
 }
 
 /*
@@ -419,8 +504,8 @@ static __always_inline void tcp_bound_connect_begin(const struct sock *sk)
 static __always_inline int handle_set_state_tp(const struct sock *sk, int oldstate, int newstate)
 {
 	struct lease_val *l;
-	__u64 cookie, now;
 	__u16 family, lport;
+	__u64 cookie;
 	bool release = false, hashed;
 	__u8 kind = 0;
 
@@ -495,32 +580,28 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 
 	lport = sk->__sk_common.skc_num;
 	if (l->flags & LF_CONNECTING) {
-		now = bpf_ktime_get_ns();
-		if (newstate == TCP_CLOSE && lport == 0) {
-			__u16 taken = deferred_port(sk, l);
+		/*
+		 * SYN_SENT ends before any exit or sock_ops program told the
+		 * port: a blocking connect() (the handshake, or its failure,
+		 * completes within the call), one io_uring issued, a deferred
+		 * one's first send.
+		 */
+		__u16 taken = lport ?: (newstate == TCP_CLOSE ? taken_port(sk, l) : 0);
 
-			if (!taken) {
-				/*
-				 * inet_hash_connect() found no port: connect()
-				 * returns EADDRNOTAVAIL. SYN_SENT -> CLOSE spans
-				 * the search.
-				 */
-				emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL, now - l->start_ns);
-				tcp_lease_del(sk, hashed);
-				return 0;
-			}
+		if (!taken && newstate == TCP_CLOSE) {
 			/*
-			 * A deferred connect() closed before its SYN: the port
-			 * it took is already given back (tcp_set_state() put
-			 * it), and no hook saw it taken. Told now, dated at the
-			 * call; the release follows.
+			 * inet_hash_connect() found no port: connect()
+			 * returns EADDRNOTAVAIL. SYN_SENT -> CLOSE spans
+			 * the search.
 			 */
-			tcp_deferred_told(sk, l, taken);
-			l->flags &= ~LF_CONNECTING;
+			emit_alloc(sk, l, PL_ALLOC_CONNECT, EADDRNOTAVAIL,
+				   bpf_ktime_get_ns() - l->start_ns);
+			tcp_lease_del(sk, hashed);
+			return 0;
 		}
-		if (lport) {
-			/* No sockops program saw the port assigned: bound by this state. */
-			emit_alloc(sk, l, PL_ALLOC_CONNECT, 0, now - l->start_ns);
+		if (taken) {
+			/* a port taken and given back (taken_port()): told, then released */
+			tcp_port_told(sk, l, PL_ALLOC_CONNECT, taken, syn_sent_ns(sk, l));
 			l->flags &= ~LF_CONNECTING;
 		}
 	}
@@ -1094,21 +1175,108 @@ static __always_inline void handle_connect_pre(struct bpf_sock_addr *ctx, const 
 }
 
 /*
- * The exit of a TCP connect() with TCP_FASTOPEN_CONNECT (tcp_connect_begin()):
- * if it deferred the SYN, the port is there and nothing else says so yet.
+ * The exit of a TCP connect() that searched (tcp_connect_begin()): its port,
+ * unless SYN_SENT's end told it first. A non-blocking connect() returns
+ * with its SYN sent (dated by it: syn_sent_ns()); a deferred one
+ * (TCP_FASTOPEN_CONNECT) before any SYN, the call's length its latency.
+ * A lease the hash had no room for (in the socket's storage, out of a
+ * tracepoint's reach) is told at SYN_SENT's end or the SYN's retransmission.
  */
 static __always_inline void tcp_connect_exit(const struct pending *p)
 {
 	const struct sock *sk = (const struct sock *)p->sk;
-	__u64 key = p->sk;
+	__u64 key = p->sk, end;
 	struct lease_val *l = bpf_map_lookup_elem(&leases, &key);
+	__u16 port;
 
-	/* sock_ops reported it (the SYN went), or the lease is gone, or another socket's */
-	if (!l || l->lease != p->l.lease || !(l->flags & LF_CONNECTING) ||
-	    !BPF_CORE_READ(sk, __sk_common.skc_num))
+	/* told already (the SYN_SENT's end came first), or the lease is gone, or another socket's */
+	if (!l || l->lease != p->l.lease || !(l->flags & LF_CONNECTING))
+		return;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!port)
 		return;
 	l->flags &= ~LF_CONNECTING;
-	emit_alloc(sk, l, PL_ALLOC_CONNECT, 0, bpf_ktime_get_ns() - l->start_ns);
+	end = syn_sent_ns(sk, l) ?: bpf_ktime_get_ns();
+	tcp_port_told(sk, l, PL_ALLOC_CONNECT, port, end);
+}
+
+/*
+ * tcp:tcp_retransmit_skb (the syscall exits on): a SYN sent again before
+ * connect() returned (a blocking call to a destination that does not
+ * answer, for up to tcp_syn_retries' two minutes) or before any exit came
+ * (io_uring). The port is told now, a second after the search at the
+ * latest; the stamp moved with the SYN, so the latency is not measured.
+ */
+static __always_inline void handle_syn_retrans(const struct sock *sk)
+{
+	struct lease_val *l;
+	bool hashed;
+	__u16 port;
+
+	if (!sk || sk->__sk_common.skc_state != TCP_SYN_SENT)
+		return;
+	l = tcp_lease(sk, &hashed);
+	if (!l || !(l->flags & LF_CONNECTING))
+		return;
+	port = sk->__sk_common.skc_num;
+	if (!port)
+		return;
+	l->flags &= ~LF_CONNECTING;
+	tcp_port_told(sk, l, PL_ALLOC_CONNECT, port, 0);
+}
+
+/*
+ * syscalls/sys_exit_listen: the port a listen() without bind() took, told
+ * with the call's length, the lease kept in listen_told until the state
+ * tracepoint settles it in the socket's storage (listen_failed()). A
+ * failure is the state tracepoint's to tell (LISTEN -> CLOSE, before this).
+ */
+static __always_inline void handle_listen_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *pp = bpf_map_lookup_elem(&pendings, &tid), p;
+	struct listen_told t = {};
+	const struct sock *sk;
+	struct pl_event *e;
+	__u16 port;
+
+	if (!pp || pp->what != PEND_LISTEN)
+		return;
+	p = *pp;
+	bpf_map_delete_elem(&pendings, &tid);
+	/* an io_uring listen()'s, which never exits: its close tells it */
+	if (ret || bpf_ktime_get_ns() - p.ts > PEND_STALE_NS)
+		return;
+	sk = (const struct sock *)p.sk;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+		return;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!port)
+		return;
+	t.lease = p.l.lease;
+	t.port = port;
+	if (bpf_map_update_elem(&listen_told, &p.sk, &t, BPF_ANY))
+		return;	/* no room: the close tells it, dated at the call */
+	e = ev_reserve(PL_EV_ALLOC);
+	if (e) {
+		ev_owner(e, &p.l);
+		READ_TUPLE_CORE(e, &sk->__sk_common);
+		e->kind = PL_ALLOC_BIND_EPHEMERAL;
+		e->dur_ns = e->ts_ns - p.ts;
+		ev_submit(e);
+	}
+	if (!signals_on)
+		return;
+	e = ev_reserve(PL_EV_SIGNAL);
+	if (!e)
+		return;
+	ev_owner(e, &p.l);
+	READ_TUPLE_CORE(e, &sk->__sk_common);
+	e->lease = 0;
+	e->cookie = 0;
+	e->kind = PL_SIG_LISTEN;
+	e->aux = p.l.range;
+	ev_submit(e);
 }
 
 /*

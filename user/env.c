@@ -50,7 +50,7 @@ static const char doc[] =
 "\n"
 "MODES: fentry/fexit (exact search latency and TIME_WAIT), kprobe (the\n"
 "same where ftrace trampolines are unavailable), tracepoint (where neither\n"
-"works: connect latency from the state tracepoint and sock_ops, TIME_WAIT by\n"
+"works: connect latency from the state tracepoint to the SYN, TIME_WAIT by\n"
 "snapshot every --tw-interval; the tracepoint mode needs kernel " PL_TP_MIN_KERNEL " or newer).\n"
 "The mode in use is printed at start.\n"
 "\n"
@@ -120,8 +120,10 @@ static const struct argp_option opts[] = {
 	  "Attach mode: auto (default: the first that works of fentry, kprobe, tracepoint), "
 	  "fentry, kprobe or tracepoint", 0 },
 	{ "no-syscall-hooks", OPT_NO_SYSCALL_HOOKS, NULL, 0,
-	  "Tracepoint mode: leave out the bind() and connect() syscall exit tracepoints, "
-	  "which slow every system call on the host (~0.1 us each; 3% of a send loop). "
+	  "Tracepoint mode: leave out the bind(), connect() and listen() syscall exit "
+	  "tracepoints, which slow every system call on the host (~0.1 us each; 3% of a "
+	  "send loop); TCP's connect() and listen() ports then come from sock_ops, a "
+	  "program run per TCP callback of every socket. "
 	  "bind() errors, a UDP connect()'s EAGAIN (no free port) and a bound TCP socket's "
 	  "connect() EADDRNOTAVAIL (its 4-tuple in use) then go unseen, and "
 	  "the port of a UDP connect(), or of a TCP one "

@@ -66,6 +66,7 @@ static const struct prog_spec {
 	{ "pl_destroy",		AT_TP_BTF,	M_TP,		NULL },
 	{ "pl_rst_in",		AT_TP_BTF,	M_TP,		NULL },
 	{ "pl_rst_out",		AT_TP_BTF,	M_TP,		NULL },
+	{ "pl_syn_retrans",	AT_TP_BTF,	M_TP,		NULL },
 	{ "pl_connect_cb",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_bind4",		AT_CGROUP,	M_TP,		NULL },
 	{ "pl_bind6",		AT_CGROUP,	M_TP,		NULL },
@@ -75,6 +76,7 @@ static const struct prog_spec {
 	{ "pl_connect4",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_connect6",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_connect_exit",	AT_TRACEPOINT,	M_TP,		NULL },
+	{ "pl_listen_exit",	AT_TRACEPOINT,	M_TP,		NULL },
 	{ "pl_sendmsg4",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_sendmsg6",	AT_CGROUP,	M_TP,		NULL },
 	{ "pl_sock_create",	AT_CGROUP,	M_TP,		NULL },
@@ -195,10 +197,10 @@ static const struct prog_spec *spec_of(const struct bpf_program *prog)
 
 /* The tracepoint mode's precision line; it must fit a trace header's 256 bytes. */
 #define PRECISION_TP \
-	"alloc latency: connect SYN_SENT -> port assigned (sock_ops), bind: " \
-	"cgroup bind hook -> port bound, UDP autobind by connect(): " \
-	"the call, by a first send: none; TIME_WAIT exit: within --tw-interval, " \
-	"a kill within 5 s, reuse told by the 4-tuple's next lease"
+	"alloc latency: connect SYN_SENT -> its SYN sent (none if sent again), bind: " \
+	"cgroup hook -> port bound, UDP autobind by connect(): the call, by a first " \
+	"send: none; TIME_WAIT exit: within --tw-interval, a kill within 5 s, reuse " \
+	"told by the next lease"
 #define PRECISION_TP_NO_SYSCALL_HOOKS \
 	"alloc latency: connect SYN_SENT -> port (sock_ops), bind: cgroup hook -> bound, " \
 	"UDP autobind: none; TIME_WAIT exit: within --tw-interval, kill in 5 s, reuse by " \
@@ -209,12 +211,28 @@ _Static_assert(sizeof(PRECISION_TP) <= sizeof(((struct tracer_bpf *)0)->precisio
 	       "a precision line longer than the tracer (and the trace header) keeps");
 
 /*
- * A syscall tracepoint (sys_exit_bind, sys_exit_connect): attaching any puts
- * every system call of every task on the slow path. --no-syscall-hooks.
+ * A syscall tracepoint (sys_exit_bind, sys_exit_connect, sys_exit_listen):
+ * attaching any puts every system call of every task on the slow path.
+ * --no-syscall-hooks leaves them out, and takes the TCP ports that
+ * connect()'s and listen()'s exits tell from sock_ops instead, which runs a
+ * program for every TCP callback of every socket (9 a loopback connection:
+ * a connect storm's ~1%, as much as the slow path) and is left out with
+ * the exits on, with the SYN retransmission's tracepoint it stands in for.
  */
 static bool syscall_hook(const struct bpf_program *prog)
 {
 	return !strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/", 20);
+}
+
+static bool hooks_choose(const struct bpf_program *prog, bool no_syscall_hooks)
+{
+	const char *name = bpf_program__name(prog);
+
+	if (syscall_hook(prog) || !strcmp(name, "pl_syn_retrans"))
+		return !no_syscall_hooks;
+	if (!strcmp(name, "pl_connect_cb"))
+		return no_syscall_hooks;
+	return true;
 }
 
 /* Does prog's type in the object agree with how the table says it attaches? */
@@ -1043,7 +1061,7 @@ static int try_mode(struct tracer_bpf *t, const struct loader_opts *o, enum pl_m
 		const struct prog_spec *sp = spec_of(prog);
 
 		bpf_program__set_autoload(prog, wanted(sp, mode, btf, probes) &&
-					  !(o->no_syscall_hooks && syscall_hook(prog)));
+					  hooks_choose(prog, o->no_syscall_hooks));
 	}
 	memset(&load_err, 0, sizeof(load_err));
 	outer_print = libbpf_set_print(catch_print);

@@ -59,11 +59,19 @@ static int state_by_name(const char *name)
 	return 0;
 }
 
+/* The state as ss names it: a timewait socket's FIN_WAIT2 substate included. */
+static int shown_state(const struct pl_sock_rec *r)
+{
+	if (r->proto == IPPROTO_TCP && r->state == PL_TCP_TIME_WAIT && (r->flags & PL_SOCKF_TW_FW2))
+		return PL_TCP_FIN_WAIT2;
+	return r->state;
+}
+
 static const char *proto_state(const struct pl_sock_rec *r)
 {
 	if (r->proto == IPPROTO_UDP)
 		return r->state == PL_TCP_ESTABLISHED ? "ESTAB" : "UNCONN";
-	return tcp_state_name(r->state);
+	return tcp_state_name(shown_state(r));
 }
 
 /* The container of a socket's owner now, from its cgroup; NULL for none or unknown. */
@@ -94,7 +102,7 @@ static bool wanted(const struct sock_ent *e)
 		return false;
 	if (penv.pid && e->pid != penv.pid)
 		return false;
-	if (penv.state && r->state != penv.state)
+	if (penv.state && shown_state(r) != penv.state)
 		return false;
 	if (penv.netns && r->netns != penv.netns)
 		return false;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -1609,6 +1610,135 @@ static int t_fastopen(void)
 	return err;
 }
 
+/* ---- a SYN nobody answers ---------------------------------------------------- */
+
+struct unanswered {
+	int fd;
+	unsigned short port, marker;
+	long long t_marker;
+};
+
+/*
+ * While connect() blocks: the port it took (getsockname() answers in
+ * SYN_SENT), then, 1.6 s in, after the SYN's first retransmission (1 s),
+ * a marker: a UDP bind(0) whose allocation line must come after the
+ * connect()'s. The marker's thread is a thread of the scenario's process.
+ */
+static void *unanswered_watch(void *arg)
+{
+	struct unanswered *u = arg;
+	int m;
+
+	sleep_ms(300);
+	u->port = sock_port(u->fd);
+	sleep_ms(1300);
+	m = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (m >= 0 && bind_port(m, 0) == 0) {
+		u->marker = sock_port(m);
+		u->t_marker = now_ns();
+	}
+	if (m >= 0)
+		close(m);
+	return NULL;
+}
+
+/*
+ * A blocking connect() whose SYN is dropped: the listener's accept queue
+ * (backlog 0) holds one connection never accepted, so the next SYN finds
+ * it full and is dropped without a word, and sent again a second later.
+ * TCP_SYNCNT 1: connect() gives up with ETIMEDOUT 3 s in, the port given
+ * back inside the call.
+ */
+static int sc_syn_unanswered(struct result *r)
+{
+	struct sockaddr_storage ss;
+	struct unanswered u = { .fd = -1 };
+	int lfd, c0, one = 1, err, rc;
+	socklen_t len;
+	pthread_t th;
+
+	if ((err = own_netns()))
+		return err;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, 0);
+	if (lfd < 0 || bind(lfd, (void *)&ss, len) || listen(lfd, 0))
+		return -errno;
+	len = mkaddr(&ss, AF_INET, sock_port(lfd));
+	c0 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c0 < 0 || connect(c0, (void *)&ss, len))
+		return -errno;
+	sleep_ms(50);	/* its handshake done: the queue is full */
+	u.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (u.fd < 0 || setsockopt(u.fd, IPPROTO_TCP, TCP_SYNCNT, &one, sizeof(one)))
+		return -errno;
+	if (pthread_create(&th, NULL, unanswered_watch, &u))
+		return -EAGAIN;
+	r->t_open0[0] = r->t_close0[0] = now_ns();
+	rc = connect(u.fd, (void *)&ss, len);
+	err = rc ? errno : 0;
+	r->t_open1[0] = r->t_close1[0] = now_ns();
+	pthread_join(th, NULL);
+	if (!rc || err != ETIMEDOUT)
+		return rc ? -err : -EISCONN;	/* answered after all: nothing tested */
+	r->hold_port[0] = u.port;
+	r->nhold = 1;
+	r->bound_port = u.marker;
+	r->conn_ns[0] = u.t_marker;
+	close(u.fd);
+	close(c0);
+	close(lfd);
+	return u.port && u.marker ? 0 : -ENOENT;
+}
+
+/*
+ * The port of a connect() whose SYN goes unanswered is told once, as a
+ * connect allocation, before the connect() returns (after the SYN's first
+ * retransmission at the latest: before the marker 1.6 s in), with no
+ * latency or one within the search (not the call's 3 s); its release is
+ * the timeout's, inside the call. The tracepoint mode reads the port from
+ * neither sock_ops nor the connect()'s exit (which comes at the timeout):
+ * its SYN retransmission tracepoint tells it.
+ */
+static int t_syn_unanswered(void)
+{
+	struct run run;
+	const char *a = NULL, *rel = NULL, *lv;
+	int err, ia = -1, im = -1;
+
+	err = start(&run, sc_syn_unanswered, "syn_unanswered", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 800);
+	if (!err)
+		err = holds_are_leases(&run, "connect", "the unanswered connect()");
+	for (int i = 0; !err && i < run.nlines; i++) {
+		const char *l = run.lines[i];
+
+		if (!is_event(l, "alloc") || jnum(l, "pid") != run.child)
+			continue;
+		if (jnum(l, "lport") == run.r.hold_port[0] && jstr_is(l, "kind", "connect"))
+			ia = i;
+		if (jnum(l, "lport") == run.r.bound_port && jstr_is(l, "proto", "udp"))
+			im = i;
+	}
+	if (!err && (ia < 0 || im < 0))
+		err = fail("no allocation line for the connect() (%d) or the marker (%d)",
+			   run.r.hold_port[0], run.r.bound_port);
+	if (!err && ia > im)
+		err = fail("port %d: told after the marker 1.6 s into the blocked connect(): %s",
+			   run.r.hold_port[0], run.lines[ia]);
+	if (!err) {
+		a = run.lines[ia];
+		count_lease_ev(&run, "release", jnum(a, "lease"), &rel);
+		lv = jfind(a, "latency_ns");
+		if (lv && strncmp(lv, "null", 4) && jnum(a, "latency_ns") > 500000000LL)
+			err = fail("port %d: latency %lld ns, the call's, not the search's: %s",
+				   run.r.hold_port[0], jnum(a, "latency_ns"), a);
+	}
+	cleanup(&run);
+	return err;
+}
+
 /* ---- random socket calls against getsockname() ------------------------------ */
 
 #define CHAOS_STEPS 1500
@@ -2357,5 +2487,6 @@ LIVE_TEST(uring_bind, t_uring_bind, 200, false);
 LIVE_TEST(udp_disconnect, t_udp_disconnect, 199, false);
 LIVE_TEST(udp_reconnect, t_udp_reconnect, 199, false);
 LIVE_TEST(listen_unbound, t_listen_unbound, 199, false);
+LIVE_TEST(syn_unanswered, t_syn_unanswered, 197, false);
 LIVE_TEST(fastopen, t_fastopen, 199, false);
 LIVE_TEST(lease_chaos, t_lease_chaos, 199, false);

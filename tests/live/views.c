@@ -24,7 +24,7 @@
 /* `portlife ports --json` lists what the kernel's own tables list. */
 static int sc_mixed(struct result *r)
 {
-	int l, c, a, u, err;
+	int l, c, a, o, u, err;
 	struct sockaddr_storage ss;
 	socklen_t len;
 
@@ -39,6 +39,15 @@ static int sc_mixed(struct result *r)
 	if (listener(AF_INET6, 0) < 0)	/* an IPv6 LISTEN */
 		return -errno;
 	c = connect_to(AF_INET, r->listen_port, 0, 0);	/* ESTABLISHED pair */
+	/*
+	 * An orphan in FIN_WAIT2: closed, its peer's FIN never sent (the
+	 * accepted end stays open). The kernel keeps it as a timewait socket
+	 * whose substate /proc/net/tcp (and ss) show: FIN_WAIT2.
+	 */
+	o = connect_to(AF_INET, r->listen_port, 0, 0);
+	if (o < 0 || accept(l, NULL, NULL) < 0)
+		return -errno;
+	close(o);
 	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	len = mkaddr(&ss, AF_INET, 0);
 	if (c < 0 || bind(u, (void *)&ss, len))
