@@ -206,6 +206,7 @@ struct alerts {
 	FILE *f;
 	bool json, lines;
 	__u64 wall_off;
+	const char *host;		/* on every JSON line, as the events' (NULL: none) */
 	struct lbuf lb;
 	__u64 seed;
 	struct table procs, srcs;
@@ -468,6 +469,12 @@ void alerts__free(struct alerts *a)
 	table_free(a, &a->srcs);
 	lbuf_free(&a->lb);
 	free(a);
+}
+
+void alerts__set_host(struct alerts *a, const char *host)
+{
+	if (a)
+		a->host = host;
 }
 
 void alerts__set_wall_off(struct alerts *a, __u64 wall_off)
@@ -755,6 +762,8 @@ static void print_alert(struct alerts *a, const struct alert *al)
 		jw_begin(&w, &a->lb);
 		jw_obj(&w);
 		jw_kstr(&w, "event", "alert");
+		if (a->host)
+			jw_kstr(&w, "host", a->host);
 		alert_json(a, &w, al);
 		jw_line(&w, a->f);
 		return;
@@ -1148,6 +1157,8 @@ void alerts__summary(const struct alerts *a, FILE *f, bool json)
 		jw_begin(&w, &lb);
 		jw_obj(&w);
 		jw_kstr(&w, "event", "alerts");
+		if (a->host)
+			jw_kstr(&w, "host", a->host);
 		jw_ku64(&w, "total", alerts__total(a));
 		jw_key(&w, "by_rule");
 		jw_obj(&w);

@@ -132,6 +132,8 @@ struct alerts;
 struct alerts *alerts__new(const struct alert_cfg *cfg, FILE *f, bool json, bool lines);
 void alerts__free(struct alerts *a);
 void alerts__set_wall_off(struct alerts *a, __u64 wall_off);
+/* The host the JSON lines name (a pointer kept: report fills it from each trace's header). */
+void alerts__set_host(struct alerts *a, const char *host);
 /*
  * What the tracer could see (PL_SEES_*), for the summary's note on what the
  * rules missed; known false (a trace older than format 4): nothing of it.

@@ -336,6 +336,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "portlife: -o is for `portlife record -o FILE`\n");
 			return -EINVAL;
 		}
+		if (env->record && strcmp(env->record, arg)) {
+			fprintf(stderr, "portlife: -o given twice (%s, %s): a run records one "
+					"trace file\n", env->record, arg);
+			return -EINVAL;
+		}
 		env->record = arg;
 		break;
 	case ARGP_KEY_END:

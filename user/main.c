@@ -5,6 +5,7 @@
  * ports.c: ports and who; report.c: report).
  */
 #include <argp.h>
+#include <signal.h>
 #include <string.h>
 #include "ports.h"
 #include "report.h"
@@ -26,6 +27,12 @@ int main(int argc, char **argv)
 {
 	/* one exit status for every usage error, argp's own included (it says 64) */
 	argp_err_exit_status = 2;
+	/*
+	 * A closed pipe (portlife report T | head) is a normal stop for every
+	 * command: the write's EPIPE says so (out_finish()), not a signal's
+	 * exit status 141, which a script with pipefail takes for a failure.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;

@@ -287,6 +287,10 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 		penv.verbose = true;
 		break;
 	case ARGP_KEY_ARG:
+		if (penv.who && penv.port >= 0) {
+			fprintf(stderr, "portlife: who takes one port: %s, or -P, not both\n", arg);
+			return -EINVAL;
+		}
 		if (penv.who && penv.port < 0) {
 			if (parse_ulong(arg, 1, 65535, &v))
 				return opt_bad("port", arg, "expected 1 to 65535");
@@ -298,6 +302,13 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (penv.who && penv.port < 0) {
 			fprintf(stderr, "portlife: who needs a port: portlife who PORT\n");
+			return -EINVAL;
+		}
+		if (penv.headroom && (penv.who || penv.port >= 0 || penv.hi || penv.state)) {
+			fprintf(stderr, "portlife: --headroom counts every port of every destination, "
+					"so %s does not apply to it: leave it out (--netns picks a "
+					"namespace)\n", penv.who ? "who's PORT" : penv.port >= 0 ? "--port" :
+					penv.hi ? "--range" : "--state");
 			return -EINVAL;
 		}
 		if (penv.sample_set && !penv.headroom) {
@@ -567,10 +578,8 @@ out:
 	loader__unload_iters(&it);
 	container_cache__free(penv.cc);
 	penv.cc = NULL;
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "portlife: writing the output failed: %s\n", strerror(errno));
+	if (out_finish("output"))
 		return 1;
-	}
 	return err ? 1 : 0;
 }
 

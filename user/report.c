@@ -542,6 +542,9 @@ static void on_record(void *ctx, const struct pl_event *e)
 {
 	struct report *r = ctx;
 
+	/* portlife report T | head: no one reads the rest, a normal stop (out_finish()) */
+	if (__builtin_expect(ferror(stdout), 0) && stdout_reader_gone())
+		exit(0);
 	/* every line's wall-clock time: the header's offset, or a later step's */
 	__u64 off = wall_off_at(r, e->ts_ns);
 
@@ -668,6 +671,7 @@ int report__run(FILE *f, const struct report_opts *o, FILE *out, const char *nam
 			goto out;
 		}
 		pipeline__add_sink(&r.pipe, alerts__sink, r.alerts);
+		alerts__set_host(r.alerts, host);
 	}
 	export__init(&r.x, out, 0);
 	r.x.host = host;	/* after the init, which clears it: CSV rows name their host */
@@ -787,6 +791,13 @@ static error_t parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!rep.npaths) {
 			fprintf(stderr, "portlife: report needs a trace file: portlife report FILE...\n");
+			return -EINVAL;
+		}
+		if (rep.o.json && (rep.o.fmt == REPORT_CSV || rep.o.fmt == REPORT_CHROME)) {
+			fprintf(stderr, "portlife: --json goes with the text report (its JSON "
+					"form) or --format jsonl; --format %s is a format of its "
+					"own: leave --json out\n",
+				rep.o.fmt == REPORT_CSV ? "csv" : "chrome");
 			return -EINVAL;
 		}
 		if (rep.npaths > 1 && rep.o.fmt == REPORT_CHROME) {
@@ -911,10 +922,8 @@ int cmd_report(int argc, char **argv)
 	fleet_free(&fl);
 	for (size_t i = 0; i < rep.nseen; i++)
 		free(rep.seen[i].path);
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "portlife: writing the report failed: %s\n", strerror(errno));
+	if (out_finish("report"))
 		return 1;
-	}
 	if (failed && rep.npaths > 1)
 		fprintf(stderr, "portlife: %d of %zu traces could not be read (see above); the "
 				"fleet totals leave them out\n", failed, rep.npaths);

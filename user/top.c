@@ -5,6 +5,7 @@
 #include <time.h>
 #include <curses.h>
 #include "hist.h"
+#include "lb.h"
 #include "alerts.h"
 #include "top.h"
 #include "nat.h"
@@ -425,7 +426,7 @@ static void draw_text(struct top *t)
 		}
 	}
 	fprintf(t->out, "\n");
-	fflush(t->out);
+	lb_flush(t->out);	/* the cause of a failure kept: a closed pipe is a normal stop */
 }
 
 void top__redraw(struct top *t)

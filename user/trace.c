@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -595,6 +596,49 @@ static void tick_summary(struct tracer *tr, __u64 now)
 
 /* ---- setup ----------------------------------------------------------------- */
 
+/* The directory a path names a file in, resolved, and its last component. */
+static bool path_split(const char *path, char *dir, size_t dlen, const char **base)
+{
+	char d[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		snprintf(d, sizeof(d), ".");
+		*base = path;
+	} else {
+		snprintf(d, sizeof(d), "%.*s", (int)(slash - path) ?: 1, path);
+		*base = slash + 1;
+	}
+	return dlen >= PATH_MAX && realpath(d, dir);
+}
+
+/*
+ * --metrics-file is replaced at every write (a temporary file renamed over
+ * it): a device, a FIFO or a socket there would be replaced by a regular
+ * file (/dev/null among them), and a recording of the same run by the
+ * metrics. Refused at start: -EINVAL, said.
+ */
+static int metrics_path_refused(const struct env *env)
+{
+	char dm[PATH_MAX], dr[PATH_MAX];
+	const char *bm, *br;
+	struct stat st;
+
+	if (!lstat(env->metrics_file, &st) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		fprintf(stderr, "portlife: --metrics-file %s is not a regular file (a directory, "
+				"device, FIFO or socket), and portlife replaces the file at every "
+				"write: give a regular file's path\n", env->metrics_file);
+		return -EINVAL;
+	}
+	if (env->record && path_split(env->metrics_file, dm, sizeof(dm), &bm) &&
+	    path_split(env->record, dr, sizeof(dr), &br) && !strcmp(dm, dr) && !strcmp(bm, br)) {
+		fprintf(stderr, "portlife: --metrics-file and -o both name %s: the metrics would "
+				"replace the recording; give them two files\n", env->record);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int open_outputs(struct tracer *tr)
 {
 	const struct env *env = tr->env;
@@ -637,6 +681,8 @@ static int open_outputs(struct tracer *tr)
 			return -EINVAL;
 		}
 	}
+	if (env->metrics_file && (err = metrics_path_refused(env)))
+		return err;
 	if (env->metrics_file && (err = metrics_check_file(env->metrics_file))) {
 		fprintf(stderr, "portlife: cannot write metrics to %s: %s: give a path in a "
 				"writable directory with --metrics-file\n", env->metrics_file,
@@ -814,6 +860,7 @@ static int setup(struct tracer *tr)
 			return -ENOMEM;
 		}
 		alerts__set_wall_off(tr->alerts, tr->out.wall_off);
+		alerts__set_host(tr->alerts, tr->host);
 		alerts__set_sees(tr->alerts, tr->bpf.sees, true);
 		pipeline__add_sink(&tr->pipe, alerts__sink, tr->alerts);
 	}
@@ -1083,13 +1130,13 @@ static int run(const struct env *env)
 
 	if (!isatty(STDOUT_FILENO))
 		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-	err = setup(&tr);
-	if (err)
-		goto out;
-
+	/* from the start: a stop asked for while the programs load ends the run there, 0 */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	err = setup(&tr);
+	if (err)
+		goto out;
 
 	schedule_ticks(&tr);
 	if (env->metrics_file) {

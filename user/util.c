@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/utsname.h>
 #include <zlib.h>
 #include "lb.h"
@@ -274,4 +275,32 @@ unsigned int kernel_hz(void)
 			break;
 	gzclose(f);
 	return hz;
+}
+
+/*
+ * Is the reader of stdout gone (a pipe whose reader closed, as in
+ * `portlife ports | head -1`, or a socket the peer shut)? poll() says
+ * POLLERR or POLLHUP for such a descriptor; a file, a terminal or a pipe
+ * still read says neither.
+ */
+bool stdout_reader_gone(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+}
+
+int out_finish(const char *what)
+{
+	int e;
+
+	if (!lb_flush(stdout) && !ferror(stdout))
+		return 0;
+	/* stdio's own writes keep no cause: by the end it is gone (lb.h) */
+	e = lb_write_errno ? lb_write_errno : stdout_reader_gone() ? EPIPE : EIO;
+	if (e == EPIPE)
+		return 0;
+	fprintf(stderr, "portlife: writing the %s failed: %s: free space or write elsewhere\n",
+		what, strerror(e));
+	return 1;
 }

@@ -67,4 +67,14 @@ int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned lo
 /* Seconds with an optional fraction ("0.5", "2"): 0 on success. */
 int parse_seconds(const char *s, double min, double max, double *out);
 
+/*
+ * The end of a command that wrote stdout: 0, or 1 after a one-line error
+ * naming what was being written. A closed pipe (`portlife report T | head`)
+ * is a normal stop, as in live tracing: SIGPIPE is ignored (main()), the
+ * write fails with EPIPE, and nothing is said.
+ */
+int out_finish(const char *what);
+/* Is the reader of stdout gone (a closed pipe or socket)? */
+bool stdout_reader_gone(void);
+
 #endif

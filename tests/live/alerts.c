@@ -727,6 +727,16 @@ static int t_alert_listen(void)
 			err = fail("port %d: wrong or no listen_ephemeral alert: %s", port,
 				   a ? a : "(none)");
 	}
+	/* an alert line names its host, as every JSON line does (a fleet tells them apart) */
+	{
+		char host[64] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		for (int i = 0; !err && i < run.nlines; i++)
+			if ((is_event(run.lines[i], "alert") || is_event(run.lines[i], "alerts")) &&
+			    !jstr_is(run.lines[i], "host", host))
+				err = fail("an alert line without host \"%s\": %s", host, run.lines[i]);
+	}
 	/* every listen() is a signal, the reserved one flagged so */
 	for (int port = 5000; !err && port <= 45000; port += 40000) {
 		int k = 0;

@@ -268,6 +268,12 @@ static int t_bad_input(void)
 	/* a trace that exists: refused before anything is loaded, the file untouched */
 	char old[PATH_MAX];
 	char *a11[] = { "portlife", "record", "-o", old, "-d", "1", NULL };
+	/* --metrics-file replaces its file: a FIFO (or /dev/null) there, or the recording, refused */
+	char fifo[PATH_MAX], rec[PATH_MAX];
+	char *a12[] = { "portlife", "-s", "-d", "1", "--metrics-file", fifo, NULL };
+	char *a13[] = { "portlife", "record", "-o", rec, "--metrics-file", rec, "-d", "1", NULL };
+	char *a14[] = { "portlife", "ports", "--headroom", "--state", "LISTEN", NULL };
+	char *a15[] = { "portlife", "who", "9", "-P", "10", NULL };
 	struct stat st;
 
 	FILE *f;
@@ -277,6 +283,16 @@ static int t_bad_input(void)
 	if (!f || fputs("keep me", f) < 0 || fclose(f))
 		return fail("cannot write %s", old);
 
+	snprintf(fifo, sizeof(fifo), "%s/bad_input.fifo", tmpdir);
+	snprintf(rec, sizeof(rec), "%s/bad_input_metrics.trace", tmpdir);
+	if (mkfifo(fifo, 0600))
+		return fail("cannot make %s", fifo);
+	if (expect_error(a12, "is not a regular file") || expect_error(a13, "both name") ||
+	    expect_error(a14, "--state does not apply") ||
+	    expect_error(a15, "who takes one port"))
+		return -1;
+	if (stat(fifo, &st) || !S_ISFIFO(st.st_mode) || !access(rec, F_OK))
+		return fail("a refused --metrics-file left %s changed or %s made", fifo, rec);
 	if (expect_error(a1, "invalid pid") || expect_error(a2, "invalid interval") ||
 	    expect_error(a3, "invalid mode") || expect_error(a4, "cannot open cgroup") ||
 	    expect_error(a5, "root") || expect_error(a6, "No such file or directory: give a name") ||
