@@ -110,6 +110,11 @@ static __always_inline void tcp_lease_del(const struct sock *sk, bool hashed)
  */
 #define PEND_STALE_NS 100000000ULL
 
+/* fcntl.h's, asm-generic's (x86, arm64): vmlinux.h has no macros */
+#ifndef O_NONBLOCK
+#define O_NONBLOCK 00004000
+#endif
+
 /* What a bind() or connect() syscall was doing, by thread, until its exit tracepoint. */
 enum { PEND_BIND = 1, PEND_UDP_CONNECT, PEND_TCP_CONNECT, PEND_TCP_BOUND, PEND_SELFTEST,
        PEND_LISTEN };
@@ -321,17 +326,21 @@ static __always_inline void handle_listen_cb(struct bpf_sock_ops *skops)
 /*
  * A port learnt after its search: dated at the search's end when known
  * (end, as syn_sent_ns() reads it), else at the call, its latency not
- * measured. The tuple is read through probes: sk may come from a map.
+ * measured. btf: sk is a tp_btf program's typed pointer, read with plain
+ * loads; else it came from a map, read through probes.
  */
 static __always_inline void tcp_port_told(const struct sock *sk, const struct lease_val *l,
-					  __u8 kind, __u16 port, __u64 end)
+					  __u8 kind, __u16 port, __u64 end, const bool btf)
 {
 	struct pl_event *e = ev_reserve(PL_EV_ALLOC);
 
 	if (!e)
 		return;
 	ev_owner(e, l);
-	READ_TUPLE_CORE(e, &sk->__sk_common);
+	if (btf)
+		READ_TUPLE_BTF(e, &sk->__sk_common);
+	else
+		READ_TUPLE_CORE(e, &sk->__sk_common);
 	e->lport = port;
 	e->kind = kind;
 	if (end) {
@@ -378,7 +387,7 @@ static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 	if (!port && sport != l->sport0) {
 		l->flags = LF_LEASE;
 		l->lport = bpf_ntohs(sport);
-		tcp_port_told(sk, l, PL_ALLOC_BIND_EPHEMERAL, l->lport, 0);
+		tcp_port_told(sk, l, PL_ALLOC_BIND_EPHEMERAL, l->lport, 0, true);
 		return false;
 	}
 	if (!port) {
@@ -418,6 +427,16 @@ static __always_inline void tcp_connect_begin(const struct sock *sk, struct leas
 		nl->flags |= LF_DEFER;
 	if (!sys_exit_hooks)
 		return;
+	/*
+	 * A blocking connect() waits for SYN_SENT's end, which tells the port
+	 * (or for the SYN's retransmission, which does): its exit has nothing
+	 * to add, and the entry would cost every such connect() a hash update
+	 * (a connect storm's 0.5%). A non-blocking one returns with the SYN on
+	 * its way, a deferred one before any.
+	 */
+	if (!(nl->flags & LF_DEFER) &&
+	    !(BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_socket, file, f_flags) & O_NONBLOCK))
+		return;
 	p.what = PEND_TCP_CONNECT;
 	p.sk = (__u64)sk;
 	p.l.lease = nl->lease;
@@ -447,15 +466,28 @@ static __always_inline __u16 taken_port(const struct sock *sk, const struct leas
  * microsecond or so. Unknown (0) if no SYN went (a deferred connect(), or
  * a failure before it) or it was sent again (the stamp moved with it).
  */
-static __always_inline __u64 syn_sent_ns(const struct sock *sk, const struct lease_val *l)
+static __always_inline __u64 syn_sent_ns(const struct sock *sk, const struct lease_val *l,
+					 const bool btf)
 {
-	/* a lease's socket is a TCP one; probe reads, as a syscall exit may not cast */
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 t;
 
-	if ((l->flags & LF_DEFER) || BPF_CORE_READ(tp, total_retrans))
+	if (l->flags & LF_DEFER)
 		return 0;
-	t = BPF_CORE_READ(tp, tcp_wstamp_ns);
+	if (btf) {
+		/* a typed pointer (tp_btf): plain loads */
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+		if (!tp || tp->total_retrans)
+			return 0;
+		t = tp->tcp_wstamp_ns;
+	} else {
+		/* a lease's socket is a TCP one; probe reads, as a syscall exit may not cast */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+		if (BPF_CORE_READ(tp, total_retrans))
+			return 0;
+		t = BPF_CORE_READ(tp, tcp_wstamp_ns);
+	}
 	return t > l->start_ns ? t : 0;
 }
 
@@ -601,7 +633,7 @@ static __always_inline int handle_set_state_tp(const struct sock *sk, int oldsta
 		}
 		if (taken) {
 			/* a port taken and given back (taken_port()): told, then released */
-			tcp_port_told(sk, l, PL_ALLOC_CONNECT, taken, syn_sent_ns(sk, l));
+			tcp_port_told(sk, l, PL_ALLOC_CONNECT, taken, syn_sent_ns(sk, l, true), true);
 			l->flags &= ~LF_CONNECTING;
 		}
 	}
@@ -1196,8 +1228,8 @@ static __always_inline void tcp_connect_exit(const struct pending *p)
 	if (!port)
 		return;
 	l->flags &= ~LF_CONNECTING;
-	end = syn_sent_ns(sk, l) ?: bpf_ktime_get_ns();
-	tcp_port_told(sk, l, PL_ALLOC_CONNECT, port, end);
+	end = syn_sent_ns(sk, l, false) ?: bpf_ktime_get_ns();
+	tcp_port_told(sk, l, PL_ALLOC_CONNECT, port, end, false);
 }
 
 /*
@@ -1222,7 +1254,7 @@ static __always_inline void handle_syn_retrans(const struct sock *sk)
 	if (!port)
 		return;
 	l->flags &= ~LF_CONNECTING;
-	tcp_port_told(sk, l, PL_ALLOC_CONNECT, port, 0);
+	tcp_port_told(sk, l, PL_ALLOC_CONNECT, port, 0, true);
 }
 
 /*

@@ -198,6 +198,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return err;
 	switch (key) {
 	case OPT_CGROUP:
+		if (!*arg)
+			return opt_bad("cgroup", arg, "expected a cgroup v2 directory");
 		env->cgroup = arg;
 		break;
 	case 'd':
@@ -336,6 +338,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "portlife: -o is for `portlife record -o FILE`\n");
 			return -EINVAL;
 		}
+		if (!*arg)
+			return opt_bad("-o", arg, "expected a file name");
 		if (env->record && strcmp(env->record, arg)) {
 			fprintf(stderr, "portlife: -o given twice (%s, %s): a run records one "
 					"trace file\n", env->record, arg);

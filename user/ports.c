@@ -448,6 +448,18 @@ static int run_ports(int argc, char **argv, int who)
 	penv.kubelet_logs = "/var/log";
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
+	if (penv.netns) {
+		/* an inode no namespace has: an empty table would say "nothing in use" */
+		int fd = netns_open(penv.netns, 0, NULL);
+
+		if (fd < 0) {
+			fprintf(stderr, "portlife: no network namespace has inode %lu (ls -L -i "
+					"/proc/*/ns/net lists those of processes): give one that "
+					"exists\n", penv.netns);
+			return 2;
+		}
+		close(fd);
+	}
 	{
 		char pods[PATH_MAX], logs[PATH_MAX];
 		struct container_opts co = { .pods_dir = pods, .containers_dir = logs };
