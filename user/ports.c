@@ -360,14 +360,17 @@ static const char who_doc[] =
 struct who_ctx {
 	FILE *f;
 	bool json;
-	int shown;
 	struct lbuf lb;
 	/*
 	 * What was shown: each running portlife publishes what it saw, and two
 	 * (a DaemonSet's, an SRE's) saw the same failure, a few microseconds
 	 * apart (each its own program's clock read).
 	 */
-	struct pl_event seen[WHO_SEEN];
+	struct who_seen {
+		struct pl_event e;
+		__u64 wall_ns;		/* when, on the wall clock: the tracers' order merged */
+		__u32 tracer;		/* the first portlife (pid) that published it */
+	} seen[WHO_SEEN];
 	int nseen;
 };
 
@@ -380,13 +383,14 @@ static bool same_failure(const struct pl_event *a, const struct pl_event *b)
 	       !memcmp(a->laddr, b->laddr, 16) && !memcmp(a->raddr, b->raddr, 16);
 }
 
-/* `who`: a failure on this port that a running `portlife` saw. */
+/*
+ * `who`: a failure on this port that a running `portlife` saw, kept once
+ * (two tracers publish the same failure) and printed after all are read,
+ * in the order they happened (each tracer's file holds its own).
+ */
 static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 wall_off)
 {
 	struct who_ctx *c = ctx;
-	const int fam = e->family == AF_INET6 ? AF_INET6 : AF_INET;
-	char comm[PL_COMM_LEN], ts[32], ep[64], rp[64], eb[16], why[112] = "";
-	struct jw w;
 
 	/* who's filters hold for the failures too: --netns, -p, a pod's */
 	if ((penv.netns && e->netns != penv.netns) || (penv.pid && e->pid != penv.pid) ||
@@ -395,37 +399,72 @@ static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 
 							  NULL, &penv.ctr)))
 		return;
 	for (int i = 0; i < c->nseen; i++)
-		if (same_failure(&c->seen[i], e))
+		if (same_failure(&c->seen[i].e, e))
 			return;
-	if (c->nseen < WHO_SEEN)
-		c->seen[c->nseen++] = *e;
-	if (!c->shown++ && !c->json)
-		fprintf(c->f, "\nrecent failures to get port %u (seen by portlife, pid %u):\n",
-			e->lport, tracer);
-	if (c->json) {
-		jw_begin(&w, &c->lb);
-		jw_obj(&w);
-		jw_kstr(&w, "event", "failure");
-		jw_ktime(&w, "time", e->ts_ns + wall_off);
-		jw_ku64(&w, "pid", e->pid);
-		jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
-		jw_kstr(&w, "error", errno_name(e->err, eb, sizeof(eb)));
-		jw_ku64(&w, "lport", e->lport);
-		jw_ku64(&w, "netns", e->netns);
-		if (e->sflags & PL_ALLOCF_BOUND)
-			jw_kbool(&w, "tuple_in_use", true);
-		jw_line(&w, c->f);
+	if (c->nseen == WHO_SEEN)
 		return;
+	c->seen[c->nseen].e = *e;
+	c->seen[c->nseen].wall_ns = e->ts_ns + wall_off;
+	c->seen[c->nseen++].tracer = tracer;
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct who_seen *x = a, *y = b;
+
+	return x->wall_ns < y->wall_ns ? -1 : x->wall_ns > y->wall_ns;
+}
+
+static void print_failures(struct who_ctx *c)
+{
+	char comm[PL_COMM_LEN], ts[32], ep[64], rp[64], eb[16], why[112], pids[64] = "";
+	size_t n = 0;
+	struct jw w;
+
+	qsort(c->seen, c->nseen, sizeof(c->seen[0]), seen_cmp);
+	/* which portlifes saw them: a few pids, distinct */
+	for (int i = 0; i < c->nseen && n < sizeof(pids) - 12; i++) {
+		bool dup = false;
+
+		for (int j = 0; j < i && !dup; j++)
+			dup = c->seen[j].tracer == c->seen[i].tracer;
+		if (!dup)
+			n += snprintf(pids + n, sizeof(pids) - n, "%s%u", n ? ", " : "",
+				      c->seen[i].tracer);
 	}
-	comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
-	/* no search: the port was its own, the 4-tuple to that destination taken */
-	if (e->sflags & PL_ALLOCF_BOUND)
-		snprintf(why, sizeof(why), " (connect() to %s: its 4-tuple in use)",
-			 endpoint_str(fam, e->raddr, e->rport, rp, sizeof(rp)));
-	fprintf(c->f, "  %s pid %u (%s) %s on %s%s\n",
-		wall_str(e->ts_ns + wall_off, 0, ts, sizeof(ts)), e->pid, comm,
-		errno_name(e->err, eb, sizeof(eb)),
-		endpoint_str(fam, e->laddr, e->lport, ep, sizeof(ep)), why);
+	for (int i = 0; i < c->nseen; i++) {
+		const struct pl_event *e = &c->seen[i].e;
+		const int fam = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+
+		if (c->json) {
+			jw_begin(&w, &c->lb);
+			jw_obj(&w);
+			jw_kstr(&w, "event", "failure");
+			jw_ktime(&w, "time", c->seen[i].wall_ns);
+			jw_ku64(&w, "pid", e->pid);
+			jw_kstrn(&w, "comm", e->comm, sizeof(e->comm));
+			jw_kstr(&w, "error", errno_name(e->err, eb, sizeof(eb)));
+			jw_ku64(&w, "lport", e->lport);
+			jw_ku64(&w, "netns", e->netns);
+			if (e->sflags & PL_ALLOCF_BOUND)
+				jw_kbool(&w, "tuple_in_use", true);
+			jw_line(&w, c->f);
+			continue;
+		}
+		if (!i)
+			fprintf(c->f, "\nrecent failures to get port %u (seen by portlife, pid%s %s):\n",
+				e->lport, strchr(pids, ',') ? "s" : "", pids);
+		comm_sanitize(e->comm, sizeof(e->comm), comm, sizeof(comm));
+		why[0] = '\0';
+		/* no search: the port was its own, the 4-tuple to that destination taken */
+		if (e->sflags & PL_ALLOCF_BOUND)
+			snprintf(why, sizeof(why), " (connect() to %s: its 4-tuple in use)",
+				 endpoint_str(fam, e->raddr, e->rport, rp, sizeof(rp)));
+		fprintf(c->f, "  %s pid %u (%s) %s on %s%s\n",
+			wall_str(c->seen[i].wall_ns, 0, ts, sizeof(ts)), e->pid, comm,
+			errno_name(e->err, eb, sizeof(eb)),
+			endpoint_str(fam, e->laddr, e->lport, ep, sizeof(ep)), why);
+	}
 }
 
 static int run_ports(int argc, char **argv, int who)
@@ -566,6 +605,7 @@ static int run_ports(int argc, char **argv, int who)
 			c->f = stdout;
 			c->json = penv.json;
 			failures__read(penv.port, on_failure, c);
+			print_failures(c);
 			lbuf_free(&c->lb);
 			free(c);
 		}

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -888,9 +889,19 @@ static int t_holder_before(void)
 	char out[300], portbuf[16];
 	char *who[] = { "portlife", "who", portbuf, "--json", NULL };
 
-	char other_ns[] = "12345";	/* no namespace's inode */
+	/* a namespace of its own, made for this: the failure is not in it */
+	char other_ns[64];
 	char *who_ns[] = { "portlife", "who", portbuf, "--json", "--netns", other_ns, NULL };
-	pid_t second = -1;
+	pid_t second = -1, nsp = fork();
+
+	if (nsp == 0) {
+		if (unshare(CLONE_NEWNET))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	snprintf(other_ns, sizeof(other_ns), "/proc/%d/ns/net", nsp);
+	sleep_ms(50);	/* unshared by then */
 
 	/*
 	 * A second portlife (a DaemonSet's beside this one): it publishes the
@@ -945,6 +956,10 @@ static int t_holder_before(void)
 	if (second > 0) {
 		kill(second, SIGINT);
 		waitpid(second, NULL, 0);
+	}
+	if (nsp > 0) {
+		kill(nsp, SIGKILL);
+		waitpid(nsp, NULL, 0);
 	}
 	if (!err) {
 		/* find_line() returns a static buffer: one look at a time */
