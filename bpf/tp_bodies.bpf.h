@@ -144,22 +144,26 @@ struct {
 } pendings SEC(".maps");
 
 /*
- * The port a UDP connect() autobound, as its exit tracepoint reported it, by
- * socket address, until a cgroup hook of the socket takes it into the lease
- * (udp_lease_settle()): a tracepoint program may not reach socket storage.
- * Port 0: the call took none (whatever port the socket gets next is news).
+ * A port a syscall exit told, for its lease, by socket address, until a hook
+ * that may reach the socket's storage takes it into the lease: a tracepoint
+ * program may not reach socket storage.
  */
-struct udp_bound {
+struct port_told {
 	__u64 lease;
 	__u16 port;
 	__u16 pad[3];
 };
 
+/*
+ * udp_bound: the port a UDP connect() autobound, until a cgroup hook of the
+ * socket takes it (udp_lease_settle()). Port 0: the call took none (whatever
+ * port the socket gets next is news).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct udp_bound);
+	__type(value, struct port_told);
 } udp_bound SEC(".maps");
 
 /*
@@ -177,21 +181,15 @@ struct {
 } udp_walked SEC(".maps");
 
 /*
- * A listen() without bind() whose exit told its port (handle_listen_exit()),
- * by socket address, until the listener's close settles its lease in the
- * socket's storage, which the exit tracepoint may not reach (listen_failed()).
+ * listen_told: the port a listen() without bind() took, as its exit told it
+ * (handle_listen_exit()), until the listener's close settles its lease in
+ * the socket's storage (listen_failed()).
  */
-struct listen_told {
-	__u64 lease;
-	__u16 port;
-	__u16 pad[3];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct listen_told);
+	__type(value, struct port_told);
 } listen_told SEC(".maps");
 
 /*
@@ -370,7 +368,7 @@ static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 {
 	struct lease_val *l = bpf_sk_storage_get(&sk_leases, (void *)sk, 0, 0);
 	__u64 key = (__u64)sk, now;
-	struct listen_told *t;
+	struct port_told *t;
 	__u16 sport;
 
 	if (!l || !(l->flags & LF_LISTEN_AUTO))
@@ -808,7 +806,7 @@ static __always_inline int handle_connect_cb(struct bpf_sock_ops *skops)
 static __always_inline void udp_lease_settle(struct lease_val *l, const struct bpf_sock *bsk)
 {
 	__u64 key = (__u64)bsk;
-	struct udp_bound *b;
+	struct port_told *b;
 
 	if (!(l->flags & LF_UDP_CONNECT))
 		return;
@@ -1267,7 +1265,7 @@ static __always_inline void handle_listen_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *pp = bpf_map_lookup_elem(&pendings, &tid), p;
-	struct listen_told t = {};
+	struct port_told t = {};
 	const struct sock *sk;
 	struct pl_event *e;
 	__u16 port;
@@ -1386,7 +1384,7 @@ static __always_inline void handle_connect_exit(long ret)
 	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (!port) {
 		/* the lease took no port: the socket's next one is news */
-		struct udp_bound b = { .lease = p.l.lease };
+		struct port_told b = { .lease = p.l.lease };
 
 		bpf_map_update_elem(&udp_bound, &p.sk, &b, BPF_ANY);
 	}
@@ -1410,7 +1408,7 @@ static __always_inline void handle_connect_exit(long ret)
 	}
 	ev_submit(e);
 	if (port) {
-		struct udp_bound b = { .lease = p.l.lease, .port = port };
+		struct port_told b = { .lease = p.l.lease, .port = port };
 
 		bpf_map_update_elem(&udp_bound, &p.sk, &b, BPF_ANY);
 	}
