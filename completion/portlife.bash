@@ -89,7 +89,7 @@ _portlife()
 
 	local common="--help --usage -V --version"
 	local ctr="--container --pod --namespace"
-	local trace="-p --pid -c --comm -4 --ipv4 -6 --ipv6 --cgroup $ctr -d --duration -s --summary
+	local trace="-p --pid -c --comm -4 --ipv4 -6 --ipv6 --cgroup $ctr -d --duration
 		--mode --tw-interval --no-syscall-hooks --max-leases --ringbuf --metrics-addr --metrics-file
 		--metrics-top --metrics-by --kubelet-logs --nat-netns --nat-range --no-nat
 		--alert --no-alerts
@@ -97,9 +97,9 @@ _portlife()
 	local snap="--headroom --json --netns -p --pid -P --port --range --sample --state
 		$ctr --kubelet-logs --nat-netns --nat-range -v --verbose"
 	case $sub in
-	"") opts="$trace --warn -i --interval --json $common" ;;
+	"") opts="$trace -s --summary --warn -i --interval --json $common" ;;
 	top) opts="$trace --sort --pods $common" ;;
-	record) opts="$trace --warn -o --output -i --interval --json $common" ;;
+	record) opts="$trace -s --summary --warn -o --output -i --interval --json $common" ;;
 	ports) opts="$snap $common" ;;
 	who) opts="$snap $common" ;;
 	report) opts="-4 --ipv4 -6 --ipv6 -c --comm $ctr --format --json -p --pid --salvage --alert

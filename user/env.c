@@ -353,6 +353,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 					"the summaries of portlife and portlife record\n");
 			return -EINVAL;
 		}
+		if (topping && env->summary_only) {
+			fprintf(stderr, "portlife: top prints no per-event lines to leave out; -s is "
+					"for portlife and portlife record\n");
+			return -EINVAL;
+		}
 		if (topping && env->json) {
 			fprintf(stderr, "portlife: top draws a table; for JSON use portlife --json, "
 					"or --metrics-file for numbers a script reads\n");
@@ -443,6 +448,7 @@ static bool hidden(int key, bool rec, bool top)
 	case OPT_WARN:
 		return top;
 	case 'i':
+	case 's':
 	case OPT_JSON:
 		return top;
 	default:
