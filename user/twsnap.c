@@ -222,7 +222,9 @@ static int ns_leave(struct twsnap *s, struct ns_ent *n)
  * The process that allocated the lease is often gone by the time its event
  * is read (a short-lived client in a container): then find another way into
  * the namespace, a namespace pinned by `ip netns add` or any process still
- * in it. That is a whole /proc walk, so at most once a second per namespace.
+ * in it (remembered: the next open is one open() again). A search that
+ * found none was a whole /proc walk, so the next waits a second. The fd is
+ * held for one round only (ns_close_all()).
  */
 static void ns_open(struct twsnap *s, struct ns_ent *n)
 {
@@ -230,7 +232,7 @@ static void ns_open(struct twsnap *s, struct ns_ent *n)
 
 	if (n->fd >= 0)
 		return;
-	if (n->last_scan && now - n->last_scan < 1000000000ULL)
+	if (n->gone_looks && now - n->last_scan < 1000000000ULL)
 		return;
 	n->last_scan = now;
 	n->fd = netns_open(n->inum, n->pid, &n->pid);
@@ -242,8 +244,11 @@ static void ns_open(struct twsnap *s, struct ns_ent *n)
 	}
 	n->gone_ts = 0;
 	n->gone_looks = 0;
-	/* Baseline the overflow counter now, before this netns closes anything we track. */
-	if (!ns_enter(s, n)) {
+	/*
+	 * Baseline the overflow counter at the first open, before this netns
+	 * closes anything we track; a later round's open keeps the last look's.
+	 */
+	if (!n->have_overflow && !ns_enter(s, n)) {
 		n->have_overflow = !read_tw_overflow(&n->overflow);
 		ns_leave(s, n);
 	}
@@ -766,11 +771,15 @@ static void judge(struct twsnap *s, const struct waiting *w, const struct pl_tw_
 }
 
 /*
- * An open namespace fd keeps the namespace alive: holding one for every
- * container that ever made a connection would keep each dead container's
- * network stack in memory until portlife exits. Let go of the namespaces
- * none of this round's waiting leases was in (marked idle by the round); the
- * next allocation there opens it again.
+ * An open namespace fd keeps the namespace alive: held between rounds, it
+ * kept a deleted namespace (`ip netns del`, a container's end) and its veth
+ * pair in being until its TIME_WAIT sockets expired, portlife the last user
+ * of a network no one could reach (a CNI plugin then finds the interface's
+ * name and address still taken); and their leases held, never tw_killed.
+ * Every round lets go of them all (the next opens again, through the
+ * process found last time), and forgets the namespaces none of this round's
+ * waiting leases was in (marked idle by the round); the next allocation
+ * there makes it known again.
  */
 static void forget_idle(struct twsnap *s)
 {
@@ -779,11 +788,12 @@ static void forget_idle(struct twsnap *s)
 	for (size_t i = 0; i < s->nns; i++) {
 		struct ns_ent *n = &s->ns[i];
 
-		if (n->idle && !n->kept && n->fd != s->self_fd) {
-			if (n->fd >= 0)
-				close(n->fd);
-			continue;
+		if (n->fd >= 0 && n->fd != s->self_fd) {
+			close(n->fd);
+			n->fd = -1;
 		}
+		if (n->idle && !n->kept && n->inum != s->self_inum)
+			continue;
 		if (k != i)
 			s->ns[k] = *n;
 		k++;
@@ -924,9 +934,9 @@ static bool tw_due(const struct twsnap *s, const struct lease *l, __u64 now)
 }
 
 /*
- * A lease not due this round still needs its namespace: letting go of it
- * (forget_idle()) could end a namespace only portlife keeps alive, and
- * its timewait sockets with it.
+ * A lease not due this round still needs its namespace known: forgotten
+ * (forget_idle()), the process found last time as a way in would be lost
+ * with it, and a later round would search /proc again.
  */
 static void keep_netns(struct twsnap *s, __u32 inum, __u32 *last)
 {

@@ -334,6 +334,8 @@ static int t_cgroup_filter(void)
  * stay "held" (they did, 70 s, then "unseen"): released as tw_killed once
  * the rounds find no way in, twice a second apart.
  */
+static int dead_linger_ms;	/* netns_dead_late: the process waits this long before it exits */
+
 static int sc_netns_dead(struct result *r)
 {
 	int pp[2];
@@ -361,6 +363,8 @@ static int sc_netns_dead(struct result *r)
 			if (write(pp[1], &port, sizeof(port)) != sizeof(port))
 				_exit(1);
 		}
+		close(pp[1]);
+		sleep_ms(dead_linger_ms);
 		_exit(0);	/* the namespace goes with it */
 	}
 	close(pp[1]);
@@ -372,18 +376,18 @@ static int sc_netns_dead(struct result *r)
 	return r->nports == 6 ? 0 : -EPROTO;
 }
 
-static int t_netns_dead(void)
+static int netns_dead_check(const char *name)
 {
 	char *extra[] = { "-c", "pl-ns-dead", NULL };
 	struct run run;
 	int err;
 
 	no_pid_filter = true;
-	err = start(&run, sc_netns_dead, "netns_dead", extra);
+	err = start(&run, sc_netns_dead, name, extra);
 	no_pid_filter = false;
 	if (!err)
 		err = drive(&run);
-	sleep_ms(3000);	/* two searches for a way in, a second apart */
+	sleep_ms(3500);	/* two searches for a way in, a second apart */
 	stop(&run, 0);
 	for (int i = 0; !err && i < run.r.nports; i++) {
 		const char *a = alloc_by(&run, run.r.ports[i], run.r.other_pid), *rel = NULL;
@@ -403,8 +407,31 @@ static int t_netns_dead(void)
 	return err;
 }
 
+static int t_netns_dead(void)
+{
+	return netns_dead_check("netns_dead");
+}
+
+/*
+ * The same, the process alive for 1.5 s after its closes: the rounds find
+ * the namespace through it and look at its TIME_WAIT. They must not keep
+ * it alive after the process is gone (an fd held between rounds did: the
+ * namespace, its veth pair and its TIME_WAIT lived on until the timers
+ * ended, the leases held, never tw_killed).
+ */
+static int t_netns_dead_late(void)
+{
+	int err;
+
+	dead_linger_ms = 1500;
+	err = netns_dead_check("netns_dead_late");
+	dead_linger_ms = 0;
+	return err;
+}
+
 LIVE_TEST(two_netns, t_two_netns, 150, false);
 LIVE_TEST(cgroup_filter, t_cgroup_filter, 190, false);
 LIVE_TEST(netns_gone, t_netns_gone, 220, false);
 LIVE_TEST(netns_dead, t_netns_dead, 221, false);
+LIVE_TEST(netns_dead_late, t_netns_dead_late, 222, false);
 LIVE_TEST(netns_idle, t_netns_idle, 230, false);
