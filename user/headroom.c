@@ -311,6 +311,7 @@ int headroom(const struct snapshot *s, const struct snapshot *prev, struct dest 
 		d->in_use++;
 		d->time_wait += r->state == PL_TCP_TIME_WAIT;
 		d->tw_reusable += ns_tw_reusable(ns, r);
+		d->tw_reuse_on += r->state == PL_TCP_TIME_WAIT && ns_tw_reuse_covers(ns, r);
 		add_holder(d, e);
 	}
 	free(ix.slot);
@@ -454,6 +455,7 @@ int headroom_dest_in(const struct snapshot *s, __u32 netns, int family, const __
 		out->in_use++;
 		out->time_wait += r->state == PL_TCP_TIME_WAIT;
 		out->tw_reusable += ns_tw_reusable(ns, r);
+		out->tw_reuse_on += r->state == PL_TCP_TIME_WAIT && ns_tw_reuse_covers(ns, r);
 		add_holder(out, e);
 	}
 	for (unsigned int p = lo; p <= reach; p++)
@@ -472,6 +474,12 @@ const char *dest_remedy(const struct dest *d, char *buf, size_t len)
 		snprintf(buf, len, "mostly TIME_WAIT that connect() takes over here "
 				   "(net.ipv4.tcp_tw_reuse: %u of them, counted free): reuse "
 				   "connections all the same (keep-alive, pooling)", d->tw_reusable);
+	else if (d->in_use && d->time_wait * 2 >= d->in_use && d->tw_reuse_on * 2 >= d->time_wait)
+		snprintf(buf, len, "mostly TIME_WAIT too young for connect() to take over "
+				   "(net.ipv4.tcp_tw_reuse is in effect here, from a second old, "
+				   "tcp_tw_reuse_delay): reuse connections (keep-alive, pooling) to "
+				   "this destination, or widen net.ipv4.ip_local_port_range / set "
+				   "IP_LOCAL_PORT_RANGE per socket");
 	else if (d->in_use && d->time_wait * 2 >= d->in_use)
 		snprintf(buf, len, "mostly TIME_WAIT: reuse connections (keep-alive, pooling) "
 				   "to this destination; on the client, net.ipv4.tcp_tw_reuse=1; "

@@ -20,6 +20,7 @@ struct dest {
 	__u32 in_use;		/* ephemeral-range ports used to this destination */
 	__u32 time_wait;	/* of which in TIME_WAIT */
 	__u32 tw_reusable;	/* of those, what the next connect() may take over (tcp_tw_reuse) */
+	__u32 tw_reuse_on;	/* of the TIME_WAIT ones, those tcp_tw_reuse covers (when old enough) */
 	__u32 usable;		/* range - reserved - ports held by bind() */
 	__u32 free;		/* usable - in_use, the reusable TIME_WAIT ones counted free */
 	double used_pct;

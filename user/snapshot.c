@@ -81,16 +81,21 @@ bool ns_reserved(const struct ns_info *ns, __u16 port)
 	return ns->reserved[port / 8] & (1 << (port % 8));
 }
 
+bool ns_tw_reuse_covers(const struct ns_info *ns, const struct pl_sock_rec *r)
+{
+	if (!ns || !ns->tw_reuse)
+		return false;
+	return ns->tw_reuse != 2 || (r->flags & PL_SOCKF_LO_DEV) ||
+	       addr_loopback(r->family, r->laddr) || addr_loopback(r->family, r->raddr);
+}
+
 bool ns_tw_reusable(const struct ns_info *ns, const struct pl_sock_rec *r)
 {
 	/* TCP_TIMEWAIT_LEN: how long it has waited is a minute less what is left */
 	const __u64 len = 60ULL * 1000000000ULL;
 
 	if (r->proto != IPPROTO_TCP || r->state != PL_TCP_TIME_WAIT ||
-	    !(r->flags & PL_SOCKF_TW_TS) || !ns || !ns->tw_reuse)
-		return false;
-	if (ns->tw_reuse == 2 && !(r->flags & PL_SOCKF_LO_DEV) &&
-	    !addr_loopback(r->family, r->laddr) && !addr_loopback(r->family, r->raddr))
+	    !(r->flags & PL_SOCKF_TW_TS) || !ns_tw_reuse_covers(ns, r))
 		return false;
 	return r->expires_ns <= len && len - r->expires_ns >= ns->tw_reuse_delay_ms * 1000000ULL;
 }

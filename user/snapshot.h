@@ -84,5 +84,10 @@ bool ns_reserved(const struct ns_info *ns, __u16 port);
  * waited tcp_tw_reuse_delay: its port is free for that destination.
  */
 bool ns_tw_reusable(const struct ns_info *ns, const struct pl_sock_rec *r);
+/*
+ * Does net.ipv4.tcp_tw_reuse cover r's tuple at all (1, or 2 and loopback),
+ * whatever its TIME_WAIT's age: a remedy not to advise, it is in effect.
+ */
+bool ns_tw_reuse_covers(const struct ns_info *ns, const struct pl_sock_rec *r);
 
 #endif

@@ -262,6 +262,40 @@ static void test_tw_reusable(void **state)
 	assert_int_equal(d->tw_reusable, 1);	/* the one bound to lo */
 	free(dv);
 	free(bv);
+	/*
+	 * All three loopback ones too young: tcp_tw_reuse (2, loopback) covers
+	 * them all the same, and the remedy must not advise setting it to 1.
+	 */
+	{
+		char buf[400];
+
+		for (int i = 0; i < 3; i++) {
+			e[i].r.expires_ns = young;
+			e[i].r.flags = PL_SOCKF_TW_TS;
+		}
+		assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+		d = headroom_find(dv, nd, 7, AF_INET, lo, lo, 5000);
+		assert_int_equal(d->tw_reusable, 0);
+		assert_int_equal(d->tw_reuse_on, 3);
+		dest_remedy(d, buf, sizeof(buf));
+		assert_null(strstr(buf, "tcp_tw_reuse=1"));
+		assert_non_null(strstr(buf, "tcp_tw_reuse is in effect here"));
+		/* off loopback, 2 covers nothing: setting 1 is the advice */
+		free(dv);
+		free(bv);
+		e[4].r.flags = PL_SOCKF_TW_TS;	/* not bound to lo now */
+		assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
+		d = headroom_find(dv, nd, 7, AF_INET, l10, r10, 5000);
+		assert_int_equal(d->tw_reuse_on, 0);
+		dest_remedy(d, buf, sizeof(buf));
+		assert_non_null(strstr(buf, "tcp_tw_reuse=1"));
+		free(dv);
+		free(bv);
+		e[4].r.flags |= PL_SOCKF_LO_DEV;
+		e[1].r.flags = 0;
+		e[0].r.expires_ns = old;
+		e[1].r.expires_ns = old;
+	}
 	/* tcp_tw_reuse 1: off loopback too; 0: none */
 	ns.tw_reuse = 1;
 	assert_int_equal(headroom(&s, NULL, &dv, &nd, &bv, &nb), 0);
