@@ -76,6 +76,22 @@ static bool lease_sock(const struct lease *l, struct sock_ent *out)
 }
 
 /*
+ * A socket of the snapshot on l's port to l's destination (one per 4-tuple:
+ * a later connection's, which took the port after l's socket closed).
+ */
+static bool tuple_listed(const struct snapshot *s, __u32 netns, const struct lease *l)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct pl_sock_rec *r = &s->v[i].r;
+
+		if (r->netns == netns && r->lport == l->lport && r->proto == l->proto &&
+		    r->rport == l->rport && !memcmp(r->raddr, l->raddr, 16))
+			return true;
+	}
+	return false;
+}
+
+/*
  * The socket table of netns as it was at the failure, not as it is when its
  * snapshot comes (a ring buffer read later): the events up to the failure's
  * own made the lease table, none after it yet. A client that exits on its
@@ -123,9 +139,16 @@ static void rewind_to_leases(struct lease_table *t, struct snapshot *s, __u32 ne
 		    (l->flags & (L_RELEASED | L_CLOSED | L_IN_TW)) ||
 		    (l->proto != IPPROTO_TCP && l->proto != IPPROTO_UDP))
 			continue;
-		/* listed: by its cookie, or (none known) by a socket on its port */
-		if (l->cookie ? !!bsearch(&l->cookie, cookies, nc, sizeof(*cookies), by_u64) :
-				!!(ports[l->proto == IPPROTO_UDP][l->lport / 8] & (1 << (l->lport % 8))))
+		/*
+		 * listed: by its cookie, or (none known) by a socket on its port;
+		 * or its port taken again since, to its destination: a port
+		 * counted once (wrk's keep-alive churn made a destination of an
+		 * 11-port range 19 in use)
+		 */
+		bool on_port = ports[l->proto == IPPROTO_UDP][l->lport / 8] & (1 << (l->lport % 8));
+
+		if (l->cookie ? !!bsearch(&l->cookie, cookies, nc, sizeof(*cookies), by_u64) ||
+				(on_port && tuple_listed(s, netns, l)) : on_port)
 			continue;
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : 64;
