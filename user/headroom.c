@@ -503,7 +503,10 @@ void headroom_print_dest(FILE *f, const struct dest *d, const char *indent)
 {
 	char la[48], rep[64], comm[PL_COMM_LEN], eta[32] = "-";
 
-	if (d->exhausted_in >= 0)
+	/* full already: "now", not a duration of 0ns */
+	if (d->exhausted_in == 0)
+		snprintf(eta, sizeof(eta), "now");
+	else if (d->exhausted_in > 0)
 		dur_str((__u64)(d->exhausted_in * 1e9), eta, sizeof(eta));
 	fprintf(f, "%s%-11u %-16s %-26s %6u %9u %7u %6u %6.1f%% %+9.1f %12s", indent, d->netns,
 		addr_str(d->family, d->laddr, la, sizeof(la)),

@@ -372,7 +372,9 @@ void nat_print(FILE *f, const struct nat_dest *dv, size_t nd, bool json, size_t 
 		char range[16];
 
 		snprintf(eta, sizeof(eta), "-");
-		if (d->exhausted_in >= 0)
+		if (d->exhausted_in == 0)
+			snprintf(eta, sizeof(eta), "now");
+		else if (d->exhausted_in > 0)
 			dur_str((__u64)(d->exhausted_in * 1e9), eta, sizeof(eta));
 		snprintf(range, sizeof(range), "%u-%u", d->range_lo, d->range_hi);
 		holders_text(d, h, sizeof(h));

@@ -367,8 +367,9 @@ static void json_event(struct out *o, const struct pl_event *e, const struct lea
 /*
  * A text line's first columns, TIME PID COMM EVENT, into b (opened here),
  * after the header if none was printed yet; comm is sanitized already. The
- * whole line is "%-12s %-7u %-16s %-8s %-5s %-22s %-22s %s\n", built without
- * printf.
+ * whole line is "%-12s %-7u %-16s %-11s %-5s %-22s %-22s %s\n", built without
+ * printf. EVENT is as wide as the longest name, nat_release (bind_error, 10,
+ * pushed the rest of its line over in a column of 8).
  */
 static void text_head(struct out *o, struct lb *b, __u64 ts_ns, __u32 pid,
 		      const char *comm, const char *event)
@@ -376,7 +377,7 @@ static void text_head(struct out *o, struct lb *b, __u64 ts_ns, __u32 pid,
 	const char *col;
 
 	if (!o->header_done) {
-		fprintf(o->f, "%-12s %-7s %-16s %-8s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
+		fprintf(o->f, "%-12s %-7s %-16s %-11s %-5s %-22s %-22s %s\n", "TIME", "PID", "COMM",
 			"EVENT", "PROTO", "LOCAL", "REMOTE", "DETAIL");
 		o->header_done = true;
 	}
@@ -392,7 +393,7 @@ static void text_head(struct out *o, struct lb *b, __u64 ts_ns, __u32 pid,
 	lb_col(b, col, 16);
 	col = b->p;
 	lb_str(b, event);
-	lb_col(b, col, 8);
+	lb_col(b, col, 11);
 }
 
 void out__json_counts(struct jw *w, const struct proc_stats *s)

@@ -304,6 +304,11 @@ static error_t parse_ports(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "portlife: who needs a port: portlife who PORT\n");
 			return -EINVAL;
 		}
+		if (penv.who && penv.hi) {
+			fprintf(stderr, "portlife: who looks at one port, its PORT: --range is "
+					"for portlife ports\n");
+			return -EINVAL;
+		}
 		if (penv.headroom && (penv.who || penv.port >= 0 || penv.hi || penv.state)) {
 			fprintf(stderr, "portlife: --headroom counts every port of every destination, "
 					"so %s does not apply to it: leave it out (--netns picks a "
@@ -596,8 +601,13 @@ static int run_ports(int argc, char **argv, int who)
 		else
 			print_sock(stdout, &s.v[i]);
 	}
-	if (who && !shown && !penv.json)
-		printf("(nobody holds port %ld)\n", penv.port);
+	if (who && !shown && !penv.json) {
+		if (penv.state || penv.pid || penv.netns || !container_filter__empty(&penv.ctr))
+			printf("(no holder of port %ld matches --state, -p, --netns or the pod "
+			       "filters)\n", penv.port);
+		else
+			printf("(nobody holds port %ld)\n", penv.port);
+	}
 	if (who) {
 		struct who_ctx *c = calloc(1, sizeof(*c));
 
