@@ -259,15 +259,23 @@ static int holder_rank(const struct sock_ent *h)
 	return h->pid ? 1 : 2;
 }
 
-/* One holder: an object of the holders array, or a "held by" line. */
+/*
+ * One holder: an object of the holders array, or a "held by" line. A socket
+ * several processes share (a forked server's workers) is named by one, the
+ * others counted: they hold it as much (`processes`, "and N more").
+ */
 static void holder_line(struct diag *d, struct jw *w, const struct sock_ent *h)
 {
-	char ep[64], hc[PL_COMM_LEN];
+	char ep[64], hc[PL_COMM_LEN], more[48] = "";
 
+	if (h->nholders > 1)
+		snprintf(more, sizeof(more), " (and %u more process%s)", h->nholders - 1,
+			 h->nholders > 2 ? "es" : "");
 	if (d->json) {
 		jw_obj(w);
 		jw_ku64(w, "pid", h->pid);
 		jw_kstrn(w, "comm", h->comm, sizeof(h->comm));
+		jw_ku64(w, "processes", h->nholders ? h->nholders : 1);
 		jw_kstr(w, "state", tcp_state_name(h->r.state));
 		jw_kaddr(w, "laddr", h->r.family, h->r.laddr);
 		jw_ku64(w, "rport", h->r.rport);
@@ -279,17 +287,17 @@ static void holder_line(struct diag *d, struct jw *w, const struct sock_ent *h)
 	if (h->r.proto == IPPROTO_UDP) {
 		char rp[64];
 
-		fprintf(d->f, "   held by pid %u (%s): UDP %s%s%s\n", h->pid,
-			h->pid ? hc : "none: closed by its process",
+		fprintf(d->f, "   held by pid %u (%s)%s: UDP %s%s%s\n", h->pid,
+			h->pid ? hc : "none: closed by its process", more,
 			endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)),
 			h->r.rport ? " connected to " : "",
 			h->r.rport ? endpoint_str(h->r.family, h->r.raddr, h->r.rport, rp,
 						  sizeof(rp)) : "");
 		return;
 	}
-	fprintf(d->f, "   held by pid %u (%s): %s %s remote port %u\n", h->pid,
+	fprintf(d->f, "   held by pid %u (%s)%s: %s %s remote port %u\n", h->pid,
 		h->pid ? hc : h->r.state == PL_TCP_TIME_WAIT ? "none: a TIME_WAIT socket" :
-		"none: not accepted yet, or closed by its process",
+		"none: not accepted yet, or closed by its process", more,
 		tcp_state_name(h->r.state),
 		endpoint_str(h->r.family, h->r.laddr, h->r.lport, ep, sizeof(ep)), h->r.rport);
 }

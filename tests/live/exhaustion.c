@@ -1626,6 +1626,72 @@ static int t_port_retaken(void)
 	return err;
 }
 
+/*
+ * A listener a forked worker shares (nginx's master and workers): the
+ * conflicting bind()'s diagnosis names one holder and counts the other
+ * process sharing it, as `ports` does ("and 1 more process").
+ */
+static int sc_shared_holder(struct result *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int a, b, err, pp[2];
+	pid_t w;
+
+	if ((err = own_netns()))
+		return err;
+	if ((a = bound_socket(AF_INET, 0)) < 0)
+		return a;
+	r->bound_port = sock_port(a);
+	if (listen(a, 8) || pipe(pp))
+		return -errno;
+	w = fork();
+	if (w == 0) {
+		char c;
+
+		close(pp[1]);
+		if (read(pp[0], &c, 1) < 0)	/* holds the listener until told */
+			_exit(1);
+		_exit(0);
+	}
+	close(pp[0]);
+	r->other_pid = w;
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = mkaddr(&ss, AF_INET, r->bound_port);
+	if (!bind(b, (void *)&ss, len))
+		return -EEXIST;
+	r->fail_errno = errno;
+	sleep_ms(500);	/* the holders stay while the tracer looks */
+	close(pp[1]);
+	waitpid(w, NULL, 0);
+	close(b);
+	close(a);
+	return 0;
+}
+
+static int t_shared_holder(void)
+{
+	const char *d = NULL;
+	struct run run;
+	int err;
+
+	err = start(&run, sc_shared_holder, "shared_holder", NULL);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 700);
+	if (!err && run.r.fail_errno != EADDRINUSE)
+		err = fail("the second bind failed with %d, not EADDRINUSE", run.r.fail_errno);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "diagnosis") && jnum(run.lines[i], "pid") == run.child &&
+		    jstr_is(run.lines[i], "error", "EADDRINUSE"))
+			d = run.lines[i];
+	if (!err && (!d || !strstr(d, "\"processes\":2")))
+		err = fail("the diagnosis does not count the 2 processes sharing the listener: %s",
+			   d ? d : "(none)");
+	cleanup(&run);
+	return err;
+}
+
 /* Three connections of the child's own to its listener, held while traced. */
 static int sc_own_dest(struct result *r)
 {
@@ -1692,6 +1758,7 @@ static int t_headroom_filtered(void)
 LIVE_TEST(exhaustion, t_exhaust, 40, false);
 LIVE_TEST(headroom_filtered, t_headroom_filtered, 42, false);
 LIVE_TEST(port_retaken, t_port_retaken, 41, false);
+LIVE_TEST(shared_holder, t_shared_holder, 42, false);
 LIVE_TEST(exhaust_exit, t_exhaust_exit, 40, false);
 LIVE_TEST(diag_each, t_diag_each, 41, false);
 LIVE_TEST(bind_conflict, t_bind_conflict, 50, false);
