@@ -216,6 +216,19 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 		p->last_ts = e->ts_ns;
 	if (p->rec && !p->rec_err)
 		p->rec_err = record(p, e);
+	else if (p->note_cgroups && e->cgroup_id && p->cg_seen.n < PIPELINE_CG_NOTE_MAX &&
+		 idset_add(&p->cg_seen, e->cgroup_id)) {
+		/*
+		 * A cgroup's path and container read while it lives: a summary
+		 * printed later would find a short-lived one gone (-s printed
+		 * none, where --json, which names the container on every line,
+		 * had them). Both lookups keep what they found.
+		 */
+		char path[PL_CGPATH_MAX + 1];
+
+		cgpath_src_get(&p->cgroups, e->cgroup_id, path, sizeof(path));
+		container_src__get(&p->ctrs, e->cgroup_id);
+	}
 	lease_table__apply(p->leases, e, &r);
 	agg__apply(p->agg, e, &r);
 	/* nothing new: shown only if it is news by itself (a failure, a repeated ALLOC, a signal) */

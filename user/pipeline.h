@@ -28,6 +28,8 @@ struct pipeline_filter {
 };
 
 /* An open-addressing set of non-zero ids. */
+#define PIPELINE_CG_NOTE_MAX 65536
+
 struct idset {
 	__u64 *v;
 	size_t n, cap;
@@ -58,7 +60,12 @@ struct pipeline {
 	 * the trace is read, and read elsewhere).
 	 */
 	struct cgpath_src cgroups;
-	struct idset cg_seen;		/* cgroups whose path is in the trace */
+	struct idset cg_seen;		/* cgroups whose path is in the trace, or noted */
+	/*
+	 * Not recording, no event lines (-s, top): look each new cgroup up at
+	 * its first event, while it exists (at most PIPELINE_CG_NOTE_MAX).
+	 */
+	bool note_cgroups;
 	/* and their Kubernetes names, once known: names come later than paths */
 	struct idset names_seen;
 	__u64 names_done_cg;		/* the last cgroup with nothing (more) to record */

@@ -813,6 +813,8 @@ static int setup(struct tracer *tr)
 	pipeline__init(&tr->pipe, tr->leases, tr->agg);
 	/* -p, -4/-6 and --cgroup are filtered in the kernel already; -c only here */
 	tr->pipe.filt = env->filt;
+	/* no event lines to look each cgroup up (the summary comes when it may be gone) */
+	tr->pipe.note_cgroups = env->summary_only || env->top;
 	err = start_containers(tr);
 	if (err)
 		return err;

@@ -767,5 +767,79 @@ static int t_fleet_report(void)
 	return err;
 }
 
+/*
+ * A container that ends before the summary (a short job): its process
+ * joins a docker scope, connects, leaves it; the scope is removed 0.4 s
+ * later (within a ring buffer read, none of it would be known to anyone).
+ * `portlife -s` looks the cgroup up at the first event, while it exists,
+ * and its summary names the path and the container (it named neither:
+ * --json, which names the container on every event line, did).
+ */
+#define GONE_HEX "abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd"
+
+static char gone_dir[PATH_MAX + 128], gone_root[PATH_MAX];
+static unsigned short gone_port;
+
+static int sc_cgroup_gone(struct result *r)
+{
+	char procs[PATH_MAX + 256], self[16];
+	int c, err;
+
+	snprintf(self, sizeof(self), "%d", getpid());
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", gone_dir);
+	if ((err = write_file(procs, self)))
+		return err;
+	sleep_ms(100);
+	(void)r;
+	c = connect_to(AF_INET, gone_port, 0, 0);
+	if (c < 0)
+		return c;
+	close(c);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", gone_root);
+	if ((err = write_file(procs, self)))
+		return err;
+	/* a runtime removes the scope a moment after its process ends */
+	sleep_ms(400);
+	if (rmdir(gone_dir))
+		return -errno;
+	sleep_ms(1500);		/* the summary comes after the scope is gone */
+	return 0;
+}
+
+static int t_cgroup_gone(void)
+{
+	char *extra[] = { "-s", NULL }, parent[PATH_MAX + 32];
+	const char *sum = NULL;
+	struct run run = {};
+	int err, lfd = listener(AF_INET, 0);
+
+	if (lfd < 0 || cgroup2_root(gone_root, sizeof(gone_root)))
+		return fail("no listener or no cgroup v2 root");
+	snprintf(parent, sizeof(parent), "%s/pl-test-gone.slice", gone_root);
+	snprintf(gone_dir, sizeof(gone_dir), "%s/docker-" GONE_HEX ".scope", parent);
+	if ((mkdir(parent, 0755) && errno != EEXIST) || (mkdir(gone_dir, 0755) && errno != EEXIST)) {
+		close(lfd);
+		return fail("cannot make %s: %s", gone_dir, strerror(errno));
+	}
+	gone_port = sock_port(lfd);
+	err = start(&run, sc_cgroup_gone, "cgroup_gone", extra);
+	if (!err)
+		err = drive(&run);
+	stop(&run, 500);
+	for (int i = 0; !err && i < run.nlines; i++)
+		if (is_event(run.lines[i], "summary") && jnum(run.lines[i], "pid") == run.child)
+			sum = run.lines[i];
+	if (!err && (!sum || !strstr(sum, "docker-" GONE_HEX ".scope") ||
+		     !strstr(sum, "\"id\":\"" GONE_HEX "\"")))
+		err = fail("-s: the summary of a process whose container is gone names neither "
+			   "its cgroup nor its container: %s", sum ? sum : "(none)");
+	rmdir(gone_dir);
+	rmdir(parent);
+	close(lfd);
+	cleanup(&run);
+	return err;
+}
+
 LIVE_TEST(containers, t_containers, 290, true);
+LIVE_TEST(cgroup_gone, t_cgroup_gone, 291, true);
 LIVE_TEST(fleet_report, t_fleet_report, 300, true);
