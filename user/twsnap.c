@@ -657,6 +657,19 @@ static void judge_gone(struct twsnap *s, struct lease *l, __u64 gone, twsnap_emi
 
 	if (gone < l->close_ts)
 		gone = l->close_ts;
+	if ((l->flags & L_TW_EXPECTED) && !(l->flags & L_IN_TW)) {
+		/*
+		 * Its close was tcp_time_wait()'s, whose timewait socket no round
+		 * saw before the namespace went (deleted within a round of the
+		 * close): it entered TIME_WAIT all the same, as the exact modes
+		 * see it, at its close, and was killed with the namespace.
+		 */
+		ev_from_lease(&e, l, PL_EV_TW_ENTER, l->close_ts);
+		e.dur_ns = TW_LEN_NS;
+		fn(ctx, &e);
+		if (!(l = lease_table__recheck(s->t, l, id)))
+			return;
+	}
 	if (l->flags & L_IN_TW) {
 		if (gone < l->tw_enter_ts)
 			gone = l->tw_enter_ts;

@@ -398,6 +398,11 @@ static int netns_dead_check(const char *name)
 			 !jstr_is(rel, "reason", "tw_killed"))
 			err = fail("port %d, its namespace gone: not released once as tw_killed: %s",
 				   run.r.ports[i], rel ? rel : "(no release)");
+		/* its close made a timewait socket, seen by a round or not: TIME_WAIT entered */
+		else if (count_lease_ev(&run, "tw_enter", jnum(a, "lease"), NULL) != 1)
+			err = fail("port %d: %d tw_enter events, want 1 (the close was "
+				   "tcp_time_wait()'s)", run.r.ports[i],
+				   count_lease_ev(&run, "tw_enter", jnum(a, "lease"), NULL));
 	}
 	for (int k = 0; !err && k < run.nlines; k++)
 		if (is_event(run.lines[k], "summary") && jnum(run.lines[k], "pid") == run.r.other_pid &&
