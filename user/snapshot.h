@@ -67,6 +67,13 @@ struct snapshot_links {
 	 * child's socket it shares is its own too).
 	 */
 	__u32 owner_pid;
+	/*
+	 * Leave out the sockets only bound (sock_diag, 6.7+): the periodic
+	 * views' snapshot (metrics, top). Listing them walks the whole bind
+	 * hash in every namespace: 60% of a metrics tracer's CPU, and with 30
+	 * network namespaces it used 14% of a CPU at rest.
+	 */
+	bool no_bound;
 };
 
 /*

@@ -77,11 +77,24 @@ struct tick {
 enum { TICK_SNAPSHOT, TICK_LOSSES, TICK_VIEWS, TICK_FAILURES, TICK_WARN, TICK_SUMMARY, TICK_NAT,
        TICK_CLOCK, NTICKS };
 
+/*
+ * The metrics' headroom gauges come from a snapshot of every namespace's
+ * sockets: a walk of the kernel's whole TCP hash per namespace (bpf_iter
+ * tcp), the same cost for each namespace however few sockets it has. Taken
+ * this often for the metrics; top, which a person watches, every second.
+ */
+#define VIEWS_SNAP_NS (5 * SEC)
+
 struct tracer {
 	const struct env *env;
 	struct tracer_bpf bpf;
 	struct iters_bpf iters;
 	bool have_iters;
+	/* the last periodic snapshot's headroom (VIEWS_SNAP_NS), for the metrics */
+	struct dest *vdv;
+	struct bind_room *vbv;
+	size_t vnd, vnb;
+	__u64 vsnap_ts;
 	struct ring_buffer *rb;
 	struct lease_table *leases;
 	struct agg *agg;
@@ -432,32 +445,49 @@ static size_t top_dests(const void *ctx, const struct snapshot *s, struct dest *
 
 /*
  * The once-a-second views: `top` and the metrics. One socket snapshot serves
- * both (the destinations with the least headroom).
+ * both (the destinations with the least headroom); the metrics alone take
+ * one every VIEWS_SNAP_NS, and keep its headroom in between.
  */
 static void refresh_views(struct tracer *tr, bool with_top)
 {
+	struct snapshot_links links = tr->iters.links;
 	struct dest *dv = NULL;
 	struct bind_room *bv = NULL;
 	size_t nd = 0, nb = 0;
 	struct snapshot s;
 	struct run_info ri;
-	bool snap = false;
+	bool snap = false, topping = tr->top && with_top;
+	__u64 now = mono_ns();
 
 	if (tr->natv)
-		nat_view__sample(tr->natv, mono_ns());
-	if (!(tr->top && with_top) && !tr->http && !tr->env->metrics_file)
+		nat_view__sample(tr->natv, now);
+	if (!topping && !tr->http && !tr->env->metrics_file)
 		return;
 	fill_run_info(tr, &ri);
-	if (tr->have_iters && !snapshot__take(&s, &tr->iters.links, 0)) {
+	links.no_bound = true;
+	if (tr->have_iters && (topping || !tr->vsnap_ts || now - tr->vsnap_ts >= VIEWS_SNAP_NS) &&
+	    !snapshot__take(&s, &links, 0)) {
 		snap = true;
 		diag__owners_from_leases(tr->leases, &s);
 		if (headroom(&s, NULL, &dv, &nd, &bv, &nb)) {
 			dv = NULL;
 			nd = 0;
 		}
+		free(tr->vdv);
+		free(tr->vbv);
+		tr->vdv = dv;
+		tr->vbv = bv;
+		tr->vnd = nd;
+		tr->vnb = nb;
+		tr->vsnap_ts = now;
 	}
+	dv = tr->vdv;
+	bv = tr->vbv;
+	nd = tr->vnd;
+	nb = tr->vnb;
 	if (tr->top && with_top) {
-		struct dest *tv = nd ? malloc(nd * sizeof(*tv)) : NULL;
+		/* this round's snapshot only: top_dests() reads its sockets */
+		struct dest *tv = snap && nd ? malloc(nd * sizeof(*tv)) : NULL;
 		size_t tn = 0;
 
 		if (tv) {
@@ -505,8 +535,6 @@ static void refresh_views(struct tracer *tr, bool with_top)
 		}
 		free(buf);
 	}
-	free(dv);
-	free(bv);
 	if (snap)
 		snapshot__free(&s);
 }
@@ -1102,6 +1130,8 @@ static void teardown(struct tracer *tr)
 	nat_watch__free(tr->nat);
 	nat_view__free(tr->natv);
 	diag__free(&tr->diag);
+	free(tr->vdv);
+	free(tr->vbv);
 	alerts__free(tr->alerts);
 	pipeline__free(&tr->pipe);
 	failures__unpublish();

@@ -250,7 +250,7 @@ static int sc_pools(struct result *r)
 	lfd = listener(AF_INET, 0);
 	if (lfd < 0 || stat("/proc/self/ns/net", &st))
 		return -errno;
-	sleep_ms(2500);		/* two refreshes of the file */
+	sleep_ms(6000);		/* a socket snapshot of the metrics' (every 5 s) since */
 	f = fopen(pools_prom, "r");
 	if (!f)
 		return -errno;
