@@ -399,6 +399,14 @@ static __always_inline bool listen_failed(const struct sock *sk, __u16 port)
 	return true;
 }
 
+/* A socket whose file is O_NONBLOCK: plain loads through tp_btf's typed pointers. */
+static __always_inline bool sock_nonblock(const struct socket *so)
+{
+	const struct file *f = so ? so->file : NULL;
+
+	return f && (f->f_flags & O_NONBLOCK);
+}
+
 /*
  * A connect() without a port, at SYN_SENT, before the search: inet_sport as
  * it is (a port the search sets, and that nothing clears, tells it took
@@ -432,8 +440,7 @@ static __always_inline void tcp_connect_begin(const struct sock *sk, struct leas
 	 * (a connect storm's 0.5%). A non-blocking one returns with the SYN on
 	 * its way, a deferred one before any.
 	 */
-	if (!(nl->flags & LF_DEFER) &&
-	    !(BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_socket, file, f_flags) & O_NONBLOCK))
+	if (!(nl->flags & LF_DEFER) && !sock_nonblock(tp->inet_conn.icsk_inet.sk.sk_socket))
 		return;
 	p.what = PEND_TCP_CONNECT;
 	p.sk = (__u64)sk;
@@ -1263,11 +1270,11 @@ static __always_inline void handle_syn_retrans(const struct sock *sk)
  */
 static __always_inline void handle_listen_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
 	struct pending *pp = bpf_map_lookup_elem(&pendings, &tid), p;
 	struct port_told t = {};
 	const struct sock *sk;
-	struct pl_event *e;
 	__u16 port;
 
 	if (!pp || pp->what != PEND_LISTEN)
@@ -1287,26 +1294,10 @@ static __always_inline void handle_listen_exit(long ret)
 	t.port = port;
 	if (bpf_map_update_elem(&listen_told, &p.sk, &t, BPF_ANY))
 		return;	/* no room: the close tells it, dated at the call */
-	e = ev_reserve(PL_EV_ALLOC);
-	if (e) {
-		ev_owner(e, &p.l);
-		READ_TUPLE_CORE(e, &sk->__sk_common);
-		e->kind = PL_ALLOC_BIND_EPHEMERAL;
-		e->dur_ns = e->ts_ns - p.ts;
-		ev_submit(e);
-	}
-	if (!signals_on)
-		return;
-	e = ev_reserve(PL_EV_SIGNAL);
-	if (!e)
-		return;
-	ev_owner(e, &p.l);
-	READ_TUPLE_CORE(e, &sk->__sk_common);
-	e->lease = 0;
-	e->cookie = 0;
-	e->kind = PL_SIG_LISTEN;
-	e->aux = p.l.range;
-	ev_submit(e);
+	emit_alloc(sk, &p.l, PL_ALLOC_BIND_EPHEMERAL, 0, bpf_ktime_get_ns() - p.ts);
+	/* the listen signal, as the exact modes send it for a port the kernel chose */
+	if (signals_on)
+		emit_listen(sk, port, id);
 }
 
 /*

@@ -216,7 +216,8 @@ int pipeline__event(struct pipeline *p, const struct pl_event *e)
 		p->last_ts = e->ts_ns;
 	if (p->rec && !p->rec_err)
 		p->rec_err = record(p, e);
-	else if (p->note_cgroups && e->cgroup_id && p->cg_seen.n < PIPELINE_CG_NOTE_MAX &&
+	else if (p->note_cgroups && e->cgroup_id != p->cg_noted &&
+		 (p->cg_noted = e->cgroup_id) && p->cg_seen.n < PIPELINE_CG_NOTE_MAX &&
 		 idset_add(&p->cg_seen, e->cgroup_id)) {
 		/*
 		 * A cgroup's path and container read while it lives: a summary

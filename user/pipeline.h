@@ -66,6 +66,7 @@ struct pipeline {
 	 * its first event, while it exists (at most PIPELINE_CG_NOTE_MAX).
 	 */
 	bool note_cgroups;
+	__u64 cg_noted;			/* the last event's cgroup: a storm's are one */
 	/* and their Kubernetes names, once known: names come later than paths */
 	struct idset names_seen;
 	__u64 names_done_cg;		/* the last cgroup with nothing (more) to record */

@@ -84,6 +84,28 @@ static int t_two_netns(void)
 }
 
 /*
+ * n connections to port on listener l, each closed by the client first (its
+ * port goes into TIME_WAIT), each port written to fd: 0, or 1 on a failure.
+ */
+static int closes_first(int l, unsigned short port, int n, int fd)
+{
+	for (int i = 0; i < n; i++) {
+		int c = connect_to(AF_INET, port, 0, 0), a;
+		unsigned short mine;
+
+		if (c < 0)
+			return 1;
+		mine = sock_port(c);
+		a = accept(l, NULL, NULL);
+		close(c);	/* first: the TIME_WAIT is on the client's port */
+		close(a);
+		if (write(fd, &mine, sizeof(mine)) != sizeof(mine))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * A short-lived client in a namespace of its own makes 20 connections,
  * closes first and exits at once, before portlife reads its events; the
  * namespace lives on through another process. portlife must still find its
@@ -102,22 +124,8 @@ static int sc_netns_gone(struct result *r)
 	r->listen_port = sock_port(l);
 	p = fork();
 	if (p == 0) {
-		unsigned short port;
-
 		prctl(PR_SET_NAME, "pl-ns-gone");
-		for (int i = 0; i < 20; i++) {
-			int c = connect_to(AF_INET, r->listen_port, 0, 0), a;
-
-			if (c < 0)
-				_exit(1);
-			port = sock_port(c);
-			a = accept(l, NULL, NULL);
-			close(c);	/* first: the TIME_WAIT is on the client's port */
-			close(a);
-			if (write(pp[1], &port, sizeof(port)) != sizeof(port))
-				_exit(1);
-		}
-		_exit(0);
+		_exit(closes_first(l, r->listen_port, 20, pp[1]));
 	}
 	close(pp[1]);
 	while (r->nports < 20 &&
@@ -350,19 +358,8 @@ static int sc_netns_dead(struct result *r)
 		prctl(PR_SET_NAME, "pl-ns-dead");
 		if (own_netns() || (l = listener(AF_INET, 0)) < 0)
 			_exit(1);
-		for (int i = 0; i < 6; i++) {
-			int c = connect_to(AF_INET, sock_port(l), 0, 0), a;
-			unsigned short port;
-
-			if (c < 0)
-				_exit(1);
-			port = sock_port(c);
-			a = accept(l, NULL, NULL);
-			close(c);	/* first: the TIME_WAIT is on the client's port */
-			close(a);
-			if (write(pp[1], &port, sizeof(port)) != sizeof(port))
-				_exit(1);
-		}
+		if (closes_first(l, sock_port(l), 6, pp[1]))
+			_exit(1);
 		close(pp[1]);
 		sleep_ms(dead_linger_ms);
 		_exit(0);	/* the namespace goes with it */
