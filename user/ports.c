@@ -379,11 +379,19 @@ struct who_ctx {
 	int nseen;
 };
 
+/*
+ * Two tracers' records of one failure: each program read the clock in
+ * turn, one after the other on the same hook, microseconds apart, and more
+ * than a millisecond under a loaded emulated guest (a failure listed twice).
+ * One tracer never records one failure twice: its own are never merged.
+ */
+#define SAME_FAILURE_NS 20000000ULL
+
 static bool same_failure(const struct pl_event *a, const struct pl_event *b)
 {
 	__u64 d = a->ts_ns > b->ts_ns ? a->ts_ns - b->ts_ns : b->ts_ns - a->ts_ns;
 
-	return d < 1000000 && a->tid == b->tid && a->err == b->err && a->netns == b->netns &&
+	return d < SAME_FAILURE_NS && a->tid == b->tid && a->err == b->err && a->netns == b->netns &&
 	       a->lport == b->lport && a->rport == b->rport && a->kind == b->kind &&
 	       !memcmp(a->laddr, b->laddr, 16) && !memcmp(a->raddr, b->raddr, 16);
 }
@@ -404,7 +412,7 @@ static void on_failure(void *ctx, __u32 tracer, const struct pl_event *e, __u64 
 							  NULL, &penv.ctr)))
 		return;
 	for (int i = 0; i < c->nseen; i++)
-		if (same_failure(&c->seen[i].e, e))
+		if (c->seen[i].tracer != tracer && same_failure(&c->seen[i].e, e))
 			return;
 	if (c->nseen == WHO_SEEN)
 		return;
